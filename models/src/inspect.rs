@@ -1,0 +1,77 @@
+//! What `fin-r1 inspect` reports about a model file, and the file's SHA-256 (the provenance
+//! every report carries).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::{EngineError, Result};
+use crate::hparams::HParams;
+use crate::runtime::open_model;
+use crate::tokenizer::TokenizerSummary;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeCount {
+    pub tensors: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub path: String,
+    pub file_size: u64,
+    pub gguf_version: u32,
+    pub name: Option<String>,
+    pub architecture: String,
+    pub n_params: u64,
+    pub quantization: BTreeMap<String, TypeCount>,
+    pub context_length: usize,
+    pub hparams: HParams,
+    pub tokenizer: TokenizerSummary,
+    pub chat_template: bool,
+    pub sha256: Option<String>,
+}
+
+/// Validates the file as the loader would (metadata, tensor table, tokenizer) without reading
+/// the weights; `hash` adds the SHA-256 of the whole file.
+pub fn inspect(path: &Path, hash: bool) -> Result<ModelReport> {
+    let (g, hp, tok) = open_model(path)?;
+    let mut quantization: BTreeMap<String, TypeCount> = BTreeMap::new();
+    for t in &g.tensors {
+        let e = quantization.entry(t.ttype.name().to_owned()).or_insert(TypeCount { tensors: 0, bytes: 0 });
+        e.tensors += 1;
+        e.bytes += t.n_bytes;
+    }
+    Ok(ModelReport {
+        path: path.display().to_string(),
+        file_size: g.file_size,
+        gguf_version: g.version,
+        name: g.str("general.name").map(str::to_owned),
+        architecture: hp.arch.as_str().to_owned(),
+        n_params: HParams::n_params(&g),
+        quantization,
+        context_length: hp.context_length,
+        tokenizer: tok.summary(&g),
+        chat_template: g.str("tokenizer.chat_template").is_some(),
+        hparams: hp,
+        sha256: if hash { Some(sha256_file(path)?) } else { None },
+    })
+}
+
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let io = |source| EngineError::Io { path: path.to_owned(), source };
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,27 @@
+//! Fin-R1 Desktop's inference engine: GGUF models of the Qwen2 and Llama architectures run
+//! in-process with candle, their output streamed as separate reasoning and answer events.
+
+pub mod defaults;
+pub mod device;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod gguf;
+pub mod hparams;
+pub mod inspect;
+pub mod model;
+pub mod runtime;
+pub mod sampler;
+pub mod splitter;
+pub mod stream;
+pub mod template;
+pub mod tokenizer;
+
+pub use defaults::{ModelFamily, FIN_R1_SYSTEM_PROMPT};
+pub use device::DeviceChoice;
+pub use engine::{Engine, Generation};
+pub use error::{EngineError, Result};
+pub use events::{Done, GenerationEvent, StopReason, Usage};
+pub use runtime::{CancelToken, ContextPolicy, GenerationRequest, LoadOptions, ModelInfo, Runtime};
+pub use sampler::SamplingParams;
+pub use template::{ChatMessage, Role};

@@ -1,0 +1,281 @@
+//! The decoder: one implementation for the `qwen2` and `llama` GGUF layouts (they differ in
+//! q/k/v biases and in how the rotary pairs are laid out). Owning it, rather than using
+//! candle-transformers' models, lets the engine truncate the KV cache for prefix reuse and keep
+//! the token embedding quantized.
+
+use std::fs::File;
+use std::sync::Arc;
+
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+
+use crate::error::{EngineError, Result};
+use crate::gguf::GgufFile;
+use crate::hparams::{Architecture, HParams};
+
+struct Attention {
+    q: QMatMul,
+    k: QMatMul,
+    v: QMatMul,
+    q_bias: Option<Tensor>,
+    k_bias: Option<Tensor>,
+    v_bias: Option<Tensor>,
+    o: QMatMul,
+}
+
+struct Layer {
+    attn_norm: Tensor,
+    attn: Attention,
+    ffn_norm: Tensor,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    /// (1, n_kv_heads, cached_len, head_dim) each.
+    cache: Option<(Tensor, Tensor)>,
+}
+
+pub struct Model {
+    pub hp: HParams,
+    embed: Arc<QTensor>,
+    layers: Vec<Layer>,
+    norm: Tensor,
+    output: QMatMul,
+    cos: Tensor,
+    sin: Tensor,
+    device: Device,
+    max_positions: usize,
+    cached: usize,
+}
+
+struct Loader<'a> {
+    g: &'a GgufFile,
+    file: File,
+    device: &'a Device,
+}
+
+impl Loader<'_> {
+    fn qtensor(&mut self, name: &str) -> Result<QTensor> {
+        let info = self.g.tensor(name).ok_or_else(|| EngineError::MissingTensor(name.into()))?;
+        let bytes = self.g.read_tensor_bytes(&mut self.file, info)?;
+        let dims: Vec<usize> = info.dims.iter().rev().map(|&d| d as usize).collect();
+        Ok(qtensor_from_ggml(info.ttype.to_candle(), &bytes, dims, self.device)?)
+    }
+    fn matmul(&mut self, name: &str) -> Result<QMatMul> {
+        Ok(QMatMul::from_qtensor(self.qtensor(name)?)?)
+    }
+    fn dense(&mut self, name: &str) -> Result<Tensor> {
+        Ok(self.qtensor(name)?.dequantize(self.device)?.to_dtype(DType::F32)?)
+    }
+    fn opt_dense(&mut self, name: &str) -> Result<Option<Tensor>> {
+        match self.g.tensor(name) {
+            Some(_) => self.dense(name).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Model {
+    /// Loads the weights of an already validated file. `max_positions` bounds the KV cache and
+    /// the rotary tables (the context the engine will use, not necessarily the model's maximum).
+    pub fn load(g: &GgufFile, hp: HParams, device: &Device, max_positions: usize) -> Result<Self> {
+        let file = File::open(&g.path).map_err(|source| EngineError::Open { path: g.path.clone(), source })?;
+        let mut l = Loader { g, file, device };
+        let embed = Arc::new(l.qtensor("token_embd.weight")?);
+        let output = if hp.tied_embeddings {
+            QMatMul::from_arc(embed.clone())?
+        } else {
+            l.matmul("output.weight")?
+        };
+        let norm = l.dense("output_norm.weight")?;
+        let mut layers = Vec::with_capacity(hp.n_layer);
+        for i in 0..hp.n_layer {
+            let n = |s: &str| format!("blk.{i}.{s}");
+            layers.push(Layer {
+                attn_norm: l.dense(&n("attn_norm.weight"))?,
+                attn: Attention {
+                    q: l.matmul(&n("attn_q.weight"))?,
+                    k: l.matmul(&n("attn_k.weight"))?,
+                    v: l.matmul(&n("attn_v.weight"))?,
+                    q_bias: l.opt_dense(&n("attn_q.bias"))?,
+                    k_bias: l.opt_dense(&n("attn_k.bias"))?,
+                    v_bias: l.opt_dense(&n("attn_v.bias"))?,
+                    o: l.matmul(&n("attn_output.weight"))?,
+                },
+                ffn_norm: l.dense(&n("ffn_norm.weight"))?,
+                gate: l.matmul(&n("ffn_gate.weight"))?,
+                up: l.matmul(&n("ffn_up.weight"))?,
+                down: l.matmul(&n("ffn_down.weight"))?,
+                cache: None,
+            });
+        }
+        let (cos, sin) = rope_tables(&hp, max_positions, device)?;
+        Ok(Self {
+            hp,
+            embed,
+            layers,
+            norm,
+            output,
+            cos,
+            sin,
+            device: device.clone(),
+            max_positions,
+            cached: 0,
+        })
+    }
+
+    pub fn max_positions(&self) -> usize {
+        self.max_positions
+    }
+
+    /// Tokens whose keys and values the cache holds.
+    pub fn cached_len(&self) -> usize {
+        self.cached
+    }
+
+    /// Forgets cached positions from `len` on, keeping the prefix before it.
+    pub fn truncate_cache(&mut self, len: usize) -> Result<()> {
+        if len >= self.cached {
+            return Ok(());
+        }
+        for layer in &mut self.layers {
+            layer.cache = match (len, layer.cache.take()) {
+                (0, _) | (_, None) => None,
+                (len, Some((k, v))) => Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?)),
+            };
+        }
+        self.cached = len;
+        Ok(())
+    }
+
+    /// Runs `tokens` at the positions after the cached ones and returns the logits of the last
+    /// one, as a vector over the vocabulary.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let seq = tokens.len();
+        let pos = self.cached;
+        if seq == 0 {
+            return Err(EngineError::InvalidRequest("no tokens to run".into()));
+        }
+        if pos + seq > self.max_positions {
+            return Err(EngineError::PromptTooLong { prompt_tokens: pos + seq, context: self.max_positions });
+        }
+        if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.hp.n_vocab) {
+            return Err(EngineError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
+        }
+        let ids = Tensor::new(tokens, &self.device)?;
+        let mut x = self.embed.embedding(&ids)?.to_dtype(DType::F32)?.unsqueeze(0)?;
+        let mask = if seq > 1 { Some(causal_mask(seq, pos, &self.device)?) } else { None };
+        let cos = self.cos.narrow(0, pos, seq)?;
+        let sin = self.sin.narrow(0, pos, seq)?;
+        let hp = self.hp.clone();
+        for layer in &mut self.layers {
+            let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, hp.rms_eps as f32)?;
+            let a = layer.attention(&h, &hp, &cos, &sin, mask.as_ref())?;
+            x = (x + a)?;
+            let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, hp.rms_eps as f32)?;
+            let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
+            let up = layer.up.forward(&h)?;
+            x = (x + layer.down.forward(&(gate * up)?)?)?;
+        }
+        self.cached = pos + seq;
+        let last = x.narrow(1, seq - 1, 1)?;
+        let last = candle_nn::ops::rms_norm(&last, &self.norm, hp.rms_eps as f32)?;
+        let logits = self.output.forward(&last)?;
+        Ok(logits.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+    }
+}
+
+impl Layer {
+    fn attention(
+        &mut self,
+        x: &Tensor,
+        hp: &HParams,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: Option<&Tensor>,
+    ) -> Result<Tensor> {
+        let (b, seq, _) = x.dims3()?;
+        let a = &self.attn;
+        let proj = |m: &QMatMul, bias: &Option<Tensor>, heads: usize| -> Result<Tensor> {
+            let mut t = m.forward(x)?;
+            if let Some(bias) = bias {
+                t = t.broadcast_add(bias)?;
+            }
+            Ok(t.reshape((b, seq, heads, hp.head_dim))?.transpose(1, 2)?.contiguous()?)
+        };
+        let q = proj(&a.q, &a.q_bias, hp.n_head)?;
+        let k = proj(&a.k, &a.k_bias, hp.n_head_kv)?;
+        let v = proj(&a.v, &a.v_bias, hp.n_head_kv)?;
+        // llama.cpp's converter permutes llama's q/k rows so that rotary pairs are adjacent;
+        // qwen2 keeps the two halves apart (NeoX layout).
+        let (q, k) = match hp.arch {
+            Architecture::Llama => (
+                candle_nn::rotary_emb::rope_i(&q, cos, sin)?,
+                candle_nn::rotary_emb::rope_i(&k, cos, sin)?,
+            ),
+            Architecture::Qwen2 => (
+                candle_nn::rotary_emb::rope(&q, cos, sin)?,
+                candle_nn::rotary_emb::rope(&k, cos, sin)?,
+            ),
+        };
+        let (k, v) = match self.cache.take() {
+            None => (k, v),
+            Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
+        };
+        self.cache = Some((k.clone(), v.clone()));
+        let group = hp.n_head / hp.n_head_kv;
+        let k = repeat_kv(k, group)?;
+        let v = repeat_kv(v, group)?;
+        let scale = 1.0 / (hp.head_dim as f64).sqrt();
+        let mut att = (q.matmul(&k.t()?)? * scale)?;
+        if let Some(mask) = mask {
+            att = att.broadcast_add(mask)?;
+        }
+        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let y = att.matmul(&v.contiguous()?)?;
+        let y = y.transpose(1, 2)?.reshape((b, seq, hp.n_head * hp.head_dim))?;
+        Ok(a.o.forward(&y)?)
+    }
+}
+
+fn repeat_kv(x: Tensor, n: usize) -> Result<Tensor> {
+    if n == 1 {
+        return Ok(x);
+    }
+    let (b, h, s, d) = x.dims4()?;
+    Ok(x.unsqueeze(2)?.expand((b, h, n, s, d))?.reshape((b, h * n, s, d))?)
+}
+
+/// Additive mask for `seq` new tokens after `pos` cached ones: row i sees columns 0..=pos+i.
+fn causal_mask(seq: usize, pos: usize, device: &Device) -> Result<Tensor> {
+    let total = pos + seq;
+    let mut m = vec![0f32; seq * total];
+    for i in 0..seq {
+        for j in (pos + i + 1)..total {
+            m[i * total + j] = f32::NEG_INFINITY;
+        }
+    }
+    Ok(Tensor::from_vec(m, (seq, total), device)?)
+}
+
+fn rope_tables(hp: &HParams, positions: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    let half = hp.head_dim / 2;
+    let inv: Vec<f32> = (0..half)
+        .map(|i| 1.0 / (hp.rope_base.powf(2.0 * i as f64 / hp.head_dim as f64)) as f32)
+        .collect();
+    let inv = Tensor::from_vec(inv, (1, half), device)?;
+    let t = Tensor::arange(0u32, positions as u32, device)?.to_dtype(DType::F32)?.reshape((positions, 1))?;
+    let freqs = t.matmul(&inv)?;
+    Ok((freqs.cos()?, freqs.sin()?))
+}
+
+/// Used by tests and the loader's sanity check: last-dimension argmax of logits.
+pub fn argmax(logits: &[f32]) -> u32 {
+    let mut best = 0usize;
+    for (i, &v) in logits.iter().enumerate() {
+        if v > logits[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+

@@ -1,0 +1,378 @@
+//! A loaded model and what a generation needs around it: tokenizer, chat template, the KV cache
+//! with the tokens it holds, and the generation loop that turns logits into the event stream.
+//! It runs on whatever thread owns it; `Engine` gives it a thread of its own.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::defaults::ModelFamily;
+use crate::device::DeviceChoice;
+use crate::error::{EngineError, Result};
+use crate::events::{Done, GenerationEvent, StopReason, Usage};
+use crate::gguf::{GgufFile, TensorType};
+use crate::hparams::HParams;
+use crate::model::Model;
+use crate::sampler::{Sampler, SamplingParams};
+use crate::splitter::{Piece, ThinkSplitter};
+use crate::stream::{StopMatcher, Utf8Stream};
+use crate::template::{prompt_opens_think, ChatMessage, ChatTemplate, Role};
+use crate::tokenizer::{Tokenizer, TokenizerSummary};
+
+/// The context the engine uses unless told otherwise: Fin-R1's authors serve it with 16k.
+pub const DEFAULT_CONTEXT: usize = 16_384;
+/// Prompt tokens run per forward pass: bounds the attention scores' memory and lets a
+/// cancellation land between chunks of a long prompt.
+const PREFILL_CHUNK: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub device: DeviceChoice,
+    /// Context in tokens; defaults to the smaller of the model's and `DEFAULT_CONTEXT`.
+    pub context: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub file_size: u64,
+    pub name: Option<String>,
+    pub family: ModelFamily,
+    pub hparams: HParams,
+    pub n_params: u64,
+    /// The tensor type holding most of the weights (what "Q4_K_M"-style names describe).
+    pub quantization: String,
+    pub context: usize,
+    pub device: DeviceChoice,
+    pub chat_template_from_model: bool,
+    pub tokenizer: TokenizerSummary,
+}
+
+impl ModelInfo {
+    pub fn default_sampling(&self) -> SamplingParams {
+        self.family.default_sampling()
+    }
+    pub fn default_system_prompt(&self) -> Option<&'static str> {
+        self.family.default_system_prompt()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContextPolicy {
+    /// A prompt that does not fit is refused with `PromptTooLong`.
+    #[default]
+    Error,
+    /// The oldest user/assistant turns are left out of the prompt until it fits; the system
+    /// prompt and the newest question always stay. `Done.dropped_turns` says how many went.
+    DropOldestTurns,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GenerationRequest {
+    /// The conversation so far, ending with the user's new question. A leading system message
+    /// is used as the system prompt.
+    pub messages: Vec<ChatMessage>,
+    /// Without a system message: `None` gives the model's default system prompt (Fin-R1's
+    /// recommended one for Fin-R1), `Some("")` none at all.
+    pub system: Option<String>,
+    /// `None`: the model's defaults.
+    pub sampling: Option<SamplingParams>,
+    pub context_policy: ContextPolicy,
+}
+
+/// Cancels a generation when set; checked before every forward pass.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed)
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+pub struct PreparedPrompt {
+    pub text: String,
+    pub tokens: Vec<u32>,
+    pub opens_think: bool,
+    pub dropped_turns: usize,
+}
+
+pub struct Runtime {
+    model: Model,
+    tokenizer: Tokenizer,
+    template: ChatTemplate,
+    info: ModelInfo,
+    /// Exactly the tokens whose keys and values the model's cache holds.
+    cached: Vec<u32>,
+}
+
+fn dominant_type(g: &GgufFile) -> String {
+    let mut by_type: std::collections::BTreeMap<TensorType, u64> = Default::default();
+    for t in &g.tensors {
+        *by_type.entry(t.ttype).or_default() += t.n_elements();
+    }
+    by_type.into_iter().max_by_key(|&(_, n)| n).map(|(t, _)| t.name().to_owned()).unwrap_or_default()
+}
+
+/// Reads and validates everything but the weights: the cheap part of loading, and all that
+/// `inspect` needs.
+pub fn open_model(path: &Path) -> Result<(GgufFile, HParams, Tokenizer)> {
+    let g = GgufFile::open(path)?;
+    let hp = HParams::from_gguf(&g)?;
+    let tok = Tokenizer::for_model(&g, hp.n_vocab)?;
+    Ok((g, hp, tok))
+}
+
+impl Runtime {
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Self> {
+        let (g, hp, tokenizer) = open_model(path)?;
+        let device = opts.device.open()?;
+        let context = opts.context.unwrap_or(DEFAULT_CONTEXT).min(hp.context_length).max(16);
+        let token_text = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id)).unwrap_or_default();
+        let template = ChatTemplate::new(
+            g.str("tokenizer.chat_template"),
+            token_text(tokenizer.bos),
+            token_text(tokenizer.eos),
+        )?;
+        let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = g.str("general.name").map(str::to_owned);
+        let info = ModelInfo {
+            path: path.to_owned(),
+            family: ModelFamily::detect(name.as_deref(), &file_name),
+            file_name,
+            file_size: g.file_size,
+            name,
+            n_params: HParams::n_params(&g),
+            quantization: dominant_type(&g),
+            context,
+            device: opts.device,
+            chat_template_from_model: template.from_model,
+            tokenizer: tokenizer.summary(&g),
+            hparams: hp.clone(),
+        };
+        let model = Model::load(&g, hp, &device, context)?;
+        Ok(Self { model, tokenizer, template, info, cached: Vec::new() })
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Renders and tokenizes the request's prompt, applying its context policy.
+    pub fn prepare(&self, req: &GenerationRequest, max_new: usize) -> Result<PreparedPrompt> {
+        let mut messages: Vec<ChatMessage> = req.messages.clone();
+        if messages.last().map(|m| m.role) != Some(Role::User) {
+            return Err(EngineError::InvalidRequest("the conversation must end with a user message".into()));
+        }
+        if messages.first().map(|m| m.role) != Some(Role::System) {
+            let system = match &req.system {
+                Some(s) => Some(s.clone()),
+                None => self.info.default_system_prompt().map(str::to_owned),
+            };
+            if let Some(s) = system.filter(|s| !s.is_empty()) {
+                messages.insert(0, ChatMessage::system(s));
+            }
+        }
+        // Keep room for at least a short answer.
+        let budget = self.info.context.saturating_sub(max_new.clamp(1, 256));
+        let mut dropped = 0;
+        loop {
+            let text = self.template.render(&messages)?;
+            let tokens = self.tokenizer.encode(&text)?;
+            if tokens.len() <= budget {
+                return Ok(PreparedPrompt { opens_think: prompt_opens_think(&text), text, tokens, dropped_turns: dropped });
+            }
+            let first_turn = usize::from(messages.first().map(|m| m.role) == Some(Role::System));
+            let can_drop = req.context_policy == ContextPolicy::DropOldestTurns && messages.len() > first_turn + 1;
+            if !can_drop {
+                return Err(EngineError::PromptTooLong { prompt_tokens: tokens.len(), context: self.info.context });
+            }
+            // Drop the oldest turn: a user message with the assistant reply that follows it.
+            messages.remove(first_turn);
+            while messages.len() > first_turn + 1 && messages[first_turn].role == Role::Assistant {
+                messages.remove(first_turn);
+            }
+            dropped += 1;
+        }
+    }
+
+    /// Brings the cache to hold exactly `tokens` and returns the logits after the last one,
+    /// running only what the cache does not already hold. `None` if cancelled.
+    pub fn prefill(&mut self, tokens: &[u32], cancel: &CancelToken) -> Result<Option<(Vec<f32>, usize)>> {
+        if tokens.is_empty() {
+            return Err(EngineError::InvalidRequest("empty prompt".into()));
+        }
+        let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        // At least one token must run to produce logits.
+        let reuse = common.min(tokens.len() - 1);
+        self.model.truncate_cache(reuse)?;
+        self.cached.truncate(reuse);
+        let mut logits = None;
+        for chunk in tokens[reuse..].chunks(PREFILL_CHUNK) {
+            if cancel.is_cancelled() {
+                return Ok(None);
+            }
+            logits = Some(self.forward(chunk)?);
+        }
+        Ok(logits.map(|l| (l, reuse)))
+    }
+
+    /// Runs tokens after the cached ones; on failure the cache is dropped rather than left
+    /// half-written.
+    pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
+        match self.model.forward(tokens) {
+            Ok(l) => {
+                self.cached.extend_from_slice(tokens);
+                Ok(l)
+            }
+            Err(e) => {
+                self.reset_cache();
+                Err(e)
+            }
+        }
+    }
+
+    pub fn reset_cache(&mut self) {
+        self.cached.clear();
+        // Truncating to zero only drops tensors and cannot fail.
+        let _ = self.model.truncate_cache(0);
+    }
+
+    pub fn cached_tokens(&self) -> usize {
+        self.cached.len()
+    }
+
+    /// Runs one generation, sending its events to `sink`; `sink` returning false (nobody is
+    /// listening any more) cancels it like the token does.
+    pub fn generate(
+        &mut self,
+        req: &GenerationRequest,
+        cancel: &CancelToken,
+        sink: &mut dyn FnMut(GenerationEvent) -> bool,
+    ) {
+        if let Err(e) = self.try_generate(req, cancel, sink) {
+            sink(GenerationEvent::error(&e));
+        }
+    }
+
+    fn try_generate(
+        &mut self,
+        req: &GenerationRequest,
+        cancel: &CancelToken,
+        sink: &mut dyn FnMut(GenerationEvent) -> bool,
+    ) -> Result<()> {
+        let start = Instant::now();
+        let params = req.sampling.clone().unwrap_or_else(|| self.info.default_sampling());
+        params.validate().map_err(EngineError::InvalidRequest)?;
+        let prompt = self.prepare(req, params.max_tokens)?;
+        let seed = params.seed.unwrap_or_else(fresh_seed);
+        let max_new = params.max_tokens.min(self.info.context - prompt.tokens.len());
+        let mut sampler = Sampler::new(params.clone(), seed, self.info.hparams.n_vocab);
+        sampler.observe(&prompt.tokens);
+
+        let mut usage = Usage { prompt_tokens: prompt.tokens.len(), ..Usage::default() };
+        let mut done = Done { reason: StopReason::Cancelled, reasoning_unterminated: false, seed, dropped_turns: prompt.dropped_turns };
+        let mut utf8 = Utf8Stream::default();
+        let mut stops = StopMatcher::new(&params.stop);
+        let mut splitter = ThinkSplitter::new(prompt.opens_think);
+        let mut listening = true;
+        let mut send = |pieces: Vec<Piece>, listening: &mut bool| {
+            for p in pieces {
+                let ev = match p {
+                    Piece::Reasoning(text) => GenerationEvent::Reasoning { text },
+                    Piece::Answer(text) => GenerationEvent::Answer { text },
+                };
+                *listening &= sink(ev);
+            }
+        };
+
+        let prefill_start = Instant::now();
+        let Some((mut logits, reused)) = self.prefill(&prompt.tokens, cancel)? else {
+            return self.finish(usage, done, sink);
+        };
+        usage.cached_prompt_tokens = reused;
+        let prefill_s = prefill_start.elapsed().as_secs_f64();
+        usage.prefill_tok_s = rate(prompt.tokens.len() - reused, prefill_s);
+        let decode_start = Instant::now();
+        let mut generated = 0usize;
+        loop {
+            if cancel.is_cancelled() || !listening {
+                done.reason = StopReason::Cancelled;
+                break;
+            }
+            let token = sampler.sample(&mut logits);
+            if generated == 0 {
+                usage.time_to_first_token_ms = start.elapsed().as_secs_f64() * 1e3;
+            }
+            if self.tokenizer.is_end(token) {
+                done.reason = StopReason::End;
+                break;
+            }
+            generated += 1;
+            sampler.observe(&[token]);
+            let text = utf8.push(self.tokenizer.token_bytes(token));
+            let (text, hit) = stops.push(&text);
+            send(splitter.push(&text), &mut listening);
+            if splitter.in_reasoning() {
+                usage.reasoning_tokens += 1;
+            } else {
+                usage.answer_tokens += 1;
+            }
+            if hit {
+                done.reason = StopReason::StopString;
+                break;
+            }
+            if generated >= max_new {
+                done.reason = StopReason::Length;
+                break;
+            }
+            if cancel.is_cancelled() {
+                done.reason = StopReason::Cancelled;
+                break;
+            }
+            logits = self.forward(&[token])?;
+        }
+        if done.reason != StopReason::StopString {
+            let tail = utf8.finish();
+            let (tail, _) = stops.push(&tail);
+            let rest = format!("{tail}{}", stops.finish());
+            send(splitter.push(&rest), &mut listening);
+        }
+        send(splitter.finish(), &mut listening);
+        done.reasoning_unterminated = splitter.reasoning_unterminated();
+        usage.decode_tok_s = rate(generated.saturating_sub(1), decode_start.elapsed().as_secs_f64());
+        usage.total_ms = start.elapsed().as_secs_f64() * 1e3;
+        self.finish(usage, done, sink)
+    }
+
+    fn finish(&self, usage: Usage, done: Done, sink: &mut dyn FnMut(GenerationEvent) -> bool) -> Result<()> {
+        sink(GenerationEvent::Usage(usage));
+        sink(GenerationEvent::Done(done));
+        Ok(())
+    }
+}
+
+fn rate(n: usize, secs: f64) -> f64 {
+    if secs > 0.0 && n > 0 {
+        n as f64 / secs
+    } else {
+        0.0
+    }
+}
+
+fn fresh_seed() -> u64 {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    (t as u64) ^ ((t >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
+}
