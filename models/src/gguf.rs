@@ -349,6 +349,16 @@ impl GgufFile {
     /// Reads and checks the header: metadata, tensor table, and that every tensor's bytes lie
     /// inside the file. Tensor data is not read.
     pub fn open(path: &Path) -> Result<Self> {
+        Self::parse(path, true)
+    }
+
+    /// Reads the header of a file whose tensor data may be missing (the first part of a split
+    /// download): metadata and tensor table are checked, tensor bounds are not.
+    pub fn open_header_only(path: &Path) -> Result<Self> {
+        Self::parse(path, false)
+    }
+
+    fn parse(path: &Path, check_data: bool) -> Result<Self> {
         let file = File::open(path).map_err(|source| EngineError::Open {
             path: path.to_owned(),
             source,
@@ -446,7 +456,7 @@ impl GgufFile {
         };
         let data_offset = c.pos.div_ceil(alignment) * alignment;
         let data_len = size.saturating_sub(data_offset);
-        for t in &tensors {
+        for t in tensors.iter().filter(|_| check_data) {
             let end = t.offset.checked_add(t.n_bytes);
             if t.offset % alignment != 0 {
                 return Err(EngineError::Malformed(format!(

@@ -1,1 +1,247 @@
+//! Test support: where the fetched fixtures live, and a writer of tiny Qwen2 GGUF models that
+//! carry the real Qwen2 tokenizer and chat template (taken from the header of a real
+//! DeepSeek-R1-Distill-Qwen-7B Q4_K_M file) with random weights, or with weights built to
+//! follow a script token by token so that a whole generation is known in advance.
 
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use candle_core::quantized::gguf_file::Value;
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use fin_r1_engine::gguf::{GgufFile, MetaValue};
+use fin_r1_engine::sampler::Rng;
+use fin_r1_engine::tokenizer::Tokenizer;
+
+pub const SMOLLM2_FILE: &str = "smollm2-135m-instruct-q4_1.gguf";
+pub const QWEN_HEADER_FILE: &str = "deepseek-r1-distill-qwen-7b-q4_k_m.part0000";
+
+/// The folder `scripts/fetch-fixtures.sh` fills: `$FIN_R1_FIXTURES`, else
+/// `~/.cache/fin-r1/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("FIN_R1_FIXTURES") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    home.join(".cache/fin-r1/fixtures")
+}
+
+/// A fetched fixture; panics with the command to run when it is missing (tests only).
+pub fn fixture(name: &str) -> PathBuf {
+    let p = fixtures_dir().join(name);
+    assert!(p.is_file(), "fixture {} is missing: run scripts/fetch-fixtures.sh", p.display());
+    p
+}
+
+/// Data kept in the repository (reference outputs from llama.cpp and the like).
+pub fn repo_data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+/// Bumped whenever `write_tiny_qwen2` changes what it writes, so stale files are not reused.
+const WRITER_VERSION: u32 = 1;
+
+/// A folder for generated files, shared by test runs.
+pub fn scratch_dir() -> PathBuf {
+    let d = std::env::temp_dir().join("fin-r1-tests");
+    let _ = std::fs::create_dir_all(&d);
+    d
+}
+
+/// ChatML with the assistant turn opened inside `<think>`, as DeepSeek-R1's later templates do.
+pub const THINKING_TEMPLATE: &str = "{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n<think>\n{% endif %}";
+
+#[derive(Debug, Clone)]
+pub struct TinySpec {
+    pub name: String,
+    pub hidden: usize,
+    pub layers: usize,
+    pub heads: usize,
+    pub kv_heads: usize,
+    pub ffn: usize,
+    pub context: u32,
+    pub seed: u64,
+    /// Replaces the header's chat template.
+    pub chat_template: Option<String>,
+    /// When set, the model continues any prompt ending in `script_after` (a token's text) with
+    /// this text and then its end-of-sequence token, greedily.
+    pub script: Option<String>,
+    pub script_after: String,
+}
+
+impl Default for TinySpec {
+    fn default() -> Self {
+        Self {
+            name: "tiny-qwen2".into(),
+            hidden: 64,
+            layers: 2,
+            heads: 4,
+            kv_heads: 2,
+            ffn: 128,
+            context: 4096,
+            seed: 7,
+            chat_template: None,
+            script: None,
+            script_after: "\n".into(),
+        }
+    }
+}
+
+impl TinySpec {
+    /// A model that always "thinks": its template opens `<think>` and it writes `script`.
+    pub fn thinking(script: &str) -> Self {
+        Self {
+            name: "tiny-qwen2-thinking".into(),
+            chat_template: Some(THINKING_TEMPLATE.into()),
+            script: Some(script.into()),
+            ..Self::default()
+        }
+    }
+}
+
+fn to_candle(v: &MetaValue) -> Value {
+    match v {
+        MetaValue::U8(x) => Value::U8(*x),
+        MetaValue::I8(x) => Value::I8(*x),
+        MetaValue::U16(x) => Value::U16(*x),
+        MetaValue::I16(x) => Value::I16(*x),
+        MetaValue::U32(x) => Value::U32(*x),
+        MetaValue::I32(x) => Value::I32(*x),
+        MetaValue::U64(x) => Value::U64(*x),
+        MetaValue::I64(x) => Value::I64(*x),
+        MetaValue::F32(x) => Value::F32(*x),
+        MetaValue::F64(x) => Value::F64(*x),
+        MetaValue::Bool(x) => Value::Bool(*x),
+        MetaValue::String(x) => Value::String(x.clone()),
+        MetaValue::Array(x) => Value::Array(x.iter().map(to_candle).collect()),
+    }
+}
+
+fn gaussian(rng: &mut Rng, n: usize, std: f32) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            let u1 = rng.next_f64().max(1e-12);
+            let u2 = rng.next_f64();
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32 * std
+        })
+        .collect()
+}
+
+/// Writes a tiny Qwen2 GGUF (Q8_0 matrices, F32 norms and biases) at `out`.
+pub fn write_tiny_qwen2(header: &Path, out: &Path, spec: &TinySpec) -> Result<()> {
+    let src = GgufFile::open_header_only(header).context("reading the Qwen2 header")?;
+    let n_vocab = src
+        .tensor("token_embd.weight")
+        .map(|t| t.dims[1] as usize)
+        .context("the header has no token_embd.weight")?;
+    let (h, f) = (spec.hidden, spec.ffn);
+    let hd = h / spec.heads;
+    let mut rng = Rng::new(spec.seed);
+    let dev = Device::Cpu;
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    let mut add = |name: String, data: Vec<f32>, shape: &[usize], dtype: GgmlDType| -> Result<()> {
+        let t = Tensor::from_vec(data, shape, &dev)?;
+        tensors.push((name, QTensor::quantize(&t, dtype)?));
+        Ok(())
+    };
+    let scripted = spec.script.is_some();
+    // A scripted model's layers add nothing: each position's state stays its token's embedding.
+    let wstd = if scripted { 0.0 } else { 0.08 };
+    let mut embd = gaussian(&mut rng, n_vocab * h, 1.0);
+    let mut output = gaussian(&mut rng, n_vocab * h, if scripted { 0.02 } else { 0.5 });
+    if let Some(script) = &spec.script {
+        let tok = Tokenizer::from_gguf(&src, n_vocab)?;
+        let mut chain = tok.encode(&spec.script_after)?;
+        if chain.len() != 1 {
+            bail!("script_after {:?} is not one token", spec.script_after);
+        }
+        chain.extend(tok.encode(script)?);
+        chain.push(tok.eos.context("the header names no eos token")?);
+        let distinct: HashSet<u32> = chain.iter().copied().collect();
+        if distinct.len() != chain.len() {
+            bail!("the script repeats a token, so a bigram model cannot follow it: {chain:?}");
+        }
+        output = vec![0.0; n_vocab * h];
+        for pair in chain.windows(2) {
+            let (cur, next) = (pair[0] as usize, pair[1] as usize);
+            let e = &mut embd[cur * h..(cur + 1) * h];
+            let rms = (e.iter().map(|x| x * x).sum::<f32>() / h as f32).sqrt();
+            for (o, x) in output[next * h..(next + 1) * h].iter_mut().zip(e.iter()) {
+                *o = 20.0 * x / rms / h as f32;
+            }
+        }
+    }
+    add("token_embd.weight".into(), embd, &[n_vocab, h], GgmlDType::Q8_0)?;
+    add("output.weight".into(), output, &[n_vocab, h], GgmlDType::Q8_0)?;
+    add("output_norm.weight".into(), vec![1.0; h], &[h], GgmlDType::F32)?;
+    for i in 0..spec.layers {
+        let b = |n: &str| format!("blk.{i}.{n}");
+        let q = spec.heads * hd;
+        let kv = spec.kv_heads * hd;
+        add(b("attn_norm.weight"), vec![1.0; h], &[h], GgmlDType::F32)?;
+        add(b("ffn_norm.weight"), vec![1.0; h], &[h], GgmlDType::F32)?;
+        for (n, rows, cols) in [
+            ("attn_q.weight", q, h),
+            ("attn_k.weight", kv, h),
+            ("attn_v.weight", kv, h),
+            ("attn_output.weight", h, q),
+            ("ffn_gate.weight", f, h),
+            ("ffn_up.weight", f, h),
+            ("ffn_down.weight", h, f),
+        ] {
+            add(b(n), gaussian(&mut rng, rows * cols, wstd), &[rows, cols], GgmlDType::Q8_0)?;
+        }
+        for (n, len) in [("attn_q.bias", q), ("attn_k.bias", kv), ("attn_v.bias", kv)] {
+            add(b(n), gaussian(&mut rng, len, wstd), &[len], GgmlDType::F32)?;
+        }
+    }
+
+    let mut meta: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String("qwen2".into())),
+        ("general.name".into(), Value::String(spec.name.clone())),
+        ("general.alignment".into(), Value::U32(32)),
+        ("qwen2.block_count".into(), Value::U32(spec.layers as u32)),
+        ("qwen2.context_length".into(), Value::U32(spec.context)),
+        ("qwen2.embedding_length".into(), Value::U32(h as u32)),
+        ("qwen2.feed_forward_length".into(), Value::U32(f as u32)),
+        ("qwen2.attention.head_count".into(), Value::U32(spec.heads as u32)),
+        ("qwen2.attention.head_count_kv".into(), Value::U32(spec.kv_heads as u32)),
+        ("qwen2.rope.freq_base".into(), Value::F32(1_000_000.0)),
+        ("qwen2.attention.layer_norm_rms_epsilon".into(), Value::F32(1e-6)),
+    ];
+    for (k, v) in &src.metadata {
+        if k.starts_with("tokenizer.") && !(k == "tokenizer.chat_template" && spec.chat_template.is_some()) {
+            meta.push((k.clone(), to_candle(v)));
+        }
+    }
+    if let Some(t) = &spec.chat_template {
+        meta.push(("tokenizer.chat_template".into(), Value::String(t.clone())));
+    }
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let tmp = out.with_extension("tmp");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    candle_core::quantized::gguf_file::write(&mut w, &meta_refs, &tensor_refs)?;
+    drop(w);
+    std::fs::rename(&tmp, out)?;
+    Ok(())
+}
+
+/// The tiny model for `spec`, written once per build into the scratch folder.
+pub fn tiny_qwen2(spec: &TinySpec) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{WRITER_VERSION} {spec:?}").hash(&mut hasher);
+    let out = scratch_dir().join(format!("{}-{:016x}.gguf", spec.name, hasher.finish()));
+    if !out.is_file() {
+        if let Err(e) = write_tiny_qwen2(&fixture(QWEN_HEADER_FILE), &out, spec) {
+            panic!("writing tiny model {}: {e:#}", out.display());
+        }
+    }
+    out
+}
+
+/// The reasoning model's script the thinking fixture follows: every token distinct.
+pub const THINKING_SCRIPT: &str =
+    "Discount the cash flow twice at five percent</think>The present value is about $907";

@@ -1,0 +1,67 @@
+mod bench;
+mod chat;
+mod inspect;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use fin_r1_engine::DeviceChoice;
+
+#[derive(Parser, Debug)]
+#[command(name = "fin-r1", version, about = "Fin-R1 Desktop's engine on the command line: chat with a local GGUF reasoning model, inspect and benchmark model files")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ask a question (or, without one, talk in a loop); the reasoning streams apart from the answer.
+    Chat(chat::ChatArgs),
+    /// Describe a GGUF model file and check that it loads.
+    Inspect(inspect::InspectArgs),
+    /// Measure load time, prefill and decode speed and peak memory.
+    Bench(bench::BenchArgs),
+}
+
+/// Options shared by the commands that load a model.
+#[derive(Args, Debug, Clone)]
+pub struct EngineArgs {
+    /// GGUF model file.
+    #[arg(long, short = 'm')]
+    pub model: PathBuf,
+    /// cpu, cuda or metal.
+    #[arg(long, default_value = "cpu")]
+    pub device: DeviceChoice,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Context size in tokens (default: the model's, at most 16384).
+    #[arg(long)]
+    pub ctx_size: Option<usize>,
+}
+
+impl EngineArgs {
+    pub fn load_options(&self) -> fin_r1_engine::LoadOptions {
+        fin_r1_engine::LoadOptions { device: self.device, context: self.ctx_size }
+    }
+}
+
+impl Cli {
+    pub fn threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Chat(a) => a.engine.threads,
+            Command::Bench(a) => a.engine.threads,
+            Command::Inspect(_) => None,
+        }
+    }
+}
+
+/// Runs the command and returns the process exit code.
+pub fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Chat(a) => chat::run(a),
+        Command::Inspect(a) => inspect::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
