@@ -26,6 +26,7 @@ PROMPTS = [
     "Explain the difference between a stock and a bond.",
     "What is compound interest?",
     "Define market capitalization in one sentence.",
+    "What does a company's price-to-earnings ratio tell an investor?",
 ]
 SMOL_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 

@@ -220,7 +220,8 @@ pub fn write_tiny_qwen2(header: &Path, out: &Path, spec: &TinySpec) -> Result<()
     }
     let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
-    let tmp = out.with_extension("tmp");
+    // Tests write the same model from several threads: each writes its own file, then renames.
+    let tmp = out.with_extension(format!("{}.{:?}.tmp", std::process::id(), std::thread::current().id()).replace(['(', ')'], ""));
     let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     candle_core::quantized::gguf_file::write(&mut w, &meta_refs, &tensor_refs)?;
     drop(w);
