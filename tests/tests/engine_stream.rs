@@ -1,0 +1,204 @@
+//! Whole generations through the engine thread and its event stream, on tiny Qwen2 models with
+//! the real Qwen2 tokenizer.
+
+use fin_r1_engine::{
+    ChatMessage, ContextPolicy, Engine, EngineError, GenerationEvent, GenerationRequest, LoadOptions,
+    SamplingParams, StopReason,
+};
+use fin_r1_tests::{tiny_qwen2, TinySpec, THINKING_SCRIPT};
+
+fn collect(engine: &Engine, req: GenerationRequest) -> Vec<GenerationEvent> {
+    let mut g = engine.generate(req);
+    let mut out = Vec::new();
+    while let Some(ev) = g.blocking_next() {
+        out.push(ev);
+    }
+    out
+}
+
+fn text_of(events: &[GenerationEvent]) -> (String, String) {
+    let (mut r, mut a) = (String::new(), String::new());
+    for e in events {
+        match e {
+            GenerationEvent::Reasoning { text } => r.push_str(text),
+            GenerationEvent::Answer { text } => a.push_str(text),
+            _ => {}
+        }
+    }
+    (r, a)
+}
+
+fn done(events: &[GenerationEvent]) -> &fin_r1_engine::Done {
+    match events.last() {
+        Some(GenerationEvent::Done(d)) => d,
+        other => panic!("the stream ended with {other:?}"),
+    }
+}
+
+fn ask(q: &str, sampling: SamplingParams) -> GenerationRequest {
+    GenerationRequest { messages: vec![ChatMessage::user(q)], sampling: Some(sampling), ..Default::default() }
+}
+
+fn greedy(max_tokens: usize) -> SamplingParams {
+    SamplingParams { temperature: 0.0, max_tokens, ..SamplingParams::default() }
+}
+
+#[test]
+fn thinking_model_streams_reasoning_then_answer() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT)), LoadOptions::default()).expect("load");
+    let events = collect(&engine, ask("What is the present value of $1,000 in 2 years at 5%?", greedy(64)));
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            GenerationEvent::Reasoning { .. } => "reasoning",
+            GenerationEvent::Answer { .. } => "answer",
+            GenerationEvent::Usage(_) => "usage",
+            GenerationEvent::Done(_) => "done",
+            GenerationEvent::Error { .. } => "error",
+        })
+        .collect();
+    let first_answer = kinds.iter().position(|k| *k == "answer").expect("answer events");
+    assert!(first_answer > 0 && kinds[..first_answer].iter().all(|k| *k == "reasoning"), "{kinds:?}");
+    assert_eq!(&kinds[kinds.len() - 2..], ["usage", "done"]);
+    let (r, a) = text_of(&events);
+    assert_eq!(r, "Discount the cash flow twice at five percent");
+    assert_eq!(a, "The present value is about $907");
+    let d = done(&events);
+    assert_eq!(d.reason, StopReason::End);
+    assert!(!d.reasoning_unterminated);
+    let usage = events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.clone()) } else { None }).expect("usage");
+    assert!(usage.reasoning_tokens > 0 && usage.answer_tokens > 0);
+    assert!(usage.prompt_tokens > 10);
+}
+
+#[test]
+fn cut_off_reasoning_is_flagged() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT)), LoadOptions::default()).expect("load");
+    let events = collect(&engine, ask("PV?", greedy(4)));
+    let (r, a) = text_of(&events);
+    assert_eq!(r, "Discount the cash flow");
+    assert!(a.is_empty());
+    let d = done(&events);
+    assert_eq!(d.reason, StopReason::Length);
+    assert!(d.reasoning_unterminated);
+}
+
+#[test]
+fn same_seed_same_text_and_other_seed_other_text() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
+    let sampling = |seed| SamplingParams { temperature: 0.9, top_p: 0.95, top_k: 0, max_tokens: 24, seed: Some(seed), ..SamplingParams::default() };
+    let a = text_of(&collect(&engine, ask("Summarise the credit risk.", sampling(11))));
+    let b = text_of(&collect(&engine, ask("Summarise the credit risk.", sampling(11))));
+    let c = text_of(&collect(&engine, ask("Summarise the credit risk.", sampling(12))));
+    assert!(!(a.0.is_empty() && a.1.is_empty()));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // Without a seed, one is drawn and reported, and repeats the run.
+    let events = collect(&engine, ask("Summarise the credit risk.", SamplingParams { seed: None, ..sampling(0) }));
+    let seed = done(&events).seed;
+    assert_eq!(text_of(&events), text_of(&collect(&engine, ask("Summarise the credit risk.", sampling(seed)))));
+}
+
+#[test]
+fn cancellation_stops_within_one_step() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
+    let mut g = engine.generate(ask("Write a long report.", SamplingParams { max_tokens: 3000, seed: Some(1), ..greedy(3000) }));
+    let mut pieces = 0;
+    let mut after_cancel = 0;
+    let mut cancelled = false;
+    let mut last = None;
+    while let Some(ev) = g.blocking_next() {
+        match &ev {
+            GenerationEvent::Reasoning { .. } | GenerationEvent::Answer { .. } => {
+                pieces += 1;
+                if cancelled {
+                    after_cancel += 1;
+                }
+                if pieces == 5 {
+                    g.cancel();
+                    cancelled = true;
+                }
+            }
+            _ => {}
+        }
+        last = Some(ev);
+    }
+    let Some(GenerationEvent::Done(d)) = last else { panic!("no Done") };
+    assert_eq!(d.reason, StopReason::Cancelled);
+    // The token being decoded when the cancel landed may still come out; nothing after it.
+    assert!(after_cancel <= 1, "{after_cancel} text events after cancelling");
+    // The engine is free for the next job.
+    assert_eq!(done(&collect(&engine, ask("Next?", greedy(3)))).reason, StopReason::Length);
+}
+
+#[test]
+fn dropping_the_handle_cancels_and_frees_the_engine() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
+    let g = engine.generate(ask("Write a long report.", greedy(4000)));
+    drop(g);
+    let events = collect(&engine, ask("Next?", greedy(2)));
+    assert_eq!(done(&events).reason, StopReason::Length);
+}
+
+#[test]
+fn next_turn_prefills_only_the_new_tokens() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT)), LoadOptions::default()).expect("load");
+    let first = collect(&engine, ask("What is the PV of $1,000 in two years at 5%?", greedy(64)));
+    let (reasoning, answer) = text_of(&first);
+    let second = GenerationRequest {
+        messages: vec![
+            ChatMessage::user("What is the PV of $1,000 in two years at 5%?"),
+            ChatMessage::assistant(answer, Some(reasoning)),
+            ChatMessage::user("And at 6%?"),
+        ],
+        sampling: Some(greedy(64)),
+        ..Default::default()
+    };
+    let events = collect(&engine, second);
+    let usage = events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.clone()) } else { None }).expect("usage");
+    let first_prompt = first.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.prompt_tokens) } else { None }).expect("usage");
+    // The whole first prompt is reused but the `<think>\n` its template opened (the history
+    // holds the answer alone, without the reasoning).
+    assert_eq!(usage.cached_prompt_tokens, first_prompt - 2, "{usage:?}");
+    assert!(usage.cached_prompt_tokens < usage.prompt_tokens);
+}
+
+#[test]
+fn prompt_over_the_context_is_refused_or_trimmed_by_policy() {
+    let spec = TinySpec { context: 96, ..TinySpec::default() };
+    let engine = Engine::load(&tiny_qwen2(&spec), LoadOptions::default()).expect("load");
+    let long = "The issuer's leverage ratio rose sharply this quarter. ".repeat(20);
+    let events = collect(&engine, ask(&long, greedy(8)));
+    match events.as_slice() {
+        [GenerationEvent::Error { kind, message }] => {
+            assert_eq!(kind, "prompt_too_long");
+            assert!(message.contains("context holds 96"), "{message}");
+        }
+        other => panic!("expected one error, got {other:?}"),
+    }
+    let history = vec![
+        ChatMessage::user("Old question about leverage and covenants in detail."),
+        ChatMessage::assistant("Old answer ".repeat(40), None),
+        ChatMessage::user("Is the covenant breached?"),
+    ];
+    let events = collect(
+        &engine,
+        GenerationRequest { messages: history.clone(), sampling: Some(greedy(8)), context_policy: ContextPolicy::DropOldestTurns, system: Some(String::new()) },
+    );
+    assert_eq!(done(&events).dropped_turns, 1);
+    let err = collect(&engine, GenerationRequest { messages: history, sampling: Some(greedy(8)), ..Default::default() });
+    assert!(matches!(err.as_slice(), [GenerationEvent::Error { .. }]));
+}
+
+#[test]
+fn bad_requests_are_errors_not_panics() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
+    let events = collect(&engine, GenerationRequest { messages: vec![], ..Default::default() });
+    assert!(matches!(events.as_slice(), [GenerationEvent::Error { kind, .. }] if kind == "invalid_request"));
+    let events = collect(&engine, ask("x", SamplingParams { top_p: 0.0, ..greedy(4) }));
+    assert!(matches!(events.as_slice(), [GenerationEvent::Error { kind, .. }] if kind == "invalid_request"));
+    let err = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions { device: fin_r1_engine::DeviceChoice::Cuda, ..Default::default() });
+    if !cfg!(feature = "cuda") {
+        assert!(matches!(err, Err(EngineError::DeviceUnavailable { .. })));
+    }
+}
