@@ -246,3 +246,33 @@ pub fn tiny_qwen2(spec: &TinySpec) -> PathBuf {
 /// The reasoning model's script the thinking fixture follows: every token distinct.
 pub const THINKING_SCRIPT: &str =
     "Discount the cash flow twice at five percent</think>The present value is about $907";
+
+/// Copies a GGUF with some metadata replaced (`Some`) or removed (`None`): for files that parse
+/// but lie.
+pub fn rewrite_metadata(src: &Path, out: &Path, edits: &[(&str, Option<Value>)]) -> Result<()> {
+    use candle_core::quantized::gguf_file::Content;
+    let mut f = std::fs::File::open(src)?;
+    let content = Content::read(&mut f)?;
+    let mut meta: Vec<(String, Value)> = content
+        .metadata
+        .iter()
+        .filter(|(k, _)| !edits.iter().any(|(e, _)| e == k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (k, v) in edits {
+        if let Some(v) = v {
+            meta.push(((*k).to_owned(), v.clone()));
+        }
+    }
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut tensors = Vec::new();
+    for n in names {
+        tensors.push((n.clone(), content.tensor(&mut f, n, &Device::Cpu)?));
+    }
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    candle_core::quantized::gguf_file::write(&mut w, &meta_refs, &tensor_refs)?;
+    Ok(())
+}
