@@ -276,3 +276,12 @@ pub fn rewrite_metadata(src: &Path, out: &Path, edits: &[(&str, Option<Value>)])
     candle_core::quantized::gguf_file::write(&mut w, &meta_refs, &tensor_refs)?;
     Ok(())
 }
+
+/// The `fin-r1` binary of this build (cargo builds the workspace's binaries for its tests).
+pub fn fin_r1_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("fin-r1{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.is_file(), "{} is missing: build the workspace (cargo test --workspace)", bin.display());
+    bin
+}

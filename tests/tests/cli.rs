@@ -1,0 +1,126 @@
+//! The `fin-r1` command as a user runs it.
+
+use std::process::Command;
+
+use fin_r1_tests::{fin_r1_bin, fixture, scratch_dir, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
+use serde_json::Value;
+
+#[test]
+fn chat_json_prints_reasoning_then_answer_events() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--temperature", "0", "--model"])
+        .arg(&model)
+        .arg("What is the present value of $1,000 received in 2 years at a 5% annual discount rate?")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<Value> = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).collect();
+    let first_answer = types.iter().position(|t| *t == "answer").expect("answer events");
+    assert!(first_answer > 0 && types[..first_answer].iter().all(|t| *t == "reasoning"), "{types:?}");
+    assert_eq!(&types[types.len() - 2..], ["usage", "done"]);
+    let answer: String = events.iter().filter(|e| e["type"] == "answer").map(|e| e["text"].as_str().expect("text")).collect();
+    assert_eq!(answer, "The present value is about $907");
+    assert_eq!(events.last().expect("done")["reason"], "end");
+}
+
+#[test]
+fn chat_shows_labelled_reasoning_and_plain_answer() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--temperature", "0", "--model"])
+        .arg(&model)
+        .arg("PV?")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout,
+        "── Reasoning ──\nDiscount the cash flow twice at five percent\n── Answer ──\nThe present value is about $907\n"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("decode"));
+}
+
+#[test]
+fn interactive_chat_keeps_the_conversation() {
+    use std::io::Write;
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let mut child = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--temperature", "0", "--model"])
+        .arg(&model)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(b"First question?\nAnd the second?\n/exit\n").expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let usages: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|e| e["type"] == "usage")
+        .collect();
+    assert_eq!(usages.len(), 2);
+    // The second turn's prompt holds the first turn, most of it already cached.
+    assert!(usages[1]["prompt_tokens"].as_u64() > usages[0]["prompt_tokens"].as_u64());
+    assert!(usages[1]["cached_prompt_tokens"].as_u64().unwrap_or(0) > 10);
+}
+
+#[test]
+fn inspect_describes_a_model_and_refuses_a_corrupt_one_in_one_line() {
+    let out = Command::new(fin_r1_bin()).arg("inspect").arg(fixture(SMOLLM2_FILE)).output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["architecture   llama", "Q4_1", "8192 tokens", "chat template  from the model", "sha256         b179c952"] {
+        assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+    }
+    let bytes = std::fs::read(fixture(SMOLLM2_FILE)).expect("read");
+    let corrupt = scratch_dir().join("corrupt-smollm2.gguf");
+    std::fs::write(&corrupt, &bytes[..bytes.len() / 3]).expect("write");
+    let out = Command::new(fin_r1_bin()).arg("inspect").arg(&corrupt).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn chat_with_a_bad_model_fails_cleanly() {
+    let not_a_model = scratch_dir().join("notes.gguf");
+    std::fs::write(&not_a_model, "quarterly notes").expect("write");
+    let out = Command::new(fin_r1_bin()).args(["chat", "--model"]).arg(&not_a_model).arg("hi").output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a GGUF model file"));
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--model"])
+        .arg(&not_a_model)
+        .arg("hi")
+        .output()
+        .expect("run");
+    let ev: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ev["type"], "error");
+    assert_eq!(ev["kind"], "not_gguf");
+}
+
+#[test]
+fn bench_json_reports_the_figures() {
+    let out = Command::new(fin_r1_bin())
+        .args(["bench", "--json", "--prompt-tokens", "32", "--gen-tokens", "4", "--model"])
+        .arg(fixture(SMOLLM2_FILE))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for key in ["load_s", "prefill_tok_s", "decode_tok_s"] {
+        assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {r}");
+    }
+    assert!(r["peak_rss_bytes"].as_u64().is_some_and(|v| v > 50_000_000), "{r}");
+}
