@@ -349,6 +349,11 @@ impl Tokenizer {
         self.inner.id_to_token(id)
     }
 
+    /// The tokenizer as Hugging Face `tokenizer.json` text (to ship beside a converted model).
+    pub fn to_json(&self) -> Result<String> {
+        self.inner.to_string(false).map_err(|e| EngineError::Tokenizer(e.to_string()))
+    }
+
     pub fn summary(&self, g: &GgufFile) -> TokenizerSummary {
         let merges = g.get("tokenizer.ggml.merges").and_then(MetaValue::as_array).map_or(0, |a| a.len());
         TokenizerSummary {

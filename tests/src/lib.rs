@@ -282,6 +282,6 @@ pub fn fin_r1_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join(format!("fin-r1{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.is_file(), "{} is missing: build the workspace (cargo test --workspace)", bin.display());
+    assert!(bin.is_file(), "{} is missing: build it with `cargo build --workspace --bins` (scripts/test.sh does)", bin.display());
     bin
 }

@@ -117,3 +117,20 @@ fn recorded_token_stream_splits_into_reasoning_then_answer() {
     assert_eq!(join(true), "用户问的是两年后收到的1000美元按5%折现的现值。PV = 1000 / (1.05)^2 = 1000 / 1.1025 ≈ 907.03。");
     assert_eq!(join(false), "现值约为 **$907.03**，即 \\boxed{907.03}");
 }
+
+/// A `tokenizer.json` beside the model is used instead of the GGUF's metadata, and encodes the
+/// same way when it describes the same tokenizer.
+#[test]
+fn tokenizer_json_beside_the_model_is_used() {
+    let model = tiny_qwen2(&TinySpec::default());
+    let json = tokenizer_for(&model).to_json().expect("json");
+    let dir = fin_r1_tests::scratch_dir().join("with-tokenizer-json");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let copy = dir.join("model.gguf");
+    std::fs::copy(&model, &copy).expect("copy");
+    std::fs::write(dir.join("tokenizer.json"), json).expect("write");
+    let g = GgufFile::open(&copy).expect("open");
+    let tok = Tokenizer::for_model(&g, 152_064).expect("tokenizer.json");
+    assert_eq!(tok.source, "tokenizer.json");
+    check_tokenizer("qwen2", &tok);
+}
