@@ -30,8 +30,45 @@ struct Layer {
     gate: QMatMul,
     up: QMatMul,
     down: QMatMul,
-    /// (1, n_kv_heads, cached_len, head_dim) each.
-    cache: Option<(Tensor, Tensor)>,
+    cache: KvCache,
+}
+
+/// Keys and values of the cached positions, in buffers that grow by doubling (so a token's
+/// step writes its own row instead of copying the whole cache) and are cut back by a length.
+#[derive(Default)]
+struct KvCache {
+    /// (1, n_kv_heads, capacity, head_dim) each.
+    buffers: Option<(Tensor, Tensor)>,
+    len: usize,
+}
+
+impl KvCache {
+    fn capacity(&self) -> usize {
+        self.buffers.as_ref().map_or(0, |(k, _)| k.dims()[2])
+    }
+
+    /// Appends `k` and `v` (1, heads, seq, dim) and returns views of everything cached.
+    fn append(&mut self, k: &Tensor, v: &Tensor, max: usize) -> Result<(Tensor, Tensor)> {
+        let (b, h, seq, d) = k.dims4()?;
+        let need = self.len + seq;
+        if need > self.capacity() {
+            let cap = need.max(self.capacity() * 2).max(256).min(max).max(need);
+            let nk = Tensor::zeros((b, h, cap, d), k.dtype(), k.device())?;
+            let nv = Tensor::zeros((b, h, cap, d), v.dtype(), v.device())?;
+            if let Some((ok, ov)) = self.buffers.take() {
+                if self.len > 0 {
+                    nk.slice_set(&ok.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                    nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                }
+            }
+            self.buffers = Some((nk, nv));
+        }
+        let (kb, vb) = self.buffers.as_ref().ok_or_else(|| EngineError::Compute("kv cache missing".into()))?;
+        kb.slice_set(&k.contiguous()?, 2, self.len)?;
+        vb.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len = need;
+        Ok((kb.narrow(2, 0, need)?, vb.narrow(2, 0, need)?))
+    }
 }
 
 pub struct Model {
@@ -105,7 +142,7 @@ impl Model {
                 gate: l.matmul(&n("ffn_gate.weight"))?,
                 up: l.matmul(&n("ffn_up.weight"))?,
                 down: l.matmul(&n("ffn_down.weight"))?,
-                cache: None,
+                cache: KvCache::default(),
             });
         }
         let (cos, sin) = rope_tables(&hp, max_positions, device)?;
@@ -138,10 +175,10 @@ impl Model {
             return Ok(());
         }
         for layer in &mut self.layers {
-            layer.cache = match (len, layer.cache.take()) {
-                (0, _) | (_, None) => None,
-                (len, Some((k, v))) => Some((k.narrow(2, 0, len)?, v.narrow(2, 0, len)?)),
-            };
+            layer.cache.len = layer.cache.len.min(len);
+            if len == 0 {
+                layer.cache.buffers = None;
+            }
         }
         self.cached = len;
         Ok(())
@@ -163,13 +200,14 @@ impl Model {
         }
         let ids = Tensor::new(tokens, &self.device)?;
         let mut x = self.embed.embedding(&ids)?.to_dtype(DType::F32)?.unsqueeze(0)?;
-        let mask = if seq > 1 { Some(causal_mask(seq, pos, &self.device)?) } else { None };
+        let group = self.hp.n_head / self.hp.n_head_kv;
+        let mask = if seq > 1 { Some(causal_mask(seq, pos, group, &self.device)?) } else { None };
         let cos = self.cos.narrow(0, pos, seq)?;
         let sin = self.sin.narrow(0, pos, seq)?;
         let hp = self.hp.clone();
         for layer in &mut self.layers {
             let h = candle_nn::ops::rms_norm(&x, &layer.attn_norm, hp.rms_eps as f32)?;
-            let a = layer.attention(&h, &hp, &cos, &sin, mask.as_ref())?;
+            let a = layer.attention(&h, &hp, &cos, &sin, mask.as_ref(), self.max_positions)?;
             x = (x + a)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, hp.rms_eps as f32)?;
             let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
@@ -192,6 +230,7 @@ impl Layer {
         cos: &Tensor,
         sin: &Tensor,
         mask: Option<&Tensor>,
+        max_positions: usize,
     ) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
         let a = &self.attn;
@@ -217,44 +256,38 @@ impl Layer {
                 candle_nn::rotary_emb::rope(&k, cos, sin)?,
             ),
         };
-        let (k, v) = match self.cache.take() {
-            None => (k, v),
-            Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
-        };
-        self.cache = Some((k.clone(), v.clone()));
+        let (k, v) = self.cache.append(&k, &v, max_positions)?;
+        // Grouped-query attention without copying K/V per query head: the query heads that
+        // share a key/value head are stacked as extra rows of one matrix product.
         let group = hp.n_head / hp.n_head_kv;
-        let k = repeat_kv(k, group)?;
-        let v = repeat_kv(v, group)?;
+        let q = q.reshape((b, hp.n_head_kv, group * seq, hp.head_dim))?;
         let scale = 1.0 / (hp.head_dim as f64).sqrt();
         let mut att = (q.matmul(&k.t()?)? * scale)?;
         if let Some(mask) = mask {
             att = att.broadcast_add(mask)?;
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
-        let y = att.matmul(&v.contiguous()?)?;
-        let y = y.transpose(1, 2)?.reshape((b, seq, hp.n_head * hp.head_dim))?;
+        let y = att.matmul(&v)?;
+        let y = y
+            .reshape((b, hp.n_head, seq, hp.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, seq, hp.n_head * hp.head_dim))?;
         Ok(a.o.forward(&y)?)
     }
 }
 
-fn repeat_kv(x: Tensor, n: usize) -> Result<Tensor> {
-    if n == 1 {
-        return Ok(x);
-    }
-    let (b, h, s, d) = x.dims4()?;
-    Ok(x.unsqueeze(2)?.expand((b, h, n, s, d))?.reshape((b, h * n, s, d))?)
-}
-
-/// Additive mask for `seq` new tokens after `pos` cached ones: row i sees columns 0..=pos+i.
-fn causal_mask(seq: usize, pos: usize, device: &Device) -> Result<Tensor> {
+/// Additive mask for `seq` new tokens after `pos` cached ones, its rows repeated for each of
+/// the `group` query heads stacked per key/value head: row i sees columns 0..=pos+i.
+fn causal_mask(seq: usize, pos: usize, group: usize, device: &Device) -> Result<Tensor> {
     let total = pos + seq;
-    let mut m = vec![0f32; seq * total];
-    for i in 0..seq {
+    let mut m = vec![0f32; group * seq * total];
+    for row in 0..group * seq {
+        let i = row % seq;
         for j in (pos + i + 1)..total {
-            m[i * total + j] = f32::NEG_INFINITY;
+            m[row * total + j] = f32::NEG_INFINITY;
         }
     }
-    Ok(Tensor::from_vec(m, (seq, total), device)?)
+    Ok(Tensor::from_vec(m, (group * seq, total), device)?)
 }
 
 fn rope_tables(hp: &HParams, positions: usize, device: &Device) -> Result<(Tensor, Tensor)> {
