@@ -9,6 +9,7 @@ pub mod events;
 pub mod gguf;
 pub mod hparams;
 pub mod inspect;
+pub mod kernels;
 pub mod model;
 pub mod runtime;
 pub mod sampler;
@@ -16,6 +17,7 @@ pub mod splitter;
 pub mod stream;
 pub mod template;
 pub mod tokenizer;
+pub mod weights;
 
 pub use defaults::{ModelFamily, FIN_R1_SYSTEM_PROMPT};
 pub use device::DeviceChoice;

@@ -3,33 +3,30 @@
 //! candle-transformers' models, lets the engine truncate the KV cache for prefix reuse and keep
 //! the token embedding quantized.
 
-use std::fs::File;
-use std::sync::Arc;
-
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{EngineError, Result};
 use crate::gguf::GgufFile;
 use crate::hparams::{Architecture, HParams};
+use crate::weights::{Embedding, Linear, WeightSource};
 
 struct Attention {
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
     q_bias: Option<Tensor>,
     k_bias: Option<Tensor>,
     v_bias: Option<Tensor>,
-    o: QMatMul,
+    o: Linear,
 }
 
 struct Layer {
     attn_norm: Tensor,
     attn: Attention,
     ffn_norm: Tensor,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     cache: KvCache,
 }
 
@@ -73,10 +70,10 @@ impl KvCache {
 
 pub struct Model {
     pub hp: HParams,
-    embed: Arc<QTensor>,
+    embed: Embedding,
     layers: Vec<Layer>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
     device: Device,
@@ -84,45 +81,13 @@ pub struct Model {
     cached: usize,
 }
 
-struct Loader<'a> {
-    g: &'a GgufFile,
-    file: File,
-    device: &'a Device,
-}
-
-impl Loader<'_> {
-    fn qtensor(&mut self, name: &str) -> Result<QTensor> {
-        let info = self.g.tensor(name).ok_or_else(|| EngineError::MissingTensor(name.into()))?;
-        let bytes = self.g.read_tensor_bytes(&mut self.file, info)?;
-        let dims: Vec<usize> = info.dims.iter().rev().map(|&d| d as usize).collect();
-        Ok(qtensor_from_ggml(info.ttype.to_candle(), &bytes, dims, self.device)?)
-    }
-    fn matmul(&mut self, name: &str) -> Result<QMatMul> {
-        Ok(QMatMul::from_qtensor(self.qtensor(name)?)?)
-    }
-    fn dense(&mut self, name: &str) -> Result<Tensor> {
-        Ok(self.qtensor(name)?.dequantize(self.device)?.to_dtype(DType::F32)?)
-    }
-    fn opt_dense(&mut self, name: &str) -> Result<Option<Tensor>> {
-        match self.g.tensor(name) {
-            Some(_) => self.dense(name).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
 impl Model {
     /// Loads the weights of an already validated file. `max_positions` bounds the KV cache and
     /// the rotary tables (the context the engine will use, not necessarily the model's maximum).
     pub fn load(g: &GgufFile, hp: HParams, device: &Device, max_positions: usize) -> Result<Self> {
-        let file = File::open(&g.path).map_err(|source| EngineError::Open { path: g.path.clone(), source })?;
-        let mut l = Loader { g, file, device };
-        let embed = Arc::new(l.qtensor("token_embd.weight")?);
-        let output = if hp.tied_embeddings {
-            QMatMul::from_arc(embed.clone())?
-        } else {
-            l.matmul("output.weight")?
-        };
+        let l = WeightSource::new(g, device)?;
+        let embed = l.embedding("token_embd.weight")?;
+        let output = if hp.tied_embeddings { l.tied_output("token_embd.weight")? } else { l.linear("output.weight")? };
         let norm = l.dense("output_norm.weight")?;
         let mut layers = Vec::with_capacity(hp.n_layer);
         for i in 0..hp.n_layer {
@@ -130,18 +95,18 @@ impl Model {
             layers.push(Layer {
                 attn_norm: l.dense(&n("attn_norm.weight"))?,
                 attn: Attention {
-                    q: l.matmul(&n("attn_q.weight"))?,
-                    k: l.matmul(&n("attn_k.weight"))?,
-                    v: l.matmul(&n("attn_v.weight"))?,
+                    q: l.linear(&n("attn_q.weight"))?,
+                    k: l.linear(&n("attn_k.weight"))?,
+                    v: l.linear(&n("attn_v.weight"))?,
                     q_bias: l.opt_dense(&n("attn_q.bias"))?,
                     k_bias: l.opt_dense(&n("attn_k.bias"))?,
                     v_bias: l.opt_dense(&n("attn_v.bias"))?,
-                    o: l.matmul(&n("attn_output.weight"))?,
+                    o: l.linear(&n("attn_output.weight"))?,
                 },
                 ffn_norm: l.dense(&n("ffn_norm.weight"))?,
-                gate: l.matmul(&n("ffn_gate.weight"))?,
-                up: l.matmul(&n("ffn_up.weight"))?,
-                down: l.matmul(&n("ffn_down.weight"))?,
+                gate: l.linear(&n("ffn_gate.weight"))?,
+                up: l.linear(&n("ffn_up.weight"))?,
+                down: l.linear(&n("ffn_down.weight"))?,
                 cache: KvCache::default(),
             });
         }
@@ -198,8 +163,7 @@ impl Model {
         if let Some(&bad) = tokens.iter().find(|&&t| t as usize >= self.hp.n_vocab) {
             return Err(EngineError::InvalidRequest(format!("token id {bad} is outside the vocabulary")));
         }
-        let ids = Tensor::new(tokens, &self.device)?;
-        let mut x = self.embed.embedding(&ids)?.to_dtype(DType::F32)?.unsqueeze(0)?;
+        let mut x = self.embed.lookup(tokens, &self.device)?.unsqueeze(0)?;
         let group = self.hp.n_head / self.hp.n_head_kv;
         let mask = if seq > 1 { Some(causal_mask(seq, pos, group, &self.device)?) } else { None };
         let cos = self.cos.narrow(0, pos, seq)?;
@@ -210,8 +174,10 @@ impl Model {
             let a = layer.attention(&h, &hp, &cos, &sin, mask.as_ref(), self.max_positions)?;
             x = (x + a)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, hp.rms_eps as f32)?;
-            let gate = candle_nn::ops::silu(&layer.gate.forward(&h)?)?;
-            let up = layer.up.forward(&h)?;
+            let [gate, up]: [Tensor; 2] = Linear::forward_shared(&[&layer.gate, &layer.up], &h)?
+                .try_into()
+                .map_err(|_| EngineError::Compute("gate/up projection".into()))?;
+            let gate = candle_nn::ops::silu(&gate)?;
             x = (x + layer.down.forward(&(gate * up)?)?)?;
         }
         self.cached = pos + seq;
@@ -234,16 +200,19 @@ impl Layer {
     ) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
         let a = &self.attn;
-        let proj = |m: &QMatMul, bias: &Option<Tensor>, heads: usize| -> Result<Tensor> {
-            let mut t = m.forward(x)?;
+        let [q, k, v]: [Tensor; 3] = Linear::forward_shared(&[&a.q, &a.k, &a.v], x)?
+            .try_into()
+            .map_err(|_| EngineError::Compute("q/k/v projection".into()))?;
+        let proj = |t: Tensor, bias: &Option<Tensor>, heads: usize| -> Result<Tensor> {
+            let mut t = t;
             if let Some(bias) = bias {
                 t = t.broadcast_add(bias)?;
             }
             Ok(t.reshape((b, seq, heads, hp.head_dim))?.transpose(1, 2)?.contiguous()?)
         };
-        let q = proj(&a.q, &a.q_bias, hp.n_head)?;
-        let k = proj(&a.k, &a.k_bias, hp.n_head_kv)?;
-        let v = proj(&a.v, &a.v_bias, hp.n_head_kv)?;
+        let q = proj(q, &a.q_bias, hp.n_head)?;
+        let k = proj(k, &a.k_bias, hp.n_head_kv)?;
+        let v = proj(v, &a.v_bias, hp.n_head_kv)?;
         // llama.cpp's converter permutes llama's q/k rows so that rotary pairs are adjacent;
         // qwen2 keeps the two halves apart (NeoX layout).
         let (q, k) = match hp.arch {

@@ -1,0 +1,271 @@
+//! Quantized matrix products over weights used in place from the mapped GGUF file.
+//!
+//! Prefill multiplies many tokens by the same weights: the work is tiled so that a group of
+//! weight rows is read from memory once and reused, from cache, for every token of the chunk,
+//! and (for Q4_K and Q6_K, the types of a Q4_K_M file) each row is unpacked once per four
+//! tokens. Decode is the same code with one token. The activations are quantized once per input
+//! and shared by the projections that read the same input (q/k/v, gate/up).
+//!
+//! Q4_K and Q6_K have AVX2 kernels chosen at run time, with a portable fallback; the other block
+//! types go through candle's per-type dot products, tiled the same way.
+
+pub mod blocks;
+mod generic;
+pub mod q4k;
+pub mod q6k;
+
+use rayon::prelude::*;
+
+use crate::gguf::TensorType;
+use blocks::{cast_blocks, quantize_q8k, BlockQ4K, BlockQ6K, BlockQ8K, QK_K};
+
+/// Weight rows handled by one task: enough to amortise scheduling, small enough to stay in L2.
+const ROW_TILE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    #[error("weight bytes of type {0} are not a whole number of aligned blocks")]
+    Misaligned(&'static str),
+    #[error("input of {got} values per row does not match the weight's {expected}")]
+    Shape { got: usize, expected: usize },
+    #[error("no quantized kernel for weight type {0}")]
+    Unsupported(&'static str),
+}
+
+/// Which implementation runs, chosen once from the CPU's features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    Scalar,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Isa {
+    pub fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("FIN_R1_SCALAR_KERNELS").is_none()
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => "avx2",
+        }
+    }
+}
+
+pub fn isa() -> Isa {
+    static ISA: std::sync::OnceLock<Isa> = std::sync::OnceLock::new();
+    *ISA.get_or_init(Isa::detect)
+}
+
+/// A weight matrix of `rows` rows of `cols` values, viewed in place.
+#[derive(Clone, Copy)]
+pub struct QWeight<'a> {
+    pub ttype: TensorType,
+    pub bytes: &'a [u8],
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// Activations quantized for one family of weight types.
+pub enum QInput {
+    Q8K { blocks: Vec<BlockQ8K>, rows: usize, cols: usize },
+    Generic(generic::GenericInput),
+}
+
+impl QInput {
+    pub fn rows(&self) -> usize {
+        match self {
+            QInput::Q8K { rows, .. } => *rows,
+            QInput::Generic(g) => g.rows,
+        }
+    }
+}
+
+/// Whether two weight types read the same quantized activations.
+pub fn same_input_kind(a: TensorType, b: TensorType) -> bool {
+    uses_q8k(a) && uses_q8k(b) || a == b
+}
+
+fn uses_q8k(t: TensorType) -> bool {
+    matches!(t, TensorType::Q4K | TensorType::Q6K)
+}
+
+/// Whether this module has a kernel for the type (otherwise the caller falls back to candle).
+pub fn supported(t: TensorType) -> bool {
+    uses_q8k(t) || generic::supported(t)
+}
+
+/// Quantizes `rows` rows of `cols` f32 values for multiplication by weights of type `t`.
+pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Result<QInput, KernelError> {
+    if x.len() != rows * cols {
+        return Err(KernelError::Shape { got: x.len() / rows.max(1), expected: cols });
+    }
+    if uses_q8k(t) {
+        if cols % QK_K != 0 {
+            return Err(KernelError::Shape { got: cols, expected: cols.next_multiple_of(QK_K) });
+        }
+        let per_row = cols / QK_K;
+        let mut blocks = vec![BlockQ8K::ZERO; rows * per_row];
+        blocks
+            .par_chunks_mut(per_row)
+            .zip(x.par_chunks(cols))
+            .with_min_len(4)
+            .for_each(|(b, x)| quantize_q8k(x, b));
+        return Ok(QInput::Q8K { blocks, rows, cols });
+    }
+    generic::quantize(t, x, rows, cols).map(QInput::Generic)
+}
+
+/// `out[t * w.rows + r] = dot(weight row r, input row t)`.
+pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    let m = x.rows();
+    assert_eq!(out.len(), m * w.rows, "output buffer size");
+    match (w.ttype, x) {
+        (TensorType::Q4K, QInput::Q8K { blocks, cols, .. }) => {
+            check_cols(*cols, w.cols)?;
+            let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
+            tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q4k);
+            Ok(())
+        }
+        (TensorType::Q6K, QInput::Q8K { blocks, cols, .. }) => {
+            check_cols(*cols, w.cols)?;
+            let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
+            tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q6k);
+            Ok(())
+        }
+        (_, QInput::Generic(g)) => generic::matmul(w, g, out),
+        (t, _) => Err(KernelError::Unsupported(t.name())),
+    }
+}
+
+fn check_cols(got: usize, expected: usize) -> Result<(), KernelError> {
+    if got != expected {
+        return Err(KernelError::Shape { got, expected });
+    }
+    Ok(())
+}
+
+/// Raw output pointer shared by the tasks; each writes only its own columns.
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+/// Runs `dot` over tiles of ROW_TILE weight rows in parallel; within a tile, tokens go four at a
+/// time through every row, so the tile's rows stay in cache for the whole chunk of tokens.
+pub(crate) fn tiled<W: Sync, X: Sync>(
+    w: &[W],
+    rows: usize,
+    blocks_per_row: usize,
+    x: &[X],
+    m: usize,
+    out: &mut [f32],
+    dot: fn(&[W], &[&[X]], &mut [f32]),
+) {
+    let xb_per_row = x.len() / m.max(1);
+    let ptr = OutPtr(out.as_mut_ptr());
+    let tiles = rows.div_ceil(ROW_TILE);
+    (0..tiles).into_par_iter().for_each(|tile| {
+        let ptr = ptr;
+        let r0 = tile * ROW_TILE;
+        let r1 = (r0 + ROW_TILE).min(rows);
+        let mut t0 = 0;
+        let mut res = [0f32; 4];
+        while t0 < m {
+            let nt = (m - t0).min(4);
+            let xs: [&[X]; 4] = std::array::from_fn(|i| {
+                let t = (t0 + i).min(m - 1);
+                &x[t * xb_per_row..(t + 1) * xb_per_row]
+            });
+            for r in r0..r1 {
+                let row = &w[r * blocks_per_row..(r + 1) * blocks_per_row];
+                dot(row, &xs[..nt], &mut res[..nt]);
+                for (i, &v) in res[..nt].iter().enumerate() {
+                    // SAFETY: (t0 + i, r) is inside the m x rows output, and only this tile
+                    // writes column r.
+                    unsafe { *ptr.0.add((t0 + i) * rows + r) = v };
+                }
+            }
+            t0 += nt;
+        }
+    });
+}
+
+fn dot_q4k(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2 and FMA were detected; rows are whole blocks of the same length.
+        Isa::Avx2 => unsafe {
+            match xs.len() {
+                4 => q4k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
+                3 => q4k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
+                2 => q4k::avx2::dot::<2>(w, &[xs[0], xs[1]], out),
+                _ => q4k::avx2::dot::<1>(w, &[xs[0]], out),
+            }
+        },
+        Isa::Scalar => q4k::dot_scalar(w, xs, out),
+    }
+}
+
+fn dot_q6k(w: &[BlockQ6K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
+    match isa() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as in `dot_q4k`.
+        Isa::Avx2 => unsafe {
+            match xs.len() {
+                4 => q6k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
+                3 => q6k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
+                2 => q6k::avx2::dot::<2>(w, &[xs[0], xs[1]], out),
+                _ => q6k::avx2::dot::<1>(w, &[xs[0]], out),
+            }
+        },
+        Isa::Scalar => q6k::dot_scalar(w, xs, out),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {
+    use std::arch::x86_64::*;
+    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    _mm_cvtss_f32(s)
+}
+
+/// Dequantizes row `row` of a weight matrix (token embeddings are looked up this way).
+pub fn dequantize_row(w: &QWeight<'_>, row: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    generic::dequantize_row(w, row, out)
+}
+
+/// For tests: the fast path with a chosen implementation.
+pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    let (QInput::Q8K { blocks, cols, .. }, true) = (x, uses_q8k(w.ttype)) else {
+        return matmul(w, x, out);
+    };
+    check_cols(*cols, w.cols)?;
+    let m = x.rows();
+    let kb = w.cols / QK_K;
+    match (w.ttype, isa_choice) {
+        (TensorType::Q4K, Isa::Scalar) => {
+            let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
+            tiled(wb, w.rows, kb, blocks, m, out, q4k::dot_scalar);
+        }
+        (TensorType::Q6K, Isa::Scalar) => {
+            let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
+            tiled(wb, w.rows, kb, blocks, m, out, q6k::dot_scalar);
+        }
+        _ => return matmul(w, x, out),
+    }
+    Ok(())
+}

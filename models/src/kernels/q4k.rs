@@ -1,0 +1,97 @@
+//! Q4_K weight rows against Q8_K activation rows: one weight row is unpacked once and dotted
+//! with up to four tokens, so prefill does a quarter of the unpacking and reads the row from
+//! cache instead of memory.
+
+use super::blocks::{f16_to_f32, q4k_scales_mins, BlockQ4K, BlockQ8K};
+
+/// Portable path (and the reference the SIMD path is tested against).
+pub fn dot_scalar(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        let mut acc = 0f32;
+        for (wb, xb) in w.iter().zip(x.iter()) {
+            let (sc, mn) = q4k_scales_mins(&wb.scales);
+            let mut sumi = 0i32;
+            let mut summ = 0i32;
+            for j in 0..4 {
+                let q = &wb.qs[32 * j..32 * j + 32];
+                let (mut lo, mut hi) = (0i32, 0i32);
+                for l in 0..32 {
+                    lo += (q[l] & 0x0F) as i32 * xb.qs[64 * j + l] as i32;
+                    hi += (q[l] >> 4) as i32 * xb.qs[64 * j + 32 + l] as i32;
+                }
+                sumi += lo * sc[2 * j] as i32 + hi * sc[2 * j + 1] as i32;
+            }
+            for (i, &b) in xb.bsums.iter().enumerate() {
+                summ += b as i32 * mn[i / 2] as i32;
+            }
+            acc += f16_to_f32(wb.d) * xb.d * sumi as f32 - f16_to_f32(wb.dmin) * xb.d * summ as f32;
+        }
+        *o = acc;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
+    use super::super::hsum;
+
+    /// ggml's bit trick: the 12 packed bytes become 8 scale bytes then 8 minimum bytes.
+    #[inline(always)]
+    fn unpack_scales(s: &[u8; 12]) -> (u64, u64) {
+        const K1: u32 = 0x3f3f3f3f;
+        const K2: u32 = 0x0f0f0f0f;
+        const K3: u32 = 0x03030303;
+        let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+        let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
+        let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
+        let m_hi = ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4);
+        let m_lo = u1 & K1;
+        let s_hi = (u2 & K2) | (((u0 >> 6) & K3) << 4);
+        let s_lo = u0 & K1;
+        ((s_lo as u64) | ((s_hi as u64) << 32), (m_lo as u64) | ((m_hi as u64) << 32))
+    }
+
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; every row in `xs` holds `w.len()` blocks.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot<const NT: usize>(w: &[BlockQ4K], xs: &[&[BlockQ8K]; NT], out: &mut [f32]) {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let mut acc = [_mm256_setzero_ps(); NT];
+        let x0: [*const BlockQ8K; NT] = std::array::from_fn(|t| xs[t].as_ptr());
+        for (b, wb) in w.iter().enumerate() {
+            let d = f16_to_f32(wb.d);
+            let dmin = f16_to_f32(wb.dmin);
+            let (sc, mn) = unpack_scales(&wb.scales);
+            // Each minimum twice: one per 16-value activation sum of its 32-value sub-block.
+            let mn = _mm_cvtsi64_si128(mn as i64);
+            let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+            let mut sumi = [_mm256_setzero_si256(); NT];
+            for j in 0..4 {
+                let q = _mm256_loadu_si256(wb.qs.as_ptr().add(32 * j) as *const __m256i);
+                let lo = _mm256_and_si256(q, m4);
+                let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                let s_lo = _mm256_set1_epi16(((sc >> (16 * j)) & 0xff) as i16);
+                let s_hi = _mm256_set1_epi16(((sc >> (16 * j + 8)) & 0xff) as i16);
+                for t in 0..NT {
+                    let xq = (*x0[t].add(b)).qs.as_ptr().add(64 * j);
+                    let pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(xq as *const __m256i));
+                    let ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(xq.add(32) as *const __m256i));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(pl, s_lo));
+                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(ph, s_hi));
+                }
+            }
+            for t in 0..NT {
+                let xb = &*x0[t].add(b);
+                let bs = _mm256_loadu_si256(xb.bsums.as_ptr() as *const __m256i);
+                let pm = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16));
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+                acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * xb.d), pm, acc[t]);
+            }
+        }
+        for t in 0..NT {
+            out[t] = hsum(acc[t]);
+        }
+    }
+}
