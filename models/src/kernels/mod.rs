@@ -78,7 +78,7 @@ pub struct QWeight<'a> {
 
 /// Activations quantized for one family of weight types.
 pub enum QInput {
-    Q8K { blocks: Vec<BlockQ8K>, rows: usize, cols: usize },
+    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, rows: usize, cols: usize },
     Generic(generic::GenericInput),
 }
 
@@ -121,7 +121,11 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
             .zip(x.par_chunks(cols))
             .with_min_len(4)
             .for_each(|(b, x)| quantize_q8k(x, b));
-        return Ok(QInput::Q8K { blocks, rows, cols });
+        let sub_sums = blocks
+            .iter()
+            .map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1]))
+            .collect();
+        return Ok(QInput::Q8K { blocks, sub_sums, rows, cols });
     }
     generic::quantize(t, x, rows, cols).map(QInput::Generic)
 }
@@ -131,9 +135,15 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     let m = x.rows();
     assert_eq!(out.len(), m * w.rows, "output buffer size");
     match (w.ttype, x) {
-        (TensorType::Q4K, QInput::Q8K { blocks, cols, .. }) => {
+        (TensorType::Q4K, QInput::Q8K { blocks, sub_sums, cols, .. }) => {
             check_cols(*cols, w.cols)?;
             let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
+            // One token cannot amortise the four-row kernel's gathers: decode reads rows whole.
+            #[cfg(target_arch = "x86_64")]
+            if isa() == Isa::Avx2 && m > 1 {
+                tiled_q4k_rows4(wb, w.rows, w.cols / QK_K, blocks, sub_sums, m, out);
+                return Ok(());
+            }
             tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q4k);
             Ok(())
         }
@@ -194,6 +204,65 @@ pub(crate) fn tiled<W: Sync, X: Sync>(
                     // SAFETY: (t0 + i, r) is inside the m x rows output, and only this tile
                     // writes column r.
                     unsafe { *ptr.0.add((t0 + i) * rows + r) = v };
+                }
+            }
+            t0 += nt;
+        }
+    });
+}
+
+/// `tiled` for Q4_K with the four-row kernel; rows left over at a tile's end go one by one.
+#[cfg(target_arch = "x86_64")]
+fn tiled_q4k_rows4(
+    w: &[BlockQ4K],
+    rows: usize,
+    kb: usize,
+    x: &[BlockQ8K],
+    sub_sums: &[[i16; 8]],
+    m: usize,
+    out: &mut [f32],
+) {
+    let ptr = OutPtr(out.as_mut_ptr());
+    let tiles = rows.div_ceil(ROW_TILE);
+    (0..tiles).into_par_iter().for_each(|tile| {
+        let ptr = ptr;
+        let r0 = tile * ROW_TILE;
+        let r1 = (r0 + ROW_TILE).min(rows);
+        let mut t0 = 0;
+        while t0 < m {
+            let nt = (m - t0).min(4);
+            let tok = |i: usize| (t0 + i).min(m - 1);
+            let xs: [&[BlockQ8K]; 4] = std::array::from_fn(|i| &x[tok(i) * kb..(tok(i) + 1) * kb]);
+            let ss: [&[[i16; 8]]; 4] = std::array::from_fn(|i| &sub_sums[tok(i) * kb..(tok(i) + 1) * kb]);
+            let mut r = r0;
+            while r < r1 {
+                if r + 4 <= r1 {
+                    let wr: [&[BlockQ4K]; 4] = std::array::from_fn(|i| &w[(r + i) * kb..(r + i + 1) * kb]);
+                    let mut res = [[0f32; 4]; 4];
+                    // SAFETY: AVX2 and FMA were detected; every row and token holds `kb` blocks.
+                    unsafe {
+                        match nt {
+                            4 => q4k::avx2_rows4::dot::<4>(wr, &xs, &ss, &mut res),
+                            3 => q4k::avx2_rows4::dot::<3>(wr, &[xs[0], xs[1], xs[2]], &[ss[0], ss[1], ss[2]], (&mut res[..3]).try_into().unwrap_or_else(|_| unreachable!())),
+                            2 => q4k::avx2_rows4::dot::<2>(wr, &[xs[0], xs[1]], &[ss[0], ss[1]], (&mut res[..2]).try_into().unwrap_or_else(|_| unreachable!())),
+                            _ => q4k::avx2_rows4::dot::<1>(wr, &[xs[0]], &[ss[0]], (&mut res[..1]).try_into().unwrap_or_else(|_| unreachable!())),
+                        }
+                    }
+                    for (i, row) in res[..nt].iter().enumerate() {
+                        for (j, &v) in row.iter().enumerate() {
+                            // SAFETY: inside the output, and column r + j belongs to this tile.
+                            unsafe { *ptr.0.add((t0 + i) * rows + r + j) = v };
+                        }
+                    }
+                    r += 4;
+                } else {
+                    let mut res = [0f32; 4];
+                    dot_q4k(&w[r * kb..(r + 1) * kb], &xs[..nt], &mut res[..nt]);
+                    for (i, &v) in res[..nt].iter().enumerate() {
+                        // SAFETY: as above.
+                        unsafe { *ptr.0.add((t0 + i) * rows + r) = v };
+                    }
+                    r += 1;
                 }
             }
             t0 += nt;
