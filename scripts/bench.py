@@ -1,65 +1,126 @@
 #!/usr/bin/env python3
-"""Side-by-side speed of fin-r1 and llama.cpp (llama-cpp-python) on the same GGUF file, in one
-run, alternating, several repetitions; prints medians and ratios (fin-r1 / llama.cpp) as a
-Markdown table for BENCHMARKS.md.
+"""Side-by-side speed of fin-r1 and llama.cpp (llama-cpp-python, the reference) on the same GGUF
+files, in one run, alternating the engines, several repetitions; prints medians and ratios
+(fin-r1 / llama.cpp) as Markdown for BENCHMARKS.md.
 
-usage: bench.py MODEL.gguf [--reps 3] [--prompt-tokens 512] [--gen-tokens 128] [--fin-r1 PATH]
-needs: pip install llama-cpp-python (the reference), a built fin-r1.
+  bench.py [MODEL.gguf ...] [--reps 3] [--prompt-tokens 512] [--gen-tokens 128]
+           [--history-tokens 2048] [--history-reps 1] [--fin-r1 PATH]
+
+With no model given it benchmarks the Fin-R1-shaped synthetic Qwen2-7B Q4_K_M file (written by
+`make-synthetic-gguf` from the real header, once, into ~/.cache/fin-r1/bench) and SmolLM2-135M.
+Turn 2: after a history of --history-tokens tokens, the time from 32 new prompt tokens to the
+first generated token (both engines keep the history's KV cache).
+Needs: scripts/fetch-fixtures.sh run, `pip install llama-cpp-python`, built fin-r1 and
+make-synthetic-gguf (cargo build --bins).
 """
-import argparse, json, os, resource, statistics, subprocess, sys, time
+import argparse, json, os, platform, statistics, subprocess, sys, time
+
+HOME = os.path.expanduser("~")
+FIXTURES = os.environ.get("FIN_R1_FIXTURES", f"{HOME}/.cache/fin-r1/fixtures")
+SYNTHETIC = f"{HOME}/.cache/fin-r1/bench/qwen2-7b-q4_k_m-synthetic.gguf"
+TURN2_NEW_TOKENS = 32
 
 LLAMA_CHILD = r'''
 import json, resource, sys, time
 from llama_cpp import Llama
-path, n_prompt, n_gen, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+path, n_prompt, n_gen, threads, n_hist = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 TEXT = ("The company's revenue grew 12.5% year over year to $4.82 billion, while operating margin "
 "contracted by 140 basis points because of higher input costs. 公司营业收入同比增长12.5%，毛利率下降。 "
 "| Year | Revenue | EBITDA |\n|---|---|---|\n| 2023 | 4,286 | 912 |\n| 2024 | 4,822 | 987 |\n")
 t0 = time.perf_counter()
-m = Llama(model_path=path, n_ctx=n_prompt + n_gen + 16, n_batch=512, n_threads=threads, verbose=False)
+m = Llama(model_path=path, n_ctx=n_hist + n_prompt + n_gen + 16, n_batch=512, n_threads=threads, verbose=False)
 load = time.perf_counter() - t0
 unit = m.tokenize(TEXT.encode(), add_bos=False, special=True)
-prompt = (unit * (n_prompt // len(unit) + 1))[:n_prompt]
-t1 = time.perf_counter(); m.eval(prompt); prefill = time.perf_counter() - t1
+stream = (unit * ((n_hist + n_prompt) // len(unit) + 1))[:n_hist + n_prompt]
+out = {"load_s": load}
+if n_hist:
+    t = time.perf_counter(); m.eval(stream[:n_hist]); out["history_prefill_s"] = time.perf_counter() - t
+t1 = time.perf_counter(); m.eval(stream[n_hist:]); prefill = time.perf_counter() - t1
+tok = m.sample(top_k=1, temp=0.0); ttft = time.perf_counter() - t1
 t2 = time.perf_counter()
 for _ in range(n_gen):
-    tok = m.sample(top_k=1, temp=0.0)
     m.eval([tok])
+    tok = m.sample(top_k=1, temp=0.0)
 decode = time.perf_counter() - t2
-print(json.dumps({"load_s": load, "prefill_tok_s": n_prompt / prefill, "decode_tok_s": n_gen / decode,
-                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+out.update({"prefill_tok_s": n_prompt / prefill, "decode_tok_s": n_gen / decode if n_gen else 0.0,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024})
+if n_hist:
+    out["turn2_ttft_s"] = ttft
+print(json.dumps(out))
 '''
 
-def run_fin(args):
-    out = subprocess.run([args.fin_r1, "bench", "--json", "--model", args.model, "--threads", str(args.threads),
-                          "--prompt-tokens", str(args.prompt_tokens), "--gen-tokens", str(args.gen_tokens)],
-                         check=True, capture_output=True, text=True).stdout
-    return json.loads(out)
 
-def run_llama(args):
-    out = subprocess.run([sys.executable, "-c", LLAMA_CHILD, args.model, str(args.prompt_tokens),
-                          str(args.gen_tokens), str(args.threads)], check=True, capture_output=True, text=True).stdout
+def run_fin(args, model, n_prompt, n_gen, n_hist):
+    cmd = [args.fin_r1, "bench", "--json", "--model", model, "--threads", str(args.threads),
+           "--prompt-tokens", str(n_prompt), "--gen-tokens", str(n_gen), "--history-tokens", str(n_hist)]
+    return json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
+
+
+def run_llama(args, model, n_prompt, n_gen, n_hist):
+    out = subprocess.run([args.python, "-c", LLAMA_CHILD, model, str(n_prompt), str(n_gen), str(args.threads), str(n_hist)],
+                         check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def side_by_side(args, model, reps, n_prompt, n_gen, n_hist):
+    fin, ref = [], []
+    for i in range(reps):
+        # Alternate which engine goes first so page-cache and thermal effects fall on both.
+        order = [("fin", run_fin), ("ref", run_llama)] if i % 2 == 0 else [("ref", run_llama), ("fin", run_fin)]
+        for name, fn in order:
+            r = fn(args, model, n_prompt, n_gen, n_hist)
+            (fin if name == "fin" else ref).append(r)
+            print(f"  rep {i + 1} {'fin-r1' if name == 'fin' else 'llama.cpp'}: {json.dumps(r)}", file=sys.stderr, flush=True)
+    return fin, ref
+
+
+def table(rows):
+    lines = ["| metric | fin-r1 | llama.cpp | ratio (fin-r1 / llama.cpp) |", "|---|---:|---:|---:|"]
+    for label, a, b, fmt in rows:
+        lines.append(f"| {label} | {fmt.format(a)} | {fmt.format(b)} | {a / b:.2f}x |")
+    return "\n".join(lines)
+
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("model")
+    ap.add_argument("models", nargs="*")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--prompt-tokens", type=int, default=512)
     ap.add_argument("--gen-tokens", type=int, default=128)
+    ap.add_argument("--history-tokens", type=int, default=2048)
+    ap.add_argument("--history-reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--fin-r1", default=os.environ.get("FIN_R1_BIN", "target/debug/fin-r1"))
+    ap.add_argument("--python", default=os.environ.get("LLAMA_PYTHON", f"{HOME}/.cache/fin-r1-venv/bin/python"))
     args = ap.parse_args()
-    fin, ref = [], []
-    for i in range(args.reps):
-        fin.append(run_fin(args)); ref.append(run_llama(args))
-        print(f"rep {i + 1}: fin-r1 {fin[-1]}\n       llama.cpp {ref[-1]}", file=sys.stderr)
-    med = lambda rs, k: statistics.median(r[k] for r in rs)
-    print(f"| metric | fin-r1 | llama.cpp | ratio (fin-r1 / llama.cpp) |\n|---|---:|---:|---:|")
-    for key, label, higher in [("load_s", "load (s)", False), ("prefill_tok_s", f"prefill tok/s ({args.prompt_tokens} tokens)", True),
-                               ("decode_tok_s", f"decode tok/s ({args.gen_tokens} tokens)", True), ("peak_rss_bytes", "peak RSS (MB)", False)]:
-        a, b = med(fin, key), med(ref, key)
-        scale = 1e-6 if key == "peak_rss_bytes" else 1
-        print(f"| {label} | {a * scale:.2f} | {b * scale:.2f} | {a / b:.2f}x |")
+    models = args.models
+    if not models:
+        if not os.path.exists(SYNTHETIC):
+            os.makedirs(os.path.dirname(SYNTHETIC), exist_ok=True)
+            maker = os.path.join(os.path.dirname(args.fin_r1), "make-synthetic-gguf")
+            subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", SYNTHETIC], check=True)
+        models = [SYNTHETIC, f"{FIXTURES}/smollm2-135m-instruct-q4_1.gguf"]
+
+    print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, {os.cpu_count()} CPUs, {args.threads} threads")
+    for model in models:
+        size = os.path.getsize(model)
+        print(f"\n## {os.path.basename(model)} ({size / 1e9:.2f} GB)\n", flush=True)
+        print(f"{args.reps} repetitions, medians; {args.prompt_tokens} prompt tokens, {args.gen_tokens} decoded.", file=sys.stderr)
+        fin, ref = side_by_side(args, model, args.reps, args.prompt_tokens, args.gen_tokens, 0)
+        med = lambda rs, k: statistics.median(r[k] for r in rs)
+        rows = [
+            ("load (s)", med(fin, "load_s"), med(ref, "load_s"), "{:.2f}"),
+            (f"prefill tok/s ({args.prompt_tokens} tokens)", med(fin, "prefill_tok_s"), med(ref, "prefill_tok_s"), "{:.2f}"),
+            (f"decode tok/s ({args.gen_tokens} tokens)", med(fin, "decode_tok_s"), med(ref, "decode_tok_s"), "{:.2f}"),
+            ("peak RSS (MB)", med(fin, "peak_rss_bytes") / 1e6, med(ref, "peak_rss_bytes") / 1e6, "{:.0f}"),
+        ]
+        if args.history_tokens:
+            fh, rh = side_by_side(args, model, args.history_reps, TURN2_NEW_TOKENS, 0, args.history_tokens)
+            rows.append((f"turn-2 time to first token after {args.history_tokens} tokens (s)",
+                         med(fh, "turn2_ttft_s"), med(rh, "turn2_ttft_s"), "{:.2f}"))
+            rows.append((f"  (the {args.history_tokens}-token history's own prefill, s)",
+                         med(fh, "history_prefill_s"), med(rh, "history_prefill_s"), "{:.1f}"))
+        print(table(rows), flush=True)
+
 
 main()

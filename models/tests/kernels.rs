@@ -1,7 +1,8 @@
 //! The in-place quantized kernels against a reference: candle's dequantization of the same
 //! bytes followed by an f32 product. The kernels quantize activations to 8 bits, so they are
 //! held to a relative error (Frobenius norm of the difference over that of the reference) of
-//! 1e-2; the SIMD and portable paths do the same integer arithmetic and must agree to 1e-5.
+//! 1e-2; the SIMD, portable and candle-fallback paths do the same integer arithmetic on the same
+//! quantized activations and must agree to 1e-5.
 
 use candle_core::quantized::ggml_file::qtensor_from_ggml;
 use candle_core::Device;
@@ -65,6 +66,11 @@ fn check(t: TensorType, rows: usize, cols: usize, m: usize, seed: u64) {
     kernels::matmul_with(Isa::Scalar, &w, &q, &mut portable).unwrap();
     let e = rel_err(&fast, &portable);
     assert!(e < 1e-5, "{} {rows}x{cols}, {m} tokens: SIMD and portable paths differ by {e}", t.name());
+
+    let mut fallback = vec![0f32; m * rows];
+    kernels::matmul_candle_fallback(&w, &q, &mut fallback).unwrap();
+    let e = rel_err(&fallback, &portable);
+    assert!(e < 1e-5, "{} {rows}x{cols}, {m} tokens: candle fallback and portable paths differ by {e}", t.name());
 }
 
 #[test]

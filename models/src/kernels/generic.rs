@@ -118,3 +118,27 @@ pub fn dequantize_row(w: &QWeight<'_>, row: usize, out: &mut [f32]) -> Result<()
         }, else Err(KernelError::Unsupported(t.name()))),
     }
 }
+
+/// Q4_K / Q6_K rows against our Q8_K activation blocks through candle's dot products: the path
+/// for CPUs without our AVX2 kernels (candle's NEON code on ARM, scalar elsewhere).
+pub fn matmul_q8k(w: &QWeight<'_>, x: &[super::blocks::BlockQ8K], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    use candle_core::quantized::k_quants::BlockQ8K as CandleQ8K;
+    const _: () = assert!(std::mem::size_of::<CandleQ8K>() == std::mem::size_of::<super::blocks::BlockQ8K>());
+    // SAFETY: both are repr(C) { d: f32, qs: [i8; 256], bsums: [i16; 16] }, same size and alignment.
+    let xc: &[CandleQ8K] = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const CandleQ8K, x.len()) };
+    fn run<T: GgmlType<VecDotType = CandleQ8K>>(w: &QWeight<'_>, xc: &[CandleQ8K], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+        let wb: &[T] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned(w.ttype.name()))?;
+        tiled(wb, w.rows, w.cols / T::BLCK_SIZE, xc, m, out, |row, xs, res| {
+            let n = row.len() * T::BLCK_SIZE;
+            for (x, r) in xs.iter().zip(res.iter_mut()) {
+                *r = T::vec_dot(n, row, x);
+            }
+        });
+        Ok(())
+    }
+    match w.ttype {
+        TensorType::Q4K => run::<BlockQ4K>(w, xc, m, out),
+        TensorType::Q6K => run::<BlockQ6K>(w, xc, m, out),
+        t => Err(KernelError::Unsupported(t.name())),
+    }
+}

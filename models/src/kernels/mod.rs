@@ -6,8 +6,9 @@
 //! tokens. Decode is the same code with one token. The activations are quantized once per input
 //! and shared by the projections that read the same input (q/k/v, gate/up).
 //!
-//! Q4_K and Q6_K have AVX2 kernels chosen at run time, with a portable fallback; the other block
-//! types go through candle's per-type dot products, tiled the same way.
+//! Q4_K and Q6_K have AVX2 kernels chosen at run time; elsewhere (and for the other block types)
+//! candle's per-type dot products run, tiled the same way: NEON on ARM, scalar otherwise. The
+//! portable Rust versions of our kernels are the reference the AVX2 code is tested against.
 
 pub mod blocks;
 mod generic;
@@ -137,18 +138,25 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     match (w.ttype, x) {
         (TensorType::Q4K, QInput::Q8K { blocks, sub_sums, cols, .. }) => {
             check_cols(*cols, w.cols)?;
-            let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
-            // One token cannot amortise the four-row kernel's gathers: decode reads rows whole.
+            // One token cannot amortise the four-row kernel's gathers (measured: slower for
+            // decode, as was a two-row variant); it reads rows whole instead.
             #[cfg(target_arch = "x86_64")]
-            if isa() == Isa::Avx2 && m > 1 {
-                tiled_q4k_rows4(wb, w.rows, w.cols / QK_K, blocks, sub_sums, m, out);
+            if isa() == Isa::Avx2 {
+                let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
+                if m > 1 {
+                    tiled_q4k_rows4(wb, w.rows, w.cols / QK_K, blocks, sub_sums, m, out);
+                } else {
+                    tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q4k);
+                }
                 return Ok(());
             }
-            tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q4k);
-            Ok(())
+            generic::matmul_q8k(w, blocks, m, out)
         }
         (TensorType::Q6K, QInput::Q8K { blocks, cols, .. }) => {
             check_cols(*cols, w.cols)?;
+            if isa() == Isa::Scalar {
+                return generic::matmul_q8k(w, blocks, m, out);
+            }
             let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
             tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q6k);
             Ok(())
@@ -337,4 +345,15 @@ pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]
         _ => return matmul(w, x, out),
     }
     Ok(())
+}
+
+/// For tests: Q4_K / Q6_K through candle's dot products, the path CPUs without AVX2 take.
+pub fn matmul_candle_fallback(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    match x {
+        QInput::Q8K { blocks, cols, rows, .. } => {
+            check_cols(*cols, w.cols)?;
+            generic::matmul_q8k(w, blocks, *rows, out)
+        }
+        QInput::Generic(_) => matmul(w, x, out),
+    }
 }

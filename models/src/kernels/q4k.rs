@@ -216,3 +216,4 @@ pub mod avx2_rows4 {
         }
     }
 }
+

@@ -16,6 +16,10 @@ pub struct BenchArgs {
     /// Tokens to decode after the prompt (end-of-sequence ignored).
     #[arg(long, default_value_t = 128)]
     gen_tokens: usize,
+    /// Measure turn 2 of a conversation: first run a history of this many tokens, then time the
+    /// prompt tokens that follow it up to the first generated token (prefix reuse at work).
+    #[arg(long, default_value_t = 0)]
+    history_tokens: usize,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -32,6 +36,14 @@ struct BenchResult {
     prefill_tok_s: f64,
     decode_tok_s: f64,
     peak_rss_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history_tokens: Option<usize>,
+    /// Seconds from sending turn 2 (its new prompt tokens) to the first generated token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turn2_ttft_s: Option<f64>,
+    /// Seconds the history itself took to prefill (what turn 2 would cost without reuse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    history_prefill_s: Option<f64>,
 }
 
 /// A financial text, repeated to the requested length: realistic token statistics.
@@ -50,21 +62,33 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
     };
     let load_s = t0.elapsed().as_secs_f64();
     let context = rt.info().context;
-    if a.prompt_tokens == 0 || a.prompt_tokens + a.gen_tokens > context {
-        anyhow::bail!("{} prompt + {} generated tokens do not fit the {context}-token context", a.prompt_tokens, a.gen_tokens);
+    let total = a.history_tokens + a.prompt_tokens + a.gen_tokens;
+    if a.prompt_tokens == 0 || total > context {
+        anyhow::bail!("{total} history, prompt and generated tokens do not fit the {context}-token context");
     }
     let unit = rt.tokenizer().encode(TEXT)?;
-    let prompt: Vec<u32> = unit.iter().copied().cycle().take(a.prompt_tokens).collect();
-
-    let t1 = Instant::now();
+    let stream: Vec<u32> = unit.iter().copied().cycle().take(a.history_tokens + a.prompt_tokens).collect();
     let cancel = CancelToken::default();
-    let (mut logits, _) = rt.prefill(&prompt, &cancel)?.ok_or_else(|| anyhow::anyhow!("cancelled"))?;
+
+    let mut history_prefill_s = None;
+    if a.history_tokens > 0 {
+        let t = Instant::now();
+        rt.prefill(&stream[..a.history_tokens], &cancel)?.ok_or_else(|| anyhow::anyhow!("cancelled"))?;
+        history_prefill_s = Some(t.elapsed().as_secs_f64());
+    }
+
+    // With a history, `prefill` finds it cached and runs only the new prompt tokens.
+    let t1 = Instant::now();
+    let (mut logits, _) = rt.prefill(&stream, &cancel)?.ok_or_else(|| anyhow::anyhow!("cancelled"))?;
     let prefill_s = t1.elapsed().as_secs_f64();
+    let first = fin_r1_engine::model::argmax(&logits);
+    let ttft_s = t1.elapsed().as_secs_f64();
 
     let t2 = Instant::now();
+    let mut next = first;
     for _ in 0..a.gen_tokens {
-        let next = fin_r1_engine::model::argmax(&logits);
         logits = rt.forward(&[next])?;
+        next = fin_r1_engine::model::argmax(&logits);
     }
     let decode_s = t2.elapsed().as_secs_f64();
 
@@ -81,6 +105,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         prefill_tok_s: a.prompt_tokens as f64 / prefill_s,
         decode_tok_s: if decode_s > 0.0 { a.gen_tokens as f64 / decode_s } else { 0.0 },
         peak_rss_bytes: peak_rss(),
+        history_tokens: (a.history_tokens > 0).then_some(a.history_tokens),
+        turn2_ttft_s: history_prefill_s.map(|_| ttft_s),
+        history_prefill_s,
     };
     if a.json {
         println!("{}", serde_json::to_string(&r)?);
@@ -89,6 +116,9 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         println!("load         {:.2} s", r.load_s);
         println!("prefill      {:.1} tok/s ({} tokens)", r.prefill_tok_s, r.prompt_tokens);
         println!("decode       {:.1} tok/s ({} tokens)", r.decode_tok_s, r.gen_tokens);
+        if let (Some(h), Some(t), Some(hs)) = (r.history_tokens, r.turn2_ttft_s, r.history_prefill_s) {
+            println!("turn 2       first token {t:.2} s after a {h}-token history (the history itself took {hs:.1} s)");
+        }
         if let Some(b) = r.peak_rss_bytes {
             println!("peak memory  {:.0} MB", b as f64 / 1e6);
         }
