@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, skipping what is there:
-# a C toolchain (onig and candle's build scripts), Python with pip (fixtures come from PyPI),
+# a C toolchain (onig and candle's build scripts), Python with pip and venv (fixtures come from
+# PyPI; the test environment has the openai client and llama-cpp-python),
 # and Rust through rustup when cargo is missing.
 set -euo pipefail
 need=()
@@ -8,6 +9,7 @@ command -v cc >/dev/null || need+=(build-essential)
 command -v curl >/dev/null || need+=(curl ca-certificates)
 command -v python3 >/dev/null || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"

@@ -8,6 +8,8 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export FIN_R1_FIXTURES="${FIN_R1_FIXTURES:-$HOME/.cache/fin-r1/fixtures}"
 bash scripts/fetch-fixtures.sh
+FIN_R1_PYTHON="$(bash scripts/setup-python.sh)"
+export FIN_R1_PYTHON
 # The CLI tests in tests/ run the fin-r1 binary, which cargo builds for its own package's tests
 # only: build the workspace's binaries first.
 cargo build --workspace --bins --locked

@@ -29,6 +29,11 @@ pub struct Generation {
 }
 
 impl Generation {
+    /// A generation fed by another producer (the remote engine) through the same kind of
+    /// channel; `cancel` is set when the handle is dropped.
+    pub fn from_channel(events: UnboundedReceiver<GenerationEvent>, cancel: CancelToken) -> Self {
+        Self { events, cancel }
+    }
     /// The next event, blocking; `None` once the stream has ended.
     pub fn blocking_next(&mut self) -> Option<GenerationEvent> {
         self.events.blocking_recv()

@@ -1,4 +1,8 @@
-//! The Tauri-free core of Fin-R1 Desktop. For now it holds the command-line front end's
-//! pieces that the app will share: how a generation's events are shown in a terminal.
+//! The Tauri-free core of Fin-R1 Desktop: what the command-line tool and the app share. How a
+//! generation's events are shown in a terminal, the OpenAI-compatible server over the engine,
+//! and the remote engine that talks to such a server (vLLM) with the same event stream.
 
+pub mod openai;
+pub mod remote;
+pub mod server;
 pub mod terminal;

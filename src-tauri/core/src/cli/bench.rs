@@ -52,11 +52,12 @@ contracted by 140 basis points because of higher input costs. 公司营业收入
 | Year | Revenue | EBITDA |\n|---|---|---|\n| 2023 | 4,286 | 912 |\n| 2024 | 4,822 | 987 |\n";
 
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
+    let path = a.engine.path()?.to_owned();
     let t0 = Instant::now();
-    let mut rt = match Runtime::load(&a.engine.model, &a.engine.load_options()) {
+    let mut rt = match Runtime::load(&path, &a.engine.load_options()) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("fin-r1: {}: {e}", a.engine.model.display());
+            eprintln!("fin-r1: {}: {e}", path.display());
             return Ok(1);
         }
     };
@@ -93,7 +94,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let decode_s = t2.elapsed().as_secs_f64();
 
     let r = BenchResult {
-        model: a.engine.model.display().to_string(),
+        model: path.display().to_string(),
         device: a.engine.device.as_str().into(),
         threads: std::env::var("RAYON_NUM_THREADS")
             .ok()

@@ -3,10 +3,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
-use fin_r1_engine::{
-    CancelToken, ChatMessage, ContextPolicy, Engine, GenerationEvent, GenerationRequest, SamplingParams,
-};
+use fin_r1_core::remote::{RemoteConfig, RemoteEngine};
 use fin_r1_core::terminal::{usage_line, TerminalView};
+use fin_r1_engine::{
+    CancelToken, ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, ModelFamily,
+    SamplingParams,
+};
 
 use super::EngineArgs;
 
@@ -44,6 +46,65 @@ pub struct ChatArgs {
     /// One JSON object per event and line: reasoning, answer, usage, done, error.
     #[arg(long)]
     json: bool,
+    /// Chat through a remote OpenAI-compatible server (vLLM, fin-r1 serve) instead of a local
+    /// model, e.g. http://gpu-server:8000/v1.
+    #[arg(long, conflicts_with = "model")]
+    remote: Option<String>,
+    /// The remote server's model name (vLLM's --served-model-name).
+    #[arg(long, default_value = "Fin-R1")]
+    remote_model: String,
+    /// API key for the remote server.
+    #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
+    remote_api_key: Option<String>,
+}
+
+/// Where answers come from: the in-process engine or a remote server, one event stream either way.
+enum Backend {
+    Local(Engine),
+    Remote { engine: RemoteEngine, defaults: SamplingParams, _runtime: tokio::runtime::Runtime },
+}
+
+impl Backend {
+    fn generate(&self, request: GenerationRequest) -> Generation {
+        match self {
+            Backend::Local(e) => e.generate(request),
+            Backend::Remote { engine, defaults, .. } => engine.generate(request, defaults),
+        }
+    }
+    fn reset_cache(&self) {
+        if let Backend::Local(e) = self {
+            e.reset_cache();
+        }
+    }
+    fn default_sampling(&self) -> SamplingParams {
+        match self {
+            Backend::Local(e) => e.info().default_sampling(),
+            Backend::Remote { defaults, .. } => defaults.clone(),
+        }
+    }
+}
+
+fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Backend, String>> {
+    if let Some(url) = &a.remote {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .context("starting the network runtime")?;
+        let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
+        config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
+        let engine = match RemoteEngine::new(config, runtime.handle().clone()) {
+            Ok(e) => e,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let family = ModelFamily::detect(Some(&a.remote_model), &a.remote_model);
+        return Ok(Ok(Backend::Remote { engine, defaults: family.default_sampling(), _runtime: runtime }));
+    }
+    let path = a.engine.path()?;
+    if interactive_out && !a.json {
+        eprintln!("Loading {} …", path.display());
+    }
+    Ok(Engine::load(path, a.engine.load_options()).map(Backend::Local).map_err(|e| format!("{}: {e}", path.display())))
 }
 
 impl ChatArgs {
@@ -69,21 +130,19 @@ struct Turn {
 
 pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
-    if interactive_out && !a.json {
-        eprintln!("Loading {} …", a.engine.model.display());
-    }
-    let engine = match Engine::load(&a.engine.model, a.engine.load_options()) {
+    let engine = match open_backend(&a, interactive_out)? {
         Ok(e) => e,
-        Err(e) => {
+        Err(message) => {
             if a.json {
-                println!("{}", serde_json::to_string(&GenerationEvent::error(&e))?);
+                let ev = GenerationEvent::Error { kind: "load".into(), message };
+                println!("{}", serde_json::to_string(&ev)?);
             } else {
-                eprintln!("fin-r1: {}: {e}", a.engine.model.display());
+                eprintln!("fin-r1: {message}");
             }
             return Ok(1);
         }
     };
-    let sampling = a.sampling(engine.info().default_sampling());
+    let sampling = a.sampling(engine.default_sampling());
     let current: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
         let current = current.clone();

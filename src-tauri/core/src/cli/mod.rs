@@ -1,8 +1,9 @@
 mod bench;
 mod chat;
 mod inspect;
+mod serve;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 use fin_r1_engine::DeviceChoice;
@@ -22,6 +23,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Measure load time, prefill and decode speed and peak memory.
     Bench(bench::BenchArgs),
+    /// Serve the model on an OpenAI-compatible API (loopback by default).
+    Serve(serve::ServeArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -29,7 +32,7 @@ enum Command {
 pub struct EngineArgs {
     /// GGUF model file.
     #[arg(long, short = 'm')]
-    pub model: PathBuf,
+    pub model: Option<PathBuf>,
     /// cpu, cuda or metal.
     #[arg(long, default_value = "cpu")]
     pub device: DeviceChoice,
@@ -42,6 +45,10 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    pub fn path(&self) -> anyhow::Result<&Path> {
+        self.model.as_deref().ok_or_else(|| anyhow::anyhow!("a model is needed: --model FILE.gguf"))
+    }
+
     pub fn load_options(&self) -> fin_r1_engine::LoadOptions {
         fin_r1_engine::LoadOptions { device: self.device, context: self.ctx_size }
     }
@@ -52,6 +59,7 @@ impl Cli {
         match &self.command {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
+            Command::Serve(a) => a.engine.threads,
             Command::Inspect(_) => None,
         }
     }
@@ -63,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Chat(a) => chat::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
