@@ -1,0 +1,129 @@
+//! The OpenAI chat-completions wire format, as vLLM speaks it for reasoning models: the
+//! reasoning chain travels in `reasoning_content`, apart from `content`. Shared by the server
+//! (`fin-r1 serve`) and the remote engine (a client of vLLM or any compatible server).
+
+use fin_r1_engine::{ChatMessage, StopReason};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+pub struct ChatCompletionRequest {
+    #[serde(default)]
+    pub model: Option<String>,
+    pub messages: Vec<WireMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    /// vLLM's extension; -1 or 0 disables it.
+    pub top_k: Option<i64>,
+    pub max_tokens: Option<u64>,
+    pub max_completion_tokens: Option<u64>,
+    #[serde(default)]
+    pub stop: Option<StopField>,
+    pub seed: Option<u64>,
+    pub n: Option<u32>,
+    /// vLLM's extension.
+    pub repetition_penalty: Option<f32>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct StreamOptions {
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum StopField {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StopField {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            StopField::One(s) => vec![s],
+            StopField::Many(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct WireMessage {
+    pub role: String,
+    #[serde(default)]
+    pub content: Option<Content>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_content: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Part {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+}
+
+impl WireMessage {
+    pub fn from_chat(m: &ChatMessage) -> Self {
+        // Earlier reasoning is not sent back: R1-style templates drop it anyway.
+        Self { role: m.role.as_str().to_owned(), content: Some(Content::Text(m.content.clone())), reasoning_content: None }
+    }
+
+    /// The engine's message, or a client error naming what is wrong with it.
+    pub fn to_chat(&self) -> Result<ChatMessage, String> {
+        let text = match &self.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t.clone(),
+            Some(Content::Parts(parts)) => {
+                let mut s = String::new();
+                for p in parts {
+                    match (p.kind.as_str(), &p.text) {
+                        ("text", Some(t)) => s.push_str(t),
+                        (kind, _) => return Err(format!("message content of type {kind:?} is not supported (text only)")),
+                    }
+                }
+                s
+            }
+        };
+        Ok(match self.role.as_str() {
+            "system" | "developer" => ChatMessage::system(text),
+            "user" => ChatMessage::user(text),
+            "assistant" => ChatMessage::assistant(text, self.reasoning_content.clone()),
+            other => return Err(format!("unsupported message role {other:?}")),
+        })
+    }
+}
+
+/// `finish_reason` as vLLM reports it.
+pub fn finish_reason(r: StopReason) -> &'static str {
+    match r {
+        StopReason::End | StopReason::StopString => "stop",
+        StopReason::Length => "length",
+        StopReason::Cancelled => "abort",
+    }
+}
+
+pub fn stop_reason(finish: &str) -> StopReason {
+    match finish {
+        "length" => StopReason::Length,
+        "abort" | "cancelled" => StopReason::Cancelled,
+        _ => StopReason::End,
+    }
+}
+
+/// `{"error": {...}}`, the shape OpenAI clients parse.
+pub fn error_body(message: &str, kind: &str, code: Option<&str>) -> Value {
+    json!({ "error": { "message": message, "type": kind, "param": Value::Null, "code": code } })
+}

@@ -1,0 +1,431 @@
+//! `fin-r1 serve`: the in-process engine behind an OpenAI-compatible API on loopback, answering
+//! as vLLM does for Fin-R1 (reasoning in `reasoning_content`). Requests queue on the one engine in
+//! arrival order; a client that goes away cancels its generation (dropping the `Generation`).
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use fin_r1_engine::{
+    ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, Role, SamplingParams,
+};
+use futures_util::stream::{self, Stream};
+use serde_json::{json, Value};
+
+use crate::openai::{error_body, finish_reason, ChatCompletionRequest};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The model id clients name (vLLM's `--served-model-name`).
+    pub served_model_name: String,
+    /// Required as `Authorization: Bearer …` when set.
+    pub api_key: Option<String>,
+    /// Origins allowed by CORS; empty: no CORS headers, browsers on other origins are refused.
+    pub cors_origins: Vec<String>,
+    pub max_body_bytes: usize,
+    /// Largest `max_tokens` a request may ask for.
+    pub max_tokens_limit: usize,
+}
+
+impl ServerConfig {
+    pub fn new(served_model_name: impl Into<String>) -> Self {
+        Self {
+            served_model_name: served_model_name.into(),
+            api_key: None,
+            cors_origins: Vec::new(),
+            max_body_bytes: 4 << 20,
+            max_tokens_limit: 32_768,
+        }
+    }
+}
+
+/// What the server has done, for `GET /health` (and the app's status line).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub received: u64,
+    pub completed: u64,
+    /// Generations whose client went away before the end.
+    pub cancelled: u64,
+    pub failed: u64,
+    /// Arrival numbers of the latest finished requests, in the order they finished.
+    pub finished_order: VecDeque<u64>,
+}
+
+struct AppState {
+    engine: Arc<Engine>,
+    config: ServerConfig,
+    /// Held while a request is numbered and queued, so numbers follow queue order.
+    submit: Mutex<()>,
+    seq: AtomicU64,
+    stats: Mutex<Stats>,
+}
+
+impl AppState {
+    fn finish(&self, seq: u64, outcome: Outcome) {
+        if let Ok(mut s) = self.stats.lock() {
+            match outcome {
+                Outcome::Completed => s.completed += 1,
+                Outcome::Cancelled => s.cancelled += 1,
+                Outcome::Failed => s.failed += 1,
+            }
+            s.finished_order.push_back(seq);
+            while s.finished_order.len() > 256 {
+                s.finished_order.pop_front();
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Outcome {
+    Completed,
+    Cancelled,
+    Failed,
+}
+
+pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
+    let cors = config.cors_origins.clone();
+    let state = Arc::new(AppState { engine, config, submit: Mutex::new(()), seq: AtomicU64::new(0), stats: Mutex::default() });
+    let mut app = Router::new()
+        .route("/v1/models", get(models))
+        .route("/v1/chat/completions", post(chat_completions))
+        .route("/health", get(health))
+        .fallback(|| async { api_error(StatusCode::NOT_FOUND, "no such endpoint", "NotFoundError", None) })
+        .with_state(state);
+    if !cors.is_empty() {
+        let origins: Vec<HeaderValue> = cors.iter().filter_map(|o| o.parse().ok()).collect();
+        app = app.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    app
+}
+
+fn api_error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
+    (status, Json(error_body(message, kind, code))).into_response()
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let Some(key) = &state.config.api_key else { return Ok(()) };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given.map(str::trim) == Some(key.as_str()) {
+        Ok(())
+    } else {
+        Err(api_error(StatusCode::UNAUTHORIZED, "invalid or missing API key", "invalid_request_error", Some("invalid_api_key")))
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+async fn models(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return r;
+    }
+    let info = state.engine.info();
+    Json(json!({
+        "object": "list",
+        "data": [{
+            "id": state.config.served_model_name,
+            "object": "model",
+            "created": now(),
+            "owned_by": "fin-r1",
+            "max_model_len": info.context,
+            "root": info.file_name,
+        }]
+    }))
+    .into_response()
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let stats = state.stats.lock().map(|s| s.clone()).unwrap_or_default();
+    Json(json!({ "status": "ok", "model": state.config.served_model_name, "stats": stats })).into_response()
+}
+
+async fn chat_completions(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    if let Err(r) = authorized(&state, req.headers()) {
+        return r;
+    }
+    let bytes = match to_bytes(req.into_body(), state.config.max_body_bytes).await {
+        Ok(b) => b,
+        Err(_) => {
+            return api_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("the request body is over the {} byte limit", state.config.max_body_bytes),
+                "invalid_request_error",
+                None,
+            )
+        }
+    };
+    let body: ChatCompletionRequest = match serde_json::from_slice(&bytes) {
+        Ok(b) => b,
+        Err(e) => return api_error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}"), "invalid_request_error", None),
+    };
+    let (request, stream, include_usage) = match to_engine_request(&state, body) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (seq, generation) = {
+        let _queue = state.submit.lock();
+        let seq = state.seq.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut s) = state.stats.lock() {
+            s.received += 1;
+        }
+        (seq, state.engine.generate(request))
+    };
+    let id = format!("chatcmpl-{seq}-{:x}", now());
+    if stream {
+        stream_response(state, seq, id, generation, include_usage).into_response()
+    } else {
+        complete_response(state, seq, id, generation).await
+    }
+}
+
+#[allow(clippy::result_large_err)]
+fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(GenerationRequest, bool, bool), Response> {
+    let bad = |m: String| api_error(StatusCode::BAD_REQUEST, &m, "invalid_request_error", None);
+    if let Some(model) = &body.model {
+        if model != &state.config.served_model_name {
+            return Err(api_error(
+                StatusCode::NOT_FOUND,
+                &format!("The model `{model}` does not exist (this server serves `{}`).", state.config.served_model_name),
+                "NotFoundError",
+                Some("model_not_found"),
+            ));
+        }
+    }
+    if body.n.unwrap_or(1) != 1 {
+        return Err(bad("n must be 1: this server generates one choice per request".into()));
+    }
+    let mut messages: Vec<ChatMessage> = Vec::with_capacity(body.messages.len());
+    for m in &body.messages {
+        messages.push(m.to_chat().map_err(bad)?);
+    }
+    if !messages.iter().any(|m| m.role == Role::User) {
+        return Err(bad("messages must contain a user message".into()));
+    }
+    let info = state.engine.info();
+    let defaults: SamplingParams = info.default_sampling();
+    let limit = state.config.max_tokens_limit.min(info.context);
+    let max_tokens = match body.max_completion_tokens.or(body.max_tokens) {
+        Some(0) => return Err(bad("max_tokens must be at least 1".into())),
+        Some(n) if n as usize > limit => {
+            return Err(bad(format!("max_tokens is {n}; this server allows at most {limit}")))
+        }
+        Some(n) => n as usize,
+        None => defaults.max_tokens.min(limit),
+    };
+    let sampling = SamplingParams {
+        temperature: body.temperature.unwrap_or(defaults.temperature),
+        top_p: body.top_p.unwrap_or(defaults.top_p),
+        top_k: match body.top_k {
+            Some(k) if k > 0 => k as usize,
+            Some(_) => 0,
+            None => defaults.top_k,
+        },
+        repetition_penalty: body.repetition_penalty.unwrap_or(defaults.repetition_penalty),
+        max_tokens,
+        seed: body.seed,
+        stop: body.stop.map(|s| s.into_vec()).unwrap_or_default(),
+    };
+    sampling.validate().map_err(bad)?;
+    let request = GenerationRequest {
+        messages,
+        // As vLLM: no system prompt unless the client sends one (the template may add its own).
+        system: Some(String::new()),
+        sampling: Some(sampling),
+        context_policy: ContextPolicy::Error,
+    };
+    let include_usage = body.stream_options.map(|o| o.include_usage).unwrap_or(false);
+    Ok((request, body.stream, include_usage))
+}
+
+/// Counts a generation as cancelled if its stream is dropped (client gone) before the end.
+struct Watch {
+    state: Arc<AppState>,
+    seq: u64,
+    finished: bool,
+}
+
+impl Watch {
+    fn done(&mut self, outcome: Outcome) {
+        if !self.finished {
+            self.finished = true;
+            self.state.finish(self.seq, outcome);
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.done(Outcome::Cancelled);
+    }
+}
+
+fn chunk(id: &str, model: &str, created: u64, delta: Value, finish: Option<&str>) -> Event {
+    let v = json!({
+        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        "choices": [{ "index": 0, "delta": delta, "logprobs": Value::Null, "finish_reason": finish }],
+    });
+    Event::default().data(v.to_string())
+}
+
+fn usage_json(u: &fin_r1_engine::Usage) -> Value {
+    let completion = u.reasoning_tokens + u.answer_tokens;
+    json!({
+        "prompt_tokens": u.prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": u.prompt_tokens + completion,
+        "completion_tokens_details": { "reasoning_tokens": u.reasoning_tokens },
+        "prompt_tokens_details": { "cached_tokens": u.cached_prompt_tokens },
+    })
+}
+
+fn error_status(kind: &str) -> (StatusCode, &'static str, Option<&'static str>) {
+    match kind {
+        "prompt_too_long" => (StatusCode::BAD_REQUEST, "invalid_request_error", Some("context_length_exceeded")),
+        "invalid_request" => (StatusCode::BAD_REQUEST, "invalid_request_error", None),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
+    }
+}
+
+struct StreamState {
+    generation: Generation,
+    watch: Watch,
+    id: String,
+    model: String,
+    created: u64,
+    include_usage: bool,
+    pending: VecDeque<Event>,
+    ended: bool,
+}
+
+fn stream_response(
+    state: Arc<AppState>,
+    seq: u64,
+    id: String,
+    generation: Generation,
+    include_usage: bool,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let model = state.config.served_model_name.clone();
+    let created = now();
+    let mut pending = VecDeque::new();
+    pending.push_back(chunk(&id, &model, created, json!({ "role": "assistant", "content": "" }), None));
+    let st = StreamState {
+        generation,
+        watch: Watch { state, seq, finished: false },
+        id,
+        model,
+        created,
+        include_usage,
+        pending,
+        ended: false,
+    };
+    let s = stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(ev) = st.pending.pop_front() {
+                return Some((Ok(ev), st));
+            }
+            if st.ended {
+                return None;
+            }
+            let (id, model, created) = (st.id.clone(), st.model.clone(), st.created);
+            match st.generation.next().await {
+                Some(GenerationEvent::Reasoning { text }) => {
+                    st.pending.push_back(chunk(&id, &model, created, json!({ "reasoning_content": text }), None))
+                }
+                Some(GenerationEvent::Answer { text }) => {
+                    st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None))
+                }
+                Some(GenerationEvent::Usage(u)) => {
+                    if st.include_usage {
+                        let v = json!({
+                            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                            "choices": [], "usage": usage_json(&u),
+                        });
+                        st.pending.push_back(Event::default().data(v.to_string()));
+                    }
+                }
+                Some(GenerationEvent::Done(d)) => {
+                    // The finish chunk goes before the usage chunk, as OpenAI orders them.
+                    let fin = chunk(&id, &model, created, json!({}), Some(finish_reason(d.reason)));
+                    st.pending.push_front(fin);
+                    st.pending.push_back(Event::default().data("[DONE]"));
+                    st.watch.done(Outcome::Completed);
+                    st.ended = true;
+                }
+                Some(GenerationEvent::Error { kind, message }) => {
+                    let (_, t, code) = error_status(&kind);
+                    st.pending.push_back(Event::default().data(error_body(&message, t, code).to_string()));
+                    st.pending.push_back(Event::default().data("[DONE]"));
+                    st.watch.done(Outcome::Failed);
+                    st.ended = true;
+                }
+                None => {
+                    st.watch.done(Outcome::Failed);
+                    st.ended = true;
+                }
+            }
+        }
+    });
+    Sse::new(s).keep_alive(KeepAlive::default())
+}
+
+async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut generation: Generation) -> Response {
+    let mut watch = Watch { state: state.clone(), seq, finished: false };
+    let (mut reasoning, mut answer) = (String::new(), String::new());
+    let mut usage = fin_r1_engine::Usage::default();
+    let mut finish = "stop";
+    while let Some(ev) = generation.next().await {
+        match ev {
+            GenerationEvent::Reasoning { text } => reasoning.push_str(&text),
+            GenerationEvent::Answer { text } => answer.push_str(&text),
+            GenerationEvent::Usage(u) => usage = u,
+            GenerationEvent::Done(d) => finish = finish_reason(d.reason),
+            GenerationEvent::Error { kind, message } => {
+                watch.done(Outcome::Failed);
+                let (status, t, code) = error_status(&kind);
+                return api_error(status, &message, t, code);
+            }
+        }
+    }
+    watch.done(Outcome::Completed);
+    let mut message = json!({ "role": "assistant", "content": answer });
+    if !reasoning.is_empty() {
+        message["reasoning_content"] = Value::String(reasoning);
+    }
+    Json(json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": now(),
+        "model": state.config.served_model_name,
+        "choices": [{ "index": 0, "message": message, "logprobs": Value::Null, "finish_reason": finish }],
+        "usage": usage_json(&usage),
+    }))
+    .into_response()
+}
+
+/// Serves until the listener fails or `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
