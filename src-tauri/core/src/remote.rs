@@ -272,13 +272,17 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
         .unwrap_or(state.reasoning_deltas);
     let answer = completion.map(|c| c.saturating_sub(reasoning)).unwrap_or(state.answer_deltas);
     let generated = reasoning + answer;
+    let prompt_tokens = u["prompt_tokens"].as_u64().unwrap_or(0) as usize;
+    let cached_prompt_tokens =
+        u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64).unwrap_or(0) as usize;
     let _ = tx.send(GenerationEvent::Usage(Usage {
-        prompt_tokens: u["prompt_tokens"].as_u64().unwrap_or(0) as usize,
-        cached_prompt_tokens: u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64).unwrap_or(0) as usize,
+        prompt_tokens,
+        cached_prompt_tokens,
         reasoning_tokens: reasoning,
         answer_tokens: answer,
         time_to_first_token_ms: ttft * 1e3,
-        prefill_tok_s: 0.0,
+        // Seen from here: includes the network and the server's queue.
+        prefill_tok_s: if ttft > 0.0 { prompt_tokens.saturating_sub(cached_prompt_tokens) as f64 / ttft } else { 0.0 },
         decode_tok_s: if total > ttft { generated as f64 / (total - ttft) } else { 0.0 },
         total_ms: total * 1e3,
     }));
