@@ -4,5 +4,6 @@
 
 pub mod openai;
 pub mod remote;
+pub mod scenario;
 pub mod server;
 pub mod terminal;

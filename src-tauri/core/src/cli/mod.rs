@@ -1,6 +1,7 @@
 mod bench;
 mod chat;
 mod inspect;
+mod scenarios;
 mod serve;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Serve the model on an OpenAI-compatible API (loopback by default).
     Serve(serve::ServeArgs),
+    /// Scenario presets: list, show, validate, import, export.
+    Scenarios(scenarios::ScenariosArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -60,7 +63,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
-            Command::Inspect(_) => None,
+            Command::Inspect(_) | Command::Scenarios(_) => None,
         }
     }
 }
@@ -72,5 +75,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
+        Command::Scenarios(a) => scenarios::run(a),
     }
 }
