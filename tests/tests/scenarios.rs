@@ -129,3 +129,33 @@ fn cli_exports_validates_and_imports_a_preset() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("broken.toml") && err.contains("`sampling.temperature`"), "{err}");
 }
+
+#[test]
+fn chat_runs_a_scenario_and_refuses_an_incomplete_form() {
+    use fin_r1_tests::{tiny_qwen2, TinySpec, THINKING_SCRIPT};
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--temperature", "0", "--scenario", "calculation", "--field", "rate=5", "--model"])
+        .arg(&model)
+        .arg("PV of $1,000 in 2 years?")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let usage: serde_json::Value = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
+        .find(|v| v["type"] == "usage")
+        .expect("usage event");
+    // The scenario's system prompt and the filled form are in the prompt.
+    assert!(usage["prompt_tokens"].as_u64().expect("prompt tokens") > 150, "{usage}");
+
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--scenario", "compliance", "--model"])
+        .arg(&model)
+        .arg("Is this allowed?")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is required"));
+}

@@ -3,7 +3,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
+use std::collections::BTreeMap;
+
 use fin_r1_core::remote::{RemoteConfig, RemoteEngine};
+use fin_r1_core::scenario::{Lang, Library};
 use fin_r1_core::terminal::{usage_line, TerminalView};
 use fin_r1_engine::{
     CancelToken, ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, ModelFamily,
@@ -56,6 +59,15 @@ pub struct ChatArgs {
     /// API key for the remote server.
     #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
     remote_api_key: Option<String>,
+    /// A scenario preset (`fin-r1 scenarios list`): its system prompt, sampling and form.
+    #[arg(long)]
+    scenario: Option<String>,
+    /// A form field of the scenario, NAME=VALUE (repeatable); the question fills `{question}`.
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    fields: Vec<String>,
+    /// Data folder holding the user's presets (default: the platform's app data folder).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
 }
 
 /// Where answers come from: the in-process engine or a remote server, one event stream either way.
@@ -142,7 +154,41 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let sampling = a.sampling(engine.default_sampling());
+    let preset = match &a.scenario {
+        None => None,
+        Some(id) => {
+            let dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir).join("scenarios");
+            match Library::load(Some(&dir)).get(id) {
+                Ok(s) => Some(s.clone()),
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    return Ok(1);
+                }
+            }
+        }
+    };
+    let mut form = BTreeMap::new();
+    for f in &a.fields {
+        let Some((k, v)) = f.split_once('=') else {
+            eprintln!("fin-r1: --field wants NAME=VALUE, got {f:?}");
+            return Ok(1);
+        };
+        form.insert(k.trim().to_owned(), v.to_owned());
+    }
+    if preset.is_none() && !form.is_empty() {
+        eprintln!("fin-r1: --field needs --scenario");
+        return Ok(1);
+    }
+    // Explicit flags win over the scenario's sampling, which wins over the model's defaults.
+    let sampling = a.sampling(preset.as_ref().map(|p| p.sampling.to_params()).unwrap_or_else(|| engine.default_sampling()));
+    let system = a.system.clone().or_else(|| preset.as_ref().map(|p| p.system_prompt.trim().to_owned()));
+    // The first question goes through the scenario's form; follow-ups are asked as typed.
+    let fill = |question: &str| -> Result<String, String> {
+        match &preset {
+            Some(p) => p.fill(question, &form, Lang::Zh).map_err(|e| format!("scenario {}: {e}", p.id)),
+            None => Ok(question.to_owned()),
+        }
+    };
     let current: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
         let current = current.clone();
@@ -157,7 +203,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let ask = |history: &[ChatMessage]| -> anyhow::Result<Turn> {
         let request = GenerationRequest {
             messages: history.to_vec(),
-            system: a.system.clone(),
+            system: system.clone(),
             sampling: Some(sampling.clone()),
             context_policy: if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error },
         };
@@ -199,7 +245,13 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     };
 
     if let Some(prompt) = &a.prompt {
-        history.push(ChatMessage::user(prompt.clone()));
+        match fill(prompt) {
+            Ok(q) => history.push(ChatMessage::user(q)),
+            Err(e) => {
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        }
         let turn = ask(&history)?;
         return Ok(i32::from(turn.failed));
     }
@@ -229,6 +281,17 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             }
             _ => {}
         }
+        let question = if history.is_empty() {
+            match fill(question) {
+                Ok(q) => q,
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    continue;
+                }
+            }
+        } else {
+            question.to_owned()
+        };
         history.push(ChatMessage::user(question));
         let turn = ask(&history)?;
         if turn.failed {
