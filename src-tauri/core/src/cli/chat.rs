@@ -96,7 +96,7 @@ impl Backend {
     }
 }
 
-fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Backend, String>> {
+fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Backend, (String, String)>> {
     if let Some(url) = &a.remote {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -107,7 +107,7 @@ fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Ba
         config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
         let engine = match RemoteEngine::new(config, runtime.handle().clone()) {
             Ok(e) => e,
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(e) => return Ok(Err(("invalid_request".into(), e.to_string()))),
         };
         let family = ModelFamily::detect(Some(&a.remote_model), &a.remote_model);
         return Ok(Ok(Backend::Remote { engine, defaults: family.default_sampling(), _runtime: runtime }));
@@ -116,7 +116,9 @@ fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Ba
     if interactive_out && !a.json {
         eprintln!("Loading {} …", path.display());
     }
-    Ok(Engine::load(path, a.engine.load_options()).map(Backend::Local).map_err(|e| format!("{}: {e}", path.display())))
+    Ok(Engine::load(path, a.engine.load_options())
+        .map(Backend::Local)
+        .map_err(|e| (e.kind().to_owned(), format!("{}: {e}", path.display()))))
 }
 
 impl ChatArgs {
@@ -144,9 +146,9 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
     let engine = match open_backend(&a, interactive_out)? {
         Ok(e) => e,
-        Err(message) => {
+        Err((kind, message)) => {
             if a.json {
-                let ev = GenerationEvent::Error { kind: "load".into(), message };
+                let ev = GenerationEvent::Error { kind, message };
                 println!("{}", serde_json::to_string(&ev)?);
             } else {
                 eprintln!("fin-r1: {message}");
