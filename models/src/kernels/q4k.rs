@@ -30,6 +30,24 @@ pub fn dot_scalar(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
     }
 }
 
+/// ggml's bit trick: the 12 packed bytes become 8 scale bytes then 8 minimum bytes, each as a
+/// little-endian u64 (byte i = sub-block i).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn unpack_scales(s: &[u8; 12]) -> (u64, u64) {
+    const K1: u32 = 0x3f3f3f3f;
+    const K2: u32 = 0x0f0f0f0f;
+    const K3: u32 = 0x03030303;
+    let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+    let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
+    let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
+    let m_hi = ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4);
+    let m_lo = u1 & K1;
+    let s_hi = (u2 & K2) | (((u0 >> 6) & K3) << 4);
+    let s_lo = u0 & K1;
+    ((s_lo as u64) | ((s_hi as u64) << 32), (m_lo as u64) | ((m_hi as u64) << 32))
+}
+
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
     use std::arch::x86_64::*;
@@ -37,21 +55,7 @@ pub mod avx2 {
     use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
     use super::super::hsum;
 
-    /// ggml's bit trick: the 12 packed bytes become 8 scale bytes then 8 minimum bytes.
-    #[inline(always)]
-    fn unpack_scales(s: &[u8; 12]) -> (u64, u64) {
-        const K1: u32 = 0x3f3f3f3f;
-        const K2: u32 = 0x0f0f0f0f;
-        const K3: u32 = 0x03030303;
-        let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-        let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
-        let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
-        let m_hi = ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4);
-        let m_lo = u1 & K1;
-        let s_hi = (u2 & K2) | (((u0 >> 6) & K3) << 4);
-        let s_lo = u0 & K1;
-        ((s_lo as u64) | ((s_hi as u64) << 32), (m_lo as u64) | ((m_hi as u64) << 32))
-    }
+    use super::unpack_scales;
 
     /// # Safety
     /// The CPU must support AVX2 and FMA; every row in `xs` holds `w.len()` blocks.
@@ -106,20 +110,7 @@ pub mod avx2_rows4 {
 
     use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
 
-    #[inline(always)]
-    fn unpack_scales(s: &[u8; 12]) -> (u64, u64) {
-        const K1: u32 = 0x3f3f3f3f;
-        const K2: u32 = 0x0f0f0f0f;
-        const K3: u32 = 0x03030303;
-        let u0 = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-        let u1 = u32::from_le_bytes([s[4], s[5], s[6], s[7]]);
-        let u2 = u32::from_le_bytes([s[8], s[9], s[10], s[11]]);
-        let m_hi = ((u2 >> 4) & K2) | (((u1 >> 6) & K3) << 4);
-        let m_lo = u1 & K1;
-        let s_hi = (u2 & K2) | (((u0 >> 6) & K3) << 4);
-        let s_lo = u0 & K1;
-        ((s_lo as u64) | ((s_hi as u64) << 32), (m_lo as u64) | ((m_hi as u64) << 32))
-    }
+    use super::unpack_scales;
 
     /// Byte `sub` of each row's packed scales, as 16 i16 lanes (each row's value four times).
     #[inline(always)]
