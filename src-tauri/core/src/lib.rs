@@ -4,6 +4,7 @@
 
 pub mod openai;
 pub mod remote;
+pub mod render;
 pub mod scenario;
 pub mod server;
 pub mod terminal;

@@ -1,6 +1,7 @@
 mod bench;
 mod chat;
 mod inspect;
+mod render;
 mod scenarios;
 mod serve;
 
@@ -28,6 +29,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Scenario presets: list, show, validate, import, export.
     Scenarios(scenarios::ScenariosArgs),
+    /// Markdown on standard input to sanitised HTML (tables, math as MathML, highlighted code).
+    Render(render::RenderArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -63,7 +66,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
-            Command::Inspect(_) | Command::Scenarios(_) => None,
+            Command::Inspect(_) | Command::Scenarios(_) | Command::Render(_) => None,
         }
     }
 }
@@ -76,5 +79,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Scenarios(a) => scenarios::run(a),
+        Command::Render(a) => render::run(a),
     }
 }
