@@ -7,4 +7,5 @@ pub mod remote;
 pub mod render;
 pub mod scenario;
 pub mod server;
+pub mod store;
 pub mod terminal;

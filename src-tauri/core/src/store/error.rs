@@ -1,0 +1,58 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data folder {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the conversation store {path}: {source}")]
+    Open { path: PathBuf, source: sqlx::Error },
+    #[error(
+        "the conversation store {path} was written by a newer Fin-R1 Desktop (schema version {found}); \
+         update the app, or pass another --data-dir"
+    )]
+    Newer { path: PathBuf, found: i64 },
+    #[error("updating the conversation store's schema failed: {0}")]
+    Migrate(sqlx::migrate::MigrateError),
+    #[error("no conversation {0}")]
+    NoConversation(String),
+    #[error("no message {0}")]
+    NoMessage(i64),
+    #[error("the disk is full: the conversation store could not save (free some space; nothing already saved was lost)")]
+    DiskFull,
+    #[error("the conversation store is read-only or locked by another program: {0}")]
+    ReadOnly(String),
+    #[error("the conversation store: {0}")]
+    Db(sqlx::Error),
+    #[error("reading the model file {path} to hash it: {source}")]
+    Hash { path: PathBuf, source: std::io::Error },
+}
+
+impl StoreError {
+    /// A short, stable name for JSON output and the UI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::CreateDir { .. } | Self::Open { .. } => "store_open",
+            Self::Newer { .. } => "store_newer",
+            Self::Migrate(_) => "store_migrate",
+            Self::NoConversation(_) | Self::NoMessage(_) => "not_found",
+            Self::DiskFull => "disk_full",
+            Self::ReadOnly(_) => "store_read_only",
+            Self::Db(_) => "store",
+            Self::Hash { .. } => "model_hash",
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        // SQLite's primary result codes: 13 SQLITE_FULL, 8 SQLITE_READONLY, 5 SQLITE_BUSY.
+        let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
+        match code {
+            Some(13) => Self::DiskFull,
+            Some(8) | Some(5) => Self::ReadOnly(e.to_string()),
+            _ => Self::Db(e),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,524 @@
+//! Conversations in SQLite (sqlx): WAL, so the app and a `fin-r1` process read and write the same
+//! file at once; migrations embedded and run on open; a streaming answer checkpointed about once a
+//! second, and on open rows a dead process left `streaming` become `interrupted` with their text.
+
+mod error;
+mod rows;
+mod search;
+mod types;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use error::{Result, StoreError};
+pub use types::{
+    Conversation, ConversationSummary, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, SearchField,
+    SearchHit,
+};
+
+/// The file inside the data folder.
+pub const DB_FILE: &str = "conversations.sqlite3";
+/// A streaming row whose writer has not checkpointed for this long belongs to a dead process.
+/// Writers checkpoint at least every `CHECKPOINT_EVERY`, tokens or not.
+pub const STALE_AFTER: Duration = Duration::from_secs(5);
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// Soft-deleted conversations stay restorable this long (the session's undo), then go for good.
+pub const PURGE_AFTER: Duration = Duration::from_secs(12 * 3600);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// What opening found and repaired.
+#[derive(Debug, Clone, Default)]
+pub struct OpenReport {
+    /// Answers a dead process left streaming, now `interrupted`.
+    pub interrupted: u64,
+    /// Soft-deleted conversations purged for good.
+    pub purged: u64,
+}
+
+impl Store {
+    /// Opens (creating) the store in a data folder.
+    pub async fn open(data_dir: &Path) -> Result<(Self, OpenReport)> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir { path: data_dir.to_owned(), source })?;
+        Self::open_file(&data_dir.join(DB_FILE)).await
+    }
+
+    pub async fn open_file(path: &Path) -> Result<(Self, OpenReport)> {
+        let store = Self::connect(path).await?;
+        store.migrate(&MIGRATOR).await?;
+        let report = OpenReport { interrupted: store.mark_interrupted().await?, purged: store.purge_deleted(PURGE_AFTER).await? };
+        Ok((store, report))
+    }
+
+    /// A store at an earlier schema version, as an older release left it: for migration tests.
+    #[doc(hidden)]
+    pub async fn open_at_version(path: &Path, version: i64) -> Result<Self> {
+        let store = Self::connect(path).await?;
+        let older = sqlx::migrate::Migrator {
+            migrations: std::borrow::Cow::Owned(MIGRATOR.iter().filter(|m| m.version <= version).cloned().collect()),
+            ..sqlx::migrate::Migrator::DEFAULT
+        };
+        store.migrate(&older).await?;
+        Ok(store)
+    }
+
+    /// The newest schema version this build knows.
+    pub fn schema_version() -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+
+    async fn connect(path: &Path) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL loses nothing when the process dies, only on power loss.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        Ok(Self { pool, path: path.to_owned() })
+    }
+
+    async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
+        match migrator.run(&self.pool).await {
+            Ok(()) => Ok(()),
+            Err(sqlx::migrate::MigrateError::VersionMissing(found)) => Err(StoreError::Newer { path: self.path.clone(), found }),
+            Err(e) => Err(StoreError::Migrate(e)),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Applied schema version.
+    pub async fn version(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Rows left `streaming` by a process that stopped checkpointing become `interrupted`.
+    pub async fn mark_interrupted(&self) -> Result<u64> {
+        let stale = now_ms() - STALE_AFTER.as_millis() as i64;
+        let done = sqlx::query(
+            "UPDATE messages SET status = 'interrupted', stop_reason = 'interrupted', updated_at = ?1 \
+             WHERE status = 'streaming' AND updated_at < ?2",
+        )
+        .bind(now_ms())
+        .bind(stale)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    // ---- conversations -------------------------------------------------------------------
+
+    pub async fn create_conversation(
+        &self,
+        title: &str,
+        scenario_id: Option<&str>,
+        system_prompt: Option<&str>,
+        model: Option<&str>,
+    ) -> Result<Conversation> {
+        let now = now_ms();
+        let uid = uuid::Uuid::new_v4().to_string();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (uid, title, scenario_id, system_prompt, model, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) RETURNING id",
+        )
+        .bind(&uid)
+        .bind(title)
+        .bind(scenario_id)
+        .bind(system_prompt)
+        .bind(model)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        self.conversation(id).await
+    }
+
+    /// A conversation, deleted or not.
+    pub async fn conversation(&self, id: i64) -> Result<Conversation> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| rows::conversation(&r)).transpose()?.ok_or_else(|| StoreError::NoConversation(id.to_string()))
+    }
+
+    /// The conversation most recently written to (not deleted).
+    pub async fn latest_conversation(&self) -> Result<Option<Conversation>> {
+        let row = sqlx::query("SELECT * FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| rows::conversation(&r)).transpose()?)
+    }
+
+    /// `ID` or `latest`, as the CLI's `--conversation` takes it.
+    pub async fn resolve(&self, reference: &str) -> Result<Conversation> {
+        if reference.eq_ignore_ascii_case("latest") {
+            return self.latest_conversation().await?.ok_or_else(|| StoreError::NoConversation("(there are none yet)".into()));
+        }
+        let found = match reference.parse::<i64>() {
+            Ok(id) => sqlx::query("SELECT * FROM conversations WHERE id = ?1 AND deleted_at IS NULL").bind(id),
+            Err(_) => sqlx::query("SELECT * FROM conversations WHERE uid = ?1 AND deleted_at IS NULL").bind(reference),
+        }
+        .fetch_optional(&self.pool)
+        .await?;
+        found.map(|r| rows::conversation(&r)).transpose()?.ok_or_else(|| StoreError::NoConversation(reference.to_owned()))
+    }
+
+    /// Pinned first, then most recently updated.
+    pub async fn list_conversations(&self, limit: i64) -> Result<Vec<ConversationSummary>> {
+        let found = sqlx::query(
+            "SELECT c.*, (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS message_count \
+             FROM conversations c WHERE c.deleted_at IS NULL ORDER BY c.pinned DESC, c.updated_at DESC, c.id DESC LIMIT ?1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        found
+            .iter()
+            .map(|r| {
+                use sqlx::Row;
+                Ok(ConversationSummary { conversation: rows::conversation(r)?, messages: r.try_get("message_count")? })
+            })
+            .collect()
+    }
+
+    pub async fn rename(&self, id: i64, title: &str) -> Result<()> {
+        self.touch_conversation("UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", id, title).await
+    }
+
+    pub async fn set_pinned(&self, id: i64, pinned: bool) -> Result<()> {
+        let done = sqlx::query("UPDATE conversations SET pinned = ?2 WHERE id = ?1").bind(id).bind(pinned).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoConversation(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Soft delete: hidden at once, restorable until purged.
+    pub async fn delete_conversation(&self, id: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE conversations SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoConversation(id.to_string()));
+        }
+        Ok(())
+    }
+
+    pub async fn restore_conversation(&self, id: i64) -> Result<()> {
+        let done = sqlx::query("UPDATE conversations SET deleted_at = NULL WHERE id = ?1 AND deleted_at IS NOT NULL")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoConversation(id.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Removes for good the conversations deleted longer ago than `older_than`.
+    pub async fn purge_deleted(&self, older_than: Duration) -> Result<u64> {
+        let before = now_ms() - older_than.as_millis() as i64;
+        let done = sqlx::query("DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn touch_conversation(&self, sql: &str, id: i64, text: &str) -> Result<()> {
+        let done = sqlx::query(sql).bind(id).bind(text).bind(now_ms()).execute(&self.pool).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NoConversation(id.to_string()));
+        }
+        Ok(())
+    }
+
+    // ---- messages ------------------------------------------------------------------------
+
+    /// Every message of a conversation, all branches, oldest first.
+    pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>> {
+        let found = sqlx::query("SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id")
+            .bind(conversation_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(found.iter().map(rows::message).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn message(&self, id: i64) -> Result<Message> {
+        let row = sqlx::query("SELECT * FROM messages WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| rows::message(&r)).transpose()?.ok_or(StoreError::NoMessage(id))
+    }
+
+    /// The branch on show, root first: from the conversation's active leaf up its parents.
+    pub async fn active_path(&self, conversation_id: i64) -> Result<Vec<Message>> {
+        let conversation = self.conversation(conversation_id).await?;
+        let all = self.messages(conversation_id).await?;
+        let Some(mut cursor) = conversation.active_leaf_id.or_else(|| all.last().map(|m| m.id)) else {
+            return Ok(Vec::new());
+        };
+        let mut path = Vec::new();
+        while let Some(m) = all.iter().find(|m| m.id == cursor) {
+            path.push(m.clone());
+            match m.parent_id {
+                Some(p) if path.len() <= all.len() => cursor = p,
+                _ => break,
+            }
+        }
+        path.reverse();
+        Ok(path)
+    }
+
+    /// Shows the branch ending at `leaf` (after the user picks an earlier answer).
+    pub async fn set_active_leaf(&self, conversation_id: i64, leaf: i64) -> Result<()> {
+        let m = self.message(leaf).await?;
+        if m.conversation_id != conversation_id {
+            return Err(StoreError::NoMessage(leaf));
+        }
+        sqlx::query("UPDATE conversations SET active_leaf_id = ?2 WHERE id = ?1").bind(conversation_id).bind(leaf).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A user's question; it becomes the conversation's active leaf.
+    pub async fn add_question(
+        &self,
+        conversation_id: i64,
+        parent_id: Option<i64>,
+        question: &str,
+        scenario_id: Option<&str>,
+        form: Option<&serde_json::Value>,
+    ) -> Result<Message> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, parent_id, role, content, status, scenario_id, form, created_at, updated_at) \
+             VALUES (?1, ?2, 'user', ?3, 'complete', ?4, ?5, ?6, ?6) RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(parent_id)
+        .bind(question)
+        .bind(scenario_id)
+        .bind(form.map(|f| f.to_string()))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(conversation_id)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.message(id).await
+    }
+
+    /// An answer starting to stream, under the question `parent_id`.
+    pub async fn begin_answer(&self, conversation_id: i64, parent_id: i64, p: &Provenance) -> Result<Message> {
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO messages (conversation_id, parent_id, role, status, engine, model_file, model_sha256, quantization, \
+             remote_url, system_prompt, sampling, seed, scenario_id, created_at, updated_at) \
+             VALUES (?1, ?2, 'assistant', 'streaming', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12) RETURNING id",
+        )
+        .bind(conversation_id)
+        .bind(parent_id)
+        .bind(&p.engine.engine)
+        .bind(&p.engine.model_file)
+        .bind(&p.engine.model_sha256)
+        .bind(&p.engine.quantization)
+        .bind(&p.engine.remote_url)
+        .bind(&p.system_prompt)
+        .bind(p.sampling.as_ref().and_then(|s| serde_json::to_string(s).ok()))
+        .bind(p.sampling.as_ref().and_then(|s| s.seed).map(|s| s as i64))
+        .bind(&p.scenario_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(conversation_id)
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.message(id).await
+    }
+
+    /// Saves a streaming answer's text so far (and proves its writer alive).
+    pub async fn checkpoint(&self, id: i64, reasoning: &str, answer: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET reasoning = ?2, answer = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'streaming'")
+            .bind(id)
+            .bind(reasoning)
+            .bind(answer)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Settles a streaming answer: complete, cancelled or error, with its usage.
+    pub async fn finish_answer(&self, id: i64, o: &Outcome) -> Result<Message> {
+        let status = match (&o.error, o.stop_reason.as_deref()) {
+            (Some(_), _) => MessageStatus::Error,
+            (None, Some("cancelled")) => MessageStatus::Cancelled,
+            _ => MessageStatus::Complete,
+        };
+        let u = o.usage.clone().unwrap_or_default();
+        let has_usage = o.usage.is_some();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE messages SET reasoning = ?2, answer = ?3, status = ?4, stop_reason = ?5, error_kind = ?6, error_message = ?7, \
+             prompt_tokens = ?8, cached_prompt_tokens = ?9, reasoning_tokens = ?10, answer_tokens = ?11, ttft_ms = ?12, \
+             prefill_tok_s = ?13, decode_tok_s = ?14, total_ms = ?15, seed = COALESCE(?16, seed), updated_at = ?17 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(&o.reasoning)
+        .bind(&o.answer)
+        .bind(status.as_str())
+        .bind(&o.stop_reason)
+        .bind(o.error.as_ref().map(|e| &e.0))
+        .bind(o.error.as_ref().map(|e| &e.1))
+        .bind(has_usage.then_some(u.prompt_tokens as i64))
+        .bind(has_usage.then_some(u.cached_prompt_tokens as i64))
+        .bind(has_usage.then_some(u.reasoning_tokens as i64))
+        .bind(has_usage.then_some(u.answer_tokens as i64))
+        .bind(has_usage.then_some(u.time_to_first_token_ms))
+        .bind(has_usage.then_some(u.prefill_tok_s))
+        .bind(has_usage.then_some(u.decode_tok_s))
+        .bind(has_usage.then_some(u.total_ms))
+        .bind(o.seed.map(|s| s as i64))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE conversations SET updated_at = ?2 WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)")
+            .bind(id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.message(id).await
+    }
+
+    // ---- settings and per-preset state ---------------------------------------------------
+
+    pub async fn setting(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let v: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1").bind(key).fetch_optional(&self.pool).await?;
+        Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn scenario_used(&self, id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO scenarios (id, last_used_at) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET last_used_at = excluded.last_used_at",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- model files ---------------------------------------------------------------------
+
+    /// The SHA-256 of a model file, hashed once per file version (path, size, modification time).
+    pub async fn model_sha256(&self, path: &Path) -> Result<String> {
+        let meta = std::fs::metadata(path).map_err(|source| StoreError::Hash { path: path.to_owned(), source })?;
+        let size = meta.len() as i64;
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let key = path.to_string_lossy().into_owned();
+        let cached: Option<String> = sqlx::query_scalar("SELECT sha256 FROM model_files WHERE path = ?1 AND size = ?2 AND modified = ?3")
+            .bind(&key)
+            .bind(size)
+            .bind(modified)
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(h) = cached {
+            return Ok(h);
+        }
+        let owned = path.to_owned();
+        let hash = tokio::task::spawn_blocking(move || sha256_file(&owned))
+            .await
+            .map_err(|e| StoreError::Hash { path: path.to_owned(), source: std::io::Error::other(e.to_string()) })?
+            .map_err(|source| StoreError::Hash { path: path.to_owned(), source })?;
+        sqlx::query(
+            "INSERT INTO model_files (path, size, modified, sha256) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (path) DO UPDATE SET size = excluded.size, modified = excluded.modified, sha256 = excluded.sha256",
+        )
+        .bind(&key)
+        .bind(size)
+        .bind(modified)
+        .bind(&hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(hash)
+    }
+
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
+        search::search(&self.pool, query, limit).await
+    }
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}

@@ -1,0 +1,174 @@
+//! What the store holds, as the CLI, the app and the reports see it.
+
+use serde::{Deserialize, Serialize};
+
+use fin_r1_engine::SamplingParams;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Being written now; checkpointed about once a second.
+    Streaming,
+    Complete,
+    /// Stopped by the user; the text so far is kept.
+    Cancelled,
+    /// The process died while it streamed; the last checkpoint is kept.
+    Interrupted,
+    Error,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Streaming => "streaming",
+            Self::Complete => "complete",
+            Self::Cancelled => "cancelled",
+            Self::Interrupted => "interrupted",
+            Self::Error => "error",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "streaming" => Self::Streaming,
+            "complete" => Self::Complete,
+            "cancelled" => Self::Cancelled,
+            "interrupted" => Self::Interrupted,
+            "error" => Self::Error,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRole {
+    System,
+    User,
+    Assistant,
+}
+
+impl MessageRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "system" => Self::System,
+            "user" => Self::User,
+            "assistant" => Self::Assistant,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: i64,
+    pub uid: String,
+    pub title: String,
+    pub scenario_id: Option<String>,
+    /// `None`: the model's default system prompt.
+    pub system_prompt: Option<String>,
+    pub model: Option<String>,
+    pub pinned: bool,
+    pub active_leaf_id: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+/// Where an answer came from: what a report's provenance section prints.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineRef {
+    /// "local" or "remote".
+    pub engine: String,
+    pub model_file: Option<String>,
+    pub model_sha256: Option<String>,
+    pub quantization: Option<String>,
+    pub remote_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub parent_id: Option<i64>,
+    pub role: MessageRole,
+    /// The question for a user message.
+    pub content: String,
+    pub reasoning: String,
+    pub answer: String,
+    pub status: MessageStatus,
+    pub stop_reason: Option<String>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub prompt_tokens: Option<i64>,
+    pub cached_prompt_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+    pub answer_tokens: Option<i64>,
+    pub ttft_ms: Option<f64>,
+    pub prefill_tok_s: Option<f64>,
+    pub decode_tok_s: Option<f64>,
+    pub total_ms: Option<f64>,
+    pub engine: Option<EngineRef>,
+    pub system_prompt: Option<String>,
+    pub sampling: Option<SamplingParams>,
+    pub seed: Option<u64>,
+    pub scenario_id: Option<String>,
+    pub form: Option<serde_json::Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// A conversation as listed: with its last question, for the sidebar and `conversations list`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationSummary {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub messages: i64,
+}
+
+/// Which text of a conversation a search hit is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchField {
+    Title,
+    Question,
+    Reasoning,
+    Answer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub conversation_id: i64,
+    pub title: String,
+    pub message_id: Option<i64>,
+    pub field: SearchField,
+    /// The matched text with some context on either side, on one line.
+    pub snippet: String,
+    pub updated_at: i64,
+}
+
+/// What a finished (or stopped, or failed) assistant message records.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub reasoning: String,
+    pub answer: String,
+    pub stop_reason: Option<String>,
+    pub error: Option<(String, String)>,
+    pub usage: Option<fin_r1_engine::Usage>,
+    pub seed: Option<u64>,
+}
+
+/// The request side of an assistant message, recorded when it starts.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub engine: EngineRef,
+    pub system_prompt: Option<String>,
+    pub sampling: Option<SamplingParams>,
+    pub scenario_id: Option<String>,
+}
