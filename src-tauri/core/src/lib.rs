@@ -2,9 +2,11 @@
 //! generation's events are shown in a terminal, the OpenAI-compatible server over the engine,
 //! and the remote engine that talks to such a server (vLLM) with the same event stream.
 
+pub mod backend;
 pub mod openai;
 pub mod remote;
 pub mod render;
+pub mod runner;
 pub mod scenario;
 pub mod server;
 pub mod store;

@@ -1,17 +1,17 @@
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::Args;
-use std::collections::BTreeMap;
+use serde_json::json;
 
-use fin_r1_core::remote::{RemoteConfig, RemoteEngine};
-use fin_r1_core::scenario::{Lang, Library};
+use fin_r1_core::backend::Backend;
+use fin_r1_core::remote::RemoteConfig;
+use fin_r1_core::runner::{Runner, SamplingOverrides, TurnRequest, TurnSink, TurnStarted};
+use fin_r1_core::store::{MessageStatus, Store};
 use fin_r1_core::terminal::{usage_line, TerminalView};
-use fin_r1_engine::{
-    CancelToken, ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, ModelFamily,
-    SamplingParams,
-};
+use fin_r1_engine::{CancelToken, ContextPolicy, Engine, GenerationEvent};
 
 use super::EngineArgs;
 
@@ -46,7 +46,8 @@ pub struct ChatArgs {
     /// (default: refuse with an error).
     #[arg(long)]
     drop_old_turns: bool,
-    /// One JSON object per event and line: reasoning, answer, usage, done, error.
+    /// One JSON object per event and line: started (the stored conversation's and messages' ids),
+    /// reasoning, answer, usage, done, error.
     #[arg(long)]
     json: bool,
     /// Chat through a remote OpenAI-compatible server (vLLM, fin-r1 serve) instead of a local
@@ -65,110 +66,112 @@ pub struct ChatArgs {
     /// A form field of the scenario, NAME=VALUE (repeatable); the question fills `{question}`.
     #[arg(long = "field", value_name = "NAME=VALUE")]
     fields: Vec<String>,
-    /// Data folder holding the user's presets (default: the platform's app data folder).
+    /// Data folder: the conversation store and the user's presets (default: the platform's app
+    /// data folder, or $FIN_R1_DATA_DIR).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// Continue a stored conversation: its id, or `latest` (`fin-r1 conversations list`).
+    #[arg(long, conflicts_with = "scenario")]
+    conversation: Option<String>,
 }
 
-/// Where answers come from: the in-process engine or a remote server, one event stream either way.
-enum Backend {
-    Local(Engine),
-    Remote { engine: RemoteEngine, defaults: SamplingParams, _runtime: tokio::runtime::Runtime },
-}
-
-impl Backend {
-    fn generate(&self, request: GenerationRequest) -> Generation {
-        match self {
-            Backend::Local(e) => e.generate(request),
-            Backend::Remote { engine, defaults, .. } => engine.generate(request, defaults),
-        }
-    }
-    fn reset_cache(&self) {
-        if let Backend::Local(e) = self {
-            e.reset_cache();
-        }
-    }
-    fn default_sampling(&self) -> SamplingParams {
-        match self {
-            Backend::Local(e) => e.info().default_sampling(),
-            Backend::Remote { defaults, .. } => defaults.clone(),
-        }
-    }
-}
-
-fn open_backend(a: &ChatArgs, interactive_out: bool) -> anyhow::Result<Result<Backend, (String, String)>> {
+fn open_backend(a: &ChatArgs, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (String, String)> {
     if let Some(url) = &a.remote {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .context("starting the network runtime")?;
         let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
         config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
-        let engine = match RemoteEngine::new(config, runtime.handle().clone()) {
-            Ok(e) => e,
-            Err(e) => return Ok(Err(("invalid_request".into(), e.to_string()))),
-        };
-        let family = ModelFamily::detect(Some(&a.remote_model), &a.remote_model);
-        return Ok(Ok(Backend::Remote { engine, defaults: family.default_sampling(), _runtime: runtime }));
+        return Backend::remote(config, runtime.handle().clone()).map_err(|e| ("invalid_request".into(), e.to_string()));
     }
-    let path = a.engine.path()?;
+    let path = a.engine.path().map_err(|e| ("invalid_request".to_owned(), e.to_string()))?;
     if interactive_out && !a.json {
         eprintln!("Loading {} …", path.display());
     }
-    Ok(Engine::load(path, a.engine.load_options())
-        .map(Backend::Local)
-        .map_err(|e| (e.kind().to_owned(), format!("{}: {e}", path.display()))))
+    Engine::load(path, a.engine.load_options())
+        .map(|e| Backend::Local(Arc::new(e)))
+        .map_err(|e| (e.kind().to_owned(), format!("{}: {e}", path.display())))
 }
 
 impl ChatArgs {
-    fn sampling(&self, defaults: SamplingParams) -> SamplingParams {
-        SamplingParams {
-            temperature: self.temperature.unwrap_or(defaults.temperature),
-            top_p: self.top_p.unwrap_or(defaults.top_p),
-            top_k: self.top_k.unwrap_or(defaults.top_k),
-            repetition_penalty: self.repeat_penalty.unwrap_or(defaults.repetition_penalty),
-            max_tokens: self.max_tokens.unwrap_or(defaults.max_tokens),
-            seed: self.seed.or(defaults.seed),
-            stop: if self.stop.is_empty() { defaults.stop } else { self.stop.clone() },
+    fn overrides(&self) -> SamplingOverrides {
+        SamplingOverrides {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: self.top_k,
+            repetition_penalty: self.repeat_penalty,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            stop: (!self.stop.is_empty()).then(|| self.stop.clone()),
         }
     }
 }
 
-/// What one turn produced, for the conversation's history.
-struct Turn {
-    reasoning: String,
-    answer: String,
-    failed: bool,
+/// The terminal as a turn's sink; remembers how to stop the answer in progress.
+struct Terminal {
+    view: TerminalView<std::io::Stdout>,
+    json: bool,
+    current: Arc<Mutex<Option<CancelToken>>>,
+    conversation: Option<i64>,
+}
+
+impl TurnSink for Terminal {
+    fn started(&mut self, t: &TurnStarted) {
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(t.cancel.clone());
+        }
+        self.conversation = Some(t.conversation.id);
+        if self.json {
+            let line = json!({
+                "type": "started",
+                "conversation_id": t.conversation.id,
+                "conversation_uid": t.conversation.uid,
+                "question_id": t.question.id,
+                "answer_id": t.answer.id,
+            });
+            println!("{line}");
+        }
+    }
+
+    fn event(&mut self, ev: &GenerationEvent) {
+        // A closed stdout (the reader went away) must not stop the answer being saved.
+        let _ = self.view.show(ev);
+        if self.json {
+            return;
+        }
+        match ev {
+            GenerationEvent::Usage(u) => eprintln!("[{}]", usage_line(u)),
+            GenerationEvent::Done(d) => {
+                if d.reasoning_unterminated {
+                    eprintln!("[the output ended inside the reasoning: no answer was given ({})]", d.reason.as_str());
+                } else if d.reason.as_str() != "end" {
+                    eprintln!("[stopped: {}]", d.reason.as_str());
+                }
+                if d.dropped_turns > 0 {
+                    eprintln!("[{} oldest turn(s) left out to fit the context]", d.dropped_turns);
+                }
+            }
+            GenerationEvent::Error { message, .. } => eprintln!("fin-r1: {message}"),
+            _ => {}
+        }
+    }
+}
+
+fn report_error(json: bool, kind: &str, message: &str) {
+    if json {
+        let ev = GenerationEvent::Error { kind: kind.to_owned(), message: message.to_owned() };
+        if let Ok(line) = serde_json::to_string(&ev) {
+            println!("{line}");
+        }
+    } else {
+        eprintln!("fin-r1: {message}");
+    }
 }
 
 pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
-    let engine = match open_backend(&a, interactive_out)? {
-        Ok(e) => e,
-        Err((kind, message)) => {
-            if a.json {
-                let ev = GenerationEvent::Error { kind, message };
-                println!("{}", serde_json::to_string(&ev)?);
-            } else {
-                eprintln!("fin-r1: {message}");
-            }
-            return Ok(1);
-        }
-    };
-    let preset = match &a.scenario {
-        None => None,
-        Some(id) => {
-            let dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir).join("scenarios");
-            match Library::load(Some(&dir)).get(id) {
-                Ok(s) => Some(s.clone()),
-                Err(e) => {
-                    eprintln!("fin-r1: {e}");
-                    return Ok(1);
-                }
-            }
-        }
-    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     let mut form = BTreeMap::new();
     for f in &a.fields {
         let Some((k, v)) = f.split_once('=') else {
@@ -177,91 +180,107 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         };
         form.insert(k.trim().to_owned(), v.to_owned());
     }
-    if preset.is_none() && !form.is_empty() {
+    if a.scenario.is_none() && !form.is_empty() {
         eprintln!("fin-r1: --field needs --scenario");
         return Ok(1);
     }
-    // Explicit flags win over the scenario's sampling, which wins over the model's defaults.
-    let sampling = a.sampling(preset.as_ref().map(|p| p.sampling.to_params()).unwrap_or_else(|| engine.default_sampling()));
-    let system = a.system.clone().or_else(|| preset.as_ref().map(|p| p.system_prompt.trim().to_owned()));
-    // The first question goes through the scenario's form; follow-ups are asked as typed.
-    let fill = |question: &str| -> Result<String, String> {
-        match &preset {
-            Some(p) => p.fill(question, &form, Lang::Zh).map_err(|e| format!("scenario {}: {e}", p.id)),
-            None => Ok(question.to_owned()),
+    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    let store = match runtime.block_on(Store::open(&data_dir)) {
+        Ok((store, report)) => {
+            if report.interrupted > 0 && !a.json {
+                eprintln!("({} answer(s) cut off by an earlier exit were kept, marked interrupted)", report.interrupted);
+            }
+            store
+        }
+        Err(e) => {
+            report_error(a.json, e.kind(), &e.to_string());
+            return Ok(1);
         }
     };
+    let mut conversation = match &a.conversation {
+        None => None,
+        Some(reference) => match runtime.block_on(store.resolve(reference)) {
+            Ok(c) => Some(c.id),
+            Err(e) => {
+                report_error(a.json, e.kind(), &e.to_string());
+                return Ok(1);
+            }
+        },
+    };
+    // A preset that does not exist is refused before a model is loaded.
+    if let Some(id) = &a.scenario {
+        if let Err(e) = fin_r1_core::scenario::Library::load(Some(&data_dir.join("scenarios"))).get(id) {
+            eprintln!("fin-r1: {e}");
+            return Ok(1);
+        }
+    }
+    let backend = match open_backend(&a, &runtime, interactive_out) {
+        Ok(b) => Arc::new(b),
+        Err((kind, message)) => {
+            report_error(a.json, &kind, &message);
+            return Ok(1);
+        }
+    };
+    let runner = Runner::new(store.clone(), backend.clone(), Some(data_dir.join("scenarios")));
+
     let current: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
         let current = current.clone();
-        // First Ctrl-C stops the answer in progress; with none running it quits.
+        // First Ctrl-C stops the answer in progress (it is saved as cancelled); with none
+        // running it quits.
         ctrlc::set_handler(move || match current.lock().ok().and_then(|c| c.clone()) {
             Some(token) => token.cancel(),
             None => std::process::exit(130),
         })
         .context("installing the Ctrl-C handler")?;
     }
-    let mut history: Vec<ChatMessage> = Vec::new();
-    let ask = |history: &[ChatMessage]| -> anyhow::Result<Turn> {
-        let request = GenerationRequest {
-            messages: history.to_vec(),
-            system: system.clone(),
-            sampling: Some(sampling.clone()),
-            context_policy: if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error },
+    let mut terminal = Terminal {
+        view: TerminalView::new(std::io::stdout(), a.json, interactive_out),
+        json: a.json,
+        current: current.clone(),
+        conversation,
+    };
+    let policy = if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error };
+    // Returns whether the turn failed.
+    let ask = |conversation: Option<i64>, question: &str, terminal: &mut Terminal| -> bool {
+        let req = TurnRequest {
+            scenario: a.scenario.clone(),
+            system: a.system.clone(),
+            form: form.clone(),
+            sampling: a.overrides(),
+            context_policy: policy,
+            ..TurnRequest::ask(conversation, question)
         };
-        let mut generation = engine.generate(request);
-        if let Ok(mut c) = current.lock() {
-            *c = Some(generation.cancel_token());
-        }
-        let mut view = TerminalView::new(std::io::stdout().lock(), a.json, interactive_out);
-        let mut turn = Turn { reasoning: String::new(), answer: String::new(), failed: false };
-        while let Some(ev) = generation.blocking_next() {
-            view.show(&ev)?;
-            match &ev {
-                GenerationEvent::Reasoning { text } => turn.reasoning.push_str(text),
-                GenerationEvent::Answer { text } => turn.answer.push_str(text),
-                GenerationEvent::Usage(u) if !a.json => eprintln!("[{}]", usage_line(u)),
-                GenerationEvent::Done(d) if !a.json => {
-                    if d.reasoning_unterminated {
-                        eprintln!("[the output ended inside the reasoning: no answer was given ({})]", d.reason.as_str());
-                    } else if d.reason.as_str() != "end" {
-                        eprintln!("[stopped: {}]", d.reason.as_str());
-                    }
-                    if d.dropped_turns > 0 {
-                        eprintln!("[{} oldest turn(s) left out to fit the context]", d.dropped_turns);
-                    }
-                }
-                GenerationEvent::Error { message, .. } => {
-                    turn.failed = true;
-                    if !a.json {
-                        eprintln!("fin-r1: {message}");
-                    }
-                }
-                _ => {}
-            }
-        }
+        let result = runtime.block_on(runner.run(req, terminal));
         if let Ok(mut c) = current.lock() {
             *c = None;
         }
-        Ok(turn)
+        match result {
+            Err(e) => {
+                report_error(a.json, e.kind(), &e.to_string());
+                true
+            }
+            Ok(r) => {
+                if let Some(e) = &r.save_error {
+                    report_error(a.json, e.kind(), &format!("the answer was shown but not saved: {e}"));
+                } else if !a.json && interactive_out {
+                    eprintln!("[saved in conversation {}]", r.conversation_id);
+                }
+                r.save_error.is_some() || r.answer.status == MessageStatus::Error
+            }
+        }
     };
 
     if let Some(prompt) = &a.prompt {
-        match fill(prompt) {
-            Ok(q) => history.push(ChatMessage::user(q)),
-            Err(e) => {
-                eprintln!("fin-r1: {e}");
-                return Ok(1);
-            }
-        }
-        let turn = ask(&history)?;
-        return Ok(i32::from(turn.failed));
+        let failed = ask(conversation, prompt, &mut terminal);
+        runtime.block_on(store.close());
+        return Ok(i32::from(failed));
     }
 
     let stdin = std::io::stdin();
     let interactive_in = stdin.is_terminal();
     if interactive_in {
-        eprintln!("Ask a question (/reset starts over, /exit or Ctrl-D quits, Ctrl-C stops an answer).");
+        eprintln!("Ask a question (/new starts a new conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer).");
     }
     let mut lines = stdin.lock().lines();
     loop {
@@ -275,32 +294,18 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         match question {
             "" => continue,
             "/exit" | "/quit" => break,
-            "/reset" => {
-                history.clear();
-                engine.reset_cache();
+            "/new" | "/reset" => {
+                conversation = None;
+                terminal.conversation = None;
+                backend.reset_cache();
                 eprintln!("(new conversation)");
                 continue;
             }
             _ => {}
         }
-        let question = if history.is_empty() {
-            match fill(question) {
-                Ok(q) => q,
-                Err(e) => {
-                    eprintln!("fin-r1: {e}");
-                    continue;
-                }
-            }
-        } else {
-            question.to_owned()
-        };
-        history.push(ChatMessage::user(question));
-        let turn = ask(&history)?;
-        if turn.failed {
-            history.pop();
-        } else {
-            history.push(ChatMessage::assistant(turn.answer, Some(turn.reasoning)));
-        }
+        ask(conversation, question, &mut terminal);
+        conversation = terminal.conversation;
     }
+    runtime.block_on(store.close());
     Ok(0)
 }

@@ -1,5 +1,6 @@
 mod bench;
 mod chat;
+mod conversations;
 mod inspect;
 mod render;
 mod scenarios;
@@ -21,6 +22,8 @@ pub struct Cli {
 enum Command {
     /// Ask a question (or, without one, talk in a loop); the reasoning streams apart from the answer.
     Chat(chat::ChatArgs),
+    /// Stored conversations: list, show, search, rename, delete, restore.
+    Conversations(conversations::ConversationsArgs),
     /// Describe a GGUF model file and check that it loads.
     Inspect(inspect::InspectArgs),
     /// Measure load time, prefill and decode speed and peak memory.
@@ -66,7 +69,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
-            Command::Inspect(_) | Command::Scenarios(_) | Command::Render(_) => None,
+            Command::Inspect(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
         }
     }
 }
@@ -75,6 +78,7 @@ impl Cli {
 pub fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Chat(a) => chat::run(a),
+        Command::Conversations(a) => conversations::run(a),
         Command::Inspect(a) => inspect::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),

@@ -34,7 +34,11 @@ enum ScenariosCommand {
 }
 
 /// The platform's data folder for the app (`--data-dir` overrides it everywhere).
+/// `$FIN_R1_DATA_DIR`, else the platform's app data folder.
 pub fn default_data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FIN_R1_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("fin-r1-desktop")
 }
 

@@ -288,19 +288,16 @@ impl Store {
     pub async fn active_path(&self, conversation_id: i64) -> Result<Vec<Message>> {
         let conversation = self.conversation(conversation_id).await?;
         let all = self.messages(conversation_id).await?;
-        let Some(mut cursor) = conversation.active_leaf_id.or_else(|| all.last().map(|m| m.id)) else {
-            return Ok(Vec::new());
-        };
-        let mut path = Vec::new();
-        while let Some(m) = all.iter().find(|m| m.id == cursor) {
-            path.push(m.clone());
-            match m.parent_id {
-                Some(p) if path.len() <= all.len() => cursor = p,
-                _ => break,
-            }
-        }
-        path.reverse();
-        Ok(path)
+        Ok(match conversation.active_leaf_id.or_else(|| all.last().map(|m| m.id)) {
+            Some(leaf) => branch(&all, leaf),
+            None => Vec::new(),
+        })
+    }
+
+    /// The messages from the root down to `leaf`, inclusive.
+    pub async fn path_to(&self, leaf: i64) -> Result<Vec<Message>> {
+        let m = self.message(leaf).await?;
+        Ok(branch(&self.messages(m.conversation_id).await?, leaf))
     }
 
     /// Shows the branch ending at `leaf` (after the user picks an earlier answer).
@@ -357,7 +354,7 @@ impl Store {
         )
         .bind(conversation_id)
         .bind(parent_id)
-        .bind(&p.engine.engine)
+        .bind(Some(p.engine.engine.as_str()).filter(|e| !e.is_empty()))
         .bind(&p.engine.model_file)
         .bind(&p.engine.model_sha256)
         .bind(&p.engine.quantization)
@@ -405,7 +402,8 @@ impl Store {
         sqlx::query(
             "UPDATE messages SET reasoning = ?2, answer = ?3, status = ?4, stop_reason = ?5, error_kind = ?6, error_message = ?7, \
              prompt_tokens = ?8, cached_prompt_tokens = ?9, reasoning_tokens = ?10, answer_tokens = ?11, ttft_ms = ?12, \
-             prefill_tok_s = ?13, decode_tok_s = ?14, total_ms = ?15, seed = COALESCE(?16, seed), updated_at = ?17 WHERE id = ?1",
+             prefill_tok_s = ?13, decode_tok_s = ?14, total_ms = ?15, seed = COALESCE(?16, seed), updated_at = ?17, \
+             model_sha256 = COALESCE(?18, model_sha256) WHERE id = ?1",
         )
         .bind(id)
         .bind(&o.reasoning)
@@ -424,6 +422,7 @@ impl Store {
         .bind(has_usage.then_some(u.total_ms))
         .bind(o.seed.map(|s| s as i64))
         .bind(now)
+        .bind(&o.model_sha256)
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE conversations SET updated_at = ?2 WHERE id = (SELECT conversation_id FROM messages WHERE id = ?1)")
@@ -505,6 +504,23 @@ impl Store {
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         search::search(&self.pool, query, limit).await
     }
+}
+
+/// Root-first chain of parents ending at `leaf`; a cycle (only a corrupt file could hold one)
+/// stops the walk instead of looping.
+fn branch(all: &[Message], leaf: i64) -> Vec<Message> {
+    let mut path = Vec::new();
+    let mut cursor = Some(leaf);
+    while let Some(id) = cursor {
+        let Some(m) = all.iter().find(|m| m.id == id) else { break };
+        if path.len() > all.len() {
+            break;
+        }
+        path.push(m.clone());
+        cursor = m.parent_id;
+    }
+    path.reverse();
+    path
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {

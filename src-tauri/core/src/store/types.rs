@@ -162,6 +162,8 @@ pub struct Outcome {
     pub error: Option<(String, String)>,
     pub usage: Option<fin_r1_engine::Usage>,
     pub seed: Option<u64>,
+    /// Hashing a large model runs beside the generation; its result lands with the outcome.
+    pub model_sha256: Option<String>,
 }
 
 /// The request side of an assistant message, recorded when it starts.

@@ -1,0 +1,429 @@
+//! The conversation runner: a stored conversation plus a new question (or a regenerate, or an
+//! edit) becomes an engine request; the generation's events go to the caller's sink as they come
+//! and into the store, checkpointed about once a second. The CLI, the app and anything else that
+//! chats go through here, so they all see the same conversations.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fin_r1_engine::{CancelToken, ChatMessage, ContextPolicy, GenerationEvent, GenerationRequest, SamplingParams};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::scenario::{Lang, Library, Scenario};
+use crate::store::{
+    Conversation, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, Store, StoreError, CHECKPOINT_EVERY,
+};
+
+/// Sampling fields the user set for this turn; the rest come from the scenario, then the model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamplingOverrides {
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub repetition_penalty: Option<f32>,
+    pub max_tokens: Option<usize>,
+    pub seed: Option<u64>,
+    pub stop: Option<Vec<String>>,
+}
+
+impl SamplingOverrides {
+    pub fn apply(&self, base: SamplingParams) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature.unwrap_or(base.temperature),
+            top_p: self.top_p.unwrap_or(base.top_p),
+            top_k: self.top_k.unwrap_or(base.top_k),
+            repetition_penalty: self.repetition_penalty.unwrap_or(base.repetition_penalty),
+            max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
+            seed: self.seed.or(base.seed),
+            stop: self.stop.clone().unwrap_or(base.stop),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TurnKind {
+    /// A new question after the branch on show (or opening a new conversation).
+    Ask { question: String },
+    /// Another answer to a stored question; the earlier answers stay as branches.
+    Regenerate { question_id: i64 },
+    /// A changed question beside the stored one, answered afresh; the old branch stays.
+    Edit { question_id: i64, question: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    /// `None` opens a new conversation (an `Ask` only).
+    pub conversation: Option<i64>,
+    pub kind: TurnKind,
+    /// A new conversation's preset.
+    pub scenario: Option<String>,
+    /// A new conversation's system prompt, over the preset's and the model's.
+    pub system: Option<String>,
+    /// The preset's form, filled into its template for the conversation's first question.
+    pub form: BTreeMap<String, String>,
+    pub lang: Lang,
+    pub sampling: SamplingOverrides,
+    pub context_policy: ContextPolicy,
+}
+
+impl TurnRequest {
+    pub fn ask(conversation: Option<i64>, question: impl Into<String>) -> Self {
+        Self {
+            conversation,
+            kind: TurnKind::Ask { question: question.into() },
+            scenario: None,
+            system: None,
+            form: BTreeMap::new(),
+            lang: Lang::Zh,
+            sampling: SamplingOverrides::default(),
+            context_policy: ContextPolicy::Error,
+        }
+    }
+}
+
+/// What the sink learns before the first token: where the turn is stored, and how to stop it.
+#[derive(Debug, Clone)]
+pub struct TurnStarted {
+    pub conversation: Conversation,
+    /// True when this turn opened the conversation.
+    pub created: bool,
+    pub question: Message,
+    /// The answer's row, `streaming` until the turn ends.
+    pub answer: Message,
+    pub cancel: CancelToken,
+}
+
+/// A consumer of one turn: the terminal, the app's channel, a test.
+pub trait TurnSink: Send {
+    fn started(&mut self, turn: &TurnStarted);
+    fn event(&mut self, event: &GenerationEvent);
+}
+
+#[derive(Debug)]
+pub struct TurnResult {
+    pub conversation_id: i64,
+    pub question_id: i64,
+    /// The answer as stored (or, when saving failed, as it would have been).
+    pub answer: Message,
+    /// Saving failed (a full disk): the text reached the sink but is not in the store.
+    pub save_error: Option<StoreError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Scenario(String),
+    #[error("message {0} is not a question")]
+    NotAQuestion(i64),
+    #[error("the question is empty")]
+    EmptyQuestion,
+    #[error("regenerate and edit need the conversation the message is in")]
+    NeedsConversation,
+}
+
+impl RunError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Store(e) => e.kind(),
+            Self::Scenario(_) => "scenario",
+            Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation => "invalid_request",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Runner {
+    store: Store,
+    backend: Arc<Backend>,
+    scenario_dir: Option<PathBuf>,
+}
+
+/// Long enough to tell conversations apart in a sidebar.
+const TITLE_CHARS: usize = 60;
+
+impl Runner {
+    /// `scenario_dir`: the user's presets (read afresh each turn, so an import shows at once).
+    pub fn new(store: Store, backend: Arc<Backend>, scenario_dir: Option<PathBuf>) -> Self {
+        Self { store, backend, scenario_dir }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn backend(&self) -> &Arc<Backend> {
+        &self.backend
+    }
+
+    fn scenario(&self, id: &str) -> Result<Scenario, RunError> {
+        Library::load(self.scenario_dir.as_deref()).get(id).cloned().map_err(|e| RunError::Scenario(e.to_string()))
+    }
+
+    /// Runs one turn to its end. Stop it with `TurnStarted::cancel`; dropping the future also
+    /// stops the generation, but leaves the answer `streaming` until the next open marks it
+    /// `interrupted`.
+    pub async fn run(&self, req: TurnRequest, sink: &mut dyn TurnSink) -> Result<TurnResult, RunError> {
+        let (conversation, created) = self.conversation_for(&req).await?;
+        // A preset deleted since the conversation began leaves its snapshot of the system
+        // prompt in charge and the model's sampling.
+        let scenario = match &conversation.scenario_id {
+            Some(id) if created => Some(self.scenario(id)?),
+            Some(id) => self.scenario(id).ok(),
+            None => None,
+        };
+
+        let (question, history) = match &req.kind {
+            TurnKind::Ask { question } => {
+                let parent = conversation.active_leaf_id;
+                let history = match parent {
+                    Some(p) => self.store.path_to(p).await?,
+                    None => Vec::new(),
+                };
+                let q = self.store_question(&conversation, parent, question, history.is_empty(), scenario.as_ref(), &req).await?;
+                (q, history)
+            }
+            TurnKind::Regenerate { question_id } => {
+                let q = self.question(*question_id, &conversation).await?;
+                let history = match q.parent_id {
+                    Some(p) => self.store.path_to(p).await?,
+                    None => Vec::new(),
+                };
+                (q, history)
+            }
+            TurnKind::Edit { question_id, question } => {
+                let old = self.question(*question_id, &conversation).await?;
+                let history = match old.parent_id {
+                    Some(p) => self.store.path_to(p).await?,
+                    None => Vec::new(),
+                };
+                let mut edit = req.clone();
+                if edit.form.is_empty() {
+                    edit.form = stored_fields(&old);
+                }
+                let q = self
+                    .store_question(&conversation, old.parent_id, question, history.is_empty(), scenario.as_ref(), &edit)
+                    .await?;
+                (q, history)
+            }
+        };
+
+        let mut messages = prompt_history(&history);
+        messages.push(ChatMessage::user(question.content.clone()));
+        let base = scenario.as_ref().map(|s| s.sampling.to_params()).unwrap_or_else(|| self.backend.default_sampling());
+        let sampling = req.sampling.apply(base);
+        let system = conversation.system_prompt.clone().or_else(|| self.backend.default_system_prompt()).unwrap_or_default();
+        let provenance = Provenance {
+            engine: EngineRef {
+                engine: if self.backend.is_local() { "local".into() } else { "remote".into() },
+                model_file: Some(self.backend.model_name()),
+                model_sha256: None,
+                quantization: self.backend.quantization(),
+                remote_url: self.backend.remote_url(),
+            },
+            system_prompt: Some(system.clone()),
+            sampling: Some(sampling.clone()),
+            scenario_id: conversation.scenario_id.clone(),
+        };
+        let answer = self.store.begin_answer(conversation.id, question.id, &provenance).await?;
+        if let Some(id) = &conversation.scenario_id {
+            // Recency only orders the new-chat cards: not worth failing a turn over.
+            let _ = self.store.scenario_used(id).await;
+        }
+        // A multi-gigabyte model takes seconds to hash: do it beside the generation.
+        let hashing = self.backend.model_path().map(|path| {
+            let store = self.store.clone();
+            tokio::spawn(async move { store.model_sha256(&path).await.ok() })
+        });
+
+        let request = GenerationRequest {
+            messages,
+            system: Some(system),
+            sampling: Some(sampling),
+            context_policy: req.context_policy,
+        };
+        let mut generation = self.backend.generate(request);
+        let conversation_id = conversation.id;
+        let question_id = question.id;
+        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: generation.cancel_token() });
+
+        let mut out = Outcome::default();
+        let mut save_error: Option<StoreError> = None;
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                ev = generation.next() => {
+                    let Some(ev) = ev else { break };
+                    match &ev {
+                        GenerationEvent::Reasoning { text } => out.reasoning.push_str(text),
+                        GenerationEvent::Answer { text } => out.answer.push_str(text),
+                        GenerationEvent::Usage(u) => out.usage = Some(u.clone()),
+                        GenerationEvent::Done(d) => {
+                            out.stop_reason = Some(d.reason.as_str().to_owned());
+                            out.seed = Some(d.seed);
+                        }
+                        GenerationEvent::Error { kind, message } => out.error = Some((kind.clone(), message.clone())),
+                    }
+                    sink.event(&ev);
+                }
+                // Also a heartbeat: a row that stops being checkpointed belongs to a dead process.
+                _ = tick.tick() => {
+                    if let Err(e) = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await {
+                        save_error.get_or_insert(e);
+                    }
+                }
+            }
+        }
+        if out.stop_reason.is_none() && out.error.is_none() {
+            out.error = Some(("engine".into(), "the generation ended without finishing".into()));
+        }
+        if let Some(h) = hashing {
+            out.model_sha256 = h.await.ok().flatten();
+        }
+        let stored = match self.store.finish_answer(answer.id, &out).await {
+            Ok(m) => m,
+            Err(e) => {
+                save_error.get_or_insert(e);
+                unsaved(answer, &out)
+            }
+        };
+        Ok(TurnResult { conversation_id, question_id, answer: stored, save_error })
+    }
+
+    async fn conversation_for(&self, req: &TurnRequest) -> Result<(Conversation, bool), RunError> {
+        if let Some(id) = req.conversation {
+            let c = self.store.conversation(id).await?;
+            if c.deleted_at.is_some() {
+                return Err(StoreError::NoConversation(id.to_string()).into());
+            }
+            return Ok((c, false));
+        }
+        let TurnKind::Ask { question } = &req.kind else { return Err(RunError::NeedsConversation) };
+        if question.trim().is_empty() {
+            return Err(RunError::EmptyQuestion);
+        }
+        let scenario = req.scenario.as_deref().map(|id| self.scenario(id)).transpose()?;
+        let system = req.system.clone().or_else(|| scenario.as_ref().map(|s| s.system_prompt.trim().to_owned()));
+        let model = self.backend.model_name();
+        let c = self
+            .store
+            .create_conversation(&title_of(question), req.scenario.as_deref(), system.as_deref(), Some(&model))
+            .await?;
+        Ok((c, true))
+    }
+
+    async fn question(&self, id: i64, conversation: &Conversation) -> Result<Message, RunError> {
+        let q = self.store.message(id).await?;
+        if q.role != MessageRole::User || q.conversation_id != conversation.id {
+            return Err(RunError::NotAQuestion(id));
+        }
+        Ok(q)
+    }
+
+    /// Stores a question; the conversation's first goes through its preset's form.
+    async fn store_question(
+        &self,
+        conversation: &Conversation,
+        parent: Option<i64>,
+        typed: &str,
+        first: bool,
+        scenario: Option<&Scenario>,
+        req: &TurnRequest,
+    ) -> Result<Message, RunError> {
+        if typed.trim().is_empty() {
+            return Err(RunError::EmptyQuestion);
+        }
+        let (content, form) = match scenario {
+            Some(s) if first => {
+                let filled = s.fill(typed, &req.form, req.lang).map_err(|e| RunError::Scenario(format!("scenario {}: {e}", s.id)))?;
+                (filled, Some(json!({ "question": typed, "fields": req.form })))
+            }
+            _ => (typed.to_owned(), None),
+        };
+        Ok(self.store.add_question(conversation.id, parent, &content, conversation.scenario_id.as_deref(), form.as_ref()).await?)
+    }
+}
+
+/// The earlier turns as the model sees them: answers only (reasoning is never sent back, as
+/// Fin-R1 and R1-style models expect), and questions that got no answer left out.
+fn prompt_history(path: &[Message]) -> Vec<ChatMessage> {
+    let mut out = Vec::new();
+    let mut pending: Option<&Message> = None;
+    for m in path {
+        match m.role {
+            MessageRole::User => pending = Some(m),
+            MessageRole::Assistant => {
+                let usable = !matches!(m.status, MessageStatus::Error | MessageStatus::Streaming) && !m.answer.trim().is_empty();
+                if let (true, Some(q)) = (usable, pending.take()) {
+                    out.push(ChatMessage::user(q.content.clone()));
+                    out.push(ChatMessage::assistant(m.answer.clone(), None));
+                }
+            }
+            MessageRole::System => {}
+        }
+    }
+    out
+}
+
+fn stored_fields(question: &Message) -> BTreeMap<String, String> {
+    question
+        .form
+        .as_ref()
+        .and_then(|f| f.get("fields"))
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default()
+}
+
+/// A conversation's title: its first question's first line, shortened.
+pub fn title_of(question: &str) -> String {
+    let line = question.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New conversation");
+    let mut title: String = line.chars().take(TITLE_CHARS).collect();
+    if line.chars().count() > TITLE_CHARS {
+        title.push('…');
+    }
+    title
+}
+
+/// The answer as it would have been stored, for a caller whose store failed mid-turn.
+fn unsaved(mut m: Message, o: &Outcome) -> Message {
+    m.reasoning = o.reasoning.clone();
+    m.answer = o.answer.clone();
+    m.status = if o.error.is_some() {
+        MessageStatus::Error
+    } else if o.stop_reason.as_deref() == Some("cancelled") {
+        MessageStatus::Cancelled
+    } else {
+        MessageStatus::Complete
+    };
+    m.stop_reason = o.stop_reason.clone();
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_take_the_first_line_and_shorten() {
+        assert_eq!(title_of("\n  What is NPV?\nmore"), "What is NPV?");
+        let long = "数".repeat(80);
+        let t = title_of(&long);
+        assert_eq!(t.chars().count(), TITLE_CHARS + 1);
+        assert!(t.ends_with('…'));
+    }
+
+    #[test]
+    fn overrides_win_over_the_base() {
+        let base = SamplingParams { temperature: 0.6, max_tokens: 100, ..SamplingParams::default() };
+        let o = SamplingOverrides { temperature: Some(0.0), stop: Some(vec!["END".into()]), ..Default::default() };
+        let p = o.apply(base);
+        assert_eq!((p.temperature, p.max_tokens, p.stop), (0.0, 100, vec!["END".to_owned()]));
+    }
+}
