@@ -8,6 +8,9 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 export FIN_R1_FIXTURES="${FIN_R1_FIXTURES:-$HOME/.cache/fin-r1/fixtures}"
 bash scripts/fetch-fixtures.sh
+# Chats the tests run are stored: keep them out of the user's own conversations.
+FIN_R1_DATA_DIR="${FIN_R1_TEST_DATA_DIR:-$(mktemp -d -t fin-r1-test-data.XXXXXX)}"
+export FIN_R1_DATA_DIR
 FIN_R1_PYTHON="$(bash scripts/setup-python.sh)"
 export FIN_R1_PYTHON
 # The CLI tests in tests/ run the fin-r1 binary, which cargo builds for its own package's tests

@@ -38,11 +38,13 @@ impl Utf8Stream {
         }
     }
 
-    /// Whatever is left when the generation ends (an incomplete character becomes U+FFFD).
+    /// Whatever is left when the generation ends. A character cut in half (the token limit or a
+    /// Stop hit between its bytes) is left out: a trailing U+FFFD would reach the screen, the
+    /// store and the reports as a stray box.
     pub fn finish(&mut self) -> String {
-        let out = String::from_utf8_lossy(&self.pending).into_owned();
+        // `push` leaves pending only the first bytes of a character still to come.
         self.pending.clear();
-        out
+        String::new()
     }
 }
 

@@ -21,8 +21,10 @@ fn chat_json_prints_reasoning_then_answer_events() {
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).collect();
+    assert_eq!(types[0], "started", "the stored turn's ids come first");
+    assert!(events[0]["conversation_id"].as_i64().is_some() && events[0]["answer_id"].as_i64().is_some());
     let first_answer = types.iter().position(|t| *t == "answer").expect("answer events");
-    assert!(first_answer > 0 && types[..first_answer].iter().all(|t| *t == "reasoning"), "{types:?}");
+    assert!(first_answer > 1 && types[1..first_answer].iter().all(|t| *t == "reasoning"), "{types:?}");
     assert_eq!(&types[types.len() - 2..], ["usage", "done"]);
     let answer: String = events.iter().filter(|e| e["type"] == "answer").map(|e| e["text"].as_str().expect("text")).collect();
     assert_eq!(answer, "The present value is about $907");
