@@ -193,6 +193,13 @@ fn inline_display_and_boxed_math_become_mathml() {
     let html = render("$x^2$ and $$\\boxed{r = 5\\%}$$");
     assert!(html.contains("<msup><mi>x</mi><mn>2</mn></msup>"), "{html}");
     assert!(html.contains("<menclose notation=\"box\">"), "{html}");
+    // Regression: a boxed result already inside `$$…$$` was wrapped in `$` again, leaving stray
+    // dollar signs around the formula.
+    for md in ["$$\\boxed{x=1}$$", "$x^2$ and $$\\boxed{r = 5\\%}$$", "Total: $$\\boxed{907}$$ at \\$5 each"] {
+        let html = render(md);
+        assert!(html.contains("<menclose notation=\"box\">"), "{md}: {html}");
+        assert_eq!(html.matches('$').count(), usize::from(md.contains("\\$5")), "{md}: {html}");
+    }
 }
 
 #[test]

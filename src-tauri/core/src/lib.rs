@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod openai;
+pub mod paths;
 pub mod remote;
 pub mod render;
 pub mod runner;

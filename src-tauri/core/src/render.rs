@@ -154,17 +154,30 @@ fn wrap_bare_boxed(s: &str) -> String {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 4);
-    let mut dollars = 0usize;
+    // Open math spans: `$$` is one delimiter, not two (`$$\boxed{x}$$` is already math);
+    // an escaped `\$` is money.
+    let (mut inline, mut display) = (false, false);
     let mut i = 0;
     let bytes = s.as_bytes();
     while i < s.len() {
-        if bytes[i] == b'$' {
-            dollars += 1;
-            out.push('$');
-            i += 1;
+        if bytes[i] == b'\\' && bytes.get(i + 1) == Some(&b'$') {
+            out.push_str("\\$");
+            i += 2;
             continue;
         }
-        if dollars % 2 == 0 && s[i..].starts_with("\\boxed{") {
+        if bytes[i] == b'$' {
+            if bytes.get(i + 1) == Some(&b'$') && !inline {
+                display = !display;
+                out.push_str("$$");
+                i += 2;
+            } else {
+                inline = !inline;
+                out.push('$');
+                i += 1;
+            }
+            continue;
+        }
+        if !inline && !display && s[i..].starts_with("\\boxed{") {
             let parts = split_boxed(&s[i..]);
             if let Some((inner, true)) = parts.first() {
                 out.push_str(&format!("$\\boxed{{{inner}}}$"));

@@ -34,13 +34,7 @@ enum ScenariosCommand {
 }
 
 /// The platform's data folder for the app (`--data-dir` overrides it everywhere).
-/// `$FIN_R1_DATA_DIR`, else the platform's app data folder.
-pub fn default_data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FIN_R1_DATA_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("fin-r1-desktop")
-}
+pub use fin_r1_core::paths::default_data_dir;
 
 pub fn run(a: ScenariosArgs) -> anyhow::Result<i32> {
     let data = a.data_dir.clone().unwrap_or_else(default_data_dir);

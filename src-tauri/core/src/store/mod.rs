@@ -333,12 +333,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(conversation_id)
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        new_leaf(&mut tx, conversation_id, id, now).await?;
         tx.commit().await?;
         self.message(id).await
     }
@@ -366,12 +361,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(conversation_id)
-            .bind(id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+        new_leaf(&mut tx, conversation_id, id, now).await?;
         tx.commit().await?;
         self.message(id).await
     }
@@ -504,6 +494,17 @@ impl Store {
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         search::search(&self.pool, query, limit).await
     }
+}
+
+/// A message just added becomes the end of the branch on show.
+async fn new_leaf(tx: &mut sqlx::SqliteConnection, conversation_id: i64, id: i64, now: i64) -> Result<()> {
+    sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
+        .bind(conversation_id)
+        .bind(id)
+        .bind(now)
+        .execute(tx)
+        .await?;
+    Ok(())
 }
 
 /// Root-first chain of parents ending at `leaf`; a cycle (only a corrupt file could hold one)
