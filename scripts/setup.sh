@@ -2,7 +2,8 @@
 # Installs what building and testing need on a fresh Debian machine, skipping what is there:
 # a C toolchain (onig and candle's build scripts), Python with pip and venv (fixtures come from
 # PyPI; the test environment has the openai client and llama-cpp-python),
-# and Rust through rustup when cargo is missing.
+# the desktop shell's libraries (WebKitGTK 4.1) and Node.js for its UI, Xvfb and WebKit's
+# WebDriver for the end-to-end tests, and Rust through rustup when cargo is missing.
 set -euo pipefail
 need=()
 command -v cc >/dev/null || need+=(build-essential)
@@ -11,6 +12,14 @@ command -v python3 >/dev/null || need+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+pkg-config --exists webkit2gtk-4.1 2>/dev/null || need+=(libwebkit2gtk-4.1-dev librsvg2-dev libssl-dev)
+command -v npm >/dev/null || need+=(nodejs npm)
+command -v xvfb-run >/dev/null || need+=(xvfb xauth)
+command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
+command -v import >/dev/null || need+=(imagemagick)
+# The presets' icons are emoji and the UI speaks Chinese: fonts for both.
+fc-list 2>/dev/null | grep -qi "emoji" || need+=(fonts-noto-color-emoji)
+fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

@@ -1,0 +1,227 @@
+//! The commands the UI invokes: thin adapters over the core. Those that touch the disk or the
+//! model are `async`, so the GTK thread never waits.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use fin_r1_core::runner::{SamplingOverrides, TurnKind, TurnRequest};
+use fin_r1_core::scenario::{Lang, Library, Scenario};
+use fin_r1_core::store::{Conversation, ConversationSummary, Message, SearchHit};
+use fin_r1_engine::ContextPolicy;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::{CmdResult, CommandError};
+use crate::state::{AppState, ModelSummary, RECENT_MODELS};
+use crate::stream::{ChannelSink, StreamMessage};
+
+#[derive(Debug, Serialize)]
+pub struct AppInfo {
+    pub version: &'static str,
+    pub data_dir: PathBuf,
+    pub model: Option<ModelSummary>,
+    pub recent_models: Vec<PathBuf>,
+}
+
+#[tauri::command]
+pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
+    state.wait_startup().await;
+    let recent_models = state.store.setting(RECENT_MODELS).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
+    Ok(AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        data_dir: state.data_dir.clone(),
+        model: state.loaded().await.map(|l| l.summary.clone()),
+        recent_models,
+    })
+}
+
+#[tauri::command]
+pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<ModelSummary> {
+    if state.running.is_busy() {
+        return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
+    }
+    state.load_model(&path).await
+}
+
+#[tauri::command]
+pub async fn list_conversations(state: State<'_, AppState>) -> CmdResult<Vec<ConversationSummary>> {
+    Ok(state.store.list_conversations(500).await?)
+}
+
+/// A conversation with every message of every branch; `active_path` is the branch on show.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+    pub active_path: Vec<i64>,
+}
+
+#[tauri::command]
+pub async fn open_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<ConversationView> {
+    view(&state, id).await
+}
+
+async fn view(state: &AppState, id: i64) -> CmdResult<ConversationView> {
+    let conversation = state.store.conversation(id).await?;
+    let messages = state.store.messages(id).await?;
+    let active_path = state.store.active_path(id).await?.iter().map(|m| m.id).collect();
+    Ok(ConversationView { conversation, messages, active_path })
+}
+
+/// Shows the branch through `message_id`, down to its newest descendant.
+#[tauri::command]
+pub async fn show_branch(state: State<'_, AppState>, conversation_id: i64, message_id: i64) -> CmdResult<ConversationView> {
+    let all = state.store.messages(conversation_id).await?;
+    let mut leaf = message_id;
+    while let Some(child) = all.iter().filter(|m| m.parent_id == Some(leaf)).map(|m| m.id).max() {
+        leaf = child;
+    }
+    state.store.set_active_leaf(conversation_id, leaf).await?;
+    view(&state, conversation_id).await
+}
+
+#[tauri::command]
+pub async fn search_conversations(state: State<'_, AppState>, query: String) -> CmdResult<Vec<SearchHit>> {
+    Ok(state.store.search(&query, 50).await?)
+}
+
+#[tauri::command]
+pub async fn rename_conversation(state: State<'_, AppState>, id: i64, title: String) -> CmdResult<()> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(CommandError::Invalid("a title cannot be empty".into()));
+    }
+    Ok(state.store.rename(id, title).await?)
+}
+
+#[tauri::command]
+pub async fn pin_conversation(state: State<'_, AppState>, id: i64, pinned: bool) -> CmdResult<()> {
+    Ok(state.store.set_pinned(id, pinned).await?)
+}
+
+#[tauri::command]
+pub async fn delete_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<()> {
+    Ok(state.store.delete_conversation(id).await?)
+}
+
+#[tauri::command]
+pub async fn restore_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<()> {
+    Ok(state.store.restore_conversation(id).await?)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ScenarioList {
+    pub scenarios: Vec<Scenario>,
+    /// User preset files that failed validation, with the reason.
+    pub broken: Vec<String>,
+}
+
+#[tauri::command]
+pub async fn list_scenarios(state: State<'_, AppState>) -> CmdResult<ScenarioList> {
+    let lib = Library::load(Some(&state.scenario_dir()));
+    Ok(ScenarioList {
+        scenarios: lib.scenarios.into_iter().map(|(s, _)| s).collect(),
+        broken: lib.broken.iter().map(ToString::to_string).collect(),
+    })
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    pub conversation_id: Option<i64>,
+    pub turn: TurnKind,
+    #[serde(default)]
+    pub scenario: Option<String>,
+    #[serde(default)]
+    pub form: BTreeMap<String, String>,
+    /// "zh" or "en": the language a preset's form labels are filled in.
+    #[serde(default)]
+    pub lang: Option<String>,
+    #[serde(default)]
+    pub sampling: SamplingOverrides,
+}
+
+/// How a turn ended, once its events have all gone down the channel.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TurnSummary {
+    pub conversation_id: i64,
+    pub question_id: i64,
+    pub answer: Message,
+    /// The text was shown but could not be saved (a full disk).
+    pub save_error: Option<String>,
+}
+
+/// Runs one turn; its events stream through `on_event` while it runs.
+#[tauri::command]
+pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_event: Channel<StreamMessage>) -> CmdResult<TurnSummary> {
+    let runner = state.runner().await?;
+    let req = TurnRequest {
+        conversation: request.conversation_id,
+        kind: request.turn,
+        scenario: request.scenario.filter(|s| !s.is_empty()),
+        system: None,
+        form: request.form,
+        lang: if request.lang.as_deref() == Some("en") { Lang::En } else { Lang::Zh },
+        sampling: request.sampling,
+        context_policy: ContextPolicy::Error,
+    };
+    let mut sink = ChannelSink::new(on_event, state.running.clone());
+    let result = runner.run(req, &mut sink).await;
+    drop(sink);
+    let r = result?;
+    Ok(TurnSummary {
+        conversation_id: r.conversation_id,
+        question_id: r.question_id,
+        answer: r.answer,
+        save_error: r.save_error.map(|e| e.to_string()),
+    })
+}
+
+/// Stops a streaming answer; what it wrote so far is kept as `cancelled`.
+#[tauri::command]
+pub async fn stop_generation(state: State<'_, AppState>, answer_id: i64) -> CmdResult<bool> {
+    Ok(state.running.cancel(answer_id))
+}
+
+/// Model output as sanitised HTML: the only HTML the UI puts into the page.
+#[tauri::command]
+pub fn render_markdown(markdown: String) -> String {
+    fin_r1_core::render::render(&markdown)
+}
+
+/// The stylesheet for the renderer's classes (highlighted code, math), shared with reports.
+#[tauri::command]
+pub fn renderer_css() -> &'static str {
+    fin_r1_core::render::highlight_css()
+}
+
+#[tauri::command]
+pub async fn get_setting(state: State<'_, AppState>, key: String) -> CmdResult<Option<serde_json::Value>> {
+    Ok(state.store.setting(&key).await?)
+}
+
+#[tauri::command]
+pub async fn set_setting(state: State<'_, AppState>, key: String, value: serde_json::Value) -> CmdResult<()> {
+    if !key.starts_with("ui.") {
+        return Err(CommandError::Invalid(format!("the UI cannot set {key:?}")));
+    }
+    Ok(state.store.set_setting(&key, &value).await?)
+}
+
+/// Opens an http(s) or mailto link in the system's browser or mail program, never in the app.
+#[tauri::command]
+pub fn open_external(url: String) -> CmdResult<()> {
+    let lower = url.to_ascii_lowercase();
+    if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")) || url.contains(char::is_whitespace) {
+        return Err(CommandError::Invalid(format!("not an http(s) or mailto link: {url}")));
+    }
+    #[cfg(target_os = "linux")]
+    let mut cmd = std::process::Command::new("xdg-open");
+    #[cfg(target_os = "macos")]
+    let mut cmd = std::process::Command::new("open");
+    #[cfg(target_os = "windows")]
+    let mut cmd = std::process::Command::new("explorer");
+    cmd.arg(&url).spawn().map(drop).map_err(|e| CommandError::Invalid(format!("cannot open {url}: {e}")))
+}
+

@@ -1,0 +1,247 @@
+import { Fragment } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "../api";
+import { t } from "../i18n";
+import { reasoningPhase } from "../stream";
+import { reasoningLabel, storedReasoningSeconds } from "../timer";
+import { Throttled } from "../throttle";
+import { current, isStreaming, lang, live, now, send, showBranch } from "../state";
+import type { ConversationView, Message } from "../types";
+import { Composer } from "./Composer";
+
+export function ChatView() {
+  const view = current.value!;
+  const byId = new Map(view.messages.map((m) => [m.id, m]));
+  const path = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => end.current?.scrollIntoView({ block: "end" }), [view.conversation.id, path.length]);
+  return (
+    <section class="chat">
+      <header class="chat-head">
+        <h2 id="conversation-title">{view.conversation.title}</h2>
+        {view.conversation.scenario_id && <span class="tag">{view.conversation.scenario_id}</span>}
+      </header>
+      <div class="messages" id="messages">
+        {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} /> : <Answer key={m.id} m={m} view={view} />))}
+        <div ref={end} />
+      </div>
+      <Composer />
+    </section>
+  );
+}
+
+/** Other versions of a message: same parent, same role. */
+function siblings(view: ConversationView, m: Message): Message[] {
+  return view.messages.filter((o) => o.parent_id === m.parent_id && o.role === m.role).sort((a, b) => a.id - b.id);
+}
+
+function BranchNav({ m, view }: { m: Message; view: ConversationView }) {
+  const l = lang.value;
+  const sibs = siblings(view, m);
+  if (sibs.length < 2) return null;
+  const i = sibs.findIndex((s) => s.id === m.id);
+  return (
+    <span class="branch-nav">
+      <button class="icon" title={t(l, "message.prev")} disabled={i <= 0 || isStreaming()} onClick={() => void showBranch(sibs[i - 1].id)}>
+        ‹
+      </button>
+      <span class="branch-count">{t(l, "message.branch", { i: i + 1, n: sibs.length })}</span>
+      <button class="icon" title={t(l, "message.next")} disabled={i >= sibs.length - 1 || isStreaming()} onClick={() => void showBranch(sibs[i + 1].id)}>
+        ›
+      </button>
+    </span>
+  );
+}
+
+function Question({ m, view }: { m: Message; view: ConversationView }) {
+  const l = lang.value;
+  const typed = m.form?.question ?? m.content;
+  const fields = Object.entries(m.form?.fields ?? {}).filter(([, v]) => v.trim() !== "");
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(typed);
+  if (editing) {
+    return (
+      <div class="msg question editing">
+        <textarea class="edit-box" rows={3} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+        <div class="actions">
+          <button
+            class="primary"
+            disabled={!text.trim() || isStreaming()}
+            onClick={() => {
+              setEditing(false);
+              void send({ kind: "edit", question_id: m.id, question: text.trim() });
+            }}
+          >
+            {t(l, "message.resend")}
+          </button>
+          <button onClick={() => setEditing(false)}>{t(l, "message.cancel")}</button>
+        </div>
+      </div>
+    );
+  }
+  return (
+    <div class="msg question" data-id={m.id}>
+      <div class="question-text">{typed}</div>
+      {fields.length > 0 && (
+        <dl class="form-values">
+          {fields.map(([k, v]) => (
+            <Fragment key={k}>
+              <dt>{k}</dt>
+              <dd>{v}</dd>
+            </Fragment>
+          ))}
+        </dl>
+      )}
+      <div class="actions">
+        <BranchNav m={m} view={view} />
+        <button
+          class="link"
+          disabled={isStreaming()}
+          onClick={() => {
+            setText(typed);
+            setEditing(true);
+          }}
+        >
+          {t(l, "message.edit")}
+        </button>
+      </div>
+    </div>
+  );
+}
+
+function Answer({ m, view }: { m: Message; view: ConversationView }) {
+  // Only the answer being written reads the live stream; the others never re-render per token.
+  if (m.status === "streaming") return <LiveAnswerItem m={m} view={view} />;
+  return <StoredAnswer m={m} view={view} />;
+}
+
+function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
+  const l = lang.value;
+  const secs = storedReasoningSeconds(m.reasoning_tokens, m.decode_tok_s);
+  const label = secs !== null ? t(l, "reasoning.thought", { s: secs }) : t(l, "reasoning.title");
+  return (
+    <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
+      {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} />}
+      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} /> : null}
+      <StatusLine m={m} />
+      <div class="actions">
+        <BranchNav m={m} view={view} />
+        <CopyButton text={m.answer} />
+        {m.parent_id !== null && (
+          <button class="link regenerate" disabled={isStreaming()} onClick={() => void send({ kind: "regenerate", question_id: m.parent_id! })}>
+            {t(l, "message.regenerate")}
+          </button>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
+  const l = lang.value;
+  const lv = live.value;
+  const mine = lv !== null && lv.answerId === m.id;
+  const reasoning = mine ? lv.reasoning : m.reasoning;
+  const answer = mine ? lv.answer : m.answer;
+  const phase = mine ? reasoningPhase(lv) : "none";
+  const label = mine ? reasoningLabel(l, lv.reasoningStartedAt, lv.answerStartedAt, lv.endedAt, now.value) : t(l, "reasoning.title");
+  return (
+    <div class="msg answer status-streaming" data-id={m.id} data-status="streaming">
+      {reasoning && <Reasoning text={reasoning} label={label} thinking={phase === "thinking"} />}
+      {!reasoning && !answer && <div class="typing">…</div>}
+      {answer && <Markdown text={answer} streaming={true} />}
+      <div class="actions">
+        <BranchNav m={m} view={view} />
+      </div>
+    </div>
+  );
+}
+
+function Reasoning({ text, label, thinking }: { text: string; label: string; thinking: boolean }) {
+  const l = lang.value;
+  // Open while the model thinks, folded once the answer starts; a click overrides either.
+  const [userOpen, setUserOpen] = useState<boolean | null>(null);
+  const open = userOpen ?? thinking;
+  return (
+    <div class={`reasoning${open ? " open" : ""}${thinking ? " thinking" : ""}`}>
+      <button class="reasoning-toggle" aria-expanded={open} title={t(l, open ? "reasoning.hide" : "reasoning.show")} onClick={() => setUserOpen(!open)}>
+        <span class="chevron">{open ? "▾" : "▸"}</span> <span class="reasoning-label">{label}</span>
+      </button>
+      {open && <div class="reasoning-text">{text}</div>}
+    </div>
+  );
+}
+
+function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
+  const [html, setHtml] = useState("");
+  const ref = useRef<HTMLDivElement>(null);
+  const renderer = useRef<Throttled<string> | null>(null);
+  if (renderer.current === null) renderer.current = new Throttled((md) => api.render(md), (h) => setHtml(h), 100);
+  useEffect(() => renderer.current?.push(text, !streaming), [text, streaming]);
+  useEffect(() => () => renderer.current?.cancel(), []);
+  useEffect(() => addCopyButtons(ref.current, lang.value), [html]);
+  // The core's renderer sanitised this HTML: the only HTML the UI puts into the page.
+  return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: html }} />;
+}
+
+function addCopyButtons(root: HTMLElement | null, l: "zh" | "en") {
+  root?.querySelectorAll(".code-block").forEach((block) => {
+    if (block.querySelector(".copy-code")) return;
+    const button = document.createElement("button");
+    button.className = "copy-code";
+    button.textContent = t(l, "message.copy");
+    button.addEventListener("click", () => {
+      void copy(block.querySelector("code")?.textContent ?? "").then(() => (button.textContent = t(l, "message.copied")));
+    });
+    block.querySelector(".code-lang")?.appendChild(button) ?? block.prepend(button);
+  });
+}
+
+async function copy(text: string) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = document.createElement("textarea");
+    area.value = text;
+    document.body.appendChild(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+}
+
+function CopyButton({ text }: { text: string }) {
+  const l = lang.value;
+  const [done, setDone] = useState(false);
+  if (!text.trim()) return null;
+  return (
+    <button class="link" onClick={() => void copy(text).then(() => setDone(true))}>
+      {t(l, done ? "message.copied" : "message.copy")}
+    </button>
+  );
+}
+
+function StatusLine({ m }: { m: Message }) {
+  const l = lang.value;
+  const parts: string[] = [];
+  if (m.reasoning_tokens !== null && m.answer_tokens !== null) parts.push(t(l, "stats.tokens", { r: m.reasoning_tokens, a: m.answer_tokens }));
+  if (m.ttft_ms !== null) parts.push(t(l, "stats.ttft", { s: (m.ttft_ms / 1000).toFixed(2) }));
+  if (m.decode_tok_s !== null) parts.push(t(l, "stats.speed", { v: m.decode_tok_s.toFixed(1) }));
+  if (m.engine?.model_file) parts.push(m.engine.model_file);
+  return (
+    <div class="stats">
+      {m.status === "cancelled" && <span class="badge">{t(l, "status.cancelled")}</span>}
+      {m.status === "interrupted" && <span class="badge warn">{t(l, "status.interrupted")}</span>}
+      {m.status === "error" && (
+        <span class="badge error">
+          {t(l, "status.error")}: {m.error_message}
+        </span>
+      )}
+      {m.stop_reason === "length" && <span class="badge">{t(l, "status.length")}</span>}
+      {m.stop_reason !== "cancelled" && m.status === "complete" && m.reasoning.trim() && !m.answer.trim() && (
+        <span class="badge warn">{t(l, "reasoning.unterminated")}</span>
+      )}
+      <span class="figures">{parts.join(" · ")}</span>
+    </div>
+  );
+}

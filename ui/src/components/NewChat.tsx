@@ -1,0 +1,113 @@
+import { t } from "../i18n";
+import { chosenScenario, draft, formValues, lang, brokenScenarios, scenarios } from "../state";
+import type { Scenario } from "../types";
+import { Composer } from "./Composer";
+
+export function NewChat() {
+  const l = lang.value;
+  const chosen = chosenScenario.value;
+  return (
+    <section class="new-chat-view">
+      <h1>{t(l, "newchat.heading")}</h1>
+      <div class="cards">
+        <button class={`card${chosen === null ? " chosen" : ""}`} id="scenario-free" onClick={() => (chosenScenario.value = null)}>
+          <span class="card-icon">💬</span>
+          <span class="card-name">{t(l, "newchat.free")}</span>
+          <span class="card-desc">{t(l, "newchat.freeDesc")}</span>
+        </button>
+        {scenarios.value.map((s) => (
+          <Card key={s.id} s={s} />
+        ))}
+      </div>
+      {brokenScenarios.value.length > 0 && (
+        <ul class="broken">
+          {brokenScenarios.value.map((b) => (
+            <li key={b}>{b}</li>
+          ))}
+        </ul>
+      )}
+      {chosen && <Starters s={chosen} />}
+      {chosen && chosen.fields.length > 0 && <Form s={chosen} />}
+      <Composer />
+    </section>
+  );
+}
+
+function Card({ s }: { s: Scenario }) {
+  const l = lang.value;
+  const chosen = chosenScenario.value?.id === s.id;
+  return (
+    <button
+      class={`card${chosen ? " chosen" : ""}`}
+      id={`scenario-${s.id}`}
+      onClick={() => {
+        chosenScenario.value = s;
+        formValues.value = {};
+      }}
+    >
+      <span class="card-icon">{s.icon}</span>
+      <span class="card-name">{s.name[l]}</span>
+      <span class="card-desc">{s.description[l]}</span>
+    </button>
+  );
+}
+
+function Starters({ s }: { s: Scenario }) {
+  const l = lang.value;
+  if (s.starter_questions.length === 0) return null;
+  return (
+    <div class="starters">
+      {s.starter_questions.map((q, i) => (
+        <button class="starter" key={i} onClick={() => (draft.value = q[l])}>
+          {q[l]}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+function Form({ s }: { s: Scenario }) {
+  const l = lang.value;
+  const values = formValues.value;
+  const set = (name: string, v: string) => (formValues.value = { ...formValues.value, [name]: v });
+  return (
+    <fieldset class="form">
+      <legend>{t(l, "newchat.form")}</legend>
+      {s.fields.map((f) => (
+        <label key={f.name} class="field">
+          <span>
+            {f.label[l]}
+            {f.required && <em> ({t(l, "newchat.required")})</em>}
+          </span>
+          {f.kind === "textarea" ? (
+            <textarea
+              name={f.name}
+              rows={3}
+              placeholder={f.placeholder?.[l] ?? ""}
+              value={values[f.name] ?? ""}
+              onInput={(e) => set(f.name, (e.target as HTMLTextAreaElement).value)}
+            />
+          ) : f.kind === "select" ? (
+            <select name={f.name} value={values[f.name] ?? ""} onChange={(e) => set(f.name, (e.target as HTMLSelectElement).value)}>
+              <option value="">—</option>
+              {(f.options ?? []).map((o) => (
+                <option key={o} value={o}>
+                  {o}
+                </option>
+              ))}
+            </select>
+          ) : (
+            <input
+              name={f.name}
+              type={f.kind === "number" || f.kind === "percent" ? "text" : "text"}
+              inputMode={f.kind === "number" || f.kind === "percent" ? "decimal" : undefined}
+              placeholder={f.placeholder?.[l] ?? ""}
+              value={values[f.name] ?? ""}
+              onInput={(e) => set(f.name, (e.target as HTMLInputElement).value)}
+            />
+          )}
+        </label>
+      ))}
+    </fieldset>
+  );
+}

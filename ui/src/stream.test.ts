@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { applyMessage, emptyLive, reasoningPhase } from "./stream";
+import type { StreamMessage } from "./types";
+
+const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值" };
+
+describe("stream assembly", () => {
+  it("keeps reasoning and answer apart, in order, across batches", () => {
+    let live = applyMessage(emptyLive(), started, 0);
+    expect(live.answerId).toBe(8);
+    expect(reasoningPhase(live)).toBe("none");
+    live = applyMessage(live, { type: "events", events: [{ type: "reasoning", text: "先折现" }] }, 100);
+    expect(reasoningPhase(live)).toBe("thinking");
+    live = applyMessage(
+      live,
+      { type: "events", events: [{ type: "reasoning", text: "两次。" }, { type: "answer", text: "现值约" }] },
+      1300,
+    );
+    live = applyMessage(live, { type: "events", events: [{ type: "answer", text: " 907 元" }] }, 1400);
+    expect(live.reasoning).toBe("先折现两次。");
+    expect(live.answer).toBe("现值约 907 元");
+    expect(live.reasoningStartedAt).toBe(100);
+    expect(live.answerStartedAt).toBe(1300);
+    expect(reasoningPhase(live)).toBe("thought");
+    expect(live.status).toBe("streaming");
+  });
+
+  it("records usage, and the end: complete, stopped or failed", () => {
+    const usage = {
+      type: "usage" as const,
+      prompt_tokens: 10,
+      cached_prompt_tokens: 0,
+      reasoning_tokens: 4,
+      answer_tokens: 3,
+      time_to_first_token_ms: 120,
+      prefill_tok_s: 100,
+      decode_tok_s: 20,
+      total_ms: 500,
+    };
+    const done = { type: "done" as const, reason: "end", reasoning_unterminated: false, seed: 1, dropped_turns: 0 };
+    let live = applyMessage(emptyLive(), { type: "events", events: [{ type: "answer", text: "x" }, usage, done] }, 5);
+    expect(live.usage?.reasoning_tokens).toBe(4);
+    expect(live.status).toBe("complete");
+    expect(live.endedAt).toBe(5);
+    live = applyMessage(emptyLive(), { type: "events", events: [{ ...done, reason: "cancelled" }] }, 5);
+    expect(live.status).toBe("cancelled");
+    live = applyMessage(emptyLive(), { type: "events", events: [{ type: "error", kind: "prompt_too_long", message: "too long" }] }, 5);
+    expect(live.status).toBe("error");
+    expect(live.error?.kind).toBe("prompt_too_long");
+  });
+
+  it("does not change the state it was given", () => {
+    const a = emptyLive();
+    applyMessage(a, { type: "events", events: [{ type: "answer", text: "x" }] }, 1);
+    expect(a.answer).toBe("");
+  });
+});

@@ -1,0 +1,97 @@
+// Assembles a live answer from the channel's messages: reasoning and answer kept apart, the
+// figures and the end recorded. Pure, so the UI's view of a stream is tested without a window.
+
+import type { GenerationEvent, MessageStatus, StreamMessage, Usage } from "./types";
+
+export interface LiveAnswer {
+  conversationId: number | null;
+  questionId: number | null;
+  answerId: number | null;
+  title: string | null;
+  reasoning: string;
+  answer: string;
+  status: MessageStatus;
+  usage: Usage | null;
+  stopReason: string | null;
+  reasoningUnterminated: boolean;
+  error: { kind: string; message: string } | null;
+  /** When the first reasoning text and the first answer text arrived (ms, the caller's clock). */
+  reasoningStartedAt: number | null;
+  answerStartedAt: number | null;
+  endedAt: number | null;
+}
+
+export function emptyLive(): LiveAnswer {
+  return {
+    conversationId: null,
+    questionId: null,
+    answerId: null,
+    title: null,
+    reasoning: "",
+    answer: "",
+    status: "streaming",
+    usage: null,
+    stopReason: null,
+    reasoningUnterminated: false,
+    error: null,
+    reasoningStartedAt: null,
+    answerStartedAt: null,
+    endedAt: null,
+  };
+}
+
+/** Applies one channel message; returns a new object (the old one is left as it was). */
+export function applyMessage(live: LiveAnswer, msg: StreamMessage, now: number): LiveAnswer {
+  if (msg.type === "started") {
+    return {
+      ...live,
+      conversationId: msg.conversation_id,
+      questionId: msg.question_id,
+      answerId: msg.answer_id,
+      title: msg.title,
+    };
+  }
+  let next = { ...live };
+  for (const ev of msg.events) next = applyEvent(next, ev, now);
+  return next;
+}
+
+export function applyEvent(live: LiveAnswer, ev: GenerationEvent, now: number): LiveAnswer {
+  switch (ev.type) {
+    case "reasoning":
+      return {
+        ...live,
+        reasoning: live.reasoning + ev.text,
+        reasoningStartedAt: live.reasoningStartedAt ?? now,
+      };
+    case "answer":
+      return {
+        ...live,
+        answer: live.answer + ev.text,
+        answerStartedAt: live.answerStartedAt ?? now,
+      };
+    case "usage": {
+      const { type: _t, ...usage } = ev;
+      return { ...live, usage };
+    }
+    case "done":
+      return {
+        ...live,
+        status: ev.reason === "cancelled" ? "cancelled" : "complete",
+        stopReason: ev.reason,
+        reasoningUnterminated: ev.reasoning_unterminated,
+        endedAt: now,
+      };
+    case "error":
+      return { ...live, status: "error", error: { kind: ev.kind, message: ev.message }, endedAt: now };
+  }
+}
+
+/** The phase the reasoning panel shows. */
+export type ReasoningPhase = "none" | "thinking" | "thought";
+
+export function reasoningPhase(live: LiveAnswer): ReasoningPhase {
+  if (live.reasoningStartedAt === null) return "none";
+  if (live.answerStartedAt === null && live.status === "streaming") return "thinking";
+  return "thought";
+}
