@@ -67,7 +67,10 @@ impl Session {
     pub fn wait_text(&self, css: &str, timeout: Duration, check: impl Fn(&str) -> bool) -> Result<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let text = self.find(css).and_then(|e| self.text(&e)).unwrap_or_default();
+            // innerText: WebKitWebDriver's element text leaves out text in an element that clips
+            // its overflow with an ellipsis.
+            let js = format!("const e = document.querySelector({}); return e ? e.innerText : null;", json!(css));
+            let text = self.script(&js).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             if check(&text) {
                 return Ok(text);
             }
@@ -90,6 +93,11 @@ impl Session {
 
     pub fn type_into(&self, element: &str, text: &str) -> Result<()> {
         self.call(reqwest::Method::POST, &format!("/element/{element}/value"), Some(json!({ "text": text })))?;
+        Ok(())
+    }
+
+    pub fn clear(&self, element: &str) -> Result<()> {
+        self.call(reqwest::Method::POST, &format!("/element/{element}/clear"), Some(json!({})))?;
         Ok(())
     }
 

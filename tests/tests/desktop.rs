@@ -99,7 +99,7 @@ fn chat_from_a_preset_stop_an_answer_and_find_it_after_a_restart() {
     screenshot(&display, &shots.join("desktop-answer.png"));
     let answer = s.wait_text(".msg.answer .answer-body", long, |t| !t.is_empty()).expect("answer");
     assert_eq!(answer.trim(), "The present value is about $907");
-    let label = s.find(".reasoning-label").and_then(|e| s.text(&e)).expect("reasoning label");
+    let label = s.wait_text(".reasoning-label", long, |t| !t.is_empty()).expect("reasoning label");
     assert!(label.starts_with("已思考") || label.starts_with("Thought for"), "{label}");
     s.click_css(".reasoning-toggle").expect("open the reasoning");
     let reasoning = s.wait_text(".reasoning-text", long, |t| !t.is_empty()).expect("reasoning text");
@@ -109,6 +109,7 @@ fn chat_from_a_preset_stop_an_answer_and_find_it_after_a_restart() {
 
     // A long answer from SmolLM2, stopped mid-way.
     let path = s.find("#model-path").expect("model path");
+    s.clear(&path).expect("clear");
     s.type_into(&path, &fixture(SMOLLM2_FILE).to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
     s.wait_text("#model-current", long, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
@@ -126,7 +127,7 @@ fn chat_from_a_preset_stop_an_answer_and_find_it_after_a_restart() {
     // Restart: the conversation is in the sidebar, and opens with both answers.
     let s = Session::start(&driver, &app, &[]).expect("second session");
     let item = s.wait_for(".item .item-title", long).expect("a conversation in the sidebar");
-    assert_eq!(s.text(&item).expect("title"), "两年后收到1000元的现值是多少？");
+    s.wait_text(".item .item-title", long, |t| t == "两年后收到1000元的现值是多少？").expect("its title");
     s.click(&item).expect("open it");
     s.wait_for(".msg.answer[data-status=cancelled]", long).expect("the stopped answer kept");
     assert_eq!(s.find_all(".msg.answer").expect("answers").len(), 2);

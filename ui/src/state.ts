@@ -100,14 +100,17 @@ export async function setSampling(s: SamplingOverrides) {
   if (id !== undefined) await api.setSetting(`ui.sampling.${id}`, s);
 }
 
-export async function loadModel(path: string) {
+/** Loads a GGUF as the model; false (with the reason shown) if it cannot be used. */
+export async function loadModel(path: string): Promise<boolean> {
   modelBusy.value = true;
   errorLine.value = null;
   try {
     await api.loadModel(path.trim());
     await refreshInfo();
+    return true;
   } catch (e) {
     errorLine.value = errorText(e);
+    return false;
   } finally {
     modelBusy.value = false;
   }
@@ -128,6 +131,9 @@ export async function send(turn: TurnKind) {
   const scenario = view ? null : chosenScenario.value;
   errorLine.value = null;
   live.value = emptyLive();
+  // The question is on its way: the composer empties (and gets it back if the send fails).
+  const typed = draft.value;
+  if (turn.kind === "ask") draft.value = "";
   startTicker();
   let reloaded = false;
   try {
@@ -160,7 +166,6 @@ export async function send(turn: TurnKind) {
     batch(() => {
       current.value = v;
       live.value = null;
-      draft.value = "";
       if (summary.save_error) errorLine.value = summary.save_error;
     });
     await refreshConversations();
@@ -168,6 +173,7 @@ export async function send(turn: TurnKind) {
     batch(() => {
       errorLine.value = errorText(e);
       live.value = null;
+      if (turn.kind === "ask" && !draft.value) draft.value = typed;
     });
   } finally {
     stopTicker();

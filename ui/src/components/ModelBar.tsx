@@ -41,7 +41,7 @@ export function ModelBar() {
         class="model-load"
         onSubmit={(e) => {
           e.preventDefault();
-          if (path.trim()) void loadModel(path);
+          if (path.trim()) void loadModel(path).then((ok) => ok && setPath(""));
         }}
       >
         <input id="model-path" list="recent-models" placeholder={t(l, "model.path")} value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} />
