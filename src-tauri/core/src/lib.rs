@@ -3,6 +3,7 @@
 //! and the remote engine that talks to such a server (vLLM) with the same event stream.
 
 pub mod backend;
+pub mod hub;
 pub mod openai;
 pub mod paths;
 pub mod remote;

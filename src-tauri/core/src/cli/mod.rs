@@ -2,6 +2,7 @@ mod bench;
 mod chat;
 mod conversations;
 mod inspect;
+mod models;
 mod render;
 mod scenarios;
 mod serve;
@@ -24,6 +25,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Stored conversations: list, show, search, rename, delete, restore.
     Conversations(conversations::ConversationsArgs),
+    /// Models: download from a hub (resumable, hash-checked).
+    Models(models::ModelsArgs),
     /// Describe a GGUF model file and check that it loads.
     Inspect(inspect::InspectArgs),
     /// Measure load time, prefill and decode speed and peak memory.
@@ -69,7 +72,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
-            Command::Inspect(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
+            Command::Inspect(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
         }
     }
 }
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Chat(a) => chat::run(a),
         Command::Conversations(a) => conversations::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Scenarios(a) => scenarios::run(a),

@@ -1,0 +1,147 @@
+//! A Hugging Face hub served on loopback for the download tests: `resolve` with Range requests,
+//! the ETag / X-Repo-Commit / Content-Range headers hf-hub reads, tokens, and faults on demand
+//! (a connection cut mid-file, bytes that do not match their hash).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+pub const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+#[derive(Default)]
+pub struct HubState {
+    /// (repo, file) → bytes served; the ETag is the SHA-256 of `etag_of` if set, else of these.
+    files: Mutex<HashMap<(String, String), (Bytes, String)>>,
+    token: Mutex<Option<String>>,
+    /// Cut the next response whose range starts at this offset after this many bytes.
+    cut: Mutex<Option<(u64, u64)>>,
+    pub bytes_served: AtomicU64,
+    pub requests: AtomicU64,
+}
+
+pub struct Hub {
+    pub addr: SocketAddr,
+    pub state: Arc<HubState>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+pub fn sha256_hex(b: &[u8]) -> String {
+    Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Hub {
+    pub fn start() -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let state = Arc::new(HubState::default());
+        let app = Router::new().route("/{org}/{name}/resolve/{rev}/{*file}", get(resolve)).with_state(state.clone());
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self { addr, state, _runtime: runtime }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn add(&self, repo: &str, file: &str, bytes: Vec<u8>) {
+        let sha = sha256_hex(&bytes);
+        self.state.files.lock().expect("lock").insert((repo.into(), file.into()), (Bytes::from(bytes), sha));
+    }
+
+    /// Serves `bytes` under the hash of `claimed`: a file corrupted on the way.
+    pub fn add_corrupt(&self, repo: &str, file: &str, bytes: Vec<u8>, claimed: &[u8]) {
+        self.state.files.lock().expect("lock").insert((repo.into(), file.into()), (Bytes::from(bytes), sha256_hex(claimed)));
+    }
+
+    pub fn require_token(&self, token: &str) {
+        *self.state.token.lock().expect("lock") = Some(token.into());
+    }
+
+    /// The next response for a range starting at `offset` stops after `after` bytes.
+    pub fn cut_once(&self, offset: u64, after: u64) {
+        *self.state.cut.lock().expect("lock") = Some((offset, after));
+    }
+}
+
+async fn resolve(
+    State(state): State<Arc<HubState>>,
+    Path((org, name, _rev, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let wanted = state.token.lock().expect("lock").clone();
+    if let Some(t) = wanted {
+        let given = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if given != format!("Bearer {t}") {
+            return plain(StatusCode::UNAUTHORIZED, "Invalid credentials in Authorization header");
+        }
+    }
+    let found = state.files.lock().expect("lock").get(&(format!("{org}/{name}"), file.clone())).cloned();
+    let Some((bytes, sha)) = found else { return plain(StatusCode::NOT_FOUND, "Entry not found") };
+    let total = bytes.len() as u64;
+    let (start, end) = headers
+        .get("range")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.strip_prefix("bytes="))
+        .and_then(|r| r.split_once('-'))
+        .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok().unwrap_or(total - 1))))
+        .map(|(a, b)| (a.min(total), b.min(total.saturating_sub(1))))
+        .unwrap_or((0, total.saturating_sub(1)));
+    let part = bytes.slice(start as usize..(end + 1).min(total) as usize);
+    let cut = {
+        let mut c = state.cut.lock().expect("lock");
+        match *c {
+            Some((offset, after)) if offset == start && part.len() as u64 > 1 => {
+                *c = None;
+                Some(after)
+            }
+            _ => None,
+        }
+    };
+    let len = part.len() as u64;
+    let served = state.clone();
+    let body = match cut {
+        None => {
+            served.bytes_served.fetch_add(len, Ordering::Relaxed);
+            Body::from(part)
+        }
+        Some(after) => {
+            let head = part.slice(..after.min(len) as usize);
+            served.bytes_served.fetch_add(head.len() as u64, Ordering::Relaxed);
+            // Part of the range, a pause (so the other chunks finish first), then the
+            // connection drops.
+            let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(head)]).chain(futures_util::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Err(std::io::Error::other("connection cut"))
+            }));
+            Body::from_stream(stream)
+        }
+    };
+    Response::builder()
+        .status(if headers.contains_key("range") { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK })
+        .header("etag", format!("\"{sha}\""))
+        .header("x-repo-commit", COMMIT)
+        .header("accept-ranges", "bytes")
+        .header("content-range", format!("bytes {start}-{end}/{total}"))
+        .header("content-length", len)
+        .body(body)
+        .expect("response")
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    Response::builder().status(status).body(Body::from(text)).expect("response")
+}
+
+use futures_util::StreamExt as _;

@@ -1,0 +1,160 @@
+//! Downloads from a hub served on loopback, as `fin-r1 models download` and the app do them:
+//! the whole file, the cache reused, a connection cut mid-file then resumed, a corrupted file
+//! caught by its hash, and clear errors for 404 and 401.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use fin_r1_core::hub::{download, DownloadError, DownloadRequest, Progress};
+use fin_r1_tests::hub::{Hub, COMMIT};
+use fin_r1_tests::{fin_r1_bin, scratch_dir};
+
+const MIB: usize = 1 << 20;
+
+/// Deterministic bytes that are not all alike (so a misplaced chunk shows).
+fn content(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn cache(name: &str) -> std::path::PathBuf {
+    let d = scratch_dir().join(format!("hf-cache-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[derive(Default)]
+struct Count {
+    total: AtomicU64,
+    done: AtomicU64,
+    resumed: AtomicU64,
+}
+impl Progress for Count {
+    fn start(&self, _file: &str, total: u64, resumed_from: u64) {
+        self.total.store(total, Ordering::Relaxed);
+        self.resumed.store(resumed_from, Ordering::Relaxed);
+    }
+    fn advance(&self, bytes: u64) {
+        self.done.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn request(hub: &Hub, cache: &std::path::Path, file: &str) -> DownloadRequest {
+    DownloadRequest {
+        endpoint: Some(hub.endpoint()),
+        cache_dir: Some(cache.to_owned()),
+        token: None,
+        ..DownloadRequest::new("SUFE-AIFLM-Lab/tiny-test", file)
+    }
+}
+
+#[test]
+fn the_cli_downloads_with_progress_prints_the_path_and_reuses_the_cache() {
+    let hub = Hub::start();
+    let bytes = content(20 * MIB + 123);
+    hub.add("SUFE-AIFLM-Lab/tiny-test", "model.Q4_K_M.gguf", bytes.clone());
+    let dir = cache("cli");
+    let run = || {
+        Command::new(fin_r1_bin())
+            .args(["models", "download", "SUFE-AIFLM-Lab/tiny-test", "model.Q4_K_M.gguf", "--endpoint", &hub.endpoint(), "--cache-dir"])
+            .arg(&dir)
+            .env_remove("HF_TOKEN")
+            .output()
+            .expect("run")
+    };
+    let out = run();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let path = stdout.lines().last().expect("the path as the last line");
+    assert!(path.ends_with(&format!("models--SUFE-AIFLM-Lab--tiny-test/snapshots/{COMMIT}/model.Q4_K_M.gguf")), "{path}");
+    assert_eq!(std::fs::read(path).expect("read"), bytes);
+    assert!(stderr.contains("100.0%") && stderr.contains("/s") && stderr.contains("left"), "a progress line: {stderr}");
+    assert!(stderr.contains("matches the hub's"), "{stderr}");
+    // The standard cache layout: a later run (or another tool) finds it and fetches nothing.
+    let served = hub.state.bytes_served.load(Ordering::Relaxed);
+    let again = run();
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("Already in the cache"));
+    assert_eq!(String::from_utf8_lossy(&again.stdout).lines().last(), Some(path));
+    assert!(hub.state.bytes_served.load(Ordering::Relaxed) - served <= 1, "only the size probe");
+}
+
+#[test]
+fn a_download_cut_mid_file_resumes_where_it_stopped() {
+    let hub = Hub::start();
+    let bytes = content(20 * MIB);
+    hub.add("SUFE-AIFLM-Lab/tiny-test", "big.gguf", bytes.clone());
+    let dir = cache("resume");
+    // The second 8 MiB chunk breaks off after 1 MiB; the first completes.
+    hub.cut_once(8 * MIB as u64, MIB as u64);
+    let rt = rt();
+    let err = rt.block_on(download(&request(&hub, &dir, "big.gguf"), Arc::new(Count::default()))).expect_err("cut");
+    assert!(matches!(err, DownloadError::Interrupted { .. }), "{err}");
+    assert!(err.to_string().contains("run it again to resume"), "{err}");
+    let first = hub.state.bytes_served.load(Ordering::Relaxed);
+
+    let progress = Arc::new(Count::default());
+    let done = rt.block_on(download(&request(&hub, &dir, "big.gguf"), progress.clone())).expect("resumed");
+    assert_eq!(std::fs::read(&done.path).expect("read"), bytes, "the resumed file is whole and in order");
+    assert_eq!(progress.resumed.load(Ordering::Relaxed), 8 * MIB as u64, "picked up after the first chunk");
+    let second = hub.state.bytes_served.load(Ordering::Relaxed) - first;
+    // 12 MiB of data, plus a byte for each size probe (ours and hf-hub's).
+    assert!(second <= 12 * MIB as u64 + 2, "the second run fetched {second} bytes, not the whole file again");
+    assert_eq!(done.sha256.as_deref(), Some(fin_r1_tests::hub::sha256_hex(&bytes).as_str()));
+}
+
+#[test]
+fn a_corrupted_file_is_caught_by_its_hash_and_removed() {
+    let hub = Hub::start();
+    let good = content(3 * MIB);
+    let mut bad = good.clone();
+    bad[MIB] ^= 0xff;
+    hub.add_corrupt("SUFE-AIFLM-Lab/tiny-test", "model.gguf", bad, &good);
+    let dir = cache("corrupt");
+    let err = rt().block_on(download(&request(&hub, &dir, "model.gguf"), Arc::new(Count::default()))).expect_err("corrupt");
+    let DownloadError::HashMismatch { want, .. } = &err else { panic!("{err}") };
+    assert_eq!(want, &fin_r1_tests::hub::sha256_hex(&good));
+    assert!(err.to_string().contains("corrupt"), "{err}");
+    let snapshot = dir.join("models--SUFE-AIFLM-Lab--tiny-test").join("snapshots").join(COMMIT).join("model.gguf");
+    assert!(!snapshot.exists(), "no corrupt file left where the app would load it");
+}
+
+#[test]
+fn missing_files_and_refused_tokens_are_clear_errors() {
+    let hub = Hub::start();
+    hub.add("SUFE-AIFLM-Lab/tiny-test", "model.gguf", content(1000));
+    let dir = cache("errors");
+    let rt = rt();
+    let err = rt.block_on(download(&request(&hub, &dir, "nope.gguf"), Arc::new(Count::default()))).expect_err("404");
+    assert_eq!(err.kind(), "not_found");
+    assert!(err.to_string().contains("has no file nope.gguf"), "{err}");
+
+    hub.require_token("hf_secret");
+    let err = rt.block_on(download(&request(&hub, &dir, "model.gguf"), Arc::new(Count::default()))).expect_err("401");
+    assert_eq!(err.kind(), "unauthorized");
+    assert!(err.to_string().contains("token"), "{err}");
+    assert!(!err.to_string().contains("hf_secret"));
+    let mut with_token = request(&hub, &dir, "model.gguf");
+    with_token.token = Some("hf_secret".into());
+    let ok = rt.block_on(download(&with_token, Arc::new(Count::default()))).expect("with the token");
+    assert_eq!(ok.size, 1000);
+
+    // A dead endpoint.
+    let mut dead = request(&hub, &dir, "model.gguf");
+    dead.endpoint = Some("http://127.0.0.1:9".into());
+    let err = rt.block_on(download(&dead, Arc::new(Count::default()))).expect_err("dead");
+    assert_eq!(err.kind(), "unreachable");
+}
