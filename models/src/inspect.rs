@@ -35,6 +35,13 @@ pub struct ModelReport {
     pub sha256: Option<String>,
 }
 
+impl ModelReport {
+    /// The tensor type holding most of the weights' bytes (what "Q4_K_M"-style names describe).
+    pub fn main_type(&self) -> String {
+        self.quantization.iter().max_by_key(|(_, c)| c.bytes).map(|(t, _)| t.clone()).unwrap_or_default()
+    }
+}
+
 /// Validates the file as the loader would (metadata, tensor table, tokenizer) without reading
 /// the weights; `hash` adds the SHA-256 of the whole file.
 pub fn inspect(path: &Path, hash: bool) -> Result<ModelReport> {

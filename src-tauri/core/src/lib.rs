@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod hub;
+pub mod library;
 pub mod openai;
 pub mod paths;
 pub mod remote;

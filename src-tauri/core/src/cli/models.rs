@@ -8,11 +8,20 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use fin_r1_core::hub::{download, DownloadRequest, Progress};
+use fin_r1_core::library;
+use fin_r1_core::store::{LibraryModel, Store};
 
 #[derive(Args, Debug)]
 pub struct ModelsArgs {
     #[command(subcommand)]
     command: ModelsCommand,
+    /// Data folder holding the model library (default: the platform's app data folder, or
+    /// $FIN_R1_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// JSON instead of text (list, import).
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -36,6 +45,12 @@ enum ModelsCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Check a GGUF file and add it to the model library.
+    Import { path: PathBuf },
+    /// The model library: imported, downloaded and quantized GGUF files.
+    List,
+    /// Take a file out of the library (the file itself stays).
+    Remove { path: PathBuf },
 }
 
 /// A progress line on standard error: bytes, rate, time left.
@@ -110,9 +125,85 @@ impl Progress for Bar {
     }
 }
 
+fn describe(m: &LibraryModel) -> String {
+    format!(
+        "{}  {}  {}  {:.2} B params  {:.2} GB  ctx {}  {}{}",
+        m.file_name,
+        m.architecture,
+        m.quantization,
+        m.n_params as f64 / 1e9,
+        m.size as f64 / 1e9,
+        m.context,
+        m.source,
+        m.repo.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    )
+}
+
+fn open_store(runtime: &tokio::runtime::Runtime, data_dir: Option<PathBuf>) -> anyhow::Result<Result<Store, i32>> {
+    let dir = data_dir.unwrap_or_else(super::scenarios::default_data_dir);
+    Ok(match runtime.block_on(Store::open(&dir)) {
+        Ok((s, _)) => Ok(s),
+        Err(e) => {
+            eprintln!("fin-r1: {e}");
+            Err(1)
+        }
+    })
+}
+
 pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
     match a.command {
+        ModelsCommand::Import { path } => {
+            let store = match open_store(&runtime, a.data_dir)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            eprintln!("Checking {} …", path.display());
+            match runtime.block_on(library::add(&store, &path, "import", None)) {
+                Ok(m) => {
+                    if a.json {
+                        println!("{}", serde_json::to_string_pretty(&m)?);
+                    } else {
+                        println!("{}", describe(&m));
+                    }
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("fin-r1: not imported: {e}");
+                    Ok(1)
+                }
+            }
+        }
+        ModelsCommand::List => {
+            let store = match open_store(&runtime, a.data_dir)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let models = runtime.block_on(store.models())?;
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&models)?);
+            } else if models.is_empty() {
+                eprintln!("The library is empty: `fin-r1 models import FILE.gguf` or `fin-r1 models download REPO FILE`.");
+            } else {
+                for m in &models {
+                    println!("{}\n    {}", describe(m), m.path);
+                }
+            }
+            Ok(0)
+        }
+        ModelsCommand::Remove { path } => {
+            let store = match open_store(&runtime, a.data_dir)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let key = std::fs::canonicalize(&path).unwrap_or(path.clone());
+            let removed = runtime.block_on(store.remove_model(&key.display().to_string()))?;
+            if !removed {
+                eprintln!("fin-r1: {} is not in the library", path.display());
+                return Ok(1);
+            }
+            Ok(0)
+        }
         ModelsCommand::Download { repo, file, revision, endpoint, token, cache_dir } => {
             let req = DownloadRequest { repo, file, revision, endpoint, token, cache_dir };
             let bar = Arc::new(Bar {
@@ -134,6 +225,15 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                     match &d.sha256 {
                         Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
                         None => eprintln!("(the hub gave no SHA-256 for this file: size checked only)"),
+                    }
+                    // A model file joins the library, ready for the app's picker.
+                    if d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+                        if let Ok(store) = open_store(&runtime, a.data_dir.clone())? {
+                            match runtime.block_on(library::add(&store, &d.path, "download", Some(&req.repo))) {
+                                Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
+                                Err(e) => eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}"),
+                            }
+                        }
                     }
                     println!("{}", d.path.display());
                     Ok(0)

@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use error::{Result, StoreError};
 pub use types::{
-    Conversation, ConversationSummary, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, SearchField,
+    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, SearchField,
     SearchHit,
 };
 
@@ -489,6 +489,44 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(hash)
+    }
+
+    // ---- the model library ----------------------------------------------------------------
+
+    /// Adds (or refreshes) a checked model file.
+    pub async fn add_model(&self, m: &LibraryModel) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO models (path, file_name, size, sha256, name, architecture, quantization, n_params, context, source, repo, added_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (path) DO UPDATE SET \
+             file_name = excluded.file_name, size = excluded.size, sha256 = excluded.sha256, name = excluded.name, \
+             architecture = excluded.architecture, quantization = excluded.quantization, n_params = excluded.n_params, \
+             context = excluded.context, source = excluded.source, repo = excluded.repo",
+        )
+        .bind(&m.path)
+        .bind(&m.file_name)
+        .bind(m.size)
+        .bind(&m.sha256)
+        .bind(&m.name)
+        .bind(&m.architecture)
+        .bind(&m.quantization)
+        .bind(m.n_params)
+        .bind(m.context)
+        .bind(&m.source)
+        .bind(&m.repo)
+        .bind(m.added_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn models(&self) -> Result<Vec<LibraryModel>> {
+        let found = sqlx::query("SELECT * FROM models ORDER BY added_at DESC, id DESC").fetch_all(&self.pool).await?;
+        Ok(found.iter().map(rows::library_model).collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets a model (the file stays where it is); false if it was not in the library.
+    pub async fn remove_model(&self, path: &str) -> Result<bool> {
+        Ok(sqlx::query("DELETE FROM models WHERE path = ?1").bind(path).execute(&self.pool).await?.rows_affected() > 0)
     }
 
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {

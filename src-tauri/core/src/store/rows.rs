@@ -4,7 +4,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::types::{Conversation, EngineRef, Message, MessageRole, MessageStatus};
+use super::types::{Conversation, EngineRef, LibraryModel, Message, MessageRole, MessageStatus};
 
 fn bad(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: column.to_owned(), source: format!("unknown value {value:?}").into() }
@@ -70,5 +70,22 @@ pub fn message(r: &SqliteRow) -> Result<Message, sqlx::Error> {
         form: form.and_then(|f| serde_json::from_str(&f).ok()),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+    })
+}
+
+pub fn library_model(r: &SqliteRow) -> Result<LibraryModel, sqlx::Error> {
+    Ok(LibraryModel {
+        path: r.try_get("path")?,
+        file_name: r.try_get("file_name")?,
+        size: r.try_get("size")?,
+        sha256: r.try_get("sha256")?,
+        name: r.try_get("name")?,
+        architecture: r.try_get("architecture")?,
+        quantization: r.try_get("quantization")?,
+        n_params: r.try_get("n_params")?,
+        context: r.try_get("context")?,
+        source: r.try_get("source")?,
+        repo: r.try_get("repo")?,
+        added_at: r.try_get("added_at")?,
     })
 }

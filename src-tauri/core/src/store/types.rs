@@ -174,3 +174,21 @@ pub struct Provenance {
     pub sampling: Option<SamplingParams>,
     pub scenario_id: Option<String>,
 }
+
+/// A GGUF in the model library.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LibraryModel {
+    pub path: String,
+    pub file_name: String,
+    pub size: i64,
+    pub sha256: Option<String>,
+    pub name: Option<String>,
+    pub architecture: String,
+    pub quantization: String,
+    pub n_params: i64,
+    pub context: i64,
+    /// "import", "download" or "quantize".
+    pub source: String,
+    pub repo: Option<String>,
+    pub added_at: i64,
+}

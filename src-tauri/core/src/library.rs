@@ -1,0 +1,54 @@
+//! Adding a GGUF to the model library: checked first as the loader would check it (header,
+//! tensor table, shapes, tokenizer), hashed, then recorded; a file that fails leaves the library
+//! as it was.
+
+use std::path::Path;
+
+use crate::store::{now_ms, LibraryModel, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: {reason}")]
+    Invalid { path: String, reason: String, kind: &'static str },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ImportError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Invalid { kind, .. } => kind,
+            Self::Store(e) => e.kind(),
+        }
+    }
+}
+
+/// Checks `path` and adds it to the library (`source`: import, download or quantize).
+pub async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>) -> Result<LibraryModel, ImportError> {
+    let path = std::fs::canonicalize(path).map_err(|e| ImportError::Invalid {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+        kind: "not_found",
+    })?;
+    let owned = path.clone();
+    let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, true))
+        .await
+        .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: "io" })?
+        .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: e.kind() })?;
+    let m = LibraryModel {
+        path: path.display().to_string(),
+        file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        size: report.file_size as i64,
+        sha256: report.sha256.clone(),
+        name: report.name.clone(),
+        architecture: report.architecture.clone(),
+        quantization: report.main_type(),
+        n_params: report.n_params as i64,
+        context: report.context_length as i64,
+        source: source.to_owned(),
+        repo: repo.map(str::to_owned),
+        added_at: now_ms(),
+    };
+    store.add_model(&m).await?;
+    Ok(m)
+}
