@@ -27,3 +27,6 @@ pub use events::{Done, GenerationEvent, StopReason, Usage};
 pub use runtime::{CancelToken, ContextPolicy, GenerationRequest, LoadOptions, ModelInfo, Runtime};
 pub use sampler::SamplingParams;
 pub use template::{ChatMessage, Role};
+
+/// The model catalog (`models/catalog.toml`): the models the app offers to fetch.
+pub const CATALOG: &str = include_str!("../catalog.toml");

@@ -44,7 +44,10 @@ impl Hub {
     pub fn start() -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         let state = Arc::new(HubState::default());
-        let app = Router::new().route("/{org}/{name}/resolve/{rev}/{*file}", get(resolve)).with_state(state.clone());
+        let app = Router::new()
+            .route("/{org}/{name}/resolve/{rev}/{*file}", get(resolve))
+            .route("/api/models/{org}/{name}/revision/{rev}", get(info))
+            .with_state(state.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().expect("addr");
         runtime.spawn(async move { axum::serve(listener, app).await });
@@ -138,6 +141,18 @@ async fn resolve(
         .header("content-length", len)
         .body(body)
         .expect("response")
+}
+
+/// The repository's file list, as `/api/models/…` gives it.
+async fn info(State(state): State<Arc<HubState>>, Path((org, name, _rev)): Path<(String, String, String)>) -> Response {
+    let repo = format!("{org}/{name}");
+    let files: Vec<String> = state.files.lock().expect("lock").keys().filter(|(r, _)| *r == repo).map(|(_, f)| f.clone()).collect();
+    if files.is_empty() {
+        return plain(StatusCode::NOT_FOUND, "Repository not found");
+    }
+    let siblings: Vec<serde_json::Value> = files.iter().map(|f| serde_json::json!({ "rfilename": f })).collect();
+    let body = serde_json::json!({ "id": repo, "sha": COMMIT, "siblings": siblings });
+    Response::builder().header("content-type", "application/json").body(Body::from(body.to_string())).expect("response")
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {

@@ -158,3 +158,46 @@ fn missing_files_and_refused_tokens_are_clear_errors() {
     let err = rt.block_on(download(&dead, Arc::new(Count::default()))).expect_err("dead");
     assert_eq!(err.kind(), "unreachable");
 }
+
+#[test]
+fn a_catalog_model_is_found_in_its_repository_fetched_and_added_to_the_library() {
+    let hub = Hub::start();
+    let model = fin_r1_tests::tiny_qwen2(&fin_r1_tests::TinySpec::thinking(fin_r1_tests::THINKING_SCRIPT));
+    // The catalog names the repository and the quantization, never a guessed file name.
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.IQ4_XS.gguf", content(1000));
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q4_K_M.gguf", std::fs::read(&model).expect("model"));
+    hub.add("mradermacher/Fin-R1-GGUF", "README.md", b"# Fin-R1 GGUF".to_vec());
+    let dir = cache("catalog");
+    let data = scratch_dir().join(format!("catalog-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let get = |id: &str| {
+        Command::new(fin_r1_bin())
+            .args(["models", "get", id, "--endpoint", &hub.endpoint(), "--cache-dir"])
+            .arg(&dir)
+            .arg("--data-dir")
+            .arg(&data)
+            .env_remove("HF_TOKEN")
+            .output()
+            .expect("run")
+    };
+    let out = get("fin-r1-q4_k_m");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("mradermacher/Fin-R1-GGUF / Fin-R1.Q4_K_M.gguf"), "{stderr}");
+    assert!(stderr.contains("Added to the library"), "{stderr}");
+    let path = String::from_utf8_lossy(&out.stdout).lines().last().expect("path").to_owned();
+    assert!(path.ends_with("Fin-R1.Q4_K_M.gguf"), "{path}");
+    let list = Command::new(fin_r1_bin()).args(["models", "list", "--json", "--data-dir"]).arg(&data).output().expect("list");
+    let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("json");
+    assert_eq!(list[0]["source"], "download");
+    assert_eq!(list[0]["repo"], "mradermacher/Fin-R1-GGUF");
+
+    // A quantization the repository lacks, and the official weights, are clear refusals.
+    let out = get("fin-r1-q8_0");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no repository Mungert/Fin-R1-GGUF"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = get("fin-r1-official");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("safetensors"));
+    let out = get("no-such-model");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no catalog model"));
+}

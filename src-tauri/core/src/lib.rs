@@ -3,6 +3,8 @@
 //! and the remote engine that talks to such a server (vLLM) with the same event stream.
 
 pub mod backend;
+pub mod catalog;
+pub mod hardware;
 pub mod hub;
 pub mod library;
 pub mod openai;

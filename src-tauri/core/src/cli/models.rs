@@ -7,7 +7,8 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use fin_r1_core::hub::{download, DownloadRequest, Progress};
+use fin_r1_core::hardware::Hardware;
+use fin_r1_core::hub::{download, list_files, pick_gguf, DownloadRequest, Progress};
 use fin_r1_core::library;
 use fin_r1_core::store::{LibraryModel, Store};
 
@@ -42,6 +43,18 @@ enum ModelsCommand {
         #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
         token: Option<String>,
         /// The Hugging Face cache folder (default: $HF_HOME/hub or ~/.cache/huggingface/hub).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
+    /// The models the app knows, against this machine's memory: what fits, what is suggested.
+    Catalog,
+    /// Download a catalog model (`models catalog` lists their ids); prints its path last.
+    Get {
+        id: String,
+        #[arg(long)]
+        endpoint: Option<String>,
+        #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
+        token: Option<String>,
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
@@ -150,6 +163,47 @@ fn open_store(runtime: &tokio::runtime::Runtime, data_dir: Option<PathBuf>) -> a
     })
 }
 
+/// Downloads with a progress line, checks, adds a GGUF to the library, prints the path last.
+fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
+    let bar = Arc::new(Bar {
+        file: Mutex::new(req.file.clone()),
+        total: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        resumed: AtomicU64::new(0),
+        started: Instant::now(),
+        last: Mutex::new(Instant::now()),
+        tty: std::io::stderr().is_terminal(),
+    });
+    let d = match runtime.block_on(download(req, bar.clone())) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!();
+            eprintln!("fin-r1: {e}");
+            return Ok(1);
+        }
+    };
+    if d.cached {
+        eprintln!("Already in the cache: nothing to fetch.");
+    } else {
+        bar.draw(true);
+    }
+    match &d.sha256 {
+        Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
+        None => eprintln!("(the hub gave no SHA-256 for this file: size checked only)"),
+    }
+    // A model file joins the library, ready for the app's picker.
+    if d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        if let Ok(store) = open_store(runtime, data_dir)? {
+            match runtime.block_on(library::add(&store, &d.path, "download", Some(&req.repo))) {
+                Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
+                Err(e) => eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}"),
+            }
+        }
+    }
+    println!("{}", d.path.display());
+    Ok(0)
+}
+
 pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
     match a.command {
@@ -206,44 +260,71 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
         }
         ModelsCommand::Download { repo, file, revision, endpoint, token, cache_dir } => {
             let req = DownloadRequest { repo, file, revision, endpoint, token, cache_dir };
-            let bar = Arc::new(Bar {
-                file: Mutex::new(req.file.clone()),
-                total: AtomicU64::new(0),
-                done: AtomicU64::new(0),
-                resumed: AtomicU64::new(0),
-                started: Instant::now(),
-                last: Mutex::new(Instant::now()),
-                tty: std::io::stderr().is_terminal(),
-            });
-            match runtime.block_on(download(&req, bar.clone())) {
-                Ok(d) => {
-                    if d.cached {
-                        eprintln!("Already in the cache: nothing to fetch.");
-                    } else {
-                        bar.draw(true);
-                    }
-                    match &d.sha256 {
-                        Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
-                        None => eprintln!("(the hub gave no SHA-256 for this file: size checked only)"),
-                    }
-                    // A model file joins the library, ready for the app's picker.
-                    if d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-                        if let Ok(store) = open_store(&runtime, a.data_dir.clone())? {
-                            match runtime.block_on(library::add(&store, &d.path, "download", Some(&req.repo))) {
-                                Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
-                                Err(e) => eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}"),
-                            }
-                        }
-                    }
-                    println!("{}", d.path.display());
-                    Ok(0)
-                }
-                Err(e) => {
-                    eprintln!();
-                    eprintln!("fin-r1: {e}");
-                    Ok(1)
-                }
+            fetch(&runtime, &req, a.data_dir)
+        }
+        ModelsCommand::Catalog => {
+            let hw = Hardware::detect();
+            let advice = fin_r1_core::catalog::advise(fin_r1_core::catalog::load()?, &hw);
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "hardware": hw, "models": advice }))?);
+                return Ok(0);
             }
+            let gpus: Vec<String> = hw.gpus.iter().map(|g| format!("{} ({})", g.name, human(g.memory_bytes as f64))).collect();
+            println!(
+                "This machine: {} memory ({} free), {} cores{}",
+                human(hw.memory_bytes as f64),
+                human(hw.available_bytes as f64),
+                hw.cores,
+                if gpus.is_empty() { String::new() } else { format!(", GPU {}", gpus.join(", ")) }
+            );
+            for ad in &advice {
+                let e = &ad.entry;
+                println!(
+                    "{} {:<16} {:<36} {:>9} download, needs {:>9} {}",
+                    if ad.suggested { "★" } else { " " },
+                    e.id,
+                    e.name,
+                    human(ad.download_bytes as f64),
+                    human(ad.memory_bytes as f64),
+                    if ad.fits { "✓ fits" } else { "✗ too big for this machine" }
+                );
+                println!("    {} · {} · {}", e.repo, e.licence, e.note);
+            }
+            Ok(0)
+        }
+        ModelsCommand::Get { id, endpoint, token, cache_dir } => {
+            let entry = match fin_r1_core::catalog::get(&id) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    return Ok(1);
+                }
+            };
+            let Some(quantization) = entry.quantization.clone().filter(|_| entry.kind == "gguf") else {
+                eprintln!(
+                    "fin-r1: {} holds the official safetensors weights; quantizing them here is not in this build yet: \
+                     get a GGUF variant instead (`fin-r1 models catalog`)",
+                    entry.id
+                );
+                return Ok(1);
+            };
+            let mut req = DownloadRequest { endpoint, token, cache_dir, ..DownloadRequest::new(entry.repo.clone(), "") };
+            let files = match runtime.block_on(list_files(&req)) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    return Ok(1);
+                }
+            };
+            req.file = match pick_gguf(&entry.repo, &files, &quantization) {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    return Ok(1);
+                }
+            };
+            eprintln!("{} → {} / {}", entry.name, entry.repo, req.file);
+            fetch(&runtime, &req, a.data_dir)
         }
     }
 }

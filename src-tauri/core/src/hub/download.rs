@@ -71,6 +71,10 @@ pub struct Downloaded {
 pub enum DownloadError {
     #[error("{repo} has no file {file} at revision {revision} on {endpoint} (404)")]
     NotFound { repo: String, file: String, revision: String, endpoint: String },
+    #[error("no repository {repo} on {endpoint}")]
+    NoRepo { repo: String, endpoint: String },
+    #[error("{repo} has no single-file GGUF with {quantization} in its name; its GGUF files: {files}")]
+    NoMatch { repo: String, quantization: String, files: String },
     #[error("{endpoint} refused access to {repo} ({status}): the repository is gated or private; set a token (--token or HF_TOKEN)")]
     Unauthorized { repo: String, endpoint: String, status: u16 },
     #[error("cannot reach {endpoint}: {reason}")]
@@ -90,7 +94,7 @@ pub enum DownloadError {
 impl DownloadError {
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::NotFound { .. } => "not_found",
+            Self::NotFound { .. } | Self::NoRepo { .. } | Self::NoMatch { .. } => "not_found",
             Self::Unauthorized { .. } => "unauthorized",
             Self::Unreachable { .. } => "unreachable",
             Self::NotAHub { .. } => "not_a_hub",
@@ -196,6 +200,27 @@ fn free_space(dir: &Path) -> Option<u64> {
     }
 }
 
+/// The files of a repository at a revision, as the hub lists them.
+pub async fn list_files(req: &DownloadRequest) -> Result<Vec<String>, DownloadError> {
+    let endpoint = req.endpoint();
+    let cache = req.cache();
+    let api = ApiBuilder::from_cache(cache.clone())
+        .with_endpoint(endpoint.clone())
+        .with_token(req.token(&cache))
+        .with_progress(false)
+        .build()
+        .map_err(|e| DownloadError::Unreachable { endpoint: endpoint.clone(), reason: e.to_string() })?;
+    let repo = Repo::with_revision(req.repo.clone(), RepoType::Model, req.revision.clone());
+    match api.repo(repo).info().await {
+        Ok(info) => Ok(info.siblings.into_iter().map(|s| s.rfilename).collect()),
+        Err(e) => Err(match interrupted(req, &endpoint, e) {
+            DownloadError::NotFound { .. } => DownloadError::NoRepo { repo: req.repo.clone(), endpoint },
+            DownloadError::Interrupted { reason, .. } => DownloadError::Unreachable { endpoint, reason },
+            other => other,
+        }),
+    }
+}
+
 /// Downloads one file of a repository into the Hugging Face cache and returns its path.
 pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Result<Downloaded, DownloadError> {
     let endpoint = req.endpoint();
@@ -288,4 +313,26 @@ fn interrupted(req: &DownloadRequest, endpoint: &str, e: ApiError) -> DownloadEr
         }
         _ => DownloadError::Interrupted { file: req.file.clone(), reason: e.to_string() },
     }
+}
+
+/// The repository's GGUF for a quantization: its name holds the quantization (any case) and it
+/// is one whole file (split `-00001-of-0000N` parts are not what the engine loads).
+pub fn pick_gguf(repo: &str, files: &[String], quantization: &str) -> Result<String, DownloadError> {
+    let q = quantization.to_ascii_lowercase();
+    let ggufs: Vec<&String> = files.iter().filter(|f| f.to_ascii_lowercase().ends_with(".gguf")).collect();
+    let mut hits: Vec<&String> = ggufs
+        .iter()
+        .copied()
+        .filter(|f| {
+            let l = f.to_ascii_lowercase();
+            l.contains(&q) && !l.contains("-of-")
+        })
+        .collect();
+    // The plainest name wins (`Fin-R1.Q4_K_M.gguf` over an imatrix variant beside it).
+    hits.sort_by_key(|f| (f.len(), (*f).clone()));
+    hits.first().map(|f| (*f).clone()).ok_or_else(|| DownloadError::NoMatch {
+        repo: repo.to_owned(),
+        quantization: quantization.to_owned(),
+        files: if ggufs.is_empty() { "none".into() } else { ggufs.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ") },
+    })
 }

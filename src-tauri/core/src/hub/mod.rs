@@ -5,4 +5,4 @@
 
 mod download;
 
-pub use download::{download, DownloadError, DownloadRequest, Downloaded, Progress};
+pub use download::{download, list_files, pick_gguf, DownloadError, DownloadRequest, Downloaded, Progress};
