@@ -36,6 +36,8 @@ pub enum EngineError {
     DeviceUnavailable { device: String, reason: String },
     #[error("the engine has stopped")]
     EngineStopped,
+    #[error("quantize: {0}")]
+    Quantize(String),
     #[error("inference failed: {0}")]
     Compute(String),
     #[error("i/o error on {path}: {source}")]
@@ -61,6 +63,7 @@ impl EngineError {
             Self::DeviceUnavailable { .. } => "device_unavailable",
             Self::EngineStopped => "engine_stopped",
             Self::Compute(_) => "compute",
+            Self::Quantize(_) => "quantize",
         }
     }
 }

@@ -32,14 +32,45 @@ pub struct ModelReport {
     pub hparams: HParams,
     pub tokenizer: TokenizerSummary,
     pub chat_template: bool,
+    /// `general.file_type`, where the file declares it.
+    pub file_type: Option<u32>,
     pub sha256: Option<String>,
 }
 
 impl ModelReport {
-    /// The tensor type holding most of the weights' bytes (what "Q4_K_M"-style names describe).
+    /// The quantization as people name it: the file's declared type (`general.file_type`, as
+    /// llama.cpp and `fin-r1 models quantize` write it, e.g. Q4_K_M), else the tensor type
+    /// holding most of the weights' bytes.
     pub fn main_type(&self) -> String {
+        if let Some(name) = self.file_type.and_then(file_type_name) {
+            return name.to_owned();
+        }
         self.quantization.iter().max_by_key(|(_, c)| c.bytes).map(|(t, _)| t.clone()).unwrap_or_default()
     }
+}
+
+/// llama.cpp's `llama_ftype` numbers.
+pub fn file_type_name(t: u32) -> Option<&'static str> {
+    Some(match t {
+        0 => "F32",
+        1 => "F16",
+        2 => "Q4_0",
+        3 => "Q4_1",
+        7 => "Q8_0",
+        8 => "Q5_0",
+        9 => "Q5_1",
+        10 => "Q2_K",
+        11 => "Q3_K_S",
+        12 => "Q3_K_M",
+        13 => "Q3_K_L",
+        14 => "Q4_K_S",
+        15 => "Q4_K_M",
+        16 => "Q5_K_S",
+        17 => "Q5_K_M",
+        18 => "Q6_K",
+        32 => "BF16",
+        _ => return None,
+    })
 }
 
 /// Validates the file as the loader would (metadata, tensor table, tokenizer) without reading
@@ -63,6 +94,7 @@ pub fn inspect(path: &Path, hash: bool) -> Result<ModelReport> {
         context_length: hp.context_length,
         tokenizer: tok.summary(&g),
         chat_template: g.str("tokenizer.chat_template").is_some(),
+        file_type: g.get("general.file_type").and_then(|v| v.as_i64()).map(|v| v as u32),
         hparams: hp,
         sha256: if hash { Some(sha256_file(path)?) } else { None },
     })

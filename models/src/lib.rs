@@ -11,6 +11,7 @@ pub mod hparams;
 pub mod inspect;
 pub mod kernels;
 pub mod model;
+pub mod quantize;
 pub mod runtime;
 pub mod sampler;
 pub mod splitter;

@@ -3,6 +3,7 @@
 //! DeepSeek-R1-Distill-Qwen-7B Q4_K_M file) with random weights, or with weights built to
 //! follow a script token by token so that a whole generation is known in advance.
 
+pub mod checkpoint;
 pub mod hub;
 pub mod webdriver;
 

@@ -58,6 +58,17 @@ enum ModelsCommand {
         #[arg(long)]
         cache_dir: Option<PathBuf>,
     },
+    /// Turn a safetensors Qwen2 checkpoint (such as Fin-R1's bf16 weights) into a GGUF, one
+    /// tensor at a time; the result joins the library.
+    Quantize {
+        /// The checkpoint folder: config.json, tokenizer.json, tokenizer_config.json, *.safetensors.
+        checkpoint: PathBuf,
+        /// q4_k_m, q8_0, f16 or f32.
+        #[arg(long = "type", default_value = "q4_k_m")]
+        target: fin_r1_engine::quantize::Target,
+        #[arg(short, long)]
+        out: PathBuf,
+    },
     /// Check a GGUF file and add it to the model library.
     Import { path: PathBuf },
     /// The model library: imported, downloaded and quantized GGUF files.
@@ -261,6 +272,47 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
         ModelsCommand::Download { repo, file, revision, endpoint, token, cache_dir } => {
             let req = DownloadRequest { repo, file, revision, endpoint, token, cache_dir };
             fetch(&runtime, &req, a.data_dir)
+        }
+        ModelsCommand::Quantize { checkpoint, target, out } => {
+            let started = Instant::now();
+            let tty = std::io::stderr().is_terminal();
+            let mut on_tensor = |done: usize, total: usize, name: &str| {
+                if tty {
+                    eprint!("\r\x1b[2K{}/{} {}", done, total, name);
+                } else if done % 16 == 0 || done == total {
+                    eprintln!("{done}/{total} {name}");
+                }
+            };
+            let report = match fin_r1_engine::quantize::quantize(&checkpoint, &out, target, &mut on_tensor) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!();
+                    eprintln!("fin-r1: {e}");
+                    return Ok(1);
+                }
+            };
+            if tty {
+                eprintln!();
+            }
+            let types: Vec<String> = report.types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+            eprintln!(
+                "{} tensors, {} in {:.1} s ({})",
+                report.tensors,
+                human(report.bytes as f64),
+                started.elapsed().as_secs_f64(),
+                types.join(", ")
+            );
+            if let Ok(store) = open_store(&runtime, a.data_dir)? {
+                match runtime.block_on(library::add(&store, &report.out, "quantize", None)) {
+                    Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
+                    Err(e) => {
+                        eprintln!("fin-r1: the GGUF was written but does not load: {e}");
+                        return Ok(1);
+                    }
+                }
+            }
+            println!("{}", report.out.display());
+            Ok(0)
         }
         ModelsCommand::Catalog => {
             let hw = Hardware::detect();
