@@ -197,7 +197,7 @@ fn a_catalog_model_is_found_in_its_repository_fetched_and_added_to_the_library()
     assert!(String::from_utf8_lossy(&out.stderr).contains("no repository Mungert/Fin-R1-GGUF"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = get("fin-r1-official");
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("safetensors"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no repository SUFE-AIFLM-Lab/Fin-R1"), "{}", String::from_utf8_lossy(&out.stderr));
     let out = get("no-such-model");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no catalog model"));
 }

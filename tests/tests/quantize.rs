@@ -125,3 +125,43 @@ fn a_checkpoint_that_is_not_qwen2_is_refused_clearly() {
 fn fixture_tiny_reference() -> PathBuf {
     fin_r1_tests::tiny_qwen2(&fin_r1_tests::TinySpec::default())
 }
+
+#[test]
+fn the_official_weights_are_fetched_from_the_hub_and_quantized_here() {
+    let root = scratch_dir().join(format!("official-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let ckpt = root.join("checkpoint");
+    write_tiny_hf_qwen2(&fixture(QWEN_HEADER_FILE), &ckpt, 5).expect("checkpoint");
+    let hub = fin_r1_tests::hub::Hub::start();
+    for entry in std::fs::read_dir(&ckpt).expect("dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_owned();
+        hub.add("SUFE-AIFLM-Lab/Fin-R1", &name, std::fs::read(&path).expect("read"));
+    }
+    hub.add("SUFE-AIFLM-Lab/Fin-R1", "README.md", b"# Fin-R1".to_vec());
+    let data = root.join("data");
+    let out = Command::new(fin_r1_bin())
+        .args(["models", "get", "fin-r1-official", "--type", "q8_0", "--endpoint", &hub.endpoint(), "--cache-dir"])
+        .arg(root.join("hf-cache"))
+        .arg("--data-dir")
+        .arg(&data)
+        .env_remove("HF_TOKEN")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let gguf = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert_eq!(gguf, data.join("models").join("Fin-R1-Q8_0.gguf"));
+    assert!(stderr.contains("Added to the library"), "{stderr}");
+    // README.md was not fetched: only what a conversion needs.
+    assert!(!root.join("hf-cache/models--SUFE-AIFLM-Lab--Fin-R1/snapshots").join(fin_r1_tests::hub::COMMIT).join("README.md").exists());
+    let chat = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--temperature", "0", "--max-tokens", "4", "--data-dir"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&gguf)
+        .arg("现值?")
+        .output()
+        .expect("chat");
+    assert!(chat.status.success(), "{}", String::from_utf8_lossy(&chat.stderr));
+}

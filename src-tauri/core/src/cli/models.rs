@@ -51,6 +51,9 @@ enum ModelsCommand {
     /// Download a catalog model (`models catalog` lists their ids); prints its path last.
     Get {
         id: String,
+        /// For the official safetensors weights: the quantization to produce here.
+        #[arg(long = "type", default_value = "q4_k_m")]
+        target: fin_r1_engine::quantize::Target,
         #[arg(long)]
         endpoint: Option<String>,
         #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
@@ -215,6 +218,87 @@ fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Opt
     Ok(0)
 }
 
+/// The official weights: the checkpoint's files fetched (resumable, hash-checked), then
+/// quantized here into the data folder's models/ and added to the library.
+fn official(
+    runtime: &tokio::runtime::Runtime,
+    base: &DownloadRequest,
+    entry: &fin_r1_core::catalog::Entry,
+    target: fin_r1_engine::quantize::Target,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let files = match runtime.block_on(list_files(base)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("fin-r1: {e}");
+            return Ok(1);
+        }
+    };
+    let wanted: Vec<String> = files
+        .into_iter()
+        .filter(|f| {
+            f.ends_with(".safetensors")
+                || ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json", "generation_config.json"].contains(&f.as_str())
+        })
+        .collect();
+    if !wanted.iter().any(|f| f.ends_with(".safetensors")) {
+        eprintln!("fin-r1: {} holds no safetensors weights", entry.repo);
+        return Ok(1);
+    }
+    let mut checkpoint: Option<PathBuf> = None;
+    for f in &wanted {
+        let req = DownloadRequest { file: f.clone(), ..base.clone() };
+        let bar = Arc::new(Bar {
+            file: Mutex::new(f.clone()),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            started: Instant::now(),
+            last: Mutex::new(Instant::now()),
+            tty: std::io::stderr().is_terminal(),
+        });
+        match runtime.block_on(download(&req, bar.clone())) {
+            Ok(d) => {
+                if !d.cached {
+                    bar.draw(true);
+                }
+                checkpoint = d.path.parent().map(PathBuf::from);
+            }
+            Err(e) => {
+                eprintln!();
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        }
+    }
+    let Some(checkpoint) = checkpoint else { return Ok(1) };
+    let dir = data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir).join("models");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = entry.repo.rsplit('/').next().unwrap_or("model");
+    let out = dir.join(format!("{name}-{}.gguf", target.name()));
+    eprintln!("Quantizing {} to {} …", checkpoint.display(), target.name());
+    let mut on_tensor = |done: usize, total: usize, _: &str| {
+        if done % 32 == 0 || done == total {
+            eprintln!("{done}/{total} tensors");
+        }
+    };
+    if let Err(e) = fin_r1_engine::quantize::quantize(&checkpoint, &out, target, &mut on_tensor) {
+        eprintln!("fin-r1: {e}");
+        return Ok(1);
+    }
+    if let Ok(store) = open_store(runtime, data_dir)? {
+        match runtime.block_on(library::add(&store, &out, "quantize", Some(&entry.repo))) {
+            Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
+            Err(e) => {
+                eprintln!("fin-r1: the GGUF was written but does not load: {e}");
+                return Ok(1);
+            }
+        }
+    }
+    println!("{}", out.display());
+    Ok(0)
+}
+
 pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
     match a.command {
@@ -344,7 +428,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        ModelsCommand::Get { id, endpoint, token, cache_dir } => {
+        ModelsCommand::Get { id, target, endpoint, token, cache_dir } => {
             let entry = match fin_r1_core::catalog::get(&id) {
                 Ok(e) => e,
                 Err(e) => {
@@ -352,15 +436,10 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                     return Ok(1);
                 }
             };
-            let Some(quantization) = entry.quantization.clone().filter(|_| entry.kind == "gguf") else {
-                eprintln!(
-                    "fin-r1: {} holds the official safetensors weights; quantizing them here is not in this build yet: \
-                     get a GGUF variant instead (`fin-r1 models catalog`)",
-                    entry.id
-                );
-                return Ok(1);
-            };
             let mut req = DownloadRequest { endpoint, token, cache_dir, ..DownloadRequest::new(entry.repo.clone(), "") };
+            let Some(quantization) = entry.quantization.clone().filter(|_| entry.kind == "gguf") else {
+                return official(&runtime, &req, &entry, target, a.data_dir);
+            };
             let files = match runtime.block_on(list_files(&req)) {
                 Ok(f) => f,
                 Err(e) => {
