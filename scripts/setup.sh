@@ -17,6 +17,7 @@ command -v npm >/dev/null || need+=(nodejs npm)
 command -v xvfb-run >/dev/null || need+=(xvfb xauth)
 command -v WebKitWebDriver >/dev/null || need+=(webkit2gtk-driver)
 command -v import >/dev/null || need+=(imagemagick)
+command -v chromium >/dev/null || need+=(chromium)
 # The presets' icons are emoji and the UI speaks Chinese: fonts for both.
 fc-list 2>/dev/null | grep -qi "emoji" || need+=(fonts-noto-color-emoji)
 fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)

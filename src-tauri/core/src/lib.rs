@@ -11,6 +11,7 @@ pub mod openai;
 pub mod paths;
 pub mod remote;
 pub mod render;
+pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod server;

@@ -1,6 +1,7 @@
 mod bench;
 mod chat;
 mod conversations;
+mod export;
 mod inspect;
 mod models;
 mod render;
@@ -27,6 +28,10 @@ enum Command {
     Conversations(conversations::ConversationsArgs),
     /// Models: download from a hub (resumable, hash-checked).
     Models(models::ModelsArgs),
+    /// A conversation as a report (Markdown, HTML) or a conversation file (JSON).
+    Export(export::ExportArgs),
+    /// Import a conversation file written by `export --format json`.
+    Import(export::ImportArgs),
     /// Describe a GGUF model file and check that it loads.
     Inspect(inspect::InspectArgs),
     /// Measure load time, prefill and decode speed and peak memory.
@@ -72,7 +77,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
-            Command::Inspect(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
+            Command::Inspect(_) | Command::Export(_) | Command::Import(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
         }
     }
 }
@@ -83,6 +88,8 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Chat(a) => chat::run(a),
         Command::Conversations(a) => conversations::run(a),
         Command::Inspect(a) => inspect::run(a),
+        Command::Export(a) => export::run(a),
+        Command::Import(a) => export::run_import(a),
         Command::Models(a) => models::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Serve(a) => serve::run(a),

@@ -491,6 +491,79 @@ impl Store {
         Ok(hash)
     }
 
+    /// Writes a whole conversation read from a file: messages in order, each `parent` an
+    /// index of an earlier one. The uid is kept unless another conversation has it.
+    pub async fn insert_conversation(&self, c: &Conversation, messages: &[(Message, Option<usize>)], active: Option<usize>) -> Result<Conversation> {
+        let mut tx = self.pool.begin().await?;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM conversations WHERE uid = ?1").bind(&c.uid).fetch_optional(&mut *tx).await?;
+        let uid = if taken.is_some() { uuid::Uuid::new_v4().to_string() } else { c.uid.clone() };
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO conversations (uid, title, scenario_id, system_prompt, model, pinned, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+        )
+        .bind(&uid)
+        .bind(&c.title)
+        .bind(&c.scenario_id)
+        .bind(&c.system_prompt)
+        .bind(&c.model)
+        .bind(c.pinned)
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut ids: Vec<i64> = Vec::with_capacity(messages.len());
+        for (m, parent) in messages {
+            let e = m.engine.clone().unwrap_or_default();
+            let new_id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (conversation_id, parent_id, role, content, reasoning, answer, status, stop_reason, error_kind, \
+                 error_message, prompt_tokens, cached_prompt_tokens, reasoning_tokens, answer_tokens, ttft_ms, prefill_tok_s, \
+                 decode_tok_s, total_ms, engine, model_file, model_sha256, quantization, remote_url, system_prompt, sampling, seed, \
+                 scenario_id, form, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                 ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30) RETURNING id",
+            )
+            .bind(id)
+            .bind(parent.and_then(|p| ids.get(p).copied()))
+            .bind(m.role.as_str())
+            .bind(&m.content)
+            .bind(&m.reasoning)
+            .bind(&m.answer)
+            .bind(m.status.as_str())
+            .bind(&m.stop_reason)
+            .bind(&m.error_kind)
+            .bind(&m.error_message)
+            .bind(m.prompt_tokens)
+            .bind(m.cached_prompt_tokens)
+            .bind(m.reasoning_tokens)
+            .bind(m.answer_tokens)
+            .bind(m.ttft_ms)
+            .bind(m.prefill_tok_s)
+            .bind(m.decode_tok_s)
+            .bind(m.total_ms)
+            .bind(m.engine.as_ref().map(|_| e.engine.clone()).filter(|x| !x.is_empty()))
+            .bind(&e.model_file)
+            .bind(&e.model_sha256)
+            .bind(&e.quantization)
+            .bind(&e.remote_url)
+            .bind(&m.system_prompt)
+            .bind(m.sampling.as_ref().and_then(|s| serde_json::to_string(s).ok()))
+            .bind(m.seed.map(|s| s as i64))
+            .bind(&m.scenario_id)
+            .bind(m.form.as_ref().map(|f| f.to_string()))
+            .bind(m.created_at)
+            .bind(m.updated_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(new_id);
+        }
+        sqlx::query("UPDATE conversations SET active_leaf_id = ?2 WHERE id = ?1")
+            .bind(id)
+            .bind(active.and_then(|a| ids.get(a).copied()))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.conversation(id).await
+    }
+
     // ---- the model library ----------------------------------------------------------------
 
     /// Adds (or refreshes) a checked model file.

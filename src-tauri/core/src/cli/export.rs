@@ -1,0 +1,152 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use fin_r1_core::report::{self, ReasoningMode, Report, ReportOptions};
+use fin_r1_core::store::Store;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Data folder holding the conversations (default: the platform's app data folder, or
+    /// $FIN_R1_DATA_DIR).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// A conversation id, or `latest` (the most recently updated).
+    #[arg(long, conflicts_with = "all")]
+    conversation: Option<String>,
+    /// Every conversation, one report each, into the folder given with -o.
+    #[arg(long)]
+    all: bool,
+    /// md, html or json (json holds every branch and imports back with `fin-r1 import`).
+    #[arg(long, default_value = "md")]
+    format: String,
+    /// The reasoning chain: full, collapsed (a fold the reader opens) or none.
+    #[arg(long, default_value = "full")]
+    reasoning: ReasoningMode,
+    /// A title over the conversation's own.
+    #[arg(long)]
+    title: Option<String>,
+    /// The report file (a folder with --all).
+    #[arg(short, long)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ImportArgs {
+    /// A conversation file written by `fin-r1 export --format json`.
+    file: PathBuf,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+fn extension(format: &str) -> Option<&'static str> {
+    match format {
+        "md" | "markdown" => Some("md"),
+        "html" => Some("html"),
+        "json" => Some("json"),
+        _ => None,
+    }
+}
+
+async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, out: &Path) -> anyhow::Result<()> {
+    let text = if a.format == "json" {
+        report::to_json(store, id).await?
+    } else {
+        let opts = ReportOptions { reasoning: a.reasoning, title: a.title.clone(), messages: None };
+        let r = Report::build(store, id, Some(&fin_r1_core::paths::scenario_dir(data_dir)), &opts).await?;
+        if a.format == "html" {
+            report::to_html(&r)
+        } else {
+            report::to_markdown(&r)
+        }
+    };
+    // Written beside, then moved: a full disk leaves no half report under the real name.
+    let partial = out.with_extension("partial");
+    std::fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+    Ok(())
+}
+
+fn safe_name(title: &str) -> String {
+    let s: String = title.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    s.trim_matches('-').chars().take(60).collect()
+}
+
+pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
+    if a.format == "pdf" {
+        eprintln!("fin-r1: PDF export is not in this build yet: use --format html and print it, or md / json");
+        return Ok(2);
+    }
+    let Some(ext) = extension(&a.format) else {
+        eprintln!("fin-r1: --format {:?}: md, html or json", a.format);
+        return Ok(2);
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    runtime.block_on(async {
+        let store = match Store::open(&data_dir).await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        };
+        if a.all {
+            std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+            let list = store.list_conversations(i64::MAX).await?;
+            for s in &list {
+                let c = &s.conversation;
+                let file = a.out.join(format!("{:04}-{}.{ext}", c.id, safe_name(&c.title)));
+                one(&store, &data_dir, c.id, &a, &file).await?;
+                println!("{}", file.display());
+            }
+            eprintln!("{} conversation(s) exported to {}", list.len(), a.out.display());
+            return Ok(0);
+        }
+        let reference = a.conversation.clone().unwrap_or_else(|| "latest".into());
+        let c = match store.resolve(&reference).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        };
+        one(&store, &data_dir, c.id, &a, &a.out).await?;
+        println!("{}", a.out.display());
+        Ok(0)
+    })
+}
+
+pub fn run_import(a: ImportArgs) -> anyhow::Result<i32> {
+    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
+    let file = match report::from_json(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("fin-r1: {}: {e}", a.file.display());
+            return Ok(1);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    runtime.block_on(async {
+        let store = match Store::open(&data_dir).await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        };
+        match report::import(&store, &file).await {
+            Ok(c) => {
+                println!("{}", c.id);
+                eprintln!("Imported “{}” as conversation {} ({} messages).", c.title, c.id, file.messages.len());
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("fin-r1: {}: {e}", a.file.display());
+                Ok(1)
+            }
+        }
+    })
+}

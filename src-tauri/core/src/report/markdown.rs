@@ -1,0 +1,73 @@
+use std::fmt::Write;
+
+use super::{provenance, status_note, typed_question, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+
+/// The report as Markdown (GitHub-flavoured: tables, and `<details>` for folded reasoning).
+pub fn to_markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# {}\n", r.title);
+    let _ = writeln!(o, "- 日期 / Date: {}", r.generated);
+    let _ = writeln!(o, "- 时区 / Time zone: {}", r.time_zone);
+    if let Some(s) = r.scenario_name() {
+        let _ = writeln!(o, "- 场景 / Scenario: {s}");
+    }
+    if let Some(m) = &r.conversation.model {
+        let _ = writeln!(o, "- 模型 / Model: {m}");
+    }
+    let _ = writeln!(o, "- Fin-R1 Desktop {}\n", r.app_version);
+    let _ = writeln!(o, "> {DISCLAIMER_ZH}\n>\n> {DISCLAIMER_EN}\n");
+
+    let lead = r.lead_sections();
+    if !lead.is_empty() {
+        let _ = writeln!(o, "## 摘要 / Summary\n");
+        for (heading, body) in &lead {
+            let _ = writeln!(o, "### {heading}\n\n{body}\n");
+        }
+    }
+    for (i, t) in r.turns.iter().enumerate() {
+        let (typed, fields) = typed_question(&t.question);
+        let _ = writeln!(o, "## 问题 {n} / Question {n}\n\n{}\n", typed.trim(), n = i + 1);
+        if !fields.is_empty() {
+            let _ = writeln!(o, "| 字段 / Field | 值 / Value |\n|---|---|");
+            for (k, v) in &fields {
+                let _ = writeln!(o, "| {} | {} |", cell(k), cell(v));
+            }
+            o.push('\n');
+        }
+        let Some(a) = &t.answer else {
+            let _ = writeln!(o, "*(没有回答 / no answer)*\n");
+            continue;
+        };
+        if !a.reasoning.trim().is_empty() {
+            match r.reasoning {
+                ReasoningMode::Full => {
+                    let _ = writeln!(o, "### 推理过程 / Reasoning\n");
+                    for line in a.reasoning.trim().lines() {
+                        let _ = writeln!(o, "> {line}");
+                    }
+                    o.push('\n');
+                }
+                ReasoningMode::Collapsed => {
+                    let _ = writeln!(o, "<details><summary>推理过程 / Reasoning</summary>\n\n{}\n\n</details>\n", a.reasoning.trim());
+                }
+                ReasoningMode::None => {}
+            }
+        }
+        let _ = writeln!(o, "### 回答 / Answer\n\n{}\n", a.answer.trim());
+        if let Some(note) = status_note(a) {
+            let _ = writeln!(o, "*{note}*\n");
+        }
+        let _ = writeln!(o, "<sub>\n\n| 来源 / Provenance | |\n|---|---|");
+        for (k, v) in provenance(a) {
+            let _ = writeln!(o, "| {k} | {} |", cell(&v));
+        }
+        let _ = writeln!(o, "\n</sub>\n");
+    }
+    let _ = writeln!(o, "---\n\n{DISCLAIMER_ZH}  \n{DISCLAIMER_EN}");
+    o
+}
+
+/// A table cell: pipes escaped, lines joined.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

@@ -1,0 +1,216 @@
+//! Reports from a conversation that holds Chinese and English, a table, math, code and an
+//! interrupted answer: Markdown and HTML carry the provenance and the disclaimer, the HTML is
+//! one file that fetches nothing and runs nothing (checked in headless Chromium, screenshot
+//! not blank), and JSON export → import → export gives the same file.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fin_r1_core::store::{EngineRef, Outcome, Provenance, Store};
+use fin_r1_engine::{SamplingParams, Usage};
+use fin_r1_tests::{fin_r1_bin, scratch_dir};
+
+const ANSWER: &str = "## 结论 / Verdict\n\n不合规 (not compliant): 适当性评估缺失。\n\n| 条款 / Clause | 事实 / Fact | 判断 / Finding |\n|---|---|---|\n| 第6条 | 未做风险测评 | 违反 |\n\n## 计算 / Calculation\n\n$$PV = \\frac{1000}{(1+0.05)^2} = \\boxed{907.03}$$\n\n```python\ndef pv(fv, r, n):\n    return fv / (1 + r) ** n\n```\n\n## 风险与整改建议 / Risks and remediation\n\n补做风险测评，暂停销售。";
+
+fn data_dir(name: &str) -> PathBuf {
+    let d = scratch_dir().join(format!("reports-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A compliance conversation: one complete answer, one cut off by a crash.
+fn seed(dir: &Path) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let (store, _) = Store::open(dir).await.expect("open");
+        let c = store.create_conversation("理财产品销售合规审查 / Sales compliance review", Some("compliance"), None, Some("Fin-R1-Q4_K_M.gguf")).await.expect("conversation");
+        let form = serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "regulation": "《证券期货投资者适当性管理办法》" } });
+        let q = store.add_question(c.id, None, "filled prompt", Some("compliance"), Some(&form)).await.expect("question");
+        let p = Provenance {
+            engine: EngineRef { engine: "local".into(), model_file: Some("Fin-R1-Q4_K_M.gguf".into()), model_sha256: Some("ab".repeat(32)), quantization: Some("Q4_K_M".into()), remote_url: None },
+            system_prompt: Some("You are Fin-R1".into()),
+            sampling: Some(SamplingParams { temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05, max_tokens: 4000, seed: Some(42), stop: vec![] }),
+            scenario_id: Some("compliance".into()),
+        };
+        let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
+        let usage = Usage { prompt_tokens: 120, cached_prompt_tokens: 0, reasoning_tokens: 300, answer_tokens: 180, time_to_first_token_ms: 850.0, prefill_tok_s: 140.0, decode_tok_s: 9.5, total_ms: 52_000.0 };
+        let o = Outcome { reasoning: "先找适用条款，再逐条对照事实。Check the clause, then the facts.".into(), answer: ANSWER.into(), stop_reason: Some("end".into()), usage: Some(usage), seed: Some(42), ..Default::default() };
+        store.finish_answer(a.id, &o).await.expect("finish");
+        let q2 = store.add_question(c.id, Some(a.id), "Summarise the remediation in English.", None, None).await.expect("q2");
+        let a2 = store.begin_answer(c.id, q2.id, &p).await.expect("begin 2");
+        store.checkpoint(a2.id, "", "Remediation: re-run the suitability test and").await.expect("checkpoint");
+        // The process died: its row went stale.
+        sqlx::query("UPDATE messages SET updated_at = 0 WHERE id = ?1").bind(a2.id).execute(store.pool()).await.expect("age");
+        store.mark_interrupted().await.expect("interrupted");
+        store.close().await;
+    });
+}
+
+fn export(dir: &Path, format: &str, reasoning: &str, out: &Path) {
+    let o = Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", format, "--reasoning", reasoning, "--data-dir"])
+        .arg(dir)
+        .arg("-o")
+        .arg(out)
+        .output()
+        .expect("run");
+    assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn markdown_and_html_reports_carry_the_answer_provenance_and_disclaimer() {
+    let dir = data_dir("md");
+    seed(&dir);
+    let md_path = dir.join("report.md");
+    export(&dir, "md", "full", &md_path);
+    let md = std::fs::read_to_string(&md_path).expect("md");
+    for want in [
+        "# 理财产品销售合规审查 / Sales compliance review",
+        "时区 / Time zone",
+        "合规审查 / Compliance review",
+        "这笔理财产品销售是否合规？ Is this sale compliant?",
+        "| regulation | 《证券期货投资者适当性管理办法》 |",
+        "> 先找适用条款",
+        "| 第6条 | 未做风险测评 | 违反 |",
+        "\\boxed{907.03}",
+        "```python",
+        &"ab".repeat(32),
+        "temperature 0.7 · top-p 0.8",
+        "| Seed | 42 |",
+        "120 prompt · 300 reasoning · 180 answer",
+        "Interrupted",
+        "Remediation: re-run the suitability test and",
+        "仅供参考",
+        "for reference only",
+    ] {
+        assert!(md.contains(want), "the Markdown lacks {want:?}:\n{md}");
+    }
+    // The compliance preset leads with its verdict.
+    let summary = md.find("## 摘要 / Summary").expect("summary");
+    assert!(summary < md.find("## 问题 1").expect("question"), "the summary comes first");
+    assert!(md[summary..].find("不合规").expect("verdict") < md.find("## 问题 1").expect("q") - summary);
+
+    let html_path = dir.join("report.html");
+    export(&dir, "html", "collapsed", &html_path);
+    let html = std::fs::read_to_string(&html_path).expect("html");
+    assert!(html.contains("<details class=\"reasoning\"><summary>"), "collapsed reasoning");
+    assert!(html.contains("<math") && html.contains("menclose"), "math as MathML");
+    assert!(html.contains("<table>") && html.contains("hl-"), "a table and highlighted code");
+    assert!(html.contains("@media print") && html.contains("break-inside:avoid"));
+    let lower = html.to_lowercase();
+    assert!(!lower.contains("<script") && !lower.contains(" src=\"http") && !lower.contains("url(http") && !lower.contains("<link"), "self-contained");
+    export(&dir, "html", "none", &html_path);
+    assert!(!std::fs::read_to_string(&html_path).expect("html").contains("先找适用条款"), "reasoning left out");
+}
+
+/// Opens `page` in headless Chromium with every request sent to a counting proxy; returns the
+/// requests the page made (Chromium's own calls home to Google's update, time and account
+/// services are not the page's and are left out) and the screenshot.
+fn open_in_chromium(page: &Path, dir: &Path, name: &str) -> (Vec<String>, PathBuf) {
+    let proxy = TcpListener::bind("127.0.0.1:0").expect("proxy");
+    let port = proxy.local_addr().expect("addr").port();
+    proxy.set_nonblocking(true).expect("nonblocking");
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let stop = Arc::new(AtomicUsize::new(0));
+    let done = stop.clone();
+    let listener = std::thread::spawn(move || {
+        while done.load(Ordering::Relaxed) == 0 {
+            match proxy.accept() {
+                Ok((mut s, _)) => {
+                    let mut buf = [0u8; 1024];
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    let line = String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_owned();
+                    log.lock().expect("lock").push(line);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    let shot = dir.join(format!("{name}.png"));
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1000,1400",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join(format!("profile-{name}")).display()))
+        .arg(format!("--proxy-server=http://127.0.0.1:{port}"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium (scripts/setup.sh installs it)");
+    assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
+    stop.store(1, Ordering::Relaxed);
+    let _ = listener.join();
+    let own = ["google.com", "googleapis.com", "gstatic.com", "gvt1.com"];
+    let page_requests = seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|l| {
+            let host = l.split_whitespace().nth(1).unwrap_or("").trim_start_matches("http://").split(['/', ':']).next().unwrap_or("").to_owned();
+            !own.iter().any(|o| host == *o || host.ends_with(&format!(".{o}")))
+        })
+        .cloned()
+        .collect();
+    (page_requests, shot)
+}
+
+#[test]
+fn the_html_report_opens_in_chromium_without_touching_the_network() {
+    let dir = data_dir("chromium");
+    seed(&dir);
+    let html = dir.join("report.html");
+    export(&dir, "html", "full", &html);
+    // The check can fail: a page with a remote image is caught.
+    let control = dir.join("control.html");
+    std::fs::write(&control, "<html><body><img src=\"http://remote-image.example/x.png\">x</body></html>").expect("control");
+    let (requests, _) = open_in_chromium(&control, &dir, "control");
+    assert!(requests.iter().any(|r| r.contains("remote-image.example")), "the proxy saw no request from the control page: {requests:?}");
+
+    let (requests, shot) = open_in_chromium(&html, &dir, "report");
+    assert!(requests.is_empty(), "the report made network requests: {requests:?}");
+    // Not blank: the pixels vary.
+    let sd = Command::new("convert").arg(&shot).args(["-colorspace", "gray", "-format", "%[fx:standard_deviation]", "info:"]).output().expect("imagemagick");
+    let sd: f64 = String::from_utf8_lossy(&sd.stdout).trim().parse().expect("a number");
+    assert!(sd > 0.05, "the screenshot looks blank (standard deviation {sd})");
+}
+
+#[test]
+fn json_export_import_export_is_the_same_file() {
+    let dir = data_dir("json");
+    seed(&dir);
+    let first = dir.join("one.json");
+    export(&dir, "json", "full", &first);
+    let other = data_dir("json-import");
+    let imported = Command::new(fin_r1_bin()).arg("import").arg(&first).arg("--data-dir").arg(&other).output().expect("import");
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let second = dir.join("two.json");
+    export(&other, "json", "full", &second);
+    let norm = |p: &Path| -> String {
+        std::fs::read_to_string(p).expect("read").lines().filter(|l| !l.trim_start().starts_with("\"exported_at\"")).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(norm(&first), norm(&second), "the round trip lost or changed something");
+    // Importing into the same store again keeps both (a new uid for the copy).
+    let again = Command::new(fin_r1_bin()).arg("import").arg(&first).arg("--data-dir").arg(&other).output().expect("import");
+    assert!(again.status.success());
+    // A file of another kind is refused clearly.
+    let bogus = dir.join("bogus.json");
+    std::fs::write(&bogus, r#"{"format":"something-else","version":1}"#).expect("write");
+    let bad = Command::new(fin_r1_bin()).arg("import").arg(&bogus).arg("--data-dir").arg(&other).output().expect("import");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a Fin-R1 conversation"), "{}", String::from_utf8_lossy(&bad.stderr));
+}
