@@ -3,6 +3,7 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "load_model",
+    "list_models",
     "list_conversations",
     "open_conversation",
     "show_branch",

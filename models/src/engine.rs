@@ -44,6 +44,10 @@ impl Generation {
     pub fn cancel(&self) {
         self.cancel.cancel()
     }
+    /// Events produced and not read yet (a reader that lags a fast model has a backlog).
+    pub fn queued(&self) -> usize {
+        self.events.len()
+    }
     pub fn cancel_token(&self) -> CancelToken {
         self.cancel.clone()
     }

@@ -44,6 +44,12 @@ pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<
     state.load_model(&path).await
 }
 
+/// The model library, newest first: what the picker offers.
+#[tauri::command]
+pub async fn list_models(state: State<'_, AppState>) -> CmdResult<Vec<fin_r1_core::store::LibraryModel>> {
+    Ok(state.store.models().await?)
+}
+
 #[tauri::command]
 pub async fn list_conversations(state: State<'_, AppState>) -> CmdResult<Vec<ConversationSummary>> {
     Ok(state.store.list_conversations(500).await?)

@@ -21,6 +21,7 @@ macro_rules! handler {
         tauri::generate_handler![
             $crate::commands::app_info,
             $crate::commands::load_model,
+            $crate::commands::list_models,
             $crate::commands::list_conversations,
             $crate::commands::open_conversation,
             $crate::commands::show_branch,

@@ -132,6 +132,16 @@ impl AppState {
         recent.insert(0, summary.path.clone());
         recent.truncate(10);
         self.store.set_setting(RECENT_MODELS, &serde_json::json!(recent)).await?;
+        // A file chosen in the picker joins the library (checked and hashed in the background;
+        // a file already there is refreshed).
+        let store = self.store.clone();
+        let path = summary.path.clone();
+        tokio::spawn(async move {
+            let known = store.models().await.map(|m| m.iter().any(|x| std::path::Path::new(&x.path) == path)).unwrap_or(false);
+            if !known {
+                let _ = fin_r1_core::library::add(&store, &path, "import", None).await;
+            }
+        });
         Ok(summary)
     }
 }

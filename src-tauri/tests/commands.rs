@@ -102,6 +102,17 @@ fn a_streamed_turn_arrives_on_the_channel_and_in_the_store() {
 
         let summary = commands::load_model(app.state(), model.clone()).await.expect("load");
         assert_eq!(summary.path, model);
+        // The chosen file joins the model library (checked and hashed in the background).
+        let mut listed = Vec::new();
+        for _ in 0..100 {
+            listed = commands::list_models(app.state()).await.expect("library");
+            if !listed.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(listed.len(), 1, "the loaded model is in the library");
+        assert_eq!(listed[0].sha256.as_deref().map(str::len), Some(64));
         let mut request = no_model;
         request.sampling.temperature = Some(0.0);
         let (ch, got) = channel();

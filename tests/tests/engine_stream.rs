@@ -106,6 +106,7 @@ fn cancellation_stops_within_one_step() {
     let mut pieces = 0;
     let mut after_cancel = 0;
     let mut cancelled = false;
+    let mut backlog = 0;
     let mut last = None;
     while let Some(ev) = g.blocking_next() {
         match &ev {
@@ -116,6 +117,8 @@ fn cancellation_stops_within_one_step() {
                 }
                 if pieces == 5 {
                     g.cancel();
+                    // Events the engine had already sent before the cancel are not its fault.
+                    backlog = g.queued();
                     cancelled = true;
                 }
             }
@@ -125,8 +128,10 @@ fn cancellation_stops_within_one_step() {
     }
     let Some(GenerationEvent::Done(d)) = last else { panic!("no Done") };
     assert_eq!(d.reason, StopReason::Cancelled);
-    // The token being decoded when the cancel landed may still come out; nothing after it.
-    assert!(after_cancel <= 1, "{after_cancel} text events after cancelling");
+    // Besides what was already on its way, the token being decoded when the cancel landed may
+    // still come out; nothing after it. (Regression: counting the backlog as late tokens made
+    // this test fail on a loaded machine.)
+    assert!(after_cancel <= backlog + 1, "{after_cancel} text events after cancelling, {backlog} were already queued");
     // The engine is free for the next job.
     assert_eq!(done(&collect(&engine, ask("Next?", greedy(3)))).reason, StopReason::Length);
 }

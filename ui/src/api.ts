@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AppInfo,
   ConversationSummary,
+  LibraryModel,
   ConversationView,
   Message,
   ModelSummary,
@@ -33,6 +34,7 @@ export interface TurnSummary {
 export const api = {
   appInfo: () => invoke<AppInfo>("app_info"),
   loadModel: (path: string) => invoke<ModelSummary>("load_model", { path }),
+  listModels: () => invoke<LibraryModel[]>("list_models"),
   listConversations: () => invoke<ConversationSummary[]>("list_conversations"),
   openConversation: (id: number) => invoke<ConversationView>("open_conversation", { id }),
   showBranch: (conversationId: number, messageId: number) =>

@@ -10,6 +10,7 @@ import type {
   AppInfo,
   ConversationSummary,
   ConversationView,
+  LibraryModel,
   SamplingOverrides,
   Scenario,
   SearchHit,
@@ -18,6 +19,7 @@ import type {
 
 export const lang = signal<Lang>(systemLang(typeof navigator === "undefined" ? undefined : navigator.language));
 export const info = signal<AppInfo | null>(null);
+export const library = signal<LibraryModel[]>([]);
 export const conversations = signal<ConversationSummary[]>([]);
 export const current = signal<ConversationView | null>(null);
 export const live = signal<LiveAnswer | null>(null);
@@ -53,6 +55,7 @@ export async function boot() {
 
 export async function refreshInfo() {
   info.value = await api.appInfo();
+  library.value = await api.listModels().catch(() => []);
 }
 
 export async function refreshConversations() {

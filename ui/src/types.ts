@@ -175,3 +175,18 @@ export interface CommandError {
   kind: string;
   message: string;
 }
+
+export interface LibraryModel {
+  path: string;
+  file_name: string;
+  size: number;
+  sha256: string | null;
+  name: string | null;
+  architecture: string;
+  quantization: string;
+  n_params: number;
+  context: number;
+  source: string;
+  repo: string | null;
+  added_at: number;
+}

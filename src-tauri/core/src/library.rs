@@ -1,5 +1,5 @@
 //! Adding a GGUF to the model library: checked first as the loader would check it (header,
-//! tensor table, shapes, tokenizer), hashed, then recorded; a file that fails leaves the library
+//! tensor table, shapes, tokenizer), hashed (once per file version), then recorded; a file that fails leaves the library
 //! as it was.
 
 use std::path::Path;
@@ -31,15 +31,17 @@ pub async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>) -
         kind: "not_found",
     })?;
     let owned = path.clone();
-    let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, true))
+    let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, false))
         .await
         .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: "io" })?
         .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: e.kind() })?;
+    // Hashed once per file version and remembered: answers' provenance reuses it.
+    let sha256 = store.model_sha256(&path).await?;
     let m = LibraryModel {
         path: path.display().to_string(),
         file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         size: report.file_size as i64,
-        sha256: report.sha256.clone(),
+        sha256: Some(sha256),
         name: report.name.clone(),
         architecture: report.architecture.clone(),
         quantization: report.main_type(),

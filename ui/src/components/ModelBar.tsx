@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { t } from "../i18n";
-import { errorLine, info, lang, loadModel, modelBusy, sampling, setSampling } from "../state";
+import { errorLine, info, lang, library, loadModel, modelBusy, sampling, setSampling } from "../state";
 
 export function ModelBar() {
   const l = lang.value;
@@ -22,7 +22,9 @@ export function ModelBar() {
     });
     return () => void un.then((f) => f());
   }, []);
-  const recent = (info.value?.recent_models ?? []).filter((p) => p !== model?.path);
+  // The library first (checked files, with their quantization), then other recent paths.
+  const known = library.value.filter((m) => m.path !== model?.path);
+  const recent = (info.value?.recent_models ?? []).filter((p) => p !== model?.path && !known.some((m) => m.path === p));
   return (
     <div class="model-bar">
       <div class="model-current" id="model-current">
@@ -46,6 +48,9 @@ export function ModelBar() {
       >
         <input id="model-path" list="recent-models" placeholder={t(l, "model.path")} value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} />
         <datalist id="recent-models">
+          {known.map((m) => (
+            <option key={m.path} value={m.path} label={`${m.file_name} · ${m.quantization} · ${(m.size / 1e9).toFixed(2)} GB`} />
+          ))}
           {recent.map((p) => (
             <option key={p} value={p} />
           ))}
