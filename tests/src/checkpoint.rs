@@ -82,15 +82,7 @@ pub fn write_tiny_hf_qwen2(header: &Path, dir: &Path, seed: u64) -> Result<()> {
 
     let mut rng = Rng::new(seed);
     let dev = Device::Cpu;
-    let mut gauss = |n: usize, std: f32| -> Vec<f32> {
-        (0..n)
-            .map(|_| {
-                let u1 = rng.next_f64().max(1e-12);
-                let u2 = rng.next_f64();
-                ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32 * std
-            })
-            .collect()
-    };
+    let mut gauss = |n: usize, std: f32| crate::gaussian(&mut rng, n, std);
     let bf16 = |data: Vec<f32>, shape: &[usize]| -> Result<Tensor> { Ok(Tensor::from_vec(data, shape, &dev)?.to_dtype(DType::BF16)?) };
     let hd = HIDDEN / HEADS;
     let (q, kv) = (HEADS * hd, KV_HEADS * hd);

@@ -122,7 +122,8 @@ fn to_candle(v: &MetaValue) -> Value {
     }
 }
 
-fn gaussian(rng: &mut Rng, n: usize, std: f32) -> Vec<f32> {
+/// `n` normal samples with standard deviation `std`.
+pub fn gaussian(rng: &mut Rng, n: usize, std: f32) -> Vec<f32> {
     (0..n)
         .map(|_| {
             let u1 = rng.next_f64().max(1e-12);

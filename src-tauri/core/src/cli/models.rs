@@ -103,6 +103,18 @@ fn human(bytes: f64) -> String {
 }
 
 impl Bar {
+    fn new(file: &str) -> Arc<Self> {
+        Arc::new(Self {
+            file: Mutex::new(file.to_owned()),
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            resumed: AtomicU64::new(0),
+            started: Instant::now(),
+            last: Mutex::new(Instant::now()),
+            tty: std::io::stderr().is_terminal(),
+        })
+    }
+
     fn draw(&self, end: bool) {
         let total = self.total.load(Ordering::Relaxed).max(1);
         let done = self.done.load(Ordering::Relaxed).min(total);
@@ -179,15 +191,7 @@ fn open_store(runtime: &tokio::runtime::Runtime, data_dir: Option<PathBuf>) -> a
 
 /// Downloads with a progress line, checks, adds a GGUF to the library, prints the path last.
 fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
-    let bar = Arc::new(Bar {
-        file: Mutex::new(req.file.clone()),
-        total: AtomicU64::new(0),
-        done: AtomicU64::new(0),
-        resumed: AtomicU64::new(0),
-        started: Instant::now(),
-        last: Mutex::new(Instant::now()),
-        tty: std::io::stderr().is_terminal(),
-    });
+    let bar = Bar::new(&req.file);
     let d = match runtime.block_on(download(req, bar.clone())) {
         Ok(d) => d,
         Err(e) => {
@@ -248,15 +252,7 @@ fn official(
     let mut checkpoint: Option<PathBuf> = None;
     for f in &wanted {
         let req = DownloadRequest { file: f.clone(), ..base.clone() };
-        let bar = Arc::new(Bar {
-            file: Mutex::new(f.clone()),
-            total: AtomicU64::new(0),
-            done: AtomicU64::new(0),
-            resumed: AtomicU64::new(0),
-            started: Instant::now(),
-            last: Mutex::new(Instant::now()),
-            tty: std::io::stderr().is_terminal(),
-        });
+        let bar = Bar::new(f);
         match runtime.block_on(download(&req, bar.clone())) {
             Ok(d) => {
                 if !d.cached {
