@@ -20,7 +20,9 @@ command -v import >/dev/null || need+=(imagemagick)
 command -v chromium >/dev/null || need+=(chromium)
 # The presets' icons are emoji and the UI speaks Chinese: fonts for both.
 fc-list 2>/dev/null | grep -qi "emoji" || need+=(fonts-noto-color-emoji)
-fc-list :lang=zh 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+# Noto Sans CJK (SIL OFL) is also the font PDF reports embed.
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
+command -v pdftotext >/dev/null || need+=(poppler-utils)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

@@ -214,3 +214,35 @@ fn json_export_import_export_is_the_same_file() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a Fin-R1 conversation"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
+
+#[test]
+fn the_pdf_report_holds_chinese_text_and_every_page_renders() {
+    let dir = data_dir("pdf");
+    seed(&dir);
+    let pdf = dir.join("report.pdf");
+    export(&dir, "pdf", "full", &pdf);
+    assert!(std::fs::read(&pdf).expect("pdf").starts_with(b"%PDF-"));
+    // Selectable text: the Chinese question comes back as Chinese, not boxes.
+    let text = Command::new("pdftotext").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for want in ["这笔理财产品销售是否合规", "Is this sale compliant?", "仅供参考", "for reference only", "第6条", "Interrupted", "1 / "] {
+        assert!(text.contains(want), "the PDF's text lacks {want:?}:\n{text}");
+    }
+    // The CJK font is embedded (as a subset), so the reader needs none of its own.
+    let fonts = Command::new("pdffonts").arg(&pdf).output().expect("pdffonts");
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.lines().any(|l| l.contains("CJK") || l.contains("Droid")), "{fonts}");
+    assert!(fonts.lines().skip(2).all(|l| l.split_whitespace().rev().nth(4) == Some("yes")), "every font embedded: {fonts}");
+    // Every page renders.
+    let info = Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo");
+    let pages: usize = String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().expect("pages")))
+        .expect("page count");
+    assert!(pages >= 2, "{pages} pages");
+    let prefix = dir.join("page");
+    let out = Command::new("pdftoppm").args(["-r", "60", "-png"]).arg(&pdf).arg(&prefix).output().expect("pdftoppm");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rendered = std::fs::read_dir(&dir).expect("dir").filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("page-"))).count();
+    assert_eq!(rendered, pages);
+}

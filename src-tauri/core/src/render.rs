@@ -263,14 +263,16 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     })
 }
 
+/// Model output as the renderer reads it: math delimiters normalised, money escaped. Shared
+/// with the PDF writer so both see the same document.
+pub(crate) fn prepare(markdown: &str) -> (String, Options) {
+    let opts = Options::ENABLE_TABLES | Options::ENABLE_FOOTNOTES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS | Options::ENABLE_MATH;
+    (normalise_math(markdown), opts)
+}
+
 /// Renders model output (markdown) as sanitised HTML.
 pub fn render(markdown: &str) -> String {
-    let md = normalise_math(markdown);
-    let opts = Options::ENABLE_TABLES
-        | Options::ENABLE_FOOTNOTES
-        | Options::ENABLE_STRIKETHROUGH
-        | Options::ENABLE_TASKLISTS
-        | Options::ENABLE_MATH;
+    let (md, opts) = prepare(markdown);
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut code: Option<(String, String)> = None;
     for ev in Parser::new_ext(&md, opts) {

@@ -18,7 +18,7 @@ pub struct ExportArgs {
     /// Every conversation, one report each, into the folder given with -o.
     #[arg(long)]
     all: bool,
-    /// md, html or json (json holds every branch and imports back with `fin-r1 import`).
+    /// md, html, pdf or json (json holds every branch and imports back with `fin-r1 import`).
     #[arg(long, default_value = "md")]
     format: String,
     /// The reasoning chain: full, collapsed (a fold the reader opens) or none.
@@ -45,25 +45,26 @@ fn extension(format: &str) -> Option<&'static str> {
         "md" | "markdown" => Some("md"),
         "html" => Some("html"),
         "json" => Some("json"),
+        "pdf" => Some("pdf"),
         _ => None,
     }
 }
 
 async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, out: &Path) -> anyhow::Result<()> {
-    let text = if a.format == "json" {
-        report::to_json(store, id).await?
+    let bytes: Vec<u8> = if a.format == "json" {
+        report::to_json(store, id).await?.into_bytes()
     } else {
         let opts = ReportOptions { reasoning: a.reasoning, title: a.title.clone(), messages: None };
         let r = Report::build(store, id, Some(&fin_r1_core::paths::scenario_dir(data_dir)), &opts).await?;
-        if a.format == "html" {
-            report::to_html(&r)
-        } else {
-            report::to_markdown(&r)
+        match a.format.as_str() {
+            "html" => report::to_html(&r).into_bytes(),
+            "pdf" => tokio::task::spawn_blocking(move || report::to_pdf(&r)).await??,
+            _ => report::to_markdown(&r).into_bytes(),
         }
     };
     // Written beside, then moved: a full disk leaves no half report under the real name.
     let partial = out.with_extension("partial");
-    std::fs::write(&partial, text).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
     std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
     Ok(())
 }
@@ -84,12 +85,8 @@ fn safe_name(title: &str) -> String {
 }
 
 pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
-    if a.format == "pdf" {
-        eprintln!("fin-r1: PDF export is not in this build yet: use --format html and print it, or md / json");
-        return Ok(2);
-    }
     let Some(ext) = extension(&a.format) else {
-        eprintln!("fin-r1: --format {:?}: md, html or json", a.format);
+        eprintln!("fin-r1: --format {:?}: md, html, pdf or json", a.format);
         return Ok(2);
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

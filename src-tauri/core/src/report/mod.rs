@@ -6,6 +6,8 @@
 mod html;
 mod json;
 mod markdown;
+mod pdf;
+mod typst_markup;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +17,7 @@ use crate::store::{Conversation, Message, MessageRole, MessageStatus, Store, Sto
 pub use html::to_html;
 pub use json::{from_json, import, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION};
 pub use markdown::to_markdown;
+pub use pdf::{to_pdf, PdfError};
 
 pub const DISCLAIMER_ZH: &str = "本报告由 AI 模型生成，仅供参考，不构成投资、法律或合规意见，不能替代专业人士的判断。";
 pub const DISCLAIMER_EN: &str =
