@@ -246,3 +246,20 @@ fn the_pdf_report_holds_chinese_text_and_every_page_renders() {
     let rendered = std::fs::read_dir(&dir).expect("dir").filter(|e| e.as_ref().is_ok_and(|e| e.file_name().to_string_lossy().starts_with("page-"))).count();
     assert_eq!(rendered, pages);
 }
+
+#[test]
+fn every_conversation_exports_into_a_folder() {
+    let dir = data_dir("all");
+    seed(&dir);
+    seed(&dir);
+    let out = dir.join("reports");
+    let run = Command::new(fin_r1_bin()).args(["export", "--all", "--format", "md", "--data-dir"]).arg(&dir).arg("-o").arg(&out).output().expect("run");
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let mut files: Vec<String> = std::fs::read_dir(&out).expect("folder").filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect();
+    files.sort();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.iter().all(|f| f.ends_with(".md") && f.contains("理财产品销售合规审查")), "{files:?}");
+    for f in &files {
+        assert!(std::fs::read_to_string(out.join(f)).expect("report").contains("仅供参考"));
+    }
+}
