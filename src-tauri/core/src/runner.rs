@@ -181,27 +181,18 @@ impl Runner {
         let (question, history) = match &req.kind {
             TurnKind::Ask { question } => {
                 let parent = conversation.active_leaf_id;
-                let history = match parent {
-                    Some(p) => self.store.path_to(p).await?,
-                    None => Vec::new(),
-                };
+                let history = self.branch_to(parent).await?;
                 let q = self.store_question(&conversation, parent, question, history.is_empty(), scenario.as_ref(), &req).await?;
                 (q, history)
             }
             TurnKind::Regenerate { question_id } => {
                 let q = self.question(*question_id, &conversation).await?;
-                let history = match q.parent_id {
-                    Some(p) => self.store.path_to(p).await?,
-                    None => Vec::new(),
-                };
+                let history = self.branch_to(q.parent_id).await?;
                 (q, history)
             }
             TurnKind::Edit { question_id, question } => {
                 let old = self.question(*question_id, &conversation).await?;
-                let history = match old.parent_id {
-                    Some(p) => self.store.path_to(p).await?,
-                    None => Vec::new(),
-                };
+                let history = self.branch_to(old.parent_id).await?;
                 let mut edit = req.clone();
                 if edit.form.is_empty() {
                     edit.form = stored_fields(&old);
@@ -317,6 +308,14 @@ impl Runner {
             .create_conversation(&title_of(question), req.scenario.as_deref(), system.as_deref(), Some(&model))
             .await?;
         Ok((c, true))
+    }
+
+    /// The messages from the root down to `leaf` (none for a conversation's first question).
+    async fn branch_to(&self, leaf: Option<i64>) -> Result<Vec<Message>, RunError> {
+        Ok(match leaf {
+            Some(id) => self.store.path_to(id).await?,
+            None => Vec::new(),
+        })
     }
 
     async fn question(&self, id: i64, conversation: &Conversation) -> Result<Message, RunError> {

@@ -184,7 +184,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         eprintln!("fin-r1: --field needs --scenario");
         return Ok(1);
     }
-    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    let data_dir = super::data_dir(&a.data_dir);
     let store = match runtime.block_on(Store::open(&data_dir)) {
         Ok((store, report)) => {
             if report.interrupted > 0 && !a.json {

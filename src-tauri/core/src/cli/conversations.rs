@@ -55,12 +55,9 @@ enum ConversationsCommand {
 
 pub fn run(a: ConversationsArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
-    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async move {
-        let store = match Store::open(&data_dir).await {
-            Ok((s, _)) => s,
-            Err(e) => return Ok(fail(&e)),
-        };
+        let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };
         let code = match command(&store, a).await {
             Ok(()) => 0,
             Err(e) => match e.downcast_ref::<StoreError>() {

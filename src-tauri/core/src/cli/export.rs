@@ -69,16 +69,6 @@ async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, out: &Path
     Ok(())
 }
 
-async fn open(data_dir: &Path) -> Option<Store> {
-    match Store::open(data_dir).await {
-        Ok((s, _)) => Some(s),
-        Err(e) => {
-            eprintln!("fin-r1: {e}");
-            None
-        }
-    }
-}
-
 fn safe_name(title: &str) -> String {
     let s: String = title.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
     s.trim_matches('-').chars().take(60).collect()
@@ -90,9 +80,9 @@ pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
         return Ok(2);
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async {
-        let Some(store) = open(&data_dir).await else { return Ok(1) };
+        let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };
         if a.all {
             std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
             let list = store.list_conversations(i64::MAX).await?;
@@ -129,9 +119,9 @@ pub fn run_import(a: ImportArgs) -> anyhow::Result<i32> {
         }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let data_dir = a.data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir);
+    let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async {
-        let Some(store) = open(&data_dir).await else { return Ok(1) };
+        let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };
         match report::import(&store, &file).await {
             Ok(c) => {
                 println!("{}", c.id);

@@ -71,6 +71,22 @@ impl EngineArgs {
     }
 }
 
+/// `--data-dir`, else `$FIN_R1_DATA_DIR`, else the platform's app data folder.
+pub fn data_dir(given: &Option<PathBuf>) -> PathBuf {
+    given.clone().unwrap_or_else(fin_r1_core::paths::default_data_dir)
+}
+
+/// Opens the conversation store, or says why not (and the command exits 1).
+pub async fn open_store(data_dir: &Path) -> Option<fin_r1_core::store::Store> {
+    match fin_r1_core::store::Store::open(data_dir).await {
+        Ok((s, _)) => Some(s),
+        Err(e) => {
+            eprintln!("fin-r1: {e}");
+            None
+        }
+    }
+}
+
 impl Cli {
     pub fn threads(&self) -> Option<usize> {
         match &self.command {

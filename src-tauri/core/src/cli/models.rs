@@ -36,15 +36,8 @@ enum ModelsCommand {
         file: String,
         #[arg(long, default_value = "main")]
         revision: String,
-        /// The hub or a mirror (default: $HF_ENDPOINT, else https://huggingface.co).
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// Access token for gated or private repositories (default: $HF_TOKEN or the cached login).
-        #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        /// The Hugging Face cache folder (default: $HF_HOME/hub or ~/.cache/huggingface/hub).
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        hub: HubArgs,
     },
     /// The models the app knows, against this machine's memory: what fits, what is suggested.
     Catalog,
@@ -54,12 +47,8 @@ enum ModelsCommand {
         /// For the official safetensors weights: the quantization to produce here.
         #[arg(long = "type", default_value = "q4_k_m")]
         target: fin_r1_engine::quantize::Target,
-        #[arg(long)]
-        endpoint: Option<String>,
-        #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
-        token: Option<String>,
-        #[arg(long)]
-        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        hub: HubArgs,
     },
     /// Turn a safetensors Qwen2 checkpoint (such as Fin-R1's bf16 weights) into a GGUF, one
     /// tensor at a time; the result joins the library.
@@ -78,6 +67,26 @@ enum ModelsCommand {
     List,
     /// Take a file out of the library (the file itself stays).
     Remove { path: PathBuf },
+}
+
+/// Where and how to reach the hub.
+#[derive(Args, Debug)]
+struct HubArgs {
+    /// The hub or a mirror (default: $HF_ENDPOINT, else https://huggingface.co).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Access token for gated or private repositories (default: $HF_TOKEN or the cached login).
+    #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// The Hugging Face cache folder (default: $HF_HOME/hub or ~/.cache/huggingface/hub).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
+impl HubArgs {
+    fn request(self, repo: String, file: String, revision: String) -> DownloadRequest {
+        DownloadRequest { repo, file, revision, endpoint: self.endpoint, token: self.token, cache_dir: self.cache_dir }
+    }
 }
 
 /// A progress line on standard error: bytes, rate, time left.
@@ -178,15 +187,8 @@ fn describe(m: &LibraryModel) -> String {
     )
 }
 
-fn open_store(runtime: &tokio::runtime::Runtime, data_dir: Option<PathBuf>) -> anyhow::Result<Result<Store, i32>> {
-    let dir = data_dir.unwrap_or_else(super::scenarios::default_data_dir);
-    Ok(match runtime.block_on(Store::open(&dir)) {
-        Ok((s, _)) => Ok(s),
-        Err(e) => {
-            eprintln!("fin-r1: {e}");
-            Err(1)
-        }
-    })
+fn open_store(runtime: &tokio::runtime::Runtime, data_dir: &Option<PathBuf>) -> Option<Store> {
+    runtime.block_on(super::open_store(&super::data_dir(data_dir)))
 }
 
 /// Downloads with a progress line, checks, adds a GGUF to the library, prints the path last.
@@ -211,7 +213,7 @@ fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Opt
     }
     // A model file joins the library, ready for the app's picker.
     if d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-        if let Ok(store) = open_store(runtime, data_dir)? {
+        if let Some(store) = open_store(runtime, &data_dir) {
             match runtime.block_on(library::add(&store, &d.path, "download", Some(&req.repo))) {
                 Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
                 Err(e) => eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}"),
@@ -268,7 +270,7 @@ fn official(
         }
     }
     let Some(checkpoint) = checkpoint else { return Ok(1) };
-    let dir = data_dir.clone().unwrap_or_else(super::scenarios::default_data_dir).join("models");
+    let dir = super::data_dir(&data_dir).join("models");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = entry.repo.rsplit('/').next().unwrap_or("model");
     let out = dir.join(format!("{name}-{}.gguf", target.name()));
@@ -282,7 +284,7 @@ fn official(
         eprintln!("fin-r1: {e}");
         return Ok(1);
     }
-    if let Ok(store) = open_store(runtime, data_dir)? {
+    if let Some(store) = open_store(runtime, &data_dir) {
         match runtime.block_on(library::add(&store, &out, "quantize", Some(&entry.repo))) {
             Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
             Err(e) => {
@@ -299,10 +301,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
     match a.command {
         ModelsCommand::Import { path } => {
-            let store = match open_store(&runtime, a.data_dir)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+            let Some(store) = open_store(&runtime, &a.data_dir) else { return Ok(1) };
             eprintln!("Checking {} …", path.display());
             match runtime.block_on(library::add(&store, &path, "import", None)) {
                 Ok(m) => {
@@ -320,10 +319,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
             }
         }
         ModelsCommand::List => {
-            let store = match open_store(&runtime, a.data_dir)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+            let Some(store) = open_store(&runtime, &a.data_dir) else { return Ok(1) };
             let models = runtime.block_on(store.models())?;
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&models)?);
@@ -337,10 +333,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
             Ok(0)
         }
         ModelsCommand::Remove { path } => {
-            let store = match open_store(&runtime, a.data_dir)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
+            let Some(store) = open_store(&runtime, &a.data_dir) else { return Ok(1) };
             let key = std::fs::canonicalize(&path).unwrap_or(path.clone());
             let removed = runtime.block_on(store.remove_model(&key.display().to_string()))?;
             if !removed {
@@ -349,10 +342,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        ModelsCommand::Download { repo, file, revision, endpoint, token, cache_dir } => {
-            let req = DownloadRequest { repo, file, revision, endpoint, token, cache_dir };
-            fetch(&runtime, &req, a.data_dir)
-        }
+        ModelsCommand::Download { repo, file, revision, hub } => fetch(&runtime, &hub.request(repo, file, revision), a.data_dir),
         ModelsCommand::Quantize { checkpoint, target, out } => {
             let started = Instant::now();
             let tty = std::io::stderr().is_terminal();
@@ -382,7 +372,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                 started.elapsed().as_secs_f64(),
                 types.join(", ")
             );
-            if let Ok(store) = open_store(&runtime, a.data_dir)? {
+            if let Some(store) = open_store(&runtime, &a.data_dir) {
                 match runtime.block_on(library::add(&store, &report.out, "quantize", None)) {
                     Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
                     Err(e) => {
@@ -424,7 +414,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        ModelsCommand::Get { id, target, endpoint, token, cache_dir } => {
+        ModelsCommand::Get { id, target, hub } => {
             let entry = match fin_r1_core::catalog::get(&id) {
                 Ok(e) => e,
                 Err(e) => {
@@ -432,7 +422,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                     return Ok(1);
                 }
             };
-            let mut req = DownloadRequest { endpoint, token, cache_dir, ..DownloadRequest::new(entry.repo.clone(), "") };
+            let mut req = hub.request(entry.repo.clone(), String::new(), "main".into());
             let Some(quantization) = entry.quantization.clone().filter(|_| entry.kind == "gguf") else {
                 return official(&runtime, &req, &entry, target, a.data_dir);
             };

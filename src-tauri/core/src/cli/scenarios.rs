@@ -34,10 +34,8 @@ enum ScenariosCommand {
 }
 
 /// The platform's data folder for the app (`--data-dir` overrides it everywhere).
-pub use fin_r1_core::paths::default_data_dir;
-
 pub fn run(a: ScenariosArgs) -> anyhow::Result<i32> {
-    let data = a.data_dir.clone().unwrap_or_else(default_data_dir);
+    let data = super::data_dir(&a.data_dir);
     let dir = data.join("scenarios");
     let lang = if a.english { Lang::En } else { Lang::Zh };
     match a.command {

@@ -220,10 +220,7 @@ impl Store {
 
     pub async fn set_pinned(&self, id: i64, pinned: bool) -> Result<()> {
         let done = sqlx::query("UPDATE conversations SET pinned = ?2 WHERE id = ?1").bind(id).bind(pinned).execute(&self.pool).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoConversation(id.to_string()));
-        }
-        Ok(())
+        changed(done.rows_affected(), id)
     }
 
     /// Soft delete: hidden at once, restorable until purged.
@@ -233,10 +230,7 @@ impl Store {
             .bind(now_ms())
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoConversation(id.to_string()));
-        }
-        Ok(())
+        changed(done.rows_affected(), id)
     }
 
     pub async fn restore_conversation(&self, id: i64) -> Result<()> {
@@ -244,10 +238,7 @@ impl Store {
             .bind(id)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoConversation(id.to_string()));
-        }
-        Ok(())
+        changed(done.rows_affected(), id)
     }
 
     /// Removes for good the conversations deleted longer ago than `older_than`.
@@ -262,10 +253,7 @@ impl Store {
 
     async fn touch_conversation(&self, sql: &str, id: i64, text: &str) -> Result<()> {
         let done = sqlx::query(sql).bind(id).bind(text).bind(now_ms()).execute(&self.pool).await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NoConversation(id.to_string()));
-        }
-        Ok(())
+        changed(done.rows_affected(), id)
     }
 
     // ---- messages ------------------------------------------------------------------------
@@ -605,6 +593,15 @@ impl Store {
     pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
         search::search(&self.pool, query, limit).await
     }
+}
+
+/// An update that touched no row named a conversation that is not there (or not in the state
+/// the change needs).
+fn changed(rows: u64, id: i64) -> Result<()> {
+    if rows == 0 {
+        return Err(StoreError::NoConversation(id.to_string()));
+    }
+    Ok(())
 }
 
 /// A message just added becomes the end of the branch on show.
