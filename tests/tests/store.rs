@@ -296,6 +296,23 @@ fn the_runner_stores_turns_and_keeps_old_answers_as_branches() {
 }
 
 #[test]
+fn a_refused_form_leaves_no_empty_conversation() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let engine = Engine::load(&model, LoadOptions::default()).expect("load");
+    rt().block_on(async {
+        let (store, _) = Store::open(&data_dir("refused-form")).await.expect("open");
+        let runner = Runner::new(store.clone(), Arc::new(Backend::Local(Arc::new(engine))), None);
+        let mut req = TurnRequest::ask(None, "这笔销售合规吗？");
+        req.scenario = Some("compliance".into());
+        req.form.insert("regulation".into(), "a field the preset does not have".into());
+        let err = runner.run(req, &mut Collect::default()).await.expect_err("unknown field");
+        assert!(err.to_string().contains("regulation"), "{err}");
+        // Regression: the conversation used to be created before the form was checked.
+        assert!(store.list_conversations(10).await.expect("list").is_empty());
+    });
+}
+
+#[test]
 fn a_prompt_over_the_context_is_an_error_that_keeps_the_question() {
     let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
     let engine = Engine::load(&model, LoadOptions { context: Some(64), ..Default::default() }).expect("load");

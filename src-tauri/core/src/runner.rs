@@ -301,6 +301,10 @@ impl Runner {
             return Err(RunError::EmptyQuestion);
         }
         let scenario = req.scenario.as_deref().map(|id| self.scenario(id)).transpose()?;
+        // A form the preset refuses must not leave an empty conversation behind.
+        if let Some(s) = &scenario {
+            s.fill(question, &req.form, req.lang).map_err(|e| RunError::Scenario(format!("scenario {}: {e}", s.id)))?;
+        }
         let system = req.system.clone().or_else(|| scenario.as_ref().map(|s| s.system_prompt.trim().to_owned()));
         let model = self.backend.model_name();
         let c = self
