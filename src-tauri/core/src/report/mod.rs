@@ -198,6 +198,10 @@ pub fn status_note(m: &Message) -> Option<&'static str> {
         MessageStatus::Cancelled => Some("■ 已停止 / Stopped by the user before the answer was complete."),
         MessageStatus::Error => Some("✗ 出错 / The generation failed."),
         MessageStatus::Streaming => Some("… 生成中 / Still being written when this report was made."),
+        // An answer that ran into its token limit reads as finished unless the report says so.
+        MessageStatus::Complete if m.stop_reason.as_deref() == Some("length") => {
+            Some("… 达到长度上限 / Cut off at the token limit: the answer may be incomplete.")
+        }
         MessageStatus::Complete => None,
     }
 }
@@ -261,6 +265,20 @@ pub fn provenance(m: &Message) -> Vec<(&'static str, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_cut_at_the_token_limit_says_so() {
+        let m: Message = serde_json::from_value(serde_json::json!({
+            "id": 1, "conversation_id": 1, "parent_id": null, "role": "assistant", "content": "", "reasoning": "",
+            "answer": "a", "status": "complete", "stop_reason": "length", "error_kind": null, "error_message": null,
+            "prompt_tokens": null, "cached_prompt_tokens": null, "reasoning_tokens": null, "answer_tokens": null,
+            "ttft_ms": null, "prefill_tok_s": null, "decode_tok_s": null, "total_ms": null, "engine": null,
+            "system_prompt": null, "sampling": null, "seed": null, "scenario_id": null, "form": null,
+            "created_at": 0, "updated_at": 0
+        }))
+        .expect("message");
+        assert!(status_note(&m).is_some_and(|n| n.contains("token limit")));
+    }
 
     #[test]
     fn sections_split_at_headings_of_their_level() {
