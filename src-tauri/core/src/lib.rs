@@ -15,5 +15,6 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod server;
+pub mod settings;
 pub mod store;
 pub mod terminal;

@@ -1,18 +1,67 @@
 //! Where the app and the CLI keep their data: one folder, so both see the same conversations.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// `$FIN_R1_DATA_DIR`, else the platform's app data folder (`~/.local/share/fin-r1-desktop` on
-/// Linux, `~/Library/Application Support/fin-r1-desktop` on macOS, `%APPDATA%\\fin-r1-desktop`
-/// on Windows).
+const APP: &str = "fin-r1-desktop";
+
+/// `$FIN_R1_DATA_DIR`, else the folder chosen in Settings (kept in the config folder, since the
+/// choice cannot live inside the folder it names), else the platform's app data folder
+/// (`~/.local/share/fin-r1-desktop` on Linux, `~/Library/Application Support/fin-r1-desktop`
+/// on macOS, `%APPDATA%\\fin-r1-desktop` on Windows).
 pub fn default_data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FIN_R1_DATA_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join("fin-r1-desktop")
+    if let Some(chosen) = chosen_data_dir() {
+        return chosen;
+    }
+    platform_data_dir()
+}
+
+pub fn platform_data_dir() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(std::env::temp_dir).join(APP)
+}
+
+fn pointer_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|d| d.join(APP).join("data-dir"))
+}
+
+/// The data folder picked in Settings, if any.
+pub fn chosen_data_dir() -> Option<PathBuf> {
+    let text = std::fs::read_to_string(pointer_file()?).ok()?;
+    let p = PathBuf::from(text.trim());
+    (p.is_absolute()).then_some(p)
+}
+
+/// Makes `dir` the data folder from the next start on (`None`: back to the platform's).
+pub fn choose_data_dir(dir: Option<&Path>) -> std::io::Result<()> {
+    let Some(file) = pointer_file() else {
+        return Err(std::io::Error::other("this system has no configuration folder"));
+    };
+    match dir {
+        Some(d) => {
+            if !d.is_absolute() {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not an absolute path", d.display())));
+            }
+            std::fs::create_dir_all(d)?;
+            if let Some(parent) = file.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&file, d.display().to_string())
+        }
+        None => match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        },
+    }
 }
 
 /// The user's own scenario presets inside a data folder.
-pub fn scenario_dir(data_dir: &std::path::Path) -> PathBuf {
+pub fn scenario_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("scenarios")
+}
+
+/// Rotated logs and crash reports.
+pub fn log_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("logs")
 }

@@ -67,6 +67,8 @@ pub struct TurnRequest {
     pub form: BTreeMap<String, String>,
     pub lang: Lang,
     pub sampling: SamplingOverrides,
+    /// The user's own defaults (Settings): over the model's, under a preset's.
+    pub defaults: SamplingOverrides,
     pub context_policy: ContextPolicy,
 }
 
@@ -80,6 +82,7 @@ impl TurnRequest {
             form: BTreeMap::new(),
             lang: Lang::Zh,
             sampling: SamplingOverrides::default(),
+            defaults: SamplingOverrides::default(),
             context_policy: ContextPolicy::Error,
         }
     }
@@ -206,7 +209,7 @@ impl Runner {
 
         let mut messages = prompt_history(&history);
         messages.push(ChatMessage::user(question.content.clone()));
-        let base = scenario.as_ref().map(|s| s.sampling.to_params()).unwrap_or_else(|| self.backend.default_sampling());
+        let base = scenario.as_ref().map(|s| s.sampling.to_params()).unwrap_or_else(|| req.defaults.apply(self.backend.default_sampling()));
         let sampling = req.sampling.apply(base);
         let system = conversation.system_prompt.clone().or_else(|| self.backend.default_system_prompt()).unwrap_or_default();
         let provenance = Provenance {

@@ -248,6 +248,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             system: a.system.clone(),
             form: form.clone(),
             sampling: a.overrides(),
+            defaults: Default::default(),
             context_policy: policy,
             ..TurnRequest::ask(conversation, question)
         };

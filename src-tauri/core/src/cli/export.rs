@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use fin_r1_core::report::{self, ReasoningMode, Report, ReportOptions};
+use fin_r1_core::report::{self, Format, ReasoningMode, ReportOptions};
 use fin_r1_core::store::Store;
 
 #[derive(Args, Debug)]
@@ -40,32 +40,10 @@ pub struct ImportArgs {
     data_dir: Option<PathBuf>,
 }
 
-fn extension(format: &str) -> Option<&'static str> {
-    match format {
-        "md" | "markdown" => Some("md"),
-        "html" => Some("html"),
-        "json" => Some("json"),
-        "pdf" => Some("pdf"),
-        _ => None,
-    }
-}
-
-async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, out: &Path) -> anyhow::Result<()> {
-    let bytes: Vec<u8> = if a.format == "json" {
-        report::to_json(store, id).await?.into_bytes()
-    } else {
-        let opts = ReportOptions { reasoning: a.reasoning, title: a.title.clone(), messages: None };
-        let r = Report::build(store, id, Some(&fin_r1_core::paths::scenario_dir(data_dir)), &opts).await?;
-        match a.format.as_str() {
-            "html" => report::to_html(&r).into_bytes(),
-            "pdf" => tokio::task::spawn_blocking(move || report::to_pdf(&r)).await??,
-            _ => report::to_markdown(&r).into_bytes(),
-        }
-    };
-    // Written beside, then moved: a full disk leaves no half report under the real name.
-    let partial = out.with_extension("partial");
-    std::fs::write(&partial, bytes).with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, out).with_context(|| format!("writing {}", out.display()))?;
+async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, format: Format, out: &Path) -> anyhow::Result<()> {
+    let opts = ReportOptions { reasoning: a.reasoning, title: a.title.clone(), messages: None };
+    let bytes = report::export(store, id, Some(&fin_r1_core::paths::scenario_dir(data_dir)), format, &opts).await?;
+    report::write_atomic(out, &bytes)?;
     Ok(())
 }
 
@@ -75,10 +53,14 @@ fn safe_name(title: &str) -> String {
 }
 
 pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
-    let Some(ext) = extension(&a.format) else {
-        eprintln!("fin-r1: --format {:?}: md, html, pdf or json", a.format);
-        return Ok(2);
+    let format: Format = match a.format.parse() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("fin-r1: --{e}");
+            return Ok(2);
+        }
     };
+    let ext = format.extension();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async {
@@ -89,7 +71,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
             for s in &list {
                 let c = &s.conversation;
                 let file = a.out.join(format!("{:04}-{}.{ext}", c.id, safe_name(&c.title)));
-                one(&store, &data_dir, c.id, &a, &file).await?;
+                one(&store, &data_dir, c.id, &a, format, &file).await?;
                 println!("{}", file.display());
             }
             eprintln!("{} conversation(s) exported to {}", list.len(), a.out.display());
@@ -103,7 +85,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
                 return Ok(1);
             }
         };
-        one(&store, &data_dir, c.id, &a, &a.out).await?;
+        one(&store, &data_dir, c.id, &a, format, &a.out).await?;
         println!("{}", a.out.display());
         Ok(0)
     })

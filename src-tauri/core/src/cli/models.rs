@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use fin_r1_core::hardware::Hardware;
-use fin_r1_core::hub::{download, list_files, pick_gguf, DownloadRequest, Progress};
+use fin_r1_core::hub::{download, fetch_checkpoint, gguf_request, quantized_path, DownloadRequest, Progress};
 use fin_r1_core::library;
 use fin_r1_core::store::{LibraryModel, Store};
 
@@ -233,47 +233,19 @@ fn official(
     target: fin_r1_engine::quantize::Target,
     data_dir: Option<PathBuf>,
 ) -> anyhow::Result<i32> {
-    let files = match runtime.block_on(list_files(base)) {
-        Ok(f) => f,
+    let bar = Bar::new(&entry.repo);
+    let checkpoint = match runtime.block_on(fetch_checkpoint(&entry.repo, base, bar.clone())) {
+        Ok(c) => c,
         Err(e) => {
+            eprintln!();
             eprintln!("fin-r1: {e}");
             return Ok(1);
         }
     };
-    let wanted: Vec<String> = files
-        .into_iter()
-        .filter(|f| {
-            f.ends_with(".safetensors")
-                || ["config.json", "tokenizer.json", "tokenizer_config.json", "model.safetensors.index.json", "generation_config.json"].contains(&f.as_str())
-        })
-        .collect();
-    if !wanted.iter().any(|f| f.ends_with(".safetensors")) {
-        eprintln!("fin-r1: {} holds no safetensors weights", entry.repo);
-        return Ok(1);
-    }
-    let mut checkpoint: Option<PathBuf> = None;
-    for f in &wanted {
-        let req = DownloadRequest { file: f.clone(), ..base.clone() };
-        let bar = Bar::new(f);
-        match runtime.block_on(download(&req, bar.clone())) {
-            Ok(d) => {
-                if !d.cached {
-                    bar.draw(true);
-                }
-                checkpoint = d.path.parent().map(PathBuf::from);
-            }
-            Err(e) => {
-                eprintln!();
-                eprintln!("fin-r1: {e}");
-                return Ok(1);
-            }
-        }
-    }
-    let Some(checkpoint) = checkpoint else { return Ok(1) };
+    bar.draw(true);
     let dir = super::data_dir(&data_dir).join("models");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = entry.repo.rsplit('/').next().unwrap_or("model");
-    let out = dir.join(format!("{name}-{}.gguf", target.name()));
+    let out = quantized_path(&dir, &entry.repo, target);
     eprintln!("Quantizing {} to {} …", checkpoint.display(), target.name());
     let mut on_tensor = |done: usize, total: usize, _: &str| {
         if done % 32 == 0 || done == total {
@@ -422,19 +394,10 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                     return Ok(1);
                 }
             };
-            let mut req = hub.request(entry.repo.clone(), String::new(), "main".into());
-            let Some(quantization) = entry.quantization.clone().filter(|_| entry.kind == "gguf") else {
-                return official(&runtime, &req, &entry, target, a.data_dir);
-            };
-            let files = match runtime.block_on(list_files(&req)) {
-                Ok(f) => f,
-                Err(e) => {
-                    eprintln!("fin-r1: {e}");
-                    return Ok(1);
-                }
-            };
-            req.file = match pick_gguf(&entry.repo, &files, &quantization) {
-                Ok(f) => f,
+            let base = hub.request(entry.repo.clone(), String::new(), "main".into());
+            let req = match runtime.block_on(gguf_request(&entry, &base)) {
+                Ok(Some(r)) => r,
+                Ok(None) => return official(&runtime, &base, &entry, target, a.data_dir),
                 Err(e) => {
                     eprintln!("fin-r1: {e}");
                     return Ok(1);

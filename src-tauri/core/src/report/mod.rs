@@ -3,6 +3,7 @@
 //! quantization, sampling, seed, tokens, timings, engine) and the "for reference only"
 //! disclaimer; a preset's lead sections (a compliance report's verdict) come first.
 
+mod export;
 mod html;
 mod json;
 mod markdown;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{Conversation, Message, MessageRole, MessageStatus, Store, StoreError};
 
+pub use export::{render as export, write_atomic, ExportError, Format};
 pub use html::to_html;
 pub use json::{from_json, import, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION};
 pub use markdown::to_markdown;

@@ -419,6 +419,16 @@ impl Store {
         Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
     }
 
+    /// A setting's stored text as it is, for readers that report a row they cannot parse.
+    pub async fn setting_text(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn delete_setting(&self, key: &str) -> Result<()> {
+        sqlx::query("DELETE FROM settings WHERE key = ?1").bind(key).execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)

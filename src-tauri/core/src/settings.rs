@@ -1,0 +1,270 @@
+//! The app's settings: one typed record in the store's `settings` table. A row that cannot be
+//! read (an older build's, or damaged) never stops the app: what can be read is kept, the rest
+//! falls back to defaults, and the caller is told what happened so the user sees it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::runner::SamplingOverrides;
+use crate::store::{Store, StoreError};
+
+pub const KEY: &str = "app.settings";
+/// Secrets live in their own rows, which the UI never reads back.
+pub const REMOTE_KEY: &str = "secret.remote.api_key";
+pub const SERVER_KEY: &str = "secret.server.api_key";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// "zh" or "en"; `None` follows the system.
+    pub lang: Option<String>,
+    /// "system", "light" or "dark".
+    pub theme: String,
+    /// Where quantized models are written and the file picker starts; `None`: `<data>/models`.
+    pub models_dir: Option<PathBuf>,
+    /// The preset a new conversation starts with; `None`: a free question.
+    pub default_scenario: Option<String>,
+    /// Sampling for conversations without a preset (a preset's own come first).
+    pub sampling: SamplingOverrides,
+    /// Threads for the CPU kernels; `None`: one per core. Read at start.
+    pub threads: Option<usize>,
+    /// "cpu", "cuda" or "metal" (what this build has).
+    pub device: String,
+    pub server: ServerSettings,
+    pub remote: RemoteSettings,
+    /// The first-run setup was finished or skipped.
+    pub first_run_done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    /// Started with the app (the user turned it on); off by default.
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub served_model_name: String,
+    /// Whether requests must carry the API key kept in `SERVER_KEY`.
+    pub require_key: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RemoteSettings {
+    /// Answers come from the remote server instead of the local model.
+    pub enabled: bool,
+    /// Up to and including `/v1`.
+    pub base_url: String,
+    pub model: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            lang: None,
+            theme: "system".into(),
+            models_dir: None,
+            default_scenario: None,
+            sampling: SamplingOverrides::default(),
+            threads: None,
+            device: "cpu".into(),
+            server: ServerSettings::default(),
+            remote: RemoteSettings::default(),
+            first_run_done: false,
+        }
+    }
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self { enabled: false, host: "127.0.0.1".into(), port: 8000, served_model_name: "Fin-R1".into(), require_key: false }
+    }
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        Self { enabled: false, base_url: "http://127.0.0.1:8000/v1".into(), model: "Fin-R1".into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum SettingsError {
+    #[error("theme {0:?}: system, light or dark")]
+    Theme(String),
+    #[error("language {0:?}: zh or en")]
+    Lang(String),
+    #[error("device {0:?}: cpu, cuda or metal")]
+    Device(String),
+    #[error("threads must be between 1 and 1024")]
+    Threads,
+    #[error("the API server may listen on a loopback address only (127.0.0.1, ::1 or localhost), not {0:?}")]
+    Host(String),
+    #[error("port {0}: choose one from 1024 to 65535")]
+    Port(u16),
+    #[error("the remote server's address must start with http:// or https://: {0:?}")]
+    RemoteUrl(String),
+    #[error("the remote model name is empty")]
+    RemoteModel,
+    #[error("{0} must be between {1} and {2}")]
+    Range(&'static str, f64, f64),
+}
+
+impl Settings {
+    /// Checks what a user typed before it is saved.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !["system", "light", "dark"].contains(&self.theme.as_str()) {
+            return Err(SettingsError::Theme(self.theme.clone()));
+        }
+        if let Some(l) = &self.lang {
+            if l != "zh" && l != "en" {
+                return Err(SettingsError::Lang(l.clone()));
+            }
+        }
+        if !["cpu", "cuda", "metal"].contains(&self.device.as_str()) {
+            return Err(SettingsError::Device(self.device.clone()));
+        }
+        if self.threads.is_some_and(|t| t == 0 || t > 1024) {
+            return Err(SettingsError::Threads);
+        }
+        if !["127.0.0.1", "::1", "localhost"].contains(&self.server.host.as_str()) {
+            return Err(SettingsError::Host(self.server.host.clone()));
+        }
+        if self.server.port < 1024 {
+            return Err(SettingsError::Port(self.server.port));
+        }
+        if self.remote.enabled {
+            let u = self.remote.base_url.trim().to_ascii_lowercase();
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(SettingsError::RemoteUrl(self.remote.base_url.clone()));
+            }
+            if self.remote.model.trim().is_empty() {
+                return Err(SettingsError::RemoteModel);
+            }
+        }
+        let s = &self.sampling;
+        if s.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
+            return Err(SettingsError::Range("temperature", 0.0, 2.0));
+        }
+        if s.top_p.is_some_and(|p| !(0.0..=1.0).contains(&p) || p == 0.0) {
+            return Err(SettingsError::Range("top-p", 0.0, 1.0));
+        }
+        if s.max_tokens.is_some_and(|m| m == 0 || m > 32_768) {
+            return Err(SettingsError::Range("max new tokens", 1.0, 32_768.0));
+        }
+        Ok(())
+    }
+
+    /// Where quantized models go.
+    pub fn models_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.models_dir.clone().unwrap_or_else(|| data_dir.join("models"))
+    }
+}
+
+/// Settings as read, and what could not be read (shown to the user once).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub notice: Option<String>,
+}
+
+/// Reads the settings. A damaged row is kept aside under `app.settings.broken` (so nothing the
+/// user set is destroyed) and the fields that still parse are used.
+pub async fn load(store: &Store) -> Result<Loaded, StoreError> {
+    let Some(text) = store.setting_text(KEY).await? else {
+        return Ok(Loaded { settings: Settings::default(), notice: None });
+    };
+    let (settings, bad) = parse(&text);
+    if bad.is_empty() {
+        return Ok(Loaded { settings, notice: None });
+    }
+    store.set_setting(&format!("{KEY}.broken"), &Value::String(text)).await?;
+    store.set_setting(KEY, &serde_json::to_value(&settings).unwrap_or(Value::Null)).await?;
+    let notice = format!("Some settings could not be read and were reset to their defaults: {}.", bad.join(", "));
+    tracing::warn!("{notice}");
+    Ok(Loaded { settings, notice: Some(notice) })
+}
+
+/// Parses a stored row field by field; the names of the fields that fell back are returned.
+pub fn parse(text: &str) -> (Settings, Vec<String>) {
+    if let Ok(s) = serde_json::from_str::<Settings>(text) {
+        if s.validate().is_ok() {
+            return (s, Vec::new());
+        }
+    }
+    let Ok(Value::Object(stored)) = serde_json::from_str::<Value>(text) else {
+        return (Settings::default(), vec!["all (the row is not a JSON object)".into()]);
+    };
+    let mut merged = serde_json::to_value(Settings::default()).unwrap_or(Value::Null);
+    let mut bad = Vec::new();
+    for (k, v) in stored {
+        let mut trial = merged.clone();
+        trial[&k] = v;
+        match serde_json::from_value::<Settings>(trial.clone()) {
+            Ok(s) if s.validate().is_ok() => merged = trial,
+            _ => bad.push(k),
+        }
+    }
+    (serde_json::from_value(merged).unwrap_or_default(), bad)
+}
+
+pub async fn save(store: &Store, settings: &Settings) -> Result<(), SaveError> {
+    settings.validate()?;
+    store.set_setting(KEY, &serde_json::to_value(settings).map_err(|e| SaveError::Encode(e.to_string()))?).await?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error(transparent)]
+    Invalid(#[from] SettingsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("encoding the settings: {0}")]
+    Encode(String),
+}
+
+/// A secret row (an API key): `None` when unset or empty.
+pub async fn secret(store: &Store, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(store.setting(key).await?.and_then(|v| v.as_str().map(str::to_owned)).filter(|s| !s.is_empty()))
+}
+
+/// Sets (or with `None`/empty clears) a secret row.
+pub async fn set_secret(store: &Store, key: &str, value: Option<&str>) -> Result<(), StoreError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) => store.set_setting(key, &Value::String(v.to_owned())).await,
+        None => store.delete_setting(key).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_field_falls_back_alone() {
+        let (s, bad) = parse(r#"{"theme":"dark","threads":"many","server":{"enabled":true,"port":9000}}"#);
+        assert_eq!(s.theme, "dark");
+        assert_eq!(s.threads, None);
+        assert!(s.server.enabled && s.server.port == 9000 && s.server.host == "127.0.0.1");
+        assert_eq!(bad, vec!["threads".to_owned()]);
+    }
+
+    #[test]
+    fn a_row_that_is_not_json_gives_defaults() {
+        let (s, bad) = parse("{not json");
+        assert_eq!(s, Settings::default());
+        assert_eq!(bad.len(), 1);
+    }
+
+    #[test]
+    fn an_invalid_value_is_refused_on_save_and_dropped_on_read() {
+        let mut s = Settings::default();
+        s.server.host = "0.0.0.0".into();
+        assert!(matches!(s.validate(), Err(SettingsError::Host(_))));
+        let (read, bad) = parse(&serde_json::to_string(&s).unwrap_or_default());
+        assert_eq!(read.server.host, "127.0.0.1");
+        assert_eq!(bad, vec!["server".to_owned()]);
+    }
+}
