@@ -19,7 +19,23 @@ const COMMANDS: &[&str] = &[
     "renderer_css",
     "get_setting",
     "set_setting",
+    "get_settings",
+    "save_settings",
+    "server_status",
+    "choose_data_dir",
+    "model_catalog",
+    "download_model",
+    "cancel_model_job",
+    "quantize_model",
+    "import_model",
+    "remove_model",
+    "set_hub_token",
+    "export_conversation",
+    "open_report",
     "open_external",
+    "open_log_folder",
+    "diagnostics",
+    "about",
 ];
 
 fn main() {

@@ -1,8 +1,10 @@
-//! Fin-R1 Desktop's Tauri shell: a thin adapter of commands and a channel over fin-r1-core.
-//! `builder` is generic over the runtime, so the commands run on Tauri's mock runtime in tests.
+//! Fin-R1 Desktop's Tauri shell: a thin adapter of commands and channels over fin-r1-core.
+//! `setup` is generic over the runtime, so the commands run on Tauri's mock runtime in tests.
 
 pub mod commands;
 pub mod error;
+pub mod instance;
+pub mod logging;
 pub mod state;
 pub mod stream;
 
@@ -19,35 +21,64 @@ use state::{AppState, MODEL_PATH};
 macro_rules! handler {
     () => {
         tauri::generate_handler![
-            $crate::commands::app_info,
-            $crate::commands::load_model,
-            $crate::commands::list_models,
-            $crate::commands::list_conversations,
-            $crate::commands::open_conversation,
-            $crate::commands::show_branch,
-            $crate::commands::search_conversations,
-            $crate::commands::rename_conversation,
-            $crate::commands::pin_conversation,
-            $crate::commands::delete_conversation,
-            $crate::commands::restore_conversation,
-            $crate::commands::list_scenarios,
-            $crate::commands::send_message,
-            $crate::commands::stop_generation,
-            $crate::commands::render_markdown,
-            $crate::commands::renderer_css,
-            $crate::commands::get_setting,
-            $crate::commands::set_setting,
-            $crate::commands::open_external,
+            $crate::commands::chat::app_info,
+            $crate::commands::chat::load_model,
+            $crate::commands::chat::list_models,
+            $crate::commands::chat::list_conversations,
+            $crate::commands::chat::open_conversation,
+            $crate::commands::chat::show_branch,
+            $crate::commands::chat::search_conversations,
+            $crate::commands::chat::rename_conversation,
+            $crate::commands::chat::pin_conversation,
+            $crate::commands::chat::delete_conversation,
+            $crate::commands::chat::restore_conversation,
+            $crate::commands::chat::list_scenarios,
+            $crate::commands::chat::send_message,
+            $crate::commands::chat::stop_generation,
+            $crate::commands::chat::render_markdown,
+            $crate::commands::chat::renderer_css,
+            $crate::commands::chat::get_setting,
+            $crate::commands::chat::set_setting,
+            $crate::commands::settings::get_settings,
+            $crate::commands::settings::save_settings,
+            $crate::commands::settings::server_status,
+            $crate::commands::settings::choose_data_dir,
+            $crate::commands::models::model_catalog,
+            $crate::commands::models::download_model,
+            $crate::commands::models::cancel_model_job,
+            $crate::commands::models::quantize_model,
+            $crate::commands::models::import_model,
+            $crate::commands::models::remove_model,
+            $crate::commands::models::set_hub_token,
+            $crate::commands::export::export_conversation,
+            $crate::commands::export::open_report,
+            $crate::commands::system::open_external,
+            $crate::commands::system::open_log_folder,
+            $crate::commands::system::diagnostics,
+            $crate::commands::system::about,
         ]
     };
 }
 
-/// Opens the store in `data_dir` and, in the background, loads the last model used (or
-/// `$FIN_R1_MODEL` on a first start).
+/// Opens the store in `data_dir`, reads the settings (a damaged row falls back with a notice)
+/// and, in the background, loads the last model used (or `$FIN_R1_MODEL` on a first start),
+/// then applies the engine choice and starts the API server if it was left on.
 pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Result<()> {
     let (store, _report) = tauri::async_runtime::block_on(Store::open(&data_dir))
         .with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
-    app.manage(AppState::new(store, data_dir));
+    let loaded = tauri::async_runtime::block_on(fin_r1_core::settings::load(&store)).context("reading the settings")?;
+    if let Some(n) = loaded.settings.threads {
+        // Only the first build of the global pool counts: a change applies at the next start.
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    }
+    let state = AppState::new(store, data_dir.clone(), loaded.settings);
+    if let Some(n) = loaded.notice {
+        state.notice(n);
+    }
+    if let Some(report) = logging::take_crash_notice(&data_dir) {
+        state.notice(format!("Fin-R1 Desktop stopped unexpectedly last time. A crash report was written to {}", report.display()));
+    }
+    app.manage(state);
     let handle = app.handle().clone();
     tauri::async_runtime::spawn(async move {
         let state = handle.state::<AppState>();
@@ -55,9 +86,14 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
         // $FIN_R1_MODEL is a first model for a fresh install (scripts/run.sh gives SmolLM2).
         let first = std::env::var_os("FIN_R1_MODEL").map(PathBuf::from);
         if let Some(path) = last.or(first).filter(|p| p.is_file()) {
-            // A model that no longer loads leaves the picker to say so when the user acts.
-            let _ = state.load_model(&path).await;
+            if let Err(e) = state.load_model(&path).await {
+                state.notice(format!("The model used last time did not load: {e}"));
+            }
         }
+        if let Err(e) = state.apply_engine_choice().await {
+            state.notice(e.to_string());
+        }
+        state.apply_server_settings().await;
         state.startup_done();
     });
     Ok(())
@@ -65,10 +101,23 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
 
 pub fn run() -> anyhow::Result<()> {
     let data_dir = fin_r1_core::paths::default_data_dir();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
+    // A second launch hands over to the running window and ends here.
+    let Some(instance) = instance::claim(&data_dir)? else {
+        return Ok(());
+    };
+    let _log_guard = logging::init(&data_dir);
+    logging::install_panic_hook(&data_dir);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), data_dir = %data_dir.display(), "starting");
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .invoke_handler(handler!())
         .setup(move |app| {
             setup(app, data_dir.clone())?;
+            instance.serve(app.handle().clone());
+            if let Some(path) = instance::model_argument() {
+                instance::open_model(app.handle(), path);
+            }
             Ok(())
         })
         .on_window_event(|window, event| {

@@ -1,14 +1,18 @@
-//! What the shell holds between commands: the store, the loaded model and its runner, and the
-//! answers streaming now (to stop them).
+//! What the shell holds between commands: the store, the settings, the model (local or remote)
+//! and its runner, the API server when it is on, and the work in progress (answers streaming,
+//! downloads) so it can be stopped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use fin_r1_core::backend::Backend;
+use fin_r1_core::remote::RemoteConfig;
 use fin_r1_core::runner::Runner;
+use fin_r1_core::server::{self, ServerConfig};
+use fin_r1_core::settings::{self, Settings};
 use fin_r1_core::store::Store;
-use fin_r1_engine::{CancelToken, Engine, LoadOptions};
+use fin_r1_engine::{CancelToken, DeviceChoice, Engine, LoadOptions};
 use serde::Serialize;
 
 use crate::error::{CmdResult, CommandError};
@@ -44,6 +48,7 @@ impl Running {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelSummary {
+    /// The file, or the remote server's base URL.
     pub path: PathBuf,
     pub file_name: String,
     pub file_size: u64,
@@ -51,6 +56,8 @@ pub struct ModelSummary {
     pub quantization: String,
     pub context: usize,
     pub n_params: u64,
+    /// "local" or "remote".
+    pub engine: &'static str,
 }
 
 pub struct Loaded {
@@ -58,11 +65,37 @@ pub struct Loaded {
     pub summary: ModelSummary,
 }
 
+/// The API server as the settings page shows it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ServerStatus {
+    pub running: bool,
+    /// e.g. `http://127.0.0.1:8000/v1`.
+    pub address: Option<String>,
+    pub requires_key: bool,
+    /// Why it is not running though it was turned on.
+    pub error: Option<String>,
+    pub received: u64,
+    pub completed: u64,
+    pub cancelled: u64,
+    pub failed: u64,
+}
+
 pub struct AppState {
     pub store: Store,
     pub data_dir: PathBuf,
     pub running: Running,
     model: tokio::sync::RwLock<Option<Arc<Loaded>>>,
+    /// The local engine, kept while a remote server answers (the API server serves it).
+    local: tokio::sync::RwLock<Option<(Arc<Engine>, ModelSummary)>>,
+    settings: tokio::sync::RwLock<Settings>,
+    /// Told to the user once: settings that could not be read, a crash report from last time.
+    pub notices: Mutex<Vec<String>>,
+    server: tokio::sync::Mutex<Option<server::Running>>,
+    server_error: Mutex<Option<String>>,
+    /// The latest errors the user met, for "Copy diagnostics".
+    errors: Mutex<VecDeque<String>>,
+    /// The download or quantization in progress, stopped by dropping (aborting) its task.
+    pub job: Mutex<Option<tokio::task::AbortHandle>>,
     /// False until the model of the last session has been loaded again (or found gone).
     started: tokio::sync::watch::Sender<bool>,
 }
@@ -72,8 +105,21 @@ pub const MODEL_PATH: &str = "model.path";
 pub const RECENT_MODELS: &str = "model.recent";
 
 impl AppState {
-    pub fn new(store: Store, data_dir: PathBuf) -> Self {
-        Self { store, data_dir, running: Running::default(), model: tokio::sync::RwLock::new(None), started: tokio::sync::watch::Sender::new(false) }
+    pub fn new(store: Store, data_dir: PathBuf, settings: Settings) -> Self {
+        Self {
+            store,
+            data_dir,
+            running: Running::default(),
+            model: tokio::sync::RwLock::new(None),
+            local: tokio::sync::RwLock::new(None),
+            settings: tokio::sync::RwLock::new(settings),
+            notices: Mutex::new(Vec::new()),
+            server: tokio::sync::Mutex::new(None),
+            server_error: Mutex::new(None),
+            errors: Mutex::new(VecDeque::new()),
+            job: Mutex::new(None),
+            started: tokio::sync::watch::Sender::new(false),
+        }
     }
 
     pub fn startup_done(&self) {
@@ -91,8 +137,41 @@ impl AppState {
         fin_r1_core::paths::scenario_dir(&self.data_dir)
     }
 
+    pub fn notice(&self, text: String) {
+        if let Ok(mut n) = self.notices.lock() {
+            n.push(text);
+        }
+    }
+
+    /// Remembers an error shown to the user (the text only: never a prompt or an answer).
+    pub fn record_error(&self, text: &str) {
+        tracing::warn!(error = text, "shown to the user");
+        if let Ok(mut e) = self.errors.lock() {
+            e.push_back(format!("{} {text}", fin_r1_core::report::local_time(now_ms())));
+            while e.len() > 20 {
+                e.pop_front();
+            }
+        }
+    }
+
+    pub fn recent_errors(&self) -> Vec<String> {
+        self.errors.lock().map(|e| e.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    pub async fn settings(&self) -> Settings {
+        self.settings.read().await.clone()
+    }
+
+    pub async fn set_settings(&self, s: Settings) {
+        *self.settings.write().await = s;
+    }
+
     pub async fn loaded(&self) -> Option<Arc<Loaded>> {
         self.model.read().await.clone()
+    }
+
+    pub async fn local_summary(&self) -> Option<ModelSummary> {
+        self.local.read().await.as_ref().map(|(_, s)| s.clone())
     }
 
     pub async fn runner(&self) -> CmdResult<Runner> {
@@ -100,10 +179,13 @@ impl AppState {
     }
 
     /// Loads a GGUF (on a blocking thread: a 4.7 GB map and checks take a moment) and makes it
-    /// the model every new turn uses; remembered for the next start.
+    /// the model every new turn uses (unless a remote server is chosen); remembered for the
+    /// next start.
     pub async fn load_model(&self, path: &Path) -> CmdResult<ModelSummary> {
         let owned = path.to_owned();
-        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions::default()))
+        let device: DeviceChoice = self.settings().await.device.parse().unwrap_or_default();
+        tracing::info!(path = %path.display(), ?device, "loading a model");
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, ..Default::default() }))
             .await
             .map_err(|e| CommandError::Model { kind: "engine".into(), message: e.to_string() })?
             .map_err(|e| CommandError::Model { kind: e.kind().to_owned(), message: format!("{}: {e}", path.display()) })?;
@@ -116,10 +198,13 @@ impl AppState {
             quantization: info.quantization.clone(),
             context: info.context,
             n_params: info.n_params,
+            engine: "local",
         };
-        let backend = Arc::new(Backend::Local(Arc::new(engine)));
-        let runner = Runner::new(self.store.clone(), backend, Some(self.scenario_dir()));
-        *self.model.write().await = Some(Arc::new(Loaded { runner, summary: summary.clone() }));
+        let engine = Arc::new(engine);
+        *self.local.write().await = Some((engine.clone(), summary.clone()));
+        if !self.settings().await.remote.enabled {
+            self.use_backend(Backend::Local(engine), summary.clone()).await;
+        }
         let path_json = serde_json::json!(summary.path);
         self.store.set_setting(MODEL_PATH, &path_json).await?;
         let mut recent: Vec<PathBuf> = self
@@ -142,6 +227,128 @@ impl AppState {
                 let _ = fin_r1_core::library::add(&store, &path, "import", None).await;
             }
         });
+        // The API server serves the model in use.
+        self.restart_server_if_running().await;
         Ok(summary)
     }
+
+    async fn use_backend(&self, backend: Backend, summary: ModelSummary) {
+        let runner = Runner::new(self.store.clone(), Arc::new(backend), Some(self.scenario_dir()));
+        *self.model.write().await = Some(Arc::new(Loaded { runner, summary }));
+    }
+
+    /// Answers from the remote server the settings name, or from the local model again.
+    pub async fn apply_engine_choice(&self) -> CmdResult<()> {
+        let s = self.settings().await;
+        if s.remote.enabled {
+            let mut config = RemoteConfig::new(s.remote.base_url.trim(), s.remote.model.trim());
+            config.api_key = settings::secret(&self.store, settings::REMOTE_KEY).await?;
+            let backend = Backend::remote(config, tokio::runtime::Handle::current())
+                .map_err(|e| CommandError::Invalid(format!("the remote server: {e}")))?;
+            let summary = ModelSummary {
+                path: PathBuf::from(s.remote.base_url.trim()),
+                file_name: s.remote.model.trim().to_owned(),
+                file_size: 0,
+                name: Some(s.remote.model.trim().to_owned()),
+                quantization: "remote".into(),
+                context: 0,
+                n_params: 0,
+                engine: "remote",
+            };
+            tracing::info!(url = s.remote.base_url.trim(), "answers come from a remote server");
+            self.use_backend(backend, summary).await;
+        } else {
+            let local = self.local.read().await.clone();
+            match local {
+                Some((engine, summary)) => self.use_backend(Backend::Local(engine), summary).await,
+                None => *self.model.write().await = None,
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn server_status(&self) -> ServerStatus {
+        let guard = self.server.lock().await;
+        let error = self.server_error.lock().ok().and_then(|e| e.clone());
+        match guard.as_ref() {
+            Some(r) if r.is_alive() => {
+                let st = r.stats.get();
+                ServerStatus {
+                    running: true,
+                    address: Some(format!("http://{}/v1", r.addr)),
+                    requires_key: self.settings().await.server.require_key,
+                    error,
+                    received: st.received,
+                    completed: st.completed,
+                    cancelled: st.cancelled,
+                    failed: st.failed,
+                }
+            }
+            Some(_) => ServerStatus { error: error.or(Some("the server stopped".into())), ..Default::default() },
+            None => ServerStatus { error, ..Default::default() },
+        }
+    }
+
+    /// Starts or stops the API server to match the settings; a server already running is
+    /// restarted so a new address, key or model takes effect.
+    pub async fn apply_server_settings(&self) {
+        let s = self.settings().await.server;
+        let mut guard = self.server.lock().await;
+        if let Some(old) = guard.take() {
+            old.stop().await;
+            tracing::info!("API server stopped");
+        }
+        self.set_server_error(None);
+        if !s.enabled {
+            return;
+        }
+        let Some((engine, _)) = self.local.read().await.clone() else {
+            self.set_server_error(Some("no local model is loaded: load one and the server starts".into()));
+            return;
+        };
+        let mut config = ServerConfig::new(s.served_model_name.clone());
+        if s.require_key {
+            match settings::secret(&self.store, settings::SERVER_KEY).await {
+                Ok(Some(k)) => config.api_key = Some(k),
+                _ => {
+                    self.set_server_error(Some("an API key is required but none is set".into()));
+                    return;
+                }
+            }
+        }
+        match server::start(engine, config, &s.host, s.port).await {
+            Ok(r) => {
+                tracing::info!(addr = %r.addr, "API server listening");
+                *guard = Some(r);
+            }
+            Err(e) => {
+                let text = format!("cannot listen on {}:{}: {e}", s.host, s.port);
+                self.record_error(&text);
+                self.set_server_error(Some(text));
+            }
+        }
+    }
+
+    async fn restart_server_if_running(&self) {
+        let on = self.settings().await.server.enabled;
+        if on {
+            self.apply_server_settings().await;
+        }
+    }
+
+    pub async fn stop_server(&self) {
+        if let Some(old) = self.server.lock().await.take() {
+            old.stop().await;
+        }
+    }
+
+    fn set_server_error(&self, e: Option<String>) {
+        if let Ok(mut g) = self.server_error.lock() {
+            *g = e;
+        }
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

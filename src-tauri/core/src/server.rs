@@ -93,8 +93,23 @@ enum Outcome {
 }
 
 pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
+    router_and_stats(engine, config).0
+}
+
+/// What the server has done so far, read while it runs.
+#[derive(Clone)]
+pub struct StatsHandle(Arc<AppState>);
+
+impl StatsHandle {
+    pub fn get(&self) -> Stats {
+        self.0.stats.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+pub fn router_and_stats(engine: Arc<Engine>, config: ServerConfig) -> (Router, StatsHandle) {
     let cors = config.cors_origins.clone();
     let state = Arc::new(AppState { engine, config, submit: Mutex::new(()), seq: AtomicU64::new(0), stats: Mutex::default() });
+    let handle = StatsHandle(state.clone());
     let mut app = Router::new()
         .route("/v1/models", get(models))
         .route("/v1/chat/completions", post(chat_completions))
@@ -110,7 +125,7 @@ pub fn router(engine: Arc<Engine>, config: ServerConfig) -> Router {
                 .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
         );
     }
-    app
+    (app, handle)
 }
 
 fn api_error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) -> Response {
@@ -428,4 +443,41 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// A server started from the app: where it listens, what it has done, and how to stop it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub stats: StatsHandle,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds `host:port` and serves `engine` in the background.
+pub async fn start(engine: Arc<Engine>, config: ServerConfig, host: &str, port: u16) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind((host, port)).await?;
+    let addr = listener.local_addr()?;
+    let (app, stats) = router_and_stats(engine, config);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    Ok(Running { addr, stats, shutdown: Some(tx), task })
+}
+
+impl Running {
+    /// False once the server stopped on its own (its listener failed).
+    pub fn is_alive(&self) -> bool {
+        !self.task.is_finished()
+    }
+
+    /// Stops taking requests; those in flight finish (at most a few seconds are waited for).
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task).await.is_err() {
+            self.task.abort();
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub const KEY: &str = "app.settings";
 /// Secrets live in their own rows, which the UI never reads back.
 pub const REMOTE_KEY: &str = "secret.remote.api_key";
 pub const SERVER_KEY: &str = "secret.server.api_key";
+pub const HUB_TOKEN: &str = "secret.hub.token";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -34,6 +35,9 @@ pub struct Settings {
     pub device: String,
     pub server: ServerSettings,
     pub remote: RemoteSettings,
+    /// The hub models are downloaded from (a mirror, say); `None`: `$HF_ENDPOINT`, else
+    /// huggingface.co. Its token is kept in `HUB_TOKEN`.
+    pub hub_endpoint: Option<String>,
     /// The first-run setup was finished or skipped.
     pub first_run_done: bool,
 }
@@ -72,6 +76,7 @@ impl Default for Settings {
             device: "cpu".into(),
             server: ServerSettings::default(),
             remote: RemoteSettings::default(),
+            hub_endpoint: None,
             first_run_done: false,
         }
     }
@@ -105,6 +110,8 @@ pub enum SettingsError {
     Port(u16),
     #[error("the remote server's address must start with http:// or https://: {0:?}")]
     RemoteUrl(String),
+    #[error("the hub address must start with http:// or https://: {0:?}")]
+    HubUrl(String),
     #[error("the remote model name is empty")]
     RemoteModel,
     #[error("{0} must be between {1} and {2}")]
@@ -141,6 +148,12 @@ impl Settings {
             }
             if self.remote.model.trim().is_empty() {
                 return Err(SettingsError::RemoteModel);
+            }
+        }
+        if let Some(e) = &self.hub_endpoint {
+            let e = e.trim().to_ascii_lowercase();
+            if !e.is_empty() && !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(SettingsError::HubUrl(self.hub_endpoint.clone().unwrap_or_default()));
             }
         }
         let s = &self.sampling;

@@ -21,7 +21,12 @@ pub struct AppInfo {
     pub version: &'static str,
     pub data_dir: PathBuf,
     pub model: Option<ModelSummary>,
+    /// The local model, also when a remote server answers.
+    pub local_model: Option<ModelSummary>,
     pub recent_models: Vec<PathBuf>,
+    pub settings: fin_r1_core::settings::Settings,
+    /// Things to tell the user once (settings reset, a crash report from last time).
+    pub notices: Vec<String>,
 }
 
 #[tauri::command]
@@ -32,7 +37,10 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: state.data_dir.clone(),
         model: state.loaded().await.map(|l| l.summary.clone()),
+        local_model: state.local_summary().await,
         recent_models,
+        settings: state.settings().await,
+        notices: state.notices.lock().map(|mut n| std::mem::take(&mut *n)).unwrap_or_default(),
     })
 }
 
@@ -41,7 +49,7 @@ pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<
     if state.running.is_busy() {
         return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
     }
-    state.load_model(&path).await
+    state.load_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))
 }
 
 /// The model library, newest first: what the picker offers.
@@ -170,12 +178,13 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         form: request.form,
         lang: if request.lang.as_deref() == Some("en") { Lang::En } else { Lang::Zh },
         sampling: request.sampling,
+        defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
     };
     let mut sink = ChannelSink::new(on_event, state.running.clone());
     let result = runner.run(req, &mut sink).await;
     drop(sink);
-    let r = result?;
+    let r = result.inspect_err(|e| state.record_error(&e.to_string()))?;
     Ok(TurnSummary {
         conversation_id: r.conversation_id,
         question_id: r.question_id,
@@ -214,20 +223,3 @@ pub async fn set_setting(state: State<'_, AppState>, key: String, value: serde_j
     }
     Ok(state.store.set_setting(&key, &value).await?)
 }
-
-/// Opens an http(s) or mailto link in the system's browser or mail program, never in the app.
-#[tauri::command]
-pub fn open_external(url: String) -> CmdResult<()> {
-    let lower = url.to_ascii_lowercase();
-    if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")) || url.contains(char::is_whitespace) {
-        return Err(CommandError::Invalid(format!("not an http(s) or mailto link: {url}")));
-    }
-    #[cfg(target_os = "linux")]
-    let mut cmd = std::process::Command::new("xdg-open");
-    #[cfg(target_os = "macos")]
-    let mut cmd = std::process::Command::new("open");
-    #[cfg(target_os = "windows")]
-    let mut cmd = std::process::Command::new("explorer");
-    cmd.arg(&url).spawn().map(drop).map_err(|e| CommandError::Invalid(format!("cannot open {url}: {e}")))
-}
-
