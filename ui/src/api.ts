@@ -2,7 +2,15 @@
 
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
+  About,
   AppInfo,
+  CatalogView,
+  ExportFormat,
+  JobEvent,
+  ReasoningMode,
+  ServerStatus,
+  Settings,
+  SettingsView,
   ConversationSummary,
   LibraryModel,
   ConversationView,
@@ -22,6 +30,23 @@ export interface SendRequest {
   form?: Record<string, string>;
   lang?: string;
   sampling?: SamplingOverrides;
+}
+
+export interface DownloadModelRequest {
+  catalogId?: string | null;
+  repo?: string | null;
+  file?: string | null;
+  revision?: string | null;
+  target?: string | null;
+}
+
+export interface ExportRequest {
+  conversationId: number;
+  format: ExportFormat;
+  reasoning: ReasoningMode;
+  messages: number[] | null;
+  title: string | null;
+  path: string;
 }
 
 export interface TurnSummary {
@@ -51,6 +76,32 @@ export const api = {
   getSetting: <T>(key: string) => invoke<T | null>("get_setting", { key }),
   setSetting: (key: string, value: unknown) => invoke<void>("set_setting", { key, value }),
   openExternal: (url: string) => invoke<void>("open_external", { url }),
+  getSettings: () => invoke<SettingsView>("get_settings"),
+  /** Keys: `undefined` keeps the stored one, `""` clears it. */
+  saveSettings: (settings: Settings, remoteApiKey?: string, serverApiKey?: string) =>
+    invoke<SettingsView>("save_settings", { settings, remoteApiKey: remoteApiKey ?? null, serverApiKey: serverApiKey ?? null }),
+  serverStatus: () => invoke<ServerStatus>("server_status"),
+  chooseDataDir: (path: string | null) => invoke<SettingsView>("choose_data_dir", { path }),
+  catalog: () => invoke<CatalogView>("model_catalog"),
+  download(request: DownloadModelRequest, onEvent: (e: JobEvent) => void): Promise<LibraryModel> {
+    const channel = new Channel<JobEvent>();
+    channel.onmessage = onEvent;
+    return invoke<LibraryModel>("download_model", { request, onEvent: channel });
+  },
+  quantize(checkpoint: string, target: string, onEvent: (e: JobEvent) => void): Promise<LibraryModel> {
+    const channel = new Channel<JobEvent>();
+    channel.onmessage = onEvent;
+    return invoke<LibraryModel>("quantize_model", { checkpoint, target, onEvent: channel });
+  },
+  cancelJob: () => invoke<boolean>("cancel_model_job"),
+  importModel: (path: string) => invoke<LibraryModel>("import_model", { path }),
+  removeModel: (path: string) => invoke<boolean>("remove_model", { path }),
+  setHubToken: (token: string) => invoke<void>("set_hub_token", { token }),
+  exportConversation: (request: ExportRequest) => invoke<string>("export_conversation", { request }),
+  openReport: (path: string) => invoke<void>("open_report", { path }),
+  openLogFolder: () => invoke<string>("open_log_folder"),
+  diagnostics: () => invoke<string>("diagnostics"),
+  about: () => invoke<About>("about"),
   send(request: SendRequest, onMessage: (m: StreamMessage) => void): Promise<TurnSummary> {
     const channel = new Channel<StreamMessage>();
     channel.onmessage = onMessage;

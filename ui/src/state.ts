@@ -9,6 +9,9 @@ import { applyMessage, emptyLive, type LiveAnswer } from "./stream";
 import type {
   AppInfo,
   ConversationSummary,
+  Settings,
+  SettingsView,
+  Theme,
   ConversationView,
   LibraryModel,
   SamplingOverrides,
@@ -17,6 +20,10 @@ import type {
   TurnKind,
 } from "./types";
 
+export type Page = "chat" | "models" | "settings" | "about";
+export const page = signal<Page>("chat");
+/** Messages from the shell to show until dismissed (settings reset, last crash). */
+export const notices = signal<string[]>([]);
 export const lang = signal<Lang>(systemLang(typeof navigator === "undefined" ? undefined : navigator.language));
 export const info = signal<AppInfo | null>(null);
 export const library = signal<LibraryModel[]>([]);
@@ -48,14 +55,37 @@ function stopTicker() {
 }
 
 export async function boot() {
-  const saved = await api.getSetting<Lang>("ui.lang").catch(() => null);
-  if (saved === "zh" || saved === "en") lang.value = saved;
   await Promise.all([refreshInfo(), refreshConversations(), refreshScenarios()]);
+  const s = info.value?.settings;
+  if (s?.lang === "zh" || s?.lang === "en") lang.value = s.lang;
+  if (s) applyTheme(s.theme);
+  if (info.value?.notices.length) notices.value = [...notices.value, ...info.value.notices];
+  if (s?.default_scenario) chosenScenario.value = scenarios.value.find((x) => x.id === s.default_scenario) ?? null;
 }
 
 export async function refreshInfo() {
   info.value = await api.appInfo();
   library.value = await api.listModels().catch(() => []);
+}
+
+/** The light or dark palette; "system" follows the desktop. */
+export function applyTheme(theme: Theme) {
+  if (typeof document === "undefined") return;
+  if (theme === "system") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = theme;
+}
+
+/** Saves settings and keeps the copy the app reads in step. */
+export async function saveSettings(next: Settings, remoteKey?: string, serverKey?: string): Promise<SettingsView> {
+  const view = await api.saveSettings(next, remoteKey, serverKey);
+  batch(() => {
+    if (info.value) info.value = { ...info.value, settings: view.settings };
+    if (view.settings.lang) lang.value = view.settings.lang;
+  });
+  applyTheme(view.settings.theme);
+  // The engine may have changed (remote on or off).
+  await refreshInfo();
+  return view;
 }
 
 export async function refreshConversations() {
@@ -72,14 +102,17 @@ export async function refreshScenarios() {
 
 export async function setLang(l: Lang) {
   lang.value = l;
-  await api.setSetting("ui.lang", l);
+  const s = info.value?.settings;
+  if (s) await saveSettings({ ...s, lang: l });
 }
 
 export function newChat() {
   if (live.value && live.value.status === "streaming") return;
+  const preset = info.value?.settings.default_scenario;
   batch(() => {
+    page.value = "chat";
     current.value = null;
-    chosenScenario.value = null;
+    chosenScenario.value = scenarios.value.find((x) => x.id === preset) ?? null;
     formValues.value = {};
     draft.value = "";
     errorLine.value = null;
@@ -90,6 +123,7 @@ export async function openConversation(id: number) {
   const view = await api.openConversation(id);
   const saved = await api.getSetting<SamplingOverrides>(`ui.sampling.${id}`).catch(() => null);
   batch(() => {
+    page.value = "chat";
     current.value = view;
     sampling.value = saved ?? {};
     errorLine.value = null;

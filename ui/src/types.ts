@@ -125,13 +125,19 @@ export interface ModelSummary {
   quantization: string;
   context: number;
   n_params: number;
+  engine: "local" | "remote";
 }
 
 export interface AppInfo {
   version: string;
   data_dir: string;
+  /** Where reports are offered to be saved first. */
+  documents_dir: string | null;
   model: ModelSummary | null;
+  local_model: ModelSummary | null;
   recent_models: string[];
+  settings: Settings;
+  notices: string[];
 }
 
 export interface Usage {
@@ -189,4 +195,112 @@ export interface LibraryModel {
   source: string;
   repo: string | null;
   added_at: number;
+}
+
+export type Theme = "system" | "light" | "dark";
+
+export interface Settings {
+  lang: "zh" | "en" | null;
+  theme: Theme;
+  models_dir: string | null;
+  default_scenario: string | null;
+  sampling: SamplingOverrides;
+  threads: number | null;
+  device: string;
+  server: { enabled: boolean; host: string; port: number; served_model_name: string; require_key: boolean };
+  remote: { enabled: boolean; base_url: string; model: string };
+  hub_endpoint: string | null;
+  first_run_done: boolean;
+}
+
+export interface Gpu {
+  name: string;
+  memory_bytes: number;
+}
+
+export interface Hardware {
+  memory_bytes: number;
+  available_bytes: number;
+  cores: number;
+  gpus: Gpu[];
+  cuda_build: boolean;
+  metal_build: boolean;
+}
+
+export interface ServerStatus {
+  running: boolean;
+  address: string | null;
+  requires_key: boolean;
+  error: string | null;
+  received: number;
+  completed: number;
+  cancelled: number;
+  failed: number;
+}
+
+export interface SettingsView {
+  settings: Settings;
+  has_remote_key: boolean;
+  has_server_key: boolean;
+  devices: string[];
+  data_dir: string;
+  next_data_dir: string;
+  models_dir: string;
+  hardware: Hardware;
+  server: ServerStatus;
+}
+
+export interface CatalogEntry {
+  id: string;
+  name: string;
+  repo: string;
+  kind: string;
+  quantization: string | null;
+  size: number | null;
+  params: number;
+  licence: string;
+  recommended: boolean;
+  note: string;
+}
+
+export interface Advice {
+  entry: CatalogEntry;
+  download_bytes: number;
+  memory_bytes: number;
+  fits: boolean;
+  suggested: boolean;
+}
+
+export interface CatalogView {
+  hardware: Hardware;
+  models: Advice[];
+  library: LibraryModel[];
+  endpoint: string;
+  has_token: boolean;
+  models_dir: string;
+  busy: boolean;
+}
+
+export type JobEvent =
+  | { type: "start"; file: string; total: number; resumed_from: number }
+  | { type: "progress"; file: string; done: number; total: number; bytes_per_sec: number }
+  | { type: "quantize"; done: number; total: number; tensor: string }
+  | { type: "checking"; path: string };
+
+export type ReasoningMode = "full" | "collapsed" | "none";
+export type ExportFormat = "md" | "html" | "pdf" | "json";
+
+export interface Dependency {
+  name: string;
+  version: string;
+  license: string;
+  repository: string | null;
+}
+
+export interface About {
+  version: string;
+  licence: string;
+  licences: { rust: Dependency[]; npm: Dependency[]; fonts: Dependency[] };
+  citation: string;
+  model_card: string;
 }

@@ -20,6 +20,8 @@ use crate::stream::{ChannelSink, StreamMessage};
 pub struct AppInfo {
     pub version: &'static str,
     pub data_dir: PathBuf,
+    /// Where reports are offered to be saved first.
+    pub documents_dir: Option<PathBuf>,
     pub model: Option<ModelSummary>,
     /// The local model, also when a remote server answers.
     pub local_model: Option<ModelSummary>,
@@ -36,6 +38,7 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     Ok(AppInfo {
         version: env!("CARGO_PKG_VERSION"),
         data_dir: state.data_dir.clone(),
+        documents_dir: dirs::document_dir().or_else(dirs::home_dir),
         model: state.loaded().await.map(|l| l.summary.clone()),
         local_model: state.local_summary().await,
         recent_models,

@@ -1,5 +1,10 @@
 import { useEffect } from "preact/hooks";
-import { current, isStreaming, newChat, notice, stop } from "../state";
+import { current, info, isStreaming, newChat, notice, notices, page, refreshInfo, stop } from "../state";
+import { listen } from "@tauri-apps/api/event";
+import { About } from "./About";
+import { FirstRun } from "./FirstRun";
+import { Models } from "./Models";
+import { Settings } from "./Settings";
 import { ChatView } from "./ChatView";
 import { ModelBar } from "./ModelBar";
 import { NewChat } from "./NewChat";
@@ -23,17 +28,33 @@ export function App() {
       }
     };
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    // A model opened from the file manager while the app runs.
+    const un = listen("model-changed", () => void refreshInfo());
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      void un.then((f) => f());
+    };
   }, []);
   const n = notice.value;
+  const p = page.value;
+  const firstRun = info.value !== null && !info.value.settings.first_run_done;
   return (
     <div class="app">
       <Sidebar />
       <main class="main">
         <ModelBar />
-        {current.value ? <ChatView /> : <NewChat />}
+        {notices.value.map((text, i) => (
+          <div class="banner" role="alert" key={i}>
+            <span>{text}</span>
+            <button class="link" onClick={() => (notices.value = notices.value.filter((_, j) => j !== i))}>
+              ×
+            </button>
+          </div>
+        ))}
+        {p === "models" ? <Models /> : p === "settings" ? <Settings /> : p === "about" ? <About /> : current.value ? <ChatView /> : <NewChat />}
         <footer class="disclaimer">{t(lang.value, "disclaimer")}</footer>
       </main>
+      {firstRun && <FirstRun />}
       {n && (
         <div class="notice" role="status">
           <span>{n.text}</span>

@@ -8,19 +8,25 @@ import { Throttled } from "../throttle";
 import { current, isStreaming, lang, live, now, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
+import { ExportDialog } from "./ExportDialog";
 
 export function ChatView() {
   const view = current.value!;
   const byId = new Map(view.messages.map((m) => [m.id, m]));
   const path = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
   const end = useRef<HTMLDivElement>(null);
+  const [exporting, setExporting] = useState(false);
   useEffect(() => end.current?.scrollIntoView({ block: "end" }), [view.conversation.id, path.length]);
   return (
     <section class="chat">
       <header class="chat-head">
         <h2 id="conversation-title">{view.conversation.title}</h2>
         {view.conversation.scenario_id && <span class="tag">{view.conversation.scenario_id}</span>}
+        <button class="export-button" id="export-open-dialog" disabled={isStreaming()} onClick={() => setExporting(true)}>
+          {t(lang.value, "export.button")}
+        </button>
       </header>
+      {exporting && <ExportDialog view={view} onClose={() => setExporting(false)} />}
       <div class="messages" id="messages">
         {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} /> : <Answer key={m.id} m={m} view={view} />))}
         <div ref={end} />

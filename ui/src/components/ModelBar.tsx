@@ -31,6 +31,10 @@ export function ModelBar() {
         <strong>{t(l, "model.label")}:</strong>{" "}
         {info.value === null ? (
           <span class="muted">{t(l, "model.loading")}</span>
+        ) : model?.engine === "remote" ? (
+          <span title={model.path} id="model-remote">
+            {t(l, "model.remote")} · {model.file_name} · {model.path}
+          </span>
         ) : model ? (
           <span title={model.path}>
             {model.file_name} · {model.quantization} · {(model.file_size / 1e9).toFixed(2)} GB

@@ -8,6 +8,7 @@ import {
   lang,
   newChat,
   openConversation,
+  page,
   refreshConversations,
   runSearch,
   searchHits,
@@ -71,6 +72,11 @@ export function Sidebar() {
         )}
       </nav>
       <div class="sidebar-foot">
+        {(["models", "settings", "about"] as const).map((p) => (
+          <button key={p} class={`nav${page.value === p ? " active" : ""}`} id={`nav-${p}`} onClick={() => (page.value = p)}>
+            {t(l, `nav.${p}` as Key)}
+          </button>
+        ))}
         <button class="link" id="lang" onClick={() => void setLang(l === "zh" ? "en" : "zh")}>
           {l === "zh" ? "English" : "中文"}
         </button>

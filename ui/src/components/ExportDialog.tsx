@@ -1,0 +1,146 @@
+import { useState } from "preact/hooks";
+import { save } from "@tauri-apps/plugin-dialog";
+import { api, errorText } from "../api";
+import { t, type Key } from "../i18n";
+import { info, lang } from "../state";
+import type { ConversationView, ExportFormat, Message, ReasoningMode } from "../types";
+
+const FORMATS: ExportFormat[] = ["pdf", "html", "md", "json"];
+
+function safeName(title: string): string {
+  return title.replace(/[\\/:*?"<>|\s]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
+}
+
+function joinPath(dir: string, name: string): string {
+  const sep = dir.includes("\\") && !dir.includes("/") ? "\\" : "/";
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
+function withExtension(path: string, ext: ExportFormat): string {
+  return path.replace(/\.(pdf|html|md|json)$/i, "") + "." + ext;
+}
+
+/** Export a conversation: format, reasoning, which answers, title, and where. */
+export function ExportDialog({ view, onClose }: { view: ConversationView; onClose: () => void }) {
+  const l = lang.value;
+  const byId = new Map(view.messages.map((m) => [m.id, m]));
+  const answers = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m?.role === "assistant");
+  const [title, setTitle] = useState(view.conversation.title);
+  const [format, setFormat] = useState<ExportFormat>("pdf");
+  const [reasoning, setReasoning] = useState<ReasoningMode>("collapsed");
+  const [chosen, setChosen] = useState<Set<number>>(new Set(answers.map((a) => a.id)));
+  const dir = info.value?.documents_dir ?? info.value?.data_dir ?? "";
+  const [path, setPath] = useState(joinPath(dir, `${safeName(view.conversation.title)}.pdf`));
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  const questionOf = (a: Message) => {
+    const q = a.parent_id !== null ? byId.get(a.parent_id) : undefined;
+    const text = q?.form?.question ?? q?.content ?? "";
+    return text.length > 70 ? text.slice(0, 70) + "…" : text;
+  };
+  const pickFormat = (f: ExportFormat) => {
+    setFormat(f);
+    setPath((p) => withExtension(p, f));
+  };
+  const choose = async () => {
+    const p = await save({ defaultPath: path, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
+    if (typeof p === "string") setPath(withExtension(p, format));
+  };
+  const run = async () => {
+    setBusy(true);
+    setResult(null);
+    try {
+      const written = await api.exportConversation({
+        conversationId: view.conversation.id,
+        format,
+        reasoning,
+        messages: format === "json" || chosen.size === answers.length ? null : [...chosen],
+        title: title.trim() && title.trim() !== view.conversation.title ? title.trim() : null,
+        path: path.trim(),
+      });
+      setResult({ ok: true, text: written });
+    } catch (e) {
+      setResult({ ok: false, text: errorText(e) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const whole = format === "json";
+  return (
+    <div class="modal-back" onClick={(e) => e.target === e.currentTarget && onClose()}>
+      <div class="modal" id="export-dialog" role="dialog" aria-labelledby="export-heading">
+        <h2 id="export-heading">{t(l, "export.heading")}</h2>
+        <label class="field wide">
+          <span>{t(l, "export.title")}</span>
+          <input id="export-title" value={title} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} disabled={whole} />
+        </label>
+        <fieldset>
+          <legend>{t(l, "export.format")}</legend>
+          {FORMATS.map((f) => (
+            <label class="radio" key={f}>
+              <input type="radio" name="export-format" value={f} checked={format === f} onChange={() => pickFormat(f)} />
+              {t(l, `export.${f}` as Key)}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset disabled={whole}>
+          <legend>{t(l, "export.reasoning")}</legend>
+          {(["full", "collapsed", "none"] as const).map((r) => (
+            <label class="radio" key={r}>
+              <input type="radio" name="export-reasoning" value={r} checked={reasoning === r} onChange={() => setReasoning(r)} />
+              {t(l, `export.reasoning.${r}` as Key)}
+            </label>
+          ))}
+        </fieldset>
+        <fieldset disabled={whole}>
+          <legend>{t(l, "export.messages")}</legend>
+          <div class="export-messages">
+            {answers.map((a, i) => (
+              <label class="check" key={a.id}>
+                <input
+                  type="checkbox"
+                  name="export-message"
+                  value={String(a.id)}
+                  checked={chosen.has(a.id)}
+                  onChange={(e) => {
+                    const next = new Set(chosen);
+                    if ((e.target as HTMLInputElement).checked) next.add(a.id);
+                    else next.delete(a.id);
+                    setChosen(next);
+                  }}
+                />
+                <span>
+                  {i + 1}. {questionOf(a)}
+                </span>
+              </label>
+            ))}
+          </div>
+          {whole && <p class="inline-help">{t(l, "export.jsonHelp")}</p>}
+        </fieldset>
+        <div class="form-row">
+          <label class="field wide">
+            <span>{t(l, "export.file")}</span>
+            <input id="export-path" value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} />
+          </label>
+          <button onClick={() => void choose()}>{t(l, "settings.choose")}</button>
+        </div>
+        {result && (
+          <p class={result.ok ? "ok" : "error"} id="export-result" role="status">
+            {result.ok ? t(l, "export.done", { path: result.text }) : result.text}{" "}
+            {result.ok && (
+              <button class="link" id="export-open" onClick={() => void api.openReport(result.text)}>
+                {t(l, "export.open")}
+              </button>
+            )}
+          </p>
+        )}
+        <div class="modal-actions">
+          <button onClick={onClose}>{t(l, "export.close")}</button>
+          <button class="primary" id="export-go" disabled={busy || !path.trim() || (!whole && chosen.size === 0)} onClick={() => void run()}>
+            {busy ? t(l, "export.working") : t(l, "export.go")}
+          </button>
+        </div>
+      </div>
+    </div>
+  );
+}
