@@ -26,6 +26,8 @@ pub struct HubState {
     token: Mutex<Option<String>>,
     /// Cut the next response whose range starts at this offset after this many bytes.
     cut: Mutex<Option<(u64, u64)>>,
+    /// Bytes per second each response is sent at, so a progress bar can be watched.
+    pace: Mutex<Option<u64>>,
     pub bytes_served: AtomicU64,
     pub requests: AtomicU64,
 }
@@ -72,6 +74,11 @@ impl Hub {
         *self.state.token.lock().expect("lock") = Some(token.into());
     }
 
+    /// Sends every response at about `bytes_per_sec`.
+    pub fn pace(&self, bytes_per_sec: u64) {
+        *self.state.pace.lock().expect("lock") = Some(bytes_per_sec.max(1024));
+    }
+
     /// The next response for a range starting at `offset` stops after `after` bytes.
     pub fn cut_once(&self, offset: u64, after: u64) {
         *self.state.cut.lock().expect("lock") = Some((offset, after));
@@ -115,12 +122,27 @@ async fn resolve(
     };
     let len = part.len() as u64;
     let served = state.clone();
-    let body = match cut {
-        None => {
+    let pace = *state.pace.lock().expect("lock");
+    let body = match (cut, pace) {
+        (None, None) => {
             served.bytes_served.fetch_add(len, Ordering::Relaxed);
             Body::from(part)
         }
-        Some(after) => {
+        (None, Some(rate)) => {
+            // 64 KB pieces with a pause after each.
+            let pieces: Vec<Bytes> = (0..len).step_by(65_536).map(|a| part.slice(a as usize..(a + 65_536).min(len) as usize)).collect();
+            let pause = Duration::from_secs_f64(65_536.0 / rate as f64);
+            let stream = futures_util::stream::iter(pieces).then(move |piece| {
+                let served = served.clone();
+                async move {
+                    tokio::time::sleep(pause).await;
+                    served.bytes_served.fetch_add(piece.len() as u64, Ordering::Relaxed);
+                    Ok::<Bytes, std::io::Error>(piece)
+                }
+            });
+            Body::from_stream(stream)
+        }
+        (Some(after), _) => {
             let head = part.slice(..after.min(len) as usize);
             served.bytes_served.fetch_add(head.len() as u64, Ordering::Relaxed);
             // Part of the range, a pause (so the other chunks finish first), then the

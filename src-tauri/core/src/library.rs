@@ -25,7 +25,9 @@ impl ImportError {
 
 /// Checks `path` and adds it to the library (`source`: import, download or quantize).
 pub async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>) -> Result<LibraryModel, ImportError> {
-    let path = std::fs::canonicalize(path).map_err(|e| ImportError::Invalid {
+    // Absolute, but links kept: a file in the Hugging Face cache keeps its name (its snapshot
+    // link), not the blob's hash.
+    let path = std::path::absolute(path).and_then(|p| std::fs::metadata(&p).map(|_| p)).map_err(|e| ImportError::Invalid {
         path: path.display().to_string(),
         reason: e.to_string(),
         kind: "not_found",

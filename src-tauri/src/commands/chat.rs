@@ -52,7 +52,16 @@ pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<
     if state.running.is_busy() {
         return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
     }
-    state.load_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))
+    let summary = state.load_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))?;
+    // Choosing a local file means "answer with this": a remote server in use steps aside.
+    let mut s = state.settings().await;
+    if s.remote.enabled {
+        s.remote.enabled = false;
+        fin_r1_core::settings::save(&state.store, &s).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
+        state.set_settings(s).await;
+        state.apply_engine_choice().await?;
+    }
+    Ok(summary)
 }
 
 /// The model library, newest first: what the picker offers.

@@ -85,7 +85,8 @@ struct Counters {
 impl Progress for ChannelProgress {
     fn start(&self, file: &str, total: u64, resumed_from: u64) {
         if let Ok(mut c) = self.inner.lock() {
-            *c = Counters { file: file.to_owned(), total, done: resumed_from, resumed: resumed_from, started: Instant::now(), last: Instant::now() };
+            // The downloader counts the resumed bytes in its first advance.
+            *c = Counters { file: file.to_owned(), total, done: 0, resumed: resumed_from, started: Instant::now(), last: Instant::now() };
         }
         let _ = self.channel.send(JobEvent::Start { file: file.to_owned(), total, resumed_from });
     }

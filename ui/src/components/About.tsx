@@ -1,4 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
+import { writeText } from "@tauri-apps/plugin-clipboard-manager";
 import { api, errorText } from "../api";
 import { t } from "../i18n";
 import { lang } from "../state";
@@ -18,7 +19,7 @@ export function About() {
     const text = await api.diagnostics();
     let copied = false;
     try {
-      await navigator.clipboard.writeText(text);
+      await writeText(text);
       copied = true;
     } catch {
       // No clipboard access: the text is shown selected, for Ctrl+C.

@@ -306,7 +306,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
         }
         ModelsCommand::Remove { path } => {
             let Some(store) = open_store(&runtime, &a.data_dir) else { return Ok(1) };
-            let key = std::fs::canonicalize(&path).unwrap_or(path.clone());
+            let key = std::path::absolute(&path).unwrap_or(path.clone());
             let removed = runtime.block_on(store.remove_model(&key.display().to_string()))?;
             if !removed {
                 eprintln!("fin-r1: {} is not in the library", path.display());
