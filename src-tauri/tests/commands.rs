@@ -182,3 +182,248 @@ fn stop_ends_a_streaming_answer_as_cancelled() {
         assert!(!app.state::<AppState>().running.is_busy(), "nothing left running");
     });
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn settings_of(window: &WebviewWindow<MockRuntime>) -> Value {
+    invoke(window, "get_settings", json!({})).expect("get_settings")
+}
+
+/// A settings row an older build (or a damaged disk) left: what parses is kept, the rest falls
+/// back, the user is told once; API keys are written and never read back.
+#[test]
+fn a_damaged_settings_row_is_recovered_and_keys_stay_write_only() {
+    let data = scratch_dir().join(format!("shell-settings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    tauri::async_runtime::block_on(async {
+        let (store, _) = fin_r1_core::store::Store::open(&data).await.expect("store");
+        drop(store);
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("conversations.sqlite3").display())).await.expect("sqlite");
+        sqlx::query("INSERT INTO settings (key, value) VALUES ('app.settings', ?1)")
+            .bind(r#"{"theme":"dark","threads":"many","first_run_done":true}"#)
+            .execute(&pool)
+            .await
+            .expect("write the damaged row");
+        pool.close().await;
+    });
+    let app = mock_builder().invoke_handler(fin_r1_desktop::handler!()).build(tauri::generate_context!()).expect("mock app");
+    fin_r1_desktop::setup(&app, data.clone()).expect("setup survives a damaged row");
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+
+    let info = invoke(&window, "app_info", json!({})).expect("app_info");
+    assert_eq!(info["settings"]["theme"], "dark", "the readable field is kept");
+    assert_eq!(info["settings"]["threads"], Value::Null, "the damaged one falls back");
+    assert_eq!(info["settings"]["first_run_done"], true);
+    let notices = info["notices"].as_array().expect("notices");
+    assert!(notices.iter().any(|n| n.as_str().is_some_and(|n| n.contains("threads"))), "{notices:?}");
+    let again = invoke(&window, "app_info", json!({})).expect("app_info");
+    assert_eq!(again["notices"], json!([]), "told once");
+
+    let mut settings = settings_of(&window)["settings"].clone();
+    settings["remote"] = json!({ "enabled": false, "base_url": "http://10.0.0.5:8000/v1", "model": "Fin-R1" });
+    settings["lang"] = json!("en");
+    let saved = invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": "sk-very-secret-1", "serverApiKey": null })).expect("save");
+    assert_eq!(saved["has_remote_key"], true);
+    assert!(!saved.to_string().contains("sk-very-secret-1"));
+    assert!(!settings_of(&window).to_string().contains("sk-very-secret-1"), "a key is never read back");
+    let diagnostics = invoke(&window, "diagnostics", json!({})).expect("diagnostics");
+    let diagnostics = diagnostics.as_str().expect("text");
+    assert!(diagnostics.contains("Log folder:") && diagnostics.contains("Fin-R1 Desktop"), "{diagnostics}");
+    assert!(!diagnostics.contains("sk-very-secret-1"));
+
+    // What the page may not save: a server open to the network, an unknown theme.
+    let mut open_server = settings.clone();
+    open_server["server"]["host"] = json!("0.0.0.0");
+    let err = invoke(&window, "save_settings", json!({ "settings": open_server, "remoteApiKey": null, "serverApiKey": null })).expect_err("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+    let mut bad_theme = settings.clone();
+    bad_theme["theme"] = json!("neon");
+    assert!(invoke(&window, "save_settings", json!({ "settings": bad_theme, "remoteApiKey": null, "serverApiKey": null })).is_err());
+
+    // Saved settings are what the next start reads.
+    drop(window);
+    drop(app);
+    let app = mock_builder().invoke_handler(fin_r1_desktop::handler!()).build(tauri::generate_context!()).expect("mock app");
+    fin_r1_desktop::setup(&app, data).expect("setup");
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+    let info = invoke(&window, "app_info", json!({})).expect("app_info");
+    assert_eq!(info["settings"]["lang"], "en");
+    assert_eq!(info["settings"]["remote"]["base_url"], "http://10.0.0.5:8000/v1");
+    assert_eq!(info["notices"], json!([]));
+}
+
+/// The settings toggle starts the OpenAI-compatible server on the loaded model, shows where it
+/// listens, asks for the key when one is required, and stops it.
+#[test]
+fn the_api_server_starts_and_stops_from_settings() {
+    let (app, window) = app("server");
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    tauri::async_runtime::block_on(commands::load_model(app.state(), model)).expect("load");
+    let port = free_port();
+    let mut settings = settings_of(&window)["settings"].clone();
+    assert_eq!(settings["server"]["enabled"], false, "off by default");
+    settings["server"] = json!({ "enabled": true, "host": "127.0.0.1", "port": port, "served_model_name": "Fin-R1", "require_key": true });
+    let saved = invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": null, "serverApiKey": "team-key" })).expect("save");
+    assert_eq!(saved["server"]["running"], true, "{saved}");
+    let address = saved["server"]["address"].as_str().expect("address").to_owned();
+    assert_eq!(address, format!("http://127.0.0.1:{port}/v1"));
+
+    let http = reqwest::blocking::Client::new();
+    let denied = http.get(format!("{address}/models")).send().expect("request");
+    assert_eq!(denied.status().as_u16(), 401);
+    let body: Value = http
+        .post(format!("{address}/chat/completions"))
+        .bearer_auth("team-key")
+        .json(&json!({ "model": "Fin-R1", "messages": [{ "role": "user", "content": "PV?" }], "temperature": 0 }))
+        .send()
+        .expect("request")
+        .json()
+        .expect("json");
+    assert_eq!(body["choices"][0]["message"]["content"].as_str().map(str::trim), Some("The present value is about $907"), "{body}");
+    assert!(body["choices"][0]["message"]["reasoning_content"].as_str().is_some_and(|r| r.contains("Discount")), "{body}");
+    let status = invoke(&window, "server_status", json!({})).expect("status");
+    assert_eq!(status["completed"], 1, "{status}");
+
+    settings["server"]["enabled"] = json!(false);
+    let saved = invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": null, "serverApiKey": null })).expect("save");
+    assert_eq!(saved["server"]["running"], false);
+    assert!(http.get(format!("{address}/models")).send().is_err(), "nothing listens any more");
+}
+
+/// The app answering through a remote OpenAI-compatible server (here `fin-r1`'s own, in
+/// process): reasoning arrives as Reasoning events, the stored answer names the remote engine,
+/// a wrong key is a clear error; exported reports carry the provenance, not the key.
+#[test]
+fn a_remote_server_answers_with_its_reasoning_apart() {
+    let (app, window) = app("remote");
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let remote = tauri::async_runtime::block_on(async {
+        let engine = fin_r1_engine::Engine::load(&model, Default::default()).expect("engine");
+        let mut config = fin_r1_core::server::ServerConfig::new("Fin-R1");
+        config.api_key = Some("remote-key".into());
+        fin_r1_core::server::start(Arc::new(engine), config, "127.0.0.1", 0).await.expect("server")
+    });
+    let mut settings = settings_of(&window)["settings"].clone();
+    settings["remote"] = json!({ "enabled": true, "base_url": format!("http://{}/v1", remote.addr), "model": "Fin-R1" });
+    invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": "wrong", "serverApiKey": null })).expect("save");
+    let info = invoke(&window, "app_info", json!({})).expect("info");
+    assert_eq!(info["model"]["engine"], "remote");
+    let ask = |q: &str| SendRequest {
+        conversation_id: None,
+        turn: fin_r1_core::runner::TurnKind::Ask { question: q.into() },
+        scenario: None,
+        form: Default::default(),
+        lang: Some("en".into()),
+        sampling: fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() },
+    };
+    tauri::async_runtime::block_on(async {
+        let (ch, _) = channel();
+        // The failed turn is kept with its reason, shown where the answer would be.
+        let failed = commands::send_message(app.state(), ask("PV?"), ch).await.expect("a stored turn");
+        assert_eq!(failed.answer.status, fin_r1_core::store::MessageStatus::Error);
+        assert_eq!(failed.answer.error_kind.as_deref(), Some("unauthorized"));
+        let message = failed.answer.error_message.clone().unwrap_or_default();
+        assert!(message.contains("refused the API key") && !message.contains("wrong"), "{message}");
+    });
+    invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": "remote-key", "serverApiKey": null })).expect("save");
+    let turn = tauri::async_runtime::block_on(async {
+        let (ch, got) = channel();
+        let turn = commands::send_message(app.state(), ask("What is the present value?"), ch).await.expect("turn");
+        let events: Vec<GenerationEvent> = got
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|(_, m)| if let StreamMessage::Events { events } = m { Some(events.clone()) } else { None })
+            .flatten()
+            .collect();
+        let reasoning: String = events.iter().filter_map(|e| if let GenerationEvent::Reasoning { text } = e { Some(text.as_str()) } else { None }).collect();
+        assert_eq!(reasoning.trim(), "Discount the cash flow twice at five percent");
+        turn
+    });
+    assert_eq!(turn.answer.answer.trim(), "The present value is about $907");
+    assert_eq!(turn.answer.reasoning.trim(), "Discount the cash flow twice at five percent");
+    let engine = turn.answer.engine.as_ref().expect("provenance");
+    assert_eq!(engine.engine, "remote");
+
+    // The export dialog: a title, the reasoning left out, a path without its extension.
+    let out = scratch_dir().join(format!("remote-memo-{}", std::process::id()));
+    let written = invoke(
+        &window,
+        "export_conversation",
+        json!({ "request": { "conversationId": turn.conversation_id, "format": "md", "reasoning": "none", "messages": [turn.answer.id], "title": "PV memo", "path": out } }),
+    )
+    .expect("export");
+    let written = std::path::PathBuf::from(written.as_str().expect("path"));
+    assert_eq!(written.extension().and_then(|e| e.to_str()), Some("md"));
+    let text = std::fs::read_to_string(&written).expect("report");
+    assert!(text.contains("PV memo") && text.contains("The present value is about $907"), "{text}");
+    assert!(!text.contains("Discount the cash flow"), "reasoning left out");
+    assert!(text.contains("remote") && !text.contains("remote-key"), "{text}");
+    let none = invoke(
+        &window,
+        "export_conversation",
+        json!({ "request": { "conversationId": turn.conversation_id, "format": "pdf", "messages": [], "path": out } }),
+    );
+    assert!(none.is_err(), "no answers chosen");
+    tauri::async_runtime::block_on(remote.stop());
+}
+
+/// The model manager: a catalog model downloaded from a (loopback) hub with progress on the
+/// channel, stopped mid-way by the Cancel button, then resumed and added to the library.
+#[test]
+fn a_catalog_download_streams_progress_stops_and_resumes() {
+    use fin_r1_desktop::commands::models::{DownloadModel, JobEvent};
+    let (app, window) = app("download");
+    let cache = scratch_dir().join(format!("shell-hf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    std::env::set_var("HF_HOME", &cache);
+    let hub = fin_r1_tests::hub::Hub::start();
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let bytes = std::fs::read(&model).expect("model bytes");
+    let size = bytes.len() as u64;
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q4_K_M.gguf", bytes);
+    hub.pace(size / 4);
+    let mut settings = settings_of(&window)["settings"].clone();
+    settings["hub_endpoint"] = json!(hub.endpoint());
+    invoke(&window, "save_settings", json!({ "settings": settings, "remoteApiKey": null, "serverApiKey": null })).expect("save");
+    let catalog = invoke(&window, "model_catalog", json!({})).expect("catalog");
+    assert_eq!(catalog["endpoint"], hub.endpoint());
+    assert!(catalog["models"].as_array().expect("models").iter().any(|m| m["entry"]["repo"] == "mradermacher/Fin-R1-GGUF"));
+
+    let events: Arc<Mutex<Vec<JobEvent>>> = Arc::default();
+    let sink = events.clone();
+    let ch = Channel::new(move |body: InvokeResponseBody| {
+        let InvokeResponseBody::Json(s) = body else { return Ok(()) };
+        sink.lock().expect("lock").push(serde_json::from_str::<JobEvent>(&s).expect("a job event"));
+        Ok(())
+    });
+    let request = DownloadModel { catalog_id: Some("fin-r1-q4_k_m".into()), repo: None, file: None, revision: None, target: None };
+    let stopper = app.handle().clone();
+    let watched = events.clone();
+    let stop = std::thread::spawn(move || {
+        // Cancel once bytes are arriving.
+        for _ in 0..400 {
+            if watched.lock().expect("lock").iter().any(|e| matches!(e, JobEvent::Progress { done, .. } if *done > 0)) {
+                return commands::models::cancel_model_job(stopper.state());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        false
+    });
+    let first = tauri::async_runtime::block_on(commands::models::download_model(app.state(), request.clone(), ch));
+    assert!(stop.join().expect("thread"), "the job was running when cancelled");
+    let err = first.expect_err("cancelled");
+    assert_eq!(err.kind(), "cancelled", "{err}");
+    assert!(matches!(events.lock().expect("lock").first(), Some(JobEvent::Start { total, .. }) if *total == size));
+
+    let ch = Channel::new(|_: InvokeResponseBody| Ok(()));
+    let got = tauri::async_runtime::block_on(commands::models::download_model(app.state(), request, ch)).expect("second try");
+    assert_eq!(got.repo.as_deref(), Some("mradermacher/Fin-R1-GGUF"));
+    assert_eq!(got.file_name, "Fin-R1.Q4_K_M.gguf", "the snapshot's name, not the blob's hash");
+    let library = invoke(&window, "model_catalog", json!({})).expect("catalog")["library"].clone();
+    assert_eq!(library.as_array().map(Vec::len), Some(1), "{library}");
+    let loaded = tauri::async_runtime::block_on(commands::load_model(app.state(), std::path::PathBuf::from(&got.path))).expect("the download runs");
+    assert_eq!(loaded.file_name, "Fin-R1.Q4_K_M.gguf");
+}

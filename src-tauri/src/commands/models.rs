@@ -58,7 +58,7 @@ fn endpoint(s: &settings::Settings) -> String {
 }
 
 /// What the page shows while a job runs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     Start { file: String, total: u64, resumed_from: u64 },
