@@ -109,6 +109,35 @@ impl Session {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({ "script": js, "args": [] })))
     }
 
+    /// Chooses `value` in a `<select>` (WebKitWebDriver cannot click native option lists).
+    pub fn select(&self, css: &str, value: &str) -> Result<()> {
+        let js = format!(
+            "const e = document.querySelector({}); e.value = {}; e.dispatchEvent(new Event('change', {{ bubbles: true }})); return e.value;",
+            json!(css),
+            json!(value)
+        );
+        let got = self.script(&js)?;
+        if got.as_str() != Some(value) {
+            bail!("{css} has no option {value:?}");
+        }
+        Ok(())
+    }
+
+    /// Waits until a script returns a truthy value.
+    pub fn wait_until(&self, js: &str, timeout: Duration) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let v = self.script(js).unwrap_or(Value::Null);
+            if !(v.is_null() || v == Value::Bool(false) || v == json!("") || v == json!(0)) {
+                return Ok(v);
+            }
+            if Instant::now() > deadline {
+                bail!("waited {timeout:?} for: {js}");
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

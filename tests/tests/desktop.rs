@@ -1,14 +1,23 @@
 //! The desktop app end to end, as an analyst uses it: a real window under Xvfb, driven through
-//! `tauri-driver` and WebKitWebDriver. Start a chat from the calculation preset with a tiny
-//! reasoning model, see reasoning and answer arrive in their places, stop a long answer, restart
-//! the app and find the conversation again.
+//! `tauri-driver` and WebKitWebDriver. First run to a first answer; settings that survive a
+//! restart and a damaged settings row; chat from a preset with reasoning in its panel, a long
+//! answer stopped, a PDF exported from the dialog, the conversation found after a restart; the
+//! model manager downloading Fin-R1's catalog entry from a loopback hub with a live progress
+//! bar, cut and resumed, then chatting with it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
+use fin_r1_core::settings::Settings;
 use fin_r1_tests::webdriver::Session;
 use fin_r1_tests::{fin_r1_bin, fixture, scratch_dir, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
+
+const LONG: Duration = Duration::from_secs(120);
+
+/// One window at a time: three WebKit processes at once on a 2-core machine only slow each other.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Kills its process when dropped, so a failed test leaves no Xvfb or driver behind.
 struct Guard(Child);
@@ -30,107 +39,305 @@ fn tool(name: &str) -> PathBuf {
     panic!("{name} is missing: scripts/test.sh installs it (cargo install tauri-driver; apt webkit2gtk-driver xvfb)")
 }
 
-fn screenshot(display: &str, out: &Path) {
-    // WebDriver's screenshot endpoint hangs on WebKitGTK; ImageMagick reads the X screen.
-    let _ = Command::new("import").args(["-display", display, "-window", "root"]).arg(out).status();
+fn app_binary() -> PathBuf {
+    let app = fin_r1_bin().with_file_name(format!("fin-r1-desktop{}", std::env::consts::EXE_SUFFIX));
+    assert!(app.is_file(), "{} is missing: build it with `cargo build --workspace --bins`", app.display());
+    app
+}
+
+/// Xvfb and tauri-driver for one test; the app started by each session sees `env`.
+struct Desktop {
+    _xvfb: Guard,
+    _driver: Guard,
+    driver: String,
+    display: String,
+    app: PathBuf,
+    shots: PathBuf,
+    _turn: std::sync::MutexGuard<'static, ()>,
+}
+
+impl Desktop {
+    fn start(slot: u32, data: &Path, env: &[(&str, &Path)]) -> Self {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let n = 90 + (std::process::id() % 50) * 3 + slot;
+        let display = format!(":{n}");
+        let xvfb = Guard(
+            Command::new(tool("Xvfb"))
+                .args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb"),
+        );
+        std::thread::sleep(Duration::from_millis(800));
+        let port = 4400 + (std::process::id() % 150) * 3 + slot;
+        let mut cmd = Command::new(tool("tauri-driver"));
+        cmd.args(["--port", &port.to_string(), "--native-port", &(port + 1000).to_string()])
+            .env("DISPLAY", &display)
+            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+            .env("FIN_R1_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let driver = Guard(cmd.spawn().expect("tauri-driver"));
+        let shots = scratch_dir().join("screenshots");
+        std::fs::create_dir_all(&shots).expect("screenshots dir");
+        Self { _xvfb: xvfb, _driver: driver, driver: format!("http://127.0.0.1:{port}"), display, app: app_binary(), shots, _turn: turn }
+    }
+
+    /// Launches the app in a new WebDriver session (the first after boot can take a while).
+    fn session(&self) -> Session {
+        for _ in 0..120 {
+            if let Ok(s) = Session::start(&self.driver, &self.app, &[]) {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        panic!("no WebDriver session with the app")
+    }
+
+    fn screenshot(&self, name: &str) {
+        // WebDriver's screenshot endpoint hangs on WebKitGTK; ImageMagick reads the X screen.
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("import").args(["-display", &self.display, "-window", "root"]).arg(self.shots.join(name)).status();
+    }
+}
+
+fn fresh_data(name: &str) -> PathBuf {
+    let data = scratch_dir().join(format!("desktop-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    data
+}
+
+/// Settings written before the app starts (as a finished first run would leave them).
+fn seed_settings(data: &Path, edit: impl FnOnce(&mut Settings)) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let (store, _) = fin_r1_core::store::Store::open(data).await.expect("store");
+        let mut s = Settings { first_run_done: true, lang: Some("en".into()), ..Settings::default() };
+        edit(&mut s);
+        fin_r1_core::settings::save(&store, &s).await.expect("save settings");
+    });
+}
+
+fn write_raw_setting(data: &Path, key: &str, text: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", data.join("conversations.sqlite3").display())).await.expect("sqlite");
+        sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(text)
+            .execute(&pool)
+            .await
+            .expect("write");
+        pool.close().await;
+    });
+}
+
+fn ask(s: &Session, question: &str) -> String {
+    let composer = s.wait_for("#composer", LONG).expect("composer");
+    s.type_into(&composer, question).expect("question");
+    s.click_css("#send").expect("send");
+    s.wait_for(".msg.answer[data-status=complete]", LONG).expect("a complete answer");
+    s.wait_text(".msg.answer .answer-body", LONG, |t| !t.is_empty()).expect("answer")
 }
 
 #[test]
-fn chat_from_a_preset_stop_an_answer_and_find_it_after_a_restart() {
-    let app = fin_r1_bin().with_file_name(format!("fin-r1-desktop{}", std::env::consts::EXE_SUFFIX));
-    assert!(app.is_file(), "{} is missing: build it with `cargo build --workspace --bins`", app.display());
+fn first_run_to_a_first_answer_then_settings_survive_a_restart() {
     let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
-    let data = scratch_dir().join(format!("desktop-e2e-{}", std::process::id()));
-    let shots = scratch_dir().join("screenshots");
-    let _ = std::fs::remove_dir_all(&data);
-    std::fs::create_dir_all(&shots).expect("screenshots dir");
+    let data = fresh_data("first-run");
+    let d = Desktop::start(0, &data, &[]);
+    let s = d.session();
 
-    let n = 90 + std::process::id() % 60;
-    let display = format!(":{n}");
-    let _xvfb = Guard(
-        Command::new(tool("Xvfb"))
-            .args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb"),
-    );
-    std::thread::sleep(Duration::from_millis(800));
-    let port = 4400 + std::process::id() % 500;
-    let _driver = Guard(
-        Command::new(tool("tauri-driver"))
-            .args(["--port", &port.to_string(), "--native-port", &(port + 500).to_string()])
-            .env("DISPLAY", &display)
-            .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
-            .env("FIN_R1_DATA_DIR", &data)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tauri-driver"),
-    );
-    let driver = format!("http://127.0.0.1:{port}");
-    let mut started = None;
-    for _ in 0..60 {
-        std::thread::sleep(Duration::from_millis(500));
-        if let Ok(s) = Session::start(&driver, &app, &[]) {
-            started = Some(s);
-            break;
-        }
-    }
-    let s = started.expect("a WebDriver session with the app");
-    let long = Duration::from_secs(120);
+    // 1. Language.
+    s.wait_for("#fr-language", LONG).expect("the first-run setup on a fresh install");
+    d.screenshot("first-run-1-language.png");
+    s.click_css("#fr-en").expect("English");
+    // 2. Folders: where the data lives.
+    let folders = s.wait_text("#fr-folders", LONG, |t| !t.is_empty()).expect("folders step");
+    assert!(folders.contains(&data.display().to_string()), "{folders}");
+    d.screenshot("first-run-2-folders.png");
+    s.click_css("#fr-next").expect("next");
+    // 3. This machine.
+    let hw = s.wait_text("#fr-hardware", LONG, |t| t.contains("Suggested")).expect("hardware step");
+    assert!(hw.contains("cores") && hw.contains("Memory"), "{hw}");
+    d.screenshot("first-run-3-hardware.png");
+    s.click_css("#fr-next").expect("next");
+    // 4. A GGUF already on disk.
+    let path = s.wait_for("#fr-model-path", LONG).expect("model step");
+    s.type_into(&path, &thinking.to_string_lossy()).expect("type the path");
+    s.click_css("#fr-model-load").expect("load");
+    s.wait_for("#fr-model-ready", LONG).expect("the model loads");
+    d.screenshot("first-run-4-model.png");
+    s.click_css("#fr-finish").expect("start");
+    s.wait_until("return !document.querySelector('#first-run')", LONG).expect("setup closes");
+    assert_eq!(ask(&s, "What is the present value?").trim(), "The present value is about $907");
+
+    // Settings: Chinese and the dark theme.
+    s.click_css("#nav-settings").expect("settings");
+    s.wait_for("#settings-save", LONG).expect("settings page");
+    s.select("#set-lang", "zh").expect("language");
+    s.select("#set-theme", "dark").expect("theme");
+    s.click_css("#settings-save").expect("save");
+    s.wait_text("#settings-status", LONG, |t| t == "已保存").expect("saved, in Chinese");
+    // Copy diagnostics names the log file, which exists.
+    s.click_css("#nav-about").expect("about");
+    s.wait_for("#copy-diagnostics", LONG).expect("about page");
+    s.click_css("#copy-diagnostics").expect("copy diagnostics");
+    let diag = s.wait_until("const e = document.querySelector('#diagnostics'); return e ? e.value : null", LONG).expect("diagnostics");
+    let diag = diag.as_str().expect("text").to_owned();
+    let log = diag.lines().find_map(|l| l.strip_prefix("Log file: ")).expect("a log file line").to_owned();
+    assert!(Path::new(&log).is_file() && log.starts_with(&data.display().to_string()), "{diag}");
+    let licences = s.find_all("#licences tbody tr").expect("licence rows").len();
+    assert!(licences > 100, "the third-party licence list: {licences} rows");
+    d.screenshot("about.png");
+    s.end().expect("close");
+
+    // A restart: no setup again, the language and theme kept.
+    let s = d.session();
+    s.wait_text("#new-chat", LONG, |t| t.contains("新对话")).expect("the Chinese UI after a restart");
+    assert!(s.find("#first-run").is_err(), "the setup never comes back");
+    let theme = s.script("return document.documentElement.dataset.theme ?? null").expect("theme");
+    assert_eq!(theme.as_str(), Some("dark"));
+    s.end().expect("close");
+
+    // A damaged settings row: the app starts, keeps what it can read, and says so.
+    write_raw_setting(&data, "app.settings", r#"{"first_run_done":true,"lang":"en","theme":"neon","device":"cpu"}"#);
+    let s = d.session();
+    let banner = s.wait_text(".banner", LONG, |t| t.contains("theme")).expect("a notice about the damaged setting");
+    assert!(banner.contains("reset to their defaults"), "{banner}");
+    s.wait_text("#new-chat", LONG, |t| t.contains("New chat")).expect("the readable language kept");
+    assert!(s.find("#first-run").is_err());
+    d.screenshot("settings-recovered.png");
+    s.end().expect("close");
+}
+
+#[test]
+fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() {
+    let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = fresh_data("chat");
+    seed_settings(&data, |s| s.lang = None);
+    let d = Desktop::start(1, &data, &[]);
+    let s = d.session();
 
     // No model yet: the window says so in line.
-    s.wait_for("#no-model", long).expect("the no-model notice");
+    s.wait_for("#no-model", LONG).expect("the no-model notice");
     let path = s.find("#model-path").expect("model path");
     s.type_into(&path, &thinking.to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
     let name = thinking.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
-    s.wait_text("#model-current", long, |t| t.contains(&name)).expect("model loaded");
+    s.wait_text("#model-current", LONG, |t| t.contains(&name)).expect("model loaded");
 
     // The calculation preset: its card, its form, a question.
     s.click_css("#scenario-calculation").expect("preset card");
-    let rate = s.wait_for("input[name=rate]", long).expect("the preset's form");
+    let rate = s.wait_for("input[name=rate]", LONG).expect("the preset's form");
     s.type_into(&rate, "5").expect("rate");
-    let composer = s.find("#composer").expect("composer");
-    s.type_into(&composer, "两年后收到1000元的现值是多少？").expect("question");
-    s.click_css("#send").expect("send");
-    s.wait_for(".msg.answer[data-status=complete]", long).expect("a complete answer");
-    screenshot(&display, &shots.join("desktop-answer.png"));
-    let answer = s.wait_text(".msg.answer .answer-body", long, |t| !t.is_empty()).expect("answer");
+    let answer = ask(&s, "两年后收到1000元的现值是多少？");
+    d.screenshot("desktop-answer.png");
     assert_eq!(answer.trim(), "The present value is about $907");
-    let label = s.wait_text(".reasoning-label", long, |t| !t.is_empty()).expect("reasoning label");
+    let label = s.wait_text(".reasoning-label", LONG, |t| !t.is_empty()).expect("reasoning label");
     assert!(label.starts_with("已思考") || label.starts_with("Thought for"), "{label}");
     s.click_css(".reasoning-toggle").expect("open the reasoning");
-    let reasoning = s.wait_text(".reasoning-text", long, |t| !t.is_empty()).expect("reasoning text");
+    let reasoning = s.wait_text(".reasoning-text", LONG, |t| !t.is_empty()).expect("reasoning text");
     assert_eq!(reasoning.trim(), "Discount the cash flow twice at five percent");
-    let title = s.wait_text("#conversation-title", long, |t| !t.is_empty()).expect("title");
+    let title = s.wait_text("#conversation-title", LONG, |t| !t.is_empty()).expect("title");
     assert_eq!(title, "两年后收到1000元的现值是多少？");
+
+    // The export dialog: PDF, reasoning in full, a title of the analyst's own.
+    s.click_css("#export-open-dialog").expect("export");
+    s.wait_for("#export-dialog", LONG).expect("the export dialog");
+    let memo = data.join("现值备忘录.pdf");
+    let path = s.find("#export-path").expect("path field");
+    s.clear(&path).expect("clear");
+    s.type_into(&path, &memo.to_string_lossy()).expect("path");
+    let t = s.find("#export-title").expect("title field");
+    s.clear(&t).expect("clear");
+    s.type_into(&t, "现值计算备忘录 PV memo").expect("title");
+    s.click_css("input[name=export-reasoning][value=full]").expect("reasoning in full");
+    d.screenshot("export-dialog.png");
+    s.click_css("#export-go").expect("export");
+    let done = s.wait_text("#export-result", LONG, |t| !t.is_empty()).expect("a result");
+    assert!(done.contains(&memo.display().to_string()), "{done}");
+    let text = Command::new("pdftotext").arg(&memo).arg("-").output().expect("pdftotext");
+    // pdftotext puts spaces between Chinese and digits: compare without spaces.
+    let text: String = String::from_utf8_lossy(&text.stdout).split_whitespace().collect();
+    for want in ["现值计算备忘录PVmemo", "两年后收到1000元的现值是多少？", "Discountthecashflowtwice", "仅供参考"] {
+        assert!(text.contains(want), "{want:?} in the PDF:\n{text}");
+    }
+    s.click_css("#export-dialog .modal-actions button").expect("close the dialog");
 
     // A long answer from SmolLM2, stopped mid-way.
     let path = s.find("#model-path").expect("model path");
     s.clear(&path).expect("clear");
     s.type_into(&path, &fixture(SMOLLM2_FILE).to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
-    s.wait_text("#model-current", long, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
+    s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
     let composer = s.find("#composer").expect("composer");
     s.type_into(&composer, "Write a long, detailed essay on how central banks set interest rates.").expect("question");
     s.click_css("#send").expect("send");
-    s.wait_for("#stop", long).expect("a stop button while streaming");
-    s.wait_text(".status-streaming .answer-body", long, |t| t.split_whitespace().count() >= 5).expect("text streaming");
-    screenshot(&display, &shots.join("desktop-streaming.png"));
+    s.wait_for("#stop", LONG).expect("a stop button while streaming");
+    s.wait_text(".status-streaming .answer-body", LONG, |t| t.split_whitespace().count() >= 5).expect("text streaming");
+    d.screenshot("desktop-streaming.png");
     s.click_css("#stop").expect("stop");
-    s.wait_for(".msg.answer[data-status=cancelled]", long).expect("a cancelled answer");
-    s.wait_for("#send", long).expect("ready again");
+    s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("a cancelled answer");
+    s.wait_for("#send", LONG).expect("ready again");
     s.end().expect("close the app");
 
     // Restart: the conversation is in the sidebar, and opens with both answers.
-    let s = Session::start(&driver, &app, &[]).expect("second session");
-    let item = s.wait_for(".item .item-title", long).expect("a conversation in the sidebar");
-    s.wait_text(".item .item-title", long, |t| t == "两年后收到1000元的现值是多少？").expect("its title");
+    let s = d.session();
+    let item = s.wait_for(".item .item-title", LONG).expect("a conversation in the sidebar");
+    s.wait_text(".item .item-title", LONG, |t| t == "两年后收到1000元的现值是多少？").expect("its title");
     s.click(&item).expect("open it");
-    s.wait_for(".msg.answer[data-status=cancelled]", long).expect("the stopped answer kept");
+    s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("the stopped answer kept");
     assert_eq!(s.find_all(".msg.answer").expect("answers").len(), 2);
-    screenshot(&display, &shots.join("desktop-restart.png"));
+    d.screenshot("desktop-restart.png");
+    s.end().expect("close");
+}
+
+#[test]
+fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chats() {
+    let data = fresh_data("models");
+    let cache = data.join("hf-cache");
+    let hub = fin_r1_tests::hub::Hub::start();
+    // SmolLM2 stands in for the 4.7 GB file under the catalog's repository and quantization.
+    let bytes = std::fs::read(fixture(SMOLLM2_FILE)).expect("SmolLM2");
+    let size = bytes.len() as u64;
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q4_K_M.gguf", bytes);
+    hub.pace(6_000_000);
+    // The connection drops in the ninth 8 MiB chunk.
+    hub.cut_once(8 * 8 * 1024 * 1024, 1_000_000);
+    let endpoint = hub.endpoint();
+    seed_settings(&data, |s| s.hub_endpoint = Some(endpoint));
+    let d = Desktop::start(2, &data, &[("HF_HOME", &cache)]);
+    let s = d.session();
+
+    s.click_css("#nav-models").expect("models page");
+    let advice = s.wait_text("#hardware-advice", LONG, |t| t.contains("Suggested")).expect("hardware advice");
+    assert!(advice.contains("Fin-R1"), "{advice}");
+    s.click_css(".model-card.suggested button").expect("download the suggested model");
+    s.wait_until("const p = document.querySelector('#job-progress'); return p && p.value > 3", LONG).expect("a moving progress bar");
+    let numbers = s.wait_text("#job-numbers", LONG, |t| t.contains("MB/s")).expect("bytes and rate");
+    assert!(numbers.contains("98.4 MB") && numbers.contains("left"), "{numbers}");
+    d.screenshot("models-downloading.png");
+    let cut = s.wait_text("#job-result", LONG, |t| !t.is_empty()).expect("the cut");
+    assert!(cut.contains("run it again to resume"), "{cut}");
+
+    s.click_css(".model-card.suggested button").expect("download again");
+    let resumed = s.wait_text("#job-numbers", LONG, |t| t.contains("resumed at")).expect("a resumed download");
+    assert!(!resumed.contains("resumed at 0 B"), "{resumed}");
+    d.screenshot("models-resumed.png");
+    s.wait_text("#job-result", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("ready, its SHA-256 checked");
+    // How much the first try keeps depends on which chunks hf-hub had finished in order
+    // (models_download checks the byte counts); here: it picked up after 0 and the file is whole.
+    let served = hub.state.bytes_served.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(served >= size, "{served} bytes served for a {size}-byte file");
+    let listed = s.wait_text("#library", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("in the library");
+    assert!(listed.contains("download"), "{listed}");
+    s.click_css("#job-use").expect("use it");
+    s.wait_text("#model-current", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("loaded");
+    let answer = ask(&s, "In one sentence: what is a bond?");
+    assert!(answer.split_whitespace().count() >= 3, "{answer}");
     s.end().expect("close");
 }
