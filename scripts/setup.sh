@@ -23,6 +23,10 @@ fc-list 2>/dev/null | grep -qi "emoji" || need+=(fonts-noto-color-emoji)
 # Noto Sans CJK (SIL OFL) is also the font PDF reports embed.
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# The .deb's test: its desktop entry checked, its window found.
+command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
+command -v xwininfo >/dev/null || need+=(x11-utils)
+command -v update-mime-database >/dev/null || need+=(shared-mime-info)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

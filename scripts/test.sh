@@ -20,4 +20,7 @@ bash scripts/build-ui.sh --test
 # The CLI tests in tests/ run the fin-r1 binary, which cargo builds for its own package's tests
 # only: build the workspace's binaries first.
 cargo build --workspace --bins --locked
+# The installable package (dev profile: it shares the build above); tests/tests/package.rs
+# installs it on this machine and removes it again.
+bash scripts/build-deb.sh --debug
 cargo test --workspace --locked "$@"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds Fin-R1 Desktop's .deb from a clean checkout: the UI, the `fin-r1` CLI shipped beside
+# the app, then the Tauri bundler (tauri-cli from crates.io). Prints the .deb's path last.
+# Usage: scripts/build-deb.sh [--debug]   (--debug: the dev profile, as the tests use; faster)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile=release
+args=()
+cargo_flags=(--release)
+if [ "${1:-}" = "--debug" ]; then
+  profile=debug
+  args=(--debug)
+  cargo_flags=()
+fi
+target="${CARGO_TARGET_DIR:-$PWD/target}"
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo-tauri >/dev/null || cargo install tauri-cli --locked --version '^2'
+bash scripts/build-ui.sh
+cargo build -p fin-r1-core --bin fin-r1 "${cargo_flags[@]}"
+mkdir -p packaging/build
+cp "$target/$profile/fin-r1" packaging/build/fin-r1
+rm -f "$target/$profile/bundle/deb/"*.deb
+(cd src-tauri && cargo tauri build "${args[@]}" --bundles deb --ci)
+ls "$target/$profile/bundle/deb/"*.deb
