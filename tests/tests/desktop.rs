@@ -335,7 +335,34 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     assert!(served >= size, "{served} bytes served for a {size}-byte file");
     let listed = s.wait_text("#library", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("in the library");
     assert!(listed.contains("download"), "{listed}");
-    s.click_css("#job-use").expect("use it");
+
+    // Import: a file that is not a model is refused with its reason, the library unchanged.
+    let rows = s.find_all("#library tbody tr").expect("rows").len();
+    let junk = data.join("not-a-model.gguf");
+    std::fs::write(&junk, b"GGUF but nothing else").expect("junk file");
+    let field = s.find("#import-path").expect("import field");
+    s.type_into(&field, &junk.to_string_lossy()).expect("path");
+    s.click_css("#import-go").expect("import");
+    let refused = s.wait_text("#import-result", LONG, |t| !t.is_empty()).expect("a reason");
+    assert!(refused.contains("not-a-model.gguf"), "{refused}");
+    assert_eq!(s.find_all("#library tbody tr").expect("rows").len(), rows, "the library as it was");
+
+    // Quantize: a (tiny) safetensors Qwen2 checkpoint into a GGUF that joins the library.
+    let checkpoint = data.join("tiny-checkpoint");
+    fin_r1_tests::checkpoint::write_tiny_hf_qwen2(&fixture(fin_r1_tests::QWEN_HEADER_FILE), &checkpoint, 7).expect("checkpoint");
+    let field = s.find("#quantize-dir").expect("checkpoint field");
+    s.type_into(&field, &checkpoint.to_string_lossy()).expect("path");
+    s.select("#quantize-target", "q8_0").expect("Q8_0");
+    s.click_css("#quantize-go").expect("quantize");
+    let done = s.wait_text("#job-result", LONG, |t| t.contains("tiny-checkpoint-Q8_0.gguf")).expect("quantized");
+    assert!(done.contains("Ready"), "{done}");
+    let listed = s.wait_text("#library", LONG, |t| t.contains("tiny-checkpoint-Q8_0.gguf")).expect("in the library");
+    assert!(listed.contains("quantize"), "{listed}");
+    s.wait_for("#job-result #job-use", LONG).expect("use button");
+    let use_download = s.script(
+        "const row = [...document.querySelectorAll('#library tbody tr')].find(r => r.innerText.includes('Fin-R1.Q4_K_M.gguf')); row.querySelector('button').click(); return true;",
+    );
+    use_download.expect("use the downloaded model");
     s.wait_text("#model-current", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("loaded");
     let answer = ask(&s, "In one sentence: what is a bond?");
     assert!(answer.split_whitespace().count() >= 3, "{answer}");
