@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Draws Fin-R1 Desktop's icon set (no dependencies beyond the standard library): a deep-blue
 rounded tile with three rising bars and a gold trend line through them, a reasoning "spark" at
-its end. Writes src-tauri/icons/{32x32,64x64,128x128,128x128@2x,icon}.png (32-512 px); the macOS and
+its end. Writes src-tauri/icons/{32x32,64x64,128x128,256x256,icon}.png (32-512 px); the macOS and
 Windows icons (icon.icns, icon.ico) are made from icon.png by `cargo tauri icon`
 (scripts/build-deb.sh does it when they are missing)."""
 import math, struct, sys, zlib
@@ -72,7 +72,7 @@ def render(size):
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "src-tauri" / "icons")
     out.mkdir(parents=True, exist_ok=True)
-    for name, size in [("32x32.png", 32), ("64x64.png", 64), ("128x128.png", 128), ("128x128@2x.png", 256), ("icon.png", 512)]:
+    for name, size in [("32x32.png", 32), ("64x64.png", 64), ("128x128.png", 128), ("256x256.png", 256), ("icon.png", 512)]:
         (out / name).write_bytes(render(size))
         print(out / name)
 

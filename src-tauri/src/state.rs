@@ -329,9 +329,12 @@ impl AppState {
         }
     }
 
+    /// After a model change: a running server moves to the new model, and one left waiting
+    /// for a model starts. (At startup neither holds yet: the server starts once, after.)
     async fn restart_server_if_running(&self) {
-        let on = self.settings().await.server.enabled;
-        if on {
+        let waiting = self.server_error.lock().map(|e| e.is_some()).unwrap_or(false);
+        let running = self.server.lock().await.is_some();
+        if self.settings().await.server.enabled && (running || waiting) {
             self.apply_server_settings().await;
         }
     }

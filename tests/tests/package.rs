@@ -51,14 +51,19 @@ fn the_deb_installs_launches_from_its_desktop_entry_and_removes_cleanly() {
     for want in ["Package: fin-r1", "libwebkit2gtk-4.1-0", "fonts-noto-cjk", "Section: science"] {
         assert!(fields.contains(want), "{want:?} in the control file:\n{fields}");
     }
-    let contents = run(Command::new("dpkg-deb").arg("-c").arg(&deb));
+    // One path a line, without dpkg-deb's "./" (older versions print it).
+    let contents: String = run(Command::new("dpkg-deb").arg("-c").arg(&deb))
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .map(|p| format!(" {}\n", p.trim_start_matches("./")))
+        .collect();
     for want in [
-        "./usr/bin/fin-r1-desktop",
-        "./usr/bin/fin-r1\n",
-        "./usr/share/applications/Fin-R1.desktop",
-        "./usr/share/icons/hicolor/32x32/apps/fin-r1-desktop.png",
-        "./usr/share/icons/hicolor/512x512/apps/fin-r1-desktop.png",
-        "./usr/share/mime/packages/fin-r1-gguf.xml",
+        " usr/bin/fin-r1-desktop\n",
+        " usr/bin/fin-r1\n",
+        " usr/share/applications/Fin-R1.desktop",
+        " usr/share/icons/hicolor/32x32/apps/fin-r1-desktop.png",
+        " usr/share/icons/hicolor/512x512/apps/fin-r1-desktop.png",
+        " usr/share/mime/packages/fin-r1-gguf.xml",
     ] {
         assert!(contents.contains(want), "{want:?} in the package:\n{contents}");
     }
@@ -103,9 +108,20 @@ fn the_deb_installs_launches_from_its_desktop_entry_and_removes_cleanly() {
     wait_for("the window", Duration::from_secs(90), || {
         Command::new("xwininfo").args(["-display", &display, "-root", "-tree"]).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("\"Fin-R1\"")).unwrap_or(false)
     });
-    let shot = scratch_dir().join("screenshots");
-    let _ = std::fs::create_dir_all(&shot);
-    let _ = Command::new("import").args(["-display", &display, "-window", "root"]).arg(shot.join("installed-app.png")).status();
+    // Drawn, not just mapped: the screen stops being one flat colour.
+    let shots = scratch_dir().join("screenshots");
+    let _ = std::fs::create_dir_all(&shots);
+    let shot = shots.join("installed-app.png");
+    wait_for("the window's first paint", Duration::from_secs(90), || {
+        let _ = Command::new("import").args(["-display", &display, "-window", "root"]).arg(&shot).status();
+        Command::new("convert")
+            .arg(&shot)
+            .args(["-format", "%[fx:standard_deviation]", "info:"])
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<f64>().ok())
+            .is_some_and(|sd| sd > 0.02)
+    });
     // A second launch hands over and ends.
     let second = launch(&argv).wait_with_output().expect("second launch");
     assert!(second.status.success());

@@ -68,11 +68,18 @@ export async function refreshInfo() {
   library.value = await api.listModels().catch(() => []);
 }
 
-/** The light or dark palette; "system" follows the desktop. */
+let chosenTheme: Theme = "system";
+/** The light or dark palette; "system" follows the desktop, also when it changes. */
 export function applyTheme(theme: Theme) {
   if (typeof document === "undefined") return;
-  if (theme === "system") delete document.documentElement.dataset.theme;
-  else document.documentElement.dataset.theme = theme;
+  chosenTheme = theme;
+  const dark = window.matchMedia("(prefers-color-scheme: dark)");
+  document.documentElement.dataset.theme = theme === "system" ? (dark.matches ? "dark" : "light") : theme;
+}
+if (typeof window !== "undefined" && window.matchMedia) {
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    if (chosenTheme === "system") applyTheme("system");
+  });
 }
 
 /** Saves settings and keeps the copy the app reads in step. */
