@@ -16,9 +16,17 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo-tauri >/dev/null || cargo install tauri-cli --locked --version '^2'
 bash scripts/build-ui.sh
-cargo build -p fin-r1-core --bin fin-r1 "${cargo_flags[@]}"
+# Every binary built together, as the test command builds them: building one package alone
+# unifies features differently and compiles most of the dependency tree a second time.
+cargo build --workspace --bins --locked "${cargo_flags[@]}"
 mkdir -p packaging/build
 cp "$target/$profile/fin-r1" packaging/build/fin-r1
 rm -f "$target/$profile/bundle/deb/"*.deb
-(cd src-tauri && cargo tauri build "${args[@]}" --bundles deb --ci)
+if [ "$profile" = debug ]; then
+  # The tests' package: the app binary just built (default features include custom-protocol,
+  # as `tauri build` sets), bundled as it is.
+  (cd src-tauri && cargo tauri bundle --debug --bundles deb --ci)
+else
+  (cd src-tauri && cargo tauri build --bundles deb --ci)
+fi
 ls "$target/$profile/bundle/deb/"*.deb
