@@ -17,16 +17,12 @@ export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo-tauri >/dev/null || cargo install tauri-cli --locked --version '^2'
 bash scripts/build-ui.sh
 # Every binary built together, as the test command builds them: building one package alone
-# unifies features differently and compiles most of the dependency tree a second time.
+# unifies features differently and compiles most of the dependency tree again.
 cargo build --workspace --bins --locked "${cargo_flags[@]}"
 mkdir -p packaging/build
 cp "$target/$profile/fin-r1" packaging/build/fin-r1
 rm -f "$target/$profile/bundle/deb/"*.deb
-if [ "$profile" = debug ]; then
-  # The tests' package: the app binary just built (default features include custom-protocol,
-  # as `tauri build` sets), bundled as it is.
-  (cd src-tauri && cargo tauri bundle --debug --bundles deb --ci)
-else
-  (cd src-tauri && cargo tauri build --bundles deb --ci)
-fi
+# The app binary just built (its default features include custom-protocol, as `tauri build`
+# sets), bundled as it is: `tauri build` would compile it again on its own feature set.
+(cd src-tauri && cargo tauri bundle "${args[@]}" --bundles deb --ci)
 ls "$target/$profile/bundle/deb/"*.deb

@@ -104,6 +104,8 @@ fn a_download_cut_mid_file_resumes_where_it_stopped() {
     let err = rt.block_on(download(&request(&hub, &dir, "big.gguf"), Arc::new(Count::default()))).expect_err("cut");
     assert!(matches!(err, DownloadError::Interrupted { .. }), "{err}");
     assert!(err.to_string().contains("run it again to resume"), "{err}");
+    // In words an analyst reads, not only reqwest's.
+    assert!(err.to_string().contains("the connection dropped in the middle of the file"), "{err}");
     let first = hub.state.bytes_served.load(Ordering::Relaxed);
 
     let progress = Arc::new(Count::default());

@@ -392,7 +392,7 @@ const en: Record<Key, string> = {
   "settings.requireKey": "Require an API key",
   "settings.keySet": "set (type to replace)",
   "settings.keyNone": "not set",
-  "settings.serverRunning": "Running at {addr} · {n} requests received, {done} completed",
+  "settings.serverRunning": "Running at {addr} · requests: {n} received, {done} completed",
   "settings.serverError": "Not running: {error}",
   "settings.serverOff": "Off",
   "settings.remote": "Remote engine",

@@ -311,7 +311,22 @@ fn interrupted(req: &DownloadRequest, endpoint: &str, e: ApiError) -> DownloadEr
         ApiError::RequestError(r) if matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)) => {
             DownloadError::Unauthorized { repo: req.repo.clone(), endpoint: endpoint.to_owned(), status: r.status().map(|s| s.as_u16()).unwrap_or(401) }
         }
-        _ => DownloadError::Interrupted { file: req.file.clone(), reason: e.to_string() },
+        _ => DownloadError::Interrupted { file: req.file.clone(), reason: plain_reason(&e) },
+    }
+}
+
+/// reqwest's words ("error decoding response body") say little to an analyst whose Wi-Fi
+/// dropped: name what happened, keep the library's words after it for the log.
+fn plain_reason(e: &ApiError) -> String {
+    let what = match e {
+        ApiError::RequestError(r) if r.is_timeout() => Some("the server stopped sending (timed out)"),
+        ApiError::RequestError(r) if r.is_connect() => Some("the connection to the server failed"),
+        ApiError::RequestError(r) if r.is_body() || r.is_decode() => Some("the connection dropped in the middle of the file"),
+        _ => None,
+    };
+    match what {
+        Some(w) => format!("{w} ({e})"),
+        None => e.to_string(),
     }
 }
 

@@ -25,7 +25,7 @@ pub fn to_markdown(r: &Report) -> String {
         }
     }
     for (i, t) in r.turns.iter().enumerate() {
-        let (typed, fields) = typed_question(&t.question);
+        let (typed, fields) = typed_question(&t.question, r.scenario.as_ref());
         let _ = writeln!(o, "## 问题 {n} / Question {n}\n\n{}\n", typed.trim(), n = i + 1);
         if !fields.is_empty() {
             let _ = writeln!(o, "| 字段 / Field | 值 / Value |\n|---|---|");

@@ -208,16 +208,38 @@ pub fn status_note(m: &Message) -> Option<&'static str> {
     }
 }
 
-/// The question as the analyst typed it (the preset's form fields listed apart).
-pub fn typed_question(q: &Message) -> (String, Vec<(String, String)>) {
+/// The question as the analyst typed it, and the preset's form fields apart: labelled as the
+/// preset labels them ("条文 / Rule text", not `rule`) in the form's order, so the memo reads
+/// as the analyst filled it in; a field the preset no longer has keeps its name.
+pub fn typed_question(q: &Message, scenario: Option<&Scenario>) -> (String, Vec<(String, String)>) {
     let typed = q.form.as_ref().and_then(|f| f["question"].as_str()).map(str::to_owned).unwrap_or_else(|| q.content.clone());
-    let fields = q
+    let mut fields: Vec<(usize, String, String)> = q
         .form
         .as_ref()
         .and_then(|f| f["fields"].as_object())
-        .map(|o| o.iter().filter_map(|(k, v)| v.as_str().filter(|s| !s.trim().is_empty()).map(|s| (k.clone(), s.to_owned()))).collect())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| v.as_str().filter(|s| !s.trim().is_empty()).map(|s| (k, s)))
+                .map(|(k, v)| {
+                    let known = scenario.and_then(|sc| sc.fields.iter().enumerate().find(|(_, f)| &f.name == k));
+                    match known {
+                        Some((i, f)) => (i, field_label(&f.label), v.to_owned()),
+                        None => (usize::MAX, k.clone(), v.to_owned()),
+                    }
+                })
+                .collect()
+        })
         .unwrap_or_default();
-    (typed, fields)
+    fields.sort_by_key(|(i, _, _)| *i);
+    (typed, fields.into_iter().map(|(_, k, v)| (k, v)).collect())
+}
+
+fn field_label(label: &crate::scenario::Text) -> String {
+    if label.zh == label.en {
+        label.zh.clone()
+    } else {
+        format!("{} / {}", label.zh, label.en)
+    }
 }
 
 /// Provenance rows of one answer: (label, value).

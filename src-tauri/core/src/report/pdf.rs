@@ -175,7 +175,7 @@ fn document(r: &Report, cjk: &str) -> String {
         o.push_str("]\n");
     }
     for (i, t) in r.turns.iter().enumerate() {
-        let (typed, fields) = typed_question(&t.question);
+        let (typed, fields) = typed_question(&t.question, r.scenario.as_ref());
         o.push_str(&format!("#heading(level: 2, outlined: false)[{}]\n", text(&format!("问题 {n} / Question {n}", n = i + 1))));
         o.push_str(&format!("#block(fill: luma(244), inset: 8pt, radius: 3pt, width: 100%)[{}]\n", text(typed.trim())));
         if !fields.is_empty() {
