@@ -19,13 +19,22 @@ const LONG: Duration = Duration::from_secs(120);
 /// One window at a time: three WebKit processes at once on a 2-core machine only slow each other.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-/// Kills its process when dropped, so a failed test leaves no Xvfb or driver behind.
+/// Kills its process when dropped, so a failed test leaves no Xvfb or driver behind. The
+/// process leads its own group (see `spawn_group`) and the whole group goes: tauri-driver's
+/// WebKitWebDriver outlived a kill of tauri-driver alone, one orphan per test run.
 struct Guard(Child);
 impl Drop for Guard {
     fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0.id())]).stderr(Stdio::null()).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(cmd, 0);
+    cmd.spawn()
 }
 
 fn tool(name: &str) -> PathBuf {
@@ -62,12 +71,13 @@ impl Desktop {
         let n = 90 + (std::process::id() % 50) * 3 + slot;
         let display = format!(":{n}");
         let xvfb = Guard(
-            Command::new(tool("Xvfb"))
-                .args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("Xvfb"),
+            spawn_group(
+                Command::new(tool("Xvfb"))
+                    .args([display.as_str(), "-screen", "0", "1440x900x24", "-nolisten", "tcp"])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null()),
+            )
+            .expect("Xvfb"),
         );
         std::thread::sleep(Duration::from_millis(800));
         let port = 4400 + (std::process::id() % 150) * 3 + slot;
@@ -81,7 +91,7 @@ impl Desktop {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let driver = Guard(cmd.spawn().expect("tauri-driver"));
+        let driver = Guard(spawn_group(&mut cmd).expect("tauri-driver"));
         let shots = scratch_dir().join("screenshots");
         std::fs::create_dir_all(&shots).expect("screenshots dir");
         Self { _xvfb: xvfb, _driver: driver, driver: format!("http://127.0.0.1:{port}"), display, app: app_binary(), shots, _turn: turn }

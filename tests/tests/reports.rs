@@ -29,7 +29,7 @@ fn seed(dir: &Path) {
     rt.block_on(async {
         let (store, _) = Store::open(dir).await.expect("open");
         let c = store.create_conversation("理财产品销售合规审查 / Sales compliance review", Some("compliance"), None, Some("Fin-R1-Q4_K_M.gguf")).await.expect("conversation");
-        let form = serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "facts": "向C1保守型客户销售R4产品", "rule": "《证券期货投资者适当性管理办法》", "desk": "a field the preset no longer has" } });
+        let form = serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "facts": "向C1保守型客户销售R4产品", "rule": "《证券期货投资者适当性管理办法》" } });
         let q = store.add_question(c.id, None, "filled prompt", Some("compliance"), Some(&form)).await.expect("question");
         let p = Provenance {
             engine: EngineRef { engine: "local".into(), model_file: Some("Fin-R1-Q4_K_M.gguf".into()), model_sha256: Some("ab".repeat(32)), quantization: Some("Q4_K_M".into()), remote_url: None },
@@ -74,8 +74,8 @@ fn markdown_and_html_reports_carry_the_answer_provenance_and_disclaimer() {
         "时区 / Time zone",
         "合规审查 / Compliance review",
         "这笔理财产品销售是否合规？ Is this sale compliant?",
-        // The preset's labels, in its form's order; a field it does not know keeps its name.
-        "| 法规或制度条文 / Regulation or policy text | 《证券期货投资者适当性管理办法》 |\n| 业务事实 / Business facts | 向C1保守型客户销售R4产品 |\n| desk | a field the preset no longer has |",
+        // The preset's labels, in its form's order.
+        "| 法规或制度条文 / Regulation or policy text | 《证券期货投资者适当性管理办法》 |\n| 业务事实 / Business facts | 向C1保守型客户销售R4产品 |",
         "> 先找适用条款",
         "| 第6条 | 未做风险测评 | 违反 |",
         "\\boxed{907.03}",

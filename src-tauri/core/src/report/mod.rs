@@ -290,18 +290,38 @@ pub fn provenance(m: &Message) -> Vec<(&'static str, String)> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn an_answer_cut_at_the_token_limit_says_so() {
-        let m: Message = serde_json::from_value(serde_json::json!({
-            "id": 1, "conversation_id": 1, "parent_id": null, "role": "assistant", "content": "", "reasoning": "",
-            "answer": "a", "status": "complete", "stop_reason": "length", "error_kind": null, "error_message": null,
+    fn message(role: &str, stop_reason: Option<&str>, form: serde_json::Value) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "conversation_id": 1, "parent_id": null, "role": role, "content": "filled prompt", "reasoning": "",
+            "answer": "a", "status": "complete", "stop_reason": stop_reason, "error_kind": null, "error_message": null,
             "prompt_tokens": null, "cached_prompt_tokens": null, "reasoning_tokens": null, "answer_tokens": null,
             "ttft_ms": null, "prefill_tok_s": null, "decode_tok_s": null, "total_ms": null, "engine": null,
-            "system_prompt": null, "sampling": null, "seed": null, "scenario_id": null, "form": null,
+            "system_prompt": null, "sampling": null, "seed": null, "scenario_id": null, "form": form,
             "created_at": 0, "updated_at": 0
         }))
-        .expect("message");
+        .expect("message")
+    }
+
+    #[test]
+    fn an_answer_cut_at_the_token_limit_says_so() {
+        let m = message("assistant", Some("length"), serde_json::Value::Null);
         assert!(status_note(&m).is_some_and(|n| n.contains("token limit")));
+    }
+
+    #[test]
+    fn form_fields_carry_the_presets_labels_in_its_order_and_unknown_ones_keep_their_name() {
+        let q = message("user", None, serde_json::json!({ "question": "合规吗？", "fields": { "facts": "F", "rule": "R", "desk": "D", "jurisdiction": " " } }));
+        let lib = Library::load(None);
+        let compliance = lib.get("compliance").expect("built-in");
+        let (typed, fields) = typed_question(&q, Some(compliance));
+        assert_eq!(typed, "合规吗？");
+        let want = [("法规或制度条文 / Regulation or policy text", "R"), ("业务事实 / Business facts", "F"), ("desk", "D")];
+        assert_eq!(fields, want.map(|(a, b)| (a.to_owned(), b.to_owned())).to_vec());
+        // Without the preset (deleted since), the names as stored.
+        let (_, bare) = typed_question(&q, None);
+        let mut names: Vec<&str> = bare.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["desk", "facts", "rule"]);
     }
 
     #[test]
