@@ -75,7 +75,7 @@ export function Models() {
         {hw.gpus.length ? ` · GPU ${hw.gpus.map((g) => `${g.name} (${gb(g.memory_bytes)})`).join(", ")}` : ` · ${t(l, "models.noGpu")}`}
         {suggested && (
           <>
-            {" "}
+            {" · "}
             <strong>{t(l, "models.suggest", { name: suggested.entry.name })}</strong>
           </>
         )}
