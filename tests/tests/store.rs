@@ -104,6 +104,45 @@ fn a_store_from_a_newer_release_is_refused_with_a_clear_error() {
     });
 }
 
+/// A preset's question is stored as the prompt its template filled in; search must find what the
+/// analyst typed and the form's values, not the template's own words, which every conversation
+/// of that preset shares. (They matched every one before migration 0004.)
+#[test]
+fn search_finds_a_presets_typed_question_and_fields_not_its_template() {
+    rt().block_on(async {
+        let dir = data_dir("search-preset");
+        let file = dir.join("conversations.sqlite3");
+        // Written by the previous release, then migrated: the old index is rebuilt too.
+        let old = Store::open_at_version(&file, Store::schema_version() - 1).await.expect("old store");
+        old.close().await;
+        let (store, _) = Store::open_file(&file).await.expect("open");
+        let template = "你是一名资深合规审查专家。请依据以下条文逐条审查：";
+        for (title, typed, rule) in [("销售A", "这笔理财销售合规吗", "适当性管理办法第十九条"), ("销售B", "私募基金宣传材料", "私募投资基金募集行为管理办法")] {
+            let c = store.create_conversation(title, Some("compliance"), None, None).await.expect("create");
+            let form = serde_json::json!({ "question": typed, "fields": { "rule": rule, "facts": "客户风险等级C1" } });
+            let filled = format!("{template}\n{rule}\n问题：{typed}");
+            let q = store.add_question(c.id, None, &filled, Some("compliance"), Some(&form)).await.expect("question");
+            let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
+            let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
+            store.finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some("end".into()), ..Default::default() }).await.expect("finish");
+        }
+        assert!(store.search("资深合规审查专家", 10).await.expect("search").is_empty(), "the template's words match nothing");
+        let hits = store.search("理财销售", 10).await.expect("search");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!((hits[0].title.as_str(), hits[0].field), ("销售A", SearchField::Question));
+        assert!(hits[0].snippet.contains("这笔理财销售合规吗") && !hits[0].snippet.contains("专家"), "{}", hits[0].snippet);
+        // A form value, long and short (the LIKE path).
+        assert_eq!(store.search("第十九条", 10).await.expect("search").len(), 1);
+        assert_eq!(store.search("募集", 10).await.expect("search").len(), 1);
+        assert_eq!(store.search("C1", 10).await.expect("search").len(), 2);
+        // A plain question is still found as sent.
+        let c = store.create_conversation("久期", None, None, None).await.expect("create");
+        turn(&store, c.id, "如何计算修正久期", "", "D / (1 + y)").await;
+        assert_eq!(store.search("修正久期", 10).await.expect("search").len(), 1);
+        store.close().await;
+    });
+}
+
 #[test]
 fn search_finds_chinese_phrases_and_english_words() {
     rt().block_on(async {

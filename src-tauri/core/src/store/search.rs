@@ -104,7 +104,7 @@ pub async fn search(pool: &SqlitePool, query: &str, limit: usize) -> Result<Vec<
     }
 
     let sql = format!(
-        "SELECT m.id, m.conversation_id, m.role, m.content, m.reasoning, m.answer, c.title, c.updated_at \
+        "SELECT m.id, m.conversation_id, m.role, s.content, m.reasoning, m.answer, c.title, c.updated_at \
          FROM message_search s JOIN messages m ON m.id = s.rowid JOIN conversations c ON c.id = m.conversation_id \
          WHERE c.deleted_at IS NULL{} ORDER BY c.updated_at DESC, m.id DESC LIMIT ?",
         conditions(&q, "message_search", &["content", "reasoning", "answer"])
