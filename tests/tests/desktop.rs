@@ -200,6 +200,10 @@ fn first_run_to_a_first_answer_then_settings_survive_a_restart() {
     let diag = diag.as_str().expect("text").to_owned();
     let log = diag.lines().find_map(|l| l.strip_prefix("Log file: ")).expect("a log file line").to_owned();
     assert!(Path::new(&log).is_file() && log.starts_with(&data.display().to_string()), "{diag}");
+    // The answer's figures are logged, never the question or the answer.
+    let logged = std::fs::read_to_string(&log).expect("the log");
+    assert!(logged.contains("answer finished") && logged.contains("answer_tokens="), "{logged}");
+    assert!(!logged.contains("present value") && !logged.contains("$907"), "{logged}");
     let licences = s.find_all("#licences tbody tr").expect("licence rows").len();
     assert!(licences > 100, "the third-party licence list: {licences} rows");
     d.screenshot("about.png");

@@ -197,6 +197,24 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     let result = runner.run(req, &mut sink).await;
     drop(sink);
     let r = result.inspect_err(|e| state.record_error(&e.to_string()))?;
+    // Figures only: a support log must never hold what the analyst asked or was told.
+    let a = &r.answer;
+    tracing::info!(
+        conversation = r.conversation_id,
+        answer = a.id,
+        status = ?a.status,
+        stop = a.stop_reason.as_deref().unwrap_or(""),
+        prompt_tokens = a.prompt_tokens.unwrap_or(0),
+        reasoning_tokens = a.reasoning_tokens.unwrap_or(0),
+        answer_tokens = a.answer_tokens.unwrap_or(0),
+        ttft_ms = a.ttft_ms.unwrap_or(0.0) as i64,
+        decode_tok_s = a.decode_tok_s.unwrap_or(0.0),
+        saved = r.save_error.is_none(),
+        "answer finished"
+    );
+    if let Some(e) = &r.save_error {
+        state.record_error(&e.to_string());
+    }
     Ok(TurnSummary {
         conversation_id: r.conversation_id,
         question_id: r.question_id,
