@@ -8,38 +8,30 @@ DROP TRIGGER messages_search_delete;
 DROP TRIGGER messages_search_update;
 DROP TABLE message_search;
 
+-- What a message is found by; the triggers and the backfill below all read it from here.
+CREATE VIEW message_search_source AS
+SELECT m.id, m.status, m.reasoning, m.answer,
+    CASE WHEN json_valid(m.form) AND json_type(m.form, '$.question') = 'text'
+        THEN json_extract(m.form, '$.question')
+            || COALESCE((SELECT char(10) || group_concat(j.value, char(10)) FROM json_each(m.form, '$.fields') AS j WHERE j.type = 'text'), '')
+        ELSE m.content END AS content
+FROM messages AS m;
+
 CREATE VIRTUAL TABLE message_search USING fts5 (content, reasoning, answer, tokenize = 'trigram');
 
 -- Streaming answers are indexed once they settle, as before.
 CREATE TRIGGER messages_search_insert AFTER INSERT ON messages WHEN new.status <> 'streaming' BEGIN
-    INSERT INTO message_search (rowid, content, reasoning, answer) VALUES (
-        new.id,
-        CASE WHEN json_valid(new.form) AND json_type(new.form, '$.question') = 'text'
-            THEN json_extract(new.form, '$.question')
-                || COALESCE((SELECT char(10) || group_concat(value, char(10)) FROM json_each(new.form, '$.fields') WHERE type = 'text'), '')
-            ELSE new.content END,
-        new.reasoning, new.answer);
+    INSERT INTO message_search (rowid, content, reasoning, answer)
+        SELECT id, content, reasoning, answer FROM message_search_source WHERE id = new.id;
 END;
 CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
     DELETE FROM message_search WHERE rowid = old.id;
 END;
 CREATE TRIGGER messages_search_update AFTER UPDATE OF content, reasoning, answer, status, form ON messages BEGIN
     DELETE FROM message_search WHERE rowid = old.id;
-    INSERT INTO message_search (rowid, content, reasoning, answer) SELECT
-        new.id,
-        CASE WHEN json_valid(new.form) AND json_type(new.form, '$.question') = 'text'
-            THEN json_extract(new.form, '$.question')
-                || COALESCE((SELECT char(10) || group_concat(value, char(10)) FROM json_each(new.form, '$.fields') WHERE type = 'text'), '')
-            ELSE new.content END,
-        new.reasoning, new.answer
-    WHERE new.status <> 'streaming';
+    INSERT INTO message_search (rowid, content, reasoning, answer)
+        SELECT id, content, reasoning, answer FROM message_search_source WHERE id = new.id AND status <> 'streaming';
 END;
 
 INSERT INTO message_search (rowid, content, reasoning, answer)
-    SELECT id,
-        CASE WHEN json_valid(form) AND json_type(form, '$.question') = 'text'
-            THEN json_extract(form, '$.question')
-                || COALESCE((SELECT char(10) || group_concat(j.value, char(10)) FROM json_each(messages.form, '$.fields') AS j WHERE j.type = 'text'), '')
-            ELSE content END,
-        reasoning, answer
-    FROM messages WHERE status <> 'streaming';
+    SELECT id, content, reasoning, answer FROM message_search_source WHERE status <> 'streaming';

@@ -209,7 +209,7 @@ pub fn status_note(m: &Message) -> Option<&'static str> {
 }
 
 /// The question as the analyst typed it, and the preset's form fields apart: labelled as the
-/// preset labels them ("条文 / Rule text", not `rule`) in the form's order, so the memo reads
+/// preset labels them ("法规或制度条文 / Regulation or policy text", not `rule`) in the form's order, so the memo reads
 /// as the analyst filled it in; a field the preset no longer has keeps its name.
 pub fn typed_question(q: &Message, scenario: Option<&Scenario>) -> (String, Vec<(String, String)>) {
     let typed = q.form.as_ref().and_then(|f| f["question"].as_str()).map(str::to_owned).unwrap_or_else(|| q.content.clone());
