@@ -27,6 +27,13 @@ command -v pdftotext >/dev/null || need+=(poppler-utils)
 command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
 command -v xwininfo >/dev/null || need+=(x11-utils)
 command -v update-mime-database >/dev/null || need+=(shared-mime-info)
+# The start-up CPU check's test runs the binaries on an emulated CPU without AVX2.
+command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
+# API keys go to the OS keychain: its test runs gnome-keyring's Secret Service on a private
+# D-Bus session and reads it back with libsecret's tool.
+command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
+command -v secret-tool >/dev/null || need+=(libsecret-tools)
+command -v dbus-run-session >/dev/null || need+=(dbus-daemon)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq

@@ -10,6 +10,7 @@ const COMMANDS: &[&str] = &[
     "search_conversations",
     "rename_conversation",
     "pin_conversation",
+    "set_conversation_sampling",
     "delete_conversation",
     "restore_conversation",
     "list_scenarios",

@@ -44,7 +44,9 @@ impl Generation {
     pub fn cancel(&self) {
         self.cancel.cancel()
     }
-    /// Events produced and not read yet (a reader that lags a fast model has a backlog).
+    /// Events produced and not read yet (a reader that lags a fast model has a backlog). For
+    /// tests that tell the engine's latency from the reader's.
+    #[cfg(feature = "test-support")]
     pub fn queued(&self) -> usize {
         self.events.len()
     }

@@ -38,6 +38,8 @@ pub enum EngineError {
     EngineStopped,
     #[error("quantize: {0}")]
     Quantize(String),
+    #[error("stopped before it finished")]
+    Cancelled,
     #[error("inference failed: {0}")]
     Compute(String),
     #[error("i/o error on {path}: {source}")]
@@ -64,6 +66,7 @@ impl EngineError {
             Self::EngineStopped => "engine_stopped",
             Self::Compute(_) => "compute",
             Self::Quantize(_) => "quantize",
+            Self::Cancelled => "cancelled",
         }
     }
 }

@@ -13,6 +13,11 @@ use crate::error::{EngineError, Result};
 const MAGIC: &[u8; 4] = b"GGUF";
 const MAX_TENSOR_DIMS: u32 = 4;
 const MAX_ARRAY_DEPTH: usize = 2;
+/// What the decoded metadata may take in memory. A value in memory is `size_of::<MetaValue>()`
+/// (32) bytes however small it is in the file, so checking counts against the file alone let a
+/// 100 MB array of bytes become 3.2 GB. A real model's header (a 152k-token vocabulary and its
+/// merges) decodes to about 15 MB.
+pub const MAX_METADATA_MEMORY: u64 = 256 << 20;
 const DEFAULT_ALIGNMENT: u64 = 32;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +238,8 @@ struct Cursor<R> {
     pos: u64,
     size: u64,
     version: u32,
+    /// Bytes the decoded metadata takes in memory so far (see `MAX_METADATA_MEMORY`).
+    decoded: u64,
 }
 
 impl<R: Read> Cursor<R> {
@@ -274,8 +281,22 @@ impl<R: Read> Cursor<R> {
             self.u64(what)
         }
     }
+    /// Counts `n` bytes of decoded metadata against the budget, before they are allocated.
+    fn charge(&mut self, n: u64, what: &str) -> Result<()> {
+        self.decoded = self.decoded.saturating_add(n);
+        if self.decoded > MAX_METADATA_MEMORY {
+            return Err(EngineError::Malformed(format!(
+                "metadata {what:?} would take more than {} MiB in memory (a real model's takes about 15)",
+                MAX_METADATA_MEMORY >> 20
+            )));
+        }
+        Ok(())
+    }
     fn string(&mut self, what: &str) -> Result<String> {
         let n = self.len(what)?;
+        if n <= self.remaining() {
+            self.charge(n, what)?;
+        }
         let bytes = self.bytes(n, what)?;
         String::from_utf8(bytes)
             .map_err(|_| EngineError::Malformed(format!("{what} is not valid UTF-8")))
@@ -327,6 +348,7 @@ impl<R: Read> Cursor<R> {
                         "metadata {key:?} declares {count} array elements, more than the file holds"
                     )));
                 }
+                self.charge(count.saturating_mul(std::mem::size_of::<MetaValue>() as u64), key)?;
                 let mut out = Vec::with_capacity(count as usize);
                 for _ in 0..count {
                     out.push(self.value(elem_type, key, depth + 1)?);
@@ -367,7 +389,7 @@ impl GgufFile {
             .metadata()
             .map_err(|source| EngineError::Open { path: path.to_owned(), source })?
             .len();
-        let mut c = Cursor { inner: BufReader::with_capacity(1 << 20, file), pos: 0, size, version: 3 };
+        let mut c = Cursor { inner: BufReader::with_capacity(1 << 20, file), pos: 0, size, version: 3, decoded: 0 };
 
         if size < 4 {
             return Err(EngineError::NotGguf { found: format!("{size} bytes") });

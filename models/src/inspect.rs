@@ -74,9 +74,10 @@ pub fn file_type_name(t: u32) -> Option<&'static str> {
 }
 
 /// Validates the file as the loader would (metadata, tensor table, tokenizer) without reading
-/// the weights; `hash` adds the SHA-256 of the whole file.
-pub fn inspect(path: &Path, hash: bool) -> Result<ModelReport> {
-    let (g, hp, tok) = open_model(path)?;
+/// the weights; `hash` adds the SHA-256 of the whole file. `tokenizer`: a `tokenizer.json` to
+/// use instead of the file's own, as `LoadOptions::tokenizer`.
+pub fn inspect(path: &Path, hash: bool, tokenizer: Option<&Path>) -> Result<ModelReport> {
+    let (g, hp, tok) = open_model(path, tokenizer)?;
     let mut quantization: BTreeMap<String, TypeCount> = BTreeMap::new();
     for t in &g.tensors {
         let e = quantization.entry(t.ttype.name().to_owned()).or_insert(TypeCount { tensors: 0, bytes: 0 });

@@ -26,8 +26,19 @@ pub use engine::{Engine, Generation};
 pub use error::{EngineError, Result};
 pub use events::{Done, GenerationEvent, StopReason, Usage};
 pub use runtime::{CancelToken, ContextPolicy, GenerationRequest, LoadOptions, ModelInfo, Runtime};
-pub use sampler::SamplingParams;
+pub use sampler::{resolve as resolve_sampling, SamplingError, SamplingOverrides, SamplingParams};
 pub use template::{ChatMessage, Role};
 
 /// The model catalog (`models/catalog.toml`): the models the app offers to fetch.
 pub const CATALOG: &str = include_str!("../catalog.toml");
+
+extern "C" {
+    fn fin_r1_cpu_check_linked() -> std::os::raw::c_int;
+}
+
+/// Keeps the start-up CPU check (`csrc/cpu_check.c`, a constructor that runs before `main`)
+/// linked into a binary: call it once from `main`. By then the check has passed.
+pub fn cpu_check_linked() -> bool {
+    // SAFETY: a C function without arguments or side effects.
+    unsafe { fin_r1_cpu_check_linked() == 1 }
+}

@@ -15,6 +15,7 @@ use candle_core::{DType, Device};
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
+use crate::runtime::CancelToken;
 
 /// What the weight matrices become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -337,7 +338,9 @@ fn cfg_u64(config: &Value, key: &str) -> Result<u64> {
 }
 
 /// Converts the checkpoint in `dir` to `out`, written to `out.partial` and renamed when whole.
-pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>) -> Result<QuantizeReport> {
+/// `cancel` is checked before each tensor: a cancelled or failed run removes its partial file
+/// and leaves no output, and this returns only once it has stopped writing.
+pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>, cancel: &CancelToken) -> Result<QuantizeReport> {
     let config = read_json(&dir.join("config.json"))?;
     let arch = config["model_type"].as_str().unwrap_or_default();
     if arch != "qwen2" {
@@ -401,18 +404,45 @@ pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>)
     }
 
     let partial = out.with_extension("gguf.partial");
-    let file = File::create(&partial).map_err(|e| err(format!("cannot write {}: {e}", partial.display())))?;
+    let written = write_gguf(&partial, &meta, &table, &st, on_tensor, cancel);
+    let (bytes, mut types) = match written {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let total = table.len();
+    std::fs::rename(&partial, out).map_err(|e| err(format!("cannot move {} into place: {e}", partial.display())))?;
+    if tied {
+        types.insert("(output tied to token_embd)".into(), 0);
+    }
+    Ok(QuantizeReport { out: out.to_owned(), tensors: total, bytes, types })
+}
+
+type Table = [(String, String, Vec<usize>, GgmlDType)];
+
+/// Writes the header and every tensor to `partial`: (bytes written, tensors by type).
+fn write_gguf(
+    partial: &Path,
+    meta: &[(String, Meta)],
+    table: &Table,
+    st: &MmapedSafetensors,
+    on_tensor: OnTensor<'_>,
+    cancel: &CancelToken,
+) -> Result<(u64, BTreeMap<String, usize>)> {
+    let file = File::create(partial).map_err(|e| err(format!("cannot write {}: {e}", partial.display())))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let io = |e: std::io::Error| err(format!("writing {}: {e}", partial.display()));
     w.write_all(b"GGUF").map_err(io)?;
     w.write_all(&3u32.to_le_bytes()).map_err(io)?;
     w.write_all(&(table.len() as u64).to_le_bytes()).map_err(io)?;
     w.write_all(&(meta.len() as u64).to_le_bytes()).map_err(io)?;
-    for (k, v) in &meta {
+    for (k, v) in meta {
         put_meta(&mut w, k, v).map_err(io)?;
     }
     let mut offset = 0u64;
-    for (name, _, shape, t) in &table {
+    for (name, _, shape, t) in table {
         put_str(&mut w, name).map_err(io)?;
         w.write_all(&(shape.len() as u32).to_le_bytes()).map_err(io)?;
         // GGML lists dimensions innermost first.
@@ -429,6 +459,9 @@ pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>)
     let mut types: BTreeMap<String, usize> = BTreeMap::new();
     let total = table.len();
     for (i, (name, hf, shape, t)) in table.iter().enumerate() {
+        if cancel.is_cancelled() {
+            return Err(EngineError::Cancelled);
+        }
         on_tensor(i, total, name);
         let tensor = st
             .load(hf, &Device::Cpu)
@@ -446,10 +479,6 @@ pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>)
     on_tensor(total, total, "");
     w.flush().map_err(io)?;
     let bytes = w.stream_position().map_err(io)?;
-    drop(w);
-    std::fs::rename(&partial, out).map_err(|e| err(format!("cannot move {} into place: {e}", partial.display())))?;
-    if tied {
-        types.insert("(output tied to token_embd)".into(), 0);
-    }
-    Ok(QuantizeReport { out: out.to_owned(), tensors: total, bytes, types })
+    w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+    Ok((bytes, types))
 }

@@ -33,6 +33,8 @@ pub struct LoadOptions {
     pub device: DeviceChoice,
     /// Context in tokens; defaults to the smaller of the model's and `DEFAULT_CONTEXT`.
     pub context: Option<usize>,
+    /// A Hugging Face `tokenizer.json` to use instead of the file's own tokenizer.
+    pub tokenizer: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,16 +126,16 @@ fn dominant_type(g: &GgufFile) -> String {
 
 /// Reads and validates everything but the weights: the cheap part of loading, and all that
 /// `inspect` needs.
-pub fn open_model(path: &Path) -> Result<(GgufFile, HParams, Tokenizer)> {
+pub fn open_model(path: &Path, tokenizer: Option<&Path>) -> Result<(GgufFile, HParams, Tokenizer)> {
     let g = GgufFile::open(path)?;
     let hp = HParams::from_gguf(&g)?;
-    let tok = Tokenizer::for_model(&g, hp.n_vocab)?;
+    let tok = Tokenizer::for_model(&g, hp.n_vocab, tokenizer)?;
     Ok((g, hp, tok))
 }
 
 impl Runtime {
     pub fn load(path: &Path, opts: &LoadOptions) -> Result<Self> {
-        let (g, hp, tokenizer) = open_model(path)?;
+        let (g, hp, tokenizer) = open_model(path, opts.tokenizer.as_deref())?;
         let device = opts.device.open()?;
         let context = opts.context.unwrap_or(DEFAULT_CONTEXT).min(hp.context_length).max(16);
         let token_text = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id)).unwrap_or_default();
@@ -275,7 +277,7 @@ impl Runtime {
     ) -> Result<()> {
         let start = Instant::now();
         let params = req.sampling.clone().unwrap_or_else(|| self.info.default_sampling());
-        params.validate().map_err(EngineError::InvalidRequest)?;
+        params.validate().map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
         let prompt = self.prepare(req, params.max_tokens)?;
         let seed = params.seed.unwrap_or_else(fresh_seed);
         let max_new = params.max_tokens.min(self.info.context - prompt.tokens.len());

@@ -36,22 +36,115 @@ impl Default for SamplingParams {
     }
 }
 
-impl SamplingParams {
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.temperature.is_finite() && (0.0..=10.0).contains(&self.temperature)) {
-            return Err(format!("temperature {} is outside 0..=10", self.temperature));
-        }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(format!("top_p {} is outside (0, 1]", self.top_p));
-        }
-        if !(self.repetition_penalty.is_finite() && self.repetition_penalty > 0.0) {
-            return Err(format!("repetition_penalty {} must be positive", self.repetition_penalty));
-        }
-        if self.max_tokens == 0 {
-            return Err("max_tokens must be at least 1".into());
-        }
-        Ok(())
+/// A sampling value outside the range every path accepts (the runner, the API server, the
+/// remote engine, the CLI, Settings and preset files all check the same ranges, here).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field} {value} is out of range: {range}")]
+pub struct SamplingError {
+    pub field: &'static str,
+    pub value: String,
+    pub range: &'static str,
+}
+
+/// The largest answer any path asks for (a request is also bounded by the context).
+pub const MAX_TOKENS_LIMIT: usize = 32_768;
+/// Stop strings per request, and the longest one.
+const MAX_STOPS: usize = 16;
+const MAX_STOP_CHARS: usize = 256;
+
+fn out(field: &'static str, value: impl ToString, range: &'static str) -> SamplingError {
+    SamplingError { field, value: value.to_string(), range }
+}
+
+fn check_temperature(t: f32) -> Result<(), SamplingError> {
+    if t.is_finite() && (0.0..=2.0).contains(&t) { Ok(()) } else { Err(out("temperature", t, "0 (greedy) to 2")) }
+}
+fn check_top_p(p: f32) -> Result<(), SamplingError> {
+    if p > 0.0 && p <= 1.0 { Ok(()) } else { Err(out("top_p", p, "above 0, at most 1")) }
+}
+fn check_top_k(k: usize) -> Result<(), SamplingError> {
+    if k <= 1_000 { Ok(()) } else { Err(out("top_k", k, "0 (off) to 1000")) }
+}
+fn check_repetition_penalty(r: f32) -> Result<(), SamplingError> {
+    if r.is_finite() && r > 0.0 && r <= 2.0 { Ok(()) } else { Err(out("repetition_penalty", r, "above 0, at most 2 (1 is off)")) }
+}
+fn check_max_tokens(m: usize) -> Result<(), SamplingError> {
+    if (1..=MAX_TOKENS_LIMIT).contains(&m) { Ok(()) } else { Err(out("max_tokens", m, "1 to 32768")) }
+}
+fn check_stop(stop: &[String]) -> Result<(), SamplingError> {
+    if stop.len() > MAX_STOPS {
+        return Err(out("stop", format!("{} strings", stop.len()), "at most 16 strings"));
     }
+    match stop.iter().find(|s| s.is_empty() || s.chars().count() > MAX_STOP_CHARS) {
+        Some(s) => Err(out("stop", format!("{s:?}"), "non-empty strings of at most 256 characters")),
+        None => Ok(()),
+    }
+}
+
+impl SamplingParams {
+    pub fn validate(&self) -> Result<(), SamplingError> {
+        check_temperature(self.temperature)?;
+        check_top_p(self.top_p)?;
+        check_top_k(self.top_k)?;
+        check_repetition_penalty(self.repetition_penalty)?;
+        check_max_tokens(self.max_tokens)?;
+        check_stop(&self.stop)
+    }
+}
+
+/// Sampling fields one layer sets (the user's defaults, a conversation, a turn); unset fields
+/// come from the layer below.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SamplingOverrides {
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    pub top_k: Option<usize>,
+    pub repetition_penalty: Option<f32>,
+    pub max_tokens: Option<usize>,
+    pub seed: Option<u64>,
+    pub stop: Option<Vec<String>>,
+}
+
+impl SamplingOverrides {
+    pub fn apply(&self, base: SamplingParams) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature.unwrap_or(base.temperature),
+            top_p: self.top_p.unwrap_or(base.top_p),
+            top_k: self.top_k.unwrap_or(base.top_k),
+            repetition_penalty: self.repetition_penalty.unwrap_or(base.repetition_penalty),
+            max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
+            seed: self.seed.or(base.seed),
+            stop: self.stop.clone().unwrap_or(base.stop),
+        }
+    }
+
+    /// Checks the fields that are set, with the same ranges as `SamplingParams::validate`.
+    pub fn validate(&self) -> Result<(), SamplingError> {
+        self.temperature.map_or(Ok(()), check_temperature)?;
+        self.top_p.map_or(Ok(()), check_top_p)?;
+        self.top_k.map_or(Ok(()), check_top_k)?;
+        self.repetition_penalty.map_or(Ok(()), check_repetition_penalty)?;
+        self.max_tokens.map_or(Ok(()), check_max_tokens)?;
+        self.stop.as_deref().map_or(Ok(()), check_stop)
+    }
+}
+
+/// The one way a turn's sampling is decided, lowest layer first: the model's recommended
+/// settings, replaced by a preset's when the conversation has one; then the fields the user set
+/// in Settings, then those set for this conversation, then for this turn (an API request's
+/// body, a CLI flag). The result is validated.
+pub fn resolve(
+    model: SamplingParams,
+    preset: Option<&SamplingParams>,
+    user: &SamplingOverrides,
+    conversation: &SamplingOverrides,
+    turn: &SamplingOverrides,
+) -> Result<SamplingParams, SamplingError> {
+    let base = preset.cloned().unwrap_or(model);
+    let p = turn.apply(conversation.apply(user.apply(base)));
+    p.validate()?;
+    Ok(p)
 }
 
 /// xoshiro256** seeded through SplitMix64: small, fast and fixed forever.

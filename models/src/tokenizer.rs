@@ -59,6 +59,14 @@ pub struct TokenizerSummary {
     pub user_defined_tokens: usize,
     pub bos: Option<String>,
     pub eos: Option<String>,
+    /// A `tokenizer.json` in the model's folder that is not the one in use (it is only used
+    /// when asked for by name).
+    pub unused_beside: Option<String>,
+}
+
+/// The `tokenizer.json` in the model file's folder, if there is one.
+pub fn beside(g: &GgufFile) -> Option<std::path::PathBuf> {
+    g.path.parent().map(|p| p.join("tokenizer.json")).filter(|p| p.is_file())
 }
 
 fn meta_err(key: &str, problem: impl Into<String>) -> EngineError {
@@ -113,7 +121,7 @@ fn pre_regex(pre: &str) -> Result<&'static str> {
         | "codeshell" | "minerva" | "exaone" | "command-r" => GPT2_REGEX,
         other => {
             return Err(EngineError::Tokenizer(format!(
-                "pre-tokenizer {other:?} is not supported; put the model's tokenizer.json beside the GGUF file"
+                "pre-tokenizer {other:?} is not supported; give the model's tokenizer.json with --tokenizer"
             )))
         }
     })
@@ -133,13 +141,20 @@ fn optional_id(g: &GgufFile, key: &str, vocab: usize) -> Result<Option<u32>> {
 }
 
 impl Tokenizer {
-    /// Builds the tokenizer for a model file: from `tokenizer.json` in the same folder when
-    /// there is one, else from the GGUF metadata. `n_vocab` is the embedding's row count.
-    pub fn for_model(g: &GgufFile, n_vocab: usize) -> Result<Self> {
-        let json_path = g.path.parent().map(|p| p.join("tokenizer.json"));
-        match json_path {
-            Some(p) if p.is_file() => Self::from_tokenizer_json(&p, g, n_vocab),
-            _ => Self::from_gguf(g, n_vocab),
+    /// Builds the tokenizer for a model file: from the GGUF's own metadata, or from the
+    /// `tokenizer.json` the user names. A `tokenizer.json` that merely lies in the same folder
+    /// is never picked up by itself: a stray file (another model's) would silently change
+    /// every prompt's tokens. `n_vocab` is the embedding's row count.
+    pub fn for_model(g: &GgufFile, n_vocab: usize, tokenizer_json: Option<&Path>) -> Result<Self> {
+        match tokenizer_json {
+            Some(p) => Self::from_tokenizer_json(p, g, n_vocab),
+            None => Self::from_gguf(g, n_vocab).map_err(|e| match (e, beside(g)) {
+                (EngineError::Tokenizer(m), Some(json)) => EngineError::Tokenizer(format!(
+                    "{m}; {} lies beside the model: pass it with --tokenizer to use it",
+                    json.display()
+                )),
+                (e, _) => e,
+            }),
         }
     }
 
@@ -147,7 +162,7 @@ impl Tokenizer {
         let model = g.str("tokenizer.ggml.model").ok_or_else(|| EngineError::MissingMetadata("tokenizer.ggml.model".into()))?;
         if model != "gpt2" {
             return Err(EngineError::Tokenizer(format!(
-                "tokenizer model {model:?} is not supported (byte-level BPE \"gpt2\" is); put the model's tokenizer.json beside the GGUF file"
+                "tokenizer model {model:?} is not supported (byte-level BPE \"gpt2\" is); give the model's tokenizer.json with --tokenizer"
             )));
         }
         let tokens = string_array(g, "tokenizer.ggml.tokens")?;
@@ -366,6 +381,7 @@ impl Tokenizer {
             user_defined_tokens: self.kinds.iter().filter(|k| **k == TokenKind::UserDefined).count(),
             bos: self.bos.and_then(|id| self.token_text(id)),
             eos: self.eos.and_then(|id| self.token_text(id)),
+            unused_beside: if self.source == "gguf" { beside(g).map(|p| p.display().to_string()) } else { None },
         }
     }
 }

@@ -30,6 +30,7 @@ macro_rules! handler {
             $crate::commands::chat::search_conversations,
             $crate::commands::chat::rename_conversation,
             $crate::commands::chat::pin_conversation,
+            $crate::commands::chat::set_conversation_sampling,
             $crate::commands::chat::delete_conversation,
             $crate::commands::chat::restore_conversation,
             $crate::commands::chat::list_scenarios,

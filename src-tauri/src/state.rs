@@ -80,6 +80,18 @@ pub struct ServerStatus {
     pub failed: u64,
 }
 
+/// A model job in the job slot: its stop switch, and its task (busy until that has ended).
+pub struct RunningJob {
+    pub cancel: fin_r1_core::model_jobs::JobCancel,
+    pub abort: tokio::task::AbortHandle,
+}
+
+impl RunningJob {
+    pub fn is_finished(&self) -> bool {
+        self.abort.is_finished()
+    }
+}
+
 pub struct AppState {
     pub store: Store,
     pub data_dir: PathBuf,
@@ -95,7 +107,8 @@ pub struct AppState {
     /// The latest errors the user met, for "Copy diagnostics".
     errors: Mutex<VecDeque<String>>,
     /// The download or quantization in progress, stopped by dropping (aborting) its task.
-    pub job: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The model job (download or quantization) in the slot, if one ran.
+    pub job: Mutex<Option<RunningJob>>,
     /// False until the model of the last session has been loaded again (or found gone).
     started: tokio::sync::watch::Sender<bool>,
 }
@@ -178,12 +191,34 @@ impl AppState {
         self.loaded().await.map(|l| l.runner.clone()).ok_or(CommandError::NoModel)
     }
 
+    /// The user chose a local model (the picker, the library, a file handed over by the file
+    /// manager): refused while an answer streams; loaded; and, since choosing a local file means
+    /// "answer with this", a remote server in use steps aside. Every such path comes here.
+    pub async fn choose_model(&self, path: &Path) -> CmdResult<ModelSummary> {
+        if self.running.is_busy() {
+            return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
+        }
+        let summary = self.load_model(path).await?;
+        let mut s = self.settings().await;
+        if s.remote.enabled {
+            s.remote.enabled = false;
+            fin_r1_core::settings::save(&self.store, &s).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
+            self.set_settings(s).await;
+            self.apply_engine_choice().await?;
+        }
+        Ok(summary)
+    }
+
     /// Loads a GGUF (on a blocking thread: a 4.7 GB map and checks take a moment) and makes it
     /// the model every new turn uses (unless a remote server is chosen); remembered for the
     /// next start.
     pub async fn load_model(&self, path: &Path) -> CmdResult<ModelSummary> {
         let owned = path.to_owned();
-        let device: DeviceChoice = self.settings().await.device.parse().unwrap_or_default();
+        let setting = self.settings().await.device;
+        // An unknown device is said, not silently taken as the CPU.
+        let device: DeviceChoice = setting
+            .parse()
+            .map_err(|_| CommandError::Invalid(format!("the device {setting:?} in Settings is not one this build knows (cpu, cuda or metal)")))?;
         tracing::info!(path = %path.display(), ?device, "loading a model");
         let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, ..Default::default() }))
             .await

@@ -58,7 +58,9 @@ fn the_ui_reaches_its_commands_through_the_capability() {
     assert!(info["model"].is_null());
     // The page may keep its own preferences, not change what the shell trusts.
     let err = invoke(&window, "set_setting", json!({ "key": "model.path", "value": "/etc/passwd" })).expect_err("guarded");
-    assert!(err.to_string().contains("cannot set"), "{err}");
+    assert!(err.to_string().contains("cannot read or set"), "{err}");
+    invoke(&window, "set_setting", json!({ "key": "ui.sidebar", "value": true })).expect("a ui. key");
+    assert_eq!(invoke(&window, "get_setting", json!({ "key": "ui.sidebar" })).expect("read back"), json!(true));
     // A command the app does not have is refused.
     assert!(invoke(&window, "read_any_file", json!({ "path": "/etc/passwd" })).is_err());
     // Links: only http(s) and mailto leave the app.
@@ -114,7 +116,7 @@ fn a_streamed_turn_arrives_on_the_channel_and_in_the_store() {
         assert_eq!(listed.len(), 1, "the loaded model is in the library");
         assert_eq!(listed[0].sha256.as_deref().map(str::len), Some(64));
         let mut request = no_model;
-        request.sampling.temperature = Some(0.0);
+        request.sampling = Some(fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() });
         let (ch, got) = channel();
         let turn = commands::send_message(app.state(), request, ch).await.expect("turn");
         let got = got.lock().expect("lock").clone();
@@ -174,7 +176,7 @@ fn stop_ends_a_streaming_answer_as_cancelled() {
             scenario: None,
             form: Default::default(),
             lang: None,
-            sampling: fin_r1_core::runner::SamplingOverrides { max_tokens: Some(100_000), ..Default::default() },
+            sampling: Some(fin_r1_core::runner::SamplingOverrides { max_tokens: Some(30_000), ..Default::default() }),
         };
         let turn = commands::send_message(app.state(), request, ch).await.expect("turn");
         assert_eq!(turn.answer.status, fin_r1_core::store::MessageStatus::Cancelled);
@@ -228,6 +230,11 @@ fn a_damaged_settings_row_is_recovered_and_keys_stay_write_only() {
     assert_eq!(saved["has_remote_key"], true);
     assert!(!saved.to_string().contains("sk-very-secret-1"));
     assert!(!settings_of(&window).to_string().contains("sk-very-secret-1"), "a key is never read back");
+    // Not through the page's own key-value command either (it once read any row).
+    for key in ["secret.remote.api_key", "secret.hub.token", "app.settings", "ui.", "uix.secret"] {
+        let err = invoke(&window, "get_setting", json!({ "key": key })).expect_err(key);
+        assert!(err.to_string().contains("cannot read or set"), "{key}: {err}");
+    }
     let diagnostics = invoke(&window, "diagnostics", json!({})).expect("diagnostics");
     let diagnostics = diagnostics.as_str().expect("text");
     assert!(diagnostics.contains("Log folder:") && diagnostics.contains("Fin-R1 Desktop"), "{diagnostics}");
@@ -316,7 +323,7 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
         scenario: None,
         form: Default::default(),
         lang: Some("en".into()),
-        sampling: fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() },
+        sampling: Some(fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() }),
     };
     tauri::async_runtime::block_on(async {
         let (ch, _) = channel();
@@ -406,7 +413,7 @@ fn a_catalog_download_streams_progress_stops_and_resumes() {
         // Cancel once bytes are arriving.
         for _ in 0..400 {
             if watched.lock().expect("lock").iter().any(|e| matches!(e, JobEvent::Progress { done, .. } if *done > 0)) {
-                return commands::models::cancel_model_job(stopper.state());
+                return tauri::async_runtime::block_on(commands::models::cancel_model_job(stopper.state())).expect("cancel");
             }
             std::thread::sleep(std::time::Duration::from_millis(25));
         }
@@ -417,6 +424,8 @@ fn a_catalog_download_streams_progress_stops_and_resumes() {
     let err = first.expect_err("cancelled");
     assert_eq!(err.kind(), "cancelled", "{err}");
     assert!(matches!(events.lock().expect("lock").first(), Some(JobEvent::Start { total, .. }) if *total == size));
+    // The job has ended by the time the command returns: the slot is free.
+    assert_eq!(invoke(&window, "model_catalog", json!({})).expect("catalog")["busy"], false);
 
     let ch = Channel::new(|_: InvokeResponseBody| Ok(()));
     let got = tauri::async_runtime::block_on(commands::models::download_model(app.state(), request, ch)).expect("second try");
@@ -426,4 +435,32 @@ fn a_catalog_download_streams_progress_stops_and_resumes() {
     assert_eq!(library.as_array().map(Vec::len), Some(1), "{library}");
     let loaded = tauri::async_runtime::block_on(commands::load_model(app.state(), std::path::PathBuf::from(&got.path))).expect("the download runs");
     assert_eq!(loaded.file_name, "Fin-R1.Q4_K_M.gguf");
+}
+
+/// Sync commands run on the GTK main thread: while an answer streams, one that renders or
+/// touches the disk freezes the window (render_markdown and about once did, every 100 ms). Only
+/// these may stay sync, each returning at once without I/O.
+#[test]
+fn no_command_blocks_the_main_thread() {
+    const MAY_BE_SYNC: &[&str] = &["renderer_css"];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/commands");
+    let mut sync = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("commands dir") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.trim() != "#[tauri::command]" {
+                continue;
+            }
+            let sig = lines[i + 1..].iter().find(|l| !l.trim_start().starts_with("#[") && !l.trim_start().starts_with("//")).expect("signature");
+            if !sig.contains("async fn") {
+                let name = sig.split("fn ").nth(1).and_then(|r| r.split(['(', '<']).next()).unwrap_or(sig).to_owned();
+                if !MAY_BE_SYNC.contains(&name.as_str()) {
+                    sync.push(format!("{}: {name}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(sync.is_empty(), "sync commands run on the main thread: {sync:?}");
 }

@@ -118,19 +118,31 @@ fn recorded_token_stream_splits_into_reasoning_then_answer() {
     assert_eq!(join(false), "现值约为 **$907.03**，即 \\boxed{907.03}");
 }
 
-/// A `tokenizer.json` beside the model is used instead of the GGUF's metadata, and encodes the
-/// same way when it describes the same tokenizer.
+/// A `tokenizer.json` lying beside the model is not used unless named (a stray one once
+/// replaced the file's own tokenizer silently); named, it is used and encodes the same way when
+/// it describes the same tokenizer. `inspect` says which one is in use.
 #[test]
-fn tokenizer_json_beside_the_model_is_used() {
+fn tokenizer_json_is_used_only_when_named() {
     let model = tiny_qwen2(&TinySpec::default());
     let json = tokenizer_for(&model).to_json().expect("json");
     let dir = fin_r1_tests::scratch_dir().join("with-tokenizer-json");
     std::fs::create_dir_all(&dir).expect("dir");
     let copy = dir.join("model.gguf");
     std::fs::copy(&model, &copy).expect("copy");
-    std::fs::write(dir.join("tokenizer.json"), json).expect("write");
+    let json_path = dir.join("tokenizer.json");
+    std::fs::write(&json_path, json).expect("write");
     let g = GgufFile::open(&copy).expect("open");
-    let tok = Tokenizer::for_model(&g, 152_064).expect("tokenizer.json");
-    assert_eq!(tok.source, "tokenizer.json");
-    check_tokenizer("qwen2", &tok);
+
+    let own = Tokenizer::for_model(&g, 152_064, None).expect("the file's own");
+    assert_eq!(own.source, "gguf");
+    let report = fin_r1_engine::inspect::inspect(&copy, false, None).expect("inspect");
+    assert_eq!(report.tokenizer.source, "gguf");
+    assert_eq!(report.tokenizer.unused_beside.as_deref(), Some(json_path.display().to_string().as_str()));
+
+    let named = Tokenizer::for_model(&g, 152_064, Some(&json_path)).expect("tokenizer.json");
+    assert_eq!(named.source, "tokenizer.json");
+    check_tokenizer("qwen2", &named);
+    let report = fin_r1_engine::inspect::inspect(&copy, false, Some(&json_path)).expect("inspect");
+    assert_eq!(report.tokenizer.source, "tokenizer.json");
+    assert_eq!(report.tokenizer.unused_beside, None);
 }

@@ -21,7 +21,7 @@ fn good() -> (PathBuf, Vec<u8>) {
 
 /// Loads the file the two ways the app does and returns the error (both must fail alike).
 fn load_err(p: &Path) -> EngineError {
-    let a = inspect(p, false).err();
+    let a = inspect(p, false, None).err();
     let b = Runtime::load(p, &LoadOptions::default()).err().expect("a malformed file loaded");
     if let Some(a) = a {
         assert_eq!(a.kind(), b.kind(), "{}: inspect and load disagree", p.display());
@@ -98,6 +98,23 @@ fn absurd_counts_and_lengths_allocate_nothing() {
         let e = load_err(&write(name, &bytes));
         assert!(matches!(e.kind(), "truncated" | "malformed"), "{name}: {e}");
     }
+}
+
+/// A byte array the file really holds is still 32 bytes a value once decoded: 12 MB of bytes
+/// must not become 384 MB in memory (a small download could once exhaust memory this way).
+#[test]
+fn a_huge_array_of_small_values_is_refused_before_it_is_decoded() {
+    let count: u64 = 12 << 20;
+    let mut v = header(0, 1);
+    v.extend(15u64.to_le_bytes());
+    v.extend(b"general.payload");
+    v.extend(9u32.to_le_bytes());
+    v.extend(0u32.to_le_bytes());
+    v.extend(count.to_le_bytes());
+    v.resize(v.len() + count as usize, 7);
+    let e = load_err(&write("byte-array", &v));
+    assert_eq!(e.kind(), "malformed", "{e}");
+    assert!(e.to_string().contains("MiB in memory"), "{e}");
 }
 
 fn lying(name: &str, edits: &[(&str, Option<Value>)]) -> EngineError {

@@ -165,3 +165,56 @@ fn the_official_weights_are_fetched_from_the_hub_and_quantized_here() {
         .expect("chat");
     assert!(chat.status.success(), "{}", String::from_utf8_lossy(&chat.stderr));
 }
+
+/// Records job events and stops the job at the first quantized tensor.
+struct StopAtFirstTensor {
+    cancel: fin_r1_core::model_jobs::JobCancel,
+    seen: std::sync::Mutex<Vec<fin_r1_core::model_jobs::JobEvent>>,
+}
+
+impl fin_r1_core::hub::Progress for StopAtFirstTensor {
+    fn start(&self, _: &str, _: u64, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+impl fin_r1_core::model_jobs::JobSink for StopAtFirstTensor {
+    fn event(&self, e: fin_r1_core::model_jobs::JobEvent) {
+        if matches!(e, fin_r1_core::model_jobs::JobEvent::Quantize { .. }) {
+            self.cancel.cancel();
+        }
+        self.seen.lock().expect("lock").push(e);
+    }
+}
+
+/// Stopping a quantization stops the quantizer itself: the job ends only once it has stopped,
+/// with no output and no partial file; nothing appears afterwards. (Stopping once only dropped
+/// the task waiting on it: the quantizer ran on and renamed its output into place while the
+/// job slot read free.)
+#[test]
+fn a_cancelled_quantization_stops_and_leaves_no_file() {
+    use fin_r1_core::model_jobs::{quantize_checkpoint, JobCancel, JobError};
+    let root = scratch_dir().join(format!("quantize-cancel-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let ckpt = root.join("Fin-R1-tiny");
+    write_tiny_hf_qwen2(&fixture(QWEN_HEADER_FILE), &ckpt, 3).expect("checkpoint");
+    let out = root.join("models").join("tiny-Q8_0.gguf");
+    let cancel = JobCancel::default();
+    let sink = std::sync::Arc::new(StopAtFirstTensor { cancel: cancel.clone(), seen: Default::default() });
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let target = "q8_0".parse().expect("target");
+    let r = rt.block_on(quantize_checkpoint(&ckpt, &out, target, None, None, sink.clone(), &cancel));
+    assert!(matches!(r, Err(JobError::Cancelled)), "{r:?}");
+    assert_eq!(r.as_ref().err().map(|e| e.kind()), Some("cancelled"));
+    let quantized = sink.seen.lock().expect("lock").iter().filter(|e| matches!(e, fin_r1_core::model_jobs::JobEvent::Quantize { .. })).count();
+    assert_eq!(quantized, 1, "it stopped at the first tensor");
+    let partial = out.with_extension("gguf.partial");
+    for _ in 0..3 {
+        assert!(!out.exists(), "a cancelled quantization wrote its output");
+        assert!(!partial.exists(), "a cancelled quantization left its partial file");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    // And a run that is not stopped still completes.
+    let r = rt.block_on(quantize_checkpoint(&ckpt, &out, target, None, None, std::sync::Arc::new(StopAtFirstTensor { cancel: JobCancel::default(), seen: Default::default() }), &JobCancel::default()));
+    assert!(r.is_ok(), "{r:?}");
+    assert!(out.is_file() && !partial.exists());
+}

@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
 use fin_r1_core::render::render;
 use fin_r1_tests::fin_r1_bin;
@@ -226,25 +225,6 @@ fn strikethrough_footnotes_and_task_lists() {
     assert!(html.contains("footnote-definition"), "{html}");
     assert!(html.contains("type=\"checkbox\"") && html.contains("disabled"), "{html}");
     assert!(!html.contains(" id="), "{html}");
-}
-
-/// Not a timed assertion: prints the cost of re-rendering a growing 10,000-character answer, the
-/// figure the module docs state.
-#[test]
-fn rerender_cost_of_a_10k_answer() {
-    let unit = "## Step\n\nThe present value of $500 a year for 2 years at 5% is \\(\\frac{500}{1.05} + \\frac{500}{1.05^2}\\).\n\n| Year | CF |\n|--|--:|\n| 1 | 476.19 |\n\n```python\nprint(500 / 1.05)\n```\n\n";
-    let mut answer = String::new();
-    while answer.len() < 10_000 {
-        answer.push_str(unit);
-    }
-    render(&answer);
-    let reps = 20;
-    let start = Instant::now();
-    for _ in 0..reps {
-        std::hint::black_box(render(&answer));
-    }
-    let per = start.elapsed() / reps;
-    eprintln!("re-render of a {}-character answer: {:.2} ms", answer.len(), per.as_secs_f64() * 1e3);
 }
 
 #[test]

@@ -264,3 +264,25 @@ fn every_conversation_exports_into_a_folder() {
         assert!(std::fs::read_to_string(out.join(f)).expect("report").contains("仅供参考"));
     }
 }
+
+/// Conversation file format v1 is pinned by a checked-in file (written by the first v1 build's
+/// layout): it imports, and exports back the same bytes apart from the export time and the app
+/// version. A renamed store field can no longer change the format unnoticed.
+#[test]
+fn the_v1_conversation_file_is_pinned() {
+    let pinned = fin_r1_tests::repo_data("conversation-v1.json");
+    let dir = data_dir("json-pinned");
+    let imported = Command::new(fin_r1_bin()).arg("import").arg(&pinned).arg("--data-dir").arg(&dir).output().expect("import");
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+    let out = dir.join("again.json");
+    export(&dir, "json", "full", &out);
+    let norm = |p: &Path| -> String {
+        std::fs::read_to_string(p)
+            .expect("read")
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("\"exported_at\"") && !l.trim_start().starts_with("\"app_version\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(norm(&pinned), norm(&out), "conversation file v1 changed");
+}

@@ -157,26 +157,67 @@ fn remote_engine_reports_a_dead_server() {
     assert!(matches!(&last, GenerationEvent::Error { kind, message } if kind == "remote_unreachable" && message.contains("cannot reach")), "{last:?}");
 }
 
+/// The remote engine checks sampling with the same ranges as the local one, before anything is
+/// sent (it once forwarded any value to the server unchecked).
+#[test]
+fn remote_engine_refuses_sampling_out_of_range_before_sending() {
+    let rt = runtime();
+    // Nothing listens here: a request that were sent would fail as unreachable instead.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let engine = RemoteEngine::new(RemoteConfig::new(format!("http://127.0.0.1:{port}/v1"), "Fin-R1"), rt.handle().clone()).expect("remote");
+    let mut req = ask("PV?", 10);
+    req.sampling = Some(SamplingParams { temperature: 7.5, ..greedy(10) });
+    let (_, _, _, last) = collect(&engine, req);
+    assert!(matches!(&last, GenerationEvent::Error { kind, message } if kind == "invalid_request" && message.contains("temperature")), "{last:?}");
+}
+
+/// When a third-party process dies, the test says so in words (and with its last stderr lines)
+/// instead of failing later on a symptom such as "error decoding response body".
+fn third_party_state(server: &mut Server, name: &str, log: &Path) -> Option<String> {
+    use std::os::unix::process::ExitStatusExt;
+    let status = server.child.try_wait().ok().flatten()?;
+    let how = match status.signal() {
+        Some(11) => "crashed with SIGSEGV (a build for another CPU? see scripts/setup-python.sh)".to_owned(),
+        Some(4) => "crashed with SIGILL: built for instructions this CPU lacks (see scripts/setup-python.sh)".to_owned(),
+        Some(sig) => format!("was killed by signal {sig}"),
+        None => format!("exited with {status}"),
+    };
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+    Some(format!("the third-party {name} {how}; its last stderr lines:\n{}", tail.join("\n")))
+}
+
 #[test]
 fn remote_engine_against_llama_cpp_server() {
     let smol = fixture(SMOLLM2_FILE);
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let log = fin_r1_tests::scratch_dir().join("llama-cpp-server.log");
     let child = Command::new(python())
         .args(["-m", "llama_cpp.server", "--host", "127.0.0.1", "--port", &port.to_string(), "--n_ctx", "2048", "--model"])
         .arg(&smol)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start llama_cpp.server");
-    let server = Server { child, base: format!("http://127.0.0.1:{port}/v1") };
+    let mut server = Server { child, base: format!("http://127.0.0.1:{port}/v1") };
     let deadline = Instant::now() + Duration::from_secs(120);
     while http().get(format!("{}/models", server.base)).send().map(|r| !r.status().is_success()).unwrap_or(true) {
+        if let Some(dead) = third_party_state(&mut server, "llama_cpp.server", &log) {
+            panic!("{dead}");
+        }
         assert!(Instant::now() < deadline, "llama_cpp.server did not come up");
         std::thread::sleep(Duration::from_millis(300));
     }
     let rt = runtime();
     let engine = RemoteEngine::new(RemoteConfig::new(&server.base, "smollm2"), rt.handle().clone()).expect("remote");
     let (reasoning, answer, usage, last) = collect(&engine, ask("What is the present value of $1,000 received in 2 years at a 5% annual discount rate?", 24));
+    if !matches!(last, GenerationEvent::Done(_)) {
+        // Give a dying server a moment to be reaped, so a crash is named as one.
+        std::thread::sleep(Duration::from_millis(500));
+        if let Some(dead) = third_party_state(&mut server, "llama_cpp.server", &log) {
+            panic!("{dead}\n(the remote engine reported: {last:?})");
+        }
+    }
     assert!(matches!(last, GenerationEvent::Done(_)), "{last:?}");
     assert!(reasoning.is_empty(), "SmolLM2 does not think: {reasoning:?}");
     assert!(answer.split_whitespace().count() >= 5, "{answer:?}");
@@ -256,4 +297,45 @@ fn eight_concurrent_clients_are_answered_in_order() {
     assert_eq!(h["stats"]["completed"], 8, "{h}");
     let order: Vec<u64> = h["stats"]["finished_order"].as_array().expect("order").iter().map(|v| v.as_u64().expect("n")).collect();
     assert_eq!(order, (0..8).collect::<Vec<_>>(), "requests finished out of arrival order");
+}
+
+/// The queue is bounded: past `--max-queued` a request is answered at once with 429, a
+/// `Retry-After` and OpenAI's error shape (it once queued without end); when the queue drains,
+/// requests are admitted again.
+#[test]
+fn a_full_queue_answers_429_with_retry_after() {
+    let model = tiny_qwen2(&TinySpec::default());
+    let server = serve(&model, &["--max-queued", "1"]);
+    let long = json!({"model": "Fin-R1", "stream": true, "max_tokens": 3000, "temperature": 1.0, "top_k": 0, "seed": 7,
+                      "messages": [{"role": "user", "content": "Write a very long report."}]});
+    let mut first = http().post(format!("{}/chat/completions", server.base)).json(&long).send().expect("send");
+    assert!(first.status().is_success());
+    let mut buf = [0u8; 64];
+    std::io::Read::read(&mut first, &mut buf).expect("first bytes");
+
+    let r = http()
+        .post(format!("{}/chat/completions", server.base))
+        .json(&json!({"model": "Fin-R1", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers().get("retry-after").expect("Retry-After").to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=300).contains(&retry), "{retry}");
+    let body: Value = r.json().expect("json");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    assert_eq!(body["error"]["code"], "queue_full", "{body}");
+    assert_eq!(health(&server.base)["stats"]["rejected"], 1);
+
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while health(&server.base)["stats"]["in_flight"] != 0 {
+        assert!(Instant::now() < deadline, "the dropped request never left the queue: {}", health(&server.base));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = http()
+        .post(format!("{}/chat/completions", server.base))
+        .json(&json!({"model": "Fin-R1", "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}))
+        .send()
+        .expect("send");
+    assert!(r.status().is_success(), "{}", r.status());
 }

@@ -29,7 +29,8 @@ export interface SendRequest {
   scenario?: string | null;
   form?: Record<string, string>;
   lang?: string;
-  sampling?: SamplingOverrides;
+  /** A new conversation's sampling panel, kept with the conversation it opens. */
+  sampling?: SamplingOverrides | null;
 }
 
 export interface DownloadModelRequest {
@@ -67,6 +68,8 @@ export const api = {
   search: (query: string) => invoke<SearchHit[]>("search_conversations", { query }),
   rename: (id: number, title: string) => invoke<void>("rename_conversation", { id, title }),
   pin: (id: number, pinned: boolean) => invoke<void>("pin_conversation", { id, pinned }),
+  setConversationSampling: (id: number, sampling: SamplingOverrides) =>
+    invoke<void>("set_conversation_sampling", { id, sampling }),
   remove: (id: number) => invoke<void>("delete_conversation", { id }),
   restore: (id: number) => invoke<void>("restore_conversation", { id }),
   scenarios: () => invoke<ScenarioList>("list_scenarios"),

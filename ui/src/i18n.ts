@@ -198,7 +198,9 @@ const zh = {
   "settings.baseUrl": "服务地址（含 /v1）",
   "settings.remoteModel": "模型名称",
   "settings.apiKey": "API 密钥",
-  "settings.remoteHelp": "密钥只保存在本机的数据库中，不会写入日志或报告。vLLM 示例：vllm serve SUFE-AIFLM-Lab/Fin-R1 --served-model-name Fin-R1 --reasoning-parser deepseek_r1",
+  "settings.keychain": "API 密钥与访问令牌保存在系统钥匙串中。",
+  "settings.noKeychain": "未找到系统钥匙串（Secret Service / 钥匙串 / 凭据管理器）：API 密钥与访问令牌以明文保存在本机的数据文件夹中。",
+  "settings.remoteHelp": "密钥不会写入日志或报告。vLLM 示例：vllm serve SUFE-AIFLM-Lab/Fin-R1 --served-model-name Fin-R1 --reasoning-parser deepseek_r1",
   "disclaimer": "模型输出仅供参考，不能替代专业人士的判断。",
 } as const;
 
@@ -400,7 +402,9 @@ const en: Record<Key, string> = {
   "settings.baseUrl": "Server address (up to /v1)",
   "settings.remoteModel": "Model name",
   "settings.apiKey": "API key",
-  "settings.remoteHelp": "The key is kept in this machine's store only, never in logs or reports. vLLM example: vllm serve SUFE-AIFLM-Lab/Fin-R1 --served-model-name Fin-R1 --reasoning-parser deepseek_r1",
+  "settings.keychain": "API keys and the hub token are kept in the system keychain.",
+  "settings.noKeychain": "No system keychain answered (Secret Service, Keychain, Credential Manager): API keys and the hub token are kept unencrypted in this machine's data folder.",
+  "settings.remoteHelp": "The key never goes into logs or reports. vLLM example: vllm serve SUFE-AIFLM-Lab/Fin-R1 --served-model-name Fin-R1 --reasoning-parser deepseek_r1",
   "disclaimer": "Model output is for reference only and is no substitute for a professional's judgement.",
 };
 

@@ -123,25 +123,49 @@ export function newChat() {
     formValues.value = {};
     draft.value = "";
     errorLine.value = null;
+    // A new chat starts from the defaults, not from the last conversation's panel.
+    sampling.value = {};
   });
 }
 
-export async function openConversation(id: number) {
+/**
+ * Conversation reloads, sequenced: each takes a number, and only the newest one issued may
+ * write `current` (a slow reload started at "started" once landed after the final one and put
+ * a stale "streaming" row back on screen).
+ */
+let reloadSeq = 0;
+export async function reloadConversation(id: number): Promise<ConversationView | null> {
+  const mine = ++reloadSeq;
   const view = await api.openConversation(id);
-  const saved = await api.getSetting<SamplingOverrides>(`ui.sampling.${id}`).catch(() => null);
+  if (mine !== reloadSeq) return null;
+  current.value = view;
+  return view;
+}
+
+export async function openConversation(id: number) {
+  const mine = ++reloadSeq;
+  const view = await api.openConversation(id);
+  if (mine !== reloadSeq) return;
   batch(() => {
     page.value = "chat";
     current.value = view;
-    sampling.value = saved ?? {};
+    sampling.value = view.conversation.sampling ?? {};
     errorLine.value = null;
     if (live.value && live.value.conversationId !== id) live.value = null;
   });
 }
 
+/** The sampling panel: kept with the open conversation (a new chat's goes with its first turn). */
 export async function setSampling(s: SamplingOverrides) {
   sampling.value = s;
   const id = current.value?.conversation.id;
-  if (id !== undefined) await api.setSetting(`ui.sampling.${id}`, s);
+  if (id !== undefined) {
+    try {
+      await api.setConversationSampling(id, s);
+    } catch (e) {
+      errorLine.value = errorText(e);
+    }
+  }
 }
 
 /** Loads a GGUF as the model; false (with the reason shown) if it cannot be used. */
@@ -188,7 +212,7 @@ export async function send(turn: TurnKind) {
         scenario: scenario?.id ?? null,
         form: view ? {} : formValues.value,
         lang: lang.value,
-        sampling: sampling.value,
+        sampling: view ? null : sampling.value,
       },
       (msg) => {
         const next = applyMessage(live.value ?? emptyLive(), msg, Date.now());
@@ -196,19 +220,16 @@ export async function send(turn: TurnKind) {
         if (msg.type === "started" && !reloaded) {
           reloaded = true;
           // Show the stored question and the answer's row at once; the text streams into it.
-          void api.openConversation(msg.conversation_id).then((v) => {
-            current.value = v;
-            if (msg.created) {
-              void api.setSetting(`ui.sampling.${msg.conversation_id}`, sampling.value);
-              void refreshConversations();
-            }
+          void reloadConversation(msg.conversation_id).then(() => {
+            if (msg.created) void refreshConversations();
           });
         }
       },
     );
+    const mine = ++reloadSeq;
     const v = await api.openConversation(summary.conversation_id);
     batch(() => {
-      current.value = v;
+      if (mine === reloadSeq) current.value = v;
       live.value = null;
       if (summary.save_error) errorLine.value = summary.save_error;
     });

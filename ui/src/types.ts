@@ -15,6 +15,8 @@ export interface Conversation {
   created_at: number;
   updated_at: number;
   deleted_at: number | null;
+  /** Sampling set for this conversation (the panel), kept in the store. */
+  sampling: SamplingOverrides;
 }
 
 export interface ConversationSummary extends Conversation {
@@ -242,6 +244,8 @@ export interface SettingsView {
   settings: Settings;
   has_remote_key: boolean;
   has_server_key: boolean;
+  /** Where keys are kept: the OS keychain, or (none answered) the app's store. */
+  secrets: "keychain" | "store";
   devices: string[];
   data_dir: string;
   next_data_dir: string;

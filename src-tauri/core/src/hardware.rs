@@ -21,12 +21,26 @@ pub struct Hardware {
 
 impl Hardware {
     pub fn detect() -> Self {
+        Self { gpus: nvidia_gpus(), ..Self::detect_without_gpus() }
+    }
+
+    /// `detect` from async code: it runs `nvidia-smi`, which can take seconds (a driver
+    /// waking up) and must not hold an async worker.
+    pub async fn detect_off_thread() -> Self {
+        match tokio::task::spawn_blocking(Self::detect).await {
+            Ok(hw) => hw,
+            // The probe panicked: report the machine without GPUs rather than fail the page.
+            Err(_) => Self::detect_without_gpus(),
+        }
+    }
+
+    fn detect_without_gpus() -> Self {
         let (memory_bytes, available_bytes) = memory();
         Self {
             memory_bytes,
             available_bytes,
             cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-            gpus: nvidia_gpus(),
+            gpus: Vec::new(),
             cuda_build: cfg!(feature = "cuda"),
             metal_build: cfg!(feature = "metal"),
         }

@@ -33,7 +33,7 @@ pub async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>) -
         kind: "not_found",
     })?;
     let owned = path.clone();
-    let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, false))
+    let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, false, None))
         .await
         .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: "io" })?
         .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: e.kind() })?;

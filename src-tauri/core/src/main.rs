@@ -5,6 +5,8 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    // The CPU check ran before main (it exits with one clear line on a CPU without AVX2).
+    fin_r1_engine::cpu_check_linked();
     let args = cli::Cli::parse();
     // candle sizes its work split from RAYON_NUM_THREADS; it must be set before any worker runs.
     if let Some(n) = args.threads() {

@@ -65,3 +65,9 @@ pub fn scenario_dir(data_dir: &Path) -> PathBuf {
 pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")
 }
+
+/// A random token (128 bits from the OS's generator, as hex) for secrets a file hands to
+/// another local process.
+pub fn random_token() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}

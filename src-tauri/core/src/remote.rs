@@ -89,6 +89,13 @@ impl RemoteEngine {
     pub fn generate(&self, request: GenerationRequest, defaults: &SamplingParams) -> Generation {
         let (tx, rx) = unbounded_channel();
         let cancel = CancelToken::default();
+        // The same ranges as the local engine: a remote server must not be sent what this app
+        // would refuse (it once forwarded any value unchecked).
+        let sampling = request.sampling.as_ref().unwrap_or(defaults);
+        if let Err(e) = sampling.validate() {
+            let _ = tx.send(GenerationEvent::Error { kind: "invalid_request".into(), message: e.to_string() });
+            return Generation::from_channel(rx, cancel);
+        }
         let body = request_body(&self.config.model, &request, defaults);
         let (http, config, token) = (self.http.clone(), self.config.clone(), cancel.clone());
         let seed = body.get("seed").and_then(Value::as_u64).unwrap_or(0);

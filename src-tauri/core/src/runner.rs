@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fin_r1_engine::{CancelToken, ChatMessage, ContextPolicy, GenerationEvent, GenerationRequest, SamplingParams};
+use fin_r1_engine::{resolve_sampling, CancelToken, ChatMessage, ContextPolicy, GenerationEvent, GenerationRequest, SamplingError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -17,31 +17,7 @@ use crate::store::{
     Conversation, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, Store, StoreError, CHECKPOINT_EVERY,
 };
 
-/// Sampling fields the user set for this turn; the rest come from the scenario, then the model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SamplingOverrides {
-    pub temperature: Option<f32>,
-    pub top_p: Option<f32>,
-    pub top_k: Option<usize>,
-    pub repetition_penalty: Option<f32>,
-    pub max_tokens: Option<usize>,
-    pub seed: Option<u64>,
-    pub stop: Option<Vec<String>>,
-}
-
-impl SamplingOverrides {
-    pub fn apply(&self, base: SamplingParams) -> SamplingParams {
-        SamplingParams {
-            temperature: self.temperature.unwrap_or(base.temperature),
-            top_p: self.top_p.unwrap_or(base.top_p),
-            top_k: self.top_k.unwrap_or(base.top_k),
-            repetition_penalty: self.repetition_penalty.unwrap_or(base.repetition_penalty),
-            max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
-            seed: self.seed.or(base.seed),
-            stop: self.stop.clone().unwrap_or(base.stop),
-        }
-    }
-}
+pub use fin_r1_engine::SamplingOverrides;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -66,8 +42,12 @@ pub struct TurnRequest {
     /// The preset's form, filled into its template for the conversation's first question.
     pub form: BTreeMap<String, String>,
     pub lang: Lang,
+    /// Sampling for this turn only (a CLI flag), over everything else.
     pub sampling: SamplingOverrides,
-    /// The user's own defaults (Settings): over the model's, under a preset's.
+    /// Sampling to keep with the conversation (the app's sampling panel): stored before the
+    /// turn runs, then used by every later turn of it, from the app or the CLI.
+    pub conversation_sampling: Option<SamplingOverrides>,
+    /// The user's own defaults (Settings): over the model's and a preset's.
     pub defaults: SamplingOverrides,
     pub context_policy: ContextPolicy,
 }
@@ -82,6 +62,7 @@ impl TurnRequest {
             form: BTreeMap::new(),
             lang: Lang::Zh,
             sampling: SamplingOverrides::default(),
+            conversation_sampling: None,
             defaults: SamplingOverrides::default(),
             context_policy: ContextPolicy::Error,
         }
@@ -128,6 +109,8 @@ pub enum RunError {
     EmptyQuestion,
     #[error("regenerate and edit need the conversation the message is in")]
     NeedsConversation,
+    #[error(transparent)]
+    Sampling(#[from] SamplingError),
 }
 
 impl RunError {
@@ -135,7 +118,7 @@ impl RunError {
         match self {
             Self::Store(e) => e.kind(),
             Self::Scenario(_) => "scenario",
-            Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation => "invalid_request",
+            Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation | Self::Sampling(_) => "invalid_request",
         }
     }
 }
@@ -172,7 +155,17 @@ impl Runner {
     /// stops the generation, but leaves the answer `streaming` until the next open marks it
     /// `interrupted`.
     pub async fn run(&self, req: TurnRequest, sink: &mut dyn TurnSink) -> Result<TurnResult, RunError> {
-        let (conversation, created) = self.conversation_for(&req).await?;
+        // Refused before anything is stored.
+        req.sampling.validate()?;
+        req.defaults.validate()?;
+        if let Some(o) = &req.conversation_sampling {
+            o.validate()?;
+        }
+        let (mut conversation, created) = self.conversation_for(&req).await?;
+        if let Some(o) = &req.conversation_sampling {
+            self.store.set_conversation_sampling(conversation.id, o).await?;
+            conversation.sampling = o.clone();
+        }
         // A preset deleted since the conversation began leaves its snapshot of the system
         // prompt in charge and the model's sampling.
         let scenario = match &conversation.scenario_id {
@@ -209,8 +202,8 @@ impl Runner {
 
         let mut messages = prompt_history(&history);
         messages.push(ChatMessage::user(question.content.clone()));
-        let base = scenario.as_ref().map(|s| s.sampling.to_params()).unwrap_or_else(|| req.defaults.apply(self.backend.default_sampling()));
-        let sampling = req.sampling.apply(base);
+        let preset = scenario.as_ref().map(|s| s.sampling.to_params());
+        let sampling = resolve_sampling(self.backend.default_sampling(), preset.as_ref(), &req.defaults, &conversation.sampling, &req.sampling)?;
         let system = conversation.system_prompt.clone().or_else(|| self.backend.default_system_prompt()).unwrap_or_default();
         let provenance = Provenance {
             engine: EngineRef {
@@ -401,13 +394,7 @@ pub fn title_of(question: &str) -> String {
 fn unsaved(mut m: Message, o: &Outcome) -> Message {
     m.reasoning = o.reasoning.clone();
     m.answer = o.answer.clone();
-    m.status = if o.error.is_some() {
-        MessageStatus::Error
-    } else if o.stop_reason.as_deref() == Some("cancelled") {
-        MessageStatus::Cancelled
-    } else {
-        MessageStatus::Complete
-    };
+    m.status = MessageStatus::from(o);
     m.stop_reason = o.stop_reason.clone();
     m
 }
@@ -426,10 +413,23 @@ mod tests {
     }
 
     #[test]
-    fn overrides_win_over_the_base() {
-        let base = SamplingParams { temperature: 0.6, max_tokens: 100, ..SamplingParams::default() };
-        let o = SamplingOverrides { temperature: Some(0.0), stop: Some(vec!["END".into()]), ..Default::default() };
-        let p = o.apply(base);
-        assert_eq!((p.temperature, p.max_tokens, p.stop), (0.0, 100, vec!["END".to_owned()]));
+    fn each_sampling_layer_wins_over_the_one_below() {
+        use fin_r1_engine::SamplingParams;
+        let model = SamplingParams { temperature: 0.6, max_tokens: 4000, top_p: 0.95, ..SamplingParams::default() };
+        let preset = SamplingParams { temperature: 0.2, max_tokens: 3000, top_p: 0.9, ..SamplingParams::default() };
+        let user = SamplingOverrides { max_tokens: Some(2000), top_k: Some(20), ..Default::default() };
+        let conv = SamplingOverrides { top_k: Some(10), seed: Some(7), ..Default::default() };
+        let turn = SamplingOverrides { seed: Some(9), stop: Some(vec!["END".into()]), ..Default::default() };
+        let p = resolve_sampling(model.clone(), Some(&preset), &user, &conv, &turn).expect("valid");
+        // The preset replaces the model's; the user's defaults apply over a preset too (a preset
+        // once ignored them); then the conversation's, then the turn's.
+        assert_eq!((p.temperature, p.top_p, p.max_tokens, p.top_k, p.seed), (0.2, 0.9, 2000, 10, Some(9)));
+        assert_eq!(p.stop, vec!["END".to_owned()]);
+        let p = resolve_sampling(model.clone(), None, &SamplingOverrides::default(), &SamplingOverrides::default(), &SamplingOverrides::default()).expect("valid");
+        assert_eq!(p, model);
+        // One set of ranges for every layer.
+        let hot = SamplingOverrides { temperature: Some(5.0), ..Default::default() };
+        assert!(hot.validate().is_err());
+        assert!(resolve_sampling(model, None, &SamplingOverrides::default(), &hot, &SamplingOverrides::default()).is_err());
     }
 }

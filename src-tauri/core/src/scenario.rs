@@ -286,11 +286,8 @@ impl Scenario {
         if !used.iter().any(|u| u == "question") {
             return Err(invalid(file, "prompt_template", "has no {question} placeholder", "put {question} where the analyst's own words go"));
         }
-        if !(0.0..=2.0).contains(&self.sampling.temperature) {
-            return Err(invalid(file, "sampling.temperature", format!("{} is out of range", self.sampling.temperature), "use a value from 0 (greedy) to 2"));
-        }
         if let Err(e) = self.sampling.to_params().validate() {
-            return Err(invalid(file, "sampling", e, "temperature 0-2, top_p in (0, 1], repetition_penalty > 0, max_tokens at least 1"));
+            return Err(invalid(file, format!("sampling.{}", e.field), format!("{} is out of range", e.value), format!("use a value of {}", e.range)));
         }
         for (i, q) in self.starter_questions.iter().enumerate() {
             if q.zh.trim().is_empty() || q.en.trim().is_empty() {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fin_r1_engine::{
-    ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, Role, SamplingParams,
+    resolve_sampling, ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, Role, SamplingOverrides,
 };
 use futures_util::stream::{self, Stream};
 use serde_json::{json, Value};
@@ -34,6 +34,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Largest `max_tokens` a request may ask for.
     pub max_tokens_limit: usize,
+    /// Requests admitted at once (the one generating and those waiting for the engine); over
+    /// it a request is answered 429 with `Retry-After` instead of queueing without end.
+    pub max_queued: usize,
 }
 
 impl ServerConfig {
@@ -44,6 +47,7 @@ impl ServerConfig {
             cors_origins: Vec::new(),
             max_body_bytes: 4 << 20,
             max_tokens_limit: 32_768,
+            max_queued: 16,
         }
     }
 }
@@ -56,7 +60,13 @@ pub struct Stats {
     /// Generations whose client went away before the end.
     pub cancelled: u64,
     pub failed: u64,
-    /// Arrival numbers of the latest finished requests, in the order they finished.
+    /// Turned away with 429 because the queue was full.
+    pub rejected: u64,
+    /// Admitted and not yet finished (generating or waiting).
+    pub in_flight: u64,
+    /// Arrival numbers of the latest finished requests, in the order they finished (the
+    /// arrival-order test reads it).
+    #[cfg(feature = "test-support")]
     pub finished_order: VecDeque<u64>,
 }
 
@@ -67,20 +77,30 @@ struct AppState {
     submit: Mutex<()>,
     seq: AtomicU64,
     stats: Mutex<Stats>,
+    /// A moving average of how long a request takes, in ms (what `Retry-After` is from).
+    avg_ms: AtomicU64,
 }
 
 impl AppState {
-    fn finish(&self, seq: u64, outcome: Outcome) {
+    fn finish(&self, seq: u64, outcome: Outcome, started: Instant) {
+        let ms = started.elapsed().as_millis() as u64;
+        let avg = self.avg_ms.load(Ordering::Relaxed);
+        self.avg_ms.store(if avg == 0 { ms } else { (avg * 7 + ms) / 8 }, Ordering::Relaxed);
         if let Ok(mut s) = self.stats.lock() {
+            s.in_flight = s.in_flight.saturating_sub(1);
             match outcome {
                 Outcome::Completed => s.completed += 1,
                 Outcome::Cancelled => s.cancelled += 1,
                 Outcome::Failed => s.failed += 1,
             }
-            s.finished_order.push_back(seq);
-            while s.finished_order.len() > 256 {
-                s.finished_order.pop_front();
+            #[cfg(feature = "test-support")]
+            {
+                s.finished_order.push_back(seq);
+                while s.finished_order.len() > 256 {
+                    s.finished_order.pop_front();
+                }
             }
+            let _ = seq;
         }
     }
 }
@@ -108,7 +128,7 @@ impl StatsHandle {
 
 pub fn router_and_stats(engine: Arc<Engine>, config: ServerConfig) -> (Router, StatsHandle) {
     let cors = config.cors_origins.clone();
-    let state = Arc::new(AppState { engine, config, submit: Mutex::new(()), seq: AtomicU64::new(0), stats: Mutex::default() });
+    let state = Arc::new(AppState { engine, config, submit: Mutex::new(()), seq: AtomicU64::new(0), stats: Mutex::default(), avg_ms: AtomicU64::new(0) });
     let handle = StatsHandle(state.clone());
     let mut app = Router::new()
         .route("/v1/models", get(models))
@@ -132,13 +152,21 @@ fn api_error(status: StatusCode, message: &str, kind: &str, code: Option<&str>) 
     (status, Json(error_body(message, kind, code))).into_response()
 }
 
+/// Compares keys in time independent of where they differ (and of their lengths): both are
+/// hashed, and the digests compared without an early exit.
+fn same_key(given: &str, key: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(given.as_bytes()), Sha256::digest(key.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(key) = &state.config.api_key else { return Ok(()) };
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if given.map(str::trim) == Some(key.as_str()) {
+    if given.is_some_and(|g| same_key(g.trim(), key)) {
         Ok(())
     } else {
         Err(api_error(StatusCode::UNAUTHORIZED, "invalid or missing API key", "invalid_request_error", Some("invalid_api_key")))
@@ -198,10 +226,22 @@ async fn chat_completions(State(state): State<Arc<AppState>>, req: Request) -> R
     };
     let (seq, generation) = {
         let _queue = state.submit.lock();
-        let seq = state.seq.fetch_add(1, Ordering::SeqCst);
-        if let Ok(mut s) = state.stats.lock() {
-            s.received += 1;
+        let admitted = match state.stats.lock() {
+            Ok(mut s) if (s.in_flight as usize) < state.config.max_queued => {
+                s.received += 1;
+                s.in_flight += 1;
+                true
+            }
+            Ok(mut s) => {
+                s.rejected += 1;
+                false
+            }
+            Err(_) => false,
+        };
+        if !admitted {
+            return queue_full(&state);
         }
+        let seq = state.seq.fetch_add(1, Ordering::SeqCst);
         (seq, state.engine.generate(request))
     };
     let id = format!("chatcmpl-{seq}-{:x}", now());
@@ -210,6 +250,22 @@ async fn chat_completions(State(state): State<Arc<AppState>>, req: Request) -> R
     } else {
         complete_response(state, seq, id, generation).await
     }
+}
+
+/// 429 in OpenAI's shape, with `Retry-After` from how long a request has been taking.
+fn queue_full(state: &AppState) -> Response {
+    let avg_s = state.avg_ms.load(Ordering::Relaxed).div_ceil(1000);
+    let retry = avg_s.clamp(1, 300);
+    let mut r = api_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        &format!("the server is busy: {} requests are already queued; retry in {retry} s", state.config.max_queued),
+        "rate_limit_error",
+        Some("queue_full"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&retry.to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    r
 }
 
 #[allow(clippy::result_large_err)]
@@ -236,30 +292,30 @@ fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(G
         return Err(bad("messages must contain a user message".into()));
     }
     let info = state.engine.info();
-    let defaults: SamplingParams = info.default_sampling();
     let limit = state.config.max_tokens_limit.min(info.context);
     let max_tokens = match body.max_completion_tokens.or(body.max_tokens) {
         Some(0) => return Err(bad("max_tokens must be at least 1".into())),
         Some(n) if n as usize > limit => {
             return Err(bad(format!("max_tokens is {n}; this server allows at most {limit}")))
         }
-        Some(n) => n as usize,
-        None => defaults.max_tokens.min(limit),
+        Some(n) => Some(n as usize),
+        None => None,
     };
-    let sampling = SamplingParams {
-        temperature: body.temperature.unwrap_or(defaults.temperature),
-        top_p: body.top_p.unwrap_or(defaults.top_p),
-        top_k: match body.top_k {
-            Some(k) if k > 0 => k as usize,
-            Some(_) => 0,
-            None => defaults.top_k,
-        },
-        repetition_penalty: body.repetition_penalty.unwrap_or(defaults.repetition_penalty),
+    // The request's fields are this turn's layer over the model's recommended settings (an API
+    // request has no preset, user defaults or conversation).
+    let turn = SamplingOverrides {
+        temperature: body.temperature,
+        top_p: body.top_p,
+        top_k: body.top_k.map(|k| k.max(0) as usize),
+        repetition_penalty: body.repetition_penalty,
         max_tokens,
         seed: body.seed,
-        stop: body.stop.map(|s| s.into_vec()).unwrap_or_default(),
+        stop: body.stop.map(|s| s.into_vec()),
     };
-    sampling.validate().map_err(bad)?;
+    let mut model = info.default_sampling();
+    model.max_tokens = model.max_tokens.min(limit);
+    let none = SamplingOverrides::default();
+    let sampling = resolve_sampling(model, None, &none, &none, &turn).map_err(|e| bad(e.to_string()))?;
     let request = GenerationRequest {
         messages,
         // As vLLM: no system prompt unless the client sends one (the template may add its own).
@@ -276,13 +332,18 @@ struct Watch {
     state: Arc<AppState>,
     seq: u64,
     finished: bool,
+    started: Instant,
 }
 
 impl Watch {
+    fn new(state: Arc<AppState>, seq: u64) -> Self {
+        Self { state, seq, finished: false, started: Instant::now() }
+    }
+
     fn done(&mut self, outcome: Outcome) {
         if !self.finished {
             self.finished = true;
-            self.state.finish(self.seq, outcome);
+            self.state.finish(self.seq, outcome, self.started);
         }
     }
 }
@@ -344,7 +405,7 @@ fn stream_response(
     pending.push_back(chunk(&id, &model, created, json!({ "role": "assistant", "content": "" }), None));
     let st = StreamState {
         generation,
-        watch: Watch { state, seq, finished: false },
+        watch: Watch::new(state, seq),
         id,
         model,
         created,
@@ -403,7 +464,7 @@ fn stream_response(
 }
 
 async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut generation: Generation) -> Response {
-    let mut watch = Watch { state: state.clone(), seq, finished: false };
+    let mut watch = Watch::new(state.clone(), seq);
     let (mut reasoning, mut answer) = (String::new(), String::new());
     let mut usage = fin_r1_engine::Usage::default();
     let mut finish = "stop";

@@ -11,7 +11,7 @@ use crate::runner::SamplingOverrides;
 use crate::store::{Store, StoreError};
 
 pub const KEY: &str = "app.settings";
-/// Secrets live in their own rows, which the UI never reads back.
+/// Secrets: in the OS keychain, else in their own rows; the UI never reads them back.
 pub const REMOTE_KEY: &str = "secret.remote.api_key";
 pub const SERVER_KEY: &str = "secret.server.api_key";
 pub const HUB_TOKEN: &str = "secret.hub.token";
@@ -27,7 +27,8 @@ pub struct Settings {
     pub models_dir: Option<PathBuf>,
     /// The preset a new conversation starts with; `None`: a free question.
     pub default_scenario: Option<String>,
-    /// Sampling for conversations without a preset (a preset's own come first).
+    /// The user's sampling defaults: over the model's and a preset's, under what a
+    /// conversation or a turn sets (`fin_r1_engine::sampler::resolve`).
     pub sampling: SamplingOverrides,
     /// Threads for the CPU kernels; `None`: one per core. Read at start.
     pub threads: Option<usize>,
@@ -114,8 +115,8 @@ pub enum SettingsError {
     HubUrl(String),
     #[error("the remote model name is empty")]
     RemoteModel,
-    #[error("{0} must be between {1} and {2}")]
-    Range(&'static str, f64, f64),
+    #[error("default sampling: {0}")]
+    Sampling(#[from] fin_r1_engine::SamplingError),
 }
 
 impl Settings {
@@ -156,17 +157,7 @@ impl Settings {
                 return Err(SettingsError::HubUrl(self.hub_endpoint.clone().unwrap_or_default()));
             }
         }
-        let s = &self.sampling;
-        if s.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) {
-            return Err(SettingsError::Range("temperature", 0.0, 2.0));
-        }
-        if s.top_p.is_some_and(|p| !(0.0..=1.0).contains(&p) || p == 0.0) {
-            return Err(SettingsError::Range("top-p", 0.0, 1.0));
-        }
-        if s.max_tokens.is_some_and(|m| m == 0 || m > 32_768) {
-            return Err(SettingsError::Range("max new tokens", 1.0, 32_768.0));
-        }
-        Ok(())
+        Ok(self.sampling.validate()?)
     }
 
     /// Where quantized models go.
@@ -238,18 +229,8 @@ pub enum SaveError {
     Encode(String),
 }
 
-/// A secret row (an API key): `None` when unset or empty.
-pub async fn secret(store: &Store, key: &str) -> Result<Option<String>, StoreError> {
-    Ok(store.setting(key).await?.and_then(|v| v.as_str().map(str::to_owned)).filter(|s| !s.is_empty()))
-}
-
-/// Sets (or with `None`/empty clears) a secret row.
-pub async fn set_secret(store: &Store, key: &str, value: Option<&str>) -> Result<(), StoreError> {
-    match value.filter(|v| !v.is_empty()) {
-        Some(v) => store.set_setting(key, &Value::String(v.to_owned())).await,
-        None => store.delete_setting(key).await,
-    }
-}
+/// API keys and the hub token: in the OS keychain where one answers (see `secrets`).
+pub use crate::secrets::{secret, set_secret};
 
 #[cfg(test)]
 mod tests {

@@ -49,19 +49,7 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
 
 #[tauri::command]
 pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<ModelSummary> {
-    if state.running.is_busy() {
-        return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
-    }
-    let summary = state.load_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))?;
-    // Choosing a local file means "answer with this": a remote server in use steps aside.
-    let mut s = state.settings().await;
-    if s.remote.enabled {
-        s.remote.enabled = false;
-        fin_r1_core::settings::save(&state.store, &s).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
-        state.set_settings(s).await;
-        state.apply_engine_choice().await?;
-    }
-    Ok(summary)
+    state.choose_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))
 }
 
 /// The model library, newest first: what the picker offers.
@@ -126,6 +114,13 @@ pub async fn pin_conversation(state: State<'_, AppState>, id: i64, pinned: bool)
     Ok(state.store.set_pinned(id, pinned).await?)
 }
 
+/// The sampling panel of a conversation: kept with it in the store, where the CLI sees it too.
+#[tauri::command]
+pub async fn set_conversation_sampling(state: State<'_, AppState>, id: i64, sampling: SamplingOverrides) -> CmdResult<()> {
+    sampling.validate().map_err(|e| CommandError::Invalid(e.to_string()))?;
+    Ok(state.store.set_conversation_sampling(id, &sampling).await?)
+}
+
 #[tauri::command]
 pub async fn delete_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<()> {
     Ok(state.store.delete_conversation(id).await?)
@@ -164,8 +159,10 @@ pub struct SendRequest {
     /// "zh" or "en": the language a preset's form labels are filled in.
     #[serde(default)]
     pub lang: Option<String>,
+    /// A new conversation's sampling panel: kept with the conversation it opens. (An existing
+    /// conversation's is set with `set_conversation_sampling`.)
     #[serde(default)]
-    pub sampling: SamplingOverrides,
+    pub sampling: Option<SamplingOverrides>,
 }
 
 /// How a turn ended, once its events have all gone down the channel.
@@ -189,7 +186,8 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         system: None,
         form: request.form,
         lang: if request.lang.as_deref() == Some("en") { Lang::En } else { Lang::Zh },
-        sampling: request.sampling,
+        sampling: SamplingOverrides::default(),
+        conversation_sampling: request.sampling.filter(|_| request.conversation_id.is_none()),
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
     };
@@ -231,8 +229,8 @@ pub async fn stop_generation(state: State<'_, AppState>, answer_id: i64) -> CmdR
 
 /// Model output as sanitised HTML: the only HTML the UI puts into the page.
 #[tauri::command]
-pub fn render_markdown(markdown: String) -> String {
-    fin_r1_core::render::render(&markdown)
+pub async fn render_markdown(markdown: String) -> CmdResult<String> {
+    super::off_thread(move || Ok(fin_r1_core::render::render(&markdown))).await
 }
 
 /// The stylesheet for the renderer's classes (highlighted code, math), shared with reports.
@@ -241,15 +239,21 @@ pub fn renderer_css() -> &'static str {
     fin_r1_core::render::highlight_css()
 }
 
+/// The page keeps its own preferences under `ui.`; everything else in the settings table (the
+/// shell's typed settings, API keys, the hub token) is neither readable nor writable from it.
+fn ui_key(key: &str) -> CmdResult<&str> {
+    match key.strip_prefix("ui.") {
+        Some(rest) if !rest.is_empty() => Ok(key),
+        _ => Err(CommandError::Invalid(format!("the UI cannot read or set {key:?}"))),
+    }
+}
+
 #[tauri::command]
 pub async fn get_setting(state: State<'_, AppState>, key: String) -> CmdResult<Option<serde_json::Value>> {
-    Ok(state.store.setting(&key).await?)
+    Ok(state.store.setting(ui_key(&key)?).await?)
 }
 
 #[tauri::command]
 pub async fn set_setting(state: State<'_, AppState>, key: String, value: serde_json::Value) -> CmdResult<()> {
-    if !key.starts_with("ui.") {
-        return Err(CommandError::Invalid(format!("the UI cannot set {key:?}")));
-    }
-    Ok(state.store.set_setting(&key, &value).await?)
+    Ok(state.store.set_setting(ui_key(&key)?, &value).await?)
 }

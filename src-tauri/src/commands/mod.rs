@@ -9,3 +9,11 @@ pub mod settings;
 pub mod system;
 
 pub use chat::*;
+
+use crate::error::{CmdResult, CommandError};
+
+/// Runs work that may block (disk, a child process, CPU-heavy rendering) on the blocking pool:
+/// neither the GTK thread (where sync commands run) nor an async worker waits on it.
+pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::Invalid(format!("background task failed: {e}")))?
+}

@@ -10,6 +10,8 @@ use fin_r1_core::catalog::{self, Advice};
 use fin_r1_core::hardware::Hardware;
 use fin_r1_core::hub::{self, DownloadRequest, Progress};
 use fin_r1_core::library;
+use fin_r1_core::model_jobs::{self, JobCancel, JobError, JobSink};
+pub use fin_r1_core::model_jobs::JobEvent;
 use fin_r1_core::settings;
 use fin_r1_core::store::LibraryModel;
 use fin_r1_engine::quantize::Target;
@@ -18,7 +20,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::error::{CmdResult, CommandError};
-use crate::state::AppState;
+use crate::state::{AppState, RunningJob};
 
 #[derive(Debug, Serialize)]
 pub struct CatalogView {
@@ -35,7 +37,7 @@ pub struct CatalogView {
 
 #[tauri::command]
 pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView> {
-    let hw = Hardware::detect();
+    let hw = Hardware::detect_off_thread().await;
     let models = catalog::advise(catalog::load().map_err(|e| CommandError::Invalid(e.to_string()))?, &hw);
     let s = state.settings().await;
     Ok(CatalogView {
@@ -45,7 +47,7 @@ pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView>
         endpoint: endpoint(&s),
         has_token: settings::secret(&state.store, settings::HUB_TOKEN).await?.is_some(),
         models_dir: s.models_dir(&state.data_dir),
-        busy: state.job.lock().map(|j| j.as_ref().is_some_and(|h| !h.is_finished())).unwrap_or(false),
+        busy: state.job.lock().map(|j| j.as_ref().is_some_and(|j| !j.is_finished())).unwrap_or(false),
     })
 }
 
@@ -57,17 +59,7 @@ fn endpoint(s: &settings::Settings) -> String {
         .unwrap_or_else(|| "https://huggingface.co".into())
 }
 
-/// What the page shows while a job runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum JobEvent {
-    Start { file: String, total: u64, resumed_from: u64 },
-    Progress { file: String, done: u64, total: u64, bytes_per_sec: f64 },
-    Quantize { done: usize, total: usize, tensor: String },
-    Checking { path: String },
-}
-
-/// Download progress down a channel, a few times a second.
+/// Download progress and job steps down a channel, a few times a second.
 struct ChannelProgress {
     channel: Channel<JobEvent>,
     inner: Mutex<Counters>,
@@ -80,6 +72,12 @@ struct Counters {
     resumed: u64,
     started: Instant,
     last: Instant,
+}
+
+impl ChannelProgress {
+    fn new(channel: Channel<JobEvent>) -> Arc<Self> {
+        Arc::new(Self { channel, inner: Mutex::new(Counters { file: String::new(), total: 0, done: 0, resumed: 0, started: Instant::now(), last: Instant::now() }) })
+    }
 }
 
 impl Progress for ChannelProgress {
@@ -105,6 +103,12 @@ impl Progress for ChannelProgress {
     }
 }
 
+impl JobSink for ChannelProgress {
+    fn event(&self, event: JobEvent) {
+        let _ = self.channel.send(event);
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DownloadModel {
@@ -119,6 +123,10 @@ pub struct DownloadModel {
     pub target: Option<String>,
 }
 
+fn job_error(e: JobError) -> CommandError {
+    CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() }
+}
+
 /// Downloads a model (a catalog entry, or a repository's file), checks it and adds it to the
 /// library. Progress streams through `on_event`; `cancel_model_job` stops it.
 #[tauri::command]
@@ -131,56 +139,51 @@ pub async fn download_model(state: State<'_, AppState>, request: DownloadModel, 
         ..DownloadRequest::new("", "")
     };
     let target: Target = request.target.as_deref().unwrap_or("q4_k_m").parse().map_err(CommandError::Invalid)?;
-    let progress = Arc::new(ChannelProgress {
-        channel: on_event.clone(),
-        inner: Mutex::new(Counters { file: String::new(), total: 0, done: 0, resumed: 0, started: Instant::now(), last: Instant::now() }),
-    });
+    let sink = ChannelProgress::new(on_event);
     let store = state.store.clone();
     let models_dir = s.models_dir(&state.data_dir);
-    let job = async move {
-        let fail = |e: hub::DownloadError| CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() };
-        let (path, repo) = match (&request.catalog_id, &request.repo, &request.file) {
-            (Some(id), _, _) => {
-                let entry = catalog::get(id).map_err(|e| CommandError::Invalid(e.to_string()))?;
-                match hub::gguf_request(&entry, &base).await.map_err(fail)? {
-                    Some(req) => (hub::download(&req, progress).await.map_err(fail)?.path, entry.repo),
-                    None => {
-                        let checkpoint = hub::fetch_checkpoint(&entry.repo, &base, progress).await.map_err(fail)?;
-                        (quantize(checkpoint, models_dir, &entry.repo, target, on_event.clone()).await?, entry.repo)
-                    }
-                }
-            }
-            (None, Some(repo), Some(file)) => {
-                let req = DownloadRequest { repo: repo.trim().to_owned(), file: file.trim().to_owned(), ..base };
-                (hub::download(&req, progress).await.map_err(fail)?.path, req.repo)
-            }
-            _ => return Err(CommandError::Invalid("choose a catalog model, or give a repository and a file".into())),
-        };
-        let _ = on_event.send(JobEvent::Checking { path: path.display().to_string() });
-        library::add(&store, &path, "download", Some(&repo)).await.map_err(|e| CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() })
+    let entry = match (&request.catalog_id, &request.repo, &request.file) {
+        (Some(id), _, _) => Some(catalog::get(id).map_err(|e| CommandError::Invalid(e.to_string()))?),
+        (None, Some(_), Some(_)) => None,
+        _ => return Err(CommandError::Invalid("choose a catalog model, or give a repository and a file".into())),
     };
-    run_job(&state, job).await
+    run_job(&state, move |cancel| async move {
+        let out = match entry {
+            Some(entry) => model_jobs::fetch_catalog_model(&entry, &base, target, &models_dir, Some(&store), sink, &cancel).await,
+            None => {
+                let req = DownloadRequest {
+                    repo: request.repo.unwrap_or_default().trim().to_owned(),
+                    file: request.file.unwrap_or_default().trim().to_owned(),
+                    ..base
+                };
+                model_jobs::fetch_file(&req, Some(&store), sink, &cancel).await
+            }
+        };
+        let out = out.map_err(job_error)?;
+        out.model.ok_or_else(|| CommandError::Invalid(format!("{} is not a GGUF model file", out.path.display())))
+    })
+    .await
 }
 
-/// Runs one job at a time; cancelling aborts (drops) it.
-async fn run_job<F>(state: &AppState, job: F) -> CmdResult<LibraryModel>
+/// Runs one job at a time. The slot holds the job's stop switch and reads busy until the job's
+/// task has ended, which (see `model_jobs`) is after its work has stopped.
+async fn run_job<F, Fut>(state: &AppState, job: F) -> CmdResult<LibraryModel>
 where
-    F: std::future::Future<Output = CmdResult<LibraryModel>> + Send + 'static,
+    F: FnOnce(JobCancel) -> Fut,
+    Fut: std::future::Future<Output = CmdResult<LibraryModel>> + Send + 'static,
 {
     let handle = {
         let mut slot = state.job.lock().map_err(|_| CommandError::Invalid("the job slot is poisoned".into()))?;
-        if slot.as_ref().is_some_and(|h| !h.is_finished()) {
+        if slot.as_ref().is_some_and(|j| !j.is_finished()) {
             return Err(CommandError::Invalid("a download or quantization is already running".into()));
         }
-        let handle = tokio::spawn(job);
-        *slot = Some(handle.abort_handle());
+        let cancel = JobCancel::default();
+        let handle = tokio::spawn(job(cancel.clone()));
+        *slot = Some(RunningJob { cancel, abort: handle.abort_handle() });
         handle
     };
     let result = match handle.await {
         Ok(r) => r,
-        Err(e) if e.is_cancelled() => {
-            Err(CommandError::Model { kind: "cancelled".into(), message: "stopped; what was fetched is kept and the next download resumes from it".into() })
-        }
         Err(e) => Err(CommandError::Invalid(format!("the job failed: {e}"))),
     };
     if let Err(e) = &result {
@@ -189,29 +192,10 @@ where
     result
 }
 
+/// Asks the running job to stop; it ends (and the slot frees) once its work has stopped.
 #[tauri::command]
-pub fn cancel_model_job(state: State<'_, AppState>) -> bool {
-    state.job.lock().ok().and_then(|j| j.as_ref().map(|h| h.abort())).is_some()
-}
-
-async fn quantize(checkpoint: PathBuf, models_dir: PathBuf, repo: &str, target: Target, events: Channel<JobEvent>) -> CmdResult<PathBuf> {
-    std::fs::create_dir_all(&models_dir).map_err(|e| CommandError::Invalid(format!("creating {}: {e}", models_dir.display())))?;
-    let out = hub::quantized_path(&models_dir, repo, target);
-    let written = out.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut last = Instant::now();
-        let mut on_tensor = |done: usize, total: usize, name: &str| {
-            if last.elapsed().as_millis() >= 150 || done == total {
-                last = Instant::now();
-                let _ = events.send(JobEvent::Quantize { done, total, tensor: name.to_owned() });
-            }
-        };
-        fin_r1_engine::quantize::quantize(&checkpoint, &written, target, &mut on_tensor)
-    })
-    .await
-    .map_err(|e| CommandError::Invalid(format!("the quantizer stopped: {e}")))?
-    .map_err(|e| CommandError::Model { kind: "quantize".into(), message: e.to_string() })?;
-    Ok(out)
+pub async fn cancel_model_job(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(state.job.lock().ok().and_then(|j| j.as_ref().map(|j| j.cancel.cancel())).is_some())
 }
 
 /// Turns a safetensors Qwen2 checkpoint folder into a GGUF in the models folder.
@@ -224,12 +208,13 @@ pub async fn quantize_model(state: State<'_, AppState>, checkpoint: PathBuf, tar
     let models_dir = state.settings().await.models_dir(&state.data_dir);
     let store = state.store.clone();
     let name = checkpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".into());
-    let job = async move {
-        let out = quantize(checkpoint, models_dir, &name, target, on_event.clone()).await?;
-        let _ = on_event.send(JobEvent::Checking { path: out.display().to_string() });
-        library::add(&store, &out, "quantize", None).await.map_err(|e| CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() })
-    };
-    run_job(&state, job).await
+    let sink = ChannelProgress::new(on_event);
+    run_job(&state, move |cancel| async move {
+        let out = hub::quantized_path(&models_dir, &name, target);
+        let out = model_jobs::quantize_checkpoint(&checkpoint, &out, target, Some(&store), None, sink, &cancel).await.map_err(job_error)?;
+        out.model.ok_or_else(|| CommandError::Invalid("the model was not added to the library".into()))
+    })
+    .await
 }
 
 /// Checks a GGUF and adds it to the library (the file picker and drag and drop land here).

@@ -16,6 +16,8 @@ pub struct SettingsView {
     pub settings: Settings,
     pub has_remote_key: bool,
     pub has_server_key: bool,
+    /// Where the keys are kept: the OS keychain, or (none answered) the app's store.
+    pub secrets: fin_r1_core::secrets::Vault,
     /// Devices this build can run on.
     pub devices: Vec<&'static str>,
     pub data_dir: PathBuf,
@@ -42,11 +44,12 @@ async fn view(state: &AppState) -> CmdResult<SettingsView> {
     Ok(SettingsView {
         has_remote_key: settings::secret(&state.store, settings::REMOTE_KEY).await?.is_some(),
         has_server_key: settings::secret(&state.store, settings::SERVER_KEY).await?.is_some(),
+        secrets: fin_r1_core::secrets::vault(&state.store).await,
         devices: devices(),
         data_dir: state.data_dir.clone(),
         next_data_dir: fin_r1_core::paths::default_data_dir(),
         models_dir: s.models_dir(&state.data_dir),
-        hardware: Hardware::detect(),
+        hardware: Hardware::detect_off_thread().await,
         server: state.server_status().await,
         settings: s,
     })

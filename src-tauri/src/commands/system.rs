@@ -24,12 +24,12 @@ pub fn open_with_system(target: &OsStr) -> CmdResult<()> {
 
 /// Opens an http(s) or mailto link in the system's browser or mail program, never in the app.
 #[tauri::command]
-pub fn open_external(url: String) -> CmdResult<()> {
+pub async fn open_external(url: String) -> CmdResult<()> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")) || url.contains(char::is_whitespace) {
         return Err(CommandError::Invalid(format!("not an http(s) or mailto link: {url}")));
     }
-    open_with_system(OsStr::new(&url))
+    super::off_thread(move || open_with_system(OsStr::new(&url))).await
 }
 
 /// The newest log file, where the diagnostics point the user.
@@ -46,11 +46,14 @@ pub fn current_log(data_dir: &std::path::Path) -> Option<PathBuf> {
 }
 
 #[tauri::command]
-pub fn open_log_folder(state: State<'_, AppState>) -> CmdResult<PathBuf> {
+pub async fn open_log_folder(state: State<'_, AppState>) -> CmdResult<PathBuf> {
     let dir = fin_r1_core::paths::log_dir(&state.data_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;
-    open_with_system(dir.as_os_str())?;
-    Ok(dir)
+    super::off_thread(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;
+        open_with_system(dir.as_os_str())?;
+        Ok(dir)
+    })
+    .await
 }
 
 fn os_name() -> String {
@@ -95,7 +98,7 @@ fn cpu() -> String {
 /// metadata, settings (no keys), and the latest errors. No prompt or answer text.
 #[tauri::command]
 pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
-    let hw = Hardware::detect();
+    let hw = Hardware::detect_off_thread().await;
     let s = state.settings().await;
     let mut t = String::new();
     let _ = writeln!(t, "Fin-R1 Desktop {} ({} build{})", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" }, match (cfg!(feature = "cuda"), cfg!(feature = "metal")) {
@@ -199,8 +202,8 @@ pub const CITATION: &str = "@article{liu2025finr1,
 }";
 
 #[tauri::command]
-pub fn about() -> CmdResult<About> {
-    let licences: Licences = serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))?;
+pub async fn about() -> CmdResult<About> {
+    let licences: Licences = super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))).await?;
     Ok(About {
         version: env!("CARGO_PKG_VERSION"),
         licence: env!("CARGO_PKG_LICENSE"),

@@ -230,6 +230,9 @@ print(r.choices[0].message.reasoning_content, r.choices[0].message.content)`}</p
         </label>
       </div>
       <p class="inline-help">{t(l, "settings.remoteHelp")}</p>
+      <p class={view.secrets === "keychain" ? "inline-help" : "inline-help warning"} id="secrets-vault">
+        {t(l, view.secrets === "keychain" ? "settings.keychain" : "settings.noKeychain")}
+      </p>
     </section>
   );
 }

@@ -222,6 +222,8 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         }
     };
     let runner = Runner::new(store.clone(), backend.clone(), Some(data_dir.join("scenarios")));
+    // The sampling defaults set in the app's Settings apply here too (same data folder).
+    let user_sampling = runtime.block_on(fin_r1_core::settings::load(&store)).map(|l| l.settings.sampling).unwrap_or_default();
 
     let current: Arc<Mutex<Option<CancelToken>>> = Arc::default();
     {
@@ -248,7 +250,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             system: a.system.clone(),
             form: form.clone(),
             sampling: a.overrides(),
-            defaults: Default::default(),
+            defaults: user_sampling.clone(),
             context_policy: policy,
             ..TurnRequest::ask(conversation, question)
         };

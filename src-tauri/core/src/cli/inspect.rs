@@ -12,10 +12,13 @@ pub struct InspectArgs {
     /// Skip the SHA-256 (it reads the whole file).
     #[arg(long)]
     no_hash: bool,
+    /// Use this Hugging Face tokenizer.json instead of the file's own tokenizer.
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
 }
 
 pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
-    let r = match fin_r1_engine::inspect::inspect(&a.file, !a.no_hash) {
+    let r = match fin_r1_engine::inspect::inspect(&a.file, !a.no_hash, a.tokenizer.as_deref()) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fin-r1: {}: {e}", a.file.display());
@@ -52,8 +55,12 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     let t = &r.tokenizer;
     println!(
         "tokenizer      {} {} (pre {}), {} tokens, {} merges, {} control, {} added; bos {:?}, eos {:?}",
-        t.source, t.model, t.pre, t.vocab_size, t.merges, t.control_tokens, t.user_defined_tokens, t.bos, t.eos
+        if t.source == "gguf" { "from the GGUF:" } else { "from tokenizer.json:" },
+        t.model, t.pre, t.vocab_size, t.merges, t.control_tokens, t.user_defined_tokens, t.bos, t.eos
     );
+    if let Some(p) = &t.unused_beside {
+        println!("               {p} lies beside the model and is not used (--tokenizer uses it)");
+    }
     println!("chat template  {}", if r.chat_template { "from the model" } else { "none (ChatML fallback)" });
     if let Some(h) = &r.sha256 {
         println!("sha256         {h}");

@@ -59,6 +59,9 @@ pub struct EngineArgs {
     /// Context size in tokens (default: the model's, at most 16384).
     #[arg(long)]
     pub ctx_size: Option<usize>,
+    /// A Hugging Face tokenizer.json to use instead of the model file's own tokenizer.
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
 }
 
 impl EngineArgs {
@@ -67,7 +70,7 @@ impl EngineArgs {
     }
 
     pub fn load_options(&self) -> fin_r1_engine::LoadOptions {
-        fin_r1_engine::LoadOptions { device: self.device, context: self.ctx_size }
+        fin_r1_engine::LoadOptions { device: self.device, context: self.ctx_size, tokenizer: self.tokenizer.clone() }
     }
 }
 

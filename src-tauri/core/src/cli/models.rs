@@ -8,8 +8,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use fin_r1_core::hardware::Hardware;
-use fin_r1_core::hub::{download, fetch_checkpoint, gguf_request, quantized_path, DownloadRequest, Progress};
+use fin_r1_core::hub::{DownloadRequest, Progress};
 use fin_r1_core::library;
+use fin_r1_core::model_jobs::{self, JobCancel, JobError, JobEvent, JobOutput, JobSink};
 use fin_r1_core::store::{LibraryModel, Store};
 
 #[derive(Args, Debug)]
@@ -173,6 +174,72 @@ impl Progress for Bar {
     }
 }
 
+impl JobSink for Bar {
+    fn event(&self, event: JobEvent) {
+        match event {
+            JobEvent::Quantize { done, total, tensor } => {
+                if self.tty {
+                    eprint!("\r\x1b[2K{done}/{total} {tensor}");
+                    if done == total {
+                        eprintln!();
+                    }
+                } else if done % 32 == 0 || done == total {
+                    eprintln!("{done}/{total} tensors");
+                }
+            }
+            JobEvent::Checking { path } => eprintln!("Checking {path} …"),
+            JobEvent::Start { .. } | JobEvent::Progress { .. } => {}
+        }
+    }
+}
+
+/// Runs a model job until it ends; Ctrl-C stops it the way the app's Stop button does (the
+/// quantizer removes its partial file; a download keeps what it fetched, to resume).
+fn run_job(runtime: &tokio::runtime::Runtime, job: impl FnOnce(JobCancel) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JobOutput, JobError>> + Send>>) -> Result<JobOutput, JobError> {
+    let cancel = JobCancel::default();
+    let on_ctrl_c = cancel.clone();
+    runtime.block_on(async move {
+        let watcher = tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!();
+                eprintln!("Stopping …");
+                on_ctrl_c.cancel();
+            }
+        });
+        let r = job(cancel).await;
+        watcher.abort();
+        r
+    })
+}
+
+/// Prints how a job ended: the library entry and the path (standard output), or why not.
+fn report(out: Result<JobOutput, JobError>, bar: &Bar) -> i32 {
+    match out {
+        Ok(out) => {
+            if out.cached {
+                eprintln!("Already in the cache: nothing to fetch.");
+            } else if bar.total.load(Ordering::Relaxed) > 0 {
+                bar.draw(true);
+            }
+            match &out.sha256 {
+                Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
+                None if bar.total.load(Ordering::Relaxed) > 0 => eprintln!("(the hub gave no SHA-256 for this file: size checked only)"),
+                None => {}
+            }
+            if let Some(m) = &out.model {
+                eprintln!("Added to the library: {}", describe(m));
+            }
+            println!("{}", out.path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!();
+            eprintln!("fin-r1: {e}");
+            1
+        }
+    }
+}
+
 fn describe(m: &LibraryModel) -> String {
     format!(
         "{}  {}  {}  {:.2} B params  {:.2} GB  ctx {}  {}{}",
@@ -194,79 +261,24 @@ fn open_store(runtime: &tokio::runtime::Runtime, data_dir: &Option<PathBuf>) -> 
 /// Downloads with a progress line, checks, adds a GGUF to the library, prints the path last.
 fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let bar = Bar::new(&req.file);
-    let d = match runtime.block_on(download(req, bar.clone())) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!();
-            eprintln!("fin-r1: {e}");
-            return Ok(1);
-        }
-    };
-    if d.cached {
-        eprintln!("Already in the cache: nothing to fetch.");
-    } else {
-        bar.draw(true);
-    }
-    match &d.sha256 {
-        Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
-        None => eprintln!("(the hub gave no SHA-256 for this file: size checked only)"),
-    }
-    // A model file joins the library, ready for the app's picker.
-    if d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
-        if let Some(store) = open_store(runtime, &data_dir) {
-            match runtime.block_on(library::add(&store, &d.path, "download", Some(&req.repo))) {
-                Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
-                Err(e) => eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}"),
-            }
-        }
-    }
-    println!("{}", d.path.display());
-    Ok(0)
+    let store = open_store(runtime, &data_dir);
+    let (req, sink) = (req.clone(), bar.clone());
+    let out = run_job(runtime, move |cancel| Box::pin(async move { model_jobs::fetch_file(&req, store.as_ref(), sink, &cancel).await }));
+    Ok(report(out, &bar))
 }
 
-/// The official weights: the checkpoint's files fetched (resumable, hash-checked), then
-/// quantized here into the data folder's models/ and added to the library.
-fn official(
-    runtime: &tokio::runtime::Runtime,
-    base: &DownloadRequest,
-    entry: &fin_r1_core::catalog::Entry,
-    target: fin_r1_engine::quantize::Target,
-    data_dir: Option<PathBuf>,
-) -> anyhow::Result<i32> {
+/// A catalog model: its GGUF, or the official checkpoint's files fetched (resumable,
+/// hash-checked) then quantized here into the data folder's models/; added to the library.
+fn get(runtime: &tokio::runtime::Runtime, base: &DownloadRequest, entry: &fin_r1_core::catalog::Entry, target: fin_r1_engine::quantize::Target, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
     let bar = Bar::new(&entry.repo);
-    let checkpoint = match runtime.block_on(fetch_checkpoint(&entry.repo, base, bar.clone())) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!();
-            eprintln!("fin-r1: {e}");
-            return Ok(1);
-        }
-    };
-    bar.draw(true);
-    let dir = super::data_dir(&data_dir).join("models");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let out = quantized_path(&dir, &entry.repo, target);
-    eprintln!("Quantizing {} to {} …", checkpoint.display(), target.name());
-    let mut on_tensor = |done: usize, total: usize, _: &str| {
-        if done % 32 == 0 || done == total {
-            eprintln!("{done}/{total} tensors");
-        }
-    };
-    if let Err(e) = fin_r1_engine::quantize::quantize(&checkpoint, &out, target, &mut on_tensor) {
-        eprintln!("fin-r1: {e}");
-        return Ok(1);
-    }
-    if let Some(store) = open_store(runtime, &data_dir) {
-        match runtime.block_on(library::add(&store, &out, "quantize", Some(&entry.repo))) {
-            Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
-            Err(e) => {
-                eprintln!("fin-r1: the GGUF was written but does not load: {e}");
-                return Ok(1);
-            }
-        }
-    }
-    println!("{}", out.display());
-    Ok(0)
+    eprintln!("{} ({})", entry.name, entry.repo);
+    let models_dir = super::data_dir(&data_dir).join("models");
+    let store = open_store(runtime, &data_dir);
+    let (base, entry, sink) = (base.clone(), entry.clone(), bar.clone());
+    let out = run_job(runtime, move |cancel| {
+        Box::pin(async move { model_jobs::fetch_catalog_model(&entry, &base, target, &models_dir, store.as_ref(), sink, &cancel).await })
+    });
+    Ok(report(out, &bar))
 }
 
 pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
@@ -317,44 +329,16 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
         ModelsCommand::Download { repo, file, revision, hub } => fetch(&runtime, &hub.request(repo, file, revision), a.data_dir),
         ModelsCommand::Quantize { checkpoint, target, out } => {
             let started = Instant::now();
-            let tty = std::io::stderr().is_terminal();
-            let mut on_tensor = |done: usize, total: usize, name: &str| {
-                if tty {
-                    eprint!("\r\x1b[2K{}/{} {}", done, total, name);
-                } else if done % 16 == 0 || done == total {
-                    eprintln!("{done}/{total} {name}");
-                }
-            };
-            let report = match fin_r1_engine::quantize::quantize(&checkpoint, &out, target, &mut on_tensor) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!();
-                    eprintln!("fin-r1: {e}");
-                    return Ok(1);
-                }
-            };
-            if tty {
-                eprintln!();
+            let bar = Bar::new(&checkpoint.display().to_string());
+            let store = open_store(&runtime, &a.data_dir);
+            let sink = bar.clone();
+            let result = run_job(&runtime, move |cancel| {
+                Box::pin(async move { model_jobs::quantize_checkpoint(&checkpoint, &out, target, store.as_ref(), None, sink, &cancel).await })
+            });
+            if result.is_ok() {
+                eprintln!("Quantized in {:.1} s", started.elapsed().as_secs_f64());
             }
-            let types: Vec<String> = report.types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
-            eprintln!(
-                "{} tensors, {} in {:.1} s ({})",
-                report.tensors,
-                human(report.bytes as f64),
-                started.elapsed().as_secs_f64(),
-                types.join(", ")
-            );
-            if let Some(store) = open_store(&runtime, &a.data_dir) {
-                match runtime.block_on(library::add(&store, &report.out, "quantize", None)) {
-                    Ok(m) => eprintln!("Added to the library: {}", describe(&m)),
-                    Err(e) => {
-                        eprintln!("fin-r1: the GGUF was written but does not load: {e}");
-                        return Ok(1);
-                    }
-                }
-            }
-            println!("{}", report.out.display());
-            Ok(0)
+            Ok(report(result, &bar))
         }
         ModelsCommand::Catalog => {
             let hw = Hardware::detect();
@@ -395,16 +379,7 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                 }
             };
             let base = hub.request(entry.repo.clone(), String::new(), "main".into());
-            let req = match runtime.block_on(gguf_request(&entry, &base)) {
-                Ok(Some(r)) => r,
-                Ok(None) => return official(&runtime, &base, &entry, target, a.data_dir),
-                Err(e) => {
-                    eprintln!("fin-r1: {e}");
-                    return Ok(1);
-                }
-            };
-            eprintln!("{} → {} / {}", entry.name, entry.repo, req.file);
-            fetch(&runtime, &req, a.data_dir)
+            get(&runtime, &base, &entry, target, a.data_dir)
         }
     }
 }

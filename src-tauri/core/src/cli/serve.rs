@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Largest max_tokens a request may ask for (default: 32768, at most the context).
     #[arg(long, default_value_t = 32_768)]
     max_tokens_limit: usize,
+    /// Requests admitted at once (generating or waiting); more are answered 429 with Retry-After.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    max_queued: u16,
 }
 
 pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
@@ -52,6 +55,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
     config.cors_origins = a.cors_origin.clone();
     config.max_body_bytes = a.max_body_bytes;
     config.max_tokens_limit = a.max_tokens_limit;
+    config.max_queued = a.max_queued.into();
     if !a.host.is_loopback() {
         eprintln!(
             "fin-r1: warning: listening on {}, reachable from other machines{}",

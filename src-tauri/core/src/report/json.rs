@@ -18,7 +18,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::{Conversation, Message, Store, StoreError};
+use crate::store::{Conversation, EngineRef, Message, MessageRole, MessageStatus, Store, StoreError};
 
 pub const FORMAT: &str = "fin-r1-conversation";
 pub const VERSION: u32 = 1;
@@ -43,7 +43,156 @@ pub struct ConversationFile {
     pub exported_at: i64,
     pub conversation: ConversationMeta,
     pub active_leaf: Option<usize>,
-    pub messages: Vec<Value>,
+    pub messages: Vec<FileMessage>,
+}
+
+/// A message as file format v1 writes it. The file owns these types (and the nested ones)
+/// rather than serialising the store's: renaming a store field must not change the format,
+/// which `tests/fixtures/conversation-v1.json` pins. Fields are in alphabetical order, the
+/// order the first v1 files were written in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileMessage {
+    pub answer: String,
+    pub answer_tokens: Option<i64>,
+    pub cached_prompt_tokens: Option<i64>,
+    pub content: String,
+    pub created_at: i64,
+    pub decode_tok_s: Option<f64>,
+    pub engine: Option<FileEngine>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub form: Option<Value>,
+    pub index: usize,
+    pub parent: Option<usize>,
+    pub prefill_tok_s: Option<f64>,
+    pub prompt_tokens: Option<i64>,
+    pub reasoning: String,
+    pub reasoning_tokens: Option<i64>,
+    /// "system", "user" or "assistant".
+    pub role: String,
+    pub sampling: Option<FileSampling>,
+    pub scenario_id: Option<String>,
+    pub seed: Option<u64>,
+    /// "streaming", "complete", "cancelled", "interrupted" or "error".
+    pub status: String,
+    pub stop_reason: Option<String>,
+    pub system_prompt: Option<String>,
+    pub total_ms: Option<f64>,
+    pub ttft_ms: Option<f64>,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEngine {
+    pub engine: String,
+    pub model_file: Option<String>,
+    pub model_sha256: Option<String>,
+    pub quantization: Option<String>,
+    pub remote_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileSampling {
+    pub max_tokens: usize,
+    pub repetition_penalty: f32,
+    pub seed: Option<u64>,
+    pub stop: Vec<String>,
+    pub temperature: f32,
+    pub top_k: usize,
+    pub top_p: f32,
+}
+
+impl FileMessage {
+    fn from_store(m: &Message, index: usize, parent: Option<usize>) -> Self {
+        Self {
+            index,
+            parent,
+            role: m.role.as_str().to_owned(),
+            content: m.content.clone(),
+            reasoning: m.reasoning.clone(),
+            answer: m.answer.clone(),
+            status: m.status.as_str().to_owned(),
+            stop_reason: m.stop_reason.clone(),
+            error_kind: m.error_kind.clone(),
+            error_message: m.error_message.clone(),
+            prompt_tokens: m.prompt_tokens,
+            cached_prompt_tokens: m.cached_prompt_tokens,
+            reasoning_tokens: m.reasoning_tokens,
+            answer_tokens: m.answer_tokens,
+            ttft_ms: m.ttft_ms,
+            prefill_tok_s: m.prefill_tok_s,
+            decode_tok_s: m.decode_tok_s,
+            total_ms: m.total_ms,
+            engine: m.engine.as_ref().map(|e| FileEngine {
+                engine: e.engine.clone(),
+                model_file: e.model_file.clone(),
+                model_sha256: e.model_sha256.clone(),
+                quantization: e.quantization.clone(),
+                remote_url: e.remote_url.clone(),
+            }),
+            system_prompt: m.system_prompt.clone(),
+            sampling: m.sampling.as_ref().map(|s| FileSampling {
+                temperature: s.temperature,
+                top_p: s.top_p,
+                top_k: s.top_k,
+                repetition_penalty: s.repetition_penalty,
+                max_tokens: s.max_tokens,
+                seed: s.seed,
+                stop: s.stop.clone(),
+            }),
+            seed: m.seed,
+            scenario_id: m.scenario_id.clone(),
+            form: m.form.clone(),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+
+    fn to_store(&self) -> Result<Message, String> {
+        Ok(Message {
+            id: 0,
+            conversation_id: 0,
+            parent_id: None,
+            role: MessageRole::parse(&self.role).ok_or_else(|| format!("role {:?}: system, user or assistant", self.role))?,
+            content: self.content.clone(),
+            reasoning: self.reasoning.clone(),
+            answer: self.answer.clone(),
+            status: MessageStatus::parse(&self.status).ok_or_else(|| format!("status {:?} is not one this app writes", self.status))?,
+            stop_reason: self.stop_reason.clone(),
+            error_kind: self.error_kind.clone(),
+            error_message: self.error_message.clone(),
+            prompt_tokens: self.prompt_tokens,
+            cached_prompt_tokens: self.cached_prompt_tokens,
+            reasoning_tokens: self.reasoning_tokens,
+            answer_tokens: self.answer_tokens,
+            ttft_ms: self.ttft_ms,
+            prefill_tok_s: self.prefill_tok_s,
+            decode_tok_s: self.decode_tok_s,
+            total_ms: self.total_ms,
+            engine: self.engine.as_ref().map(|e| EngineRef {
+                engine: e.engine.clone(),
+                model_file: e.model_file.clone(),
+                model_sha256: e.model_sha256.clone(),
+                quantization: e.quantization.clone(),
+                remote_url: e.remote_url.clone(),
+            }),
+            system_prompt: self.system_prompt.clone(),
+            sampling: self.sampling.as_ref().map(|s| fin_r1_engine::SamplingParams {
+                temperature: s.temperature,
+                top_p: s.top_p,
+                top_k: s.top_k,
+                repetition_penalty: s.repetition_penalty,
+                max_tokens: s.max_tokens,
+                seed: s.seed,
+                stop: s.stop.clone(),
+            }),
+            seed: self.seed,
+            scenario_id: self.scenario_id.clone(),
+            form: self.form.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,18 +214,7 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
     let c = store.conversation(conversation_id).await?;
     let messages = store.messages(conversation_id).await?;
     let index_of = |id: i64| messages.iter().position(|m| m.id == id);
-    let mut out = Vec::with_capacity(messages.len());
-    for (i, m) in messages.iter().enumerate() {
-        let mut v = serde_json::to_value(m).map_err(|e| JsonError::Parse(e.to_string()))?;
-        if let Some(o) = v.as_object_mut() {
-            o.remove("id");
-            o.remove("conversation_id");
-            o.remove("parent_id");
-            o.insert("index".into(), i.into());
-            o.insert("parent".into(), m.parent_id.and_then(index_of).map(Value::from).unwrap_or(Value::Null));
-        }
-        out.push(v);
-    }
+    let out = messages.iter().enumerate().map(|(i, m)| FileMessage::from_store(m, i, m.parent_id.and_then(index_of))).collect();
     let file = ConversationFile {
         format: FORMAT.into(),
         version: VERSION,
@@ -115,24 +253,14 @@ pub fn from_json(text: &str) -> Result<ConversationFile, JsonError> {
 /// already); returns the new conversation.
 pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversation, JsonError> {
     let mut messages = Vec::with_capacity(file.messages.len());
-    for (i, v) in file.messages.iter().enumerate() {
-        let parent = match &v["parent"] {
-            Value::Null => None,
-            p => match p.as_u64() {
-                Some(p) if (p as usize) < i => Some(p as usize),
-                _ => return Err(JsonError::Message { index: i, problem: "its parent must be an earlier message".into() }),
-            },
+    for (i, m) in file.messages.iter().enumerate() {
+        let parent = match m.parent {
+            None => None,
+            Some(p) if p < i => Some(p),
+            Some(_) => return Err(JsonError::Message { index: i, problem: "its parent must be an earlier message".into() }),
         };
-        let mut o = v.clone();
-        if let Some(map) = o.as_object_mut() {
-            map.remove("index");
-            map.remove("parent");
-            map.insert("id".into(), 0.into());
-            map.insert("conversation_id".into(), 0.into());
-            map.insert("parent_id".into(), Value::Null);
-        }
-        let m: Message = serde_json::from_value(o).map_err(|e| JsonError::Message { index: i, problem: e.to_string() })?;
-        messages.push((m, parent));
+        let msg = m.to_store().map_err(|problem| JsonError::Message { index: i, problem })?;
+        messages.push((msg, parent));
     }
     if file.active_leaf.is_some_and(|a| a >= messages.len()) {
         return Err(JsonError::Message { index: file.active_leaf.unwrap_or(0), problem: "active_leaf points past the messages".into() });
@@ -150,6 +278,7 @@ pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversati
         created_at: c.created_at,
         updated_at: c.updated_at,
         deleted_at: None,
+        sampling: Default::default(),
     };
     Ok(store.insert_conversation(&conv, &messages, file.active_leaf).await?)
 }

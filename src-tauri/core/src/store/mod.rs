@@ -218,6 +218,13 @@ impl Store {
         self.touch_conversation("UPDATE conversations SET title = ?2, updated_at = ?3 WHERE id = ?1", id, title).await
     }
 
+    /// The sampling set for one conversation (all fields unset clears it).
+    pub async fn set_conversation_sampling(&self, id: i64, sampling: &fin_r1_engine::SamplingOverrides) -> Result<()> {
+        let json = (*sampling != fin_r1_engine::SamplingOverrides::default()).then(|| serde_json::to_string(sampling).unwrap_or_default());
+        let done = sqlx::query("UPDATE conversations SET sampling = ?2 WHERE id = ?1").bind(id).bind(json).execute(&self.pool).await?;
+        changed(done.rows_affected(), id)
+    }
+
     pub async fn set_pinned(&self, id: i64, pinned: bool) -> Result<()> {
         let done = sqlx::query("UPDATE conversations SET pinned = ?2 WHERE id = ?1").bind(id).bind(pinned).execute(&self.pool).await?;
         changed(done.rows_affected(), id)
@@ -368,11 +375,7 @@ impl Store {
 
     /// Settles a streaming answer: complete, cancelled or error, with its usage.
     pub async fn finish_answer(&self, id: i64, o: &Outcome) -> Result<Message> {
-        let status = match (&o.error, o.stop_reason.as_deref()) {
-            (Some(_), _) => MessageStatus::Error,
-            (None, Some("cancelled")) => MessageStatus::Cancelled,
-            _ => MessageStatus::Complete,
-        };
+        let status = MessageStatus::from(o);
         let u = o.usage.clone().unwrap_or_default();
         let has_usage = o.usage.is_some();
         let now = now_ms();

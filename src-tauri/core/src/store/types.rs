@@ -39,6 +39,17 @@ impl MessageStatus {
     }
 }
 
+/// How a finished turn is stored: the one mapping from an outcome to a status.
+impl From<&Outcome> for MessageStatus {
+    fn from(o: &Outcome) -> Self {
+        match (&o.error, o.stop_reason.as_deref()) {
+            (Some(_), _) => Self::Error,
+            (None, Some(r)) if r == fin_r1_engine::StopReason::Cancelled.as_str() => Self::Cancelled,
+            _ => Self::Complete,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageRole {
@@ -79,6 +90,9 @@ pub struct Conversation {
     pub created_at: i64,
     pub updated_at: i64,
     pub deleted_at: Option<i64>,
+    /// Sampling set for this conversation, over the preset's and the user's defaults.
+    #[serde(default)]
+    pub sampling: fin_r1_engine::SamplingOverrides,
 }
 
 /// Where an answer came from: what a report's provenance section prints.
