@@ -1,4 +1,5 @@
-/* Runs before anything else in the process (before Rust's runtime and main): the engine and the
+/* Runs before anything else in the program (from .preinit_array: before the constructors of the
+ * executable, such as tauri-utils' own, which are built for x86-64-v3 too): the engine and the
  * app are built for x86-64-v3 (AVX2, FMA, F16C, BMI2; see .cargo/config.toml), and on a CPU
  * without them they would die with SIGILL at their first such instruction, saying nothing. This
  * file is compiled for the plain x86-64 baseline (build.rs), so the check itself runs on any
@@ -28,7 +29,10 @@ static void show_dialog(const char *text) {
     }
 }
 
-__attribute__((constructor)) static void fin_r1_cpu_check(void) {
+static void fin_r1_cpu_check(int argc, char **argv, char **envp) {
+    (void)argc;
+    (void)argv;
+    (void)envp;
     __builtin_cpu_init();
     const char *missing = 0;
     if (!__builtin_cpu_supports("avx2")) missing = "AVX2";
@@ -56,6 +60,9 @@ __attribute__((constructor)) static void fin_r1_cpu_check(void) {
     if (!isatty(2) && ((display && *display) || (wayland && *wayland))) show_dialog(text);
     _exit(78); /* EX_CONFIG */
 }
+
+__attribute__((section(".preinit_array"), used)) static void (*const fin_r1_cpu_check_entry)(int, char **, char **) =
+    fin_r1_cpu_check;
 #endif
 
 /* Referenced from Rust so the linker keeps this object (and its constructor) in every binary. */

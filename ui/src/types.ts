@@ -286,6 +286,7 @@ export interface CatalogView {
 }
 
 export type JobEvent =
+  | { type: "source"; repo: string; file: string }
   | { type: "start"; file: string; total: number; resumed_from: number }
   | { type: "progress"; file: string; done: number; total: number; bytes_per_sec: number }
   | { type: "quantize"; done: number; total: number; tensor: string }

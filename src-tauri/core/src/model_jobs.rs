@@ -25,6 +25,8 @@ use crate::store::{LibraryModel, Store};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
+    /// The repository file being fetched (a catalog entry's, picked by quantization).
+    Source { repo: String, file: String },
     Start { file: String, total: u64, resumed_from: u64 },
     Progress { file: String, done: u64, total: u64, bytes_per_sec: f64 },
     Quantize { done: usize, total: usize, tensor: String },
@@ -96,13 +98,16 @@ impl JobError {
 }
 
 /// A finished job: the model file, and its library entry when a store was given.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct JobOutput {
     pub path: PathBuf,
     /// The download was already complete in the cache.
     pub cached: bool,
     pub sha256: Option<String>,
     pub model: Option<LibraryModel>,
+    /// A downloaded file the library refused (not a model this engine runs): the download
+    /// itself succeeded and the file stays in the cache.
+    pub not_added: Option<ImportError>,
 }
 
 /// A catalog entry: its GGUF for the entry's quantization, or (official weights) its
@@ -129,13 +134,18 @@ pub async fn fetch_catalog_model(
 /// One repository file; a GGUF joins the library.
 pub async fn fetch_file(req: &DownloadRequest, store: Option<&Store>, sink: Arc<dyn JobSink>, cancel: &JobCancel) -> Result<JobOutput, JobError> {
     let progress: Arc<dyn Progress> = sink.clone();
+    sink.event(JobEvent::Source { repo: req.repo.clone(), file: req.file.clone() });
     let d = cancel.race(async { Ok(hub::download(req, progress).await?) }).await?;
     let is_gguf = d.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf"));
-    let model = match store.filter(|_| is_gguf) {
-        Some(store) => Some(add(store, &d.path, "download", Some(&req.repo), &*sink).await?),
-        None => None,
-    };
-    Ok(JobOutput { path: d.path, cached: d.cached, sha256: d.sha256, model })
+    let (mut model, mut not_added) = (None, None);
+    if let Some(store) = store.filter(|_| is_gguf) {
+        sink.event(JobEvent::Checking { path: d.path.display().to_string() });
+        match library::add(store, &d.path, "download", Some(&req.repo)).await {
+            Ok(m) => model = Some(m),
+            Err(e) => not_added = Some(e),
+        }
+    }
+    Ok(JobOutput { path: d.path, cached: d.cached, sha256: d.sha256, model, not_added })
 }
 
 /// A local safetensors checkpoint quantized to `out`, then added to the library.
@@ -174,7 +184,7 @@ pub async fn quantize_checkpoint(
         Some(store) => Some(add(store, out, "quantize", repo, &*sink).await?),
         None => None,
     };
-    Ok(JobOutput { path: out.to_owned(), cached: false, sha256: None, model })
+    Ok(JobOutput { path: out.to_owned(), cached: false, sha256: None, model, not_added: None })
 }
 
 async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>, sink: &dyn JobSink) -> Result<LibraryModel, JobError> {

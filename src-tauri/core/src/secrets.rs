@@ -88,7 +88,7 @@ pub async fn secret(store: &Store, key: &str) -> Result<Option<String>, StoreErr
     match (found, stored) {
         (Ok(Some(v)), stored) => {
             if stored.is_some() {
-                store.delete_setting(key).await?;
+                store.forget_setting(key).await?;
             }
             Ok(Some(v))
         }
@@ -96,7 +96,7 @@ pub async fn secret(store: &Store, key: &str) -> Result<Option<String>, StoreErr
             // Kept in the store by an older build (or while no keychain answered): moved.
             let (acct, value) = (account(store, key), v.clone());
             if keychain(move || set(&acct, Some(&value))).await.is_ok() {
-                store.delete_setting(key).await?;
+                store.forget_setting(key).await?;
             }
             Ok(Some(v))
         }
@@ -111,12 +111,12 @@ pub async fn set_secret(store: &Store, key: &str, value: Option<&str>) -> Result
     let value = value.filter(|v| !v.is_empty()).map(str::to_owned);
     let (acct, v) = (account(store, key), value.clone());
     match keychain(move || set(&acct, v.as_deref())).await {
-        Ok(()) => store.delete_setting(key).await,
+        Ok(()) => store.forget_setting(key).await,
         Err(why) => {
             tracing::warn!("no keychain ({why}): {key} is kept in the app's store");
             match value {
                 Some(v) => store.set_setting(key, &Value::String(v)).await,
-                None => store.delete_setting(key).await,
+                None => store.forget_setting(key).await,
             }
         }
     }

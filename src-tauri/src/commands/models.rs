@@ -160,7 +160,11 @@ pub async fn download_model(state: State<'_, AppState>, request: DownloadModel, 
             }
         };
         let out = out.map_err(job_error)?;
-        out.model.ok_or_else(|| CommandError::Invalid(format!("{} is not a GGUF model file", out.path.display())))
+        match (out.model, out.not_added) {
+            (Some(m), _) => Ok(m),
+            (None, Some(e)) => Err(CommandError::Model { kind: e.kind().to_owned(), message: format!("downloaded, but not a model the engine can run: {e}") }),
+            (None, None) => Err(CommandError::Invalid(format!("{} is not a GGUF model file", out.path.display()))),
+        }
     })
     .await
 }

@@ -33,7 +33,7 @@ function onJobEvent(e: JobEvent) {
   if (e.type === "start") job.value = { ...j, file: e.file, total: e.total, done: e.resumed_from, resumedFrom: e.resumed_from, rate: 0 };
   else if (e.type === "progress") job.value = { ...j, file: e.file, done: e.done, total: e.total, rate: e.bytes_per_sec };
   else if (e.type === "quantize") job.value = { ...j, tensors: { done: e.done, total: e.total } };
-  else job.value = { ...j, checking: true };
+  else if (e.type === "checking") job.value = { ...j, checking: true };
 }
 
 async function runJob(label: string, work: () => Promise<LibraryModel>) {

@@ -99,6 +99,8 @@ struct Bar {
     started: Instant,
     last: Mutex<Instant>,
     tty: bool,
+    /// The last line (100 %) has been drawn.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 fn human(bytes: f64) -> String {
@@ -122,7 +124,15 @@ impl Bar {
             started: Instant::now(),
             last: Mutex::new(Instant::now()),
             tty: std::io::stderr().is_terminal(),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// Draws the download's last line once, if there was a download.
+    fn close(&self) {
+        if self.total.load(Ordering::Relaxed) > 0 && !self.closed.swap(true, Ordering::Relaxed) {
+            self.draw(true);
+        }
     }
 
     fn draw(&self, end: bool) {
@@ -178,6 +188,7 @@ impl JobSink for Bar {
     fn event(&self, event: JobEvent) {
         match event {
             JobEvent::Quantize { done, total, tensor } => {
+                self.close();
                 if self.tty {
                     eprint!("\r\x1b[2K{done}/{total} {tensor}");
                     if done == total {
@@ -187,7 +198,11 @@ impl JobSink for Bar {
                     eprintln!("{done}/{total} tensors");
                 }
             }
-            JobEvent::Checking { path } => eprintln!("Checking {path} …"),
+            JobEvent::Checking { path } => {
+                self.close();
+                eprintln!("Checking {path} …");
+            }
+            JobEvent::Source { repo, file } => eprintln!("{repo} / {file}"),
             JobEvent::Start { .. } | JobEvent::Progress { .. } => {}
         }
     }
@@ -218,8 +233,8 @@ fn report(out: Result<JobOutput, JobError>, bar: &Bar) -> i32 {
         Ok(out) => {
             if out.cached {
                 eprintln!("Already in the cache: nothing to fetch.");
-            } else if bar.total.load(Ordering::Relaxed) > 0 {
-                bar.draw(true);
+            } else {
+                bar.close();
             }
             match &out.sha256 {
                 Some(h) => eprintln!("SHA-256 {h} matches the hub's."),
@@ -228,6 +243,9 @@ fn report(out: Result<JobOutput, JobError>, bar: &Bar) -> i32 {
             }
             if let Some(m) = &out.model {
                 eprintln!("Added to the library: {}", describe(m));
+            }
+            if let Some(e) = &out.not_added {
+                eprintln!("fin-r1: downloaded, but it is not a model the engine can run: {e}");
             }
             println!("{}", out.path.display());
             0

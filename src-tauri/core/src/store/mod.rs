@@ -432,6 +432,20 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a row that held a secret so that its bytes leave the files too: zeroed in the
+    /// page (`secure_delete`), then the write-ahead log checkpointed and truncated, so the old
+    /// page images it kept are gone (best effort while another connection reads).
+    pub async fn forget_setting(&self, key: &str) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA secure_delete = ON").execute(&mut *conn).await?;
+        let done = sqlx::query("DELETE FROM settings WHERE key = ?1").bind(key).execute(&mut *conn).await;
+        let _ = sqlx::query("PRAGMA secure_delete = OFF").execute(&mut *conn).await;
+        if done?.rows_affected() > 0 {
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+
     pub async fn set_setting(&self, key: &str, value: &serde_json::Value) -> Result<()> {
         sqlx::query("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
             .bind(key)
