@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=release
 args=()
-cargo_flags=(--release)
+# The release build leaves the tests crate out: it turns on the engine's and the core's
+# `test-support` features, which users' binaries should not carry.
+cargo_flags=(--release --exclude fin-r1-tests)
 if [ "${1:-}" = "--debug" ]; then
   profile=debug
   args=(--debug)
@@ -16,8 +18,8 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo-tauri >/dev/null || cargo install tauri-cli --locked --version '^2'
 bash scripts/build-ui.sh
-# Every binary built together, as the test command builds them: building one package alone
-# unifies features differently and compiles most of the dependency tree again.
+# Every binary built together, as the test command builds them (debug): building one package
+# alone unifies features differently and compiles most of the dependency tree again.
 cargo build --workspace --bins --locked "${cargo_flags[@]}"
 mkdir -p packaging/build
 cp "$target/$profile/fin-r1" packaging/build/fin-r1

@@ -31,13 +31,17 @@ command -v update-mime-database >/dev/null || need+=(shared-mime-info)
 command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
 # API keys go to the OS keychain: its test runs gnome-keyring's Secret Service on a private
 # D-Bus session and reads it back with libsecret's tool.
-command -v gnome-keyring-daemon >/dev/null || need+=(gnome-keyring)
-command -v secret-tool >/dev/null || need+=(libsecret-tools)
-command -v dbus-run-session >/dev/null || need+=(dbus-daemon)
-if [ ${#need[@]} -gt 0 ]; then
+# Without recommends, and with dbus-user-session as the session bus: dbus-x11 would make libdbus
+# autolaunch a bus (and gnome-keyring's unlock prompt) on the tests' X display.
+keyring=()
+command -v gnome-keyring-daemon >/dev/null || keyring+=(gnome-keyring dbus-user-session)
+command -v secret-tool >/dev/null || keyring+=(libsecret-tools)
+command -v dbus-run-session >/dev/null || keyring+=(dbus-daemon)
+if [ ${#need[@]} -gt 0 ] || [ ${#keyring[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+  [ ${#need[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}"
+  [ ${#keyring[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${keyring[@]}"
 fi
 if ! command -v cargo >/dev/null; then
   if [ -x "$HOME/.cargo/bin/cargo" ]; then :; else
