@@ -423,7 +423,11 @@ fn a_catalog_download_streams_progress_stops_and_resumes() {
     assert!(stop.join().expect("thread"), "the job was running when cancelled");
     let err = first.expect_err("cancelled");
     assert_eq!(err.kind(), "cancelled", "{err}");
-    assert!(matches!(events.lock().expect("lock").first(), Some(JobEvent::Start { total, .. }) if *total == size));
+    {
+        let events = events.lock().expect("lock");
+        assert!(matches!(events.first(), Some(JobEvent::Source { file, .. }) if file == "Fin-R1.Q4_K_M.gguf"), "{events:?}");
+        assert!(events.iter().any(|e| matches!(e, JobEvent::Start { total, .. } if *total == size)), "{events:?}");
+    }
     // The job has ended by the time the command returns: the slot is free.
     assert_eq!(invoke(&window, "model_catalog", json!({})).expect("catalog")["busy"], false);
 
