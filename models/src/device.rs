@@ -5,6 +5,7 @@ use candle_core::Device;
 use crate::error::{EngineError, Result};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
     #[default]
@@ -25,7 +26,25 @@ impl FromStr for DeviceChoice {
     }
 }
 
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl DeviceChoice {
+    /// The devices this build can run on (CUDA and Metal are build features).
+    pub fn built() -> Vec<Self> {
+        let mut d = vec![Self::Cpu];
+        if cfg!(feature = "cuda") {
+            d.push(Self::Cuda);
+        }
+        if cfg!(feature = "metal") {
+            d.push(Self::Metal);
+        }
+        d
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Cpu => "cpu",

@@ -1,5 +1,7 @@
 use std::path::PathBuf;
 
+use crate::events::ErrorKind;
+
 /// Everything the engine can refuse or fail at. Each variant names the problem in words an
 /// analyst (or a bug report) can act on; none of them is a panic.
 #[derive(Debug, thiserror::Error)]
@@ -48,25 +50,25 @@ pub enum EngineError {
 
 impl EngineError {
     /// A stable machine-readable name for the error's kind (used in JSON events and API errors).
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Open { .. } | Self::Io { .. } => "io",
-            Self::NotGguf { .. } => "not_gguf",
-            Self::Malformed(_) => "malformed",
-            Self::Truncated(_) => "truncated",
-            Self::UnsupportedArchitecture(_) => "unsupported_architecture",
-            Self::UnsupportedTensorType { .. } => "unsupported_tensor_type",
-            Self::InvalidMetadata { .. } | Self::MissingMetadata(_) => "invalid_metadata",
-            Self::MissingTensor(_) | Self::TensorShape { .. } => "invalid_tensors",
-            Self::Tokenizer(_) => "tokenizer",
-            Self::Template(_) => "template",
-            Self::PromptTooLong { .. } => "prompt_too_long",
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::DeviceUnavailable { .. } => "device_unavailable",
-            Self::EngineStopped => "engine_stopped",
-            Self::Compute(_) => "compute",
-            Self::Quantize(_) => "quantize",
-            Self::Cancelled => "cancelled",
+            Self::Open { .. } | Self::Io { .. } => ErrorKind::Io,
+            Self::NotGguf { .. } => ErrorKind::NotGguf,
+            Self::Malformed(_) => ErrorKind::Malformed,
+            Self::Truncated(_) => ErrorKind::Truncated,
+            Self::UnsupportedArchitecture(_) => ErrorKind::UnsupportedArchitecture,
+            Self::UnsupportedTensorType { .. } => ErrorKind::UnsupportedTensorType,
+            Self::InvalidMetadata { .. } | Self::MissingMetadata(_) => ErrorKind::InvalidMetadata,
+            Self::MissingTensor(_) | Self::TensorShape { .. } => ErrorKind::InvalidTensors,
+            Self::Tokenizer(_) => ErrorKind::Tokenizer,
+            Self::Template(_) => ErrorKind::Template,
+            Self::PromptTooLong { .. } => ErrorKind::PromptTooLong,
+            Self::InvalidRequest(_) => ErrorKind::InvalidRequest,
+            Self::DeviceUnavailable { .. } => ErrorKind::DeviceUnavailable,
+            Self::EngineStopped => ErrorKind::EngineStopped,
+            Self::Compute(_) => ErrorKind::Compute,
+            Self::Quantize(_) => ErrorKind::Quantize,
+            Self::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GenerationEvent {
     /// A piece of the reasoning chain (inside `<think>…</think>`).
@@ -13,10 +14,11 @@ pub enum GenerationEvent {
     Usage(Usage),
     /// The generation ended; always the last event unless an `Error` came instead.
     Done(Done),
-    Error { kind: String, message: String },
+    Error { kind: ErrorKind, message: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Usage {
     pub prompt_tokens: usize,
     /// Prompt tokens whose keys and values were already cached from an earlier turn.
@@ -30,6 +32,7 @@ pub struct Usage {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// The model ended its turn.
@@ -41,6 +44,16 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "end" => Self::End,
+            "length" => Self::Length,
+            "stop_string" => Self::StopString,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::End => "end",
@@ -52,6 +65,7 @@ impl StopReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Done {
     pub reason: StopReason,
     /// The output ended inside the reasoning chain: there is no answer.
@@ -64,6 +78,129 @@ pub struct Done {
 
 impl GenerationEvent {
     pub fn error(e: &crate::EngineError) -> Self {
-        Self::Error { kind: e.kind().to_owned(), message: e.to_string() }
+        Self::Error { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+/// Why something failed, in one vocabulary for the stream, the store, the API server and the UI:
+/// the engine's own kinds, a remote server's, the store's and the app's. Stored and sent as its
+/// snake_case name; a name this build does not know (a newer build's row) reads as `Other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Io,
+    NotGguf,
+    Malformed,
+    Truncated,
+    UnsupportedArchitecture,
+    UnsupportedTensorType,
+    InvalidMetadata,
+    InvalidTensors,
+    Tokenizer,
+    Template,
+    PromptTooLong,
+    InvalidRequest,
+    DeviceUnavailable,
+    EngineStopped,
+    Compute,
+    Quantize,
+    Cancelled,
+    /// A generation ended without a last event (its task died).
+    Unfinished,
+    /// A remote server refused the key.
+    Unauthorized,
+    NotFound,
+    RemoteUnreachable,
+    RemoteBusy,
+    RemoteServer,
+    RemoteStream,
+    StoreOpen,
+    StoreNewer,
+    StoreMigrate,
+    StoreReadOnly,
+    Store,
+    DiskFull,
+    ModelHash,
+    Scenario,
+    NoModel,
+    /// The model hub could not be reached.
+    Unreachable,
+    /// The address answers, but not as a model hub.
+    NotAHub,
+    /// A downloaded file is not the one the hub listed.
+    HashMismatch,
+    /// A download stopped part way (it resumes next time).
+    Interrupted,
+    #[serde(other)]
+    Other,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Io => "io",
+            Self::NotGguf => "not_gguf",
+            Self::Malformed => "malformed",
+            Self::Truncated => "truncated",
+            Self::UnsupportedArchitecture => "unsupported_architecture",
+            Self::UnsupportedTensorType => "unsupported_tensor_type",
+            Self::InvalidMetadata => "invalid_metadata",
+            Self::InvalidTensors => "invalid_tensors",
+            Self::Tokenizer => "tokenizer",
+            Self::Template => "template",
+            Self::PromptTooLong => "prompt_too_long",
+            Self::InvalidRequest => "invalid_request",
+            Self::DeviceUnavailable => "device_unavailable",
+            Self::EngineStopped => "engine_stopped",
+            Self::Compute => "compute",
+            Self::Quantize => "quantize",
+            Self::Cancelled => "cancelled",
+            Self::Unfinished => "unfinished",
+            Self::Unauthorized => "unauthorized",
+            Self::NotFound => "not_found",
+            Self::RemoteUnreachable => "remote_unreachable",
+            Self::RemoteBusy => "remote_busy",
+            Self::RemoteServer => "remote_server",
+            Self::RemoteStream => "remote_stream",
+            Self::StoreOpen => "store_open",
+            Self::StoreNewer => "store_newer",
+            Self::StoreMigrate => "store_migrate",
+            Self::StoreReadOnly => "store_read_only",
+            Self::Store => "store",
+            Self::DiskFull => "disk_full",
+            Self::ModelHash => "model_hash",
+            Self::Scenario => "scenario",
+            Self::NoModel => "no_model",
+            Self::Unreachable => "unreachable",
+            Self::NotAHub => "not_a_hub",
+            Self::HashMismatch => "hash_mismatch",
+            Self::Interrupted => "interrupted",
+            Self::Other => "other",
+        }
+    }
+
+    /// Reads a stored name; an unknown one is `Other` (as serde reads it).
+    pub fn parse(s: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(Self::Other)
+    }
+}
+
+/// Compared with its stored name (tests and logs read kinds as text).
+impl PartialEq<str> for ErrorKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::error::{EngineError, Result};
@@ -536,17 +536,6 @@ impl GgufFile {
                 problem: format!("expected a number, found {}", v.type_name()),
             }),
         }
-    }
-
-    /// Reads one tensor's bytes (bounds were checked in `open`).
-    pub fn read_tensor_bytes(&self, file: &mut File, t: &TensorInfo) -> Result<Vec<u8>> {
-        let io = |source| EngineError::Io { path: self.path.clone(), source };
-        file.seek(SeekFrom::Start(self.data_offset + t.offset)).map_err(io)?;
-        let mut buf = vec![0u8; t.n_bytes as usize];
-        file.read_exact(&mut buf).map_err(|e| {
-            EngineError::Truncated(format!("tensor {:?} could not be read: {e}", t.name))
-        })?;
-        Ok(buf)
     }
 }
 

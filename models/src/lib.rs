@@ -24,7 +24,7 @@ pub use defaults::{ModelFamily, FIN_R1_SYSTEM_PROMPT};
 pub use device::DeviceChoice;
 pub use engine::{Engine, Generation};
 pub use error::{EngineError, Result};
-pub use events::{Done, GenerationEvent, StopReason, Usage};
+pub use events::{Done, ErrorKind, GenerationEvent, StopReason, Usage};
 pub use runtime::{CancelToken, ContextPolicy, GenerationRequest, LoadOptions, ModelInfo, Runtime};
 pub use sampler::{resolve as resolve_sampling, SamplingError, SamplingOverrides, SamplingParams};
 pub use template::{ChatMessage, Role};

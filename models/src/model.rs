@@ -129,11 +129,6 @@ impl Model {
         self.max_positions
     }
 
-    /// Tokens whose keys and values the cache holds.
-    pub fn cached_len(&self) -> usize {
-        self.cached
-    }
-
     /// Forgets cached positions from `len` on, keeping the prefix before it.
     pub fn truncate_cache(&mut self, len: usize) -> Result<()> {
         if len >= self.cached {

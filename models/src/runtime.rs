@@ -374,7 +374,8 @@ fn rate(n: usize, secs: f64) -> f64 {
     }
 }
 
+/// A drawn seed fits in 53 bits, so the UI (JavaScript numbers) shows and repeats it exactly.
 fn fresh_seed() -> u64 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    (t as u64) ^ ((t >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)
+    ((t as u64) ^ ((t >> 64) as u64) ^ u64::from(std::process::id()).rotate_left(32)) & crate::sampler::MAX_SEED
 }

@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct SamplingParams {
     /// 0 means greedy decoding.
@@ -71,6 +72,11 @@ fn check_repetition_penalty(r: f32) -> Result<(), SamplingError> {
 fn check_max_tokens(m: usize) -> Result<(), SamplingError> {
     if (1..=MAX_TOKENS_LIMIT).contains(&m) { Ok(()) } else { Err(out("max_tokens", m, "1 to 32768")) }
 }
+/// Seeds a UI can show and give back exactly: JavaScript numbers hold integers up to 2^53 − 1.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+fn check_seed(seed: u64) -> Result<(), SamplingError> {
+    if seed <= MAX_SEED { Ok(()) } else { Err(out("seed", seed, "0 to 9007199254740991 (2^53 - 1)")) }
+}
 fn check_stop(stop: &[String]) -> Result<(), SamplingError> {
     if stop.len() > MAX_STOPS {
         return Err(out("stop", format!("{} strings", stop.len()), "at most 16 strings"));
@@ -88,6 +94,7 @@ impl SamplingParams {
         check_top_k(self.top_k)?;
         check_repetition_penalty(self.repetition_penalty)?;
         check_max_tokens(self.max_tokens)?;
+        self.seed.map_or(Ok(()), check_seed)?;
         check_stop(&self.stop)
     }
 }
@@ -95,6 +102,7 @@ impl SamplingParams {
 /// Sampling fields one layer sets (the user's defaults, a conversation, a turn); unset fields
 /// come from the layer below.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct SamplingOverrides {
     pub temperature: Option<f32>,
@@ -126,6 +134,7 @@ impl SamplingOverrides {
         self.top_k.map_or(Ok(()), check_top_k)?;
         self.repetition_penalty.map_or(Ok(()), check_repetition_penalty)?;
         self.max_tokens.map_or(Ok(()), check_max_tokens)?;
+        self.seed.map_or(Ok(()), check_seed)?;
         self.stop.as_deref().map_or(Ok(()), check_stop)
     }
 }

@@ -1,3 +1,4 @@
+use fin_r1_engine::ErrorKind;
 use serde::Serialize;
 
 /// What a command's caller (the UI) gets on failure: a stable kind to branch on and a message
@@ -11,7 +12,7 @@ pub enum CommandError {
     #[error("{0}")]
     Scenario(#[from] fin_r1_core::scenario::ScenarioError),
     #[error("{message}")]
-    Model { kind: String, message: String },
+    Model { kind: ErrorKind, message: String },
     #[error("no model is set: choose a GGUF file in the model picker")]
     NoModel,
     #[error("{0}")]
@@ -19,25 +20,35 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    pub fn kind(&self) -> String {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Store(e) => e.kind().to_owned(),
-            Self::Run(e) => e.kind().to_owned(),
-            Self::Scenario(_) => "scenario".to_owned(),
-            Self::Model { kind, .. } => kind.clone(),
-            Self::NoModel => "no_model".to_owned(),
-            Self::Invalid(_) => "invalid_request".to_owned(),
+            Self::Store(e) => e.kind(),
+            Self::Run(e) => e.kind(),
+            Self::Scenario(_) => ErrorKind::Scenario,
+            Self::Model { kind, .. } => *kind,
+            Self::NoModel => ErrorKind::NoModel,
+            Self::Invalid(_) => ErrorKind::InvalidRequest,
         }
     }
 }
 
 impl Serialize for CommandError {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("CommandError", 2)?;
-        st.serialize_field("kind", &self.kind())?;
-        st.serialize_field("message", &self.to_string())?;
-        st.end()
+        Wire { kind: self.kind(), message: self.to_string() }.serialize(s)
+    }
+}
+
+/// The shape the page receives (and the TypeScript bindings describe).
+#[derive(Serialize, specta::Type)]
+#[serde(rename = "CommandError")]
+struct Wire {
+    kind: ErrorKind,
+    message: String,
+}
+
+impl specta::Type for CommandError {
+    fn definition(types: &mut specta::Types) -> specta::datatype::DataType {
+        Wire::definition(types)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Fin-R1 Desktop's Tauri shell: a thin adapter of commands and channels over fin-r1-core.
 //! `setup` is generic over the runtime, so the commands run on Tauri's mock runtime in tests.
 
+pub mod bindings;
 pub mod commands;
 pub mod error;
 pub mod instance;
@@ -15,51 +16,6 @@ use tauri::{Manager, Runtime};
 
 use fin_r1_core::store::Store;
 use state::{AppState, MODEL_PATH};
-
-/// The app's commands, as the permission manifest (build.rs) lists them.
-#[macro_export]
-macro_rules! handler {
-    () => {
-        tauri::generate_handler![
-            $crate::commands::chat::app_info,
-            $crate::commands::chat::load_model,
-            $crate::commands::chat::list_models,
-            $crate::commands::chat::list_conversations,
-            $crate::commands::chat::open_conversation,
-            $crate::commands::chat::show_branch,
-            $crate::commands::chat::search_conversations,
-            $crate::commands::chat::rename_conversation,
-            $crate::commands::chat::pin_conversation,
-            $crate::commands::chat::set_conversation_sampling,
-            $crate::commands::chat::delete_conversation,
-            $crate::commands::chat::restore_conversation,
-            $crate::commands::chat::list_scenarios,
-            $crate::commands::chat::send_message,
-            $crate::commands::chat::stop_generation,
-            $crate::commands::chat::render_markdown,
-            $crate::commands::chat::renderer_css,
-            $crate::commands::chat::get_setting,
-            $crate::commands::chat::set_setting,
-            $crate::commands::settings::get_settings,
-            $crate::commands::settings::save_settings,
-            $crate::commands::settings::server_status,
-            $crate::commands::settings::choose_data_dir,
-            $crate::commands::models::model_catalog,
-            $crate::commands::models::download_model,
-            $crate::commands::models::cancel_model_job,
-            $crate::commands::models::quantize_model,
-            $crate::commands::models::import_model,
-            $crate::commands::models::remove_model,
-            $crate::commands::models::set_hub_token,
-            $crate::commands::export::export_conversation,
-            $crate::commands::export::open_report,
-            $crate::commands::system::open_external,
-            $crate::commands::system::open_log_folder,
-            $crate::commands::system::diagnostics,
-            $crate::commands::system::about,
-        ]
-    };
-}
 
 /// Opens the store in `data_dir`, reads the settings (a damaged row falls back with a notice)
 /// and, in the background, loads the last model used (or `$FIN_R1_MODEL` on a first start),
@@ -113,7 +69,7 @@ pub fn run() -> anyhow::Result<()> {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .invoke_handler(handler!())
+        .invoke_handler(bindings::builder().invoke_handler())
         .setup(move |app| {
             setup(app, data_dir.clone())?;
             instance.serve(app.handle().clone());

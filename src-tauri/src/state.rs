@@ -46,7 +46,7 @@ impl Running {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, specta::Type)]
 pub struct ModelSummary {
     /// The file, or the remote server's base URL.
     pub path: PathBuf,
@@ -66,7 +66,7 @@ pub struct Loaded {
 }
 
 /// The API server as the settings page shows it.
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, specta::Type)]
 pub struct ServerStatus {
     pub running: bool,
     /// e.g. `http://127.0.0.1:8000/v1`.
@@ -214,16 +214,13 @@ impl AppState {
     /// next start.
     pub async fn load_model(&self, path: &Path) -> CmdResult<ModelSummary> {
         let owned = path.to_owned();
-        let setting = self.settings().await.device;
-        // An unknown device is said, not silently taken as the CPU.
-        let device: DeviceChoice = setting
-            .parse()
-            .map_err(|_| CommandError::Invalid(format!("the device {setting:?} in Settings is not one this build knows (cpu, cuda or metal)")))?;
+        // Typed: a stored device this build does not know was reported when settings were read.
+        let device: DeviceChoice = self.settings().await.device;
         tracing::info!(path = %path.display(), ?device, "loading a model");
         let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, ..Default::default() }))
             .await
-            .map_err(|e| CommandError::Model { kind: "engine".into(), message: e.to_string() })?
-            .map_err(|e| CommandError::Model { kind: e.kind().to_owned(), message: format!("{}: {e}", path.display()) })?;
+            .map_err(|e| CommandError::Model { kind: fin_r1_engine::ErrorKind::EngineStopped, message: e.to_string() })?
+            .map_err(|e| CommandError::Model { kind: e.kind(), message: format!("{}: {e}", path.display()) })?;
         let info = engine.info();
         let summary = ModelSummary {
             path: info.path.clone(),
@@ -371,12 +368,6 @@ impl AppState {
         let running = self.server.lock().await.is_some();
         if self.settings().await.server.enabled && (running || waiting) {
             self.apply_server_settings().await;
-        }
-    }
-
-    pub async fn stop_server(&self) {
-        if let Some(old) = self.server.lock().await.take() {
-            old.stop().await;
         }
     }
 

@@ -8,19 +8,23 @@ use serde::Serialize;
 use tauri::ipc::Channel;
 
 use fin_r1_core::runner::{TurnSink, TurnStarted};
+use fin_r1_core::store::MessageStatus;
 
 use crate::state::Running;
 
 pub const FLUSH_EVERY: Duration = Duration::from_millis(30);
 pub const MAX_BATCH_BYTES: usize = 8 * 1024;
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, specta::Type)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamMessage {
     /// Where the turn is stored, before any text.
     Started { conversation_id: i64, question_id: i64, answer_id: i64, created: bool, title: String },
     /// The generation's own events, in order; neighbouring text of one kind merged.
     Events { events: Vec<GenerationEvent> },
+    /// After the last event: the status the answer is stored with (`MessageStatus::after`), so
+    /// the page never maps a stop reason to a status itself.
+    Ended { status: MessageStatus },
 }
 
 pub struct ChannelSink {
@@ -99,6 +103,9 @@ impl TurnSink for ChannelSink {
             _ => {
                 self.pending.push(ev.clone());
                 self.flush();
+                if let Some(status) = MessageStatus::after(ev) {
+                    self.send(StreamMessage::Ended { status });
+                }
             }
         }
     }

@@ -126,7 +126,7 @@ fn seed_settings(data: &Path, edit: impl FnOnce(&mut Settings)) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let (store, _) = fin_r1_core::store::Store::open(data).await.expect("store");
-        let mut s = Settings { first_run_done: true, lang: Some("en".into()), ..Settings::default() };
+        let mut s = Settings { first_run_done: true, lang: Some(fin_r1_core::scenario::Lang::En), ..Settings::default() };
         edit(&mut s);
         fin_r1_core::settings::save(&store, &s).await.expect("save settings");
     });

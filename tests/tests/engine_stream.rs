@@ -96,6 +96,8 @@ fn same_seed_same_text_and_other_seed_other_text() {
     // Without a seed, one is drawn and reported, and repeats the run.
     let events = collect(&engine, ask("Summarise the credit risk.", SamplingParams { seed: None, ..sampling(0) }));
     let seed = done(&events).seed;
+    // Drawn within 53 bits: the page shows it and gives it back exactly.
+    assert!(seed <= fin_r1_engine::sampler::MAX_SEED, "{seed}");
     assert_eq!(text_of(&events), text_of(&collect(&engine, ask("Summarise the credit risk.", sampling(seed)))));
 }
 

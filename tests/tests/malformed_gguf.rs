@@ -44,7 +44,7 @@ fn truncated_files_are_refused_at_every_cut() {
     for cut in cuts {
         let p = write(&format!("cut-{cut}"), &bytes[..cut]);
         let e = load_err(&p);
-        assert!(matches!(e.kind(), "truncated" | "not_gguf" | "malformed"), "cut at {cut}: {e}");
+        assert!(matches!(e.kind(), fin_r1_engine::ErrorKind::Truncated | fin_r1_engine::ErrorKind::NotGguf | fin_r1_engine::ErrorKind::Malformed), "cut at {cut}: {e}");
     }
 }
 
@@ -96,7 +96,7 @@ fn absurd_counts_and_lengths_allocate_nothing() {
         }),
     ] {
         let e = load_err(&write(name, &bytes));
-        assert!(matches!(e.kind(), "truncated" | "malformed"), "{name}: {e}");
+        assert!(matches!(e.kind(), fin_r1_engine::ErrorKind::Truncated | fin_r1_engine::ErrorKind::Malformed), "{name}: {e}");
     }
 }
 

@@ -204,7 +204,7 @@ fn a_cancelled_quantization_stops_and_leaves_no_file() {
     let target = "q8_0".parse().expect("target");
     let r = rt.block_on(quantize_checkpoint(&ckpt, &out, target, None, None, sink.clone(), &cancel));
     assert!(matches!(r, Err(JobError::Cancelled)), "{r:?}");
-    assert_eq!(r.as_ref().err().map(|e| e.kind()), Some("cancelled"));
+    assert_eq!(r.as_ref().err().map(|e| e.kind()), Some(fin_r1_engine::ErrorKind::Cancelled));
     let quantized = sink.seen.lock().expect("lock").iter().filter(|e| matches!(e, fin_r1_core::model_jobs::JobEvent::Quantize { .. })).count();
     assert_eq!(quantized, 1, "it stopped at the first tensor");
     let partial = out.with_extension("gguf.partial");

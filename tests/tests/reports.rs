@@ -29,7 +29,7 @@ fn seed(dir: &Path) {
     rt.block_on(async {
         let (store, _) = Store::open(dir).await.expect("open");
         let c = store.create_conversation("理财产品销售合规审查 / Sales compliance review", Some("compliance"), None, Some("Fin-R1-Q4_K_M.gguf")).await.expect("conversation");
-        let form = serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "facts": "向C1保守型客户销售R4产品", "rule": "《证券期货投资者适当性管理办法》" } });
+        let form: fin_r1_core::store::QuestionForm = serde_json::from_value(serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "facts": "向C1保守型客户销售R4产品", "rule": "《证券期货投资者适当性管理办法》" } })).expect("form");
         let q = store.add_question(c.id, None, "filled prompt", Some("compliance"), Some(&form)).await.expect("question");
         let p = Provenance {
             engine: EngineRef { engine: "local".into(), model_file: Some("Fin-R1-Q4_K_M.gguf".into()), model_sha256: Some("ab".repeat(32)), quantization: Some("Q4_K_M".into()), remote_url: None },
@@ -39,7 +39,7 @@ fn seed(dir: &Path) {
         };
         let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
         let usage = Usage { prompt_tokens: 120, cached_prompt_tokens: 0, reasoning_tokens: 300, answer_tokens: 180, time_to_first_token_ms: 850.0, prefill_tok_s: 140.0, decode_tok_s: 9.5, total_ms: 52_000.0 };
-        let o = Outcome { reasoning: "先找适用条款，再逐条对照事实。Check the clause, then the facts.".into(), answer: ANSWER.into(), stop_reason: Some("end".into()), usage: Some(usage), seed: Some(42), ..Default::default() };
+        let o = Outcome { reasoning: "先找适用条款，再逐条对照事实。Check the clause, then the facts.".into(), answer: ANSWER.into(), stop_reason: Some(fin_r1_engine::StopReason::End), usage: Some(usage), seed: Some(42), ..Default::default() };
         store.finish_answer(a.id, &o).await.expect("finish");
         let q2 = store.add_question(c.id, Some(a.id), "Summarise the remediation in English.", None, None).await.expect("q2");
         let a2 = store.begin_answer(c.id, q2.id, &p).await.expect("begin 2");

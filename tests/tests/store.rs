@@ -34,7 +34,7 @@ async fn turn(store: &Store, conversation: i64, question: &str, reasoning: &str,
     let q = store.add_question(conversation, leaf, question, None, None).await.expect("question");
     let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
     let a = store.begin_answer(conversation, q.id, &p).await.expect("begin");
-    let o = Outcome { reasoning: reasoning.into(), answer: answer.into(), stop_reason: Some("end".into()), ..Default::default() };
+    let o = Outcome { reasoning: reasoning.into(), answer: answer.into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
     store.finish_answer(a.id, &o).await.expect("finish");
     a.id
 }
@@ -119,12 +119,15 @@ fn search_finds_a_presets_typed_question_and_fields_not_its_template() {
         let template = "你是一名资深合规审查专家。请依据以下条文逐条审查：";
         for (title, typed, rule) in [("销售A", "这笔理财销售合规吗", "适当性管理办法第十九条"), ("销售B", "私募基金宣传材料", "私募投资基金募集行为管理办法")] {
             let c = store.create_conversation(title, Some("compliance"), None, None).await.expect("create");
-            let form = serde_json::json!({ "question": typed, "fields": { "rule": rule, "facts": "客户风险等级C1" } });
+            let form = fin_r1_core::store::QuestionForm {
+                question: typed.into(),
+                fields: [("rule".to_owned(), rule.to_owned()), ("facts".to_owned(), "客户风险等级C1".to_owned())].into(),
+            };
             let filled = format!("{template}\n{rule}\n问题：{typed}");
             let q = store.add_question(c.id, None, &filled, Some("compliance"), Some(&form)).await.expect("question");
             let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
             let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
-            store.finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some("end".into()), ..Default::default() }).await.expect("finish");
+            store.finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() }).await.expect("finish");
         }
         assert!(store.search("资深合规审查专家", 10).await.expect("search").is_empty(), "the template's words match nothing");
         let hits = store.search("理财销售", 10).await.expect("search");
@@ -192,7 +195,7 @@ fn readers_see_consistent_rows_while_an_answer_streams() {
                     // Reasoning and answer grow together: one statement writes both.
                     store.checkpoint(a.id, &"r".repeat(n), &"a".repeat(n)).await.expect("checkpoint");
                 }
-                let o = Outcome { reasoning: "r".repeat(300), answer: "a".repeat(300), stop_reason: Some("end".into()), ..Default::default() };
+                let o = Outcome { reasoning: "r".repeat(300), answer: "a".repeat(300), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
                 store.finish_answer(a.id, &o).await.expect("finish");
             })
         };
@@ -305,7 +308,7 @@ fn the_runner_stores_turns_and_keeps_old_answers_as_branches() {
         // The form went into the first question as sent, and is kept with it.
         let q = store.message(first.question_id).await.expect("question");
         assert!(q.content.contains("FV = 1000, r = 5%, n = 2") && q.content.contains("现值是多少"), "{}", q.content);
-        assert_eq!(q.form.as_ref().and_then(|f| f["question"].as_str()), Some("两年后收到1000元，折现率5%，现值是多少？"));
+        assert_eq!(q.form.as_ref().map(|f| f.question.as_str()), Some("两年后收到1000元，折现率5%，现值是多少？"));
 
         // A follow-up, then another answer to the first question, then an edited first question.
         let follow = runner.run(TurnRequest::ask(Some(c.id), "And at 6%?"), &mut Collect::default()).await.expect("follow-up");
@@ -361,7 +364,7 @@ fn a_prompt_over_the_context_is_an_error_that_keeps_the_question() {
         let long = "Explain the covenant terms of this loan agreement in detail. ".repeat(40);
         let r = runner.run(TurnRequest::ask(None, long.clone()), &mut Collect::default()).await.expect("turn ran");
         assert_eq!(r.answer.status, MessageStatus::Error);
-        assert_eq!(r.answer.error_kind.as_deref(), Some("prompt_too_long"));
+        assert_eq!(r.answer.error_kind, Some(fin_r1_engine::ErrorKind::PromptTooLong));
         assert_eq!(store.message(r.question_id).await.expect("question").content, long);
     });
 }
@@ -505,6 +508,8 @@ fn a_chat_killed_mid_answer_keeps_its_text_as_interrupted() {
         let path = store.active_path(c.id).await.expect("path");
         let a = path.last().expect("answer");
         assert_eq!(a.status, MessageStatus::Interrupted);
+        // The status says it; there is no stop reason for a process that died.
+        assert_eq!(a.stop_reason, None);
         let all = printed.text();
         let stored = format!("{}{}", a.reasoning, a.answer);
         assert!(all.starts_with(&stored), "the stored text is what was printed");

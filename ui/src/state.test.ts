@@ -30,7 +30,10 @@ function answer(status: Message["status"], text: string): Message {
   };
 }
 
-function view(status: Message["status"], text: string, sampling = {}): ConversationView {
+const unset = { temperature: null, top_p: null, top_k: null, repetition_penalty: null, max_tokens: null, seed: null, stop: null };
+
+function view(status: Message["status"], text: string, set: { temperature?: number; max_tokens?: number } = {}): ConversationView {
+  const sampling = { ...unset, ...set };
   return {
     conversation: {
       id: 1, uid: "u", title: "PV", scenario_id: null, system_prompt: null, model: null, pinned: false,

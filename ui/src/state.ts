@@ -149,10 +149,15 @@ export async function openConversation(id: number) {
   batch(() => {
     page.value = "chat";
     current.value = view;
-    sampling.value = view.conversation.sampling ?? {};
+    sampling.value = setFields(view.conversation.sampling);
     errorLine.value = null;
     if (live.value && live.value.conversationId !== id) live.value = null;
   });
+}
+
+/** The fields a layer sets (Rust writes the unset ones as null). */
+function setFields(o: SamplingOverrides): SamplingOverrides {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== null && v !== undefined)) as SamplingOverrides;
 }
 
 /** The sampling panel: kept with the open conversation (a new chat's goes with its first turn). */
@@ -207,7 +212,7 @@ export async function send(turn: TurnKind) {
   try {
     const summary = await api.send(
       {
-        conversationId: view?.conversation.id ?? null,
+        conversation_id: view?.conversation.id ?? null,
         turn,
         scenario: scenario?.id ?? null,
         form: view ? {} : formValues.value,

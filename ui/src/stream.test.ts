@@ -37,14 +37,20 @@ describe("stream assembly", () => {
       decode_tok_s: 20,
       total_ms: 500,
     };
-    const done = { type: "done" as const, reason: "end", reasoning_unterminated: false, seed: 1, dropped_turns: 0 };
+    const done = { type: "done" as const, reason: "end" as const, reasoning_unterminated: false, seed: 1, dropped_turns: 0 };
     let live = applyMessage(emptyLive(), { type: "events", events: [{ type: "answer", text: "x" }, usage, done] }, 5);
     expect(live.usage?.reasoning_tokens).toBe(4);
-    expect(live.status).toBe("complete");
+    expect(live.stopReason).toBe("end");
     expect(live.endedAt).toBe(5);
+    // The status is what the shell says it is stored as; the page maps nothing itself.
+    expect(live.status).toBe("streaming");
+    live = applyMessage(live, { type: "ended", status: "complete" }, 6);
+    expect(live.status).toBe("complete");
     live = applyMessage(emptyLive(), { type: "events", events: [{ ...done, reason: "cancelled" }] }, 5);
+    live = applyMessage(live, { type: "ended", status: "cancelled" }, 5);
     expect(live.status).toBe("cancelled");
     live = applyMessage(emptyLive(), { type: "events", events: [{ type: "error", kind: "prompt_too_long", message: "too long" }] }, 5);
+    live = applyMessage(live, { type: "ended", status: "error" }, 5);
     expect(live.status).toBe("error");
     expect(live.error?.kind).toBe("prompt_too_long");
   });

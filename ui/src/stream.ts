@@ -1,7 +1,7 @@
 // Assembles a live answer from the channel's messages: reasoning and answer kept apart, the
 // figures and the end recorded. Pure, so the UI's view of a stream is tested without a window.
 
-import type { GenerationEvent, MessageStatus, StreamMessage, Usage } from "./types";
+import type { ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, Usage } from "./types";
 
 export interface LiveAnswer {
   conversationId: number | null;
@@ -12,9 +12,9 @@ export interface LiveAnswer {
   answer: string;
   status: MessageStatus;
   usage: Usage | null;
-  stopReason: string | null;
+  stopReason: StopReason | null;
   reasoningUnterminated: boolean;
-  error: { kind: string; message: string } | null;
+  error: { kind: ErrorKind; message: string } | null;
   /** When the first reasoning text and the first answer text arrived (ms, the caller's clock). */
   reasoningStartedAt: number | null;
   answerStartedAt: number | null;
@@ -51,6 +51,8 @@ export function applyMessage(live: LiveAnswer, msg: StreamMessage, now: number):
       title: msg.title,
     };
   }
+  // The status comes from the shell (the one mapping from an ending to a status, in Rust).
+  if (msg.type === "ended") return { ...live, status: msg.status };
   let next = { ...live };
   for (const ev of msg.events) next = applyEvent(next, ev, now);
   return next;
@@ -77,13 +79,12 @@ export function applyEvent(live: LiveAnswer, ev: GenerationEvent, now: number): 
     case "done":
       return {
         ...live,
-        status: ev.reason === "cancelled" ? "cancelled" : "complete",
         stopReason: ev.reason,
         reasoningUnterminated: ev.reasoning_unterminated,
         endedAt: now,
       };
     case "error":
-      return { ...live, status: "error", error: { kind: ev.kind, message: ev.message }, endedAt: now };
+      return { ...live, error: { kind: ev.kind, message: ev.message }, endedAt: now };
   }
 }
 

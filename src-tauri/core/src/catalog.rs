@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::hardware::Hardware;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Entry {
     pub id: String,
     pub name: String,
@@ -24,6 +25,7 @@ pub struct Entry {
 }
 
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 struct File {
     format: u32,
     model: Vec<Entry>,
@@ -71,6 +73,7 @@ pub const DEFAULT_CONTEXT: u64 = 16_384;
 const OVERHEAD: u64 = 300_000_000;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Advice {
     pub entry: Entry,
     /// Bytes on disk (the hub's figure where known, else an estimate).

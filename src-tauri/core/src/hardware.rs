@@ -3,12 +3,14 @@
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Gpu {
     pub name: String,
     pub memory_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Hardware {
     pub memory_bytes: u64,
     pub available_bytes: u64,

@@ -4,20 +4,22 @@
 
 use std::path::Path;
 
+use fin_r1_engine::ErrorKind;
+
 use crate::store::{now_ms, LibraryModel, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("{path}: {reason}")]
-    Invalid { path: String, reason: String, kind: &'static str },
+    Invalid { path: String, reason: String, kind: ErrorKind },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ImportError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Invalid { kind, .. } => kind,
+            Self::Invalid { kind, .. } => *kind,
             Self::Store(e) => e.kind(),
         }
     }
@@ -30,12 +32,12 @@ pub async fn add(store: &Store, path: &Path, source: &str, repo: Option<&str>) -
     let path = std::path::absolute(path).and_then(|p| std::fs::metadata(&p).map(|_| p)).map_err(|e| ImportError::Invalid {
         path: path.display().to_string(),
         reason: e.to_string(),
-        kind: "not_found",
+        kind: ErrorKind::NotFound,
     })?;
     let owned = path.clone();
     let report = tokio::task::spawn_blocking(move || fin_r1_engine::inspect::inspect(&owned, false, None))
         .await
-        .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: "io" })?
+        .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: ErrorKind::Io })?
         .map_err(|e| ImportError::Invalid { path: path.display().to_string(), reason: e.to_string(), kind: e.kind() })?;
     // Hashed once per file version and remembered: answers' provenance reuses it.
     let sha256 = store.model_sha256(&path).await?;

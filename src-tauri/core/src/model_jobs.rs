@@ -23,6 +23,7 @@ use crate::store::{LibraryModel, Store};
 
 /// What a job tells as it goes (the app's model manager shows these; the CLI prints them).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     /// The repository file being fetched (a catalog entry's, picked by quantization).
@@ -86,13 +87,13 @@ pub enum JobError {
 }
 
 impl JobError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> fin_r1_engine::ErrorKind {
         match self {
             Self::Download(e) => e.kind(),
-            Self::Quantize(EngineError::Cancelled) | Self::Cancelled => "cancelled",
-            Self::Quantize(_) => "quantize",
+            Self::Quantize(EngineError::Cancelled) | Self::Cancelled => fin_r1_engine::ErrorKind::Cancelled,
+            Self::Quantize(_) => fin_r1_engine::ErrorKind::Quantize,
             Self::Import(e) => e.kind(),
-            Self::Io(_) => "io",
+            Self::Io(_) => fin_r1_engine::ErrorKind::Io,
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fin_r1_engine::splitter::{Piece, ThinkSplitter};
 use fin_r1_engine::{
-    CancelToken, Done, Generation, GenerationEvent, GenerationRequest, SamplingParams, Usage,
+    CancelToken, Done, ErrorKind, Generation, GenerationEvent, GenerationRequest, SamplingParams, Usage,
 };
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -93,7 +93,7 @@ impl RemoteEngine {
         // would refuse (it once forwarded any value unchecked).
         let sampling = request.sampling.as_ref().unwrap_or(defaults);
         if let Err(e) = sampling.validate() {
-            let _ = tx.send(GenerationEvent::Error { kind: "invalid_request".into(), message: e.to_string() });
+            let _ = tx.send(GenerationEvent::Error { kind: ErrorKind::InvalidRequest, message: e.to_string() });
             return Generation::from_channel(rx, cancel);
         }
         let body = request_body(&self.config.model, &request, defaults);
@@ -153,20 +153,20 @@ fn request_body(model: &str, r: &GenerationRequest, defaults: &SamplingParams) -
     body
 }
 
-fn error(tx: &UnboundedSender<GenerationEvent>, kind: &str, message: String) {
-    let _ = tx.send(GenerationEvent::Error { kind: kind.into(), message });
+fn error(tx: &UnboundedSender<GenerationEvent>, kind: ErrorKind, message: String) {
+    let _ = tx.send(GenerationEvent::Error { kind, message });
 }
 
 /// What a failed HTTP status means to the analyst.
-fn status_message(status: reqwest::StatusCode, url: &str, model: &str, detail: &str) -> (String, &'static str) {
+fn status_message(status: reqwest::StatusCode, url: &str, model: &str, detail: &str) -> (String, ErrorKind) {
     let detail = if detail.is_empty() { String::new() } else { format!(" (server said: {detail})") };
     match status.as_u16() {
-        401 | 403 => (format!("the server at {url} refused the API key{detail}"), "unauthorized"),
-        404 => (format!("the server at {url} has no model {model:?} or no such endpoint{detail}"), "not_found"),
-        400 | 413 | 422 => (format!("the server rejected the request{detail}"), "invalid_request"),
-        429 => (format!("the server at {url} is busy (too many requests){detail}"), "remote_busy"),
-        s if s >= 500 => (format!("the server at {url} failed with HTTP {s}{detail}"), "remote_server"),
-        s => (format!("unexpected HTTP {s} from {url}{detail}"), "remote_server"),
+        401 | 403 => (format!("the server at {url} refused the API key{detail}"), ErrorKind::Unauthorized),
+        404 => (format!("the server at {url} has no model {model:?} or no such endpoint{detail}"), ErrorKind::NotFound),
+        400 | 413 | 422 => (format!("the server rejected the request{detail}"), ErrorKind::InvalidRequest),
+        429 => (format!("the server at {url} is busy (too many requests){detail}"), ErrorKind::RemoteBusy),
+        s if s >= 500 => (format!("the server at {url} failed with HTTP {s}{detail}"), ErrorKind::RemoteServer),
+        s => (format!("unexpected HTTP {s} from {url}{detail}"), ErrorKind::RemoteServer),
     }
 }
 
@@ -201,7 +201,7 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
                 } else {
                     format!("request to {} failed: {}", config.base_url, without_url(&e))
                 };
-                return error(&tx, "remote_unreachable", why);
+                return error(&tx, ErrorKind::RemoteUnreachable, why);
             }
         }
     };
@@ -223,7 +223,7 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
             Ok(p) => p,
             Err(e) => {
                 let why = if e.is_timeout() { "the server stopped sending (timed out)".to_owned() } else { without_url(&e) };
-                return error(&tx, "remote_stream", format!("the answer stream from {} broke: {why}", config.base_url));
+                return error(&tx, ErrorKind::RemoteStream, format!("the answer stream from {} broke: {why}", config.base_url));
             }
         };
         for line in lines.push(&piece) {
@@ -232,10 +232,10 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
                 break 'read;
             }
             let Ok(v) = serde_json::from_str::<Value>(data) else {
-                return error(&tx, "remote_stream", format!("the server sent something that is not JSON: {}", data.chars().take(120).collect::<String>()));
+                return error(&tx, ErrorKind::RemoteStream, format!("the server sent something that is not JSON: {}", data.chars().take(120).collect::<String>()));
             };
             if let Some(msg) = v.pointer("/error/message").and_then(Value::as_str) {
-                return error(&tx, "remote_server", format!("the server reported an error: {msg}"));
+                return error(&tx, ErrorKind::RemoteServer, format!("the server reported an error: {msg}"));
             }
             if let Some(u) = v.get("usage").filter(|u| !u.is_null()) {
                 usage_seen = Some(u.clone());
@@ -266,7 +266,7 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
         return;
     }
     let Some(finish) = finish else {
-        return error(&tx, "remote_stream", format!("the answer stream from {} ended before the answer was complete", config.base_url));
+        return error(&tx, ErrorKind::RemoteStream, format!("the answer stream from {} ended before the answer was complete", config.base_url));
     };
     let total = started.elapsed().as_secs_f64();
     let ttft = state.ttft.unwrap_or(total);

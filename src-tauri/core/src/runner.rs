@@ -7,19 +7,19 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fin_r1_engine::{resolve_sampling, CancelToken, ChatMessage, ContextPolicy, GenerationEvent, GenerationRequest, SamplingError};
+use fin_r1_engine::{resolve_sampling, CancelToken, ChatMessage, ContextPolicy, ErrorKind, GenerationEvent, GenerationRequest, SamplingError};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::backend::Backend;
 use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{
-    Conversation, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, Store, StoreError, CHECKPOINT_EVERY,
+    Conversation, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
 };
 
 pub use fin_r1_engine::SamplingOverrides;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TurnKind {
     /// A new question after the branch on show (or opening a new conversation).
@@ -114,11 +114,11 @@ pub enum RunError {
 }
 
 impl RunError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Store(e) => e.kind(),
-            Self::Scenario(_) => "scenario",
-            Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation | Self::Sampling(_) => "invalid_request",
+            Self::Scenario(_) => ErrorKind::Scenario,
+            Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation | Self::Sampling(_) => ErrorKind::InvalidRequest,
         }
     }
 }
@@ -253,10 +253,10 @@ impl Runner {
                         GenerationEvent::Answer { text } => out.answer.push_str(text),
                         GenerationEvent::Usage(u) => out.usage = Some(u.clone()),
                         GenerationEvent::Done(d) => {
-                            out.stop_reason = Some(d.reason.as_str().to_owned());
+                            out.stop_reason = Some(d.reason);
                             out.seed = Some(d.seed);
                         }
-                        GenerationEvent::Error { kind, message } => out.error = Some((kind.clone(), message.clone())),
+                        GenerationEvent::Error { kind, message } => out.error = Some((*kind, message.clone())),
                     }
                     sink.event(&ev);
                 }
@@ -269,7 +269,7 @@ impl Runner {
             }
         }
         if out.stop_reason.is_none() && out.error.is_none() {
-            out.error = Some(("engine".into(), "the generation ended without finishing".into()));
+            out.error = Some((ErrorKind::Unfinished, "the generation ended without finishing".into()));
         }
         if let Some(h) = hashing {
             out.model_sha256 = h.await.ok().flatten();
@@ -342,7 +342,7 @@ impl Runner {
         let (content, form) = match scenario {
             Some(s) if first => {
                 let filled = s.fill(typed, &req.form, req.lang).map_err(|e| RunError::Scenario(format!("scenario {}: {e}", s.id)))?;
-                (filled, Some(json!({ "question": typed, "fields": req.form })))
+                (filled, Some(QuestionForm { question: typed.to_owned(), fields: req.form.clone() }))
             }
             _ => (typed.to_owned(), None),
         };
@@ -372,12 +372,7 @@ fn prompt_history(path: &[Message]) -> Vec<ChatMessage> {
 }
 
 fn stored_fields(question: &Message) -> BTreeMap<String, String> {
-    question
-        .form
-        .as_ref()
-        .and_then(|f| f.get("fields"))
-        .and_then(|f| serde_json::from_value(f.clone()).ok())
-        .unwrap_or_default()
+    question.form.as_ref().map(|f| f.fields.clone()).unwrap_or_default()
 }
 
 /// A conversation's title: its first question's first line, shortened.
@@ -395,7 +390,7 @@ fn unsaved(mut m: Message, o: &Outcome) -> Message {
     m.reasoning = o.reasoning.clone();
     m.answer = o.answer.clone();
     m.status = MessageStatus::from(o);
-    m.stop_reason = o.stop_reason.clone();
+    m.stop_reason = o.stop_reason;
     m
 }
 

@@ -19,6 +19,7 @@ const KEYCHAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where this machine keeps the secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum Vault {
     /// The OS keychain.

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use fin_r1_engine::{
-    resolve_sampling, ChatMessage, ContextPolicy, Engine, Generation, GenerationEvent, GenerationRequest, Role, SamplingOverrides,
+    resolve_sampling, ChatMessage, ContextPolicy, Engine, ErrorKind, Generation, GenerationEvent, GenerationRequest, Role, SamplingOverrides,
 };
 use futures_util::stream::{self, Stream};
 use serde_json::{json, Value};
@@ -54,6 +54,7 @@ impl ServerConfig {
 
 /// What the server has done, for `GET /health` (and the app's status line).
 #[derive(Debug, Default, Clone, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Stats {
     pub received: u64,
     pub completed: u64,
@@ -373,10 +374,10 @@ fn usage_json(u: &fin_r1_engine::Usage) -> Value {
     })
 }
 
-fn error_status(kind: &str) -> (StatusCode, &'static str, Option<&'static str>) {
+fn error_status(kind: ErrorKind) -> (StatusCode, &'static str, Option<&'static str>) {
     match kind {
-        "prompt_too_long" => (StatusCode::BAD_REQUEST, "invalid_request_error", Some("context_length_exceeded")),
-        "invalid_request" => (StatusCode::BAD_REQUEST, "invalid_request_error", None),
+        ErrorKind::PromptTooLong => (StatusCode::BAD_REQUEST, "invalid_request_error", Some("context_length_exceeded")),
+        ErrorKind::InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request_error", None),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", None),
     }
 }
@@ -447,7 +448,7 @@ fn stream_response(
                     st.ended = true;
                 }
                 Some(GenerationEvent::Error { kind, message }) => {
-                    let (_, t, code) = error_status(&kind);
+                    let (_, t, code) = error_status(kind);
                     st.pending.push_back(Event::default().data(error_body(&message, t, code).to_string()));
                     st.pending.push_back(Event::default().data("[DONE]"));
                     st.watch.done(Outcome::Failed);
@@ -476,7 +477,7 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
             GenerationEvent::Done(d) => finish = finish_reason(d.reason),
             GenerationEvent::Error { kind, message } => {
                 watch.done(Outcome::Failed);
-                let (status, t, code) = error_status(&kind);
+                let (status, t, code) = error_status(kind);
                 return api_error(status, &message, t, code);
             }
         }

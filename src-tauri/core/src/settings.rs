@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use fin_r1_engine::DeviceChoice;
+
 use crate::runner::SamplingOverrides;
+use crate::scenario::Lang;
 use crate::store::{Store, StoreError};
 
 pub const KEY: &str = "app.settings";
@@ -16,13 +19,40 @@ pub const REMOTE_KEY: &str = "secret.remote.api_key";
 pub const SERVER_KEY: &str = "secret.server.api_key";
 pub const HUB_TOKEN: &str = "secret.hub.token";
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    /// Follows the system's light or dark preference.
+    #[default]
+    System,
+    Light,
+    Dark,
+}
+
+impl std::fmt::Display for Theme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Theme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::System => "system",
+            Self::Light => "light",
+            Self::Dark => "dark",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct Settings {
-    /// "zh" or "en"; `None` follows the system.
-    pub lang: Option<String>,
-    /// "system", "light" or "dark".
-    pub theme: String,
+    /// `None` follows the system.
+    pub lang: Option<Lang>,
+    pub theme: Theme,
     /// Where quantized models are written and the file picker starts; `None`: `<data>/models`.
     pub models_dir: Option<PathBuf>,
     /// The preset a new conversation starts with; `None`: a free question.
@@ -32,8 +62,8 @@ pub struct Settings {
     pub sampling: SamplingOverrides,
     /// Threads for the CPU kernels; `None`: one per core. Read at start.
     pub threads: Option<usize>,
-    /// "cpu", "cuda" or "metal" (what this build has).
-    pub device: String,
+    /// Where the local model runs (what this build has: `devices()` in the shell).
+    pub device: DeviceChoice,
     pub server: ServerSettings,
     pub remote: RemoteSettings,
     /// The hub models are downloaded from (a mirror, say); `None`: `$HF_ENDPOINT`, else
@@ -44,6 +74,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct ServerSettings {
     /// Started with the app (the user turned it on); off by default.
@@ -56,6 +87,7 @@ pub struct ServerSettings {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(default)]
 pub struct RemoteSettings {
     /// Answers come from the remote server instead of the local model.
@@ -69,12 +101,12 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             lang: None,
-            theme: "system".into(),
+            theme: Theme::System,
             models_dir: None,
             default_scenario: None,
             sampling: SamplingOverrides::default(),
             threads: None,
-            device: "cpu".into(),
+            device: DeviceChoice::Cpu,
             server: ServerSettings::default(),
             remote: RemoteSettings::default(),
             hub_endpoint: None,
@@ -97,12 +129,6 @@ impl Default for RemoteSettings {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SettingsError {
-    #[error("theme {0:?}: system, light or dark")]
-    Theme(String),
-    #[error("language {0:?}: zh or en")]
-    Lang(String),
-    #[error("device {0:?}: cpu, cuda or metal")]
-    Device(String),
     #[error("threads must be between 1 and 1024")]
     Threads,
     #[error("the API server may listen on a loopback address only (127.0.0.1, ::1 or localhost), not {0:?}")]
@@ -122,17 +148,6 @@ pub enum SettingsError {
 impl Settings {
     /// Checks what a user typed before it is saved.
     pub fn validate(&self) -> Result<(), SettingsError> {
-        if !["system", "light", "dark"].contains(&self.theme.as_str()) {
-            return Err(SettingsError::Theme(self.theme.clone()));
-        }
-        if let Some(l) = &self.lang {
-            if l != "zh" && l != "en" {
-                return Err(SettingsError::Lang(l.clone()));
-            }
-        }
-        if !["cpu", "cuda", "metal"].contains(&self.device.as_str()) {
-            return Err(SettingsError::Device(self.device.clone()));
-        }
         if self.threads.is_some_and(|t| t == 0 || t > 1024) {
             return Err(SettingsError::Threads);
         }
@@ -238,11 +253,12 @@ mod tests {
 
     #[test]
     fn a_damaged_field_falls_back_alone() {
-        let (s, bad) = parse(r#"{"theme":"dark","threads":"many","server":{"enabled":true,"port":9000}}"#);
-        assert_eq!(s.theme, "dark");
+        let (s, bad) = parse(r#"{"theme":"dark","threads":"many","device":"tpu","lang":"fr","server":{"enabled":true,"port":9000}}"#);
+        assert_eq!(s.theme, Theme::Dark);
         assert_eq!(s.threads, None);
+        assert_eq!((s.device, s.lang), (DeviceChoice::Cpu, None));
         assert!(s.server.enabled && s.server.port == 9000 && s.server.host == "127.0.0.1");
-        assert_eq!(bad, vec!["threads".to_owned()]);
+        assert_eq!(bad, vec!["device".to_owned(), "lang".to_owned(), "threads".to_owned()]);
     }
 
     #[test]

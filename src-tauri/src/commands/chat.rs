@@ -16,7 +16,7 @@ use crate::error::{CmdResult, CommandError};
 use crate::state::{AppState, ModelSummary, RECENT_MODELS};
 use crate::stream::{ChannelSink, StreamMessage};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct AppInfo {
     pub version: &'static str,
     pub data_dir: PathBuf,
@@ -32,6 +32,7 @@ pub struct AppInfo {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
     state.wait_startup().await;
     let recent_models = state.store.setting(RECENT_MODELS).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
@@ -48,23 +49,26 @@ pub async fn app_info(state: State<'_, AppState>) -> CmdResult<AppInfo> {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn load_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<ModelSummary> {
     state.choose_model(&path).await.inspect_err(|e| state.record_error(&e.to_string()))
 }
 
 /// The model library, newest first: what the picker offers.
 #[tauri::command]
+#[specta::specta]
 pub async fn list_models(state: State<'_, AppState>) -> CmdResult<Vec<fin_r1_core::store::LibraryModel>> {
     Ok(state.store.models().await?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn list_conversations(state: State<'_, AppState>) -> CmdResult<Vec<ConversationSummary>> {
     Ok(state.store.list_conversations(500).await?)
 }
 
 /// A conversation with every message of every branch; `active_path` is the branch on show.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, specta::Type)]
 pub struct ConversationView {
     pub conversation: Conversation,
     pub messages: Vec<Message>,
@@ -72,6 +76,7 @@ pub struct ConversationView {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn open_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<ConversationView> {
     view(&state, id).await
 }
@@ -85,6 +90,7 @@ async fn view(state: &AppState, id: i64) -> CmdResult<ConversationView> {
 
 /// Shows the branch through `message_id`, down to its newest descendant.
 #[tauri::command]
+#[specta::specta]
 pub async fn show_branch(state: State<'_, AppState>, conversation_id: i64, message_id: i64) -> CmdResult<ConversationView> {
     let all = state.store.messages(conversation_id).await?;
     let mut leaf = message_id;
@@ -96,11 +102,13 @@ pub async fn show_branch(state: State<'_, AppState>, conversation_id: i64, messa
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn search_conversations(state: State<'_, AppState>, query: String) -> CmdResult<Vec<SearchHit>> {
     Ok(state.store.search(&query, 50).await?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn rename_conversation(state: State<'_, AppState>, id: i64, title: String) -> CmdResult<()> {
     let title = title.trim();
     if title.is_empty() {
@@ -110,28 +118,32 @@ pub async fn rename_conversation(state: State<'_, AppState>, id: i64, title: Str
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn pin_conversation(state: State<'_, AppState>, id: i64, pinned: bool) -> CmdResult<()> {
     Ok(state.store.set_pinned(id, pinned).await?)
 }
 
 /// The sampling panel of a conversation: kept with it in the store, where the CLI sees it too.
 #[tauri::command]
+#[specta::specta]
 pub async fn set_conversation_sampling(state: State<'_, AppState>, id: i64, sampling: SamplingOverrides) -> CmdResult<()> {
     sampling.validate().map_err(|e| CommandError::Invalid(e.to_string()))?;
     Ok(state.store.set_conversation_sampling(id, &sampling).await?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn delete_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<()> {
     Ok(state.store.delete_conversation(id).await?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn restore_conversation(state: State<'_, AppState>, id: i64) -> CmdResult<()> {
     Ok(state.store.restore_conversation(id).await?)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct ScenarioList {
     pub scenarios: Vec<Scenario>,
     /// User preset files that failed validation, with the reason.
@@ -139,6 +151,7 @@ pub struct ScenarioList {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn list_scenarios(state: State<'_, AppState>) -> CmdResult<ScenarioList> {
     let lib = Library::load(Some(&state.scenario_dir()));
     Ok(ScenarioList {
@@ -147,8 +160,7 @@ pub async fn list_scenarios(state: State<'_, AppState>) -> CmdResult<ScenarioLis
     })
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 pub struct SendRequest {
     pub conversation_id: Option<i64>,
     pub turn: TurnKind,
@@ -156,9 +168,9 @@ pub struct SendRequest {
     pub scenario: Option<String>,
     #[serde(default)]
     pub form: BTreeMap<String, String>,
-    /// "zh" or "en": the language a preset's form labels are filled in.
+    /// The language a preset's form labels are filled in (Chinese when not given).
     #[serde(default)]
-    pub lang: Option<String>,
+    pub lang: Option<Lang>,
     /// A new conversation's sampling panel: kept with the conversation it opens. (An existing
     /// conversation's is set with `set_conversation_sampling`.)
     #[serde(default)]
@@ -166,7 +178,7 @@ pub struct SendRequest {
 }
 
 /// How a turn ended, once its events have all gone down the channel.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, specta::Type)]
 pub struct TurnSummary {
     pub conversation_id: i64,
     pub question_id: i64,
@@ -177,6 +189,7 @@ pub struct TurnSummary {
 
 /// Runs one turn; its events stream through `on_event` while it runs.
 #[tauri::command]
+#[specta::specta]
 pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_event: Channel<StreamMessage>) -> CmdResult<TurnSummary> {
     let runner = state.runner().await?;
     let req = TurnRequest {
@@ -185,7 +198,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         scenario: request.scenario.filter(|s| !s.is_empty()),
         system: None,
         form: request.form,
-        lang: if request.lang.as_deref() == Some("en") { Lang::En } else { Lang::Zh },
+        lang: request.lang.unwrap_or_default(),
         sampling: SamplingOverrides::default(),
         conversation_sampling: request.sampling.filter(|_| request.conversation_id.is_none()),
         defaults: state.settings().await.sampling,
@@ -201,7 +214,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         conversation = r.conversation_id,
         answer = a.id,
         status = ?a.status,
-        stop = a.stop_reason.as_deref().unwrap_or(""),
+        stop = a.stop_reason.map_or("", |r| r.as_str()),
         prompt_tokens = a.prompt_tokens.unwrap_or(0),
         reasoning_tokens = a.reasoning_tokens.unwrap_or(0),
         answer_tokens = a.answer_tokens.unwrap_or(0),
@@ -223,18 +236,21 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
 
 /// Stops a streaming answer; what it wrote so far is kept as `cancelled`.
 #[tauri::command]
+#[specta::specta]
 pub async fn stop_generation(state: State<'_, AppState>, answer_id: i64) -> CmdResult<bool> {
     Ok(state.running.cancel(answer_id))
 }
 
 /// Model output as sanitised HTML: the only HTML the UI puts into the page.
 #[tauri::command]
+#[specta::specta]
 pub async fn render_markdown(markdown: String) -> CmdResult<String> {
     super::off_thread(move || Ok(fin_r1_core::render::render(&markdown))).await
 }
 
 /// The stylesheet for the renderer's classes (highlighted code, math), shared with reports.
 #[tauri::command]
+#[specta::specta]
 pub fn renderer_css() -> &'static str {
     fin_r1_core::render::highlight_css()
 }
@@ -249,11 +265,13 @@ fn ui_key(key: &str) -> CmdResult<&str> {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn get_setting(state: State<'_, AppState>, key: String) -> CmdResult<Option<serde_json::Value>> {
     Ok(state.store.setting(ui_key(&key)?).await?)
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn set_setting(state: State<'_, AppState>, key: String, value: serde_json::Value) -> CmdResult<()> {
     Ok(state.store.set_setting(ui_key(&key)?, &value).await?)
 }

@@ -9,8 +9,7 @@ use tauri::State;
 use crate::error::{CmdResult, CommandError};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 pub struct ExportRequest {
     pub conversation_id: i64,
     pub format: Format,
@@ -27,6 +26,7 @@ pub struct ExportRequest {
 
 /// Writes the report; returns the path written (with the format's extension added if missing).
 #[tauri::command]
+#[specta::specta]
 pub async fn export_conversation(state: State<'_, AppState>, request: ExportRequest) -> CmdResult<PathBuf> {
     if request.messages.as_ref().is_some_and(Vec::is_empty) {
         return Err(CommandError::Invalid("choose at least one answer to export".into()));
@@ -62,6 +62,7 @@ pub async fn export_conversation(state: State<'_, AppState>, request: ExportRequ
 
 /// Opens a written report in the system's viewer.
 #[tauri::command]
+#[specta::specta]
 pub async fn open_report(path: PathBuf) -> CmdResult<()> {
     if !path.is_file() {
         return Err(CommandError::Invalid(format!("{} does not exist", path.display())));

@@ -22,7 +22,7 @@ use tauri::State;
 use crate::error::{CmdResult, CommandError};
 use crate::state::{AppState, RunningJob};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct CatalogView {
     pub hardware: Hardware,
     pub models: Vec<Advice>,
@@ -36,6 +36,7 @@ pub struct CatalogView {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView> {
     let hw = Hardware::detect_off_thread().await;
     let models = catalog::advise(catalog::load().map_err(|e| CommandError::Invalid(e.to_string()))?, &hw);
@@ -109,8 +110,7 @@ impl JobSink for ChannelProgress {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Deserialize, specta::Type)]
 pub struct DownloadModel {
     /// A catalog entry; or `repo` and `file` for any hub file.
     pub catalog_id: Option<String>,
@@ -124,12 +124,13 @@ pub struct DownloadModel {
 }
 
 fn job_error(e: JobError) -> CommandError {
-    CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() }
+    CommandError::Model { kind: e.kind(), message: e.to_string() }
 }
 
 /// Downloads a model (a catalog entry, or a repository's file), checks it and adds it to the
 /// library. Progress streams through `on_event`; `cancel_model_job` stops it.
 #[tauri::command]
+#[specta::specta]
 pub async fn download_model(state: State<'_, AppState>, request: DownloadModel, on_event: Channel<JobEvent>) -> CmdResult<LibraryModel> {
     let s = state.settings().await;
     let base = DownloadRequest {
@@ -162,7 +163,7 @@ pub async fn download_model(state: State<'_, AppState>, request: DownloadModel, 
         let out = out.map_err(job_error)?;
         match (out.model, out.not_added) {
             (Some(m), _) => Ok(m),
-            (None, Some(e)) => Err(CommandError::Model { kind: e.kind().to_owned(), message: format!("downloaded, but not a model the engine can run: {e}") }),
+            (None, Some(e)) => Err(CommandError::Model { kind: e.kind(), message: format!("downloaded, but not a model the engine can run: {e}") }),
             (None, None) => Err(CommandError::Invalid(format!("{} is not a GGUF model file", out.path.display()))),
         }
     })
@@ -198,12 +199,14 @@ where
 
 /// Asks the running job to stop; it ends (and the slot frees) once its work has stopped.
 #[tauri::command]
+#[specta::specta]
 pub async fn cancel_model_job(state: State<'_, AppState>) -> CmdResult<bool> {
     Ok(state.job.lock().ok().and_then(|j| j.as_ref().map(|j| j.cancel.cancel())).is_some())
 }
 
 /// Turns a safetensors Qwen2 checkpoint folder into a GGUF in the models folder.
 #[tauri::command]
+#[specta::specta]
 pub async fn quantize_model(state: State<'_, AppState>, checkpoint: PathBuf, target: String, on_event: Channel<JobEvent>) -> CmdResult<LibraryModel> {
     let target: Target = target.parse().map_err(CommandError::Invalid)?;
     if !checkpoint.join("config.json").is_file() {
@@ -223,9 +226,10 @@ pub async fn quantize_model(state: State<'_, AppState>, checkpoint: PathBuf, tar
 
 /// Checks a GGUF and adds it to the library (the file picker and drag and drop land here).
 #[tauri::command]
+#[specta::specta]
 pub async fn import_model(state: State<'_, AppState>, path: PathBuf) -> CmdResult<LibraryModel> {
     library::add(&state.store, &path, "import", None).await.map_err(|e| {
-        let e = CommandError::Model { kind: e.kind().to_owned(), message: e.to_string() };
+        let e = CommandError::Model { kind: e.kind(), message: e.to_string() };
         state.record_error(&e.to_string());
         e
     })
@@ -233,12 +237,14 @@ pub async fn import_model(state: State<'_, AppState>, path: PathBuf) -> CmdResul
 
 /// Takes a file out of the library; the file itself stays on disk.
 #[tauri::command]
+#[specta::specta]
 pub async fn remove_model(state: State<'_, AppState>, path: String) -> CmdResult<bool> {
     Ok(state.store.remove_model(&path).await?)
 }
 
 /// Saves the hub token (`""` clears it); never read back by the page.
 #[tauri::command]
+#[specta::specta]
 pub async fn set_hub_token(state: State<'_, AppState>, token: String) -> CmdResult<()> {
     Ok(settings::set_secret(&state.store, settings::HUB_TOKEN, Some(token.trim())).await?)
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use fin_r1_engine::DeviceChoice;
 use fin_r1_core::hardware::Hardware;
 use fin_r1_core::settings::{self, Settings};
 use serde::Serialize;
@@ -11,7 +12,7 @@ use tauri::State;
 use crate::error::{CmdResult, CommandError};
 use crate::state::{AppState, ServerStatus};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct SettingsView {
     pub settings: Settings,
     pub has_remote_key: bool,
@@ -19,7 +20,7 @@ pub struct SettingsView {
     /// Where the keys are kept: the OS keychain, or (none answered) the app's store.
     pub secrets: fin_r1_core::secrets::Vault,
     /// Devices this build can run on.
-    pub devices: Vec<&'static str>,
+    pub devices: Vec<DeviceChoice>,
     pub data_dir: PathBuf,
     /// The folder the next start opens (a choice made in Settings, else the current one).
     pub next_data_dir: PathBuf,
@@ -28,16 +29,6 @@ pub struct SettingsView {
     pub server: ServerStatus,
 }
 
-fn devices() -> Vec<&'static str> {
-    let mut d = vec!["cpu"];
-    if cfg!(feature = "cuda") {
-        d.push("cuda");
-    }
-    if cfg!(feature = "metal") {
-        d.push("metal");
-    }
-    d
-}
 
 async fn view(state: &AppState) -> CmdResult<SettingsView> {
     let s = state.settings().await;
@@ -45,7 +36,7 @@ async fn view(state: &AppState) -> CmdResult<SettingsView> {
         has_remote_key: settings::secret(&state.store, settings::REMOTE_KEY).await?.is_some(),
         has_server_key: settings::secret(&state.store, settings::SERVER_KEY).await?.is_some(),
         secrets: fin_r1_core::secrets::vault(&state.store).await,
-        devices: devices(),
+        devices: DeviceChoice::built(),
         data_dir: state.data_dir.clone(),
         next_data_dir: fin_r1_core::paths::default_data_dir(),
         models_dir: s.models_dir(&state.data_dir),
@@ -56,20 +47,24 @@ async fn view(state: &AppState) -> CmdResult<SettingsView> {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn get_settings(state: State<'_, AppState>) -> CmdResult<SettingsView> {
     view(&state).await
 }
 
 /// A key typed into a password field: `None` keeps the stored one, `""` clears it.
 #[tauri::command]
+#[specta::specta]
 pub async fn save_settings(
     state: State<'_, AppState>,
     settings: Settings,
     remote_api_key: Option<String>,
     server_api_key: Option<String>,
 ) -> CmdResult<SettingsView> {
-    if !settings.device.is_empty() && !devices().contains(&settings.device.as_str()) {
-        return Err(CommandError::Invalid(format!("this build cannot run on {:?}; it has {}", settings.device, devices().join(", "))));
+    let built = DeviceChoice::built();
+    if !built.contains(&settings.device) {
+        let names: Vec<&str> = built.iter().map(|d| d.as_str()).collect();
+        return Err(CommandError::Invalid(format!("this build cannot run on {}; it has {}", settings.device, names.join(", "))));
     }
     let old = state.settings().await;
     fin_r1_core::settings::save(&state.store, &settings).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
@@ -81,7 +76,7 @@ pub async fn save_settings(
         settings::set_secret(&state.store, settings::SERVER_KEY, Some(k.trim())).await?;
     }
     state.set_settings(settings.clone()).await;
-    tracing::info!(theme = settings.theme, device = settings.device, server = settings.server.enabled, remote = settings.remote.enabled, "settings saved");
+    tracing::info!(theme = %settings.theme, device = %settings.device, server = settings.server.enabled, remote = settings.remote.enabled, "settings saved");
     if old.remote != settings.remote || settings.remote.enabled {
         if state.running.is_busy() {
             return Err(CommandError::Invalid("saved; an answer is streaming, so the engine changes after it ends: save again then".into()));
@@ -95,12 +90,14 @@ pub async fn save_settings(
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn server_status(state: State<'_, AppState>) -> CmdResult<ServerStatus> {
     Ok(state.server_status().await)
 }
 
 /// Makes `path` the data folder from the next start (`None`: the platform's own).
 #[tauri::command]
+#[specta::specta]
 pub async fn choose_data_dir(state: State<'_, AppState>, path: Option<PathBuf>) -> CmdResult<SettingsView> {
     fin_r1_core::paths::choose_data_dir(path.as_deref()).map_err(|e| CommandError::Invalid(format!("cannot use that folder: {e}")))?;
     view(&state).await

@@ -24,6 +24,7 @@ pub fn open_with_system(target: &OsStr) -> CmdResult<()> {
 
 /// Opens an http(s) or mailto link in the system's browser or mail program, never in the app.
 #[tauri::command]
+#[specta::specta]
 pub async fn open_external(url: String) -> CmdResult<()> {
     let lower = url.to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://") || lower.starts_with("mailto:")) || url.contains(char::is_whitespace) {
@@ -46,6 +47,7 @@ pub fn current_log(data_dir: &std::path::Path) -> Option<PathBuf> {
 }
 
 #[tauri::command]
+#[specta::specta]
 pub async fn open_log_folder(state: State<'_, AppState>) -> CmdResult<PathBuf> {
     let dir = fin_r1_core::paths::log_dir(&state.data_dir);
     super::off_thread(move || {
@@ -97,6 +99,7 @@ fn cpu() -> String {
 /// Everything support needs, as text the user pastes: versions, system, hardware, the model's
 /// metadata, settings (no keys), and the latest errors. No prompt or answer text.
 #[tauri::command]
+#[specta::specta]
 pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
     let hw = Hardware::detect_off_thread().await;
     let s = state.settings().await;
@@ -152,7 +155,7 @@ pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
             _ => "off".into(),
         }
     );
-    let _ = writeln!(t, "Theme {} · language {} · threads {}", s.theme, s.lang.as_deref().unwrap_or("system"), s.threads.map(|n| n.to_string()).unwrap_or_else(|| "auto".into()));
+    let _ = writeln!(t, "Theme {} · language {} · threads {}", s.theme, s.lang.map_or("system", |l| l.as_str()), s.threads.map(|n| n.to_string()).unwrap_or_else(|| "auto".into()));
     let _ = writeln!(t, "Data folder: {}", state.data_dir.display());
     let _ = writeln!(t, "Log folder: {}", fin_r1_core::paths::log_dir(&state.data_dir).display());
     let _ = writeln!(t, "Log file: {}", current_log(&state.data_dir).map(|p| p.display().to_string()).unwrap_or_else(|| "none yet".into()));
@@ -164,7 +167,7 @@ pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
     Ok(t)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, specta::Type)]
 pub struct Dependency {
     pub name: String,
     pub version: String,
@@ -173,7 +176,7 @@ pub struct Dependency {
     pub repository: Option<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, specta::Type)]
 pub struct Licences {
     pub rust: Vec<Dependency>,
     pub npm: Vec<Dependency>,
@@ -181,7 +184,7 @@ pub struct Licences {
     pub fonts: Vec<Dependency>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, specta::Type)]
 pub struct About {
     pub version: &'static str,
     pub licence: &'static str,
@@ -202,6 +205,7 @@ pub const CITATION: &str = "@article{liu2025finr1,
 }";
 
 #[tauri::command]
+#[specta::specta]
 pub async fn about() -> CmdResult<About> {
     let licences: Licences = super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))).await?;
     Ok(About {

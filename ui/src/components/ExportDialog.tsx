@@ -51,7 +51,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
     setResult(null);
     try {
       const written = await api.exportConversation({
-        conversationId: view.conversation.id,
+        conversation_id: view.conversation.id,
         format,
         reasoning,
         messages: format === "json" || chosen.size === answers.length ? null : [...chosen],

@@ -31,7 +31,7 @@ function onJobEvent(e: JobEvent) {
   const j = job.value;
   if (!j) return;
   if (e.type === "start") job.value = { ...j, file: e.file, total: e.total, done: e.resumed_from, resumedFrom: e.resumed_from, rate: 0 };
-  else if (e.type === "progress") job.value = { ...j, file: e.file, done: e.done, total: e.total, rate: e.bytes_per_sec };
+  else if (e.type === "progress") job.value = { ...j, file: e.file, done: e.done, total: e.total, rate: e.bytes_per_sec ?? 0 };
   else if (e.type === "quantize") job.value = { ...j, tensors: { done: e.done, total: e.total } };
   else if (e.type === "checking") job.value = { ...j, checking: true };
 }
@@ -131,7 +131,7 @@ function CatalogCard({ advice: a }: { advice: Advice }) {
         <button
           class={a.suggested ? "primary" : ""}
           disabled={job.value !== null || catalog.value?.busy}
-          onClick={() => void runJob(e.name, () => api.download({ catalogId: e.id, target: official ? target : null }, onJobEvent))}
+          onClick={() => void runJob(e.name, () => api.download({ catalog_id: e.id, target: official ? target : null }, onJobEvent))}
         >
           {official ? t(l, "models.downloadQuantize") : t(l, "models.download")}
         </button>

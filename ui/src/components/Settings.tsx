@@ -3,7 +3,7 @@ import { open } from "@tauri-apps/plugin-dialog";
 import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { lang, saveSettings, scenarios } from "../state";
-import type { Settings as S, SettingsView } from "../types";
+import type { DeviceChoice, Settings as S, SettingsView } from "../types";
 import { gb } from "./format";
 
 /** The settings page: every choice the app keeps, saved together. */
@@ -133,7 +133,7 @@ export function Settings() {
       <div class="grid">
         <label class="field">
           <span>{t(l, "settings.device")}</span>
-          <select id="set-device" value={draft.device} onChange={(e) => set({ device: (e.target as HTMLSelectElement).value })}>
+          <select id="set-device" value={draft.device} onChange={(e) => set({ device: (e.target as HTMLSelectElement).value as DeviceChoice })}>
             {view.devices.map((d) => (
               <option key={d} value={d}>
                 {d.toUpperCase()}

@@ -75,19 +75,19 @@ pub struct ChatArgs {
     conversation: Option<String>,
 }
 
-fn open_backend(a: &ChatArgs, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (String, String)> {
+fn open_backend(a: &ChatArgs, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
     if let Some(url) = &a.remote {
         let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
         config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
-        return Backend::remote(config, runtime.handle().clone()).map_err(|e| ("invalid_request".into(), e.to_string()));
+        return Backend::remote(config, runtime.handle().clone()).map_err(|e| (fin_r1_engine::ErrorKind::InvalidRequest, e.to_string()));
     }
-    let path = a.engine.path().map_err(|e| ("invalid_request".to_owned(), e.to_string()))?;
+    let path = a.engine.path().map_err(|e| (fin_r1_engine::ErrorKind::InvalidRequest, e.to_string()))?;
     if interactive_out && !a.json {
         eprintln!("Loading {} …", path.display());
     }
     Engine::load(path, a.engine.load_options())
         .map(|e| Backend::Local(Arc::new(e)))
-        .map_err(|e| (e.kind().to_owned(), format!("{}: {e}", path.display())))
+        .map_err(|e| (e.kind(), format!("{}: {e}", path.display())))
 }
 
 impl ChatArgs {
@@ -154,9 +154,9 @@ impl TurnSink for Terminal {
     }
 }
 
-fn report_error(json: bool, kind: &str, message: &str) {
+fn report_error(json: bool, kind: fin_r1_engine::ErrorKind, message: &str) {
     if json {
-        let ev = GenerationEvent::Error { kind: kind.to_owned(), message: message.to_owned() };
+        let ev = GenerationEvent::Error { kind, message: message.to_owned() };
         if let Ok(line) = serde_json::to_string(&ev) {
             println!("{line}");
         }
@@ -217,7 +217,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let backend = match open_backend(&a, &runtime, interactive_out) {
         Ok(b) => Arc::new(b),
         Err((kind, message)) => {
-            report_error(a.json, &kind, &message);
+            report_error(a.json, kind, &message);
             return Ok(1);
         }
     };

@@ -92,16 +92,16 @@ pub enum DownloadError {
 }
 
 impl DownloadError {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> fin_r1_engine::ErrorKind {
         match self {
-            Self::NotFound { .. } | Self::NoRepo { .. } | Self::NoMatch { .. } => "not_found",
-            Self::Unauthorized { .. } => "unauthorized",
-            Self::Unreachable { .. } => "unreachable",
-            Self::NotAHub { .. } => "not_a_hub",
-            Self::DiskSpace { .. } => "disk_full",
-            Self::HashMismatch { .. } => "hash_mismatch",
-            Self::Interrupted { .. } => "interrupted",
-            Self::Io(_) => "io",
+            Self::NotFound { .. } | Self::NoRepo { .. } | Self::NoMatch { .. } => fin_r1_engine::ErrorKind::NotFound,
+            Self::Unauthorized { .. } => fin_r1_engine::ErrorKind::Unauthorized,
+            Self::Unreachable { .. } => fin_r1_engine::ErrorKind::Unreachable,
+            Self::NotAHub { .. } => fin_r1_engine::ErrorKind::NotAHub,
+            Self::DiskSpace { .. } => fin_r1_engine::ErrorKind::DiskFull,
+            Self::HashMismatch { .. } => fin_r1_engine::ErrorKind::HashMismatch,
+            Self::Interrupted { .. } => fin_r1_engine::ErrorKind::Interrupted,
+            Self::Io(_) => fin_r1_engine::ErrorKind::Io,
         }
     }
 }

@@ -8,6 +8,7 @@ use super::{to_html, to_json, to_markdown, to_pdf, JsonError, PdfError, Report, 
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Md,

@@ -29,16 +29,16 @@ pub enum StoreError {
 
 impl StoreError {
     /// A short, stable name for JSON output and the UI.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> fin_r1_engine::ErrorKind {
         match self {
-            Self::CreateDir { .. } | Self::Open { .. } => "store_open",
-            Self::Newer { .. } => "store_newer",
-            Self::Migrate(_) => "store_migrate",
-            Self::NoConversation(_) | Self::NoMessage(_) => "not_found",
-            Self::DiskFull => "disk_full",
-            Self::ReadOnly(_) => "store_read_only",
-            Self::Db(_) => "store",
-            Self::Hash { .. } => "model_hash",
+            Self::CreateDir { .. } | Self::Open { .. } => fin_r1_engine::ErrorKind::StoreOpen,
+            Self::Newer { .. } => fin_r1_engine::ErrorKind::StoreNewer,
+            Self::Migrate(_) => fin_r1_engine::ErrorKind::StoreMigrate,
+            Self::NoConversation(_) | Self::NoMessage(_) => fin_r1_engine::ErrorKind::NotFound,
+            Self::DiskFull => fin_r1_engine::ErrorKind::DiskFull,
+            Self::ReadOnly(_) => fin_r1_engine::ErrorKind::StoreReadOnly,
+            Self::Db(_) => fin_r1_engine::ErrorKind::Store,
+            Self::Hash { .. } => fin_r1_engine::ErrorKind::ModelHash,
         }
     }
 }

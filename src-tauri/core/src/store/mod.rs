@@ -15,7 +15,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use error::{Result, StoreError};
 pub use types::{
-    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, SearchField,
+    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, SearchField,
     SearchHit,
 };
 
@@ -132,7 +132,7 @@ impl Store {
     pub async fn mark_interrupted(&self) -> Result<u64> {
         let stale = now_ms() - STALE_AFTER.as_millis() as i64;
         let done = sqlx::query(
-            "UPDATE messages SET status = 'interrupted', stop_reason = 'interrupted', updated_at = ?1 \
+            "UPDATE messages SET status = 'interrupted', updated_at = ?1 \
              WHERE status = 'streaming' AND updated_at < ?2",
         )
         .bind(now_ms())
@@ -312,7 +312,7 @@ impl Store {
         parent_id: Option<i64>,
         question: &str,
         scenario_id: Option<&str>,
-        form: Option<&serde_json::Value>,
+        form: Option<&QuestionForm>,
     ) -> Result<Message> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -324,7 +324,7 @@ impl Store {
         .bind(parent_id)
         .bind(question)
         .bind(scenario_id)
-        .bind(form.map(|f| f.to_string()))
+        .bind(form.and_then(|f| serde_json::to_string(f).ok()))
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
@@ -390,8 +390,8 @@ impl Store {
         .bind(&o.reasoning)
         .bind(&o.answer)
         .bind(status.as_str())
-        .bind(&o.stop_reason)
-        .bind(o.error.as_ref().map(|e| &e.0))
+        .bind(o.stop_reason.map(|r| r.as_str()))
+        .bind(o.error.as_ref().map(|e| e.0.as_str()))
         .bind(o.error.as_ref().map(|e| &e.1))
         .bind(has_usage.then_some(u.prompt_tokens as i64))
         .bind(has_usage.then_some(u.cached_prompt_tokens as i64))
@@ -425,11 +425,6 @@ impl Store {
     /// A setting's stored text as it is, for readers that report a row they cannot parse.
     pub async fn setting_text(&self, key: &str) -> Result<Option<String>> {
         Ok(sqlx::query_scalar("SELECT value FROM settings WHERE key = ?1").bind(key).fetch_optional(&self.pool).await?)
-    }
-
-    pub async fn delete_setting(&self, key: &str) -> Result<()> {
-        sqlx::query("DELETE FROM settings WHERE key = ?1").bind(key).execute(&self.pool).await?;
-        Ok(())
     }
 
     /// Deletes a row that held a secret so that its bytes leave the files too: zeroed in the
@@ -543,8 +538,8 @@ impl Store {
             .bind(&m.reasoning)
             .bind(&m.answer)
             .bind(m.status.as_str())
-            .bind(&m.stop_reason)
-            .bind(&m.error_kind)
+            .bind(m.stop_reason.map(|r| r.as_str()))
+            .bind(m.error_kind.map(|k| k.as_str()))
             .bind(&m.error_message)
             .bind(m.prompt_tokens)
             .bind(m.cached_prompt_tokens)
@@ -563,7 +558,7 @@ impl Store {
             .bind(m.sampling.as_ref().and_then(|s| serde_json::to_string(s).ok()))
             .bind(m.seed.map(|s| s as i64))
             .bind(&m.scenario_id)
-            .bind(m.form.as_ref().map(|f| f.to_string()))
+            .bind(m.form.as_ref().and_then(|f| serde_json::to_string(f).ok()))
             .bind(m.created_at)
             .bind(m.updated_at)
             .fetch_one(&mut *tx)

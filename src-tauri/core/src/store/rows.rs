@@ -38,6 +38,8 @@ pub fn message(r: &SqliteRow) -> Result<Message, sqlx::Error> {
     let sampling: Option<String> = r.try_get("sampling")?;
     let form: Option<String> = r.try_get("form")?;
     let seed: Option<i64> = r.try_get("seed")?;
+    let stop_reason: Option<String> = r.try_get("stop_reason")?;
+    let error_kind: Option<String> = r.try_get("error_kind")?;
     Ok(Message {
         id: r.try_get("id")?,
         conversation_id: r.try_get("conversation_id")?,
@@ -47,8 +49,9 @@ pub fn message(r: &SqliteRow) -> Result<Message, sqlx::Error> {
         reasoning: r.try_get("reasoning")?,
         answer: r.try_get("answer")?,
         status: MessageStatus::parse(&status).ok_or_else(|| bad("status", &status))?,
-        stop_reason: r.try_get("stop_reason")?,
-        error_kind: r.try_get("error_kind")?,
+        // Older rows say "interrupted" here (the status says it now): not a stop reason.
+        stop_reason: stop_reason.as_deref().and_then(fin_r1_engine::StopReason::parse),
+        error_kind: error_kind.as_deref().map(fin_r1_engine::ErrorKind::parse),
         error_message: r.try_get("error_message")?,
         prompt_tokens: r.try_get("prompt_tokens")?,
         cached_prompt_tokens: r.try_get("cached_prompt_tokens")?,

@@ -2,9 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use fin_r1_engine::SamplingParams;
+use fin_r1_engine::{ErrorKind, SamplingParams, StopReason};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     /// Being written now; checkpointed about once a second.
@@ -42,15 +43,33 @@ impl MessageStatus {
 /// How a finished turn is stored: the one mapping from an outcome to a status.
 impl From<&Outcome> for MessageStatus {
     fn from(o: &Outcome) -> Self {
-        match (&o.error, o.stop_reason.as_deref()) {
-            (Some(_), _) => Self::Error,
-            (None, Some(r)) if r == fin_r1_engine::StopReason::Cancelled.as_str() => Self::Cancelled,
+        Self::ended(o.stop_reason, o.error.is_some())
+    }
+}
+
+impl MessageStatus {
+    /// The status a generation that ended so has: an error, else cancelled or complete by its
+    /// stop reason. Stored turns and the live stream (the shell's channel) both use this.
+    pub fn ended(stop: Option<StopReason>, failed: bool) -> Self {
+        match (failed, stop) {
+            (true, _) => Self::Error,
+            (false, Some(StopReason::Cancelled)) => Self::Cancelled,
             _ => Self::Complete,
+        }
+    }
+
+    /// The status after a generation's last event (`Done` or `Error`); `None` for any other.
+    pub fn after(ev: &fin_r1_engine::GenerationEvent) -> Option<Self> {
+        match ev {
+            fin_r1_engine::GenerationEvent::Done(d) => Some(Self::ended(Some(d.reason), false)),
+            fin_r1_engine::GenerationEvent::Error { .. } => Some(Self::ended(None, true)),
+            _ => None,
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageRole {
     System,
@@ -77,6 +96,7 @@ impl MessageRole {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Conversation {
     pub id: i64,
     pub uid: String,
@@ -97,6 +117,7 @@ pub struct Conversation {
 
 /// Where an answer came from: what a report's provenance section prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct EngineRef {
     /// "local" or "remote".
     pub engine: String,
@@ -107,6 +128,7 @@ pub struct EngineRef {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Message {
     pub id: i64,
     pub conversation_id: i64,
@@ -117,8 +139,9 @@ pub struct Message {
     pub reasoning: String,
     pub answer: String,
     pub status: MessageStatus,
-    pub stop_reason: Option<String>,
-    pub error_kind: Option<String>,
+    /// `None` while streaming, after an error, or when the process died mid-answer.
+    pub stop_reason: Option<StopReason>,
+    pub error_kind: Option<ErrorKind>,
     pub error_message: Option<String>,
     pub prompt_tokens: Option<i64>,
     pub cached_prompt_tokens: Option<i64>,
@@ -133,13 +156,25 @@ pub struct Message {
     pub sampling: Option<SamplingParams>,
     pub seed: Option<u64>,
     pub scenario_id: Option<String>,
-    pub form: Option<serde_json::Value>,
+    pub form: Option<QuestionForm>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
+/// A preset's question as the analyst filled it in: the typed question and the form's fields
+/// (kept apart from the filled prompt in `content`, for editing, the view and reports).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct QuestionForm {
+    #[serde(default)]
+    pub question: String,
+    #[serde(default)]
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
 /// A conversation as listed: with its last question, for the sidebar and `conversations list`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ConversationSummary {
     #[serde(flatten)]
     pub conversation: Conversation,
@@ -148,6 +183,7 @@ pub struct ConversationSummary {
 
 /// Which text of a conversation a search hit is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum SearchField {
     Title,
@@ -157,6 +193,7 @@ pub enum SearchField {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct SearchHit {
     pub conversation_id: i64,
     pub title: String,
@@ -172,8 +209,8 @@ pub struct SearchHit {
 pub struct Outcome {
     pub reasoning: String,
     pub answer: String,
-    pub stop_reason: Option<String>,
-    pub error: Option<(String, String)>,
+    pub stop_reason: Option<StopReason>,
+    pub error: Option<(ErrorKind, String)>,
     pub usage: Option<fin_r1_engine::Usage>,
     pub seed: Option<u64>,
     /// Hashing a large model runs beside the generation; its result lands with the outcome.
@@ -191,6 +228,7 @@ pub struct Provenance {
 
 /// A GGUF in the model library.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LibraryModel {
     pub path: String,
     pub file_name: String,
