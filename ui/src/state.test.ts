@@ -12,8 +12,9 @@ vi.mock("./api", () => ({
     openConversation: (id: number) => openConversation(id),
     send: (req: unknown, cb: (m: StreamMessage) => void) => send(req, cb),
     listConversations: async () => [],
-    setConversationSampling: async (id: number, sampling: unknown) => {
+    setConversationSampling: async (id: number, sampling: { temperature?: number | null }) => {
       calls.push({ cmd: "set_conversation_sampling", args: { id, sampling } });
+      if ((sampling.temperature ?? 0) > 2) throw new Error("temperature 5 is out of range: 0 (greedy) to 2");
     },
   },
 }));
@@ -86,6 +87,18 @@ describe("sampling", () => {
     expect(state.sampling.value).toEqual({ temperature: 0.1 });
     await state.setSampling({ temperature: 0.3 });
     expect(calls).toEqual([{ cmd: "set_conversation_sampling", args: { id: 1, sampling: { temperature: 0.3 } } }]);
+  });
+
+  it("a value the shell refuses is said beside the panel, and the stored one stays", async () => {
+    openConversation = async () => view("complete", "x", { temperature: 0.1 });
+    await state.openConversation(1);
+    await state.setSampling({ temperature: 5 });
+    expect(state.samplingError.value).toContain("out of range");
+    expect(state.sampling.value).toEqual({ temperature: 0.1 });
+    // The next change that is kept clears it (it stayed on screen before).
+    await state.setSampling({ temperature: 0.2 });
+    expect(state.samplingError.value).toBeNull();
+    expect(state.sampling.value).toEqual({ temperature: 0.2 });
   });
 
   it("a new chat starts from the defaults, not the last conversation's", async () => {

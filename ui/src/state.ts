@@ -38,6 +38,8 @@ export const formValues = signal<Record<string, string>>({});
 export const searchQuery = signal("");
 export const searchHits = signal<SearchHit[] | null>(null);
 export const sampling = signal<SamplingOverrides>({});
+/** Why the sampling panel's last change was refused; cleared by the next one that is kept. */
+export const samplingError = signal<string | null>(null);
 export const draft = signal("");
 export const modelBusy = signal(false);
 export const notice = signal<{ text: string; undo?: () => void } | null>(null);
@@ -125,6 +127,7 @@ export function newChat() {
     errorLine.value = null;
     // A new chat starts from the defaults, not from the last conversation's panel.
     sampling.value = {};
+    samplingError.value = null;
   });
 }
 
@@ -150,6 +153,7 @@ export async function openConversation(id: number) {
     page.value = "chat";
     current.value = view;
     sampling.value = setFields(view.conversation.sampling);
+    samplingError.value = null;
     errorLine.value = null;
     if (live.value && live.value.conversationId !== id) live.value = null;
   });
@@ -162,14 +166,17 @@ function setFields(o: SamplingOverrides): SamplingOverrides {
 
 /** The sampling panel: kept with the open conversation (a new chat's goes with its first turn). */
 export async function setSampling(s: SamplingOverrides) {
+  const before = sampling.value;
   sampling.value = s;
   const id = current.value?.conversation.id;
-  if (id !== undefined) {
-    try {
-      await api.setConversationSampling(id, s);
-    } catch (e) {
-      errorLine.value = errorText(e);
-    }
+  if (id === undefined) return;
+  try {
+    await api.setConversationSampling(id, s);
+    samplingError.value = null;
+  } catch (e) {
+    // Refused (out of range): the stored values stay, and so does the panel.
+    sampling.value = before;
+    samplingError.value = errorText(e);
   }
 }
 

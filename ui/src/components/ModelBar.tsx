@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { t } from "../i18n";
-import { errorLine, info, lang, library, loadModel, modelBusy, sampling, setSampling } from "../state";
+import { errorLine, info, lang, library, loadModel, modelBusy, sampling, samplingError, setSampling } from "../state";
 
 export function ModelBar() {
   const l = lang.value;
@@ -101,6 +101,11 @@ function SamplingPanel() {
       {field("top_p", t(l, "settings.topP"), "0.05")}
       {field("max_tokens", t(l, "settings.maxTokens"), "1")}
       {field("seed", t(l, "settings.seed"), "1")}
+      {samplingError.value && (
+        <p class="error" id="sampling-error" role="alert">
+          {samplingError.value}
+        </p>
+      )}
     </div>
   );
 }
