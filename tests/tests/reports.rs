@@ -267,7 +267,9 @@ fn every_conversation_exports_into_a_folder() {
 
 /// Conversation file format v1 is pinned by a checked-in file (written by the first v1 build's
 /// layout): it imports, and exports back the same bytes apart from the export time and the app
-/// version. A renamed store field can no longer change the format unnoticed.
+/// version. A renamed store field can no longer change the format unnoticed. (Its interrupted
+/// answer once carried the stop reason "interrupted": the status says it, and a stop reason
+/// is now one the engine gives, so an older file's reads back as null.)
 #[test]
 fn the_v1_conversation_file_is_pinned() {
     let pinned = fin_r1_tests::repo_data("conversation-v1.json");

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod eval;
 pub mod hardware;
 pub mod hub;
 pub mod library;

@@ -1,6 +1,7 @@
 mod bench;
 mod chat;
 mod conversations;
+mod eval;
 mod export;
 mod inspect;
 mod models;
@@ -40,6 +41,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Scenario presets: list, show, validate, import, export.
     Scenarios(scenarios::ScenariosArgs),
+    /// Benchmarks: run a model on finance benchmark files, score outputs, compare runs.
+    Eval(eval::EvalArgs),
     /// Markdown on standard input to sanitised HTML (tables, math as MathML, highlighted code).
     Render(render::RenderArgs),
 }
@@ -96,6 +99,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
+            Command::Eval(_) => None,
             Command::Inspect(_) | Command::Export(_) | Command::Import(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
         }
     }
@@ -114,5 +118,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(a) => serve::run(a),
         Command::Scenarios(a) => scenarios::run(a),
         Command::Render(a) => render::run(a),
+        Command::Eval(a) => eval::run(a),
     }
 }

@@ -1,0 +1,282 @@
+//! `fin-r1 eval`: benchmark runs (`run`), re-scoring outputs (`score`), runs side by side
+//! (`compare`) and a benchmark file in the normalised form (`items`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use fin_r1_core::backend::Backend;
+use fin_r1_core::eval::report::{self, Report};
+use fin_r1_core::eval::run::{self, RunConfig, RunOptions};
+use fin_r1_core::eval::sample::{choose, DEFAULT_LIMIT};
+use fin_r1_core::eval::score::Rules;
+use fin_r1_core::eval::{adapters, prompt::PROMPT_VERSION, Bench};
+use fin_r1_core::remote::RemoteConfig;
+use fin_r1_engine::{Engine, FIN_R1_SYSTEM_PROMPT};
+
+use super::EngineArgs;
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(subcommand)]
+    command: EvalCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum EvalCommand {
+    /// Ask a benchmark's items of a model (local or remote) and score the answers.
+    Run(RunArgs),
+    /// Score outputs already made (`{"id","output","finish_reason"?}` lines) against items.
+    Score(ScoreArgs),
+    /// Runs side by side: one column per run folder.
+    Compare(CompareArgs),
+    /// A benchmark file as normalised items (JSON Lines on standard output).
+    Items(ItemsArgs),
+}
+
+#[derive(Args, Debug)]
+struct DataArgs {
+    #[arg(long, value_enum)]
+    bench: Bench,
+    /// The benchmark file (a folder of CSV files for fin-eva and fineval).
+    #[arg(long)]
+    data: PathBuf,
+    /// At most this many items per category (all when fewer), chosen by a seeded shuffle.
+    #[arg(long, default_value_t = DEFAULT_LIMIT)]
+    limit: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    engine: EngineArgs,
+    /// A remote OpenAI-compatible server instead of --model (up to /v1).
+    #[arg(long, conflicts_with = "model")]
+    remote: Option<String>,
+    #[arg(long, default_value = "Fin-R1")]
+    remote_model: String,
+    #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
+    remote_api_key: Option<String>,
+    /// Ask with this preset's system prompt instead of Fin-R1's <think>/<answer> one.
+    #[arg(long)]
+    scenario: Option<String>,
+    #[arg(long)]
+    max_tokens: Option<usize>,
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Requests at once to a remote server (the local engine answers one at a time).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Longest an item may take, in seconds (then it is tried again, twice at most).
+    #[arg(long, default_value_t = 900)]
+    timeout_s: u64,
+    /// FinQA's own rule for numbers: equal at 5 decimals, nothing else accepted.
+    #[arg(long)]
+    strict: bool,
+    /// The run's folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Go on with the run in --out: items already answered are not asked again.
+    #[arg(long)]
+    resume: bool,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ScoreArgs {
+    #[arg(long)]
+    items: PathBuf,
+    #[arg(long)]
+    predictions: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Args, Debug)]
+struct CompareArgs {
+    /// Run folders (each with a report.json).
+    #[arg(required = true, num_args = 1..)]
+    runs: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ItemsArgs {
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
+    match a.command {
+        EvalCommand::Run(a) => run_bench(a),
+        EvalCommand::Score(a) => score(a),
+        EvalCommand::Compare(a) => compare(a),
+        EvalCommand::Items(a) => items(a),
+    }
+}
+
+fn chosen(d: &DataArgs) -> anyhow::Result<Vec<fin_r1_core::eval::Item>> {
+    if d.limit == 0 {
+        bail!("--limit must be at least 1");
+    }
+    let all = adapters::load(d.bench, &d.data)?;
+    let dups = run::duplicate_ids(&all);
+    if !dups.is_empty() {
+        bail!("{}: ids must be unique; repeated: {}", d.data.display(), dups.iter().take(5).cloned().collect::<Vec<_>>().join(", "));
+    }
+    Ok(choose(&all, d.limit, d.seed))
+}
+
+fn items(a: ItemsArgs) -> anyhow::Result<i32> {
+    let mut out = std::io::stdout().lock();
+    for it in chosen(&a.data)? {
+        writeln!(out, "{}", serde_json::to_string(&it)?)?;
+    }
+    Ok(0)
+}
+
+fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
+    let items = chosen(&a.data)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let backend = match &a.remote {
+        Some(url) => {
+            let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
+            config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
+            Backend::remote(config, runtime.handle().clone())?
+        }
+        None => {
+            let path = a.engine.path()?;
+            eprintln!("Loading {} …", path.display());
+            Backend::Local(Arc::new(Engine::load(path, a.engine.load_options()).with_context(|| path.display().to_string())?))
+        }
+    };
+    let system_prompt = match &a.scenario {
+        Some(id) => {
+            let data_dir = super::data_dir(&a.data_dir);
+            let lib = fin_r1_core::scenario::Library::load(Some(&data_dir.join("scenarios")));
+            Some(lib.get(id)?.system_prompt.clone())
+        }
+        None => Some(FIN_R1_SYSTEM_PROMPT.to_owned()),
+    };
+    let mut sampling = backend.default_sampling();
+    sampling.seed = Some(a.data.seed);
+    if let Some(m) = a.max_tokens {
+        sampling.max_tokens = m;
+    }
+    if let Some(t) = a.temperature {
+        sampling.temperature = t;
+    }
+    sampling.validate()?;
+    let mut data = BTreeMap::new();
+    for f in adapters::data_files(a.data.bench, &a.data.data)? {
+        data.insert(f.display().to_string(), fin_r1_engine::inspect::sha256_file(&f)?);
+    }
+    let (model_sha256, remote_url) = match backend.model_path() {
+        Some(p) => {
+            eprintln!("Hashing the model file …");
+            (Some(fin_r1_engine::inspect::sha256_file(&p)?), None)
+        }
+        None => (None, a.remote.clone()),
+    };
+    let config = RunConfig {
+        bench: a.data.bench.name().into(),
+        data,
+        engine: if backend.is_local() { "local".into() } else { "remote".into() },
+        model: backend.model_name(),
+        model_sha256,
+        quantization: backend.quantization(),
+        remote_url,
+        sampling,
+        system_prompt,
+        scenario: a.scenario.clone(),
+        prompt_version: PROMPT_VERSION,
+        limit: a.data.limit,
+        seed: a.data.seed,
+        strict: a.strict,
+        items: items.iter().map(|i| i.id.clone()).collect(),
+    };
+    let options = RunOptions { out: a.out.clone(), resume: a.resume, concurrency: a.concurrency, timeout: Duration::from_secs(a.timeout_s.max(1)), retries: 2, rules: Rules { strict: a.strict } };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::Relaxed) {
+                std::process::exit(130);
+            }
+            eprintln!("\nStopping after the items in flight are dropped; everything finished is kept (--resume goes on).");
+        });
+    }
+    eprintln!("{} items ({} per category at most) → {}", items.len(), a.data.limit, a.out.display());
+    let report = run::run(&backend, &items, &config, &options, &stop, |p| {
+        let left = p.remaining().map(|d| format!(" · {} left", clock(d))).unwrap_or_default();
+        let rate = if p.seconds > 0.0 { format!(" · {:.1} tok/s", p.tokens as f64 / p.seconds) } else { String::new() };
+        eprint!("\r[{:>5}/{}] accuracy {:.1}%{rate}{left}    ", p.done, p.total, p.accuracy());
+    })?;
+    eprintln!();
+    print!("{}", report::markdown(&report));
+    Ok(if stop.load(Ordering::Relaxed) { 130 } else { 0 })
+}
+
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 { format!("{}h{:02}m", s / 3600, s % 3600 / 60) } else { format!("{}m{:02}s", s / 60, s % 60) }
+}
+
+fn score(a: ScoreArgs) -> anyhow::Result<i32> {
+    let items = run::read_items(&a.items)?;
+    let predictions = run::read_predictions(&a.predictions)?;
+    if predictions.is_empty() {
+        bail!("{}: no prediction lines (each: {{\"id\", \"output\", \"finish_reason\"?}})", a.predictions.display());
+    }
+    // Outputs made elsewhere: the config says what is known.
+    let config = match std::fs::read_to_string(a.predictions.with_file_name("config.json")) {
+        Ok(t) => serde_json::from_str(&t).unwrap_or_else(|_| outside_config(&items, a.strict)),
+        Err(_) => outside_config(&items, a.strict),
+    };
+    let report = run::score_run(&a.out, &items, &predictions, &config, Rules { strict: a.strict })?;
+    print!("{}", report::markdown(&report));
+    Ok(0)
+}
+
+fn outside_config(items: &[fin_r1_core::eval::Item], strict: bool) -> RunConfig {
+    RunConfig {
+        bench: items.first().map(|i| i.bench.clone()).unwrap_or_default(),
+        data: BTreeMap::new(),
+        engine: "outputs".into(),
+        model: "(outputs scored as given)".into(),
+        model_sha256: None,
+        quantization: None,
+        remote_url: None,
+        sampling: Default::default(),
+        system_prompt: None,
+        scenario: None,
+        prompt_version: PROMPT_VERSION,
+        limit: 0,
+        seed: 0,
+        strict,
+        items: items.iter().map(|i| i.id.clone()).collect(),
+    }
+}
+
+fn compare(a: CompareArgs) -> anyhow::Result<i32> {
+    let mut runs: Vec<(String, Report)> = Vec::new();
+    for dir in &a.runs {
+        let path = dir.join("report.json");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: not a finished run (no report.json)", dir.display()))?;
+        let r: Report = serde_json::from_str(&text).with_context(|| path.display().to_string())?;
+        runs.push((dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string()), r));
+    }
+    print!("{}", report::compare(&runs));
+    Ok(0)
+}

@@ -1,0 +1,14 @@
+//! The evaluation harness, as Fin-R1's authors evaluated: benchmark files read through adapters
+//! into one item form, a seeded per-category sample, prompts per kind, rule scoring of what
+//! follows the reasoning, and runs on disk that resume. The CLI (`fin-r1 eval`) drives it.
+
+pub mod adapters;
+pub mod item;
+pub mod prompt;
+pub mod report;
+pub mod run;
+pub mod sample;
+pub mod score;
+
+pub use adapters::{load, Bench};
+pub use item::{Item, Kind};

@@ -1,0 +1,119 @@
+//! A run's scores: per benchmark and category, as `report.json` and `report.md`, and runs side
+//! by side (`eval compare`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::item::Item;
+use super::run::{Prediction, RunConfig};
+use super::score::Verdict;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoryScore {
+    pub num: usize,
+    /// Per cent right.
+    pub score: f64,
+    pub correct: usize,
+    /// Cut off at the token limit.
+    pub truncated: usize,
+    /// No answer could be read out of the output.
+    pub parse_failures: usize,
+    /// The engine failed on the item.
+    pub errors: usize,
+    /// The judge's reply could not be read (never counted as wrong).
+    pub judge_errors: usize,
+    pub mean_tokens: f64,
+    pub mean_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub model: String,
+    pub engine: String,
+    pub quantization: Option<String>,
+    pub bench: String,
+    /// bench → category → score; `all` sums a bench's categories.
+    pub scores: BTreeMap<String, BTreeMap<String, CategoryScore>>,
+}
+
+pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict)]) -> Report {
+    let mut scores: BTreeMap<String, BTreeMap<String, CategoryScore>> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
+    for (item, p, v) in scored {
+        for category in [item.category.as_str(), "all"] {
+            let s = scores.entry(item.bench.clone()).or_default().entry(category.to_owned()).or_default();
+            s.num += 1;
+            s.correct += usize::from(v.correct);
+            s.truncated += usize::from(p.finish_reason == "length");
+            s.errors += usize::from(p.error.is_some());
+            s.parse_failures += usize::from(p.error.is_none() && v.extracted.is_none());
+            let sum = sums.entry((item.bench.clone(), category.to_owned())).or_default();
+            sum.0 += p.completion_tokens as f64;
+            sum.1 += p.seconds;
+        }
+    }
+    for (bench, cats) in scores.iter_mut() {
+        for (cat, s) in cats.iter_mut() {
+            let (tokens, seconds) = sums.get(&(bench.clone(), cat.clone())).copied().unwrap_or_default();
+            let n = s.num.max(1) as f64;
+            s.score = round2(100.0 * s.correct as f64 / n);
+            s.mean_tokens = round2(tokens / n);
+            s.mean_seconds = round2(seconds / n);
+        }
+    }
+    Report { model: config.model.clone(), engine: config.engine.clone(), quantization: config.quantization.clone(), bench: config.bench.clone(), scores }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+pub fn markdown(r: &Report) -> String {
+    let mut out = format!(
+        "# Evaluation: {} on {}\n\nEngine: {}{}\n\n| bench | category | items | score % | truncated | no answer read | engine errors | mean tokens | mean s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        r.model,
+        r.bench,
+        r.engine,
+        r.quantization.as_deref().map(|q| format!(" · {q}")).unwrap_or_default()
+    );
+    for (bench, cats) in &r.scores {
+        // `all` last.
+        let mut rows: Vec<(&String, &CategoryScore)> = cats.iter().filter(|(c, _)| c.as_str() != "all").collect();
+        rows.extend(cats.get_key_value("all"));
+        for (cat, s) in rows {
+            let name = if cat == "all" { "**all**".to_owned() } else { cat.clone() };
+            out.push_str(&format!(
+                "| {bench} | {name} | {} | {:.1} | {} | {} | {} | {:.0} | {:.1} |\n",
+                s.num, s.score, s.truncated, s.parse_failures, s.errors, s.mean_tokens, s.mean_seconds
+            ));
+        }
+    }
+    out.push_str("\nModel output is for reference only; scores are the rule scorer's unless a judge is named.\n");
+    out
+}
+
+/// Runs side by side: one row per bench and category, one column per run.
+pub fn compare(runs: &[(String, Report)]) -> String {
+    let mut keys: Vec<(String, String)> = runs.iter().flat_map(|(_, r)| r.scores.iter().flat_map(|(b, cats)| cats.keys().map(move |c| (b.clone(), c.clone())))).collect();
+    keys.sort_by(|a, b| (a.0.clone(), a.1 == "all", a.1.clone()).cmp(&(b.0.clone(), b.1 == "all", b.1.clone())));
+    keys.dedup();
+    let mut out = String::from("| bench | category |");
+    for (name, r) in runs {
+        out.push_str(&format!(" {name} ({}) |", r.model));
+    }
+    out.push_str("\n|---|---|");
+    out.push_str(&"---:|".repeat(runs.len()));
+    out.push('\n');
+    for (bench, cat) in keys {
+        out.push_str(&format!("| {bench} | {cat} |"));
+        for (_, r) in runs {
+            match r.scores.get(&bench).and_then(|c| c.get(&cat)) {
+                Some(s) => out.push_str(&format!(" {:.1} (n={}) |", s.score, s.num)),
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
