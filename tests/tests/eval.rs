@@ -297,3 +297,78 @@ fn a_resumed_run_after_a_kill_loses_no_finished_item() {
 fn lines_count(path: &std::path::Path) -> usize {
     std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
 }
+
+/// `fin-r1 serve` on loopback, killed when dropped.
+struct Served(std::process::Child, String);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(model: &std::path::Path) -> Served {
+    use std::io::BufRead;
+    let mut child = Command::new(fin_r1_bin())
+        .args(["serve", "--port", "0", "--served-model-name", "Fin-R1", "--model"])
+        .arg(model)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start fin-r1 serve");
+    let mut lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let base = loop {
+        let line = lines.next().expect("fin-r1 serve exited before listening").expect("read");
+        if let Some(rest) = line.split(" at ").nth(1) {
+            break rest.split_whitespace().next().expect("address").trim_end_matches('/').to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let url = if base.ends_with("/v1") { base } else { format!("{base}/v1") };
+    Served(child, url)
+}
+
+#[test]
+fn a_run_through_a_remote_server_with_concurrent_requests() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let server = serve(&model);
+    let dir = scratch_dir().join(format!("eval-remote-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let items = own_items(&dir);
+    let out = dir.join("run");
+    let r = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--data"])
+        .arg(&items)
+        .args(["--max-tokens", "64", "--concurrency", "3", "--remote", &server.1, "--remote-model", "Fin-R1", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let predictions = lines(&out.join("predictions.jsonl"));
+    assert_eq!(predictions.len(), 4);
+    // The server's reasoning channel arrives apart, as the local engine's does.
+    assert!(predictions.iter().all(|p| p["answer"] == "The present value is about $907" && p["error"].is_null()), "{predictions:?}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["engine"], "remote");
+    assert_eq!(report["scores"]["own"]["pv"]["correct"], 2);
+    let config: Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).expect("config")).expect("json");
+    assert_eq!(config["remote_url"].as_str(), Some(server.1.as_str()));
+
+    // A server that is gone: every item fails in words, and --resume asks them again later.
+    drop(server);
+    let dead = dir.join("dead");
+    let r = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--data"])
+        .arg(&items)
+        .args(["--max-tokens", "8", "--timeout-s", "20", "--remote", "http://127.0.0.1:9/v1", "--out"])
+        .arg(&dead)
+        .output()
+        .expect("run");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let failed = lines(&dead.join("predictions.jsonl"));
+    assert!(!failed.is_empty() && failed.iter().all(|p| p["error"].as_str().is_some_and(|e| e.contains("127.0.0.1:9"))), "{failed:?}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dead.join("report.json")).expect("report")).expect("json");
+    assert_eq!(report["scores"]["own"]["all"]["errors"], 4);
+}
