@@ -33,6 +33,9 @@ pub struct Report {
     pub engine: String,
     pub quantization: Option<String>,
     pub bench: String,
+    /// Items the run set out to ask; fewer are scored when it was stopped part way.
+    #[serde(default)]
+    pub planned: usize,
     /// bench → category → score; `all` sums a bench's categories.
     pub scores: BTreeMap<String, BTreeMap<String, CategoryScore>>,
 }
@@ -62,7 +65,14 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict)]) -> Re
             s.mean_seconds = round2(seconds / n);
         }
     }
-    Report { model: config.model.clone(), engine: config.engine.clone(), quantization: config.quantization.clone(), bench: config.bench.clone(), scores }
+    Report {
+        model: config.model.clone(),
+        engine: config.engine.clone(),
+        quantization: config.quantization.clone(),
+        bench: config.bench.clone(),
+        planned: config.items.len(),
+        scores,
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -77,6 +87,10 @@ pub fn markdown(r: &Report) -> String {
         r.engine,
         r.quantization.as_deref().map(|q| format!(" · {q}")).unwrap_or_default()
     );
+    let scored: usize = r.scores.values().filter_map(|c| c.get("all")).map(|s| s.num).sum();
+    if scored < r.planned {
+        out = out.replacen("\n\n| bench", &format!("\n\n**Partial:** {scored} of {} items answered so far (`--resume` asks the rest).\n\n| bench", r.planned), 1);
+    }
     for (bench, cats) in &r.scores {
         // `all` last.
         let mut rows: Vec<(&String, &CategoryScore)> = cats.iter().filter(|(c, _)| c.as_str() != "all").collect();
