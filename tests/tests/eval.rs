@@ -372,3 +372,49 @@ fn a_run_through_a_remote_server_with_concurrent_requests() {
     let report: Value = serde_json::from_str(&std::fs::read_to_string(dead.join("report.json")).expect("report")).expect("json");
     assert_eq!(report["scores"]["own"]["all"]["errors"], 4);
 }
+
+/// The LLM judge on a loopback server: a judge that answers in JSON decides; one that does not
+/// is counted as a judge error and leaves the score, never counted wrong.
+#[test]
+fn an_llm_judge_on_loopback_decides_and_an_unreadable_one_is_a_judge_error() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let judge_model = tiny_qwen2(&TinySpec { name: "tiny-qwen2-judge".into(), ..TinySpec::thinking("Grading</think>{\"correct\": true}") });
+    let judge = serve(&judge_model);
+    let dir = scratch_dir().join(format!("eval-judge-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let items = own_items(&dir);
+    let run = |out: &std::path::Path, mode: &str, url: &str| {
+        let r = Command::new(fin_r1_bin())
+            .args(["eval", "run", "--bench", "jsonl", "--data"])
+            .arg(&items)
+            .args(["--max-tokens", "64", "--model"])
+            .arg(&model)
+            .args(["--judge", mode, "--judge-remote", url, "--judge-model", "Fin-R1", "--out"])
+            .arg(out)
+            .output()
+            .expect("run");
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+        report
+    };
+    // llm: the judge says right to all four, the rules said wrong to one.
+    let llm = run(&dir.join("llm"), "llm", &judge.1);
+    assert_eq!(llm["scores"]["own"]["pv"]["correct"], 3, "{llm}");
+    assert_eq!(lines(&dir.join("llm/judgements.jsonl")).len(), 4);
+    let reviews = lines(&dir.join("llm/reviews.jsonl"));
+    assert!(reviews.iter().all(|r| r["reason"].as_str().is_some_and(|t| t.starts_with("judge: right"))), "{reviews:?}");
+    // llm-recall: asked only where the rules said wrong.
+    let recall = run(&dir.join("recall"), "llm-recall", &judge.1);
+    assert_eq!(recall["scores"]["own"]["pv"]["correct"], 3);
+    assert_eq!(lines(&dir.join("recall/judgements.jsonl")).len(), 1);
+    assert!(std::fs::read_to_string(dir.join("recall/report.md")).expect("md").contains("Judge: llm-recall"));
+    drop(judge);
+    // A judge that answers in prose: every item a judge error, none counted wrong.
+    let prose = serve(&model);
+    let bad = run(&dir.join("prose"), "llm", &prose.1);
+    let pv = &bad["scores"]["own"]["pv"];
+    assert_eq!((pv["judge_errors"].as_u64(), pv["correct"].as_u64()), (Some(3), Some(0)), "{bad}");
+    let reviews = lines(&dir.join("prose/reviews.jsonl"));
+    assert!(reviews.iter().all(|r| r["judge_error"] == true && r["reason"].as_str().is_some_and(|t| t.contains("not a JSON verdict"))), "{reviews:?}");
+}

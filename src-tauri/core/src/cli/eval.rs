@@ -15,6 +15,8 @@ use fin_r1_core::eval::report::{self, Report};
 use fin_r1_core::eval::run::{self, RunConfig, RunOptions};
 use fin_r1_core::eval::sample::{choose, DEFAULT_LIMIT};
 use fin_r1_core::eval::score::Rules;
+use fin_r1_core::eval::judge::JudgeMode;
+use fin_r1_core::eval::run::{Judge, JudgeConfig};
 use fin_r1_core::eval::{adapters, prompt::PROMPT_VERSION, Bench};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_engine::{Engine, FIN_R1_SYSTEM_PROMPT};
@@ -82,6 +84,16 @@ struct RunArgs {
     /// FinQA's own rule for numbers: equal at 5 decimals, nothing else accepted.
     #[arg(long)]
     strict: bool,
+    /// An OpenAI-compatible server that grades answers (up to /v1; `fin-r1 serve` will do).
+    #[arg(long)]
+    judge_remote: Option<String>,
+    #[arg(long, default_value = "Fin-R1")]
+    judge_model: String,
+    #[arg(long, env = "FIN_R1_JUDGE_API_KEY", hide_env_values = true)]
+    judge_api_key: Option<String>,
+    /// rule: the rules alone; llm: the judge decides; llm-recall: the judge only where the rules say wrong.
+    #[arg(long, value_enum, default_value = "rule")]
+    judge: JudgeMode,
     /// The run's folder.
     #[arg(long)]
     out: PathBuf,
@@ -189,7 +201,18 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         }
         None => (None, a.remote.clone()),
     };
+    let judge_backend = match (&a.judge_remote, a.judge) {
+        (_, JudgeMode::Rule) => None,
+        (None, _) => bail!("--judge {} needs a judge server: --judge-remote URL --judge-model NAME", if a.judge == JudgeMode::Llm { "llm" } else { "llm-recall" }),
+        (Some(url), _) => {
+            let mut c = RemoteConfig::new(url.clone(), a.judge_model.clone());
+            c.api_key = a.judge_api_key.clone().filter(|k| !k.is_empty());
+            Some(Backend::remote(c, runtime.handle().clone())?)
+        }
+    };
+    let judge_config = a.judge_remote.clone().filter(|_| judge_backend.is_some()).map(|url| JudgeConfig { mode: a.judge, url, model: a.judge_model.clone() });
     let config = RunConfig {
+        judge: judge_config,
         bench: a.data.bench.name().into(),
         data,
         engine: if backend.is_local() { "local".into() } else { "remote".into() },
@@ -218,7 +241,8 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         });
     }
     eprintln!("{} items ({} per category at most) → {}", items.len(), a.data.limit, a.out.display());
-    let report = run::run(&backend, &items, &config, &options, &stop, |p| {
+    let judge = judge_backend.as_ref().map(|b| Judge { backend: b, mode: a.judge, max_tokens: 1024, timeout: Duration::from_secs(a.timeout_s.max(1)) });
+    let report = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {
         let left = p.remaining().map(|d| format!(" · {} left", clock(d))).unwrap_or_default();
         let rate = if p.seconds > 0.0 { format!(" · {:.1} tok/s", p.tokens as f64 / p.seconds) } else { String::new() };
         eprint!("\r[{:>5}/{}] accuracy {:.1}%{rate}{left}    ", p.done, p.total, p.accuracy());
@@ -265,6 +289,7 @@ fn outside_config(items: &[fin_r1_core::eval::Item], strict: bool) -> RunConfig 
         limit: 0,
         seed: 0,
         strict,
+        judge: None,
         items: items.iter().map(|i| i.id.clone()).collect(),
     }
 }

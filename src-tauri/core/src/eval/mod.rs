@@ -4,6 +4,7 @@
 
 pub mod adapters;
 pub mod item;
+pub mod judge;
 pub mod prompt;
 pub mod report;
 pub mod run;

@@ -36,18 +36,22 @@ pub struct Report {
     /// Items the run set out to ask; fewer are scored when it was stopped part way.
     #[serde(default)]
     pub planned: usize,
+    /// The judge's mode and model, when one graded the answers.
+    #[serde(default)]
+    pub judge: Option<String>,
     /// bench → category → score; `all` sums a bench's categories.
     pub scores: BTreeMap<String, BTreeMap<String, CategoryScore>>,
 }
 
-pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict)]) -> Report {
+pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)]) -> Report {
     let mut scores: BTreeMap<String, BTreeMap<String, CategoryScore>> = BTreeMap::new();
     let mut sums: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
-    for (item, p, v) in scored {
+    for (item, p, v, judge_error) in scored {
         for category in [item.category.as_str(), "all"] {
             let s = scores.entry(item.bench.clone()).or_default().entry(category.to_owned()).or_default();
             s.num += 1;
-            s.correct += usize::from(v.correct);
+            s.judge_errors += usize::from(*judge_error);
+            s.correct += usize::from(v.correct && !judge_error);
             s.truncated += usize::from(p.finish_reason == "length");
             s.errors += usize::from(p.error.is_some());
             s.parse_failures += usize::from(p.error.is_none() && v.extracted.is_none());
@@ -60,7 +64,8 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict)]) -> Re
         for (cat, s) in cats.iter_mut() {
             let (tokens, seconds) = sums.get(&(bench.clone(), cat.clone())).copied().unwrap_or_default();
             let n = s.num.max(1) as f64;
-            s.score = round2(100.0 * s.correct as f64 / n);
+            // An item the judge could not grade is left out, never counted wrong.
+            s.score = round2(100.0 * s.correct as f64 / (s.num - s.judge_errors).max(1) as f64);
             s.mean_tokens = round2(tokens / n);
             s.mean_seconds = round2(seconds / n);
         }
@@ -71,6 +76,7 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict)]) -> Re
         quantization: config.quantization.clone(),
         bench: config.bench.clone(),
         planned: config.items.len(),
+        judge: config.judge.as_ref().map(|j| format!("{} ({} at {})", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url)),
         scores,
     }
 }
@@ -81,7 +87,7 @@ fn round2(x: f64) -> f64 {
 
 pub fn markdown(r: &Report) -> String {
     let mut out = format!(
-        "# Evaluation: {} on {}\n\nEngine: {}{}\n\n| bench | category | items | score % | truncated | no answer read | engine errors | mean tokens | mean s |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "# Evaluation: {} on {}\n\nEngine: {}{}\n\n| bench | category | items | score % | truncated | no answer read | engine errors | mean tokens | mean s | judge errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         r.model,
         r.bench,
         r.engine,
@@ -98,12 +104,16 @@ pub fn markdown(r: &Report) -> String {
         for (cat, s) in rows {
             let name = if cat == "all" { "**all**".to_owned() } else { cat.clone() };
             out.push_str(&format!(
-                "| {bench} | {name} | {} | {:.1} | {} | {} | {} | {:.0} | {:.1} |\n",
-                s.num, s.score, s.truncated, s.parse_failures, s.errors, s.mean_tokens, s.mean_seconds
+                "| {bench} | {name} | {} | {:.1} | {} | {} | {} | {:.0} | {:.1} | {} |\n",
+                s.num, s.score, s.truncated, s.parse_failures, s.errors, s.mean_tokens, s.mean_seconds, s.judge_errors
             ));
         }
     }
-    out.push_str("\nModel output is for reference only; scores are the rule scorer's unless a judge is named.\n");
+    match &r.judge {
+        Some(j) => out.push_str(&format!("\nJudge: {j}. An item the judge could not grade is left out of its score.\n")),
+        None => out.push_str("\nScored by rule (no judge).\n"),
+    }
+    out.push_str("Model output is for reference only.\n");
     out
 }
 

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use super::item::Item;
 use super::prompt::user_prompt;
 use super::report::{self, Report};
-use super::score::{score, Output, Rules, Verdict};
+use super::judge::{self, JudgeMode, Judgement};
+use super::score::{after_reasoning, score, Output, Rules, Verdict};
 use crate::backend::Backend;
 
 /// What a run was, recorded in `config.json`; `--resume` goes on only when it is the same.
@@ -37,6 +38,9 @@ pub struct RunConfig {
     pub limit: usize,
     pub seed: u64,
     pub strict: bool,
+    /// The LLM judge, when one is asked: its mode, server and model.
+    #[serde(default)]
+    pub judge: Option<JudgeConfig>,
     /// The ids asked, in the order they are asked.
     pub items: Vec<String>,
 }
@@ -59,8 +63,16 @@ impl RunConfig {
         check("prompt version", self.prompt_version == other.prompt_version);
         check("limit or seed (the items chosen)", self.items == other.items);
         check("scoring (--strict)", self.strict == other.strict);
+        check("judge", self.judge == other.judge);
         d
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeConfig {
+    pub mode: JudgeMode,
+    pub url: String,
+    pub model: String,
 }
 
 /// One line of `predictions.jsonl`. `eval score` also reads lines that carry only `id`,
@@ -97,6 +109,9 @@ pub struct Review {
     pub gold: String,
     pub correct: bool,
     pub reason: String,
+    /// The judge was asked and its reply could not be read: the item is left out of the score.
+    #[serde(default)]
+    pub judge_error: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +166,7 @@ pub fn run(
     items: &[Item],
     config: &RunConfig,
     options: &RunOptions,
+    judge: Option<&Judge<'_>>,
     stop: &AtomicBool,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<Report, RunError> {
@@ -230,7 +246,11 @@ pub fn run(
         }
         Ok(())
     })?;
-    score_run(dir, items, &read_predictions(&predictions_path)?, config, options.rules)
+    let predictions = read_predictions(&predictions_path)?;
+    if let Some(j) = judge {
+        judge_items(dir, items, &predictions, j, options.rules, stop)?;
+    }
+    score_run(dir, items, &predictions, config, options.rules)
 }
 
 /// Scores `predictions` against `items` into `dir`: `reviews.jsonl`, `report.json`, `report.md`.
@@ -238,16 +258,44 @@ pub fn score_run(dir: &Path, items: &[Item], predictions: &[Prediction], config:
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     // The last prediction of an id counts (a retried item).
     let latest: HashMap<&str, &Prediction> = predictions.iter().map(|p| (p.id.as_str(), p)).collect();
+    let judgements: HashMap<String, Judgement> = read_jsonl::<Judgement>(&dir.join("judgements.jsonl"))?.into_iter().map(|j| (j.id.clone(), j)).collect();
+    let mode = config.judge.as_ref().map(|j| j.mode);
     let mut reviews = Vec::new();
     let mut scored = Vec::new();
     for item in items {
         let Some(p) = latest.get(item.id.as_str()) else { continue };
-        let verdict = match &p.error {
+        let mut verdict = match &p.error {
             Some(e) => Verdict { extracted: None, correct: false, reason: format!("the engine failed: {e}") },
             None => score(item, &p.output(), rules),
         };
-        reviews.push(Review { id: item.id.clone(), category: item.category.clone(), extracted: verdict.extracted.clone(), gold: item.answer.clone(), correct: verdict.correct, reason: verdict.reason.clone() });
-        scored.push((item, *p, verdict));
+        let mut judge_error = false;
+        if let (Some(mode), Some(j)) = (mode, judgements.get(&item.id)) {
+            match (j.correct, mode) {
+                (Some(c), JudgeMode::Llm) => {
+                    verdict.reason = format!("judge: {} ({}); rules: {}", if c { "right" } else { "wrong" }, j.reason, verdict.reason);
+                    verdict.correct = c;
+                }
+                (Some(c), JudgeMode::LlmRecall) if !verdict.correct => {
+                    verdict.reason = format!("judge: {} ({}); rules: {}", if c { "right" } else { "wrong" }, j.reason, verdict.reason);
+                    verdict.correct = c;
+                }
+                (None, JudgeMode::Llm) | (None, JudgeMode::LlmRecall) if !(mode == JudgeMode::LlmRecall && verdict.correct) => {
+                    judge_error = true;
+                    verdict.reason = format!("{}; rules: {}", j.error.as_deref().unwrap_or("the judge's reply could not be read"), verdict.reason);
+                }
+                _ => {}
+            }
+        }
+        reviews.push(Review {
+            id: item.id.clone(),
+            category: item.category.clone(),
+            extracted: verdict.extracted.clone(),
+            gold: item.answer.clone(),
+            correct: verdict.correct,
+            reason: verdict.reason.clone(),
+            judge_error,
+        });
+        scored.push((item, *p, verdict, judge_error));
     }
     let path = dir.join("reviews.jsonl");
     let text: String = reviews.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
@@ -283,11 +331,37 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
         sampling: Some(config.sampling.clone()),
         context_policy: ContextPolicy::Error,
     };
+    let started = Instant::now();
+    let mut p = Prediction { id: item.id.clone(), ..Default::default() };
+    match collect(rt, backend, request, timeout, stop)? {
+        Ok(c) => {
+            p.output = if c.reasoning.is_empty() { c.answer.clone() } else { format!("<think>{}</think>{}", c.reasoning, c.answer) };
+            p.reasoning = Some(c.reasoning);
+            p.answer = Some(c.answer);
+            p.finish_reason = c.finish_reason;
+            p.prompt_tokens = c.prompt_tokens;
+            p.completion_tokens = c.completion_tokens;
+        }
+        Err(e) => p.error = Some(e),
+    }
+    p.seconds = started.elapsed().as_secs_f64();
+    Some(p)
+}
+
+struct Collected {
+    reasoning: String,
+    answer: String,
+    finish_reason: String,
+    prompt_tokens: usize,
+    completion_tokens: usize,
+}
+
+/// One generation's events gathered, within `timeout`; `None` when stopped.
+fn collect(rt: &tokio::runtime::Runtime, backend: &Backend, request: GenerationRequest, timeout: Duration, stop: &AtomicBool) -> Option<Result<Collected, String>> {
     backend.reset_cache();
     let started = Instant::now();
     let mut generation = backend.generate(request);
-    let mut p = Prediction { id: item.id.clone(), ..Default::default() };
-    let (mut reasoning, mut answer) = (String::new(), String::new());
+    let mut c = Collected { reasoning: String::new(), answer: String::new(), finish_reason: String::new(), prompt_tokens: 0, completion_tokens: 0 };
     let outcome = rt.block_on(async {
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -300,14 +374,14 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
                 Err(_) => continue,
                 Ok(None) => return Some(Err("the generation ended without finishing".to_owned())),
                 Ok(Some(ev)) => match ev {
-                    GenerationEvent::Reasoning { text } => reasoning.push_str(&text),
-                    GenerationEvent::Answer { text } => answer.push_str(&text),
+                    GenerationEvent::Reasoning { text } => c.reasoning.push_str(&text),
+                    GenerationEvent::Answer { text } => c.answer.push_str(&text),
                     GenerationEvent::Usage(u) => {
-                        p.prompt_tokens = u.prompt_tokens;
-                        p.completion_tokens = u.reasoning_tokens + u.answer_tokens;
+                        c.prompt_tokens = u.prompt_tokens;
+                        c.completion_tokens = u.reasoning_tokens + u.answer_tokens;
                     }
                     GenerationEvent::Done(d) => {
-                        p.finish_reason = match d.reason {
+                        c.finish_reason = match d.reason {
                             StopReason::Length => "length",
                             StopReason::Cancelled => "cancelled",
                             StopReason::End | StopReason::StopString => "stop",
@@ -323,16 +397,73 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
         }
     })?;
     drop(generation);
-    p.seconds = started.elapsed().as_secs_f64();
-    match outcome {
-        Ok(()) => {
-            p.output = if reasoning.is_empty() { answer.clone() } else { format!("<think>{reasoning}</think>{answer}") };
-            p.reasoning = Some(reasoning);
-            p.answer = Some(answer);
+    Some(outcome.map(|()| c))
+}
+
+/// Asks the judge about every item its mode covers that is not judged yet (a judge error is
+/// asked again), appending to `judgements.jsonl`.
+fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &Judge<'_>, rules: Rules, stop: &AtomicBool) -> Result<(), RunError> {
+    let path = dir.join("judgements.jsonl");
+    let done: HashSet<String> = read_jsonl::<Judgement>(&path)?.into_iter().filter(|j| j.error.is_none()).map(|j| j.id).collect();
+    let latest: HashMap<&str, &Prediction> = predictions.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return Err(RunError::Invalid("no async runtime for the judge".into()));
+    };
+    for item in items {
+        if stop.load(Ordering::Relaxed) {
+            break;
         }
-        Err(e) => p.error = Some(e),
+        let Some(p) = latest.get(item.id.as_str()).filter(|p| p.error.is_none()) else { continue };
+        if done.contains(&item.id) {
+            continue;
+        }
+        let need = match judge.mode {
+            JudgeMode::Rule => false,
+            JudgeMode::Llm => true,
+            JudgeMode::LlmRecall => !score(item, &p.output(), rules).correct,
+        };
+        if !need {
+            continue;
+        }
+        let Some(final_text) = after_reasoning(&p.output()) else { continue };
+        let request = GenerationRequest {
+            messages: vec![ChatMessage::user(judge::prompt(item, &final_text.chars().take(4000).collect::<String>()))],
+            system: Some(judge::JUDGE_SYSTEM.to_owned()),
+            sampling: Some(SamplingParams { temperature: 0.0, max_tokens: judge.max_tokens, seed: Some(0), ..SamplingParams::default() }),
+            context_policy: ContextPolicy::Error,
+        };
+        let Some(reply) = collect(&rt, judge.backend, request, judge.timeout, stop) else { break };
+        let j = match reply {
+            Ok(c) => {
+                let raw = if c.answer.trim().is_empty() { c.reasoning } else { c.answer };
+                match judge::parse(&raw) {
+                    Ok((correct, reason)) => Judgement { id: item.id.clone(), correct: Some(correct), reason, raw, error: None },
+                    Err(e) => Judgement { id: item.id.clone(), correct: None, reason: String::new(), raw, error: Some(e) },
+                }
+            }
+            Err(e) => Judgement { id: item.id.clone(), correct: None, reason: String::new(), raw: String::new(), error: Some(format!("the judge failed: {e}")) },
+        };
+        let line = serde_json::to_string(&j).map_err(|e| RunError::Invalid(e.to_string()))?;
+        writeln!(file, "{line}").and_then(|()| file.flush()).map_err(io(&path))?;
     }
-    Some(p)
+    Ok(())
+}
+
+fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(RunError::Io { path: path.to_owned(), source: e }),
+    }
+}
+
+/// The judge a run asks, and how.
+pub struct Judge<'a> {
+    pub backend: &'a Backend,
+    pub mode: JudgeMode,
+    pub max_tokens: usize,
+    pub timeout: Duration,
 }
 
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, RunError> {

@@ -1,0 +1,78 @@
+//! An LLM judge (any OpenAI-compatible endpoint, `fin-r1 serve` included): question, reference
+//! and prediction in, exactly one JSON verdict out. A reply that does not parse is a judge
+//! error: the item leaves the score, it is never counted wrong.
+
+use serde::{Deserialize, Serialize};
+
+use super::item::Item;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[value(rename_all = "kebab-case")]
+pub enum JudgeMode {
+    /// The rules alone.
+    Rule,
+    /// The judge decides every item.
+    Llm,
+    /// The judge is asked only where the rules say wrong (it can only add right answers).
+    LlmRecall,
+}
+
+/// One line of `judgements.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Judgement {
+    pub id: String,
+    /// `None`: the judge's reply could not be read (see `error`).
+    pub correct: Option<bool>,
+    pub reason: String,
+    /// What the judge wrote after its reasoning.
+    pub raw: String,
+    pub error: Option<String>,
+}
+
+pub const JUDGE_SYSTEM: &str = "You grade answers to finance questions against a reference answer. \
+Numbers that agree after rounding, percentages written as fractions or the other way round, and the same \
+choice or label in other words count as correct. Reply with exactly one JSON object and nothing else: \
+{\"correct\": true or false, \"reason\": \"one sentence\"}";
+
+pub fn prompt(item: &Item, prediction: &str) -> String {
+    let mut p = format!("Question:\n{}\n", item.question.trim());
+    if let Some(c) = &item.choices {
+        for (l, t) in c {
+            p.push_str(&format!("{l}. {t}\n"));
+        }
+    }
+    p.push_str(&format!("\nReference answer:\n{}\n\nAnswer to grade:\n{}\n", item.answer.trim(), prediction.trim()));
+    p
+}
+
+/// The verdict in a judge's reply: the first JSON object in it with a boolean `correct`.
+pub fn parse(reply: &str) -> Result<(bool, String), String> {
+    let mut from = 0;
+    while let Some(start) = reply[from..].find('{').map(|i| i + from) {
+        let mut de = serde_json::Deserializer::from_str(&reply[start..]).into_iter::<serde_json::Value>();
+        if let Some(Ok(v)) = de.next() {
+            if let Some(c) = v.get("correct").and_then(|c| c.as_bool().or_else(|| c.as_str().and_then(|s| s.parse().ok()))) {
+                let reason = v.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned();
+                return Ok((c, reason));
+            }
+        }
+        from = start + 1;
+    }
+    let shown: String = reply.chars().take(120).collect();
+    Err(format!("the judge's reply is not a JSON verdict: {shown:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_are_read_from_noisy_replies() {
+        assert_eq!(parse(r#"{"correct": true, "reason": "same"}"#), Ok((true, "same".into())));
+        assert_eq!(parse("Sure! ```json\n{\"correct\": false, \"reason\": \"12 is not 14\"}\n```").map(|v| v.0), Ok(false));
+        assert_eq!(parse(r#"{"note": 1} then {"correct": "true"}"#).map(|v| v.0), Ok(true));
+        assert!(parse("The answer is correct.").is_err());
+        assert!(parse(r#"{"correct": "maybe"}"#).is_err());
+    }
+}
