@@ -418,3 +418,66 @@ fn an_llm_judge_on_loopback_decides_and_an_unreadable_one_is_a_judge_error() {
     let reviews = lines(&dir.join("prose/reviews.jsonl"));
     assert!(reviews.iter().all(|r| r["judge_error"] == true && r["reason"].as_str().is_some_and(|t| t.contains("not a JSON verdict"))), "{reviews:?}");
 }
+
+/// `--judge reasoning`: each reasoning chain graded on the seven criteria; the report gives the
+/// share of good chains and each criterion's pass rate, and the answers keep their rule scores.
+#[test]
+fn a_reasoning_judge_grades_chains_on_seven_criteria() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    // Seven booleans repeat tokens, which the scripted tiny model cannot: a stub server says them.
+    let verdict = r#"{"internal_consistency": true, "term_overlap": false, "three_steps": true, "consistent_with_reference": true, "no_repetition": true, "relevant": true, "follows_instructions": true}"#;
+    let judge = stub_server(verdict);
+    let dir = scratch_dir().join(format!("eval-reasoning-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let items = own_items(&dir);
+    let out = dir.join("run");
+    let r = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--data"])
+        .arg(&items)
+        .args(["--max-tokens", "64", "--model"])
+        .arg(&model)
+        .args(["--judge", "reasoning", "--judge-remote", &judge.1, "--out"])
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
+    let rs = &report["reasoning"];
+    assert_eq!((rs["judged"].as_u64(), rs["good"].as_f64()), (Some(4), Some(0.0)), "{report}");
+    assert_eq!(rs["criteria"]["term_overlap"], 0.0);
+    assert_eq!(rs["criteria"]["three_steps"], 100.0);
+    assert_eq!(report["scores"]["own"]["pv"]["correct"], 2, "answers keep their rule scores");
+    assert!(std::fs::read_to_string(out.join("report.md")).expect("md").contains("| term_overlap | 0.0 |"));
+}
+
+/// An OpenAI-compatible server on loopback that streams `reply` to every chat request.
+fn stub_server(reply: &'static str) -> Served {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0u8; length];
+            let _ = reader.read_exact(&mut body);
+            let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": reply}}]});
+            let end = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+            let sse = format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n");
+            let mut stream = reader.into_inner();
+            let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sse}", sse.len());
+        }
+    });
+    // No process to stop: the listener lives as long as the test.
+    Served(Command::new("true").spawn().expect("true"), url)
+}

@@ -91,7 +91,8 @@ struct RunArgs {
     judge_model: String,
     #[arg(long, env = "FIN_R1_JUDGE_API_KEY", hide_env_values = true)]
     judge_api_key: Option<String>,
-    /// rule: the rules alone; llm: the judge decides; llm-recall: the judge only where the rules say wrong.
+    /// rule: the rules alone; llm: the judge decides; llm-recall: the judge only where the rules say
+    /// wrong; reasoning: the judge grades each reasoning chain on seven criteria.
     #[arg(long, value_enum, default_value = "rule")]
     judge: JudgeMode,
     /// The run's folder.
@@ -203,7 +204,7 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
     };
     let judge_backend = match (&a.judge_remote, a.judge) {
         (_, JudgeMode::Rule) => None,
-        (None, _) => bail!("--judge {} needs a judge server: --judge-remote URL --judge-model NAME", if a.judge == JudgeMode::Llm { "llm" } else { "llm-recall" }),
+        (None, _) => bail!("--judge {} needs a judge server: --judge-remote URL --judge-model NAME", clap::ValueEnum::to_possible_value(&a.judge).map(|v| v.get_name().to_owned()).unwrap_or_default()),
         (Some(url), _) => {
             let mut c = RemoteConfig::new(url.clone(), a.judge_model.clone());
             c.api_key = a.judge_api_key.clone().filter(|k| !k.is_empty());

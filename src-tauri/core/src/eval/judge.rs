@@ -16,7 +16,22 @@ pub enum JudgeMode {
     Llm,
     /// The judge is asked only where the rules say wrong (it can only add right answers).
     LlmRecall,
+    /// The judge grades each reasoning chain on Fin-R1's authors' seven criteria; the answers
+    /// are scored by the rules.
+    Reasoning,
 }
+
+/// The seven criteria Fin-R1's authors filtered reasoning chains by, as the JSON keys the judge
+/// answers with.
+pub const CRITERIA: [(&str, &str); 7] = [
+    ("internal_consistency", "the steps agree with one another"),
+    ("term_overlap", "it uses the reference answer's terms"),
+    ("three_steps", "it has at least three reasoning steps"),
+    ("consistent_with_reference", "it agrees with the reference answer, with no obvious errors or omissions"),
+    ("no_repetition", "no step is repeated"),
+    ("relevant", "it stays within the task's financial domain"),
+    ("follows_instructions", "it follows the task's instructions"),
+];
 
 /// One line of `judgements.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +43,11 @@ pub struct Judgement {
     /// What the judge wrote after its reasoning.
     pub raw: String,
     pub error: Option<String>,
+    /// Reasoning mode: each criterion's verdict, and whether the chain is good (all pass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<std::collections::BTreeMap<String, bool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub good: Option<bool>,
 }
 
 pub const JUDGE_SYSTEM: &str = "You grade answers to finance questions against a reference answer. \
@@ -44,6 +64,44 @@ pub fn prompt(item: &Item, prediction: &str) -> String {
     }
     p.push_str(&format!("\nReference answer:\n{}\n\nAnswer to grade:\n{}\n", item.answer.trim(), prediction.trim()));
     p
+}
+
+pub fn reasoning_system() -> String {
+    let keys: Vec<String> = CRITERIA.iter().map(|(k, what)| format!("\"{k}\" ({what})")).collect();
+    format!(
+        "You review the reasoning chain of an answer to a finance question against the reference answer. \
+Judge each criterion true or false: {}. Reply with exactly one JSON object and nothing else, with those seven \
+keys as booleans and \"good\": true only when all seven hold.",
+        keys.join(", ")
+    )
+}
+
+pub fn reasoning_prompt(item: &Item, reasoning: &str) -> String {
+    format!(
+        "Question:\n{}\n\nReference answer:\n{}\n\nReasoning chain to review:\n{}\n",
+        item.question.trim(),
+        item.answer.trim(),
+        reasoning.trim()
+    )
+}
+
+/// The seven verdicts in a judge's reply, and whether the chain is good.
+pub fn parse_reasoning(reply: &str) -> Result<(bool, std::collections::BTreeMap<String, bool>), String> {
+    let mut from = 0;
+    while let Some(start) = reply[from..].find('{').map(|i| i + from) {
+        let mut de = serde_json::Deserializer::from_str(&reply[start..]).into_iter::<serde_json::Value>();
+        if let Some(Ok(v)) = de.next() {
+            let got: Option<std::collections::BTreeMap<String, bool>> =
+                CRITERIA.iter().map(|(k, _)| v.get(*k).and_then(|b| b.as_bool()).map(|b| ((*k).to_owned(), b))).collect();
+            if let Some(criteria) = got {
+                let all = criteria.values().all(|b| *b);
+                return Ok((all, criteria));
+            }
+        }
+        from = start + 1;
+    }
+    let shown: String = reply.chars().take(120).collect();
+    Err(format!("the judge's reply is not the seven-criteria JSON: {shown:?}"))
 }
 
 /// The verdict in a judge's reply: the first JSON object in it with a boolean `correct`.
@@ -74,5 +132,15 @@ mod tests {
         assert_eq!(parse(r#"{"note": 1} then {"correct": "true"}"#).map(|v| v.0), Ok(true));
         assert!(parse("The answer is correct.").is_err());
         assert!(parse(r#"{"correct": "maybe"}"#).is_err());
+    }
+
+    #[test]
+    fn a_reasoning_review_needs_all_seven_criteria() {
+        let all: String = CRITERIA.iter().map(|(k, _)| format!("\"{k}\": true")).collect::<Vec<_>>().join(", ");
+        let (good, c) = parse_reasoning(&format!("{{{all}, \"good\": true}}")).expect("seven");
+        assert!(good && c.len() == 7);
+        let one_fails = all.replacen("\"no_repetition\": true", "\"no_repetition\": false", 1);
+        assert_eq!(parse_reasoning(&format!("{{{one_fails}}}")).map(|v| v.0), Ok(false));
+        assert!(parse_reasoning(r#"{"internal_consistency": true}"#).is_err());
     }
 }

@@ -39,6 +39,9 @@ pub struct Report {
     /// The judge's mode and model, when one graded the answers.
     #[serde(default)]
     pub judge: Option<String>,
+    /// The reasoning review (`--judge reasoning`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<ReasoningScore>,
     /// bench → category → score; `all` sums a bench's categories.
     pub scores: BTreeMap<String, BTreeMap<String, CategoryScore>>,
 }
@@ -77,8 +80,41 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
         bench: config.bench.clone(),
         planned: config.items.len(),
         judge: config.judge.as_ref().map(|j| format!("{} ({} at {})", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url)),
+        reasoning: None,
         scores,
     }
+}
+
+/// The reasoning review: how many chains were graded, the share judged good, and each
+/// criterion's pass rate (per cent).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReasoningScore {
+    pub judged: usize,
+    pub good: f64,
+    pub criteria: BTreeMap<String, f64>,
+    pub judge_errors: usize,
+}
+
+pub fn reasoning<'a>(judgements: impl Iterator<Item = &'a super::judge::Judgement>) -> ReasoningScore {
+    let mut r = ReasoningScore::default();
+    let mut good = 0usize;
+    let mut passes: BTreeMap<String, usize> = BTreeMap::new();
+    for j in judgements {
+        match (&j.criteria, j.good) {
+            (Some(c), Some(g)) => {
+                r.judged += 1;
+                good += usize::from(g);
+                for (k, v) in c {
+                    *passes.entry(k.clone()).or_default() += usize::from(*v);
+                }
+            }
+            _ => r.judge_errors += 1,
+        }
+    }
+    let n = r.judged.max(1) as f64;
+    r.good = round2(100.0 * good as f64 / n);
+    r.criteria = passes.into_iter().map(|(k, v)| (k, round2(100.0 * v as f64 / n))).collect();
+    r
 }
 
 fn round2(x: f64) -> f64 {
@@ -107,6 +143,15 @@ pub fn markdown(r: &Report) -> String {
                 "| {bench} | {name} | {} | {:.1} | {} | {} | {} | {:.0} | {:.1} | {} |\n",
                 s.num, s.score, s.truncated, s.parse_failures, s.errors, s.mean_tokens, s.mean_seconds, s.judge_errors
             ));
+        }
+    }
+    if let Some(rs) = &r.reasoning {
+        out.push_str(&format!(
+            "\n## Reasoning chains ({} judged, {} judge errors)\n\nGood (all seven criteria): {:.1}%\n\n| criterion | pass % |\n|---|---:|\n",
+            rs.judged, rs.judge_errors, rs.good
+        ));
+        for (k, v) in &rs.criteria {
+            out.push_str(&format!("| {k} | {v:.1} |\n"));
         }
     }
     match &r.judge {

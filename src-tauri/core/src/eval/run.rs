@@ -300,7 +300,10 @@ pub fn score_run(dir: &Path, items: &[Item], predictions: &[Prediction], config:
     let path = dir.join("reviews.jsonl");
     let text: String = reviews.iter().filter_map(|r| serde_json::to_string(r).ok()).map(|l| l + "\n").collect();
     std::fs::write(&path, text).map_err(io(&path))?;
-    let report = report::build(config, &scored);
+    let mut report = report::build(config, &scored);
+    if mode == Some(JudgeMode::Reasoning) {
+        report.reasoning = Some(report::reasoning(items.iter().filter_map(|i| judgements.get(&i.id))));
+    }
     write_json(&dir.join("report.json"), &report)?;
     let md = dir.join("report.md");
     std::fs::write(&md, report::markdown(&report)).map_err(io(&md))?;
@@ -422,14 +425,21 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
             JudgeMode::Rule => false,
             JudgeMode::Llm => true,
             JudgeMode::LlmRecall => !score(item, &p.output(), rules).correct,
+            JudgeMode::Reasoning => p.reasoning.as_deref().is_some_and(|r| !r.trim().is_empty()),
         };
         if !need {
             continue;
         }
-        let Some(final_text) = after_reasoning(&p.output()) else { continue };
+        let (system, user) = if judge.mode == JudgeMode::Reasoning {
+            let chain: String = p.reasoning.as_deref().unwrap_or_default().chars().take(8000).collect();
+            (judge::reasoning_system(), judge::reasoning_prompt(item, &chain))
+        } else {
+            let Some(final_text) = after_reasoning(&p.output()) else { continue };
+            (judge::JUDGE_SYSTEM.to_owned(), judge::prompt(item, &final_text.chars().take(4000).collect::<String>()))
+        };
         let request = GenerationRequest {
-            messages: vec![ChatMessage::user(judge::prompt(item, &final_text.chars().take(4000).collect::<String>()))],
-            system: Some(judge::JUDGE_SYSTEM.to_owned()),
+            messages: vec![ChatMessage::user(user)],
+            system: Some(system),
             sampling: Some(SamplingParams { temperature: 0.0, max_tokens: judge.max_tokens, seed: Some(0), ..SamplingParams::default() }),
             context_policy: ContextPolicy::Error,
         };
@@ -437,12 +447,28 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
         let j = match reply {
             Ok(c) => {
                 let raw = if c.answer.trim().is_empty() { c.reasoning } else { c.answer };
-                match judge::parse(&raw) {
-                    Ok((correct, reason)) => Judgement { id: item.id.clone(), correct: Some(correct), reason, raw, error: None },
-                    Err(e) => Judgement { id: item.id.clone(), correct: None, reason: String::new(), raw, error: Some(e) },
+                let blank = Judgement { id: item.id.clone(), correct: None, reason: String::new(), raw: raw.clone(), error: None, criteria: None, good: None };
+                if judge.mode == JudgeMode::Reasoning {
+                    match judge::parse_reasoning(&raw) {
+                        Ok((good, criteria)) => Judgement { good: Some(good), criteria: Some(criteria), ..blank },
+                        Err(e) => Judgement { error: Some(e), ..blank },
+                    }
+                } else {
+                    match judge::parse(&raw) {
+                        Ok((correct, reason)) => Judgement { correct: Some(correct), reason, ..blank },
+                        Err(e) => Judgement { error: Some(e), ..blank },
+                    }
                 }
             }
-            Err(e) => Judgement { id: item.id.clone(), correct: None, reason: String::new(), raw: String::new(), error: Some(format!("the judge failed: {e}")) },
+            Err(e) => Judgement {
+                id: item.id.clone(),
+                correct: None,
+                reason: String::new(),
+                raw: String::new(),
+                error: Some(format!("the judge failed: {e}")),
+                criteria: None,
+                good: None,
+            },
         };
         let line = serde_json::to_string(&j).map_err(|e| RunError::Invalid(e.to_string()))?;
         writeln!(file, "{line}").and_then(|()| file.flush()).map_err(io(&path))?;
