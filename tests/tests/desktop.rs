@@ -338,6 +338,9 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     let cut = s.wait_text("#job-result", LONG, |t| !t.is_empty()).expect("the cut");
     assert!(cut.contains("run it again to resume"), "{cut}");
 
+    // The result shows a moment before the job's slot frees: a click on the still-disabled
+    // button did nothing once, and the test waited for a download that never started.
+    s.wait_until("const b = document.querySelector('.model-card.suggested button'); return b && !b.disabled", LONG).expect("the button free again");
     s.click_css(".model-card.suggested button").expect("download again");
     let resumed = s.wait_text("#job-numbers", LONG, |t| t.contains("resumed at")).expect("a resumed download");
     assert!(!resumed.contains("resumed at 0 B"), "{resumed}");
