@@ -87,38 +87,25 @@ pub fn reasoning_prompt(item: &Item, reasoning: &str) -> String {
 
 /// The seven verdicts in a judge's reply, and whether the chain is good.
 pub fn parse_reasoning(reply: &str) -> Result<(bool, std::collections::BTreeMap<String, bool>), String> {
-    let mut from = 0;
-    while let Some(start) = reply[from..].find('{').map(|i| i + from) {
-        let mut de = serde_json::Deserializer::from_str(&reply[start..]).into_iter::<serde_json::Value>();
-        if let Some(Ok(v)) = de.next() {
-            let got: Option<std::collections::BTreeMap<String, bool>> =
-                CRITERIA.iter().map(|(k, _)| v.get(*k).and_then(|b| b.as_bool()).map(|b| ((*k).to_owned(), b))).collect();
-            if let Some(criteria) = got {
-                let all = criteria.values().all(|b| *b);
-                return Ok((all, criteria));
-            }
-        }
-        from = start + 1;
-    }
-    let shown: String = reply.chars().take(120).collect();
-    Err(format!("the judge's reply is not the seven-criteria JSON: {shown:?}"))
+    json_objects(reply)
+        .find_map(|v| CRITERIA.iter().map(|(k, _)| v.get(*k).and_then(|b| b.as_bool()).map(|b| ((*k).to_owned(), b))).collect::<Option<std::collections::BTreeMap<_, _>>>())
+        .map(|criteria| (criteria.values().all(|b| *b), criteria))
+        .ok_or_else(|| format!("the judge's reply is not the seven-criteria JSON: {:?}", reply.chars().take(120).collect::<String>()))
 }
 
 /// The verdict in a judge's reply: the first JSON object in it with a boolean `correct`.
 pub fn parse(reply: &str) -> Result<(bool, String), String> {
-    let mut from = 0;
-    while let Some(start) = reply[from..].find('{').map(|i| i + from) {
-        let mut de = serde_json::Deserializer::from_str(&reply[start..]).into_iter::<serde_json::Value>();
-        if let Some(Ok(v)) = de.next() {
-            if let Some(c) = v.get("correct").and_then(|c| c.as_bool().or_else(|| c.as_str().and_then(|s| s.parse().ok()))) {
-                let reason = v.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned();
-                return Ok((c, reason));
-            }
-        }
-        from = start + 1;
-    }
-    let shown: String = reply.chars().take(120).collect();
-    Err(format!("the judge's reply is not a JSON verdict: {shown:?}"))
+    json_objects(reply)
+        .find_map(|v| {
+            let c = v.get("correct").and_then(|c| c.as_bool().or_else(|| c.as_str().and_then(|s| s.parse().ok())))?;
+            Some((c, v.get("reason").and_then(|r| r.as_str()).unwrap_or_default().to_owned()))
+        })
+        .ok_or_else(|| format!("the judge's reply is not a JSON verdict: {:?}", reply.chars().take(120).collect::<String>()))
+}
+
+/// Every JSON object that starts somewhere in `reply` (judges wrap theirs in prose or fences).
+fn json_objects(reply: &str) -> impl Iterator<Item = serde_json::Value> + '_ {
+    reply.match_indices('{').filter_map(|(i, _)| serde_json::Deserializer::from_str(&reply[i..]).into_iter::<serde_json::Value>().next()?.ok())
 }
 
 #[cfg(test)]

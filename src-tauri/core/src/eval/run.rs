@@ -476,6 +476,7 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
     Ok(())
 }
 
+/// The lines of a JSON Lines file that parse; a missing file has none.
 fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
@@ -493,13 +494,8 @@ pub struct Judge<'a> {
 }
 
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, RunError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(RunError::Io { path: path.to_owned(), source: e }),
-    };
-    // A line cut by a kill mid-write is skipped; the item is asked again.
-    Ok(text.lines().filter_map(|l| serde_json::from_str::<Prediction>(l).ok()).filter(|p| !p.id.is_empty()).collect())
+    // A line cut by a kill mid-write is skipped (`read_jsonl`); the item is asked again.
+    Ok(read_jsonl::<Prediction>(path)?.into_iter().filter(|p| !p.id.is_empty()).collect())
 }
 
 pub fn read_items(path: &Path) -> Result<Vec<Item>, RunError> {
