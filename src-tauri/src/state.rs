@@ -109,6 +109,8 @@ pub struct AppState {
     /// The download or quantization in progress, stopped by dropping (aborting) its task.
     /// The model job (download or quantization) in the slot, if one ran.
     pub job: Mutex<Option<RunningJob>>,
+    /// The evaluation run in progress: its stop switch.
+    pub eval: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// False until the model of the last session has been loaded again (or found gone).
     started: tokio::sync::watch::Sender<bool>,
 }
@@ -131,6 +133,7 @@ impl AppState {
             server_error: Mutex::new(None),
             errors: Mutex::new(VecDeque::new()),
             job: Mutex::new(None),
+            eval: Mutex::new(None),
             started: tokio::sync::watch::Sender::new(false),
         }
     }

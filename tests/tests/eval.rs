@@ -252,6 +252,25 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     let c = Command::new(fin_r1_bin()).args(["eval", "compare"]).arg(&out).arg(&rescored).output().expect("compare");
     let table = String::from_utf8_lossy(&c.stdout);
     assert!(c.status.success() && table.contains("| own | pv | 66.7 (n=3) | 66.7 (n=3) |"), "{table}");
+
+    // The run as the app's Evaluate page reads it (the rescored folder holds no config: not a run).
+    let listed = fin_r1_core::eval::runs::list(&dir);
+    assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["run"]);
+    assert_eq!((listed[0].planned, listed[0].answered, listed[0].score), (4, 4, Some(75.0)));
+    let d = fin_r1_core::eval::runs::detail(&out).expect("detail");
+    let miss = d.reviews.iter().find(|r| r.id == "pv-3").expect("pv-3");
+    assert!(!miss.correct && miss.gold == "1000" && miss.extracted.as_deref() == Some("907"), "{miss:?}");
+    assert_eq!(miss.reasoning, "Discount the cash flow twice at five percent");
+    // And as the report it exports: provenance, the wrong answer with its reasoning, the disclaimer.
+    let doc = fin_r1_core::eval::runs::document(&d, "test", "2026-12-02 12:00");
+    let sha = config["model_sha256"].as_str().expect("sha");
+    for want in ["## Provenance", "| Model SHA-256 |", sha, "items.jsonl", "### pv-3 (pv)", "> Discount the cash flow", "仅供参考", "for reference only"] {
+        assert!(doc.contains(want), "{want:?} in:\n{doc}");
+    }
+    let html = fin_r1_core::report::markdown_page("Evaluation", &doc);
+    assert!(html.contains("<table") && html.contains("Provenance") && !html.contains("<script"), "{html}");
+    let pdf = fin_r1_core::report::markdown_pdf("Evaluation", &doc).expect("pdf");
+    assert!(pdf.starts_with(b"%PDF"));
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Downloads from a hub served on loopback, as `fin-r1 models download` and the app do them:
-//! the whole file, the cache reused, a connection cut mid-file then resumed, a corrupted file
+//! the whole file, the cache reused, a connection cut mid-file then resumed (and nothing left
+//! fetching after a cut or a cancel), a corrupted file
 //! caught by its hash, and clear errors for 404 and 401.
 
 use std::process::Command;
@@ -116,6 +117,37 @@ fn a_download_cut_mid_file_resumes_where_it_stopped() {
     // 12 MiB of data, plus a byte for each size probe (ours and hf-hub's).
     assert!(second <= 12 * MIB as u64 + 2, "the second run fetched {second} bytes, not the whole file again");
     assert_eq!(done.sha256.as_deref(), Some(fin_r1_tests::hub::sha256_hex(&bytes).as_str()));
+}
+
+/// Bytes the hub serves over two seconds, half a second after a download ended.
+fn served_after(hub: &Hub) -> u64 {
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = hub.state.bytes_served.load(Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    hub.state.bytes_served.load(Ordering::Relaxed) - before
+}
+
+/// Regression: hf-hub leaves its chunk tasks running when its download ends early. After a cut
+/// (or a cancelled job) they went on fetching into the partial file, beside the next try.
+#[test]
+fn a_cut_or_cancelled_download_stops_fetching() {
+    let hub = Hub::start();
+    hub.add("SUFE-AIFLM-Lab/tiny-test", "slow.gguf", content(40 * MIB));
+    hub.pace(6_000_000);
+    hub.cut_once(8 * MIB as u64, MIB as u64);
+    let rt = rt();
+    let err = rt.block_on(download(&request(&hub, &cache("orphans-cut"), "slow.gguf"), Arc::new(Count::default()))).expect_err("cut");
+    assert!(matches!(err, DownloadError::Interrupted { .. }), "{err}");
+    // Left running, the three other chunks would bring some 36 MB in those two seconds.
+    let after = served_after(&hub);
+    assert!(after <= 4 * 65_536, "{after} bytes fetched after the download failed");
+
+    let cancelled = rt.block_on(async {
+        tokio::time::timeout(std::time::Duration::from_secs(1), download(&request(&hub, &cache("orphans-cancel"), "slow.gguf"), Arc::new(Count::default()))).await
+    });
+    assert!(cancelled.is_err(), "the paced download cannot finish in a second");
+    let after = served_after(&hub);
+    assert!(after <= 4 * 65_536, "{after} bytes fetched after the download was dropped");
 }
 
 #[test]

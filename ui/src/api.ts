@@ -4,7 +4,7 @@
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import type { Value } from "./bindings";
-import type { DownloadModel, ExportRequest, JobEvent, LibraryModel, SendRequest, StreamMessage, TurnSummary } from "./types";
+import type { DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
 
 export type { DownloadModel as DownloadModelRequest, ExportRequest, SendRequest, TurnSummary };
 
@@ -52,6 +52,11 @@ export const api = {
   importModel: commands.importModel,
   removeModel: commands.removeModel,
   setHubToken: commands.setHubToken,
+  evalStart: (request: EvalRequest, onEvent: (e: EvalEvent) => void): Promise<RunSummary> => commands.evalStart(request, channel(onEvent)),
+  evalStop: commands.evalStop,
+  evalRuns: commands.evalRuns,
+  evalRun: commands.evalRun,
+  evalExport: (request: EvalExport) => commands.evalExport(request),
   exportConversation: (request: ExportRequest) => commands.exportConversation(request),
   openReport: commands.openReport,
   openLogFolder: commands.openLogFolder,

@@ -54,6 +54,16 @@ export const commands = {
 	removeModel: (path: string) => __TAURI_INVOKE<boolean>("remove_model", { path }),
 	/**  Saves the hub token (`""` clears it); never read back by the page. */
 	setHubToken: (token: string) => __TAURI_INVOKE<null>("set_hub_token", { token }),
+	/**  Starts a run and streams its progress; returns the run once it is scored (or stopped). */
+	evalStart: (request: EvalRequest_Deserialize, onEvent: Channel<EvalEvent_Deserialize>) => __TAURI_INVOKE<RunSummary_Serialize>("eval_start", { request, onEvent }),
+	/**  Stops the running evaluation after the item in flight; what is finished is kept and scored. */
+	evalStop: () => __TAURI_INVOKE<boolean>("eval_stop"),
+	/**  The runs in the data folder, newest first. */
+	evalRuns: () => __TAURI_INVOKE<RunSummary_Serialize[]>("eval_runs"),
+	/**  One run: its scores, provenance and every item's review. */
+	evalRun: (id: string) => __TAURI_INVOKE<RunDetail_Serialize>("eval_run", { id }),
+	/**  Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written. */
+	evalExport: (request: EvalExport) => __TAURI_INVOKE<string>("eval_export", { request }),
 	/**  Writes the report; returns the path written (with the format's extension added if missing). */
 	exportConversation: (request: ExportRequest_Deserialize) => __TAURI_INVOKE<string>("export_conversation", { request }),
 	/**  Opens a written report in the system's viewer. */
@@ -142,6 +152,20 @@ export type AppInfo_Serialize = {
 	notices: string[],
 };
 
+export type Bench = 
+/**  ConvFinQA: Program-of-Thoughts' dev file, or the official ConvFinQA/FinQA JSON. */
+"convfinqa" | 
+/**  TAT-QA's raw dataset (tables, paragraphs, questions). */
+"tatqa" | 
+/**  Twitter Financial News Sentiment (CSV `text,label`). */
+"tfns" | 
+/**  Fin-Eva (Ant Group): a task CSV, or a folder of them. */
+"fin-eva" | 
+/**  FinEval (SUFE): a subject CSV, or a folder of them. */
+"fineval" | 
+/**  Items already in the normalised JSON Lines form (an analyst's own set). */
+"jsonl";
+
 export type CatalogView = CatalogView_Serialize | CatalogView_Deserialize;
 
 export type CatalogView_Deserialize = {
@@ -166,6 +190,23 @@ export type CatalogView_Serialize = {
 	models_dir: string,
 	/**  A download or quantization is running. */
 	busy: boolean,
+};
+
+export type CategoryScore = {
+	num: number,
+	/**  Per cent right. */
+	score: number | null,
+	correct: number,
+	/**  Cut off at the token limit. */
+	truncated: number,
+	/**  No answer could be read out of the output. */
+	parse_failures: number,
+	/**  The engine failed on the item. */
+	errors: number,
+	/**  The judge's reply could not be read (never counted as wrong). */
+	judge_errors: number,
+	mean_tokens: number | null,
+	mean_seconds: number | null,
 };
 
 /**  The shape the page receives (and the TypeScript bindings describe). */
@@ -395,6 +436,93 @@ export type ErrorKind_Serialize = "io" | "not_gguf" | "malformed" | "truncated" 
 /**  A download stopped part way (it resumes next time). */
 "interrupted" | "other";
 
+/**  What a run tells the page as it goes. */
+export type EvalEvent = EvalEvent_Serialize | EvalEvent_Deserialize;
+
+/**  What a run tells the page as it goes. */
+export type EvalEvent_Deserialize = { type: "started"; run: RunSummary_Deserialize } | { type: "progress"; progress: Progress };
+
+/**  What a run tells the page as it goes. */
+export type EvalEvent_Serialize = { type: "started"; run: RunSummary_Serialize } | { type: "progress"; progress: Progress };
+
+export type EvalExport = {
+	id: string,
+	format: Format,
+	/**  The file to write (from the save dialog). */
+	path: string,
+};
+
+export type EvalReport = EvalReport_Serialize | EvalReport_Deserialize;
+
+export type EvalReport_Deserialize = {
+	model: string,
+	engine: string,
+	quantization?: string | null,
+	bench: string,
+	/**  Items the run set out to ask; fewer are scored when it was stopped part way. */
+	planned?: number,
+	/**  The judge's mode and model, when one graded the answers. */
+	judge?: string | null,
+	/**  The reasoning review (`--judge reasoning`). */
+	reasoning?: ReasoningScore | null,
+	/**  bench → category → score; `all` sums a bench's categories. */
+	scores: { [key in string]: { [key in string]: CategoryScore } },
+};
+
+export type EvalReport_Serialize = {
+	model: string,
+	engine: string,
+	quantization: string | null,
+	bench: string,
+	/**  Items the run set out to ask; fewer are scored when it was stopped part way. */
+	planned: number,
+	/**  The judge's mode and model, when one graded the answers. */
+	judge: string | null,
+	/**  The reasoning review (`--judge reasoning`). */
+	reasoning?: ReasoningScore,
+	/**  bench → category → score; `all` sums a bench's categories. */
+	scores: { [key in string]: { [key in string]: CategoryScore } },
+};
+
+export type EvalRequest = EvalRequest_Serialize | EvalRequest_Deserialize;
+
+export type EvalRequest_Deserialize = {
+	bench: Bench,
+	/**  The benchmark file (a folder of CSV files for Fin-Eva and FinEval). */
+	data: string,
+	/**  At most this many items per category. */
+	limit: number,
+	seed?: number | null,
+	max_tokens?: number | null,
+	/**  Another server to evaluate; `None`: the model in use. */
+	remote?: EvalServer | null,
+	judge: JudgeMode,
+	judge_server?: EvalServer | null,
+	strict?: boolean,
+};
+
+export type EvalRequest_Serialize = {
+	bench: Bench,
+	/**  The benchmark file (a folder of CSV files for Fin-Eva and FinEval). */
+	data: string,
+	/**  At most this many items per category. */
+	limit: number,
+	seed: number | null,
+	max_tokens: number | null,
+	/**  Another server to evaluate; `None`: the model in use. */
+	remote: EvalServer | null,
+	judge: JudgeMode,
+	judge_server: EvalServer | null,
+	strict: boolean,
+};
+
+/**  An OpenAI-compatible server: the one evaluated, or the judge. */
+export type EvalServer = {
+	/**  Up to and including `/v1`. */
+	url: string,
+	model: string,
+};
+
 export type ExportRequest = ExportRequest_Serialize | ExportRequest_Deserialize;
 
 export type ExportRequest_Deserialize = {
@@ -500,10 +628,68 @@ export type Hardware = {
 	metal_build: boolean,
 };
 
+/**  An item's review with what was asked and what the model wrote. */
+export type ItemReview = ItemReview_Serialize | ItemReview_Deserialize;
+
+/**  An item's review with what was asked and what the model wrote. */
+export type ItemReview_Deserialize = {
+	id: string,
+	category: string,
+	question: string,
+	context?: string | null,
+	gold: string,
+	extracted?: string | null,
+	correct: boolean,
+	reason: string,
+	judge_error: boolean,
+	reasoning: string,
+	answer: string,
+	finish_reason: string,
+	completion_tokens: number,
+	seconds: number | null,
+};
+
+/**  An item's review with what was asked and what the model wrote. */
+export type ItemReview_Serialize = {
+	id: string,
+	category: string,
+	question: string,
+	context: string | null,
+	gold: string,
+	extracted: string | null,
+	correct: boolean,
+	reason: string,
+	judge_error: boolean,
+	reasoning: string,
+	answer: string,
+	finish_reason: string,
+	completion_tokens: number,
+	seconds: number | null,
+};
+
 /**  What a job tells as it goes (the app's model manager shows these; the CLI prints them). */
 export type JobEvent = 
 /**  The repository file being fetched (a catalog entry's, picked by quantization). */
 { type: "source"; repo: string; file: string } | { type: "start"; file: string; total: number; resumed_from: number } | { type: "progress"; file: string; done: number; total: number; bytes_per_sec: number | null } | { type: "quantize"; done: number; total: number; tensor: string } | { type: "checking"; path: string };
+
+export type JudgeConfig = {
+	mode: JudgeMode,
+	url: string,
+	model: string,
+};
+
+export type JudgeMode = 
+/**  The rules alone. */
+"rule" | 
+/**  The judge decides every item. */
+"llm" | 
+/**  The judge is asked only where the rules say wrong (it can only add right answers). */
+"llm-recall" | 
+/**
+ *  The judge grades each reasoning chain on Fin-R1's authors' seven criteria; the answers
+ *  are scored by the rules.
+ */
+"reasoning";
 
 export type Lang = "zh" | "en";
 
@@ -662,6 +848,16 @@ export type ModelSummary_Serialize = {
 	engine: string,
 };
 
+/**  What a run reports while it goes. */
+export type Progress = {
+	done: number,
+	total: number,
+	correct: number,
+	tokens: number,
+	seconds: number | null,
+	elapsed: number | null,
+};
+
 /**
  *  A preset's question as the analyst filled it in: the typed question and the form's fields
  *  (kept apart from the filled prompt in `content`, for editing, the view and reports).
@@ -693,6 +889,17 @@ export type ReasoningMode =
 "collapsed" | 
 /**  Left out. */
 "none";
+
+/**
+ *  The reasoning review: how many chains were graded, the share judged good, and each
+ *  criterion's pass rate (per cent).
+ */
+export type ReasoningScore = {
+	judged: number,
+	good: number | null,
+	criteria: { [key in string]: number | null },
+	judge_errors: number,
+};
 
 export type RemoteSettings = RemoteSettings_Serialize | RemoteSettings_Deserialize;
 
@@ -728,6 +935,118 @@ export type Report_Serialize = {
 	 *  puts first, in this order: a compliance report opens with its verdict.
 	 */
 	lead_sections: Text[],
+};
+
+/**  What a run was, recorded in `config.json`; `--resume` goes on only when it is the same. */
+export type RunConfig = RunConfig_Serialize | RunConfig_Deserialize;
+
+/**  What a run was, recorded in `config.json`; `--resume` goes on only when it is the same. */
+export type RunConfig_Deserialize = {
+	bench: string,
+	/**  Each data file with its SHA-256. */
+	data: { [key in string]: string },
+	/**  "local" or "remote". */
+	engine: string,
+	model: string,
+	model_sha256?: string | null,
+	quantization?: string | null,
+	remote_url?: string | null,
+	sampling: SamplingParams_Deserialize,
+	system_prompt?: string | null,
+	scenario?: string | null,
+	prompt_version: number,
+	limit: number,
+	seed: number,
+	strict: boolean,
+	/**  The LLM judge, when one is asked: its mode, server and model. */
+	judge?: JudgeConfig | null,
+	/**  The ids asked, in the order they are asked. */
+	items: string[],
+};
+
+/**  What a run was, recorded in `config.json`; `--resume` goes on only when it is the same. */
+export type RunConfig_Serialize = {
+	bench: string,
+	/**  Each data file with its SHA-256. */
+	data: { [key in string]: string },
+	/**  "local" or "remote". */
+	engine: string,
+	model: string,
+	model_sha256: string | null,
+	quantization: string | null,
+	remote_url: string | null,
+	sampling: SamplingParams_Serialize,
+	system_prompt: string | null,
+	scenario: string | null,
+	prompt_version: number,
+	limit: number,
+	seed: number,
+	strict: boolean,
+	/**  The LLM judge, when one is asked: its mode, server and model. */
+	judge: JudgeConfig | null,
+	/**  The ids asked, in the order they are asked. */
+	items: string[],
+};
+
+export type RunDetail = RunDetail_Serialize | RunDetail_Deserialize;
+
+export type RunDetail_Deserialize = {
+	summary: RunSummary_Deserialize,
+	config: RunConfig_Deserialize,
+	/**  `None` until the run has been scored. */
+	report?: EvalReport_Deserialize | null,
+	/**  In the order the items were asked. */
+	reviews: ItemReview_Deserialize[],
+};
+
+export type RunDetail_Serialize = {
+	summary: RunSummary_Serialize,
+	config: RunConfig_Serialize,
+	/**  `None` until the run has been scored. */
+	report: EvalReport_Serialize | null,
+	/**  In the order the items were asked. */
+	reviews: ItemReview_Serialize[],
+};
+
+/**  One run folder in the list. */
+export type RunSummary = RunSummary_Serialize | RunSummary_Deserialize;
+
+/**  One run folder in the list. */
+export type RunSummary_Deserialize = {
+	/**  The folder's name, unique among the runs. */
+	id: string,
+	path: string,
+	bench: string,
+	model: string,
+	engine: string,
+	quantization?: string | null,
+	/**  Items the run set out to ask, and those answered (scored when the run finished). */
+	planned: number,
+	answered: number,
+	/**  The bench's `all` score, once scored. */
+	score?: number | null,
+	/**  When the run was started, ms since the epoch. */
+	started_ms: number,
+	judge?: string | null,
+};
+
+/**  One run folder in the list. */
+export type RunSummary_Serialize = {
+	/**  The folder's name, unique among the runs. */
+	id: string,
+	path: string,
+	bench: string,
+	model: string,
+	engine: string,
+	quantization: string | null,
+	/**  Items the run set out to ask, and those answered (scored when the run finished). */
+	planned: number,
+	answered: number,
+	/**  The bench's `all` score, once scored. */
+	score: number | null,
+	/**  When the run was started, ms since the epoch. */
+	started_ms: number,
+	judge: string | null,
 };
 
 export type Sampling = Sampling_Serialize | Sampling_Deserialize;

@@ -20,7 +20,7 @@ import type {
   TurnKind,
 } from "./types";
 
-export type Page = "chat" | "models" | "settings" | "about";
+export type Page = "chat" | "evaluate" | "models" | "settings" | "about";
 export const page = signal<Page>("chat");
 /** Messages from the shell to show until dismissed (settings reset, last crash). */
 export const notices = signal<string[]>([]);

@@ -2,6 +2,7 @@ import { useEffect } from "preact/hooks";
 import { current, info, isStreaming, newChat, notice, notices, page, refreshInfo, stop } from "../state";
 import { listen } from "@tauri-apps/api/event";
 import { About } from "./About";
+import { Evaluate } from "./Evaluate";
 import { FirstRun } from "./FirstRun";
 import { Models } from "./Models";
 import { Settings } from "./Settings";
@@ -51,7 +52,7 @@ export function App() {
             </button>
           </div>
         ))}
-        {p === "models" ? <Models /> : p === "settings" ? <Settings /> : p === "about" ? <About /> : current.value ? <ChatView /> : <NewChat />}
+        {p === "evaluate" ? <Evaluate /> : p === "models" ? <Models /> : p === "settings" ? <Settings /> : p === "about" ? <About /> : current.value ? <ChatView /> : <NewChat />}
         <footer class="disclaimer">{t(lang.value, "disclaimer")}</footer>
       </main>
       {firstRun && <FirstRun />}

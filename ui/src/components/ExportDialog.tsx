@@ -4,21 +4,9 @@ import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { info, lang } from "../state";
 import type { ConversationView, ExportFormat, Message, ReasoningMode } from "../types";
+import { joinPath, safeName, withExtension } from "./format";
 
 const FORMATS: ExportFormat[] = ["pdf", "html", "md", "json"];
-
-function safeName(title: string): string {
-  return title.replace(/[\\/:*?"<>|\s]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
-}
-
-function joinPath(dir: string, name: string): string {
-  const sep = dir.includes("\\") && !dir.includes("/") ? "\\" : "/";
-  return dir.endsWith(sep) ? dir + name : dir + sep + name;
-}
-
-function withExtension(path: string, ext: ExportFormat): string {
-  return path.replace(/\.(pdf|html|md|json)$/i, "") + "." + ext;
-}
 
 /** Export a conversation: format, reasoning, which answers, title, and where. */
 export function ExportDialog({ view, onClose }: { view: ConversationView; onClose: () => void }) {

@@ -72,7 +72,7 @@ export function Sidebar() {
         )}
       </nav>
       <div class="sidebar-foot">
-        {(["models", "settings", "about"] as const).map((p) => (
+        {(["evaluate", "models", "settings", "about"] as const).map((p) => (
           <button key={p} class={`nav${page.value === p ? " active" : ""}`} id={`nav-${p}`} onClick={() => (page.value = p)}>
             {t(l, `nav.${p}` as Key)}
           </button>

@@ -20,3 +20,17 @@ export function eta(seconds: number): string {
   const r = String(s % 60).padStart(2, "0");
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
 }
+
+/** A title as a file name. */
+export function safeName(title: string): string {
+  return title.replace(/[\\/:*?"<>|\s]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
+}
+
+export function joinPath(dir: string, name: string): string {
+  const sep = dir.includes("\\") && !dir.includes("/") ? "\\" : "/";
+  return dir.endsWith(sep) ? dir + name : dir + sep + name;
+}
+
+export function withExtension(path: string, ext: string): string {
+  return path.replace(/\.(pdf|html|md|json)$/i, "") + "." + ext;
+}

@@ -13,11 +13,11 @@ use clap::{Args, Subcommand};
 use fin_r1_core::backend::Backend;
 use fin_r1_core::eval::report::{self, Report};
 use fin_r1_core::eval::run::{self, RunConfig, RunOptions};
-use fin_r1_core::eval::sample::{choose, DEFAULT_LIMIT};
+use fin_r1_core::eval::sample::DEFAULT_LIMIT;
 use fin_r1_core::eval::score::Rules;
 use fin_r1_core::eval::judge::JudgeMode;
 use fin_r1_core::eval::run::{Judge, JudgeConfig};
-use fin_r1_core::eval::{adapters, prompt::PROMPT_VERSION, Bench};
+use fin_r1_core::eval::{plan, prompt::PROMPT_VERSION, Bench};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_engine::{Engine, FIN_R1_SYSTEM_PROMPT};
 
@@ -140,15 +140,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
 }
 
 fn chosen(d: &DataArgs) -> anyhow::Result<Vec<fin_r1_core::eval::Item>> {
-    if d.limit == 0 {
-        bail!("--limit must be at least 1");
-    }
-    let all = adapters::load(d.bench, &d.data)?;
-    let dups = run::duplicate_ids(&all);
-    if !dups.is_empty() {
-        bail!("{}: ids must be unique; repeated: {}", d.data.display(), dups.iter().take(5).cloned().collect::<Vec<_>>().join(", "));
-    }
-    Ok(choose(&all, d.limit, d.seed))
+    Ok(plan::chosen(d.bench, &d.data, d.limit, d.seed)?)
 }
 
 fn items(a: ItemsArgs) -> anyhow::Result<i32> {
@@ -190,18 +182,6 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
     if let Some(t) = a.temperature {
         sampling.temperature = t;
     }
-    sampling.validate()?;
-    let mut data = BTreeMap::new();
-    for f in adapters::data_files(a.data.bench, &a.data.data)? {
-        data.insert(f.display().to_string(), fin_r1_engine::inspect::sha256_file(&f)?);
-    }
-    let (model_sha256, remote_url) = match backend.model_path() {
-        Some(p) => {
-            eprintln!("Hashing the model file …");
-            (Some(fin_r1_engine::inspect::sha256_file(&p)?), None)
-        }
-        None => (None, a.remote.clone()),
-    };
     let judge_backend = match (&a.judge_remote, a.judge) {
         (_, JudgeMode::Rule) => None,
         (None, _) => bail!("--judge {} needs a judge server: --judge-remote URL --judge-model NAME", clap::ValueEnum::to_possible_value(&a.judge).map(|v| v.get_name().to_owned()).unwrap_or_default()),
@@ -212,24 +192,25 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         }
     };
     let judge_config = a.judge_remote.clone().filter(|_| judge_backend.is_some()).map(|url| JudgeConfig { mode: a.judge, url, model: a.judge_model.clone() });
-    let config = RunConfig {
-        judge: judge_config,
-        bench: a.data.bench.name().into(),
-        data,
-        engine: if backend.is_local() { "local".into() } else { "remote".into() },
-        model: backend.model_name(),
-        model_sha256,
-        quantization: backend.quantization(),
-        remote_url,
-        sampling,
-        system_prompt,
-        scenario: a.scenario.clone(),
-        prompt_version: PROMPT_VERSION,
-        limit: a.data.limit,
-        seed: a.data.seed,
-        strict: a.strict,
-        items: items.iter().map(|i| i.id.clone()).collect(),
-    };
+    if backend.is_local() {
+        eprintln!("Hashing the model file …");
+    }
+    let config = plan::config(
+        &backend,
+        plan::Plan {
+            bench: a.data.bench,
+            data: a.data.data.clone(),
+            limit: a.data.limit,
+            seed: a.data.seed,
+            sampling,
+            system_prompt,
+            scenario: a.scenario.clone(),
+            strict: a.strict,
+            judge: judge_config,
+            model_sha256: None,
+        },
+        &items,
+    )?;
     let options = RunOptions { out: a.out.clone(), resume: a.resume, concurrency: a.concurrency, timeout: Duration::from_secs(a.timeout_s.max(1)), retries: 2, rules: Rules { strict: a.strict } };
     let stop = Arc::new(AtomicBool::new(false));
     {

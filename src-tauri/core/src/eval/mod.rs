@@ -5,9 +5,11 @@
 pub mod adapters;
 pub mod item;
 pub mod judge;
+pub mod plan;
 pub mod prompt;
 pub mod report;
 pub mod run;
+pub mod runs;
 pub mod sample;
 pub mod score;
 

@@ -10,6 +10,7 @@ use super::run::{Prediction, RunConfig};
 use super::score::Verdict;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct CategoryScore {
     pub num: usize,
     /// Per cent right.
@@ -28,6 +29,9 @@ pub struct CategoryScore {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+// The conversation report's type is `Report` too; the name only shows in the UI's bindings.
+#[serde(rename = "EvalReport")]
 pub struct Report {
     pub model: String,
     pub engine: String,
@@ -88,6 +92,7 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
 /// The reasoning review: how many chains were graded, the share judged good, and each
 /// criterion's pass rate (per cent).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct ReasoningScore {
     pub judged: usize,
     pub good: f64,

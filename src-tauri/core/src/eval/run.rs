@@ -21,6 +21,7 @@ use crate::backend::Backend;
 
 /// What a run was, recorded in `config.json`; `--resume` goes on only when it is the same.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RunConfig {
     pub bench: String,
     /// Each data file with its SHA-256.
@@ -69,6 +70,7 @@ impl RunConfig {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct JudgeConfig {
     pub mode: JudgeMode,
     pub url: String,
@@ -141,6 +143,7 @@ pub struct RunOptions {
 
 /// What a run reports while it goes.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Progress {
     pub done: usize,
     pub total: usize,
@@ -477,7 +480,7 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
 }
 
 /// The lines of a JSON Lines file that parse; a missing file has none.
-fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
+pub(super) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

@@ -165,6 +165,28 @@ impl hf_hub::api::tokio::Progress for Forward {
     async fn finish(&mut self) {}
 }
 
+/// Runs hf-hub's download on a runtime of its own, shut down when the download ends or this
+/// future is dropped (a cancelled job). hf-hub spawns a task per chunk and leaves them running
+/// when its future ends early (one chunk failed, or the job was cancelled): they went on
+/// downloading into the partial file behind the user's back and beside the next try's.
+async fn isolated<T: Send + 'static>(work: impl std::future::Future<Output = T> + Send + 'static) -> Result<T, DownloadError> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    // Dropped with this future: the download's runtime sees it and stops.
+    let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("fin-r1-download").enable_all().build()?;
+    std::thread::Builder::new().name("fin-r1-download".into()).spawn(move || {
+        runtime.block_on(async move {
+            tokio::select! {
+                out = work => { let _ = done_tx.send(out); }
+                _ = stop_rx => {}
+            }
+        });
+        // Dropping the runtime cancels every chunk task still running.
+        runtime.shutdown_timeout(Duration::from_secs(5));
+    })?;
+    done_rx.await.map_err(|_| DownloadError::Io(std::io::Error::other("the download thread ended without a result")))
+}
+
 /// Bytes a partial download already holds (hf-hub keeps the committed length in its last 8
 /// bytes while the file is incomplete).
 fn resumable_bytes(partial: &Path, size: u64) -> u64 {
@@ -277,10 +299,10 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
         .with_max_files(4)
         .build()
         .map_err(|e| DownloadError::Unreachable { endpoint: endpoint.clone(), reason: e.to_string() })?;
-    let path = api
-        .repo(repo)
-        .download_with_progress(&req.file, Forward(progress.clone()))
-        .await
+    let file = req.file.clone();
+    let forward = Forward(progress.clone());
+    let path = isolated(async move { api.repo(repo).download_with_progress(&file, forward).await })
+        .await?
         .map_err(|e| interrupted(req, &endpoint, e))?;
 
     let sha256 = if is_sha256(&meta.etag) {

@@ -92,3 +92,18 @@ pub fn to_html(r: &Report) -> String {
     let _ = writeln!(o, "<footer>{}<br>{}<br>Fin-R1 Desktop {} · {}</footer></body></html>", esc(DISCLAIMER_ZH), esc(DISCLAIMER_EN), esc(&r.app_version), esc(&r.generated));
     o
 }
+
+/// A Markdown document (an evaluation run's report) as one self-contained HTML page, styled as
+/// the conversation reports are. The document carries its own provenance and disclaimer.
+pub fn markdown_page(title: &str, md: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
+         <title>{}</title><style>{CSS}{}</style></head><body>\n<div class=\"disclaimer\">{}<br>{}</div>\n{}</body></html>\n",
+        esc(title),
+        highlight_css(),
+        esc(DISCLAIMER_ZH),
+        esc(DISCLAIMER_EN),
+        render(md)
+    )
+}

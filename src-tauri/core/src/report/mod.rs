@@ -16,10 +16,10 @@ use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{Conversation, Message, MessageRole, MessageStatus, Store, StoreError};
 
 pub use export::{render as export, write_atomic, ExportError, Format};
-pub use html::to_html;
+pub use html::{markdown_page, to_html};
 pub use json::{from_json, import, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION};
 pub use markdown::to_markdown;
-pub use pdf::{to_pdf, PdfError};
+pub use pdf::{markdown_pdf, to_pdf, PdfError};
 
 pub const DISCLAIMER_ZH: &str = "本报告由 AI 模型生成，仅供参考，不构成投资、法律或合规意见，不能替代专业人士的判断。";
 pub const DISCLAIMER_EN: &str =

@@ -117,12 +117,13 @@ impl World for ReportWorld {
     }
 }
 
-/// The Typst document for a report; `cjk` is the family of the CJK font.
-fn document(r: &Report, cjk: &str) -> String {
+/// The page setup every report shares: fonts (`cjk` is the CJK family), header, footer with the
+/// page number and the disclaimer, headings and tables.
+fn preamble(title: &str, cjk: &str) -> String {
     let mut o = String::new();
-    let title = lit(&r.title);
+    let title_lit = lit(title);
     o.push_str(&format!(
-        r##"#set document(title: {title}, author: "Fin-R1 Desktop")
+        r##"#set document(title: {title_lit}, author: "Fin-R1 Desktop")
 #set text(font: ({cjk}, "Libertinus Serif"), size: 10pt, lang: "zh", region: "cn")
 #show raw: set text(font: ("DejaVu Sans Mono", {cjk}), size: 8.5pt)
 #show math.equation: set text(font: ("New Computer Modern Math", {cjk}))
@@ -144,8 +145,14 @@ fn document(r: &Report, cjk: &str) -> String {
 #show quote: set text(fill: luma(70))
 "##,
         cjk = lit(cjk),
-        title_text = text(&r.title),
+        title_text = text(title),
     ));
+    o
+}
+
+/// The Typst document for a report; `cjk` is the family of the CJK font.
+fn document(r: &Report, cjk: &str) -> String {
+    let mut o = preamble(&r.title, cjk);
     o.push_str(&format!("#heading(level: 1, outlined: false)[{}]\n", text(&r.title)));
     let mut meta = vec![format!("日期 / Date: {}", r.generated), format!("时区 / Time zone: {}", r.time_zone)];
     if let Some(s) = r.scenario_name() {
@@ -220,6 +227,16 @@ fn document(r: &Report, cjk: &str) -> String {
 
 /// Typesets the report.
 pub fn to_pdf(r: &Report) -> Result<Vec<u8>, PdfError> {
+    typeset(|cjk| document(r, cjk))
+}
+
+/// A Markdown document (an evaluation run's report) typeset with the reports' page setup.
+pub fn markdown_pdf(title: &str, md: &str) -> Result<Vec<u8>, PdfError> {
+    typeset(|cjk| format!("{}{}\n", preamble(title, cjk), markdown(md, 1)))
+}
+
+/// Loads the fonts, writes the document for the CJK family found, and typesets it.
+fn typeset(source: impl FnOnce(&str) -> String) -> Result<Vec<u8>, PdfError> {
     let mut fonts: Vec<Font> = typst_assets::fonts().flat_map(|d| Font::iter(Bytes::new(d))).collect();
     let cjk_files = cjk_fonts();
     let first_cjk = fonts.len();
@@ -234,7 +251,7 @@ pub fn to_pdf(r: &Report) -> Result<Vec<u8>, PdfError> {
         .or_else(|| fonts.get(first_cjk).map(|f| f.info().family.clone()))
         .ok_or(PdfError::NoCjkFont)?;
     let book = FontBook::from_fonts(&fonts);
-    let main = Source::new(FileId::new(None, VirtualPath::new("/report.typ")), document(r, &cjk));
+    let main = Source::new(FileId::new(None, VirtualPath::new("/report.typ")), source(&cjk));
     let today = jiff::Zoned::now();
     let world = ReportWorld {
         library: LazyHash::new(Library::builder().build()),

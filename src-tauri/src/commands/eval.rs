@@ -1,0 +1,252 @@
+//! The Evaluate page: benchmark runs of the model in use (or of another OpenAI-compatible
+//! server) into the data folder's `eval-runs`, their progress on a channel, and the runs read
+//! back and exported. The harness itself is `fin_r1_core::eval`, shared with `fin-r1 eval`.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use fin_r1_core::backend::Backend;
+use fin_r1_core::eval::judge::JudgeMode;
+use fin_r1_core::eval::run::{self, Judge, JudgeConfig, Progress, RunOptions};
+use fin_r1_core::eval::runs::{self, RunDetail, RunSummary};
+use fin_r1_core::eval::score::Rules;
+use fin_r1_core::eval::{plan, Bench};
+use fin_r1_core::remote::RemoteConfig;
+use fin_r1_core::report::{self, Format};
+use fin_r1_engine::FIN_R1_SYSTEM_PROMPT;
+use serde::{Deserialize, Serialize};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::error::{CmdResult, CommandError};
+use crate::state::{now_ms, AppState};
+
+/// An OpenAI-compatible server: the one evaluated, or the judge.
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct EvalServer {
+    /// Up to and including `/v1`.
+    pub url: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct EvalRequest {
+    pub bench: Bench,
+    /// The benchmark file (a folder of CSV files for Fin-Eva and FinEval).
+    pub data: PathBuf,
+    /// At most this many items per category.
+    pub limit: usize,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub max_tokens: Option<usize>,
+    /// Another server to evaluate; `None`: the model in use.
+    #[serde(default)]
+    pub remote: Option<EvalServer>,
+    pub judge: JudgeMode,
+    #[serde(default)]
+    pub judge_server: Option<EvalServer>,
+    #[serde(default)]
+    pub strict: bool,
+}
+
+/// What a run tells the page as it goes.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EvalEvent {
+    Started { run: RunSummary },
+    Progress { progress: Progress },
+}
+
+fn runs_dir(state: &AppState) -> PathBuf {
+    state.data_dir.join("eval-runs")
+}
+
+/// A run's folder from its id, which must name a folder inside the runs folder.
+fn run_dir(state: &AppState, id: &str) -> CmdResult<PathBuf> {
+    let plain = !id.is_empty() && !id.starts_with('.') && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let dir = runs_dir(state).join(id);
+    if !plain || !dir.join("config.json").is_file() {
+        return Err(CommandError::Invalid(format!("no evaluation run called {id:?}")));
+    }
+    Ok(dir)
+}
+
+fn server(s: &EvalServer, what: &str) -> CmdResult<RemoteConfig> {
+    let url = s.url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(CommandError::Invalid(format!("the {what}'s address must start with http:// or https:// (up to /v1)")));
+    }
+    if s.model.trim().is_empty() {
+        return Err(CommandError::Invalid(format!("give the {what}'s model name (as the server serves it)")));
+    }
+    Ok(RemoteConfig::new(url.trim_end_matches('/').to_owned(), s.model.trim().to_owned()))
+}
+
+/// Clears the run slot when the run ends, however it ends.
+struct SlotGuard<'a>(&'a AppState);
+impl Drop for SlotGuard<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.eval.lock() {
+            *s = None;
+        }
+    }
+}
+
+/// Starts a run and streams its progress; returns the run once it is scored (or stopped).
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_event: Channel<EvalEvent>) -> CmdResult<RunSummary> {
+    if request.limit == 0 {
+        return Err(CommandError::Invalid("the limit must be at least 1 item per category".into()));
+    }
+    if request.data.as_os_str().is_empty() {
+        return Err(CommandError::Invalid("choose a benchmark file".into()));
+    }
+    if !request.data.exists() {
+        return Err(CommandError::Invalid(format!("{} does not exist", request.data.display())));
+    }
+    let runtime = tokio::runtime::Handle::current();
+    let backend: Arc<Backend> = match &request.remote {
+        Some(s) => Arc::new(Backend::remote(server(s, "server")?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?),
+        None => state.runner().await?.backend().clone(),
+    };
+    let judge_backend = match (&request.judge_server, request.judge) {
+        (_, JudgeMode::Rule) => None,
+        (None, _) => return Err(CommandError::Invalid("an LLM judge needs a server: give its address and model".into())),
+        (Some(s), _) => Some((Backend::remote(server(s, "judge")?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?, s.clone())),
+    };
+    let model_sha256 = match backend.model_path() {
+        Some(p) => state.store.model_sha256(&p).await.ok(),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let mut slot = state.eval.lock().map_err(|_| CommandError::Invalid("the evaluation slot is poisoned".into()))?;
+        if slot.is_some() {
+            return Err(CommandError::Invalid("an evaluation is already running: stop it first".into()));
+        }
+        *slot = Some(stop.clone());
+    }
+    let _guard = SlotGuard(&state);
+    let root = runs_dir(&state);
+    let out = runs::new_dir(&root, request.bench.name());
+    let result = tauri::async_runtime::spawn_blocking(move || -> CmdResult<RunSummary> {
+        let invalid = |e: run::RunError| CommandError::Invalid(e.to_string());
+        let seed = request.seed.unwrap_or(42);
+        let items = plan::chosen(request.bench, &request.data, request.limit, seed).map_err(invalid)?;
+        let mut sampling = backend.default_sampling();
+        sampling.seed = Some(seed);
+        if let Some(m) = request.max_tokens.filter(|m| *m > 0) {
+            sampling.max_tokens = m;
+        }
+        let config = plan::config(
+            &backend,
+            plan::Plan {
+                bench: request.bench,
+                data: request.data.clone(),
+                limit: request.limit,
+                seed,
+                sampling,
+                system_prompt: Some(FIN_R1_SYSTEM_PROMPT.to_owned()),
+                scenario: None,
+                strict: request.strict,
+                judge: judge_backend.as_ref().map(|(_, s)| JudgeConfig { mode: request.judge, url: s.url.trim().to_owned(), model: s.model.trim().to_owned() }),
+                model_sha256,
+            },
+            &items,
+        )
+        .map_err(invalid)?;
+        let options = RunOptions { out: out.clone(), resume: false, concurrency: 4, timeout: Duration::from_secs(900), retries: 2, rules: Rules { strict: request.strict } };
+        let judge = judge_backend.as_ref().map(|(b, _)| Judge { backend: b, mode: request.judge, max_tokens: 1024, timeout: Duration::from_secs(900) });
+        let mut announced = false;
+        let outcome = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {
+            if !announced {
+                // config.json is written before the first progress: the run is in the list now.
+                if let Ok(d) = runs::detail(&out) {
+                    let _ = on_event.send(EvalEvent::Started { run: d.summary });
+                }
+                announced = true;
+            }
+            let _ = on_event.send(EvalEvent::Progress { progress: p.clone() });
+        });
+        outcome.map_err(invalid)?;
+        runs::detail(&out).map(|d| d.summary).map_err(invalid)
+    })
+    .await
+    .map_err(|e| CommandError::Invalid(format!("the evaluation failed: {e}")))?;
+    if let Err(e) = &result {
+        state.record_error(&e.to_string());
+    }
+    result
+}
+
+/// Stops the running evaluation after the item in flight; what is finished is kept and scored.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_stop(state: State<'_, AppState>) -> CmdResult<bool> {
+    Ok(state.eval.lock().ok().and_then(|s| s.as_ref().map(|stop| stop.store(true, Ordering::Relaxed))).is_some())
+}
+
+/// The runs in the data folder, newest first.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_runs(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
+    let root = runs_dir(&state);
+    super::off_thread(move || Ok(runs::list(&root))).await
+}
+
+/// One run: its scores, provenance and every item's review.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_run(state: State<'_, AppState>, id: String) -> CmdResult<RunDetail> {
+    let dir = run_dir(&state, &id)?;
+    super::off_thread(move || runs::detail(&dir).map_err(|e| CommandError::Invalid(e.to_string()))).await
+}
+
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+pub struct EvalExport {
+    pub id: String,
+    pub format: Format,
+    /// The file to write (from the save dialog).
+    pub path: PathBuf,
+}
+
+/// Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written.
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_export(state: State<'_, AppState>, request: EvalExport) -> CmdResult<PathBuf> {
+    let dir = run_dir(&state, &request.id)?;
+    if request.format == Format::Json {
+        return Err(CommandError::Invalid("a run exports as Markdown, HTML or PDF (its folder holds the JSON)".into()));
+    }
+    let mut path = request.path.clone();
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Err(CommandError::Invalid("choose a file to write the report to".into()));
+    }
+    if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some(request.format.extension()) {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(request.format.extension());
+        path.set_file_name(name);
+    }
+    let written = path.clone();
+    let result = super::off_thread(move || {
+        let d = runs::detail(&dir).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let md = runs::document(&d, env!("CARGO_PKG_VERSION"), &report::local_time(now_ms()));
+        let title = format!("Evaluation: {} on {}", d.config.model, d.config.bench);
+        let bytes = match request.format {
+            Format::Html => report::markdown_page(&title, &md).into_bytes(),
+            Format::Pdf => report::markdown_pdf(&title, &md).map_err(|e| CommandError::Invalid(e.to_string()))?,
+            _ => md.into_bytes(),
+        };
+        report::write_atomic(&path, &bytes).map_err(|e| CommandError::Invalid(format!("the report was not written: {e}")))
+    })
+    .await;
+    if let Err(e) = &result {
+        state.record_error(&e.to_string());
+    }
+    result.map(|()| written)
+}

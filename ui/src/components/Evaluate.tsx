@@ -1,0 +1,486 @@
+import { signal } from "@preact/signals";
+import { useEffect, useState } from "preact/hooks";
+import { open, save } from "@tauri-apps/plugin-dialog";
+import { api, errorText } from "../api";
+import { t, type Key } from "../i18n";
+import { info, lang } from "../state";
+import type { Bench, EvalRequest, ItemReview, JudgeMode, RunDetail, RunSummary } from "../types";
+import { eta, joinPath, withExtension } from "./format";
+import { byCategory, progressLine } from "./evalView";
+
+const BENCHES: Bench[] = ["convfinqa", "tatqa", "tfns", "fin-eva", "fineval", "jsonl"];
+const JUDGES: JudgeMode[] = ["rule", "llm", "llm-recall", "reasoning"];
+
+/** The form, kept while the analyst looks at other pages. */
+const form = signal({
+  bench: "convfinqa" as Bench,
+  data: "",
+  limit: "50",
+  maxTokens: "",
+  engine: "current" as "current" | "remote",
+  remoteUrl: "",
+  remoteModel: "Fin-R1",
+  judge: "rule" as JudgeMode,
+  judgeUrl: "",
+  judgeModel: "Fin-R1",
+  strict: false,
+});
+/** The run in progress. */
+const running = signal<{ run: RunSummary | null; done: number; total: number; correct: number; tokens: number; seconds: number; elapsed: number } | null>(null);
+const runs = signal<RunSummary[]>([]);
+const opened = signal<RunDetail | null>(null);
+const chosen = signal<string[]>([]);
+const compared = signal<RunDetail[] | null>(null);
+const message = signal<{ ok: boolean; text: string } | null>(null);
+
+async function refresh() {
+  runs.value = await api.evalRuns();
+}
+
+async function openRun(id: string) {
+  compared.value = null;
+  try {
+    opened.value = await api.evalRun(id);
+  } catch (e) {
+    message.value = { ok: false, text: errorText(e) };
+  }
+}
+
+function set<K extends keyof typeof form.value>(k: K, v: (typeof form.value)[K]) {
+  form.value = { ...form.value, [k]: v };
+}
+
+/** The request, or what is wrong with the form. */
+function request(l: "zh" | "en"): EvalRequest | string {
+  const f = form.value;
+  const limit = Number(f.limit);
+  if (!f.data.trim()) return t(l, "eval.needData");
+  if (!Number.isInteger(limit) || limit < 1) return t(l, "eval.badLimit");
+  const maxTokens = f.maxTokens.trim() === "" ? null : Number(f.maxTokens);
+  if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) return t(l, "eval.badMaxTokens");
+  if (f.engine === "remote" && !f.remoteUrl.trim()) return t(l, "eval.needServer");
+  if (f.judge !== "rule" && !f.judgeUrl.trim()) return t(l, "eval.needJudge");
+  return {
+    bench: f.bench,
+    data: f.data.trim(),
+    limit,
+    seed: null,
+    max_tokens: maxTokens,
+    remote: f.engine === "remote" ? { url: f.remoteUrl.trim(), model: f.remoteModel.trim() } : null,
+    judge: f.judge,
+    judge_server: f.judge === "rule" ? null : { url: f.judgeUrl.trim(), model: f.judgeModel.trim() },
+    strict: f.strict,
+  };
+}
+
+async function start(l: "zh" | "en") {
+  if (running.value) return;
+  const r = request(l);
+  if (typeof r === "string") {
+    message.value = { ok: false, text: r };
+    return;
+  }
+  message.value = null;
+  running.value = { run: null, done: 0, total: 0, correct: 0, tokens: 0, seconds: 0, elapsed: 0 };
+  try {
+    const run = await api.evalStart(r, (e) => {
+      const cur = running.value;
+      if (!cur) return;
+      if (e.type === "started") {
+        running.value = { ...cur, run: e.run };
+        void refresh();
+      } else running.value = { ...cur, ...e.progress, seconds: e.progress.seconds ?? 0, elapsed: e.progress.elapsed ?? 0 };
+    });
+    message.value = { ok: true, text: t(l, "eval.finished", { id: run.id }) };
+    await openRun(run.id);
+  } catch (e) {
+    message.value = { ok: false, text: errorText(e) };
+  } finally {
+    running.value = null;
+    await refresh().catch(() => undefined);
+  }
+}
+
+export function Evaluate() {
+  const l = lang.value;
+  useEffect(() => {
+    void refresh().catch((e) => (message.value = { ok: false, text: errorText(e) }));
+  }, []);
+  return (
+    <section class="page" id="evaluate-page">
+      <header class="page-head">
+        <h1>{t(l, "nav.evaluate")}</h1>
+      </header>
+      <p class="muted small">{t(l, "eval.intro")}</p>
+      <EvalForm />
+      <EvalProgress />
+      {message.value && (
+        <div class={`job ${message.value.ok ? "done" : "failed"}`} id="eval-message" role="status">
+          <span class={message.value.ok ? "" : "error"}>{message.value.text}</span>
+        </div>
+      )}
+      <h2>{t(l, "eval.runs")}</h2>
+      <RunsTable />
+      {compared.value ? <Compare details={compared.value} /> : opened.value && <RunView d={opened.value} />}
+    </section>
+  );
+}
+
+function EvalForm() {
+  const l = lang.value;
+  const f = form.value;
+  const model = info.value?.model;
+  const browse = async () => {
+    const folder = f.bench === "fin-eva" || f.bench === "fineval";
+    const p = await open({ directory: false, multiple: false, filters: folder ? [{ name: "CSV", extensions: ["csv"] }] : [{ name: "JSON", extensions: ["json", "jsonl", "csv"] }] });
+    if (typeof p === "string") set("data", p);
+  };
+  return (
+    <form
+      class="eval-form"
+      id="eval-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void start(l);
+      }}
+    >
+      <label class="field">
+        <span>{t(l, "eval.bench")}</span>
+        <select id="eval-bench" value={f.bench} onChange={(e) => set("bench", (e.target as HTMLSelectElement).value as Bench)}>
+          {BENCHES.map((b) => (
+            <option key={b} value={b}>
+              {t(l, `eval.bench.${b}` as Key)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label class="field wide">
+        <span>{t(l, "eval.data")}</span>
+        <span class="row">
+          <input id="eval-data" value={f.data} placeholder={t(l, "eval.dataHint")} onInput={(e) => set("data", (e.target as HTMLInputElement).value)} />
+          <button type="button" id="eval-browse" onClick={() => void browse()}>
+            {t(l, "eval.browse")}
+          </button>
+        </span>
+      </label>
+      <label class="field">
+        <span>{t(l, "eval.engine")}</span>
+        <select id="eval-engine" value={f.engine} onChange={(e) => set("engine", (e.target as HTMLSelectElement).value as "current" | "remote")}>
+          <option value="current">{model ? t(l, "eval.engineCurrent", { model: model.file_name }) : t(l, "model.none")}</option>
+          <option value="remote">{t(l, "eval.engineRemote")}</option>
+        </select>
+      </label>
+      {f.engine === "remote" && (
+        <>
+          <label class="field">
+            <span>{t(l, "eval.serverUrl")}</span>
+            <input id="eval-remote-url" value={f.remoteUrl} placeholder="http://10.0.0.5:8000/v1" onInput={(e) => set("remoteUrl", (e.target as HTMLInputElement).value)} />
+          </label>
+          <label class="field">
+            <span>{t(l, "eval.serverModel")}</span>
+            <input id="eval-remote-model" value={f.remoteModel} onInput={(e) => set("remoteModel", (e.target as HTMLInputElement).value)} />
+          </label>
+        </>
+      )}
+      <label class="field">
+        <span>{t(l, "eval.limit")}</span>
+        <input id="eval-limit" type="number" min={1} value={f.limit} onInput={(e) => set("limit", (e.target as HTMLInputElement).value)} />
+      </label>
+      <label class="field">
+        <span>{t(l, "eval.maxTokens")}</span>
+        <input id="eval-max-tokens" type="number" min={1} value={f.maxTokens} placeholder={t(l, "settings.default")} onInput={(e) => set("maxTokens", (e.target as HTMLInputElement).value)} />
+      </label>
+      <label class="field">
+        <span>{t(l, "eval.judge")}</span>
+        <select id="eval-judge" value={f.judge} onChange={(e) => set("judge", (e.target as HTMLSelectElement).value as JudgeMode)}>
+          {JUDGES.map((j) => (
+            <option key={j} value={j}>
+              {t(l, `eval.judge.${j}` as Key)}
+            </option>
+          ))}
+        </select>
+      </label>
+      {f.judge !== "rule" && (
+        <>
+          <label class="field">
+            <span>{t(l, "eval.judgeUrl")}</span>
+            <input id="eval-judge-url" value={f.judgeUrl} placeholder="http://127.0.0.1:8000/v1" onInput={(e) => set("judgeUrl", (e.target as HTMLInputElement).value)} />
+          </label>
+          <label class="field">
+            <span>{t(l, "eval.judgeModel")}</span>
+            <input id="eval-judge-model" value={f.judgeModel} onInput={(e) => set("judgeModel", (e.target as HTMLInputElement).value)} />
+          </label>
+        </>
+      )}
+      <label class="check">
+        <input type="checkbox" id="eval-strict" checked={f.strict} onChange={(e) => set("strict", (e.target as HTMLInputElement).checked)} />
+        {t(l, "eval.strict")}
+      </label>
+      <div class="card-actions">
+        <button type="submit" class="primary" id="eval-start" disabled={running.value !== null}>
+          {t(l, "eval.start")}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function EvalProgress() {
+  const l = lang.value;
+  const r = running.value;
+  if (!r) return null;
+  const line = progressLine(r);
+  return (
+    <div class="job" id="eval-job" role="status">
+      <div>
+        <strong>{r.run ? r.run.id : t(l, "eval.preparing")}</strong>
+      </div>
+      <progress id="eval-progress" max={Math.max(r.total, 1)} value={r.done} />
+      <div class="small" id="eval-numbers">
+        {t(l, "eval.progress", {
+          done: r.done,
+          total: r.total,
+          accuracy: line.accuracy.toFixed(1),
+          rate: line.rate.toFixed(1),
+          left: eta(line.left),
+        })}
+        {r.total > 0 && r.done === r.total && ` · ${t(l, "eval.scoring")}`}
+      </div>
+      <button id="eval-stop" onClick={() => void api.evalStop()}>
+        {t(l, "eval.stop")}
+      </button>
+    </div>
+  );
+}
+
+function RunsTable() {
+  const l = lang.value;
+  const list = runs.value;
+  if (!list.length) return <p class="muted" id="eval-runs-empty">{t(l, "eval.noRuns")}</p>;
+  const sel = chosen.value;
+  const compare = async () => {
+    try {
+      compared.value = await Promise.all(sel.map((id) => api.evalRun(id)));
+    } catch (e) {
+      message.value = { ok: false, text: errorText(e) };
+    }
+  };
+  return (
+    <>
+      <table class="library" id="eval-runs">
+        <thead>
+          <tr>
+            <th aria-label={t(l, "eval.compare")} />
+            <th>{t(l, "eval.run")}</th>
+            <th>{t(l, "eval.model")}</th>
+            <th>{t(l, "eval.items")}</th>
+            <th>{t(l, "eval.score")}</th>
+            <th />
+          </tr>
+        </thead>
+        <tbody>
+          {list.map((r) => (
+            <tr key={r.id} class={opened.value?.summary.id === r.id ? "active" : ""} data-id={r.id}>
+              <td>
+                <input
+                  type="checkbox"
+                  aria-label={t(l, "eval.compare")}
+                  checked={sel.includes(r.id)}
+                  onChange={(e) => (chosen.value = (e.target as HTMLInputElement).checked ? [...sel, r.id] : sel.filter((x) => x !== r.id))}
+                />
+              </td>
+              <td>
+                <code>{r.id}</code>
+              </td>
+              <td>
+                {r.model}
+                {r.quantization ? ` · ${r.quantization}` : ""} <span class="muted small">({r.engine})</span>
+              </td>
+              <td>
+                {r.answered} / {r.planned}
+              </td>
+              <td>{r.score === null ? "–" : `${r.score.toFixed(1)}%`}</td>
+              <td>
+                <button class="open-run" onClick={() => void openRun(r.id)}>
+                  {t(l, "eval.open")}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div class="card-actions">
+        <button id="eval-compare" disabled={sel.length < 2} onClick={() => void compare()}>
+          {t(l, "eval.compareN", { n: sel.length })}
+        </button>
+      </div>
+    </>
+  );
+}
+
+/** Horizontal bars, one per category: the chart of a run's scores. */
+function Bars({ rows }: { rows: { label: string; score: number; n: number }[] }) {
+  return (
+    <div class="bars" id="eval-chart" role="img">
+      {rows.map((r) => (
+        <div class="bar-row" key={r.label}>
+          <span class="bar-label">{r.label}</span>
+          <span class="bar-track">
+            <span class="bar-fill" style={{ width: `${Math.max(0, Math.min(100, r.score))}%` }} />
+          </span>
+          <span class="bar-value">
+            {r.score.toFixed(1)}% <span class="muted small">n={r.n}</span>
+          </span>
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function RunView({ d }: { d: RunDetail }) {
+  const l = lang.value;
+  const c = d.config;
+  const rows = byCategory(d);
+  const wrong = d.reviews.filter((r) => !r.correct);
+  return (
+    <section class="eval-run" id="eval-run" data-id={d.summary.id}>
+      <h2>
+        {c.model} · {t(l, `eval.bench.${c.bench}` as Key)}
+      </h2>
+      <p class="muted small" id="eval-provenance">
+        {c.engine}
+        {c.quantization ? ` · ${c.quantization}` : ""}
+        {c.model_sha256 ? ` · SHA-256 ${c.model_sha256.slice(0, 12)}…` : ""}
+        {c.remote_url ? ` · ${c.remote_url}` : ""} · {t(l, "eval.sample", { limit: c.limit, seed: c.seed, n: c.items.length })} · temperature {c.sampling.temperature} · max{" "}
+        {c.sampling.max_tokens} tokens{c.judge ? ` · ${t(l, "eval.judge")}: ${c.judge.mode} (${c.judge.model})` : ""}
+      </p>
+      {d.report ? <Bars rows={rows} /> : <p class="muted">{t(l, "eval.notScored", { done: d.summary.answered, total: d.summary.planned })}</p>}
+      <ExportRow d={d} />
+      <h3>{t(l, "eval.wrong", { n: wrong.length, total: d.reviews.length })}</h3>
+      <div id="eval-wrong">
+        {wrong.map((r) => (
+          <WrongAnswer key={r.id} r={r} />
+        ))}
+      </div>
+    </section>
+  );
+}
+
+function WrongAnswer({ r }: { r: ItemReview }) {
+  const l = lang.value;
+  return (
+    <details class="wrong-answer" data-id={r.id}>
+      <summary>
+        <code>{r.id}</code> · {r.category} · {t(l, "eval.gold")}: <strong>{r.gold}</strong> · {t(l, "eval.extracted")}: <strong>{r.extracted ?? "—"}</strong>
+        {r.finish_reason === "length" && <span class="badge">{t(l, "eval.truncated")}</span>}
+      </summary>
+      <div class="question">{r.question}</div>
+      <p class="small">
+        {t(l, "eval.why")}: {r.reason}
+      </p>
+      {r.reasoning.trim() && (
+        <>
+          <h4>{t(l, "reasoning.title")}</h4>
+          <div class="reasoning-body wrong-reasoning">{r.reasoning}</div>
+        </>
+      )}
+      <h4>{t(l, "eval.answer")}</h4>
+      <div class="wrong-output">{r.answer || "—"}</div>
+      <p class="muted small">
+        {r.completion_tokens} tokens · {(r.seconds ?? 0).toFixed(1)} s
+      </p>
+    </details>
+  );
+}
+
+function ExportRow({ d }: { d: RunDetail }) {
+  const l = lang.value;
+  const dir = info.value?.documents_dir ?? info.value?.data_dir ?? "";
+  const [format, setFormat] = useState<"html" | "pdf">("html");
+  const [path, setPath] = useState(joinPath(dir, `${d.summary.id}.html`));
+  const [busy, setBusy] = useState(false);
+  const pick = (f: "html" | "pdf") => {
+    setFormat(f);
+    setPath((p) => withExtension(p, f));
+  };
+  const browse = async () => {
+    const p = await save({ defaultPath: path, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
+    if (typeof p === "string") setPath(withExtension(p, format));
+  };
+  const run = async () => {
+    setBusy(true);
+    try {
+      const written = await api.evalExport({ id: d.summary.id, format, path: path.trim() });
+      message.value = { ok: true, text: t(l, "eval.exported", { path: written }) };
+    } catch (e) {
+      message.value = { ok: false, text: errorText(e) };
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="eval-export row">
+      <select id="eval-export-format" value={format} onChange={(e) => pick((e.target as HTMLSelectElement).value as "html" | "pdf")} aria-label={t(l, "export.format")}>
+        <option value="html">HTML</option>
+        <option value="pdf">PDF</option>
+      </select>
+      <input id="eval-export-path" value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} aria-label={t(l, "export.file")} />
+      <button type="button" onClick={() => void browse()}>
+        {t(l, "eval.browse")}
+      </button>
+      <button type="button" class="primary" id="eval-export" disabled={busy} onClick={() => void run()}>
+        {t(l, "eval.export")}
+      </button>
+    </div>
+  );
+}
+
+function Compare({ details }: { details: RunDetail[] }) {
+  const l = lang.value;
+  const per = details.map((d) => new Map(byCategory(d).map((r) => [r.label, r])));
+  const labels = [...new Set(per.flatMap((m) => [...m.keys()]))];
+  return (
+    <section class="eval-compare" id="eval-compare-view">
+      <h2>{t(l, "eval.sideBySide")}</h2>
+      <table class="library">
+        <thead>
+          <tr>
+            <th>{t(l, "eval.category")}</th>
+            {details.map((d) => (
+              <th key={d.summary.id}>
+                {d.config.model}
+                {d.config.quantization ? ` · ${d.config.quantization}` : ""}
+                <div class="muted small">{d.summary.id}</div>
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {labels.map((label) => (
+            <tr key={label}>
+              <td>{label}</td>
+              {per.map((m, i) => {
+                const r = m.get(label);
+                return (
+                  <td key={i}>
+                    {r ? (
+                      <span class="bar-cell">
+                        <span class="bar-track">
+                          <span class="bar-fill" style={{ width: `${r.score}%` }} />
+                        </span>
+                        {r.score.toFixed(1)}% <span class="muted small">n={r.n}</span>
+                      </span>
+                    ) : (
+                      "–"
+                    )}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <button onClick={() => (compared.value = null)}>{t(l, "eval.closeCompare")}</button>
+    </section>
+  );
+}
