@@ -409,7 +409,10 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
         r#"{"id":"pv-2","bench":"mine","category":"valuation","kind":"numeric","question":"What is the present value of $1,000 in one year at 5%?","answer":"952.38"}"#,
         r#"{"id":"rate-1","bench":"mine","category":"rates","kind":"numeric","question":"A bond pays $50 a year on $1,000 face value. What is its coupon rate?","answer":"5%"}"#,
     ];
-    std::fs::write(&items, lines.join("\n") + "\n").expect("items");
+    // Forty more the model gets right: enough that the run lasts a few seconds to watch.
+    let more = (0..40).map(|i| format!(r#"{{"id":"vol-{i}","bench":"mine","category":"volume","kind":"numeric","question":"Item {i}: what is $1,000 discounted twice at 5%?","answer":"907"}}"#));
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).chain(more).collect();
+    std::fs::write(&items, text.join("\n") + "\n").expect("items");
     let d = Desktop::start(3, &data, &[]);
     let s = d.session();
     let path = s.wait_for("#model-path", LONG).expect("model path");
@@ -433,20 +436,30 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
     s.click_css("#eval-start").expect("start with limit 0");
     s.wait_text("#eval-message", LONG, |t| t.contains("at least 1")).expect("the limit refused");
     s.clear(&limit).expect("clear");
-    s.type_into(&limit, "5").expect("limit");
+    s.type_into(&limit, "50").expect("limit");
+    // The tiny model answers in milliseconds: every state of the progress line is recorded as
+    // the page shows it, rather than hoping a poll lands mid-run.
+    s.script(
+        "window.__progress = []; new MutationObserver(() => { const n = document.querySelector('#eval-numbers'); \
+         if (n && window.__progress[window.__progress.length - 1] !== n.innerText) window.__progress.push(n.innerText); }) \
+         .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;",
+    )
+    .expect("watch the progress line");
     s.click_css("#eval-start").expect("start");
-    s.wait_for("#eval-progress", LONG).expect("a progress bar");
-    let numbers = s.wait_text("#eval-numbers", LONG, |t| t.contains("/ 3 items")).expect("items done of the total");
-    assert!(numbers.contains("accuracy"), "{numbers}");
-    d.screenshot("evaluate-running.png");
     let done = s.wait_text("#eval-message", LONG, |t| t.contains("finished")).expect("the run finished");
     assert!(done.contains("jsonl-"), "{done}");
+    let seen: Vec<String> = serde_json::from_value(s.script("return window.__progress").expect("progress seen")).expect("strings");
+    let counts: Vec<usize> = seen.iter().filter_map(|l| l.split(" / 43 items").next()?.trim().parse().ok()).collect();
+    assert!(counts.len() >= 10 && counts.windows(2).all(|w| w[0] <= w[1]) && counts.last() == Some(&43), "{seen:?}");
+    assert!(seen.iter().any(|l| l.contains("accuracy") && l.contains("tok/s") && l.contains("left")), "{seen:?}");
 
-    // Scores per category as a chart: valuation 1 of 2, rates 0 of 1, all 1 of 3.
+    // Scores per category as a chart: valuation 1 of 2, rates 0 of 1, volume 40 of 40; all 41 of 43.
     let chart = s.wait_text("#eval-chart", LONG, |t| t.contains("valuation")).expect("the chart");
-    assert!(chart.contains("50.0%") && chart.contains("33.3%") && chart.contains("rates"), "{chart}");
+    for want in ["rates\n0.0%", "valuation\n50.0%", "volume\n100.0%", "all\n95.3%"] {
+        assert!(chart.replace('\t', "\n").contains(want), "{want:?} in {chart:?}");
+    }
     let runs = s.wait_text("#eval-runs", LONG, |t| t.contains("jsonl-")).expect("the run listed");
-    assert!(runs.contains("3 / 3") && runs.contains("33.3%"), "{runs}");
+    assert!(runs.contains("43 / 43") && runs.contains("95.3%"), "{runs}");
     assert_eq!(s.find_all(".wrong-answer").expect("wrong answers").len(), 2);
     s.click_css(".wrong-answer[data-id=pv-2] summary").expect("open a wrong answer");
     let opened = s.wait_text(".wrong-answer[data-id=pv-2]", LONG, |t| t.contains("Discount the cash flow")).expect("its reasoning");
@@ -469,7 +482,7 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
     // After a restart the run is still listed and opens.
     let s = d.session();
     s.click_css("#nav-evaluate").expect("evaluate page");
-    s.wait_text("#eval-runs", LONG, |t| t.contains("33.3%")).expect("the run kept");
+    s.wait_text("#eval-runs", LONG, |t| t.contains("95.3%")).expect("the run kept");
     s.click_css("#eval-runs .open-run").expect("open it");
     s.wait_text("#eval-chart", LONG, |t| t.contains("valuation")).expect("its chart");
     s.end().expect("close");

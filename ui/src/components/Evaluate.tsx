@@ -136,9 +136,11 @@ function EvalForm() {
     if (typeof p === "string") set("data", p);
   };
   return (
+    // Our own messages (in the UI's language) rather than the browser's validation bubbles.
     <form
       class="eval-form"
       id="eval-form"
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
         void start(l);
