@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "eval_stop",
     "eval_runs",
     "eval_run",
+    "eval_add",
     "eval_export",
     "export_conversation",
     "open_report",

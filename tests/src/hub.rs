@@ -26,6 +26,8 @@ pub struct HubState {
     token: Mutex<Option<String>>,
     /// Cut the next response whose range starts at this offset after this many bytes.
     cut: Mutex<Option<(u64, u64)>>,
+    /// A cut connection stays open (its first bytes sent) until `release_cut`.
+    cut_held: std::sync::atomic::AtomicBool,
     /// Bytes per second each response is sent at, so a progress bar can be watched.
     pace: Mutex<Option<u64>>,
     pub bytes_served: AtomicU64,
@@ -82,6 +84,19 @@ impl Hub {
     /// The next response for a range starting at `offset` stops after `after` bytes.
     pub fn cut_once(&self, offset: u64, after: u64) {
         *self.state.cut.lock().expect("lock") = Some((offset, after));
+    }
+
+    /// As `cut_once`, but the connection drops only after `release_cut`. hf-hub starts its
+    /// chunks in no fixed order and the bytes served are not yet the bytes the client has
+    /// written: a test that needs something to resume from waits until the client has
+    /// committed a chunk, then lets the cut happen.
+    pub fn cut_once_held(&self, offset: u64, after: u64) {
+        self.state.cut_held.store(true, Ordering::Relaxed);
+        self.cut_once(offset, after);
+    }
+
+    pub fn release_cut(&self) {
+        self.state.cut_held.store(false, Ordering::Relaxed);
     }
 }
 
@@ -145,9 +160,13 @@ async fn resolve(
         (Some(after), _) => {
             let head = part.slice(..after.min(len) as usize);
             served.bytes_served.fetch_add(head.len() as u64, Ordering::Relaxed);
-            // Part of the range, a pause (so the other chunks finish first), then the
-            // connection drops.
-            let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(head)]).chain(futures_util::stream::once(async {
+            // Part of the range, a pause (so the other chunks finish first; when held, until
+            // released), then the connection drops.
+            let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(head)]).chain(futures_util::stream::once(async move {
+                let waited = std::time::Instant::now();
+                while served.cut_held.load(Ordering::Relaxed) && waited.elapsed() < Duration::from_secs(120) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 Err(std::io::Error::other("connection cut"))
             }));
@@ -182,3 +201,25 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 }
 
 use futures_util::StreamExt as _;
+
+/// What a partial download under `dir` (a Hugging Face cache) has committed: hf-hub keeps the
+/// length finished from the start of the file in the last 8 bytes of its `.sync.part` file.
+pub fn committed_bytes(dir: &std::path::Path, size: u64) -> u64 {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for p in entries.filter_map(Result::ok).map(|e| e.path()) {
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(".sync.part") {
+                let Ok(bytes) = std::fs::read(&p) else { continue };
+                if bytes.len() as u64 == size + 8 {
+                    let mut tail = [0u8; 8];
+                    tail.copy_from_slice(&bytes[size as usize..]);
+                    return u64::from_le_bytes(tail);
+                }
+            }
+        }
+    }
+    0
+}

@@ -320,8 +320,9 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     let size = bytes.len() as u64;
     hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q4_K_M.gguf", bytes);
     hub.pace(6_000_000);
-    // The connection drops in the ninth 8 MiB chunk.
-    hub.cut_once(8 * 8 * 1024 * 1024, 1_000_000);
+    // The connection drops in the ninth 8 MiB chunk, once the app has finished a chunk from the
+    // start of the file (hf-hub starts chunks in no fixed order).
+    hub.cut_once_held(8 * 8 * 1024 * 1024, 1_000_000);
     let endpoint = hub.endpoint();
     seed_settings(&data, |s| s.hub_endpoint = Some(endpoint));
     let d = Desktop::start(2, &data, &[("HF_HOME", &cache)]);
@@ -335,6 +336,11 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     let numbers = s.wait_text("#job-numbers", LONG, |t| t.contains("MB/s")).expect("bytes and rate");
     assert!(numbers.contains("98.4 MB") && numbers.contains("left"), "{numbers}");
     d.screenshot("models-downloading.png");
+    let deadline = std::time::Instant::now() + LONG;
+    while fin_r1_tests::hub::committed_bytes(&cache, size) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    hub.release_cut();
     let cut = s.wait_text("#job-result", LONG, |t| !t.is_empty()).expect("the cut");
     assert!(cut.contains("run it again to resume"), "{cut}");
 
@@ -358,7 +364,7 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     d.screenshot("models-resumed.png");
     s.wait_text("#job-result", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("ready, its SHA-256 checked");
     // How much the first try keeps depends on which chunks hf-hub had finished in order
-    // (models_download checks the byte counts); here: it picked up after 0 and the file is whole.
+    // (models_download checks the byte counts); here: it picked up after some and the file is whole.
     let served = hub.state.bytes_served.load(std::sync::atomic::Ordering::Relaxed);
     assert!(served >= size, "{served} bytes served for a {size}-byte file");
     let listed = s.wait_text("#library", LONG, |t| t.contains("Fin-R1.Q4_K_M.gguf")).expect("in the library");
@@ -485,5 +491,32 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
     s.wait_text("#eval-runs", LONG, |t| t.contains("95.3%")).expect("the run kept");
     s.click_css("#eval-runs .open-run").expect("open it");
     s.wait_text("#eval-chart", LONG, |t| t.contains("valuation")).expect("its chart");
+
+    // A run made by the CLI elsewhere joins the list and compares side by side.
+    let cli_run = data.join("cli-run");
+    let cli = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--limit", "1", "--max-tokens", "64", "--data"])
+        .arg(&items)
+        .arg("--model")
+        .arg(&thinking)
+        .arg("--out")
+        .arg(&cli_run)
+        .output()
+        .expect("fin-r1 eval run");
+    assert!(cli.status.success(), "{}", String::from_utf8_lossy(&cli.stderr));
+    let field = s.find("#eval-add-path").expect("add field");
+    s.type_into(&field, &data.join("no-such-run").to_string_lossy()).expect("path");
+    s.click_css("#eval-add").expect("add a folder that is not a run");
+    s.wait_text("#eval-message", LONG, |t| t.contains("not an evaluation run")).expect("refused");
+    s.clear(&field).expect("clear");
+    s.type_into(&field, &cli_run.to_string_lossy()).expect("path");
+    s.click_css("#eval-add").expect("add the CLI's run");
+    s.wait_text("#eval-runs", LONG, |t| t.contains("cli-run")).expect("listed");
+    s.script("document.querySelectorAll('#eval-runs tbody input[type=checkbox]').forEach((c) => c.click()); return true;").expect("choose both");
+    s.click_css("#eval-compare").expect("compare");
+    let table = s.wait_text("#eval-compare-view", LONG, |t| t.contains("cli-run")).expect("side by side");
+    // One item per category in the CLI run: three in all, beside the 43 of the first.
+    assert!(table.contains("valuation") && table.contains("95.3%") && table.contains("n=43") && table.contains("n=3"), "{table}");
+    d.screenshot("evaluate-compare.png");
     s.end().expect("close");
 }

@@ -271,6 +271,27 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     assert!(html.contains("<table") && html.contains("Provenance") && !html.contains("<script"), "{html}");
     let pdf = fin_r1_core::report::markdown_pdf("Evaluation", &doc).expect("pdf");
     assert!(pdf.starts_with(b"%PDF"));
+
+    // Without --out a run goes where the app lists it; a folder made elsewhere can join it.
+    let data_dir = dir.join("data");
+    let plain = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--limit", "1", "--max-tokens", "64", "--data"])
+        .arg(&items)
+        .arg("--model")
+        .arg(&model)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .expect("run");
+    assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
+    let runs_dir = data_dir.join("eval-runs");
+    let listed = fin_r1_core::eval::runs::list(&runs_dir);
+    assert!(listed.len() == 1 && listed[0].id.starts_with("jsonl-"), "{listed:?}");
+    let added = fin_r1_core::eval::runs::import(&out, &runs_dir).expect("import");
+    assert_eq!((added.id.as_str(), added.answered), ("run", 4));
+    assert_eq!(fin_r1_core::eval::runs::list(&runs_dir).len(), 2);
+    let no_out = Command::new(fin_r1_bin()).args(["eval", "run", "--bench", "jsonl", "--resume", "--data"]).arg(&items).arg("--model").arg(&model).output().expect("run");
+    assert!(!no_out.status.success() && String::from_utf8_lossy(&no_out.stderr).contains("--resume needs --out"));
 }
 
 #[test]

@@ -235,3 +235,4 @@ fn a_catalog_model_is_found_in_its_repository_fetched_and_added_to_the_library()
     let out = get("no-such-model");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no catalog model"));
 }
+

@@ -56,6 +56,7 @@ export const api = {
   evalStop: commands.evalStop,
   evalRuns: commands.evalRuns,
   evalRun: commands.evalRun,
+  evalAdd: commands.evalAdd,
   evalExport: (request: EvalExport) => commands.evalExport(request),
   exportConversation: (request: ExportRequest) => commands.exportConversation(request),
   openReport: commands.openReport,

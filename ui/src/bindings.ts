@@ -62,6 +62,8 @@ export const commands = {
 	evalRuns: () => __TAURI_INVOKE<RunSummary_Serialize[]>("eval_runs"),
 	/**  One run: its scores, provenance and every item's review. */
 	evalRun: (id: string) => __TAURI_INVOKE<RunDetail_Serialize>("eval_run", { id }),
+	/**  Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy). */
+	evalAdd: (path: string) => __TAURI_INVOKE<RunSummary_Serialize>("eval_add", { path }),
 	/**  Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written. */
 	evalExport: (request: EvalExport) => __TAURI_INVOKE<string>("eval_export", { request }),
 	/**  Writes the report; returns the path written (with the format's extension added if missing). */

@@ -61,6 +61,11 @@ pub fn scenario_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("scenarios")
 }
 
+/// Evaluation runs: where `fin-r1 eval run` puts a run by default and the app lists them.
+pub fn eval_runs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("eval-runs")
+}
+
 /// Rotated logs and crash reports.
 pub fn log_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("logs")

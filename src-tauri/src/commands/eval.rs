@@ -61,7 +61,7 @@ pub enum EvalEvent {
 }
 
 fn runs_dir(state: &AppState) -> PathBuf {
-    state.data_dir.join("eval-runs")
+    fin_r1_core::paths::eval_runs_dir(&state.data_dir)
 }
 
 /// A run's folder from its id, which must name a folder inside the runs folder.
@@ -196,6 +196,21 @@ pub async fn eval_stop(state: State<'_, AppState>) -> CmdResult<bool> {
 pub async fn eval_runs(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>> {
     let root = runs_dir(&state);
     super::off_thread(move || Ok(runs::list(&root))).await
+}
+
+/// Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy).
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_add(state: State<'_, AppState>, path: PathBuf) -> CmdResult<RunSummary> {
+    if !path.join("config.json").is_file() {
+        return Err(CommandError::Invalid(format!("{} is not an evaluation run: it has no config.json", path.display())));
+    }
+    let root = runs_dir(&state);
+    let result = super::off_thread(move || runs::import(&path, &root).map_err(|e| CommandError::Invalid(e.to_string()))).await;
+    if let Err(e) = &result {
+        state.record_error(&e.to_string());
+    }
+    result
 }
 
 /// One run: its scores, provenance and every item's review.

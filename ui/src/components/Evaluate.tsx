@@ -1,5 +1,5 @@
 import { signal } from "@preact/signals";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { open, save } from "@tauri-apps/plugin-dialog";
 import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
@@ -121,6 +121,7 @@ export function Evaluate() {
       )}
       <h2>{t(l, "eval.runs")}</h2>
       <RunsTable />
+      <AddRun />
       {compared.value ? <Compare details={compared.value} /> : opened.value && <RunView d={opened.value} />}
     </section>
   );
@@ -320,6 +321,42 @@ function RunsTable() {
   );
 }
 
+/** A run folder made elsewhere (`fin-r1 eval run --out DIR`, a colleague's) joins the list. */
+function AddRun() {
+  const l = lang.value;
+  const [path, setPath] = useState("");
+  const browse = async () => {
+    const p = await open({ directory: true, multiple: false });
+    if (typeof p === "string") setPath(p);
+  };
+  const add = async () => {
+    if (!path.trim()) {
+      message.value = { ok: false, text: t(l, "eval.needFolder") };
+      return;
+    }
+    try {
+      const run = await api.evalAdd(path.trim());
+      setPath("");
+      message.value = null;
+      await refresh();
+      await openRun(run.id);
+    } catch (e) {
+      message.value = { ok: false, text: errorText(e) };
+    }
+  };
+  return (
+    <div class="eval-export row" id="eval-add-row">
+      <input id="eval-add-path" value={path} placeholder={t(l, "eval.addHint")} onInput={(e) => setPath((e.target as HTMLInputElement).value)} aria-label={t(l, "eval.addHint")} />
+      <button type="button" onClick={() => void browse()}>
+        {t(l, "eval.browse")}
+      </button>
+      <button type="button" id="eval-add" onClick={() => void add()}>
+        {t(l, "eval.add")}
+      </button>
+    </div>
+  );
+}
+
 /** Horizontal bars, one per category: the chart of a run's scores. */
 function Bars({ rows }: { rows: { label: string; score: number; n: number }[] }) {
   return (
@@ -339,13 +376,21 @@ function Bars({ rows }: { rows: { label: string; score: number; n: number }[] })
   );
 }
 
+/** Brings a section the analyst just asked for into view (it opens below the list). */
+function useShown(key: string) {
+  const ref = useRef<HTMLElement>(null);
+  useEffect(() => ref.current?.scrollIntoView({ block: "start", behavior: "smooth" }), [key]);
+  return ref;
+}
+
 function RunView({ d }: { d: RunDetail }) {
   const l = lang.value;
+  const ref = useShown(d.summary.id);
   const c = d.config;
   const rows = byCategory(d);
   const wrong = d.reviews.filter((r) => !r.correct);
   return (
-    <section class="eval-run" id="eval-run" data-id={d.summary.id}>
+    <section class="eval-run" id="eval-run" data-id={d.summary.id} ref={ref}>
       <h2>
         {c.model} · {t(l, `eval.bench.${c.bench}` as Key)}
       </h2>
@@ -439,10 +484,11 @@ function ExportRow({ d }: { d: RunDetail }) {
 
 function Compare({ details }: { details: RunDetail[] }) {
   const l = lang.value;
+  const ref = useShown(details.map((d) => d.summary.id).join(" "));
   const per = details.map((d) => new Map(byCategory(d).map((r) => [r.label, r])));
   const labels = [...new Set(per.flatMap((m) => [...m.keys()]))];
   return (
-    <section class="eval-compare" id="eval-compare-view">
+    <section class="eval-compare" id="eval-compare-view" ref={ref}>
       <h2>{t(l, "eval.sideBySide")}</h2>
       <table class="library">
         <thead>

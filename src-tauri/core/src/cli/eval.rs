@@ -95,9 +95,10 @@ struct RunArgs {
     /// wrong; reasoning: the judge grades each reasoning chain on seven criteria.
     #[arg(long, value_enum, default_value = "rule")]
     judge: JudgeMode,
-    /// The run's folder.
+    /// The run's folder (default: a new one in the data folder's eval-runs, where the app's
+    /// Evaluate page lists it).
     #[arg(long)]
-    out: PathBuf,
+    out: Option<PathBuf>,
     /// Go on with the run in --out: items already answered are not asked again.
     #[arg(long)]
     resume: bool,
@@ -152,6 +153,11 @@ fn items(a: ItemsArgs) -> anyhow::Result<i32> {
 }
 
 fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
+    let out = match (&a.out, a.resume) {
+        (Some(o), _) => o.clone(),
+        (None, true) => bail!("--resume needs --out: the folder of the run to go on with"),
+        (None, false) => fin_r1_core::eval::runs::new_dir(&fin_r1_core::paths::eval_runs_dir(&super::data_dir(&a.data_dir)), a.data.bench.name()),
+    };
     let items = chosen(&a.data)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let backend = match &a.remote {
@@ -211,7 +217,7 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         },
         &items,
     )?;
-    let options = RunOptions { out: a.out.clone(), resume: a.resume, concurrency: a.concurrency, timeout: Duration::from_secs(a.timeout_s.max(1)), retries: 2, rules: Rules { strict: a.strict } };
+    let options = RunOptions { out: out.clone(), resume: a.resume, concurrency: a.concurrency, timeout: Duration::from_secs(a.timeout_s.max(1)), retries: 2, rules: Rules { strict: a.strict } };
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -222,7 +228,7 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
             eprintln!("\nStopping after the items in flight are dropped; everything finished is kept (--resume goes on).");
         });
     }
-    eprintln!("{} items ({} per category at most) → {}", items.len(), a.data.limit, a.out.display());
+    eprintln!("{} items ({} per category at most) → {}", items.len(), a.data.limit, out.display());
     let judge = judge_backend.as_ref().map(|b| Judge { backend: b, mode: a.judge, max_tokens: 1024, timeout: Duration::from_secs(a.timeout_s.max(1)) });
     let report = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {
         let left = p.remaining().map(|d| format!(" · {} left", clock(d))).unwrap_or_default();

@@ -107,6 +107,42 @@ pub fn new_dir(root: &Path, bench: &str) -> PathBuf {
     dir
 }
 
+/// Copies a run folder made elsewhere (`fin-r1 eval run --out DIR`, another machine) into
+/// `root`, so the app lists it; a folder already in `root` is left where it is.
+pub fn import(src: &Path, root: &Path) -> Result<RunSummary, RunError> {
+    let config = read_config(src)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RunError::Io { path, source }
+    };
+    let src_real = std::fs::canonicalize(src).map_err(io(src))?;
+    std::fs::create_dir_all(root).map_err(io(root))?;
+    let root_real = std::fs::canonicalize(root).map_err(io(root))?;
+    let dest = if src_real.parent() == Some(root_real.as_path()) {
+        src_real
+    } else {
+        let name = src_real.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| config.bench.clone());
+        let mut dest = root.join(&name);
+        let mut n = 2;
+        while dest.exists() {
+            dest = root.join(format!("{name}-{n}"));
+            n += 1;
+        }
+        std::fs::create_dir_all(&dest).map_err(io(&dest))?;
+        for entry in std::fs::read_dir(&src_real).map_err(io(&src_real))? {
+            let p = entry.map_err(io(&src_real))?.path();
+            if p.is_file() {
+                if let Some(f) = p.file_name() {
+                    std::fs::copy(&p, dest.join(f)).map_err(io(&p))?;
+                }
+            }
+        }
+        dest
+    };
+    let answered = read_predictions(&dest.join("predictions.jsonl")).map(|p| answered(&p)).unwrap_or(0);
+    Ok(summary(&dest, &config, read_report(&dest).as_ref(), answered))
+}
+
 /// The runs under `root`, newest first; folders that are not runs are passed over.
 pub fn list(root: &Path) -> Vec<RunSummary> {
     let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };

@@ -289,6 +289,7 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
             return Err(DownloadError::DiskSpace { dir, file: req.file.clone(), need, free });
         }
     }
+    tracing::info!(file = %req.file, total = meta.size, resumed_from = have, partial = partial.exists(), "download starting");
     progress.start(&req.file, meta.size, have);
 
     let api = ApiBuilder::from_cache(cache.clone())
