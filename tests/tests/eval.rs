@@ -264,7 +264,7 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     // And as the report it exports: provenance, the wrong answer with its reasoning, the disclaimer.
     let doc = fin_r1_core::eval::runs::document(&d, "test", "2026-12-02 12:00");
     let sha = config["model_sha256"].as_str().expect("sha");
-    for want in ["## Provenance", "| Model SHA-256 |", sha, "items.jsonl", "### pv-3 (pv)", "> Discount the cash flow", "仅供参考", "for reference only"] {
+    for want in ["## Provenance", "| Model SHA-256 |", sha, "items.jsonl", "### pv-3 (pv)", "> Discount the cash flow", "仅供参考", "for reference only", "`<think>`/`<answer>`"] {
         assert!(doc.contains(want), "{want:?} in:\n{doc}");
     }
     let html = fin_r1_core::report::markdown_page("Evaluation", &doc);

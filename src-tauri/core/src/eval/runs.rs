@@ -240,7 +240,7 @@ pub fn document(d: &RunDetail, app_version: &str, generated: &str) -> String {
             s.seed.map_or_else(|| "random".into(), |v| v.to_string())
         ),
     );
-    row("Prompt", format!("{} (prompt version {})", c.scenario.as_deref().map_or_else(|| "Fin-R1's <think>/<answer> system prompt".to_owned(), |s| format!("preset {s}")), c.prompt_version));
+    row("Prompt", format!("{} (prompt version {})", c.scenario.as_deref().map_or_else(|| "Fin-R1's `<think>`/`<answer>` system prompt".to_owned(), |s| format!("preset {s}")), c.prompt_version));
     for (file, hash) in &c.data {
         row("Data file", format!("{file} (SHA-256 {hash})"));
     }
