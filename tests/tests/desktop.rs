@@ -294,6 +294,22 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.wait_for("#stop", LONG).expect("a stop button while streaming");
     s.wait_text(".status-streaming .answer-body", LONG, |t| t.split_whitespace().count() >= 5).expect("text streaming");
     d.screenshot("desktop-streaming.png");
+    // The view follows the answer as it grows past the window...
+    let gap = "const m = document.querySelector('#messages'); return m.scrollHeight - m.scrollTop - m.clientHeight;";
+    s.wait_until("const m = document.querySelector('#messages'); return m.scrollHeight > m.clientHeight + 200;", LONG).expect("an answer taller than the view");
+    s.wait_until("return !!document.querySelector('.status-streaming')", LONG).expect("still streaming");
+    let behind = s.script(gap).expect("gap").as_f64().unwrap_or(f64::MAX);
+    assert!(behind <= 60.0, "the view stayed {behind}px above the end of a streaming answer");
+    // ...stops when the analyst scrolls up to read, and "Jump to latest" brings it back.
+    s.script("const m = document.querySelector('#messages'); m.scrollTop = 0; return true;").expect("scroll up");
+    s.wait_for("#jump-latest", LONG).expect("a jump-to-latest button");
+    let grown = s.script("return document.querySelector('#messages').scrollHeight").expect("height").as_f64().unwrap_or(0.0);
+    s.wait_until(&format!("return document.querySelector('#messages').scrollHeight > {grown} + 40 || !document.querySelector('.status-streaming')"), LONG).expect("more text");
+    let top = s.script("return document.querySelector('#messages').scrollTop").expect("top").as_f64().unwrap_or(f64::MAX);
+    assert!(top < 5.0, "the view was pulled away from where the analyst was reading ({top}px)");
+    d.screenshot("desktop-reading-above.png");
+    s.click_css("#jump-latest").expect("jump to latest");
+    s.wait_until("const m = document.querySelector('#messages'); return m.scrollHeight - m.scrollTop - m.clientHeight <= 60;", LONG).expect("back at the end");
     s.click_css("#stop").expect("stop");
     s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("a cancelled answer");
     s.wait_for("#send", LONG).expect("ready again");

@@ -5,6 +5,7 @@ import { t } from "../i18n";
 import { reasoningPhase } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
+import { atBottom, follow } from "../follow";
 import { current, isStreaming, lang, live, now, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
@@ -15,8 +16,24 @@ export function ChatView() {
   const byId = new Map(view.messages.map((m) => [m.id, m]));
   const path = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m !== undefined);
   const end = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLDivElement>(null);
   const [exporting, setExporting] = useState(false);
-  useEffect(() => end.current?.scrollIntoView({ block: "end" }), [view.conversation.id, path.length]);
+  // Following the stream while the analyst is at the bottom; a scroll up to read stops it.
+  const following = useRef(true);
+  const [behind, setBehind] = useState(false);
+  const jump = () => {
+    following.current = true;
+    setBehind(false);
+    end.current?.scrollIntoView({ block: "end" });
+  };
+  useEffect(jump, [view.conversation.id, path.length]);
+  useEffect(() => (list.current ? follow(list.current, () => following.current) : undefined), []);
+  const onScroll = () => {
+    const el = list.current;
+    if (!el) return;
+    following.current = atBottom(el.scrollTop, el.scrollHeight, el.clientHeight);
+    setBehind(!following.current);
+  };
   return (
     <section class="chat">
       <header class="chat-head">
@@ -27,9 +44,26 @@ export function ChatView() {
         </button>
       </header>
       {exporting && <ExportDialog view={view} onClose={() => setExporting(false)} />}
-      <div class="messages" id="messages">
+      <div
+        class="messages"
+        id="messages"
+        ref={list}
+        onScroll={onScroll}
+        // A wheel turned up means "let me read", before the scroll event that follows it.
+        onWheel={(e) => {
+          if (e.deltaY < 0) {
+            following.current = false;
+            setBehind(true);
+          }
+        }}
+      >
         {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} /> : <Answer key={m.id} m={m} view={view} />))}
         <div ref={end} />
+        {behind && (
+          <button class="jump-latest" id="jump-latest" onClick={jump}>
+            ↓ {t(lang.value, "chat.jumpLatest")}
+          </button>
+        )}
       </div>
       <Composer />
     </section>
