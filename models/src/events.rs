@@ -41,6 +41,8 @@ pub enum StopReason {
     Length,
     StopString,
     Cancelled,
+    /// The output had become the same few tokens over and over (`repetition`).
+    Repetition,
 }
 
 impl StopReason {
@@ -50,6 +52,7 @@ impl StopReason {
             "length" => Self::Length,
             "stop_string" => Self::StopString,
             "cancelled" => Self::Cancelled,
+            "repetition" => Self::Repetition,
             _ => return None,
         })
     }
@@ -60,6 +63,7 @@ impl StopReason {
             Self::Length => "length",
             Self::StopString => "stop_string",
             Self::Cancelled => "cancelled",
+            Self::Repetition => "repetition",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod inspect;
 pub mod kernels;
 pub mod model;
 pub mod quantize;
+pub mod repetition;
 pub mod runtime;
 pub mod sampler;
 pub mod splitter;

@@ -309,6 +309,7 @@ impl Runtime {
         usage.prefill_tok_s = rate(prompt.tokens.len() - reused, prefill_s);
         let decode_start = Instant::now();
         let mut generated = 0usize;
+        let mut repetition = crate::repetition::RepetitionGuard::default();
         loop {
             if cancel.is_cancelled() || !listening {
                 done.reason = StopReason::Cancelled;
@@ -338,6 +339,10 @@ impl Runtime {
             }
             if generated >= max_new {
                 done.reason = StopReason::Length;
+                break;
+            }
+            if repetition.push(token) {
+                done.reason = StopReason::Repetition;
                 break;
             }
             if cancel.is_cancelled() {

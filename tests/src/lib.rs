@@ -72,6 +72,9 @@ pub struct TinySpec {
     /// this text and then its end-of-sequence token, greedily.
     pub script: Option<String>,
     pub script_after: String,
+    /// The script's last token leads back to its first instead of to end-of-sequence: a model
+    /// stuck in a loop, as small models get.
+    pub script_loops: bool,
 }
 
 impl Default for TinySpec {
@@ -88,6 +91,7 @@ impl Default for TinySpec {
             chat_template: None,
             script: None,
             script_after: "\n".into(),
+            script_loops: false,
         }
     }
 }
@@ -161,13 +165,19 @@ pub fn write_tiny_qwen2(header: &Path, out: &Path, spec: &TinySpec) -> Result<()
         if chain.len() != 1 {
             bail!("script_after {:?} is not one token", spec.script_after);
         }
-        chain.extend(tok.encode(script)?);
+        let body = tok.encode(script)?;
+        chain.extend(&body);
         chain.push(tok.eos.context("the header names no eos token")?);
         let distinct: HashSet<u32> = chain.iter().copied().collect();
         if distinct.len() != chain.len() {
             bail!("the script repeats a token, so a bigram model cannot follow it: {chain:?}");
         }
         output = vec![0.0; n_vocab * h];
+        if spec.script_loops {
+            // Back from the last token of the script to its first, in place of the end.
+            chain.pop();
+            chain.extend(body.first());
+        }
         for pair in chain.windows(2) {
             let (cur, next) = (pair[0] as usize, pair[1] as usize);
             let e = &mut embd[cur * h..(cur + 1) * h];

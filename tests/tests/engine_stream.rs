@@ -236,3 +236,20 @@ fn prefix_reuse_matches_a_fresh_prefill() {
         assert!(d < 1e-3, "decode logits differ by {d}");
     }
 }
+
+#[test]
+fn a_model_stuck_in_a_loop_is_stopped_with_the_reason_repetition() {
+    // The answer's phrase leads back to its own start: left alone it would run to the limit.
+    let spec = TinySpec { name: "tiny-qwen2-looping".into(), script_loops: true, ..TinySpec::thinking("Rates rise</think>The rate is five percent, and") };
+    let engine = Engine::load(&tiny_qwen2(&spec), LoadOptions::default()).expect("load");
+    let events = collect(&engine, ask("What is the rate?", SamplingParams { temperature: 0.0, max_tokens: 3000, ..Default::default() }));
+    let d = done(&events);
+    assert_eq!(d.reason, StopReason::Repetition);
+    let (_, answer) = text_of(&events);
+    assert!(answer.starts_with("The rate is five percent, and") && answer.matches("five percent").count() >= 5, "{answer}");
+    let answer_tokens = events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.answer_tokens) } else { None }).expect("usage");
+    assert!(answer_tokens < 400, "stopped soon after the loop set in, not at the limit: {answer_tokens} tokens");
+    // The same model, stopped by the user's own limit before a loop shows, reads as `length`.
+    let short = collect(&engine, ask("What is the rate?", SamplingParams { temperature: 0.0, max_tokens: 40, ..Default::default() }));
+    assert_eq!(done(&short).reason, StopReason::Length);
+}

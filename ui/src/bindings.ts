@@ -1385,7 +1385,9 @@ export type StopReason =
 /**  The model ended its turn. */
 "end" | 
 /**  max_tokens or the context was reached. */
-"length" | "stop_string" | "cancelled";
+"length" | "stop_string" | "cancelled" | 
+/**  The output had become the same few tokens over and over (`repetition`). */
+"repetition";
 
 export type StreamMessage = StreamMessage_Serialize | StreamMessage_Deserialize;
 

@@ -110,7 +110,8 @@ impl WireMessage {
 pub fn finish_reason(r: StopReason) -> &'static str {
     match r {
         StopReason::End | StopReason::StopString => "stop",
-        StopReason::Length => "length",
+        // Cut off before the model ended, as a token limit cuts (OpenAI clients know no other).
+        StopReason::Length | StopReason::Repetition => "length",
         StopReason::Cancelled => "abort",
     }
 }

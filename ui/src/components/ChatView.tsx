@@ -278,6 +278,7 @@ function StatusLine({ m }: { m: Message }) {
         </span>
       )}
       {m.stop_reason === "length" && <span class="badge">{t(l, "status.length")}</span>}
+      {m.stop_reason === "repetition" && <span class="badge">{t(l, "status.repetition")}</span>}
       {m.stop_reason !== "cancelled" && m.status === "complete" && m.reasoning.trim() && !m.answer.trim() && (
         <span class="badge warn">{t(l, "reasoning.unterminated")}</span>
       )}

@@ -420,6 +420,7 @@ function WrongAnswer({ r }: { r: ItemReview }) {
       <summary>
         <code>{r.id}</code> · {r.category} · {t(l, "eval.gold")}: <strong>{r.gold}</strong> · {t(l, "eval.extracted")}: <strong>{r.extracted ?? "—"}</strong>
         {r.finish_reason === "length" && <span class="badge">{t(l, "eval.truncated")}</span>}
+        {r.finish_reason === "repetition" && <span class="badge">{t(l, "status.repetition")}</span>}
       </summary>
       <div class="question">{r.question}</div>
       <p class="small">

@@ -59,7 +59,7 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
             s.num += 1;
             s.judge_errors += usize::from(*judge_error);
             s.correct += usize::from(v.correct && !judge_error);
-            s.truncated += usize::from(p.finish_reason == "length");
+            s.truncated += usize::from(p.output().truncated);
             s.errors += usize::from(p.error.is_some());
             s.parse_failures += usize::from(p.error.is_none() && v.extracted.is_none());
             let sum = sums.entry((item.bench.clone(), category.to_owned())).or_default();

@@ -87,7 +87,7 @@ pub struct Prediction {
     pub output: String,
     pub reasoning: Option<String>,
     pub answer: Option<String>,
-    /// "stop", "length", "cancelled", or empty when unknown.
+    /// "stop", "length", "repetition", "cancelled", or empty when unknown.
     pub finish_reason: String,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
@@ -98,7 +98,8 @@ pub struct Prediction {
 
 impl Prediction {
     pub fn output(&self) -> Output<'_> {
-        Output { text: &self.output, answer: self.answer.as_deref(), truncated: self.finish_reason == "length" }
+        // A loop stopped by the engine is cut off as surely as a token limit.
+        Output { text: &self.output, answer: self.answer.as_deref(), truncated: matches!(self.finish_reason.as_str(), "length" | "repetition") }
     }
 }
 
@@ -389,6 +390,7 @@ fn collect(rt: &tokio::runtime::Runtime, backend: &Backend, request: GenerationR
                     GenerationEvent::Done(d) => {
                         c.finish_reason = match d.reason {
                             StopReason::Length => "length",
+                            StopReason::Repetition => "repetition",
                             StopReason::Cancelled => "cancelled",
                             StopReason::End | StopReason::StopString => "stop",
                         }

@@ -205,6 +205,9 @@ pub fn status_note(m: &Message) -> Option<&'static str> {
         MessageStatus::Complete if m.stop_reason == Some(fin_r1_engine::StopReason::Length) => {
             Some("… 达到长度上限 / Cut off at the token limit: the answer may be incomplete.")
         }
+        MessageStatus::Complete if m.stop_reason == Some(fin_r1_engine::StopReason::Repetition) => {
+            Some("… 重复输出，已停止 / Stopped: the model was repeating itself.")
+        }
         MessageStatus::Complete => None,
     }
 }
