@@ -58,6 +58,9 @@ pub struct ModelSummary {
     pub n_params: u64,
     /// "local" or "remote".
     pub engine: &'static str,
+    /// The model's own sampling defaults (its family's for a remote server): what an empty
+    /// field of the sampling panel falls back to under the user's and a preset's.
+    pub sampling: fin_r1_engine::SamplingParams,
 }
 
 pub struct Loaded {
@@ -234,6 +237,7 @@ impl AppState {
             context: info.context,
             n_params: info.n_params,
             engine: "local",
+            sampling: info.default_sampling(),
         };
         let engine = Arc::new(engine);
         *self.local.write().await = Some((engine.clone(), summary.clone()));
@@ -281,6 +285,7 @@ impl AppState {
             let backend = Backend::remote(config, tokio::runtime::Handle::current())
                 .map_err(|e| CommandError::Invalid(format!("the remote server: {e}")))?;
             let summary = ModelSummary {
+                sampling: backend.default_sampling(),
                 path: PathBuf::from(s.remote.base_url.trim()),
                 file_name: s.remote.model.trim().to_owned(),
                 file_size: 0,

@@ -323,6 +323,32 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("the stopped answer kept");
     assert_eq!(s.find_all(".msg.answer").expect("answers").len(), 2);
     d.screenshot("desktop-restart.png");
+    // The header names the preset as the preset does, not by its id.
+    let preset = s.wait_text("#conversation-preset", LONG, |t| !t.is_empty()).expect("the preset's name");
+    assert!(preset != "calculation" && preset.to_lowercase().contains("calculation"), "{preset}");
+    // The sampling panel says what an empty field means.
+    s.click_css("#sampling-toggle").expect("sampling panel");
+    let placeholders: Vec<String> = serde_json::from_value(
+        s.script("return ['temperature', 'max_tokens', 'seed'].map((n) => document.querySelector(`.sampling input[name=${n}]`).placeholder)").expect("placeholders"),
+    )
+    .expect("strings");
+    assert!(placeholders[0].starts_with("default 0") && placeholders[1].starts_with("default ") && placeholders[2] == "random", "{placeholders:?}");
+    s.click_css("#sampling-toggle").expect("close it");
+    // Rename: the box takes the keys at once, and the open conversation's header follows.
+    s.click_css(".item.active .item-menu").expect("item menu");
+    s.click_css(".item .menu button").expect("rename");
+    s.wait_until("return document.activeElement && document.activeElement.classList.contains('rename')", LONG).expect("the rename box focused");
+    let rename = s.find(".rename").expect("rename box");
+    // The old title is selected: typing replaces it.
+    s.type_into(&rename, "PV memo").expect("a new title");
+    s.type_into(&rename, "\u{E007}").expect("Enter");
+    s.wait_text("#conversation-title", LONG, |t| t == "PV memo").expect("the header renamed");
+    s.wait_text(".item .item-title", LONG, |t| t == "PV memo").expect("the sidebar renamed");
+    // Ctrl+N: a new chat, its composer taking the keys at once.
+    let composer = s.find("#composer").expect("composer");
+    s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
+    s.wait_until("return !document.querySelector('#conversation-title') && document.activeElement && document.activeElement.id === 'composer'", LONG)
+        .expect("a new chat, its composer focused");
     s.end().expect("close");
 }
 

@@ -835,6 +835,11 @@ export type ModelSummary_Deserialize = {
 	n_params: number,
 	/**  "local" or "remote". */
 	engine: string,
+	/**
+	 *  The model's own sampling defaults (its family's for a remote server): what an empty
+	 *  field of the sampling panel falls back to under the user's and a preset's.
+	 */
+	sampling: SamplingParams_Deserialize,
 };
 
 export type ModelSummary_Serialize = {
@@ -848,6 +853,11 @@ export type ModelSummary_Serialize = {
 	n_params: number,
 	/**  "local" or "remote". */
 	engine: string,
+	/**
+	 *  The model's own sampling defaults (its family's for a remote server): what an empty
+	 *  field of the sampling panel falls back to under the user's and a preset's.
+	 */
+	sampling: SamplingParams_Serialize,
 };
 
 /**  What a run reports while it goes. */

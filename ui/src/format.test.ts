@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eta, gb, size } from "./components/format";
+import { eta, gb, safeName, size } from "./components/format";
 
 describe("numbers on the model pages", () => {
   it("shows sizes in the unit an analyst reads", () => {
@@ -13,5 +13,14 @@ describe("numbers on the model pages", () => {
     expect(eta(185)).toBe("3:05");
     expect(eta(3725)).toBe("1:02:05");
     expect(eta(Infinity)).toBe("--:--");
+  });
+});
+
+describe("report file names", () => {
+  it("keep a title's words, one dash between them", () => {
+    expect(safeName("Q3 review - ACME Corp")).toBe("Q3-review-ACME-Corp");
+    expect(safeName("两年后收到1000元的现值是多少？")).toBe("两年后收到1000元的现值是多少？");
+    expect(safeName(" a/b:c ")).toBe("a-b-c");
+    expect(safeName("   ")).toBe("report");
   });
 });

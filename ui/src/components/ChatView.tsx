@@ -6,7 +6,7 @@ import { reasoningPhase } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
-import { current, isStreaming, lang, live, now, send, showBranch } from "../state";
+import { current, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
 import { ExportDialog } from "./ExportDialog";
@@ -38,7 +38,11 @@ export function ChatView() {
     <section class="chat">
       <header class="chat-head">
         <h2 id="conversation-title">{view.conversation.title}</h2>
-        {view.conversation.scenario_id && <span class="tag">{view.conversation.scenario_id}</span>}
+        {view.conversation.scenario_id && (
+          <span class="tag" id="conversation-preset">
+            {scenarios.value.find((x) => x.id === view.conversation.scenario_id)?.name[lang.value] ?? view.conversation.scenario_id}
+          </span>
+        )}
         <button class="export-button" id="export-open-dialog" disabled={isStreaming()} onClick={() => setExporting(true)}>
           {t(lang.value, "export.button")}
         </button>

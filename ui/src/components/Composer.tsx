@@ -1,3 +1,4 @@
+import { useEffect, useRef } from "preact/hooks";
 import { t } from "../i18n";
 import { draft, info, isStreaming, lang, live, send, stop } from "../state";
 
@@ -5,6 +6,9 @@ export function Composer() {
   const l = lang.value;
   const streaming = live.value?.status === "streaming";
   const noModel = !info.value?.model;
+  // A new chat (Ctrl+N) and the chat that replaces it after the first question take the keys.
+  const box = useRef<HTMLTextAreaElement>(null);
+  useEffect(() => box.current?.focus(), []);
   const submit = () => {
     const q = draft.value.trim();
     if (!q || isStreaming() || noModel) return;
@@ -13,6 +17,7 @@ export function Composer() {
   return (
     <div class="composer">
       <textarea
+        ref={box}
         id="composer"
         rows={3}
         placeholder={t(l, "composer.placeholder")}

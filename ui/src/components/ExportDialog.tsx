@@ -15,7 +15,8 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   const answers = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m?.role === "assistant");
   const [title, setTitle] = useState(view.conversation.title);
   const [format, setFormat] = useState<ExportFormat>("pdf");
-  const [reasoning, setReasoning] = useState<ReasoningMode>("collapsed");
+  // As `fin-r1 export` does: the chain in full (an audit reads how the answer was reached).
+  const [reasoning, setReasoning] = useState<ReasoningMode>("full");
   const [chosen, setChosen] = useState<Set<number>>(new Set(answers.map((a) => a.id)));
   const dir = info.value?.documents_dir ?? info.value?.data_dir ?? "";
   const [path, setPath] = useState(joinPath(dir, `${safeName(view.conversation.title)}.pdf`));
@@ -29,6 +30,8 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   const pickFormat = (f: ExportFormat) => {
     setFormat(f);
     setPath((p) => withExtension(p, f));
+    // "Saved to …" spoke of the other format's file.
+    setResult(null);
   };
   const choose = async () => {
     const p = await save({ defaultPath: path, filters: [{ name: format.toUpperCase(), extensions: [format] }] });

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { t } from "../i18n";
-import { errorLine, info, lang, library, loadModel, modelBusy, sampling, samplingError, setSampling } from "../state";
+import { chosenScenario, current, errorLine, info, lang, library, loadModel, modelBusy, sampling, samplingError, scenarios, setSampling } from "../state";
 
 export function ModelBar() {
   const l = lang.value;
@@ -82,6 +82,20 @@ function SamplingPanel() {
   const l = lang.value;
   const s = sampling.value;
   const num = (v: string) => (v.trim() === "" ? null : Number(v));
+  // What an empty field means: the user's default, else the preset's, else the model's.
+  const view = current.value;
+  const presetId = view ? view.conversation.scenario_id : chosenScenario.value?.id;
+  const preset = scenarios.value.find((x) => x.id === presetId)?.sampling;
+  const fallback = (key: "temperature" | "top_p" | "max_tokens" | "seed"): number | null => {
+    const user = info.value?.settings.sampling[key];
+    const fromPreset = key === "seed" ? null : preset?.[key];
+    return user ?? fromPreset ?? info.value?.model?.sampling[key] ?? null;
+  };
+  const hint = (key: "temperature" | "top_p" | "max_tokens" | "seed") => {
+    const v = fallback(key);
+    if (v === null) return key === "seed" ? t(l, "settings.random") : t(l, "settings.default");
+    return t(l, "settings.defaultIs", { v });
+  };
   const field = (key: "temperature" | "top_p" | "max_tokens" | "seed", label: string, step: string) => (
     <label class="field">
       <span>{label}</span>
@@ -89,7 +103,7 @@ function SamplingPanel() {
         name={key}
         type="number"
         step={step}
-        placeholder={t(l, "settings.default")}
+        placeholder={hint(key)}
         value={s[key] ?? ""}
         onChange={(e) => void setSampling({ ...s, [key]: num((e.target as HTMLInputElement).value) })}
       />

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
 import { t, type Key } from "../i18n";
 import {
@@ -90,17 +90,30 @@ function Item({ c }: { c: ConversationSummary }) {
   const [renaming, setRenaming] = useState(false);
   const [menu, setMenu] = useState(false);
   const active = current.value?.conversation.id === c.id;
+  const box = useRef<HTMLInputElement>(null);
+  // `autoFocus` is honoured only when a page loads: the box that replaces the title is focused
+  // (its text selected) here.
+  useEffect(() => {
+    if (renaming) {
+      box.current?.focus();
+      box.current?.select();
+    }
+  }, [renaming]);
   if (renaming) {
     return (
       <input
         class="rename"
-        autoFocus
+        ref={box}
         defaultValue={c.title}
         onKeyDown={async (e) => {
           const input = e.target as HTMLInputElement;
-          if (e.key === "Enter" && input.value.trim()) {
-            await api.rename(c.id, input.value);
+          const title = input.value.trim();
+          if (e.key === "Enter" && title) {
+            await api.rename(c.id, title);
             setRenaming(false);
+            // The open conversation's header shows the new title at once.
+            const open = current.value;
+            if (open?.conversation.id === c.id) current.value = { ...open, conversation: { ...open.conversation, title } };
             await refreshConversations();
           } else if (e.key === "Escape") setRenaming(false);
         }}

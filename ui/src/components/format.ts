@@ -23,7 +23,8 @@ export function eta(seconds: number): string {
 
 /** A title as a file name. */
 export function safeName(title: string): string {
-  return title.replace(/[\\/:*?"<>|\s]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
+  // " - " in a title is one dash in the name, not three.
+  return title.replace(/[\\/:*?"<>|\s-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
 }
 
 export function joinPath(dir: string, name: string): string {

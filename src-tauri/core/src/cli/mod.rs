@@ -29,7 +29,7 @@ enum Command {
     Conversations(conversations::ConversationsArgs),
     /// Models: download from a hub (resumable, hash-checked).
     Models(models::ModelsArgs),
-    /// A conversation as a report (Markdown, HTML) or a conversation file (JSON).
+    /// A conversation as a report (Markdown, HTML, PDF) or a conversation file (JSON).
     Export(export::ExportArgs),
     /// Import a conversation file written by `export --format json`.
     Import(export::ImportArgs),
