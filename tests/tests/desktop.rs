@@ -323,6 +323,9 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("the stopped answer kept");
     assert_eq!(s.find_all(".msg.answer").expect("answers").len(), 2);
     d.screenshot("desktop-restart.png");
+    // The form's value under the preset's label, not its key.
+    let form = s.wait_text(".form-values", LONG, |t| !t.is_empty()).expect("the form's values");
+    assert!(form.contains("Discount or interest rate (%)") && !form.contains("rate\n"), "{form}");
     // The header names the preset as the preset does, not by its id.
     let preset = s.wait_text("#conversation-preset", LONG, |t| !t.is_empty()).expect("the preset's name");
     assert!(preset != "calculation" && preset.to_lowercase().contains("calculation"), "{preset}");
@@ -349,6 +352,17 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
     s.wait_until("return !document.querySelector('#conversation-title') && document.activeElement && document.activeElement.id === 'composer'", LONG)
         .expect("a new chat, its composer focused");
+    // A preset's required fields, left empty, are refused beside the form before anything is sent.
+    s.click_css("#scenario-compliance").expect("the compliance preset");
+    let composer = s.wait_for("#composer", LONG).expect("composer");
+    s.type_into(&composer, "Is this trade allowed?").expect("question");
+    s.click_css("#send").expect("send");
+    let told = s.wait_text("#form-missing", LONG, |t| !t.is_empty()).expect("the missing fields named");
+    assert!(told.contains("Regulation or policy text") && told.contains("Business facts"), "{told}");
+    assert_eq!(s.find_all(".form .field.missing").expect("marked").len(), 2);
+    assert!(s.find_all(".msg.question").expect("questions").is_empty(), "nothing was sent");
+    s.wait_until("return document.activeElement && document.activeElement.name === 'rule'", LONG).expect("the first empty field takes the keys");
+    d.screenshot("desktop-required-fields.png");
     s.end().expect("close");
 }
 

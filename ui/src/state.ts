@@ -6,6 +6,7 @@ import { api, errorText } from "./api";
 import type { Lang } from "./i18n";
 import { systemLang } from "./i18n";
 import { applyMessage, emptyLive, type LiveAnswer } from "./stream";
+import { missingFields } from "./formRows";
 import type {
   AppInfo,
   ConversationSummary,
@@ -35,6 +36,10 @@ export const brokenScenarios = signal<string[]>([]);
 /** The preset picked for a new conversation; `null` with `newChat` is a free question. */
 export const chosenScenario = signal<Scenario | null>(null);
 export const formValues = signal<Record<string, string>>({});
+/** The preset's required fields a send found empty (marked in the form until filled). */
+export const formMissing = signal<string[]>([]);
+/** Counts refused sends, so the form brings its first empty field into view each time. */
+export const formRefusals = signal(0);
 export const searchQuery = signal("");
 export const searchHits = signal<SearchHit[] | null>(null);
 export const sampling = signal<SamplingOverrides>({});
@@ -123,6 +128,7 @@ export function newChat() {
     current.value = null;
     chosenScenario.value = scenarios.value.find((x) => x.id === preset) ?? null;
     formValues.value = {};
+    formMissing.value = [];
     draft.value = "";
     errorLine.value = null;
     // A new chat starts from the defaults, not from the last conversation's panel.
@@ -209,6 +215,13 @@ export async function send(turn: TurnKind) {
   }
   const view = current.value;
   const scenario = view ? null : chosenScenario.value;
+  // Checked here, beside the form, before anything is sent.
+  const missing = view ? [] : missingFields(formValues.value, scenario);
+  formMissing.value = missing;
+  if (missing.length > 0) {
+    formRefusals.value += 1;
+    return;
+  }
   errorLine.value = null;
   live.value = emptyLive();
   // The question is on its way: the composer empties (and gets it back if the send fails).

@@ -6,6 +6,7 @@ import { reasoningPhase } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
+import { formRows } from "../formRows";
 import { current, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
@@ -100,7 +101,7 @@ function BranchNav({ m, view }: { m: Message; view: ConversationView }) {
 function Question({ m, view }: { m: Message; view: ConversationView }) {
   const l = lang.value;
   const typed = m.form?.question ?? m.content;
-  const fields = Object.entries(m.form?.fields ?? {}).filter(([, v]) => v.trim() !== "");
+  const fields = formRows(m.form?.fields ?? {}, scenarios.value.find((x) => x.id === view.conversation.scenario_id), l);
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(typed);
   if (editing) {

@@ -1,5 +1,6 @@
+import { useEffect, useRef } from "preact/hooks";
 import { t } from "../i18n";
-import { chosenScenario, draft, formValues, lang, brokenScenarios, scenarios } from "../state";
+import { chosenScenario, draft, formMissing, formRefusals, formValues, lang, brokenScenarios, scenarios } from "../state";
 import type { Scenario } from "../types";
 import { Composer } from "./Composer";
 
@@ -69,12 +70,26 @@ function Starters({ s }: { s: Scenario }) {
 function Form({ s }: { s: Scenario }) {
   const l = lang.value;
   const values = formValues.value;
-  const set = (name: string, v: string) => (formValues.value = { ...formValues.value, [name]: v });
+  const missing = formMissing.value;
+  const box = useRef<HTMLFieldSetElement>(null);
+  // A refused send: the first empty field comes into view (the composer sits over the form's
+  // end) and takes the keys.
+  const refusals = formRefusals.value;
+  useEffect(() => {
+    if (refusals === 0) return;
+    const first = box.current?.querySelector<HTMLElement>(".field.missing textarea, .field.missing input, .field.missing select");
+    first?.scrollIntoView({ block: "center" });
+    first?.focus();
+  }, [refusals]);
+  const set = (name: string, v: string) => {
+    formValues.value = { ...formValues.value, [name]: v };
+    if (missing.includes(name) && v.trim()) formMissing.value = missing.filter((m) => m !== name);
+  };
   return (
-    <fieldset class="form">
+    <fieldset class="form" ref={box}>
       <legend>{t(l, "newchat.form")}</legend>
       {s.fields.map((f) => (
-        <label key={f.name} class="field">
+        <label key={f.name} class={`field${missing.includes(f.name) ? " missing" : ""}`} aria-invalid={missing.includes(f.name) ? "true" : undefined}>
           <span>
             {f.label[l]}
             {f.required && <em> ({t(l, "newchat.required")})</em>}
@@ -108,6 +123,11 @@ function Form({ s }: { s: Scenario }) {
           )}
         </label>
       ))}
+      {missing.length > 0 && (
+        <p class="error" id="form-missing" role="alert">
+          {t(l, "newchat.missing", { fields: s.fields.filter((f) => missing.includes(f.name)).map((f) => f.label[l]).join(l === "zh" ? "、" : ", ") })}
+        </p>
+      )}
     </fieldset>
   );
 }
