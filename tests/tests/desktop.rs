@@ -347,6 +347,35 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.type_into(&rename, "\u{E007}").expect("Enter");
     s.wait_text("#conversation-title", LONG, |t| t == "PV memo").expect("the header renamed");
     s.wait_text(".item .item-title", LONG, |t| t == "PV memo").expect("the sidebar renamed");
+    // Search lands on the version that matched: the first question edited (a second version)...
+    s.click_css(".msg.question .actions button.link").expect("edit the first question");
+    let edit = s.wait_for(".edit-box", LONG).expect("the edit box");
+    s.script("const e = document.querySelector('.edit-box'); e.scrollIntoView({ block: 'center' }); e.focus(); e.select(); return true;").expect("select the old text");
+    s.type_into(&edit, "What is the present value of a two-year annuity at 5%?").expect("new question");
+    s.click_css(".msg.question.editing .actions button.primary").expect("send it again");
+    s.wait_for("#stop", LONG).expect("answering");
+    s.click_css("#stop").expect("stop");
+    s.wait_for("#send", LONG).expect("ready");
+    // ...the first version put back on show...
+    s.click_css(".msg.question .branch-nav button.icon").expect("the previous version");
+    s.wait_text(".msg.question .question-text", LONG, |t| t.contains("两年后")).expect("version 1 on show");
+    // ...then found: listed once, the word marked, opened at version 2 and brought into view.
+    let search = s.find("#search").expect("search");
+    s.type_into(&search, "annuity").expect("search");
+    s.wait_text(".hit mark", LONG, |t| t.eq_ignore_ascii_case("annuity")).expect("the word marked");
+    assert_eq!(s.find_all(".hit").expect("hits").len(), 1);
+    s.click_css(".hit").expect("open the hit");
+    s.wait_text(".msg.question .question-text", LONG, |t| t.contains("annuity")).expect("the version that matched");
+    s.wait_for(".msg.found", LONG).expect("the matching message marked");
+    d.screenshot("desktop-search-hit.png");
+    // A word in the title, the questions and every answer: still one line for the conversation.
+    s.clear(&search).expect("clear");
+    s.type_into(&search, "present").expect("search");
+    s.wait_for(".hit", LONG).expect("a hit");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(s.find_all(".hit").expect("hits").len(), 1);
+    s.type_into(&search, "\u{E00C}").expect("Escape");
+    s.wait_for(".item .item-title", LONG).expect("the list again");
     // Ctrl+N: a new chat, its composer taking the keys at once.
     let composer = s.find("#composer").expect("composer");
     s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");

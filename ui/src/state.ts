@@ -275,6 +275,22 @@ export async function stop() {
   if (id !== null && id !== undefined) await api.stop(id);
 }
 
+/** The message a search hit opened: the chat brings it into view (and marks it) once shown. */
+export const foundMessage = signal<number | null>(null);
+
+/** Opens a search hit at the message that matched, on its version (branch) of the chat. */
+export async function openHit(conversationId: number, messageId: number | null) {
+  await openConversation(conversationId);
+  if (messageId === null || isStreaming()) return;
+  const mine = ++reloadSeq;
+  const view = await api.showBranch(conversationId, messageId);
+  if (mine !== reloadSeq) return;
+  batch(() => {
+    current.value = view;
+    foundMessage.value = messageId;
+  });
+}
+
 export async function showBranch(messageId: number) {
   const view = current.value;
   if (!view || isStreaming()) return;

@@ -7,7 +7,7 @@ import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
-import { current, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
+import { current, foundMessage, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
 import { ExportDialog } from "./ExportDialog";
@@ -27,7 +27,21 @@ export function ChatView() {
     setBehind(false);
     end.current?.scrollIntoView({ block: "end" });
   };
-  useEffect(jump, [view.conversation.id, path.length]);
+  // A conversation opened or a turn added: to the end, unless a search hit asked for a message.
+  useEffect(() => {
+    if (foundMessage.value === null) jump();
+  }, [view.conversation.id, path.length]);
+  const found = foundMessage.value;
+  useEffect(() => {
+    if (found === null) return;
+    const el = list.current?.querySelector<HTMLElement>(`.msg[data-id="${found}"]`);
+    if (!el) return;
+    following.current = false;
+    el.scrollIntoView({ block: "center" });
+    el.classList.add("found");
+    foundMessage.value = null;
+    setTimeout(() => el.classList.remove("found"), 2500);
+  }, [found, view]);
   useEffect(() => (list.current ? follow(list.current, () => following.current) : undefined), []);
   const onScroll = () => {
     const el = list.current;

@@ -10,12 +10,14 @@ import {
   openConversation,
   page,
   refreshConversations,
+  openHit,
   runSearch,
   searchHits,
   searchQuery,
   setLang,
 } from "../state";
 import type { ConversationSummary } from "../types";
+import { highlight, onePerConversation } from "../searchView";
 
 export function Sidebar() {
   const l = lang.value;
@@ -48,11 +50,13 @@ export function Sidebar() {
           hits.length === 0 ? (
             <p class="muted">{t(l, "sidebar.noHits")}</p>
           ) : (
-            hits.map((h) => (
-              <button class="hit" key={`${h.conversation_id}-${h.message_id}-${h.field}`} onClick={() => void openConversation(h.conversation_id)}>
+            onePerConversation(hits).map((h) => (
+              <button class="hit" key={h.conversation_id} data-id={h.conversation_id} onClick={() => void openHit(h.conversation_id, h.message_id)}>
                 <span class="hit-title">{h.title}</span>
                 <span class="hit-field">{t(l, `search.${h.field}` as Key)}</span>
-                <span class="hit-snippet">{h.snippet}</span>
+                <span class="hit-snippet">
+                  {highlight(h.snippet, searchQuery.value).map((seg, i) => (seg.match ? <mark key={i}>{seg.text}</mark> : seg.text))}
+                </span>
               </button>
             ))
           )
