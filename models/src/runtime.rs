@@ -310,6 +310,7 @@ impl Runtime {
         let decode_start = Instant::now();
         let mut generated = 0usize;
         let mut repetition = crate::repetition::RepetitionGuard::default();
+        let mut undecided = 0usize;
         loop {
             if cancel.is_cancelled() || !listening {
                 done.reason = StopReason::Cancelled;
@@ -328,10 +329,12 @@ impl Runtime {
             let text = utf8.push(self.tokenizer.token_bytes(token));
             let (text, hit) = stops.push(&text);
             send(splitter.push(&text), &mut listening);
-            if splitter.in_reasoning() {
-                usage.reasoning_tokens += 1;
-            } else {
-                usage.answer_tokens += 1;
+            // Tokens seen before the output showed its side count on the side it turned out on
+            // (an answer with no reasoning once counted its first token as reasoning).
+            match splitter.side() {
+                None => undecided += 1,
+                Some(true) => usage.reasoning_tokens += 1 + std::mem::take(&mut undecided),
+                Some(false) => usage.answer_tokens += 1 + std::mem::take(&mut undecided),
             }
             if hit {
                 done.reason = StopReason::StopString;
@@ -358,6 +361,8 @@ impl Runtime {
             send(splitter.push(&rest), &mut listening);
         }
         send(splitter.finish(), &mut listening);
+        // Still undecided at the end: `finish` read it as answer.
+        usage.answer_tokens += undecided;
         done.reasoning_unterminated = splitter.reasoning_unterminated();
         usage.decode_tok_s = rate(generated.saturating_sub(1), decode_start.elapsed().as_secs_f64());
         usage.total_ms = start.elapsed().as_secs_f64() * 1e3;

@@ -86,9 +86,14 @@ impl ThinkSplitter {
         std::mem::take(&mut self.out)
     }
 
-    /// True while output is (still) counted as reasoning.
-    pub fn in_reasoning(&self) -> bool {
-        matches!(self.state, State::Start | State::Reasoning)
+    /// Which side the output is on now: `Some(true)` reasoning, `Some(false)` the answer, `None`
+    /// not yet known (nothing seen but what could still open a `<think>`).
+    pub fn side(&self) -> Option<bool> {
+        match self.state {
+            State::Start => None,
+            State::Reasoning => Some(true),
+            _ => Some(false),
+        }
     }
 
     /// After `finish`: the reasoning never closed (the generation was cut off inside it).

@@ -253,3 +253,19 @@ fn a_model_stuck_in_a_loop_is_stopped_with_the_reason_repetition() {
     let short = collect(&engine, ask("What is the rate?", SamplingParams { temperature: 0.0, max_tokens: 40, ..Default::default() }));
     assert_eq!(done(&short).reason, StopReason::Length);
 }
+
+#[test]
+fn an_answer_with_no_reasoning_counts_no_reasoning_tokens() {
+    // A template that does not open <think>: the first tokens could still start one, and were
+    // once counted as reasoning ("1 reasoning + 101 answer tokens", an empty reasoning panel).
+    let plain = "{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+    let spec = TinySpec { name: "tiny-qwen2-plain".into(), chat_template: Some(plain.into()), script: Some("<th is no tag here".into()), ..TinySpec::default() };
+    let engine = Engine::load(&tiny_qwen2(&spec), LoadOptions::default()).expect("load");
+    let events = collect(&engine, ask("Hello?", SamplingParams { temperature: 0.0, max_tokens: 64, ..Default::default() }));
+    let (reasoning, answer) = text_of(&events);
+    // "<th" could still open "<think>" until the next token shows it does not.
+    assert_eq!((reasoning.as_str(), answer.as_str()), ("", "<th is no tag here"));
+    let u = events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.clone()) } else { None }).expect("usage");
+    assert_eq!(u.reasoning_tokens, 0, "{u:?}");
+    assert!(u.answer_tokens >= 5, "{u:?}");
+}
