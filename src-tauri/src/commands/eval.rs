@@ -237,16 +237,7 @@ pub async fn eval_export(state: State<'_, AppState>, request: EvalExport) -> Cmd
     if request.format == Format::Json {
         return Err(CommandError::Invalid("a run exports as Markdown, HTML or PDF (its folder holds the JSON)".into()));
     }
-    let mut path = request.path.clone();
-    if path.as_os_str().is_empty() || path.is_dir() {
-        return Err(CommandError::Invalid("choose a file to write the report to".into()));
-    }
-    if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some(request.format.extension()) {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".");
-        name.push(request.format.extension());
-        path.set_file_name(name);
-    }
+    let path = super::export::report_path(&request.path, request.format)?;
     let written = path.clone();
     let result = super::off_thread(move || {
         let d = runs::detail(&dir).map_err(|e| CommandError::Invalid(e.to_string()))?;

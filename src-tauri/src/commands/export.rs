@@ -24,6 +24,21 @@ pub struct ExportRequest {
     pub path: PathBuf,
 }
 
+/// The file a report goes to: the path chosen, with the format's extension added if missing.
+pub(crate) fn report_path(chosen: &std::path::Path, format: Format) -> CmdResult<PathBuf> {
+    let mut path = chosen.to_owned();
+    if path.as_os_str().is_empty() || path.is_dir() {
+        return Err(CommandError::Invalid("choose a file to write the report to".into()));
+    }
+    if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some(format.extension()) {
+        let mut name = path.file_name().unwrap_or_default().to_os_string();
+        name.push(".");
+        name.push(format.extension());
+        path.set_file_name(name);
+    }
+    Ok(path)
+}
+
 /// Writes the report; returns the path written (with the format's extension added if missing).
 #[tauri::command]
 #[specta::specta]
@@ -31,16 +46,7 @@ pub async fn export_conversation(state: State<'_, AppState>, request: ExportRequ
     if request.messages.as_ref().is_some_and(Vec::is_empty) {
         return Err(CommandError::Invalid("choose at least one answer to export".into()));
     }
-    let mut path = request.path.clone();
-    if path.as_os_str().is_empty() || path.is_dir() {
-        return Err(CommandError::Invalid("choose a file to write the report to".into()));
-    }
-    if path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() != Some(request.format.extension()) {
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(".");
-        name.push(request.format.extension());
-        path.set_file_name(name);
-    }
+    let path = report_path(&request.path, request.format)?;
     let opts = ReportOptions {
         reasoning: request.reasoning,
         title: request.title.clone().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
