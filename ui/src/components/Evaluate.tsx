@@ -136,6 +136,19 @@ function EvalForm() {
     const p = await open({ directory: false, multiple: false, filters: folder ? [{ name: "CSV", extensions: ["csv"] }] : [{ name: "JSON", extensions: ["json", "jsonl", "csv"] }] });
     if (typeof p === "string") set("data", p);
   };
+  /** A server's address and model name: the one evaluated, or the judge. */
+  const server = (id: string, url: "remoteUrl" | "judgeUrl", name: "remoteModel" | "judgeModel", urlLabel: Key, nameLabel: Key, example: string) => (
+    <>
+      <label class="field">
+        <span>{t(l, urlLabel)}</span>
+        <input id={`${id}-url`} value={f[url]} placeholder={example} onInput={(e) => set(url, (e.target as HTMLInputElement).value)} />
+      </label>
+      <label class="field">
+        <span>{t(l, nameLabel)}</span>
+        <input id={`${id}-model`} value={f[name]} onInput={(e) => set(name, (e.target as HTMLInputElement).value)} />
+      </label>
+    </>
+  );
   return (
     // Our own messages (in the UI's language) rather than the browser's validation bubbles.
     <form
@@ -173,18 +186,7 @@ function EvalForm() {
           <option value="remote">{t(l, "eval.engineRemote")}</option>
         </select>
       </label>
-      {f.engine === "remote" && (
-        <>
-          <label class="field">
-            <span>{t(l, "eval.serverUrl")}</span>
-            <input id="eval-remote-url" value={f.remoteUrl} placeholder="http://10.0.0.5:8000/v1" onInput={(e) => set("remoteUrl", (e.target as HTMLInputElement).value)} />
-          </label>
-          <label class="field">
-            <span>{t(l, "eval.serverModel")}</span>
-            <input id="eval-remote-model" value={f.remoteModel} onInput={(e) => set("remoteModel", (e.target as HTMLInputElement).value)} />
-          </label>
-        </>
-      )}
+      {f.engine === "remote" && server("eval-remote", "remoteUrl", "remoteModel", "eval.serverUrl", "eval.serverModel", "http://10.0.0.5:8000/v1")}
       <label class="field">
         <span>{t(l, "eval.limit")}</span>
         <input id="eval-limit" type="number" min={1} value={f.limit} onInput={(e) => set("limit", (e.target as HTMLInputElement).value)} />
@@ -203,18 +205,7 @@ function EvalForm() {
           ))}
         </select>
       </label>
-      {f.judge !== "rule" && (
-        <>
-          <label class="field">
-            <span>{t(l, "eval.judgeUrl")}</span>
-            <input id="eval-judge-url" value={f.judgeUrl} placeholder="http://127.0.0.1:8000/v1" onInput={(e) => set("judgeUrl", (e.target as HTMLInputElement).value)} />
-          </label>
-          <label class="field">
-            <span>{t(l, "eval.judgeModel")}</span>
-            <input id="eval-judge-model" value={f.judgeModel} onInput={(e) => set("judgeModel", (e.target as HTMLInputElement).value)} />
-          </label>
-        </>
-      )}
+      {f.judge !== "rule" && server("eval-judge", "judgeUrl", "judgeModel", "eval.judgeUrl", "eval.judgeModel", "http://127.0.0.1:8000/v1")}
       <label class="check">
         <input type="checkbox" id="eval-strict" checked={f.strict} onChange={(e) => set("strict", (e.target as HTMLInputElement).checked)} />
         {t(l, "eval.strict")}

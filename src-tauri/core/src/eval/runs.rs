@@ -216,7 +216,7 @@ pub fn document(d: &RunDetail, app_version: &str, generated: &str) -> String {
         None => format!("# Evaluation: {} on {}\n\nNot scored yet: {} of {} items answered.\n", c.model, c.bench, d.summary.answered, d.summary.planned),
     };
     o.push_str("\n## Provenance\n\n| | |\n|---|---|\n");
-    let mut row = |k: &str, v: String| o.push_str(&format!("| {k} | {} |\n", cell(&v)));
+    let mut row = |k: &str, v: String| o.push_str(&format!("| {k} | {} |\n", inline(&v)));
     row("Run", d.summary.id.clone());
     row("Engine", c.engine.clone());
     row("Model", c.model.clone());
@@ -298,8 +298,4 @@ fn quote(s: &str) -> String {
 
 fn inline(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
-}
-
-fn cell(s: &str) -> String {
-    inline(s)
 }
