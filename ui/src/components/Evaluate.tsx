@@ -370,7 +370,7 @@ function Bars({ rows }: { rows: { label: string; score: number; n: number }[] })
 /** Brings a section the analyst just asked for into view (it opens below the list). */
 function useShown(key: string) {
   const ref = useRef<HTMLElement>(null);
-  useEffect(() => ref.current?.scrollIntoView({ block: "start", behavior: "smooth" }), [key]);
+  useEffect(() => ref.current?.scrollIntoView({ block: "start" }), [key]);
   return ref;
 }
 
