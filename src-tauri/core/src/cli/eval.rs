@@ -233,7 +233,9 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
     let report = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {
         let left = p.remaining().map(|d| format!(" · {} left", clock(d))).unwrap_or_default();
         let rate = if p.seconds > 0.0 { format!(" · {:.1} tok/s", p.tokens as f64 / p.seconds) } else { String::new() };
-        eprint!("\r[{:>5}/{}] accuracy {:.1}%{rate}{left}    ", p.done, p.total, p.accuracy());
+        let line = format!("[{:>5}/{}] accuracy {:.1}%{rate}{left}", p.done, p.total, p.accuracy());
+        // Padded: a shorter line (the time left gone at the end) must cover the longer one.
+        eprint!("\r{line:<72}");
     })?;
     eprintln!();
     print!("{}", report::markdown(&report));
