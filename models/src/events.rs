@@ -11,6 +11,10 @@ pub enum GenerationEvent {
     Reasoning { text: String },
     /// A piece of the answer.
     Answer { text: String },
+    /// Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
+    /// included). Sent before the first forward pass and after each; a consumer that shows no
+    /// progress ignores it.
+    Prefill { done: usize, total: usize },
     Usage(Usage),
     /// The generation ended; always the last event unless an `Error` came instead.
     Done(Done),

@@ -144,6 +144,48 @@ impl Model {
         Ok(())
     }
 
+    /// Copies of the keys and values of the first `len` cached positions, layer by layer
+    /// ((1, n_kv_heads, len, head_dim) each): what a prefix cache keeps.
+    pub fn snapshot(&self, len: usize) -> Result<Vec<(Tensor, Tensor)>> {
+        if len == 0 || len > self.cached {
+            return Err(EngineError::Compute(format!("cannot snapshot {len} of {} cached positions", self.cached)));
+        }
+        let mut out = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let (k, v) = layer.cache.buffers.as_ref().ok_or_else(|| EngineError::Compute("kv cache missing".into()))?;
+            out.push((k.narrow(2, 0, len)?.copy()?, v.narrow(2, 0, len)?.copy()?));
+        }
+        Ok(out)
+    }
+
+    /// Replaces the cache with a snapshot of `len` positions (from `snapshot`, possibly of an
+    /// earlier process): its shapes must be this model's.
+    pub fn restore(&mut self, layers: &[(Tensor, Tensor)], len: usize) -> Result<()> {
+        let shape = (1, self.hp.n_head_kv, len, self.hp.head_dim);
+        let fits = layers.len() == self.layers.len()
+            && len > 0
+            && len <= self.max_positions
+            && layers.iter().all(|(k, v)| k.dims4().ok() == Some(shape) && v.dims4().ok() == Some(shape));
+        if !fits {
+            return Err(EngineError::Compute("a cached prefix does not fit this model".into()));
+        }
+        self.truncate_cache(0)?;
+        let dtype = self.cos.dtype();
+        for (layer, (k, v)) in self.layers.iter_mut().zip(layers) {
+            let k = k.to_device(&self.device)?.to_dtype(dtype)?;
+            let v = v.to_device(&self.device)?.to_dtype(dtype)?;
+            if let Err(e) = layer.cache.append(&k, &v, self.max_positions) {
+                self.cached = 0;
+                for l in &mut self.layers {
+                    l.cache = KvCache::default();
+                }
+                return Err(e);
+            }
+        }
+        self.cached = len;
+        Ok(())
+    }
+
     /// Runs `tokens` at the positions after the cached ones and returns the logits of the last
     /// one, as a vector over the vocabulary.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {

@@ -16,6 +16,7 @@ use crate::events::{Done, GenerationEvent, StopReason, Usage};
 use crate::gguf::{GgufFile, TensorType};
 use crate::hparams::HParams;
 use crate::model::Model;
+use crate::prefix_cache::{KvSnapshot, PrefixCache, PrefixCacheOptions, MIN_PREFIX_TOKENS};
 use crate::sampler::{Sampler, SamplingParams};
 use crate::splitter::{Piece, ThinkSplitter};
 use crate::stream::{StopMatcher, Utf8Stream};
@@ -35,6 +36,8 @@ pub struct LoadOptions {
     pub context: Option<usize>,
     /// A Hugging Face `tokenizer.json` to use instead of the file's own tokenizer.
     pub tokenizer: Option<PathBuf>,
+    /// Where shared prompt prefixes are kept between processes; `None`: in memory only.
+    pub prefix_cache: Option<PrefixCacheOptions>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -85,6 +88,11 @@ pub struct GenerationRequest {
     /// `None`: the model's defaults.
     pub sampling: Option<SamplingParams>,
     pub context_policy: ContextPolicy,
+    /// Text the first user message begins with that many conversations share (a preset's
+    /// template up to its first value). The keys and values of the prompt up to there (system
+    /// prompt included) are kept, so the next conversation that shares them runs only the rest.
+    /// The system prompt alone is kept without it.
+    pub shared_prefix: Option<String>,
 }
 
 /// Cancels a generation when set; checked before every forward pass.
@@ -105,6 +113,9 @@ pub struct PreparedPrompt {
     pub tokens: Vec<u32>,
     pub opens_think: bool,
     pub dropped_turns: usize,
+    /// Leading tokens shared with other conversations (see `GenerationRequest::shared_prefix`);
+    /// 0 when too short to be worth keeping.
+    pub shared_tokens: usize,
 }
 
 pub struct Runtime {
@@ -114,6 +125,7 @@ pub struct Runtime {
     info: ModelInfo,
     /// Exactly the tokens whose keys and values the model's cache holds.
     cached: Vec<u32>,
+    prefixes: PrefixCache,
 }
 
 fn dominant_type(g: &GgufFile) -> String {
@@ -161,7 +173,8 @@ impl Runtime {
             hparams: hp.clone(),
         };
         let model = Model::load(&g, hp, &device, context)?;
-        Ok(Self { model, tokenizer, template, info, cached: Vec::new() })
+        let prefixes = PrefixCache::new(opts.prefix_cache.clone(), path);
+        Ok(Self { model, tokenizer, template, info, cached: Vec::new(), prefixes })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -194,7 +207,8 @@ impl Runtime {
             let text = self.template.render(&messages)?;
             let tokens = self.tokenizer.encode(&text)?;
             if tokens.len() <= budget {
-                return Ok(PreparedPrompt { opens_think: prompt_opens_think(&text), text, tokens, dropped_turns: dropped });
+                let shared_tokens = self.shared_tokens(&messages, req.shared_prefix.as_deref(), &tokens)?;
+                return Ok(PreparedPrompt { opens_think: prompt_opens_think(&text), text, tokens, dropped_turns: dropped, shared_tokens });
             }
             let first_turn = usize::from(messages.first().map(|m| m.role) == Some(Role::System));
             let can_drop = req.context_policy == ContextPolicy::DropOldestTurns && messages.len() > first_turn + 1;
@@ -210,23 +224,91 @@ impl Runtime {
         }
     }
 
+    /// How many leading prompt tokens are the shared prefix: the prompt rendered up to the
+    /// first user message's `hint` (or its start), tokenized, and compared with the prompt's own
+    /// tokens, so a token merged across the seam is not counted.
+    fn shared_tokens(&self, messages: &[ChatMessage], hint: Option<&str>, tokens: &[u32]) -> Result<usize> {
+        const MARK: &str = "\u{E000}fin-r1-shared-prefix\u{E000}";
+        let Some(first_user) = messages.iter().position(|m| m.role == Role::User) else { return Ok(0) };
+        let hint = hint.filter(|h| messages[first_user].content.starts_with(*h)).unwrap_or("");
+        let mut head = messages[..=first_user].to_vec();
+        head[first_user].content = format!("{hint}{MARK}");
+        let text = self.template.render(&head)?;
+        let Some(cut) = text.find(MARK) else { return Ok(0) };
+        let prefix = self.tokenizer.encode(&text[..cut])?;
+        let n = prefix.iter().zip(tokens).take_while(|(a, b)| a == b).count();
+        // At least one token must run after it to produce logits.
+        let n = n.min(tokens.len().saturating_sub(1));
+        Ok(if n >= MIN_PREFIX_TOKENS { n } else { 0 })
+    }
+
     /// Brings the cache to hold exactly `tokens` and returns the logits after the last one,
     /// running only what the cache does not already hold. `None` if cancelled.
     pub fn prefill(&mut self, tokens: &[u32], cancel: &CancelToken) -> Result<Option<(Vec<f32>, usize)>> {
+        self.prefill_with(tokens, 0, cancel, &mut |_| true)
+    }
+
+    /// `prefill`, also starting from (or keeping) the cached keys and values of the first
+    /// `shared` tokens, and reporting the tokens in the cache after each step to `progress`
+    /// (false: nobody listens, stop).
+    pub fn prefill_with(
+        &mut self,
+        tokens: &[u32],
+        shared: usize,
+        cancel: &CancelToken,
+        progress: &mut dyn FnMut(usize) -> bool,
+    ) -> Result<Option<(Vec<f32>, usize)>> {
         if tokens.is_empty() {
             return Err(EngineError::InvalidRequest("empty prompt".into()));
         }
+        let shared = shared.min(tokens.len() - 1);
         let common = self.cached.iter().zip(tokens).take_while(|(a, b)| a == b).count();
         // At least one token must run to produce logits.
-        let reuse = common.min(tokens.len() - 1);
+        let mut reuse = common.min(tokens.len() - 1);
+        if shared > reuse {
+            if let Some(s) = self.prefixes.get(&tokens[..shared]) {
+                match self.model.restore(&s.layers, shared) {
+                    Ok(()) => {
+                        self.cached = tokens[..shared].to_vec();
+                        reuse = shared;
+                    }
+                    Err(e) => {
+                        tracing::warn!("cached prefix not used: {e}");
+                        self.reset_cache();
+                        reuse = 0;
+                    }
+                }
+            }
+        }
         self.model.truncate_cache(reuse)?;
         self.cached.truncate(reuse);
+        if !progress(reuse) {
+            return Ok(None);
+        }
+        // Run up to the shared prefix's end first when it is not kept yet, and keep it.
+        let mut stops = vec![tokens.len()];
+        if shared > reuse {
+            stops.insert(0, shared);
+        }
         let mut logits = None;
-        for chunk in tokens[reuse..].chunks(PREFILL_CHUNK) {
-            if cancel.is_cancelled() {
-                return Ok(None);
+        let mut at = reuse;
+        for stop in stops {
+            for chunk in tokens[at..stop].chunks(PREFILL_CHUNK) {
+                if cancel.is_cancelled() {
+                    return Ok(None);
+                }
+                logits = Some(self.forward(chunk)?);
+                if !progress(self.cached.len()) {
+                    return Ok(None);
+                }
             }
-            logits = Some(self.forward(chunk)?);
+            at = stop;
+            if stop == shared && stop < tokens.len() {
+                match self.model.snapshot(shared) {
+                    Ok(layers) => self.prefixes.put(KvSnapshot { tokens: tokens[..shared].to_vec(), layers }),
+                    Err(e) => tracing::warn!("prefix not kept: {e}"),
+                }
+            }
         }
         Ok(logits.map(|l| (l, reuse)))
     }
@@ -290,6 +372,14 @@ impl Runtime {
         let mut stops = StopMatcher::new(&params.stop);
         let mut splitter = ThinkSplitter::new(prompt.opens_think);
         let mut listening = true;
+        let prefill_start = Instant::now();
+        let total = prompt.tokens.len();
+        let prefilled = self.prefill_with(&prompt.tokens, prompt.shared_tokens, cancel, &mut |done| {
+            sink(GenerationEvent::Prefill { done, total })
+        })?;
+        let Some((mut logits, reused)) = prefilled else {
+            return self.finish(usage, done, sink);
+        };
         let mut send = |pieces: Vec<Piece>, listening: &mut bool| {
             for p in pieces {
                 let ev = match p {
@@ -300,10 +390,6 @@ impl Runtime {
             }
         };
 
-        let prefill_start = Instant::now();
-        let Some((mut logits, reused)) = self.prefill(&prompt.tokens, cancel)? else {
-            return self.finish(usage, done, sink);
-        };
         usage.cached_prompt_tokens = reused;
         let prefill_s = prefill_start.elapsed().as_secs_f64();
         usage.prefill_tok_s = rate(prompt.tokens.len() - reused, prefill_s);

@@ -223,7 +223,10 @@ impl AppState {
         // Typed: a stored device this build does not know was reported when settings were read.
         let device: DeviceChoice = self.settings().await.device;
         tracing::info!(path = %path.display(), ?device, "loading a model");
-        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, ..Default::default() }))
+        // Keyed by the file's hash: the store's record spares hashing it again.
+        let sha256 = self.store.known_model_sha256(path).await.ok().flatten();
+        let prefix_cache = Some(fin_r1_core::paths::prefix_cache(sha256));
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, prefix_cache, ..Default::default() }))
             .await
             .map_err(|e| CommandError::Model { kind: fin_r1_engine::ErrorKind::EngineStopped, message: e.to_string() })?
             .map_err(|e| CommandError::Model { kind: e.kind(), message: format!("{}: {e}", path.display()) })?;

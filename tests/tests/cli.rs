@@ -20,7 +20,7 @@ fn chat_json_prints_reasoning_then_answer_events() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
         .collect();
-    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).collect();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).filter(|t| *t != "prefill").collect();
     assert_eq!(types[0], "started", "the stored turn's ids come first");
     assert!(events[0]["conversation_id"].as_i64().is_some() && events[0]["answer_id"].as_i64().is_some());
     let first_answer = types.iter().position(|t| *t == "answer").expect("answer events");
@@ -125,4 +125,76 @@ fn bench_json_reports_the_figures() {
         assert!(r[key].as_f64().is_some_and(|v| v > 0.0), "{key} in {r}");
     }
     assert!(r["peak_rss_bytes"].as_u64().is_some_and(|v| v > 50_000_000), "{r}");
+}
+
+/// Issue 17 item 3: a preset's fixed prefix (system prompt and template head) is kept on disk,
+/// and the next `fin-r1 chat` process runs only what the analyst typed.
+#[test]
+fn a_second_process_starts_from_the_presets_cached_prefix() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let root = scratch_dir().join(format!("cli-prefix-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let ask = |facts: &str| -> Value {
+        let out = Command::new(fin_r1_bin())
+            .env("FIN_R1_CACHE_DIR", root.join("cache"))
+            .args(["chat", "--json", "--temperature", "0", "--max-tokens", "4", "--scenario", "compliance"])
+            .args(["--field", "rule=Funds may not promise returns.", "--field"])
+            .arg(format!("facts={facts}"))
+            .arg("--data-dir")
+            .arg(root.join("data"))
+            .arg("--model")
+            .arg(&model)
+            .arg("Is this allowed?")
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+            .find(|v| v["type"] == "usage")
+            .expect("usage event")
+    };
+    let first = ask("An advert promised 8% a year.");
+    assert_eq!(first["cached_prompt_tokens"], 0, "{first}");
+    let second = ask("A salesman guaranteed the principal.");
+    let cached = second["cached_prompt_tokens"].as_u64().expect("cached");
+    let prompt = second["prompt_tokens"].as_u64().expect("prompt");
+    assert!(cached > 150 && cached + 10 < prompt, "{second}");
+    let files = std::fs::read_dir(root.join("cache").join("prompt-prefixes")).expect("cache folder").count();
+    assert_eq!(files, 1, "one prefix for one preset and model");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Issue 17 item 7: a conversation keeps its whole first question as its title; the report's
+/// heading is its first line, whole, and the list shows it short.
+#[test]
+fn a_long_question_is_titled_whole_and_listed_short() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = scratch_dir().join(format!("cli-long-title-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let first_line = "What is the net present value of a project costing $1m with inflows of $300k a year for five years at 8%?";
+    let out = Command::new(fin_r1_bin())
+        .args(["chat", "--temperature", "0", "--max-tokens", "4", "--data-dir"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&model)
+        .arg(format!("{first_line}\nShow the working."))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = data.join("report.md");
+    let out = Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&report).expect("report");
+    assert!(md.starts_with(&format!("# {first_line}\n")), "{}", md.lines().next().unwrap_or(""));
+    let out = Command::new(fin_r1_bin()).args(["conversations", "list", "--data-dir"]).arg(&data).output().expect("list");
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(list.contains("What is the net present value of a project costing $1m with…"), "{list}");
+    let _ = std::fs::remove_dir_all(&data);
 }

@@ -49,7 +49,9 @@ fn thinking_model_streams_reasoning_then_answer() {
     let events = collect(&engine, ask("What is the present value of $1,000 in 2 years at 5%?", greedy(64)));
     let kinds: Vec<&str> = events
         .iter()
+        .filter(|e| !matches!(e, GenerationEvent::Prefill { .. }))
         .map(|e| match e {
+            GenerationEvent::Prefill { .. } => "prefill",
             GenerationEvent::Reasoning { .. } => "reasoning",
             GenerationEvent::Answer { .. } => "answer",
             GenerationEvent::Usage(_) => "usage",
@@ -190,7 +192,7 @@ fn prompt_over_the_context_is_refused_or_trimmed_by_policy() {
     ];
     let events = collect(
         &engine,
-        GenerationRequest { messages: history.clone(), sampling: Some(greedy(8)), context_policy: ContextPolicy::DropOldestTurns, system: Some(String::new()) },
+        GenerationRequest { messages: history.clone(), sampling: Some(greedy(8)), context_policy: ContextPolicy::DropOldestTurns, system: Some(String::new()), shared_prefix: None },
     );
     assert_eq!(done(&events).dropped_turns, 1);
     let err = collect(&engine, GenerationRequest { messages: history, sampling: Some(greedy(8)), ..Default::default() });
@@ -268,4 +270,83 @@ fn an_answer_with_no_reasoning_counts_no_reasoning_tokens() {
     let u = events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.clone()) } else { None }).expect("usage");
     assert_eq!(u.reasoning_tokens, 0, "{u:?}");
     assert!(u.answer_tokens >= 5, "{u:?}");
+}
+
+fn usage(events: &[GenerationEvent]) -> fin_r1_engine::Usage {
+    events.iter().find_map(|e| if let GenerationEvent::Usage(u) = e { Some(u.clone()) } else { None }).expect("usage")
+}
+
+/// A system prompt of a few hundred tokens, like a preset's.
+fn long_system() -> String {
+    "You are a compliance reviewer. Check every fact against the rule, clause by clause, and say which clause applies. "
+        .repeat(30)
+}
+
+fn with_system(system: &str, q: &str) -> GenerationRequest {
+    GenerationRequest { system: Some(system.into()), ..ask(q, greedy(8)) }
+}
+
+/// Issue 17 item 2: the prompt's reading is reported as it goes, before any output.
+#[test]
+fn prefill_progress_comes_before_the_output() {
+    let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
+    let events = collect(&engine, with_system(&long_system(), "Is the fund's advert compliant?"));
+    let progress: Vec<(usize, usize)> =
+        events.iter().filter_map(|e| if let GenerationEvent::Prefill { done, total } = e { Some((*done, *total)) } else { None }).collect();
+    let total = usage(&events).prompt_tokens;
+    assert!(total > 512, "the prompt needs several chunks: {total}");
+    assert!(progress.len() >= 3, "{progress:?}");
+    assert_eq!(progress.first(), Some(&(0, total)));
+    assert_eq!(progress.last(), Some(&(total, total)));
+    assert!(progress.windows(2).all(|w| w[0].0 < w[1].0 && w[1].1 == total), "{progress:?}");
+    let last_progress = events.iter().rposition(|e| matches!(e, GenerationEvent::Prefill { .. })).unwrap();
+    let first_output = events.iter().position(|e| matches!(e, GenerationEvent::Reasoning { .. } | GenerationEvent::Answer { .. }));
+    assert!(first_output.map_or(true, |i| i > last_progress));
+}
+
+/// Issue 17 item 3: a preset's fixed prefix is run once; a new conversation in another process
+/// starts from its keys and values on disk, and answers exactly as a fresh run does.
+#[test]
+fn a_shared_prefix_is_reused_by_a_new_process() {
+    let model = tiny_qwen2(&TinySpec::default());
+    let dir = fin_r1_tests::scratch_dir().join(format!("prefix-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let opts = |model_sha256: Option<String>| LoadOptions {
+        prefix_cache: Some(fin_r1_engine::PrefixCacheOptions { dir: dir.clone(), max_bytes: 64 << 20, model_sha256 }),
+        ..Default::default()
+    };
+    let head = "Rule:\n";
+    let req = |q: &str| GenerationRequest { shared_prefix: Some(head.into()), ..with_system(&long_system(), &format!("{head}{q}")) };
+
+    // The first engine hashes the file itself.
+    let first = Engine::load(&model, opts(None)).expect("load");
+    let a = collect(&first, req("Advertising a guaranteed 8% return."));
+    assert_eq!(usage(&a).cached_prompt_tokens, 0);
+    // Kept in memory: a second conversation of the same preset in this process.
+    let b = collect(&first, req("Cash deposits just under the reporting threshold."));
+    let shared = usage(&b).cached_prompt_tokens;
+    assert!(shared > 600 && shared < usage(&b).prompt_tokens - 5, "shared {shared} of {}", usage(&b).prompt_tokens);
+    drop(first);
+
+    // The file is written beside the answer; the model's hash is computed after loading.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_dir(&dir).map(|d| d.flatten().any(|e| e.path().extension().is_some_and(|x| x == "kv"))).unwrap_or(false) {
+        assert!(std::time::Instant::now() < deadline, "no prefix file in {}", dir.display());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The second is told the hash (as the app does when the library knows it): the same key.
+    let sha256 = fin_r1_tests::hub::sha256_hex(&std::fs::read(&model).expect("model"));
+    let second = Engine::load(&model, opts(Some(sha256.to_uppercase()))).expect("load");
+    let question = "A director bought shares 15 days before the report.";
+    let c = collect(&second, req(question));
+    assert_eq!(usage(&c).cached_prompt_tokens, shared, "the new process started from the file");
+    let fresh = Engine::load(&model, LoadOptions::default()).expect("load");
+    let f = collect(&fresh, req(question));
+    assert_eq!(usage(&f).cached_prompt_tokens, 0);
+    assert_eq!(text_of(&c), text_of(&f), "a cached prefix answers as a fresh run");
+
+    // Another system prompt shares no more than the chat template's opening token.
+    let d = collect(&second, GenerationRequest { shared_prefix: Some(head.into()), ..with_system("Be brief.", &format!("{head}x")) });
+    assert!(usage(&d).cached_prompt_tokens <= 3, "{:?}", usage(&d));
+    let _ = std::fs::remove_dir_all(&dir);
 }

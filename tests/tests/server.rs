@@ -82,6 +82,7 @@ fn collect(engine: &RemoteEngine, req: GenerationRequest) -> (String, String, Op
             GenerationEvent::Reasoning { text } => r.push_str(&text),
             GenerationEvent::Answer { text } => a.push_str(&text),
             GenerationEvent::Usage(x) => u = Some(x),
+            GenerationEvent::Prefill { .. } => {}
             last @ (GenerationEvent::Done(_) | GenerationEvent::Error { .. }) => return (r, a, u, last),
         }
     }

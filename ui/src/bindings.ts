@@ -593,27 +593,39 @@ export type GenerationEvent = GenerationEvent_Serialize | GenerationEvent_Deseri
 
 export type GenerationEvent_Deserialize = 
 /**  A piece of the reasoning chain (inside `<think>…</think>`). */
-({ type: "reasoning"; text: string }) & { kind?: never; message?: never } | 
+({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
 /**  A piece of the answer. */
-({ type: "answer"; text: string }) & { kind?: never; message?: never } | {
+({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+/**
+ *  Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
+ *  included). Sent before the first forward pass and after each; a consumer that shows no
+ *  progress ignores it.
+ */
+({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; text?: never } | {
 	type: "usage",
 } & Usage | 
 /**  The generation ended; always the last event unless an `Error` came instead. */
 {
 	type: "done",
-} & Done | ({ type: "error"; kind: ErrorKind_Deserialize; message: string }) & { text?: never };
+} & Done | ({ type: "error"; kind: ErrorKind_Deserialize; message: string }) & { done?: never; text?: never; total?: never };
 
 export type GenerationEvent_Serialize = 
 /**  A piece of the reasoning chain (inside `<think>…</think>`). */
-({ type: "reasoning"; text: string }) & { kind?: never; message?: never } | 
+({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
 /**  A piece of the answer. */
-({ type: "answer"; text: string }) & { kind?: never; message?: never } | {
+({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+/**
+ *  Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
+ *  included). Sent before the first forward pass and after each; a consumer that shows no
+ *  progress ignores it.
+ */
+({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; text?: never } | {
 	type: "usage",
 } & Usage | 
 /**  The generation ended; always the last event unless an `Error` came instead. */
 {
 	type: "done",
-} & Done | ({ type: "error"; kind: ErrorKind_Serialize; message: string }) & { text?: never };
+} & Done | ({ type: "error"; kind: ErrorKind_Serialize; message: string }) & { done?: never; text?: never; total?: never };
 
 export type Gpu = {
 	name: string,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eta, gb, safeName, size } from "./components/format";
+import { eta, firstLine, gb, safeName, shortTitle, size } from "./components/format";
 
 describe("numbers on the model pages", () => {
   it("shows sizes in the unit an analyst reads", () => {
@@ -22,5 +22,21 @@ describe("report file names", () => {
     expect(safeName("两年后收到1000元的现值是多少？")).toBe("两年后收到1000元的现值是多少？");
     expect(safeName(" a/b:c ")).toBe("a-b-c");
     expect(safeName("   ")).toBe("report");
+  });
+});
+
+describe("titles: stored whole, shown short", () => {
+  const q = "What is the NPV of a project costing $1m with inflows of $300k a year for five years at 8%?\nShow the working.";
+  it("shows the first line, cut at a word", () => {
+    expect(firstLine(`  \n${q}`)).toBe("What is the NPV of a project costing $1m with inflows of $300k a year for five years at 8%?");
+    expect(shortTitle(q, 40)).toBe("What is the NPV of a project costing $1m…");
+    expect(shortTitle("Short one")).toBe("Short one");
+    expect(shortTitle("Line one\nline two")).toBe("Line one …");
+  });
+  it("cuts Chinese at the limit, having no spaces", () => {
+    expect(shortTitle("上市公司董事在定期报告公告前15日内买入本公司股票，是否构成窗口期违规？", 12)).toBe("上市公司董事在定期报告公…");
+  });
+  it("names a file after the first line", () => {
+    expect(safeName(q)).toBe("What-is-the-NPV-of-a-project-costing-$1m-with-inflows-of-$30");
   });
 });

@@ -1,10 +1,28 @@
 import { describe, expect, it } from "vitest";
-import { applyMessage, emptyLive, reasoningPhase } from "./stream";
+import { applyMessage, emptyLive, prefillSecondsLeft, reasoningPhase } from "./stream";
 import type { StreamMessage } from "./types";
 
 const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值" };
 
 describe("stream assembly", () => {
+  it("follows the prompt's reading, with time left at the rate seen (reused tokens are not speed)", () => {
+    let live = applyMessage(emptyLive(), started, 0);
+    const step = (done: number, at: number) => {
+      live = applyMessage(live, { type: "events", events: [{ type: "prefill", done, total: 754 }] }, at);
+    };
+    step(250, 1000);
+    expect(live.prefill).toMatchObject({ done: 250, total: 754, startDone: 250 });
+    expect(prefillSecondsLeft(live.prefill!)).toBeNull();
+    step(506, 5000);
+    // 256 tokens in 4 s: 248 left take about 4 s.
+    expect(prefillSecondsLeft(live.prefill!)).toBe(4);
+    step(754, 9000);
+    expect(prefillSecondsLeft(live.prefill!)).toBe(0);
+    // A regenerate reads again from a smaller count: the timing starts over.
+    step(100, 20000);
+    expect(live.prefill).toMatchObject({ startDone: 100, startedAt: 20000 });
+  });
+
   it("keeps reasoning and answer apart, in order, across batches", () => {
     let live = applyMessage(emptyLive(), started, 0);
     expect(live.answerId).toBe(8);

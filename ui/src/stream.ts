@@ -19,6 +19,17 @@ export interface LiveAnswer {
   reasoningStartedAt: number | null;
   answerStartedAt: number | null;
   endedAt: number | null;
+  /** Reading the prompt: tokens in the cache of the total, and where the reading began. */
+  prefill: PrefillProgress | null;
+}
+
+export interface PrefillProgress {
+  done: number;
+  total: number;
+  /** The first report's count (tokens reused from the cache) and its time. */
+  startDone: number;
+  startedAt: number;
+  at: number;
 }
 
 export function emptyLive(): LiveAnswer {
@@ -37,6 +48,7 @@ export function emptyLive(): LiveAnswer {
     reasoningStartedAt: null,
     answerStartedAt: null,
     endedAt: null,
+    prefill: null,
   };
 }
 
@@ -60,6 +72,11 @@ export function applyMessage(live: LiveAnswer, msg: StreamMessage, now: number):
 
 export function applyEvent(live: LiveAnswer, ev: GenerationEvent, now: number): LiveAnswer {
   switch (ev.type) {
+    case "prefill": {
+      const p = live.prefill;
+      const start = p === null || ev.done < p.done ? { startDone: ev.done, startedAt: now } : { startDone: p.startDone, startedAt: p.startedAt };
+      return { ...live, prefill: { done: ev.done, total: ev.total, ...start, at: now } };
+    }
     case "reasoning":
       return {
         ...live,
@@ -95,4 +112,15 @@ export function reasoningPhase(live: LiveAnswer): ReasoningPhase {
   if (live.reasoningStartedAt === null) return "none";
   if (live.answerStartedAt === null && live.status === "streaming") return "thinking";
   return "thought";
+}
+
+/**
+ * Seconds left reading the prompt at the rate seen so far; null until a step has been timed.
+ * Measured from the first report, so reused tokens do not count as speed.
+ */
+export function prefillSecondsLeft(p: PrefillProgress): number | null {
+  const ran = p.done - p.startDone;
+  const ms = p.at - p.startedAt;
+  if (ran <= 0 || ms <= 0) return null;
+  return Math.ceil(((p.total - p.done) * ms) / ran / 1000);
 }

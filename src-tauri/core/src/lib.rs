@@ -21,3 +21,4 @@ pub mod server;
 pub mod settings;
 pub mod store;
 pub mod terminal;
+pub mod title;

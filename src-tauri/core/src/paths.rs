@@ -18,6 +18,25 @@ pub fn default_data_dir() -> PathBuf {
     platform_data_dir()
 }
 
+/// `$FIN_R1_CACHE_DIR`, else the platform's cache folder (`~/.cache/fin-r1-desktop` on
+/// Linux): what can be made again, kept out of the data folder and its backups.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FIN_R1_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    dirs::cache_dir().unwrap_or_else(std::env::temp_dir).join(APP)
+}
+
+/// Where the engine keeps shared prompt prefixes (a preset's system prompt and template head)
+/// between runs; `model_sha256` if the library already knows the file's hash.
+pub fn prefix_cache(model_sha256: Option<String>) -> fin_r1_engine::PrefixCacheOptions {
+    fin_r1_engine::PrefixCacheOptions {
+        dir: cache_dir().join("prompt-prefixes"),
+        max_bytes: fin_r1_engine::prefix_cache::DEFAULT_DISK_BYTES,
+        model_sha256,
+    }
+}
+
 pub fn platform_data_dir() -> PathBuf {
     dirs::data_dir().unwrap_or_else(std::env::temp_dir).join(APP)
 }

@@ -130,8 +130,6 @@ pub struct Runner {
     scenario_dir: Option<PathBuf>,
 }
 
-/// Long enough to tell conversations apart in a sidebar.
-const TITLE_CHARS: usize = 60;
 
 impl Runner {
     /// `scenario_dir`: the user's presets (read afresh each turn, so an import shows at once).
@@ -233,6 +231,7 @@ impl Runner {
             system: Some(system),
             sampling: Some(sampling),
             context_policy: req.context_policy,
+            shared_prefix: scenario.as_ref().map(Scenario::shared_head),
         };
         let mut generation = self.backend.generate(request);
         let conversation_id = conversation.id;
@@ -251,6 +250,7 @@ impl Runner {
                     match &ev {
                         GenerationEvent::Reasoning { text } => out.reasoning.push_str(text),
                         GenerationEvent::Answer { text } => out.answer.push_str(text),
+                        GenerationEvent::Prefill { .. } => {}
                         GenerationEvent::Usage(u) => out.usage = Some(u.clone()),
                         GenerationEvent::Done(d) => {
                             out.stop_reason = Some(d.reason);
@@ -305,7 +305,7 @@ impl Runner {
         let model = self.backend.model_name();
         let c = self
             .store
-            .create_conversation(&title_of(question), req.scenario.as_deref(), system.as_deref(), Some(&model))
+            .create_conversation(&crate::title::of_question(question), req.scenario.as_deref(), system.as_deref(), Some(&model))
             .await?;
         Ok((c, true))
     }
@@ -375,15 +375,6 @@ fn stored_fields(question: &Message) -> BTreeMap<String, String> {
     question.form.as_ref().map(|f| f.fields.clone()).unwrap_or_default()
 }
 
-/// A conversation's title: its first question's first line, shortened.
-pub fn title_of(question: &str) -> String {
-    let line = question.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("New conversation");
-    let mut title: String = line.chars().take(TITLE_CHARS).collect();
-    if line.chars().count() > TITLE_CHARS {
-        title.push('…');
-    }
-    title
-}
 
 /// The answer as it would have been stored, for a caller whose store failed mid-turn.
 fn unsaved(mut m: Message, o: &Outcome) -> Message {
@@ -397,15 +388,6 @@ fn unsaved(mut m: Message, o: &Outcome) -> Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn titles_take_the_first_line_and_shorten() {
-        assert_eq!(title_of("\n  What is NPV?\nmore"), "What is NPV?");
-        let long = "数".repeat(80);
-        let t = title_of(&long);
-        assert_eq!(t.chars().count(), TITLE_CHARS + 1);
-        assert!(t.ends_with('…'));
-    }
 
     #[test]
     fn each_sampling_layer_wins_over_the_one_below() {

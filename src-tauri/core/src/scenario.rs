@@ -402,6 +402,13 @@ impl Scenario {
         Ok(blocks.join("\n\n"))
     }
 
+    /// The template's text before its first placeholder: the same in every conversation the
+    /// preset starts, so its prompt prefix is worth keeping (`GenerationRequest::shared_prefix`).
+    pub fn shared_head(&self) -> String {
+        let t = self.prompt_template.trim();
+        t[..t.find('{').unwrap_or(t.len())].to_owned()
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }

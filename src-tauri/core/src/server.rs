@@ -323,6 +323,7 @@ fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(G
         system: Some(String::new()),
         sampling: Some(sampling),
         context_policy: ContextPolicy::Error,
+        shared_prefix: None,
     };
     let include_usage = body.stream_options.map(|o| o.include_usage).unwrap_or(false);
     Ok((request, body.stream, include_usage))
@@ -430,6 +431,8 @@ fn stream_response(
                 Some(GenerationEvent::Answer { text }) => {
                     st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None))
                 }
+                // OpenAI's stream has no progress of its own.
+                Some(GenerationEvent::Prefill { .. }) => {}
                 Some(GenerationEvent::Usage(u)) => {
                     if st.include_usage {
                         let v = json!({
@@ -473,6 +476,7 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
         match ev {
             GenerationEvent::Reasoning { text } => reasoning.push_str(&text),
             GenerationEvent::Answer { text } => answer.push_str(&text),
+            GenerationEvent::Prefill { .. } => {}
             GenerationEvent::Usage(u) => usage = u,
             GenerationEvent::Done(d) => finish = finish_reason(d.reason),
             GenerationEvent::Error { kind, message } => {

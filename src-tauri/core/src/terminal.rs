@@ -57,6 +57,8 @@ impl<W: Write> TerminalView<W> {
                 }
                 write!(self.out, "{text}")?;
             }
+            // Progress goes to stderr (the CLI's own line), not into the text.
+            GenerationEvent::Prefill { .. } => {}
             GenerationEvent::Usage(_) | GenerationEvent::Done(_) | GenerationEvent::Error { .. } => {
                 if self.section != Section::None {
                     writeln!(self.out)?;

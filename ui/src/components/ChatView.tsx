@@ -1,8 +1,8 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../api";
-import { t } from "../i18n";
-import { reasoningPhase } from "../stream";
+import { t, type Lang } from "../i18n";
+import { prefillSecondsLeft, reasoningPhase, type PrefillProgress } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
@@ -10,6 +10,7 @@ import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
+import { firstLine } from "./format";
 import { ExportDialog } from "./ExportDialog";
 
 export function ChatView() {
@@ -52,7 +53,9 @@ export function ChatView() {
   return (
     <section class="chat">
       <header class="chat-head">
-        <h2 id="conversation-title">{view.conversation.title}</h2>
+        <h2 id="conversation-title" title={view.conversation.title}>
+          {firstLine(view.conversation.title)}
+        </h2>
         {view.conversation.scenario_id && (
           <span class="tag" id="conversation-preset">
             {scenarios.value.find((x) => x.id === view.conversation.scenario_id)?.name[lang.value] ?? view.conversation.scenario_id}
@@ -207,12 +210,21 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
   return (
     <div class="msg answer status-streaming" data-id={m.id} data-status="streaming">
       {reasoning && <Reasoning text={reasoning} label={label} thinking={phase === "thinking"} />}
-      {!reasoning && !answer && <div class="typing">…</div>}
+      {!reasoning && !answer && <div class="typing">{mine && lv.prefill ? prefillLine(l, lv.prefill) : "…"}</div>}
       {answer && <Markdown text={answer} streaming={true} />}
       <div class="actions">
         <BranchNav m={m} view={view} />
       </div>
     </div>
+  );
+}
+
+function prefillLine(l: Lang, p: PrefillProgress): string {
+  const left = prefillSecondsLeft(p);
+  return (
+    t(l, "prefill.reading", { done: p.done, total: p.total }) +
+    (p.startDone > 0 ? t(l, "prefill.cached", { n: p.startDone }) : "") +
+    (left !== null && p.done < p.total ? t(l, "prefill.left", { s: left }) : "")
   );
 }
 

@@ -4,7 +4,7 @@ import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { info, lang } from "../state";
 import type { ConversationView, ExportFormat, Message, ReasoningMode } from "../types";
-import { joinPath, safeName, withExtension } from "./format";
+import { firstLine, joinPath, safeName, withExtension } from "./format";
 
 const FORMATS: ExportFormat[] = ["pdf", "html", "md", "json"];
 
@@ -13,7 +13,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   const l = lang.value;
   const byId = new Map(view.messages.map((m) => [m.id, m]));
   const answers = view.active_path.map((id) => byId.get(id)).filter((m): m is Message => m?.role === "assistant");
-  const [title, setTitle] = useState(view.conversation.title);
+  const [title, setTitle] = useState(firstLine(view.conversation.title));
   const [format, setFormat] = useState<ExportFormat>("pdf");
   // As `fin-r1 export` does: the chain in full (an audit reads how the answer was reached).
   const [reasoning, setReasoning] = useState<ReasoningMode>("full");
@@ -46,7 +46,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
         format,
         reasoning,
         messages: format === "json" || chosen.size === answers.length ? null : [...chosen],
-        title: title.trim() && title.trim() !== view.conversation.title ? title.trim() : null,
+        title: title.trim() && title.trim() !== firstLine(view.conversation.title) ? title.trim() : null,
         path: path.trim(),
       });
       setResult({ ok: true, text: written });

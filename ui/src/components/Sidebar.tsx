@@ -18,6 +18,7 @@ import {
 } from "../state";
 import type { ConversationSummary } from "../types";
 import { highlight, onePerConversation } from "../searchView";
+import { shortTitle } from "./format";
 
 export function Sidebar() {
   const l = lang.value;
@@ -52,7 +53,7 @@ export function Sidebar() {
           ) : (
             onePerConversation(hits).map((h) => (
               <button class="hit" key={h.conversation_id} data-id={h.conversation_id} onClick={() => void openHit(h.conversation_id, h.message_id)}>
-                <span class="hit-title">{h.title}</span>
+                <span class="hit-title">{shortTitle(h.title, 60)}</span>
                 <span class="hit-field">{t(l, `search.${h.field}` as Key)}</span>
                 <span class="hit-snippet">
                   {highlight(h.snippet, searchQuery.value).map((seg, i) => (seg.match ? <mark key={i}>{seg.text}</mark> : seg.text))}
@@ -129,7 +130,7 @@ function Item({ c }: { c: ConversationSummary }) {
     <div class={`item${active ? " active" : ""}`} data-id={c.id}>
       <button class="item-title" title={c.title} onClick={() => void openConversation(c.id)}>
         {c.pinned ? "📌 " : ""}
-        {c.title}
+        {shortTitle(c.title)}
       </button>
       <button class="item-menu" aria-label="menu" onClick={() => setMenu(!menu)}>
         ⋯

@@ -21,10 +21,31 @@ export function eta(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${r}` : `${m}:${r}`;
 }
 
+/** A title's first line, whole: what a report or a header shows. */
+export function firstLine(title: string): string {
+  return title.split("\n").map((l) => l.trim()).find((l) => l !== "") ?? "";
+}
+
+/**
+ * A stored title (the whole first question) where space is short: its first line in at most
+ * `max` characters, cut at a word when one falls in the second half, "…" when cut.
+ */
+export function shortTitle(title: string, max = 80): string {
+  const line = firstLine(title);
+  const chars = Array.from(line);
+  const more = title.trim().length > line.length;
+  if (chars.length <= max) return more ? `${line} …` : line;
+  const cut = chars.slice(0, max).join("");
+  // The cut falls between words when the next character is a space.
+  const space = /\s/.test(chars[max]) ? cut.length : cut.search(/\s\S*$/);
+  const head = space >= 0 && Array.from(cut.slice(0, space)).length >= max / 2 ? cut.slice(0, space) : cut;
+  return `${head.replace(/[\s,;:，；：、]+$/, "")}…`;
+}
+
 /** A title as a file name. */
 export function safeName(title: string): string {
   // " - " in a title is one dash in the name, not three.
-  return title.replace(/[\\/:*?"<>|\s-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
+  return firstLine(title).replace(/[\\/:*?"<>|\s-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60) || "report";
 }
 
 export function joinPath(dir: string, name: string): string {

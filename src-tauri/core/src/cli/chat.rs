@@ -47,7 +47,7 @@ pub struct ChatArgs {
     #[arg(long)]
     drop_old_turns: bool,
     /// One JSON object per event and line: started (the stored conversation's and messages' ids),
-    /// reasoning, answer, usage, done, error.
+    /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
     #[arg(long)]
     json: bool,
     /// Chat through a remote OpenAI-compatible server (vLLM, fin-r1 serve) instead of a local
@@ -75,7 +75,12 @@ pub struct ChatArgs {
     conversation: Option<String>,
 }
 
-fn open_backend(a: &ChatArgs, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
+fn open_backend(
+    a: &ChatArgs,
+    store: &Store,
+    runtime: &tokio::runtime::Runtime,
+    interactive_out: bool,
+) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
     if let Some(url) = &a.remote {
         let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
         config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
@@ -85,7 +90,11 @@ fn open_backend(a: &ChatArgs, runtime: &tokio::runtime::Runtime, interactive_out
     if interactive_out && !a.json {
         eprintln!("Loading {} …", path.display());
     }
-    Engine::load(path, a.engine.load_options())
+    // Cached prompt prefixes are keyed by the file's hash: hashed once, then recorded (the
+    // answer's provenance needs it anyway), so a short-lived process finds its prefixes.
+    let sha256 = runtime.block_on(store.model_sha256(path)).ok();
+    let options = fin_r1_engine::LoadOptions { prefix_cache: Some(fin_r1_core::paths::prefix_cache(sha256)), ..a.engine.load_options() };
+    Engine::load(path, options)
         .map(|e| Backend::Local(Arc::new(e)))
         .map_err(|e| (e.kind(), format!("{}: {e}", path.display())))
 }
@@ -110,6 +119,8 @@ struct Terminal {
     json: bool,
     current: Arc<Mutex<Option<CancelToken>>>,
     conversation: Option<i64>,
+    /// A "reading the prompt" line is on stderr (a terminal) and must be cleared.
+    progress_line: bool,
 }
 
 impl TurnSink for Terminal {
@@ -131,6 +142,14 @@ impl TurnSink for Terminal {
     }
 
     fn event(&mut self, ev: &GenerationEvent) {
+        if let GenerationEvent::Prefill { done, total } = ev {
+            if !self.json && std::io::stderr().is_terminal() {
+                eprint!("\r[reading the prompt: {done} / {total} tokens]");
+                self.progress_line = true;
+            }
+        } else if std::mem::take(&mut self.progress_line) {
+            eprint!("\r\x1b[K");
+        }
         // A closed stdout (the reader went away) must not stop the answer being saved.
         let _ = self.view.show(ev);
         if self.json {
@@ -214,7 +233,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     }
-    let backend = match open_backend(&a, &runtime, interactive_out) {
+    let backend = match open_backend(&a, &store, &runtime, interactive_out) {
         Ok(b) => Arc::new(b),
         Err((kind, message)) => {
             report_error(a.json, kind, &message);
@@ -241,6 +260,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         json: a.json,
         current: current.clone(),
         conversation,
+        progress_line: false,
     };
     let policy = if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error };
     // Returns whether the turn failed.

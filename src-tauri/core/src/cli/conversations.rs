@@ -95,7 +95,7 @@ async fn command(store: &Store, a: ConversationsArgs) -> anyhow::Result<()> {
                     local_time(c.updated_at),
                     s.messages,
                     c.scenario_id.as_deref().unwrap_or("-"),
-                    c.title
+                    fin_r1_core::title::short(&c.title, 60)
                 );
             }
         }
@@ -109,7 +109,7 @@ async fn command(store: &Store, a: ConversationsArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             let color = std::io::stdout().is_terminal();
-            println!("# {}", c.title);
+            println!("# {}", fin_r1_core::title::first_line(&c.title));
             println!(
                 "conversation {} · {} · scenario {} · model {}",
                 c.id,
@@ -137,7 +137,7 @@ async fn command(store: &Store, a: ConversationsArgs) -> anyhow::Result<()> {
                     SearchField::Reasoning => "reasoning",
                     SearchField::Answer => "answer",
                 };
-                println!("{:>5}  {:<9}  {}  ·  {}", h.conversation_id, field, h.title, h.snippet);
+                println!("{:>5}  {:<9}  {}  ·  {}", h.conversation_id, field, fin_r1_core::title::short(&h.title, 40), h.snippet);
             }
         }
         ConversationsCommand::Rename { conversation, title } => {
@@ -147,7 +147,7 @@ async fn command(store: &Store, a: ConversationsArgs) -> anyhow::Result<()> {
         ConversationsCommand::Delete { conversation } => {
             let c = store.resolve(&conversation).await?;
             store.delete_conversation(c.id).await?;
-            eprintln!("Deleted conversation {} ({}); `fin-r1 conversations restore {}` brings it back.", c.id, c.title, c.id);
+            eprintln!("Deleted conversation {} ({}); `fin-r1 conversations restore {}` brings it back.", c.id, fin_r1_core::title::short(&c.title, 60), c.id);
         }
         ConversationsCommand::Restore { id } => {
             store.restore_conversation(id).await?;

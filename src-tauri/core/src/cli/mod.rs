@@ -73,7 +73,12 @@ impl EngineArgs {
     }
 
     pub fn load_options(&self) -> fin_r1_engine::LoadOptions {
-        fin_r1_engine::LoadOptions { device: self.device, context: self.ctx_size, tokenizer: self.tokenizer.clone() }
+        fin_r1_engine::LoadOptions {
+            device: self.device,
+            context: self.ctx_size,
+            tokenizer: self.tokenizer.clone(),
+            prefix_cache: Some(fin_r1_core::paths::prefix_cache(None)),
+        }
     }
 }
 

@@ -337,6 +337,7 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
         system: Some(config.system_prompt.clone().unwrap_or_default()),
         sampling: Some(config.sampling.clone()),
         context_policy: ContextPolicy::Error,
+        shared_prefix: None,
     };
     let started = Instant::now();
     let mut p = Prediction { id: item.id.clone(), ..Default::default() };
@@ -383,6 +384,7 @@ fn collect(rt: &tokio::runtime::Runtime, backend: &Backend, request: GenerationR
                 Ok(Some(ev)) => match ev {
                     GenerationEvent::Reasoning { text } => c.reasoning.push_str(&text),
                     GenerationEvent::Answer { text } => c.answer.push_str(&text),
+                    GenerationEvent::Prefill { .. } => {}
                     GenerationEvent::Usage(u) => {
                         c.prompt_tokens = u.prompt_tokens;
                         c.completion_tokens = u.reasoning_tokens + u.answer_tokens;
@@ -447,6 +449,7 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
             system: Some(system),
             sampling: Some(SamplingParams { temperature: 0.0, max_tokens: judge.max_tokens, seed: Some(0), ..SamplingParams::default() }),
             context_policy: ContextPolicy::Error,
+            shared_prefix: None,
         };
         let Some(reply) = collect(&rt, judge.backend, request, judge.timeout, stop) else { break };
         let j = match reply {

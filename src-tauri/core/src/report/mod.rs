@@ -132,7 +132,7 @@ impl Report {
         }
         let scenario = conversation.scenario_id.as_deref().and_then(|id| Library::load(scenario_dir).get(id).ok().cloned());
         Ok(Self {
-            title: opts.title.clone().unwrap_or_else(|| conversation.title.clone()),
+            title: opts.title.clone().unwrap_or_else(|| crate::title::first_line(&conversation.title).to_owned()),
             conversation,
             scenario,
             turns,

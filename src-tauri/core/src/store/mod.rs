@@ -464,23 +464,24 @@ impl Store {
     // ---- model files ---------------------------------------------------------------------
 
     /// The SHA-256 of a model file, hashed once per file version (path, size, modification time).
-    pub async fn model_sha256(&self, path: &Path) -> Result<String> {
-        let meta = std::fs::metadata(path).map_err(|source| StoreError::Hash { path: path.to_owned(), source })?;
-        let size = meta.len() as i64;
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
-        let key = path.to_string_lossy().into_owned();
-        let cached: Option<String> = sqlx::query_scalar("SELECT sha256 FROM model_files WHERE path = ?1 AND size = ?2 AND modified = ?3")
-            .bind(&key)
+    /// The file's SHA-256 if already recorded for its current size and time; never hashes.
+    pub async fn known_model_sha256(&self, path: &Path) -> Result<Option<String>> {
+        let (key, size, modified) = file_identity(path)?;
+        self.recorded_sha256(&key, size, modified).await
+    }
+
+    async fn recorded_sha256(&self, key: &str, size: i64, modified: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT sha256 FROM model_files WHERE path = ?1 AND size = ?2 AND modified = ?3")
+            .bind(key)
             .bind(size)
             .bind(modified)
             .fetch_optional(&self.pool)
-            .await?;
-        if let Some(h) = cached {
+            .await?)
+    }
+
+    pub async fn model_sha256(&self, path: &Path) -> Result<String> {
+        let (key, size, modified) = file_identity(path)?;
+        if let Some(h) = self.recorded_sha256(&key, size, modified).await? {
             return Ok(h);
         }
         let owned = path.to_owned();
@@ -668,4 +669,16 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A model file as `model_files` records it: path, size, modification time (ms).
+fn file_identity(path: &Path) -> Result<(String, i64, i64)> {
+    let meta = std::fs::metadata(path).map_err(|source| StoreError::Hash { path: path.to_owned(), source })?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
+    Ok((path.to_string_lossy().into_owned(), meta.len() as i64, modified))
 }
