@@ -238,7 +238,8 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
 
     // No model yet: the window says so in line.
     s.wait_for("#no-model", LONG).expect("the no-model notice");
-    let path = s.find("#model-path").expect("model path");
+    s.click_css("#model-menu-toggle").expect("the model menu");
+    let path = s.wait_for("#model-path", LONG).expect("model path");
     s.type_into(&path, &thinking.to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
     let name = thinking.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
@@ -283,7 +284,14 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.click_css("#export-dialog .modal-actions button").expect("close the dialog");
 
     // A long answer from SmolLM2, stopped mid-way.
-    let path = s.find("#model-path").expect("model path");
+    // The model menu: the model in use and the one before at hand, a file picker, the manager.
+    s.click_css("#model-menu-toggle").expect("the model menu");
+    s.wait_for("#model-menu #model-open-file", LONG).expect("Open file…");
+    s.wait_for("#model-menu #model-manage", LONG).expect("Manage models…");
+    let listed = s.wait_text("#model-menu .model-option.current", LONG, |t| !t.is_empty()).expect("the model in use, listed");
+    assert!(listed.contains('✓'), "{listed}");
+    d.screenshot("desktop-model-menu.png");
+    let path = s.wait_for("#model-path", LONG).expect("model path");
     s.clear(&path).expect("clear");
     s.type_into(&path, &fixture(SMOLLM2_FILE).to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
@@ -392,6 +400,23 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     assert!(s.find_all(".msg.question").expect("questions").is_empty(), "nothing was sent");
     s.wait_until("return document.activeElement && document.activeElement.name === 'rule'", LONG).expect("the first empty field takes the keys");
     d.screenshot("desktop-required-fields.png");
+    // Filled in, it goes; the preset's long prompt is read with its progress shown, not a bare "…".
+    s.script(
+        "window.__reading = []; new MutationObserver(() => { const t = document.querySelector('.typing'); \
+         if (t && window.__reading[window.__reading.length - 1] !== t.textContent) window.__reading.push(t.textContent); }) \
+         .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;",
+    )
+    .expect("watch the reading");
+    let rule = s.find("textarea[name=rule]").expect("rule");
+    s.type_into(&rule, &"Article 3: A fund distributor shall not promise returns or guarantee principal to investors. ".repeat(6)).expect("rule");
+    let facts = s.find("textarea[name=facts]").expect("facts");
+    s.type_into(&facts, "A salesman wrote on social media that the fund guarantees 8% a year.").expect("facts");
+    s.click_css("#send").expect("send");
+    s.wait_for(".msg.question", LONG).expect("sent");
+    s.wait_until("return window.__reading.some((t) => /Reading the prompt… \\d+ \\/ \\d+ tokens/.test(t))", LONG).expect("the reading's progress");
+    s.wait_for(".answer-body", LONG).expect("the answer begins");
+    s.click_css("#stop").ok();
+    s.wait_for("#send", LONG).expect("ready");
     s.end().expect("close");
 }
 
@@ -506,6 +531,8 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
     std::fs::write(&items, text.join("\n") + "\n").expect("items");
     let d = Desktop::start(3, &data, &[]);
     let s = d.session();
+    s.wait_for("#model-menu-toggle", LONG).expect("the model menu");
+    s.click_css("#model-menu-toggle").expect("open it");
     let path = s.wait_for("#model-path", LONG).expect("model path");
     s.type_into(&path, &thinking.to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");

@@ -174,6 +174,8 @@ export type CatalogView_Deserialize = {
 	hardware: Hardware,
 	models: Advice_Deserialize[],
 	library: LibraryModel_Deserialize[],
+	/**  How each library file would run here, in the library's order. */
+	library_fit: FileFit[],
 	/**  The hub downloads come from. */
 	endpoint: string,
 	has_token: boolean,
@@ -186,6 +188,8 @@ export type CatalogView_Serialize = {
 	hardware: Hardware,
 	models: Advice_Serialize[],
 	library: LibraryModel_Serialize[],
+	/**  How each library file would run here, in the library's order. */
+	library_fit: FileFit[],
 	/**  The hub downloads come from. */
 	endpoint: string,
 	has_token: boolean,
@@ -586,6 +590,11 @@ export type Field_Serialize = {
 	/**  For `select`. */
 	options?: string[],
 };
+
+/**  How a GGUF already on disk would run here (the model menu's note beside each file). */
+export type FileFit = "fits" | 
+/**  Fits in memory, but on the CPU it decodes slowly. */
+"slow" | "too_big";
 
 export type Format = "md" | "html" | "pdf" | "json";
 

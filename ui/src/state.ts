@@ -53,12 +53,18 @@ export const errorLine = signal<string | null>(null);
 export const now = signal(Date.now());
 
 let ticker: ReturnType<typeof setInterval> | null = null;
+/** Sends in flight (one left behind by a new chat may still be running). */
+let ticking = 0;
 function startTicker() {
+  ticking += 1;
   if (ticker === null) ticker = setInterval(() => (now.value = Date.now()), 1000);
 }
 function stopTicker() {
-  if (ticker !== null) clearInterval(ticker);
-  ticker = null;
+  ticking = Math.max(0, ticking - 1);
+  if (ticking === 0 && ticker !== null) {
+    clearInterval(ticker);
+    ticker = null;
+  }
 }
 
 export async function boot() {
@@ -121,7 +127,8 @@ export async function setLang(l: Lang) {
 }
 
 export function newChat() {
-  if (live.value && live.value.status === "streaming") return;
+  // An answer being written goes on in its conversation (and into the store) without the view.
+  detachLive();
   const preset = info.value?.settings.default_scenario;
   batch(() => {
     page.value = "chat";
@@ -143,6 +150,18 @@ export function newChat() {
  * a stale "streaming" row back on screen).
  */
 let reloadSeq = 0;
+
+/**
+ * Which send owns `live`: leaving a streaming answer (a new chat, another conversation) hands
+ * it back, so the answer, still written to the store, no longer draws here or pulls the view
+ * back to its conversation when it ends.
+ */
+let liveOwner = 0;
+function detachLive() {
+  if (live.value === null) return;
+  liveOwner += 1;
+  live.value = null;
+}
 export async function reloadConversation(id: number): Promise<ConversationView | null> {
   const mine = ++reloadSeq;
   const view = await api.openConversation(id);
@@ -161,7 +180,7 @@ export async function openConversation(id: number) {
     sampling.value = setFields(view.conversation.sampling);
     samplingError.value = null;
     errorLine.value = null;
-    if (live.value && live.value.conversationId !== id) live.value = null;
+    if (live.value && live.value.conversationId !== id) detachLive();
   });
 }
 
@@ -223,6 +242,8 @@ export async function send(turn: TurnKind) {
     return;
   }
   errorLine.value = null;
+  const me = ++liveOwner;
+  const owns = () => me === liveOwner;
   live.value = emptyLive();
   // The question is on its way: the composer empties (and gets it back if the send fails).
   const typed = draft.value;
@@ -240,6 +261,7 @@ export async function send(turn: TurnKind) {
         sampling: view ? null : sampling.value,
       },
       (msg) => {
+        if (!owns()) return;
         const next = applyMessage(live.value ?? emptyLive(), msg, Date.now());
         live.value = next;
         if (msg.type === "started" && !reloaded) {
@@ -254,17 +276,23 @@ export async function send(turn: TurnKind) {
     const mine = ++reloadSeq;
     const v = await api.openConversation(summary.conversation_id);
     batch(() => {
-      if (mine === reloadSeq) current.value = v;
-      live.value = null;
-      if (summary.save_error) errorLine.value = summary.save_error;
+      // Left for another conversation meanwhile: updated only if the analyst is back on it.
+      const here = owns() || current.value?.conversation.id === summary.conversation_id;
+      if (mine === reloadSeq && here) current.value = v;
+      if (owns()) {
+        live.value = null;
+        if (summary.save_error) errorLine.value = summary.save_error;
+      }
     });
     await refreshConversations();
   } catch (e) {
-    batch(() => {
-      errorLine.value = errorText(e);
-      live.value = null;
-      if (turn.kind === "ask" && !draft.value) draft.value = typed;
-    });
+    if (owns()) {
+      batch(() => {
+        errorLine.value = errorText(e);
+        live.value = null;
+        if (turn.kind === "ask" && !draft.value) draft.value = typed;
+      });
+    }
   } finally {
     stopTicker();
   }

@@ -31,6 +31,7 @@ export type ErrorKind = B.ErrorKind_Serialize;
 export type ExportRequest = B.ExportRequest_Deserialize;
 export type ScenarioField = B.Field_Serialize;
 export type ExportFormat = B.Format;
+export type FileFit = B.FileFit;
 export type GenerationEvent = B.GenerationEvent_Serialize;
 export type Gpu = B.Gpu;
 export type Hardware = B.Hardware;

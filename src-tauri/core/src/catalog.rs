@@ -106,7 +106,7 @@ impl Entry {
 /// it fits (on a CPU, decoding speed follows the file's size, so a bigger quantization is
 /// slower), else the largest GGUF that does; with a GPU whose memory holds a bigger one, that.
 pub fn advise(entries: Vec<Entry>, hw: &Hardware) -> Vec<Advice> {
-    let vram = if hw.cuda_build { hw.gpus.iter().map(|g| g.memory_bytes).max().unwrap_or(0) } else { 0 };
+    let vram = usable_vram(hw);
     let budget = hw.usable_memory().max(vram);
     let mut out: Vec<Advice> = entries
         .into_iter()
@@ -127,9 +127,55 @@ pub fn advise(entries: Vec<Entry>, hw: &Hardware) -> Vec<Advice> {
     out
 }
 
+fn usable_vram(hw: &Hardware) -> u64 {
+    if hw.cuda_build {
+        hw.gpus.iter().map(|g| g.memory_bytes).max().unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// On a CPU, decoding reads every weight per token: beyond this file size a laptop's memory
+/// bandwidth gives only a few tokens a second.
+const SLOW_ON_CPU_BYTES: u64 = 6_000_000_000;
+
+/// How a GGUF already on disk would run here (the model menu's note beside each file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum FileFit {
+    Fits,
+    /// Fits in memory, but on the CPU it decodes slowly.
+    Slow,
+    TooBig,
+}
+
+pub fn file_fit(file_bytes: u64, hw: &Hardware) -> FileFit {
+    let need = file_bytes + KV_BYTES_PER_TOKEN * DEFAULT_CONTEXT + OVERHEAD;
+    let vram = usable_vram(hw);
+    if need <= vram {
+        FileFit::Fits
+    } else if need > hw.usable_memory() {
+        FileFit::TooBig
+    } else if file_bytes > SLOW_ON_CPU_BYTES {
+        FileFit::Slow
+    } else {
+        FileFit::Fits
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_fits_runs_slowly_or_is_too_big() {
+        assert_eq!(file_fit(4_700_000_000, &machine(16)), FileFit::Fits);
+        assert_eq!(file_fit(8_100_000_000, &machine(16)), FileFit::Slow, "7B Q8_0 on a CPU");
+        assert_eq!(file_fit(15_200_000_000, &machine(16)), FileFit::TooBig, "7B F16 in 16 GB");
+        let gpu = Hardware { gpus: vec![crate::hardware::Gpu { name: "RTX 4090".into(), memory_bytes: 24_000_000_000 }], cuda_build: true, ..machine(16) };
+        assert_eq!(file_fit(8_100_000_000, &gpu), FileFit::Fits);
+    }
 
     fn machine(gb: u64) -> Hardware {
         Hardware { memory_bytes: gb * 1_000_000_000, available_bytes: 0, cores: 8, gpus: Vec::new(), cuda_build: false, metal_build: false }

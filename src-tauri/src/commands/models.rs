@@ -27,6 +27,8 @@ pub struct CatalogView {
     pub hardware: Hardware,
     pub models: Vec<Advice>,
     pub library: Vec<LibraryModel>,
+    /// How each library file would run here, in the library's order.
+    pub library_fit: Vec<catalog::FileFit>,
     /// The hub downloads come from.
     pub endpoint: String,
     pub has_token: bool,
@@ -41,10 +43,12 @@ pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView>
     let hw = Hardware::detect_off_thread().await;
     let models = catalog::advise(catalog::load().map_err(|e| CommandError::Invalid(e.to_string()))?, &hw);
     let s = state.settings().await;
+    let library = state.store.models().await?;
     Ok(CatalogView {
+        library_fit: library.iter().map(|m| catalog::file_fit(u64::try_from(m.size).unwrap_or(0), &hw)).collect(),
         hardware: hw,
         models,
-        library: state.store.models().await?,
+        library,
         endpoint: endpoint(&s),
         has_token: settings::secret(&state.store, settings::HUB_TOKEN).await?.is_some(),
         models_dir: s.models_dir(&state.data_dir),

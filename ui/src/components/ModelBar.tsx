@@ -1,12 +1,30 @@
-import { useEffect, useState } from "preact/hooks";
+import { signal } from "@preact/signals";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
-import { t } from "../i18n";
-import { chosenScenario, current, errorLine, info, lang, library, loadModel, modelBusy, sampling, samplingError, scenarios, setSampling } from "../state";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { api } from "../api";
+import { t, type Key } from "../i18n";
+import {
+  chosenScenario,
+  current,
+  errorLine,
+  info,
+  lang,
+  library,
+  loadModel,
+  modelBusy,
+  page,
+  sampling,
+  samplingError,
+  scenarios,
+  setSampling,
+} from "../state";
+import type { FileFit } from "../types";
+import { size } from "./format";
 
 export function ModelBar() {
   const l = lang.value;
   const model = info.value?.model;
-  const [path, setPath] = useState("");
   const [dropping, setDropping] = useState(false);
   const [open, setOpen] = useState(false);
   useEffect(() => {
@@ -22,9 +40,6 @@ export function ModelBar() {
     });
     return () => void un.then((f) => f());
   }, []);
-  // The library first (checked files, with their quantization), then other recent paths.
-  const known = library.value.filter((m) => m.path !== model?.path);
-  const recent = (info.value?.recent_models ?? []).filter((p) => p !== model?.path && !known.some((m) => m.path === p));
   return (
     <div class="model-bar">
       <div class="model-current" id="model-current">
@@ -43,26 +58,7 @@ export function ModelBar() {
           <span class="muted">{t(l, "model.none")}</span>
         )}
       </div>
-      <form
-        class="model-load"
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (path.trim()) void loadModel(path).then((ok) => ok && setPath(""));
-        }}
-      >
-        <input id="model-path" list="recent-models" placeholder={t(l, "model.path")} value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} />
-        <datalist id="recent-models">
-          {known.map((m) => (
-            <option key={m.path} value={m.path} label={`${m.file_name} · ${m.quantization} · ${(m.size / 1e9).toFixed(2)} GB`} />
-          ))}
-          {recent.map((p) => (
-            <option key={p} value={p} />
-          ))}
-        </datalist>
-        <button id="model-load" disabled={modelBusy.value || !path.trim()}>
-          {modelBusy.value ? t(l, "model.loading") : t(l, "model.load")}
-        </button>
-      </form>
+      <ModelMenu />
       <button class="link" id="sampling-toggle" onClick={() => setOpen(!open)}>
         {t(l, "settings.sampling")}
       </button>
@@ -74,6 +70,110 @@ export function ModelBar() {
         </p>
       )}
       {dropping && <div class="drop-overlay">{t(l, "model.drop")}</div>}
+    </div>
+  );
+}
+
+/** How each library file would run here; fetched when the menu opens (hardware detection). */
+const fits = signal<Map<string, FileFit>>(new Map());
+
+async function refreshFits() {
+  const c = await api.catalog();
+  library.value = c.library;
+  fits.value = new Map(c.library.map((m, i) => [m.path, c.library_fit[i]]));
+}
+
+/** The model in use and the others at hand, as LM Studio and Jan offer them in the chat bar. */
+function ModelMenu() {
+  const l = lang.value;
+  const model = info.value?.model;
+  const [open, setOpen] = useState(false);
+  const [path, setPath] = useState("");
+  const menu = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    void refreshFits().catch(() => undefined);
+    const close = (e: MouseEvent) => {
+      if (menu.current && !menu.current.contains(e.target as Node)) setOpen(false);
+    };
+    const esc = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
+    document.addEventListener("mousedown", close);
+    document.addEventListener("keydown", esc);
+    return () => {
+      document.removeEventListener("mousedown", close);
+      document.removeEventListener("keydown", esc);
+    };
+  }, [open]);
+  const use = (p: string) => {
+    setOpen(false);
+    void loadModel(p).then((ok) => ok && setPath(""));
+  };
+  const pick = async () => {
+    const p = await openDialog({ multiple: false, directory: false, filters: [{ name: "GGUF", extensions: ["gguf"] }] });
+    if (typeof p === "string") use(p);
+  };
+  // The library first (checked files, with their quantization), then other recent paths.
+  const known = library.value;
+  const recent = (info.value?.recent_models ?? []).filter((p) => !known.some((m) => m.path === p));
+  const fitNote = (p: string) => {
+    const f = fits.value.get(p);
+    if (!f) return null;
+    const [cls, key] = f === "fits" ? ["ok", "model.fits"] : f === "slow" ? ["warn", "model.slow"] : ["error", "model.tooBig"];
+    return <span class={`fit ${cls}`}>{t(l, key as Key)}</span>;
+  };
+  return (
+    <div class="model-menu" ref={menu}>
+      <button id="model-menu-toggle" aria-haspopup="menu" aria-expanded={open} disabled={modelBusy.value} onClick={() => setOpen(!open)}>
+        {modelBusy.value ? t(l, "model.loading") : model ? t(l, "model.switch") : t(l, "model.choose")} ▾
+      </button>
+      {open && (
+        <div class="menu model-list" role="menu" id="model-menu">
+          {known.length === 0 && recent.length === 0 && <p class="muted small">{t(l, "model.libraryEmpty")}</p>}
+          {known.map((m) => (
+            <button role="menuitem" class={`model-option${m.path === model?.path ? " current" : ""}`} key={m.path} data-path={m.path} title={m.path} onClick={() => use(m.path)}>
+              <span class="model-option-name">
+                {m.path === model?.path ? "✓ " : ""}
+                {m.name || m.file_name}
+              </span>
+              <span class="muted small">
+                {m.quantization} · {size(m.size)} {fitNote(m.path)}
+              </span>
+            </button>
+          ))}
+          {recent.map((p) => (
+            <button role="menuitem" class={`model-option${p === model?.path ? " current" : ""}`} key={p} data-path={p} title={p} onClick={() => use(p)}>
+              <span class="model-option-name">{p.split(/[\\/]/).pop()}</span>
+              <span class="muted small">{p}</span>
+            </button>
+          ))}
+          <hr />
+          <button role="menuitem" id="model-open-file" onClick={() => void pick()}>
+            {t(l, "model.openFile")}
+          </button>
+          <button
+            role="menuitem"
+            id="model-manage"
+            onClick={() => {
+              setOpen(false);
+              page.value = "models";
+            }}
+          >
+            {t(l, "model.manage")}
+          </button>
+          <form
+            class="model-load"
+            onSubmit={(e) => {
+              e.preventDefault();
+              if (path.trim()) use(path.trim());
+            }}
+          >
+            <input id="model-path" placeholder={t(l, "model.path")} value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} />
+            <button id="model-load" disabled={modelBusy.value || !path.trim()}>
+              {t(l, "model.load")}
+            </button>
+          </form>
+        </div>
+      )}
     </div>
   );
 }
