@@ -241,3 +241,16 @@ fn cli_render_reads_stdin() {
     let html = String::from_utf8(out.stdout).expect("utf-8");
     assert!(html.contains("<strong>NPV</strong>") && html.contains("menclose") && !html.contains("script"), "{html}");
 }
+
+/// Issue 17 item 9: a result with its unit in `\text{}` (spaces inside) renders boxed, not as a
+/// parse error; what the converter cannot read is shown as source, never as "[PARSE ERROR".
+#[test]
+fn boxed_results_with_words_render_as_math() {
+    for src in ["\\boxed{\\text{约 907 元}}", "现值 = \\boxed{907.03 \\text{ 元}}", "\\(\\boxed{\\$907.03}\\)", "$$\\boxed{PV = 1000/(1.05)^2 = 907.03}$$"] {
+        let html = render(src);
+        assert!(html.contains("<menclose notation=\"box\">"), "{src} → {html}");
+        assert!(!html.contains("PARSE ERROR") && !html.contains("math-source"), "{src} → {html}");
+    }
+    let html = render("\\boxed{\\text{约 907 元}}");
+    assert!(html.contains("<mtext>约&nbsp;907&nbsp;元</mtext>"), "{html}");
+}

@@ -3,6 +3,7 @@
 
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
+import { hasKey, t, type Key, type Lang } from "./i18n";
 import type { Value } from "./bindings";
 import type { DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
 
@@ -68,7 +69,23 @@ export const api = {
 };
 
 /** The message of a command's error, whatever shape it came in. */
-export function errorText(e: unknown): string {
-  if (e && typeof e === "object" && "message" in e) return String((e as { message: unknown }).message);
-  return String(e);
+/**
+ * A command's error as the analyst reads it: what went wrong in the UI's language (by the
+ * error's kind), then the core's details (file names, figures) as they came.
+ */
+export function errorText(e: unknown, l: Lang = uiLang()): string {
+  if (!e || typeof e !== "object" || !("message" in e)) return String(e);
+  const message = String((e as { message: unknown }).message);
+  const kind = "kind" in e ? String((e as { kind: unknown }).kind) : "";
+  const key = `error.${kind}` as Key;
+  if (!kind || !hasKey(key)) return message;
+  const headline = t(l, key);
+  // The English details often say the same at their start; no need to say it twice.
+  if (l === "en" && message.toLowerCase().startsWith(headline.toLowerCase().slice(0, 12))) return message;
+  return l === "zh" ? `${headline}：${message}` : `${headline}: ${message}`;
+}
+
+/** The page's language (state.ts keeps `<html lang>` in step with the chosen one). */
+function uiLang(): Lang {
+  return typeof document !== "undefined" && document.documentElement.lang.startsWith("en") ? "en" : "zh";
 }

@@ -382,6 +382,9 @@ export type Entry_Deserialize = {
 	licence: string,
 	recommended?: boolean,
 	note?: string,
+	/**  The name and note in Chinese, for the app in Chinese. */
+	name_zh?: string | null,
+	note_zh?: string | null,
 };
 
 export type Entry_Serialize = {
@@ -395,6 +398,9 @@ export type Entry_Serialize = {
 	licence: string,
 	recommended: boolean,
 	note: string,
+	/**  The name and note in Chinese, for the app in Chinese. */
+	name_zh: string | null,
+	note_zh: string | null,
 };
 
 /**

@@ -1,7 +1,7 @@
 // The UI's state as signals, and the actions that change it. Components read the signals they
 // show, so a token re-renders the streaming message only, never the whole list.
 
-import { batch, signal } from "@preact/signals";
+import { batch, effect, signal } from "@preact/signals";
 import { api, errorText } from "./api";
 import type { Lang } from "./i18n";
 import { systemLang } from "./i18n";
@@ -25,7 +25,27 @@ export type Page = "chat" | "evaluate" | "models" | "settings" | "about";
 export const page = signal<Page>("chat");
 /** Messages from the shell to show until dismissed (settings reset, last crash). */
 export const notices = signal<string[]>([]);
-export const lang = signal<Lang>(systemLang(typeof navigator === "undefined" ? undefined : navigator.language));
+/** The language last shown (kept in the page's storage), so a Chinese UI starts in Chinese
+ * instead of flashing the system's language until the settings arrive. */
+function firstLang(): Lang {
+  try {
+    const kept = localStorage.getItem("fin-r1.lang");
+    if (kept === "zh" || kept === "en") return kept;
+  } catch {
+    // No storage (tests): the system's language.
+  }
+  return systemLang(typeof navigator === "undefined" ? undefined : navigator.language);
+}
+export const lang = signal<Lang>(firstLang());
+effect(() => {
+  const l = lang.value;
+  if (typeof document !== "undefined") document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
+  try {
+    localStorage.setItem("fin-r1.lang", l);
+  } catch {
+    // Not kept: the next start guesses again.
+  }
+});
 export const info = signal<AppInfo | null>(null);
 export const library = signal<LibraryModel[]>([]);
 export const conversations = signal<ConversationSummary[]>([]);

@@ -22,6 +22,11 @@ pub struct Entry {
     pub recommended: bool,
     #[serde(default)]
     pub note: String,
+    /// The name and note in Chinese, for the app in Chinese.
+    #[serde(default)]
+    pub name_zh: Option<String>,
+    #[serde(default)]
+    pub note_zh: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

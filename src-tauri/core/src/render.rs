@@ -81,8 +81,11 @@ pub fn math(src: &str, display: bool) -> String {
     let style = if display { latex2mathml::DisplayStyle::Block } else { latex2mathml::DisplayStyle::Inline };
     let mut inner = String::new();
     for (part, boxed) in split_boxed(src.trim()) {
-        let Ok(m) = latex2mathml::latex_to_mathml(&part, style) else {
-            return format!("<code class=\"math-source\">{}</code>", escape(src));
+        let (latex, texts) = protect_text(&part);
+        let m = match latex2mathml::latex_to_mathml(&latex, style) {
+            // It reports some errors inside its output rather than as an error.
+            Ok(m) if !m.contains("[PARSE ERROR") => restore_text(&m, &texts),
+            _ => return format!("<code class=\"math-source\">{}</code>", escape(src)),
         };
         // Keep what is inside <math …>…</math>: the parts share one <math> element.
         let body = m.find('>').map(|i| &m[i + 1..]).unwrap_or(&m);
@@ -95,6 +98,53 @@ pub fn math(src: &str, display: bool) -> String {
     }
     let display_attr = if display { "block" } else { "inline" };
     format!("<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"{display_attr}\">{inner}</math>")
+}
+
+/// Takes each `\text{…}` out of the LaTeX for a letters-only stand-in, returning the texts:
+/// latex2mathml 0.2 reads only letters there (`\text{约 907 元}`, a result with its unit as a
+/// model writes it, came out as a parse error), so the text goes back in after conversion.
+fn protect_text(latex: &str) -> (String, Vec<String>) {
+    let mut out = String::with_capacity(latex.len());
+    let mut texts = Vec::new();
+    let mut rest = latex;
+    while let Some(i) = rest.find("\\text{") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "\\text{".len()..];
+        let mut depth = 1;
+        let Some(end) = after.char_indices().find_map(|(j, c)| {
+            match c {
+                '{' => depth += 1,
+                '}' => depth -= 1,
+                _ => {}
+            }
+            (depth == 0).then_some(j)
+        }) else {
+            // Unbalanced: left for the converter to refuse.
+            out.push_str(&rest[i..]);
+            return (out, texts);
+        };
+        out.push_str(&format!("\\text{{{}}}", stand_in(texts.len())));
+        texts.push(after[..end].to_owned());
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    (out, texts)
+}
+
+fn stand_in(i: usize) -> String {
+    let letters: String = i.to_string().chars().map(|d| (b'a' + d as u8 - b'0') as char).collect();
+    format!("finrtext{letters}z")
+}
+
+/// Puts the texts `protect_text` took out back into the MathML.
+fn restore_text(mathml: &str, texts: &[String]) -> String {
+    let mut out = mathml.to_owned();
+    for (i, t) in texts.iter().enumerate() {
+        // Spaces at the ends would be dropped by MathML: no-break ones keep the gap.
+        let shown = escape(t).replace(' ', "\u{a0}");
+        out = out.replace(&stand_in(i), &shown);
+    }
+    out
 }
 
 /// Rewrites `\(…\)` and `\[…\]` (how Qwen-family models write math) and a bare `\boxed{…}` into

@@ -73,5 +73,6 @@ pub async fn open_report(path: PathBuf) -> CmdResult<()> {
     if !path.is_file() {
         return Err(CommandError::Invalid(format!("{} does not exist", path.display())));
     }
-    crate::commands::system::open_with_system(path.as_os_str())
+    // Waits a moment for the opener's verdict: off the async runtime.
+    super::off_thread(move || crate::commands::system::open_with_system(path.as_os_str())).await
 }

@@ -19,7 +19,22 @@ pub fn open_with_system(target: &OsStr) -> CmdResult<()> {
     let mut cmd = std::process::Command::new("open");
     #[cfg(target_os = "windows")]
     let mut cmd = std::process::Command::new("explorer");
-    cmd.arg(target).spawn().map(drop).map_err(|e| CommandError::Invalid(format!("cannot open {}: {e}", target.to_string_lossy())))
+    let shown = target.to_string_lossy();
+    let mut child = cmd.arg(target).spawn().map_err(|e| CommandError::Invalid(format!("cannot open {shown}: {e}")))?;
+    // xdg-open hands over and exits; a failure (no application for the type) comes back as its
+    // status within a moment. Still running after that: a viewer took it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    while std::time::Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(_)) => {
+                return Err(CommandError::Invalid(format!("no application on this computer opened {shown}; the file is there to open by hand")))
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(100)),
+            Err(_) => return Ok(()),
+        }
+    }
+    Ok(())
 }
 
 /// Opens an http(s) or mailto link in the system's browser or mail program, never in the app.

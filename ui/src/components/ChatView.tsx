@@ -1,6 +1,6 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, errorText } from "../api";
 import { t, type Lang } from "../i18n";
 import { prefillSecondsLeft, reasoningPhase, type PrefillProgress } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
@@ -305,7 +305,7 @@ function StatusLine({ m }: { m: Message }) {
       {m.status === "interrupted" && <span class="badge warn">{t(l, "status.interrupted")}</span>}
       {m.status === "error" && (
         <span class="badge error">
-          {t(l, "status.error")}: {m.error_message}
+          {errorText({ kind: m.error_kind ?? "other", message: m.error_message ?? "" }, l)}
         </span>
       )}
       {m.stop_reason === "length" && <span class="badge">{t(l, "status.length")}</span>}

@@ -22,6 +22,8 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   const [path, setPath] = useState(joinPath(dir, `${safeName(view.conversation.title)}.pdf`));
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<{ ok: boolean; text: string } | null>(null);
+  // What "Open" did: the system's viewer took the file, or nothing could open it.
+  const [opening, setOpening] = useState<{ ok: boolean; text: string } | null>(null);
   const questionOf = (a: Message) => {
     const q = a.parent_id !== null ? byId.get(a.parent_id) : undefined;
     const text = q?.form?.question ?? q?.content ?? "";
@@ -32,6 +34,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
     setPath((p) => withExtension(p, f));
     // "Saved to …" spoke of the other format's file.
     setResult(null);
+    setOpening(null);
   };
   const choose = async () => {
     const p = await save({ defaultPath: path, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
@@ -40,6 +43,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   const run = async () => {
     setBusy(true);
     setResult(null);
+    setOpening(null);
     try {
       const written = await api.exportConversation({
         conversation_id: view.conversation.id,
@@ -119,10 +123,25 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
           <p class={result.ok ? "ok" : "error"} id="export-result" role="status">
             {result.ok ? t(l, "export.done", { path: result.text }) : result.text}{" "}
             {result.ok && (
-              <button class="link" id="export-open" onClick={() => void api.openReport(result.text)}>
+              <button
+                class="link"
+                id="export-open"
+                onClick={() => {
+                  setOpening({ ok: true, text: t(l, "export.opening") });
+                  api.openReport(result.text).then(
+                    () => setOpening({ ok: true, text: t(l, "export.opened") }),
+                    (e) => setOpening({ ok: false, text: errorText(e) }),
+                  );
+                }}
+              >
                 {t(l, "export.open")}
               </button>
             )}
+          </p>
+        )}
+        {result?.ok && opening && (
+          <p class={opening.ok ? "muted small" : "error"} id="export-open-result" role="status">
+            {opening.text}
           </p>
         )}
         <div class="modal-actions">

@@ -107,20 +107,22 @@ function CatalogCard({ advice: a }: { advice: Advice }) {
   const e = a.entry;
   const [target, setTarget] = useState("q4_k_m");
   const official = e.kind !== "gguf";
+  const name = (l === "zh" && e.name_zh) || e.name;
+  const note = (l === "zh" && e.note_zh) || e.note;
   return (
     <div class={`card model-card${a.suggested ? " suggested" : ""}${a.fits ? "" : " too-big"}`} data-id={e.id}>
       <div class="card-title">
         {a.suggested && <span class="badge gold">★ {t(l, "models.suggested")}</span>}
-        <strong>{e.name}</strong>
+        <strong>{name}</strong>
       </div>
       <div class="muted small">
         {e.repo} · {e.licence}
       </div>
       <div class="small">
         {t(l, "models.need", { download: size(a.download_bytes), memory: size(a.memory_bytes) })}{" "}
-        <span class={a.fits ? "ok" : "error"}>{a.fits ? t(l, "models.fits") : t(l, "models.tooBig")}</span>
+        <span class={`fit ${a.fits ? "ok" : "error"}`}>{a.fits ? t(l, "models.fits") : t(l, "models.tooBig")}</span>
       </div>
-      {e.note && <p class="small muted">{e.note}</p>}
+      {note && <p class="small muted">{note}</p>}
       <div class="card-actions">
         {official && (
           <select value={target} onChange={(ev) => setTarget((ev.target as HTMLSelectElement).value)} aria-label={t(l, "models.target")}>
@@ -131,7 +133,7 @@ function CatalogCard({ advice: a }: { advice: Advice }) {
         <button
           class={a.suggested ? "primary" : ""}
           disabled={job.value !== null || catalog.value?.busy}
-          onClick={() => void runJob(e.name, () => api.download({ catalog_id: e.id, target: official ? target : null }, onJobEvent))}
+          onClick={() => void runJob(name, () => api.download({ catalog_id: e.id, target: official ? target : null }, onJobEvent))}
         >
           {official ? t(l, "models.downloadQuantize") : t(l, "models.download")}
         </button>
