@@ -632,3 +632,63 @@ fn the_evaluate_page_runs_a_benchmark_shows_progress_and_opens_a_wrong_answer() 
     d.screenshot("evaluate-compare.png");
     s.end().expect("close");
 }
+
+/// Issue 17 in Chinese, as an analyst starts the day: a preset's long prompt read with its
+/// progress shown, the second conversation of the preset starting from the cached prefix, the
+/// model menu, and a broken model file refused in Chinese without losing the model in use.
+#[test]
+fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_explains_errors() {
+    let data = fresh_data("zh");
+    let cache = data.join("cache");
+    seed_settings(&data, |s| s.lang = Some(fin_r1_core::scenario::Lang::Zh));
+    let model = fixture(SMOLLM2_FILE);
+    let d = Desktop::start(4, &data, &[("FIN_R1_MODEL", model.as_path()), ("FIN_R1_CACHE_DIR", cache.as_path())]);
+    let s = d.session();
+    s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
+    let watch = "window.__reading = []; new MutationObserver(() => { const t = document.querySelector('.typing'); \
+                 if (t && window.__reading[window.__reading.length - 1] !== t.textContent) window.__reading.push(t.textContent); }) \
+                 .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;";
+    let rule = "第三十条：不得向投资者承诺本金不受损失或者承诺最低收益。第三十二条：基金销售机构不得以任何方式承诺收益。";
+    let compliance = |facts: &str, shot: &str| {
+        s.click_css("#scenario-compliance").expect("the compliance preset");
+        let r = s.wait_for("textarea[name=rule]", LONG).expect("the form");
+        s.type_into(&r, rule).expect("rule");
+        s.type_into(&s.find("textarea[name=facts]").expect("facts"), facts).expect("facts");
+        s.script(watch).expect("watch the reading");
+        let composer = s.find("#composer").expect("composer");
+        s.type_into(&composer, "是否合规？").expect("question");
+        s.click_css("#send").expect("send");
+        s.wait_until("return window.__reading.some((t) => t.startsWith('正在读取提示词'))", LONG).expect("the reading's progress, in Chinese");
+        d.screenshot(shot);
+        s.wait_for(".answer-body", LONG).expect("the answer begins");
+        s.click_css("#stop").ok();
+        s.wait_for("#send", LONG).expect("ready");
+        serde_json::from_value::<Vec<String>>(s.script("return window.__reading").expect("reading")).expect("strings")
+    };
+    let first = compliance("某基金销售人员在朋友圈宣传产品“保本保收益、年化8%”。", "zh-reading-the-prompt.png");
+    assert!(first.iter().any(|t| t.contains(" / ") && t.contains("个 token")), "{first:?}");
+    // A new chat of the same preset: the preset's own text comes from the cache.
+    let composer = s.find("#composer").expect("composer");
+    s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
+    s.wait_until("return !document.querySelector('#conversation-title')", LONG).expect("a new chat");
+    let second = compliance("某理财经理通过邮件向客户保证本金安全，年化收益不低于6%。", "zh-reading-from-the-cache.png");
+    assert!(second.iter().any(|t| t.contains("个来自缓存")), "the second conversation of the preset reused its prefix: {second:?}");
+
+    // The model menu, in Chinese; a truncated file is refused in Chinese, the model in use kept.
+    let broken = data.join("截断的模型.gguf");
+    let bytes = std::fs::read(&model).expect("model");
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).expect("truncated copy");
+    s.click_css("#model-menu-toggle").expect("the model menu");
+    s.wait_text("#model-menu #model-open-file", LONG, |t| t.contains("打开文件")).expect("打开文件…");
+    s.wait_text("#model-menu #model-manage", LONG, |t| t.contains("管理模型")).expect("管理模型…");
+    s.wait_text("#model-menu .model-option.current", LONG, |t| t.contains("可运行")).expect("the model in use, with its fit");
+    d.screenshot("zh-model-menu.png");
+    let path = s.find("#model-path").expect("path");
+    s.type_into(&path, &broken.to_string_lossy()).expect("path");
+    s.click_css("#model-load").expect("load");
+    let err = s.wait_text("#error-line", LONG, |t| !t.is_empty()).expect("the refusal");
+    assert!(err.starts_with("模型文件"), "{err}");
+    s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("the model in use kept");
+    d.screenshot("zh-broken-model.png");
+    s.end().expect("close");
+}

@@ -78,7 +78,8 @@ export function errorText(e: unknown, l: Lang = uiLang()): string {
   const message = String((e as { message: unknown }).message);
   const kind = "kind" in e ? String((e as { kind: unknown }).kind) : "";
   const key = `error.${kind}` as Key;
-  if (!kind || !hasKey(key)) return message;
+  // A refusal's own words are the message; "invalid input" over them would say less.
+  if (!kind || kind === "invalid_request" || kind === "other" || !hasKey(key)) return message;
   const headline = t(l, key);
   // The English details often say the same at their start; no need to say it twice.
   if (l === "en" && message.toLowerCase().startsWith(headline.toLowerCase().slice(0, 12))) return message;

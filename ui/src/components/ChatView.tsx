@@ -295,7 +295,10 @@ function CopyButton({ text }: { text: string }) {
 function StatusLine({ m }: { m: Message }) {
   const l = lang.value;
   const parts: string[] = [];
-  if (m.reasoning_tokens !== null && m.answer_tokens !== null) parts.push(t(l, "stats.tokens", { r: m.reasoning_tokens, a: m.answer_tokens }));
+  if (m.reasoning_tokens !== null && m.answer_tokens !== null) {
+    // An answer without reasoning does not mention it.
+    parts.push(m.reasoning_tokens > 0 ? t(l, "stats.tokens", { r: m.reasoning_tokens, a: m.answer_tokens }) : t(l, "stats.answerTokens", { a: m.answer_tokens }));
+  }
   if (m.ttft_ms !== null) parts.push(t(l, "stats.ttft", { s: (m.ttft_ms / 1000).toFixed(2) }));
   if (m.decode_tok_s !== null) parts.push(t(l, "stats.speed", { v: m.decode_tok_s.toFixed(1) }));
   if (m.engine?.model_file) parts.push(m.engine.model_file);

@@ -130,10 +130,10 @@ function ModelMenu() {
         <div class="menu model-list" role="menu" id="model-menu">
           {known.length === 0 && recent.length === 0 && <p class="muted small">{t(l, "model.libraryEmpty")}</p>}
           {known.map((m) => (
-            <button role="menuitem" class={`model-option${m.path === model?.path ? " current" : ""}`} key={m.path} data-path={m.path} title={m.path} onClick={() => use(m.path)}>
+            <button role="menuitem" class={`model-option${m.path === model?.path ? " current" : ""}`} key={m.path} data-path={m.path} title={m.name ? `${m.name}\n${m.path}` : m.path} onClick={() => use(m.path)}>
               <span class="model-option-name">
                 {m.path === model?.path ? "✓ " : ""}
-                {m.name || m.file_name}
+                {m.file_name}
               </span>
               <span class="muted small">
                 {m.quantization} · {size(m.size)} {fitNote(m.path)}
