@@ -2,7 +2,7 @@
 //! and its template up to the first value the analyst fills in), kept so that a new
 //! conversation runs only what is its own. Two tiers: recent prefixes in memory, and files in a
 //! cache folder so that a new process reuses them too. A file's key is the model file's
-//! SHA-256, the engine's KV format and the prefix's tokens; the file repeats the tokens, so a
+//! SHA-256, the engine's version and KV format, and the prefix's tokens; the file repeats the tokens, so a
 //! foreign, damaged or colliding file is a miss (and is removed), never a wrong answer.
 
 use std::collections::{HashMap, VecDeque};
@@ -169,6 +169,9 @@ impl Disk {
 pub fn key(model_sha256: &str, tokens: &[u32]) -> String {
     let mut h = Sha256::new();
     h.update(KV_FORMAT.as_bytes());
+    h.update([0]);
+    // Another build's kernels may round differently: its keys and values are not reused.
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update([0]);
     h.update(model_sha256.as_bytes());
     h.update([0]);

@@ -213,8 +213,7 @@ fn first_run_to_a_first_answer_then_settings_survive_a_restart() {
     let s = d.session();
     s.wait_text("#new-chat", LONG, |t| t.contains("新对话")).expect("the Chinese UI after a restart");
     assert!(s.find("#first-run").is_err(), "the setup never comes back");
-    let theme = s.script("return document.documentElement.dataset.theme ?? null").expect("theme");
-    assert_eq!(theme.as_str(), Some("dark"));
+    s.wait_until("return document.documentElement.dataset.theme === 'dark'", LONG).expect("the dark theme kept");
     s.end().expect("close");
 
     // A damaged settings row: the app starts, keeps what it can read, and says so.
@@ -288,8 +287,9 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.click_css("#model-menu-toggle").expect("the model menu");
     s.wait_for("#model-menu #model-open-file", LONG).expect("Open file…");
     s.wait_for("#model-menu #model-manage", LONG).expect("Manage models…");
-    let listed = s.wait_text("#model-menu .model-option.current", LONG, |t| !t.is_empty()).expect("the model in use, listed");
-    assert!(listed.contains('✓'), "{listed}");
+    // Listed from the library once the menu has read it: with its quantization and fit.
+    s.wait_text("#model-menu .model-option.current", LONG, |t| t.contains('✓') && t.contains("Q8_0") && t.contains("fits"))
+        .expect("the model in use, listed with its fit");
     d.screenshot("desktop-model-menu.png");
     let path = s.wait_for("#model-path", LONG).expect("model path");
     s.clear(&path).expect("clear");
@@ -661,17 +661,28 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
         s.wait_until("return window.__reading.some((t) => t.startsWith('正在读取提示词'))", LONG).expect("the reading's progress, in Chinese");
         d.screenshot(shot);
         s.wait_for(".answer-body", LONG).expect("the answer begins");
-        s.click_css("#stop").ok();
-        s.wait_for("#send", LONG).expect("ready");
         serde_json::from_value::<Vec<String>>(s.script("return window.__reading").expect("reading")).expect("strings")
     };
     let first = compliance("某基金销售人员在朋友圈宣传产品“保本保收益、年化8%”。", "zh-reading-the-prompt.png");
     assert!(first.iter().any(|t| t.contains(" / ") && t.contains("个 token")), "{first:?}");
+    // Ctrl+N while the answer is being written: a new chat at once, the answer going on.
+    let composer = s.find("#composer").expect("composer");
+    s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
+    s.wait_until("return !document.querySelector('#conversation-title') && document.activeElement && document.activeElement.id === 'composer'", LONG)
+        .expect("a new chat, its composer focused");
+    // Back in it from the sidebar: the text still grows, and it can be stopped there.
+    s.click_css(".item .item-title").expect("the first conversation");
+    let grown = s.wait_text(".status-streaming .answer-body", LONG, |t| !t.is_empty()).expect("its answer").len();
+    s.wait_text(".status-streaming .answer-body", LONG, |t| t.len() > grown).expect("still being written");
+    s.click_css("#stop-background").expect("stop it");
+    s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("stopped");
     // A new chat of the same preset: the preset's own text comes from the cache.
     let composer = s.find("#composer").expect("composer");
     s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
     s.wait_until("return !document.querySelector('#conversation-title')", LONG).expect("a new chat");
     let second = compliance("某理财经理通过邮件向客户保证本金安全，年化收益不低于6%。", "zh-reading-from-the-cache.png");
+    s.click_css("#stop").ok();
+    s.wait_for("#send", LONG).expect("ready");
     assert!(second.iter().any(|t| t.contains("个来自缓存")), "the second conversation of the preset reused its prefix: {second:?}");
 
     // The model menu, in Chinese; a truncated file is refused in Chinese, the model in use kept.

@@ -1,7 +1,7 @@
 import { render } from "preact";
 import { api } from "./api";
 import { App } from "./components/App";
-import { applyTheme, boot, errorLine } from "./state";
+import { applyTheme, boot, errorLine, lastTheme } from "./state";
 import "./styles.css";
 
 // Links in answers open in the system browser, never inside the app.
@@ -20,7 +20,7 @@ void api.rendererCss().then((css) => {
   document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 });
 
-// The system's palette until the saved setting arrives.
-applyTheme("system");
+// The palette last shown until the saved setting arrives.
+applyTheme(lastTheme());
 render(<App />, document.getElementById("app")!);
 boot().catch((e) => (errorLine.value = String(e?.message ?? e)));

@@ -102,10 +102,25 @@ export async function refreshInfo() {
 }
 
 let chosenTheme: Theme = "system";
+/** The palette last shown, so a dark app does not start light until its settings arrive. */
+export function lastTheme(): Theme {
+  try {
+    const kept = localStorage.getItem("fin-r1.theme");
+    if (kept === "light" || kept === "dark" || kept === "system") return kept;
+  } catch {
+    // No storage.
+  }
+  return "system";
+}
 /** The light or dark palette; "system" follows the desktop, also when it changes. */
 export function applyTheme(theme: Theme) {
   if (typeof document === "undefined") return;
   chosenTheme = theme;
+  try {
+    localStorage.setItem("fin-r1.theme", theme);
+  } catch {
+    // Not kept: the next start shows the system's palette until the settings arrive.
+  }
   const dark = window.matchMedia("(prefers-color-scheme: dark)");
   document.documentElement.dataset.theme = theme === "system" ? (dark.matches ? "dark" : "light") : theme;
 }

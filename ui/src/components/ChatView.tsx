@@ -7,7 +7,7 @@ import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
-import { current, foundMessage, isStreaming, lang, live, now, scenarios, send, showBranch } from "../state";
+import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
 import type { ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
 import { firstLine } from "./format";
@@ -44,6 +44,15 @@ export function ChatView() {
     setTimeout(() => el.classList.remove("found"), 2500);
   }, [found, view]);
   useEffect(() => (list.current ? follow(list.current, () => following.current) : undefined), []);
+  // An answer still being written that this view does not stream (left for a new chat, then
+  // opened again): its text is read from the store as it is saved, until it ends.
+  const background = path.some((m) => m.status === "streaming" && live.value?.answerId !== m.id);
+  useEffect(() => {
+    if (!background) return;
+    const id = view.conversation.id;
+    const timer = setInterval(() => void reloadConversation(id), 1000);
+    return () => clearInterval(timer);
+  }, [background, view.conversation.id]);
   const onScroll = () => {
     const el = list.current;
     if (!el) return;
@@ -214,6 +223,11 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
       {answer && <Markdown text={answer} streaming={true} />}
       <div class="actions">
         <BranchNav m={m} view={view} />
+        {!mine && (
+          <button class="link" id="stop-background" onClick={() => void api.stop(m.id)}>
+            {t(l, "composer.stop")}
+          </button>
+        )}
       </div>
     </div>
   );

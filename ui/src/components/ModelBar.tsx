@@ -142,7 +142,10 @@ function ModelMenu() {
           ))}
           {recent.map((p) => (
             <button role="menuitem" class={`model-option${p === model?.path ? " current" : ""}`} key={p} data-path={p} title={p} onClick={() => use(p)}>
-              <span class="model-option-name">{p.split(/[\\/]/).pop()}</span>
+              <span class="model-option-name">
+                {p === model?.path ? "✓ " : ""}
+                {p.split(/[\\/]/).pop()}
+              </span>
               <span class="muted small">{p}</span>
             </button>
           ))}
