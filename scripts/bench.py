@@ -20,6 +20,15 @@ FIXTURES = os.environ.get("FIN_R1_FIXTURES", f"{HOME}/.cache/fin-r1/fixtures")
 SYNTHETIC = f"{HOME}/.cache/fin-r1/bench/qwen2-7b-q4_k_m-synthetic.gguf"
 TURN2_NEW_TOKENS = 32
 
+def synthetic_7b(fin_r1):
+    """The Fin-R1-shaped 7B file, written once by make-synthetic-gguf (beside `fin_r1`)."""
+    if not os.path.exists(SYNTHETIC):
+        os.makedirs(os.path.dirname(SYNTHETIC), exist_ok=True)
+        maker = os.path.join(os.path.dirname(fin_r1), "make-synthetic-gguf")
+        subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", SYNTHETIC], check=True)
+    return SYNTHETIC
+
+
 LLAMA_CHILD = r'''
 import json, resource, sys, time
 from llama_cpp import Llama
@@ -95,11 +104,7 @@ def main():
     args = ap.parse_args()
     models = args.models
     if not models:
-        if not os.path.exists(SYNTHETIC):
-            os.makedirs(os.path.dirname(SYNTHETIC), exist_ok=True)
-            maker = os.path.join(os.path.dirname(args.fin_r1), "make-synthetic-gguf")
-            subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", SYNTHETIC], check=True)
-        models = [SYNTHETIC, f"{FIXTURES}/smollm2-135m-instruct-q4_1.gguf"]
+        models = [synthetic_7b(args.fin_r1), f"{FIXTURES}/smollm2-135m-instruct-q4_1.gguf"]
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, {os.cpu_count()} CPUs, {args.threads} threads")
     for model in models:
@@ -123,4 +128,5 @@ def main():
         print(table(rows), flush=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -10,9 +10,8 @@ Markdown for BENCHMARKS.md.
 """
 import argparse, json, os, platform, shutil, statistics, subprocess, sys, tempfile, time
 
-HOME = os.path.expanduser("~")
-FIXTURES = os.environ.get("FIN_R1_FIXTURES", f"{HOME}/.cache/fin-r1/fixtures")
-SYNTHETIC = f"{HOME}/.cache/fin-r1/bench/qwen2-7b-q4_k_m-synthetic.gguf"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench import synthetic_7b  # noqa: E402
 RULE = ("《证券期货经营机构私募资产管理业务管理办法》第三十条：不得向投资者承诺本金不受损失或者承诺最低收益。"
         "《公开募集证券投资基金销售机构监督管理办法》第三十二条：基金销售机构不得以任何方式承诺收益。")
 FACTS = ["某基金销售机构员工在朋友圈宣传某私募产品“保本保收益、年化8%”，并附上产品二维码。",
@@ -47,13 +46,7 @@ def main():
     ap.add_argument("--fin-r1", default=os.environ.get("FIN_R1_BIN", "target/debug/fin-r1"))
     ap.add_argument("--reps", type=int, default=2)
     args = ap.parse_args()
-    model = args.model
-    if not model:
-        if not os.path.exists(SYNTHETIC):
-            os.makedirs(os.path.dirname(SYNTHETIC), exist_ok=True)
-            maker = os.path.join(os.path.dirname(args.fin_r1), "make-synthetic-gguf")
-            subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", SYNTHETIC], check=True)
-        model = SYNTHETIC
+    model = args.model or synthetic_7b(args.fin_r1)
     cold, warm = [], []
     for _ in range(args.reps):
         root = tempfile.mkdtemp(prefix="fin-r1-prefix-bench-")
