@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod catalog;
+pub mod documents;
 pub mod eval;
 pub mod hardware;
 pub mod hub;

@@ -1,6 +1,7 @@
 mod bench;
 mod chat;
 mod conversations;
+mod documents;
 mod eval;
 mod export;
 mod inspect;
@@ -45,6 +46,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Markdown on standard input to sanitised HTML (tables, math as MathML, highlighted code).
     Render(render::RenderArgs),
+    /// Documents for the conversation: what the model will see of a file.
+    Documents(documents::DocumentsArgs),
 }
 
 /// Options shared by the commands that load a model.
@@ -105,7 +108,7 @@ impl Cli {
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
             Command::Eval(_) => None,
-            Command::Inspect(_) | Command::Export(_) | Command::Import(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) => None,
+            Command::Inspect(_) | Command::Export(_) | Command::Import(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) | Command::Documents(_) => None,
         }
     }
 }
@@ -124,5 +127,6 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Scenarios(a) => scenarios::run(a),
         Command::Render(a) => render::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Documents(a) => documents::run(a),
     }
 }

@@ -1,0 +1,135 @@
+//! Documents an analyst attaches (issue 18): a file read into what the model will see — text
+//! with its structure and tables as Markdown tables, numbers as the file prints them. One
+//! module per format, each through a library made for it; PDF is not read yet.
+
+mod csv_file;
+mod docx_file;
+mod numfmt;
+mod sheet;
+mod table;
+
+use std::path::Path;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use table::markdown_table;
+
+/// Files beyond this are refused before reading (a workbook's XML is many times its size).
+pub const MAX_BYTES: u64 = 200 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{0}: this kind of file is not read (CSV, Excel .xlsx/.xls/.xlsm, OpenDocument .ods and Word .docx are)")]
+    Unsupported(String),
+    #[error("{path}: {size} MB; files up to {max} MB are read")]
+    TooLarge { path: String, size: u64, max: u64 },
+    #[error("{0}: the file is password-protected; save an unprotected copy to attach it")]
+    Encrypted(String),
+    #[error("{path}: not a readable {kind} file: {reason}")]
+    Unreadable { path: String, kind: &'static str, reason: String },
+}
+
+impl DocumentError {
+    pub fn kind(&self) -> fin_r1_engine::ErrorKind {
+        match self {
+            Self::Io { .. } => fin_r1_engine::ErrorKind::Io,
+            _ => fin_r1_engine::ErrorKind::InvalidRequest,
+        }
+    }
+}
+
+/// A file as read: what it is, and its content in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub file_name: String,
+    /// csv, xlsx, xls, ods, docx.
+    pub kind: String,
+    pub size: u64,
+    pub sha256: String,
+    /// What was left out or could not be read as it is, said rather than dropped silently
+    /// (a hidden sheet, a merged cell's repeat).
+    pub notes: Vec<String>,
+    pub blocks: Vec<Block>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Block {
+    Heading { level: u8, text: String },
+    Paragraph { text: String },
+    /// The first row is the header. `label` says where it is (a sheet's name).
+    Table { label: Option<String>, rows: Vec<Vec<String>> },
+}
+
+impl Document {
+    /// The text the model sees: a heading naming the file, then each block; tables as
+    /// Markdown tables.
+    pub fn to_markdown(&self) -> String {
+        let mut out = format!("## {} ({})\n", self.file_name, self.kind);
+        for n in &self.notes {
+            out.push_str(&format!("\n> {n}\n"));
+        }
+        for b in &self.blocks {
+            out.push('\n');
+            match b {
+                Block::Heading { level, text } => out.push_str(&format!("{} {text}\n", "#".repeat(usize::from(*level).clamp(1, 4) + 2))),
+                Block::Paragraph { text } => out.push_str(&format!("{text}\n")),
+                Block::Table { label, rows } => {
+                    if let Some(l) = label {
+                        out.push_str(&format!("{l}\n\n"));
+                    }
+                    out.push_str(&markdown_table(rows));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every table's cells, for tests and the extracted view.
+    pub fn tables(&self) -> impl Iterator<Item = (&Option<String>, &Vec<Vec<String>>)> {
+        self.blocks.iter().filter_map(|b| match b {
+            Block::Table { label, rows } => Some((label, rows)),
+            _ => None,
+        })
+    }
+}
+
+/// Reads a file by its content's kind (the name's extension, checked against its first bytes).
+pub fn extract(path: &Path) -> Result<Document, DocumentError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| DocumentError::Io { path: shown.clone(), source })?;
+    if meta.len() > MAX_BYTES {
+        return Err(DocumentError::TooLarge { path: shown, size: meta.len() >> 20, max: MAX_BYTES >> 20 });
+    }
+    let bytes = std::fs::read(path).map_err(|source| DocumentError::Io { path: shown.clone(), source })?;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    // Encrypted Office files are an OLE container, whatever their extension says.
+    let ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
+    let zip = bytes.starts_with(b"PK\x03\x04");
+    let (kind, notes, blocks) = match ext.as_str() {
+        "csv" | "tsv" | "txt" => {
+            let (notes, table) = csv_file::read(&bytes, &shown)?;
+            ("csv", notes, vec![table])
+        }
+        "xlsx" | "xlsm" if ole => return Err(DocumentError::Encrypted(shown)),
+        "xlsx" | "xlsm" | "xls" | "ods" => {
+            let (notes, blocks) = sheet::read(path, &shown)?;
+            (if ext == "xlsm" { "xlsx" } else { ext.as_str() }, notes, blocks)
+        }
+        "docx" if ole => return Err(DocumentError::Encrypted(shown)),
+        "docx" if !zip => return Err(DocumentError::Unreadable { path: shown, kind: "Word", reason: "not a .docx (zip) file".into() }),
+        "docx" => ("docx", Vec::new(), docx_file::read(&bytes, &shown)?),
+        _ => return Err(DocumentError::Unsupported(shown)),
+    };
+    Ok(Document {
+        file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+        kind: kind.to_owned(),
+        size: meta.len(),
+        sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
+        notes,
+        blocks,
+    })
+}
