@@ -1,0 +1,125 @@
+//! Documents as the model will see them (issue 18): each corpus file's expected cells in the
+//! right row and column, numbers as printed; broken, encrypted and foreign files refused in one
+//! clear line. The corpus and how it was made: tests/fixtures/documents/make_corpus.py.
+
+use std::process::Command;
+
+use fin_r1_core::documents::{extract, Block, Document};
+use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir};
+
+fn doc(name: &str) -> Document {
+    extract(&repo_data(&format!("documents/{name}"))).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// (table index, row, column, text) that must be there; returns (right, expected).
+fn score(d: &Document, want: &[(usize, usize, usize, &str)]) -> (usize, usize) {
+    let tables: Vec<&Vec<Vec<String>>> = d.tables().map(|(_, rows)| rows).collect();
+    let mut wrong = Vec::new();
+    for &(t, r, c, text) in want {
+        let got = tables.get(t).and_then(|rows| rows.get(r)).and_then(|row| row.get(c)).map(String::as_str);
+        if got != Some(text) {
+            wrong.push(format!("table {t} row {r} col {c}: want {text:?}, got {got:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}:\n{}\n\n{}", d.file_name, wrong.join("\n"), d.to_markdown());
+    (want.len() - wrong.len(), want.len())
+}
+
+#[test]
+fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
+    let d = doc("income.xlsx");
+    assert_eq!(d.kind, "xlsx");
+    let labels: Vec<String> = d.tables().filter_map(|(l, _)| l.clone()).collect();
+    assert_eq!(labels, ["Sheet: Income statement", "Sheet: Notes"]);
+    assert_eq!(d.notes, ["sheet “Workings” is hidden: left out"]);
+    assert!(!d.to_markdown().contains("scratch"), "the hidden sheet's content stays out");
+    score(
+        &d,
+        &[
+            (0, 0, 1, "2023"),
+            (0, 0, 2, "2024"),
+            (0, 1, 0, "Revenue"),
+            (0, 1, 1, "4,286"),
+            (0, 2, 2, "(2,890)"),
+            (0, 3, 1, "612"),
+            // A formula: the value the file saved, under its percent format.
+            (0, 4, 1, "14.3%"),
+            (0, 4, 2, "14.7%"),
+            // A merged title: its text once, the place it covers empty; a date as a date.
+            (1, 0, 0, "Balance sheet date"),
+            (1, 0, 1, ""),
+            (1, 0, 2, "2024-12-31"),
+            (1, 2, 1, "华东"),
+            (1, 3, 2, "2992"),
+        ],
+    );
+}
+
+#[test]
+fn a_gbk_csv_reads_in_chinese_with_numbers_as_printed() {
+    let d = doc("loans-gbk.csv");
+    assert_eq!(d.notes, ["read as GBK text"]);
+    score(
+        &d,
+        &[
+            (0, 0, 0, "借款人"),
+            (0, 0, 3, "利率"),
+            (0, 1, 0, "华东制造有限公司"),
+            (0, 1, 1, "(1,234)"),
+            (0, 1, 3, "12.5%"),
+            (0, 2, 1, "$ 10.000,00"),
+            (0, 2, 4, ""),
+            (0, 3, 1, "56,789.10"),
+            (0, 3, 4, "关注类"),
+        ],
+    );
+}
+
+#[test]
+fn a_word_file_keeps_headings_paragraphs_and_its_table() {
+    let d = doc("policy.docx");
+    assert_eq!(d.blocks.first(), Some(&Block::Heading { level: 1, text: "Credit policy 2024".into() }));
+    assert!(d.blocks.contains(&Block::Heading { level: 2, text: "Limits".into() }));
+    assert!(d.blocks.iter().any(|b| matches!(b, Block::Paragraph { text } if text.contains("资本净额的10%"))));
+    score(&d, &[(0, 0, 1, "Limit (CNY m)"), (0, 1, 0, "Retail"), (0, 2, 2, "Head office"), (0, 3, 0, "Total"), (0, 3, 1, "550"), (0, 3, 2, "")]);
+    let md = d.to_markdown();
+    assert!(md.contains("| Segment | Limit (CNY m) | Approver |\n|---|---|---|\n| Retail | 50 | Branch |"), "{md}");
+}
+
+#[test]
+fn broken_encrypted_and_foreign_files_are_refused_in_one_line() {
+    let dir = scratch_dir().join(format!("documents-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let xlsx = std::fs::read(repo_data("documents/income.xlsx")).expect("xlsx");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("truncated.xlsx", xlsx[..xlsx.len() / 2].to_vec(), "not a readable spreadsheet"),
+        // Office's encryption wraps the workbook in an OLE container.
+        ("locked.xlsx", [&[0xD0u8, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..], &[0u8; 504][..]].concat(), "password-protected"),
+        ("notes.docx", b"plain text, not a Word file".to_vec(), "not a readable Word file"),
+        ("scan.bmp", vec![0x42, 0x4D, 0, 0], "is not read"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let err = extract(&path).expect_err(name).to_string();
+        assert!(err.contains(want) && err.contains(name) && !err.contains('\n'), "{name}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `fin-r1 documents extract` prints what the model sees; `--json` the whole record.
+#[test]
+fn the_cli_prints_what_the_model_sees() {
+    let file = repo_data("documents/income.xlsx");
+    let out = Command::new(fin_r1_bin()).args(["documents", "extract"]).arg(&file).output().expect("run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.contains("| Operating margin | 14.3% | 14.7% |"), "{md}");
+    let out = Command::new(fin_r1_bin()).args(["documents", "extract", "--json"]).arg(&file).output().expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(v["blocks"][0]["type"], "table");
+    let out = Command::new(fin_r1_bin()).args(["documents", "extract", "/nonexistent/report.pdf"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("fin-r1: "));
+}
