@@ -123,3 +123,64 @@ fn the_cli_prints_what_the_model_sees() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("fin-r1: "));
 }
+
+/// A 10-K-like document: sections of prose and a long statement with one row the question
+/// names, far from the start.
+fn annual_report(zh: bool) -> Document {
+    let mut blocks = Vec::new();
+    for s in 0..20 {
+        blocks.push(Block::Heading { level: 2, text: format!("Item {s}. Risk factors and business overview") });
+        for p in 0..6 {
+            blocks.push(Block::Paragraph {
+                text: format!("Section {s} paragraph {p}: the company operates retail and wholesale segments in several regions; demand, pricing and supply chain costs may vary from year to year."),
+            });
+        }
+    }
+    let mut rows = vec![vec!["Line item".to_owned(), "2023".to_owned(), "2024".to_owned()]];
+    for i in 0..300 {
+        rows.push(vec![format!("Other expense line {i}"), format!("{}", 100 + i), format!("{}", 110 + i)]);
+        if i == 217 {
+            let name = if zh { "营业利润率" } else { "Operating margin" };
+            rows.push(vec![name.to_owned(), "14.3%".to_owned(), "14.7%".to_owned()]);
+        }
+    }
+    blocks.push(Block::Table { label: Some("Sheet: Income statement".into()), rows });
+    Document { file_name: "10-K.xlsx".into(), kind: "xlsx".into(), size: 0, sha256: String::new(), notes: Vec::new(), blocks }
+}
+
+/// Issue 18 item 3: a document over the budget is cut at its own boundaries (a table's header
+/// in every part, no row cut) and the part holding the named row is chosen, in English and in
+/// Chinese, with a line saying what went in.
+#[test]
+fn the_part_holding_the_named_row_is_chosen_in_english_and_chinese() {
+    use fin_r1_core::documents::chunks::{parts, select};
+    for (zh, question, row) in [
+        (false, "What was the operating margin in 2024?", "| Operating margin | 14.3% | 14.7% |"),
+        (true, "2024年的营业利润率是多少？", "| 营业利润率 | 14.3% | 14.7% |"),
+    ] {
+        let doc = annual_report(zh);
+        let all = parts(&doc);
+        assert!(all.len() > 20, "{}", all.len());
+        for p in all.iter().filter(|p| p.label.contains("Income statement")) {
+            assert!(p.text.starts_with("| Line item | 2023 | 2024 |\n|---|---|---|\n"), "a part without its header: {}", p.label);
+            assert!(p.text.lines().all(|l| l.starts_with('|') && l.ends_with('|')), "a row cut: {}", p.label);
+        }
+        let chosen = select(&doc, question, 1200);
+        let text = chosen.to_markdown();
+        assert!(text.contains(row), "{question}: {}\n{text}", chosen.summary);
+        assert!(chosen.parts.iter().map(|p| p.tokens).sum::<usize>() <= 1200);
+        assert!(chosen.summary.starts_with("parts ") && chosen.summary.contains(&format!("of {} of 10-K.xlsx", all.len())), "{}", chosen.summary);
+        // In document order, each labelled.
+        let order: Vec<usize> = chosen.parts.iter().map(|p| all.iter().position(|a| a == p).expect("a part")).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
+        assert!(text.starts_with("[10-K.xlsx · "), "{text}");
+    }
+    // What fits goes in whole.
+    let small = doc_small();
+    let all = select(&small, "anything", 10_000);
+    assert_eq!(all.summary, "all of income.xlsx");
+}
+
+fn doc_small() -> Document {
+    doc("income.xlsx")
+}

@@ -2,6 +2,7 @@
 //! with its structure and tables as Markdown tables, numbers as the file prints them. One
 //! module per format, each through a library made for it; PDF is not read yet.
 
+pub mod chunks;
 mod csv_file;
 mod docx_file;
 mod numfmt;
