@@ -184,3 +184,90 @@ fn the_part_holding_the_named_row_is_chosen_in_english_and_chinese() {
 fn doc_small() -> Document {
     doc("income.xlsx")
 }
+
+fn chat(data: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use fin_r1_tests::{tiny_qwen2, TinySpec, THINKING_SCRIPT};
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    Command::new(fin_r1_bin())
+        .env("FIN_R1_CACHE_DIR", data.join("cache"))
+        .args(["chat", "--temperature", "0", "--max-tokens", "64", "--data-dir"])
+        .arg(data)
+        .arg("--model")
+        .arg(&model)
+        .args(args)
+        .output()
+        .expect("run")
+}
+
+/// Issue 18 items 2 and 3 on the command line: documents go into the prompt (whole when they
+/// fit, the best parts when not, the terminal says which), are stored with the question, carried
+/// into the next turn, found by search and listed with their hashes in the report; an
+/// unreadable file is refused before anything is stored.
+#[test]
+fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
+    let data = scratch_dir().join(format!("documents-chat-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("dir");
+    let xlsx = repo_data("documents/income.xlsx");
+    let csv = repo_data("documents/loans-gbk.csv");
+
+    let bad = data.join("broken.docx");
+    std::fs::write(&bad, b"not a docx").expect("write");
+    let out = chat(&data, &["--attach", bad.to_str().expect("path"), "What is in it?"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable Word file"));
+
+    let plain = chat(&data, &["What was the operating margin in 2024?"]);
+    assert!(plain.status.success());
+    let out = chat(&data, &["--json", "--attach", xlsx.to_str().expect("path"), "--attach", csv.to_str().expect("path"), "What was the operating margin in 2024?"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let started = &events[0];
+    assert_eq!(started["attachments"][0]["file_name"], "income.xlsx");
+    assert_eq!(started["attachments"][0]["included_summary"], "all of income.xlsx");
+    assert_eq!(started["attachments"][1]["file_name"], "loans-gbk.csv");
+    let prompt = |evs: &[serde_json::Value]| evs.iter().find(|e| e["type"] == "usage").and_then(|e| e["prompt_tokens"].as_u64()).expect("usage");
+    let with_docs = prompt(&events);
+    assert!(with_docs > 300, "the documents are in the prompt: {with_docs} tokens");
+
+    // The next question of the conversation still carries them.
+    let out = chat(&data, &["--json", "--conversation", "latest", "And in 2023?"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let next: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    assert!(prompt(&next) > with_docs, "the history keeps the documents");
+
+    // Found by a word only the CSV holds (GBK-encoded on disk).
+    let out = Command::new(fin_r1_bin()).args(["conversations", "search", "华东制造", "--data-dir"]).arg(&data).output().expect("search");
+    let hits = String::from_utf8_lossy(&out.stdout);
+    assert!(hits.contains("document") && hits.contains("loans-gbk.csv"), "{hits}");
+
+    // The report lists each document with its hash.
+    let report = data.join("report.md");
+    let out = Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let md = std::fs::read_to_string(&report).expect("report");
+    let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&xlsx).expect("xlsx"));
+    assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
+
+    // A document over the context: its best parts go in, and the terminal says which.
+    let big = data.join("ledger.csv");
+    let mut rows = String::from("Account,2023,2024\n");
+    for i in 0..3000 {
+        rows.push_str(&format!("Expense account {i},{},{}\n", 100 + i, 110 + i));
+        if i == 2400 {
+            rows.push_str("Goodwill impairment,0,\"(4,321)\"\n");
+        }
+    }
+    std::fs::write(&big, rows).expect("ledger");
+    let out = chat(&data, &["--attach", big.to_str().expect("path"), "What was the goodwill impairment in 2024?"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("[ledger.csv: parts ") && said.contains(" of ledger.csv: "), "{said}");
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -1219,7 +1219,9 @@ export type Scenario_Serialize = {
 };
 
 /**  Which text of a conversation a search hit is in. */
-export type SearchField = "title" | "question" | "reasoning" | "answer";
+export type SearchField = "title" | "question" | "reasoning" | "answer" | 
+/**  A document attached to the question. */
+"attachment";
 
 export type SearchHit = SearchHit_Serialize | SearchHit_Deserialize;
 

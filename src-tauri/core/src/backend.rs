@@ -61,6 +61,15 @@ impl Backend {
         }
     }
 
+    /// The context in tokens the prompt must fit: the local model's; a remote server is taken
+    /// to serve Fin-R1's 16k.
+    pub fn context(&self) -> usize {
+        match self {
+            Backend::Local(e) => e.info().context,
+            Backend::Remote { .. } => fin_r1_engine::runtime::DEFAULT_CONTEXT,
+        }
+    }
+
     pub fn is_local(&self) -> bool {
         matches!(self, Backend::Local(_))
     }

@@ -11,9 +11,10 @@ use fin_r1_engine::{resolve_sampling, CancelToken, ChatMessage, ContextPolicy, E
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::documents::chunks::estimate_tokens;
 use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{
-    Conversation, EngineRef, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
+    Conversation, EngineRef, Message, NewAttachment, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
 };
 
 pub use fin_r1_engine::SamplingOverrides;
@@ -50,6 +51,8 @@ pub struct TurnRequest {
     /// The user's own defaults (Settings): over the model's and a preset's.
     pub defaults: SamplingOverrides,
     pub context_policy: ContextPolicy,
+    /// Documents attached to an `Ask`, already read (`documents::extract`).
+    pub attachments: Vec<crate::documents::Document>,
 }
 
 impl TurnRequest {
@@ -65,6 +68,7 @@ impl TurnRequest {
             conversation_sampling: None,
             defaults: SamplingOverrides::default(),
             context_policy: ContextPolicy::Error,
+            attachments: Vec::new(),
         }
     }
 }
@@ -79,6 +83,8 @@ pub struct TurnStarted {
     /// The answer's row, `streaming` until the turn ends.
     pub answer: Message,
     pub cancel: CancelToken,
+    /// The question's documents, each saying what of it the prompt carries.
+    pub attachments: Vec<crate::store::Attachment>,
 }
 
 /// A consumer of one turn: the terminal, the app's channel, a test.
@@ -198,11 +204,51 @@ impl Runner {
             }
         };
 
-        let mut messages = prompt_history(&history);
-        messages.push(ChatMessage::user(question.content.clone()));
         let preset = scenario.as_ref().map(|s| s.sampling.to_params());
         let sampling = resolve_sampling(self.backend.default_sampling(), preset.as_ref(), &req.defaults, &conversation.sampling, &req.sampling)?;
         let system = conversation.system_prompt.clone().or_else(|| self.backend.default_system_prompt()).unwrap_or_default();
+        let attachments = match &req.kind {
+            TurnKind::Ask { question: typed } if !req.attachments.is_empty() => {
+                // What the documents may take: the context less the answer's room and the rest
+                // of the prompt, shared between the files.
+                let history_text: String = history.iter().map(|m| format!("{}{}", m.content, m.answer)).collect();
+                let used = estimate_tokens(&system) + estimate_tokens(&history_text) + estimate_tokens(&question.content) + 64;
+                let context = self.backend.context();
+                let room = sampling.max_tokens.min(context / 2);
+                // A tenth kept back: the count is an estimate, the engine's is exact.
+                let budget = context.saturating_sub(room + used) * 9 / 10 / req.attachments.len();
+                let files: Vec<NewAttachment> = req
+                    .attachments
+                    .iter()
+                    .map(|d| {
+                        let chosen = crate::documents::chunks::select(d, typed, budget);
+                        NewAttachment {
+                            file_name: d.file_name.clone(),
+                            kind: d.kind.clone(),
+                            size: d.size,
+                            sha256: d.sha256.clone(),
+                            notes: d.notes.clone(),
+                            text: d.to_markdown(),
+                            included: chosen.to_markdown(),
+                            included_summary: chosen.summary,
+                        }
+                    })
+                    .collect();
+                self.store.add_attachments(question.id, &files).await?
+            }
+            TurnKind::Edit { question_id, .. } => {
+                self.store.copy_attachments(*question_id, question.id).await?;
+                self.store.attachments_of(question.id).await?.into_iter().map(|(a, _)| a).collect()
+            }
+            _ => self.store.attachments_of(question.id).await?.into_iter().map(|(a, _)| a).collect(),
+        };
+        // Each question with the documents attached to it, as its prompt carried them.
+        let mut carried: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (a, included) in self.store.conversation_attachments(conversation.id).await? {
+            carried.entry(a.message_id).or_default().push(included);
+        }
+        let mut messages = prompt_history(&history, &carried);
+        messages.push(ChatMessage::user(with_documents(&question.content, carried.get(&question.id))));
         let provenance = Provenance {
             engine: EngineRef {
                 engine: if self.backend.is_local() { "local".into() } else { "remote".into() },
@@ -236,7 +282,7 @@ impl Runner {
         let mut generation = self.backend.generate(request);
         let conversation_id = conversation.id;
         let question_id = question.id;
-        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: generation.cancel_token() });
+        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: generation.cancel_token(), attachments });
 
         let mut out = Outcome::default();
         let mut save_error: Option<StoreError> = None;
@@ -352,7 +398,7 @@ impl Runner {
 
 /// The earlier turns as the model sees them: answers only (reasoning is never sent back, as
 /// Fin-R1 and R1-style models expect), and questions that got no answer left out.
-fn prompt_history(path: &[Message]) -> Vec<ChatMessage> {
+fn prompt_history(path: &[Message], documents: &BTreeMap<i64, Vec<String>>) -> Vec<ChatMessage> {
     let mut out = Vec::new();
     let mut pending: Option<&Message> = None;
     for m in path {
@@ -361,7 +407,7 @@ fn prompt_history(path: &[Message]) -> Vec<ChatMessage> {
             MessageRole::Assistant => {
                 let usable = !matches!(m.status, MessageStatus::Error | MessageStatus::Streaming) && !m.answer.trim().is_empty();
                 if let (true, Some(q)) = (usable, pending.take()) {
-                    out.push(ChatMessage::user(q.content.clone()));
+                    out.push(ChatMessage::user(with_documents(&q.content, documents.get(&q.id))));
                     out.push(ChatMessage::assistant(m.answer.clone(), None));
                 }
             }
@@ -369,6 +415,15 @@ fn prompt_history(path: &[Message]) -> Vec<ChatMessage> {
         }
     }
     out
+}
+
+/// A question followed by its documents: after the question, so a preset's fixed opening
+/// stays the prompt's shared prefix.
+fn with_documents(question: &str, documents: Option<&Vec<String>>) -> String {
+    match documents {
+        Some(d) if !d.is_empty() => format!("{question}\n\n---\nAttached documents:\n\n{}", d.join("\n")),
+        _ => question.to_owned(),
+    }
 }
 
 fn stored_fields(question: &Message) -> BTreeMap<String, String> {

@@ -203,6 +203,8 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         conversation_sampling: request.sampling.filter(|_| request.conversation_id.is_none()),
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
+        // Attaching in the window comes with the paperclip (issue 18's next part).
+        attachments: Vec::new(),
     };
     let mut sink = ChannelSink::new(on_event, state.running.clone());
     let result = runner.run(req, &mut sink).await;

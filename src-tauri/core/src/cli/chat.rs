@@ -63,6 +63,11 @@ pub struct ChatArgs {
     /// A scenario preset (`fin-r1 scenarios list`): its system prompt, sampling and form.
     #[arg(long)]
     scenario: Option<String>,
+    /// A document for the (first) question: CSV, .xlsx/.xls/.ods or .docx (repeatable). What
+    /// does not fit the context goes in as the parts that best match the question, and the
+    /// terminal says which (`fin-r1 documents extract FILE` shows it all).
+    #[arg(long = "attach", value_name = "FILE")]
+    attach: Vec<std::path::PathBuf>,
     /// A form field of the scenario, NAME=VALUE (repeatable); the question fills `{question}`.
     #[arg(long = "field", value_name = "NAME=VALUE")]
     fields: Vec<String>,
@@ -136,8 +141,13 @@ impl TurnSink for Terminal {
                 "conversation_uid": t.conversation.uid,
                 "question_id": t.question.id,
                 "answer_id": t.answer.id,
+                "attachments": t.attachments,
             });
             println!("{line}");
+        } else {
+            for a in &t.attachments {
+                eprintln!("[{}: {}]", a.file_name, a.included_summary);
+            }
         }
     }
 
@@ -191,6 +201,18 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    // Read before anything is stored: an unreadable file is refused with nothing lost.
+    let mut documents = Vec::new();
+    for f in &a.attach {
+        match fin_r1_core::documents::extract(f) {
+            Ok(d) => documents.push(d),
+            Err(e) => {
+                report_error(a.json, e.kind(), &e.to_string());
+                return Ok(1);
+            }
+        }
+    }
+    let documents = std::cell::RefCell::new(documents);
     let mut form = BTreeMap::new();
     for f in &a.fields {
         let Some((k, v)) = f.split_once('=') else {
@@ -272,6 +294,8 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             sampling: a.overrides(),
             defaults: user_sampling.clone(),
             context_policy: policy,
+            // The documents go with the first question.
+            attachments: std::mem::take(&mut *documents.borrow_mut()),
             ..TurnRequest::ask(conversation, question)
         };
         let result = runtime.block_on(runner.run(req, terminal));

@@ -136,6 +136,7 @@ async fn command(store: &Store, a: ConversationsArgs) -> anyhow::Result<()> {
                     SearchField::Question => "question",
                     SearchField::Reasoning => "reasoning",
                     SearchField::Answer => "answer",
+                    SearchField::Attachment => "document",
                 };
                 println!("{:>5}  {:<9}  {}  ·  {}", h.conversation_id, field, fin_r1_core::title::short(&h.title, 40), h.snippet);
             }

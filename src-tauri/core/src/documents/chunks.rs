@@ -29,18 +29,19 @@ pub struct Selection {
     pub summary: String,
 }
 
-/// A rough count for budgeting: a CJK character is about a token, other text about four
-/// characters a token (Qwen's tokenizer, on financial text).
+/// A count for budgeting, on the high side: Qwen's tokenizer gives every digit a token of its
+/// own (a ledger is mostly digits), a CJK character or a table's `|` about one, other text
+/// about four characters a token.
 pub fn estimate_tokens(text: &str) -> usize {
-    let (mut cjk, mut other) = (0usize, 0usize);
+    let (mut single, mut other) = (0usize, 0usize);
     for c in text.chars() {
-        if is_cjk(c) {
-            cjk += 1;
+        if is_cjk(c) || c.is_ascii_digit() || matches!(c, '|' | '\n') {
+            single += 1;
         } else {
             other += 1;
         }
     }
-    cjk + other.div_ceil(4)
+    single + other.div_ceil(4)
 }
 
 fn is_cjk(c: char) -> bool {

@@ -84,7 +84,7 @@ pub fn to_html(r: &Report) -> String {
             let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(note));
         }
         let _ = write!(o, "<table class=\"provenance\">");
-        for (k, v) in provenance(a) {
+        for (k, v) in provenance(a, &t.attachments) {
             let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(k), esc(&v));
         }
         let _ = writeln!(o, "</table></section>");

@@ -58,7 +58,7 @@ pub fn to_markdown(r: &Report) -> String {
             let _ = writeln!(o, "*{note}*\n");
         }
         let _ = writeln!(o, "<sub>\n\n| 来源 / Provenance | |\n|---|---|");
-        for (k, v) in provenance(a) {
+        for (k, v) in provenance(a, &t.attachments) {
             let _ = writeln!(o, "| {k} | {} |", cell(&v));
         }
         let _ = writeln!(o, "\n</sub>\n");

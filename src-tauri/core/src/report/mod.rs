@@ -64,6 +64,8 @@ pub struct ReportOptions {
 pub struct Turn {
     pub question: Message,
     pub answer: Option<Message>,
+    /// The documents attached to the question, as the prompt carried them.
+    pub attachments: Vec<crate::store::Attachment>,
 }
 
 /// Everything a report is written from.
@@ -122,13 +124,17 @@ impl Report {
         let mut turns: Vec<Turn> = Vec::new();
         for m in chosen {
             match m.role {
-                MessageRole::User => turns.push(Turn { question: m, answer: None }),
+                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new() }),
                 MessageRole::Assistant => match turns.last_mut() {
                     Some(t) if t.answer.is_none() && m.parent_id == Some(t.question.id) => t.answer = Some(m),
                     _ => {}
                 },
                 MessageRole::System => {}
             }
+        }
+        let attachments = store.conversation_attachments(conversation_id).await?;
+        for t in &mut turns {
+            t.attachments = attachments.iter().filter(|(a, _)| a.message_id == t.question.id).map(|(a, _)| a.clone()).collect();
         }
         let scenario = conversation.scenario_id.as_deref().and_then(|id| Library::load(scenario_dir).get(id).ok().cloned());
         Ok(Self {
@@ -248,8 +254,14 @@ fn field_label(label: &crate::scenario::Text) -> String {
 }
 
 /// Provenance rows of one answer: (label, value).
-pub fn provenance(m: &Message) -> Vec<(&'static str, String)> {
+pub fn provenance(m: &Message, attachments: &[crate::store::Attachment]) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
+    for a in attachments {
+        rows.push((
+            "Document",
+            format!("{} ({}, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
+        ));
+    }
     if let Some(e) = &m.engine {
         rows.push(("Engine", if e.engine == "remote" { format!("remote ({})", e.remote_url.as_deref().unwrap_or("?")) } else { "local (in-process)".into() }));
         if let Some(f) = &e.model_file {

@@ -212,7 +212,7 @@ fn document(r: &Report, cjk: &str) -> String {
             o.push_str(&format!("#text(fill: rgb(\"#9a6700\"), size: 9pt)[{}]\n", text(note)));
         }
         o.push_str("#text(size: 7pt, fill: luma(90))[#table(columns: (auto, 1fr), inset: 3pt, stroke: 0.3pt + luma(200), ");
-        for (k, v) in provenance(a) {
+        for (k, v) in provenance(a, &t.attachments) {
             o.push_str(&format!("[{}], [{}], ", text(k), text(&v)));
         }
         o.push_str(")]\n");

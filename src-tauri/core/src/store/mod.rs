@@ -2,6 +2,7 @@
 //! file at once; migrations embedded and run on open; a streaming answer checkpointed about once a
 //! second, and on open rows a dead process left `streaming` become `interrupted` with their text.
 
+mod attachments;
 mod error;
 mod rows;
 mod search;
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
+pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
 pub use types::{
     Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, SearchField,

@@ -126,6 +126,26 @@ pub async fn search(pool: &SqlitePool, query: &str, limit: usize) -> Result<Vec<
             updated_at: r.try_get("updated_at")?,
         });
     }
+
+    let sql = format!(
+        "SELECT a.message_id, m.conversation_id, a.file_name, s.text, c.title, c.updated_at \
+         FROM attachment_search s JOIN attachments a ON a.id = s.rowid JOIN messages m ON m.id = a.message_id \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE c.deleted_at IS NULL{} ORDER BY c.updated_at DESC, a.id DESC LIMIT ?",
+        conditions(&q, "attachment_search", &["text"])
+    );
+    for r in bind_all(sqlx::query(&sql), &q, 1).bind(limit).fetch_all(pool).await? {
+        let text: String = r.try_get("text")?;
+        let file: String = r.try_get("file_name")?;
+        hits.push(SearchHit {
+            conversation_id: r.try_get("conversation_id")?,
+            title: r.try_get("title")?,
+            message_id: Some(r.try_get("message_id")?),
+            field: SearchField::Attachment,
+            snippet: format!("{file}: {}", snippet(&text, &q.words).unwrap_or_default()),
+            updated_at: r.try_get("updated_at")?,
+        });
+    }
     hits.truncate(limit as usize);
     Ok(hits)
 }

@@ -190,6 +190,8 @@ pub enum SearchField {
     Question,
     Reasoning,
     Answer,
+    /// A document attached to the question.
+    Attachment,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

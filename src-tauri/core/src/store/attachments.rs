@@ -1,0 +1,113 @@
+//! Documents attached to questions: stored with everything read from them and what of them the
+//! prompt carried.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::error::Result;
+use super::{now_ms, Store};
+
+/// One attached file as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Attachment {
+    pub id: i64,
+    pub message_id: i64,
+    pub file_name: String,
+    pub kind: String,
+    pub size: i64,
+    pub sha256: String,
+    /// What reading the file left out or said (a hidden sheet, the encoding).
+    pub notes: Vec<String>,
+    /// "all of report.xlsx", or which parts went into the prompt.
+    pub included_summary: String,
+}
+
+/// An attachment to store: the file as read, and the text the prompt carries.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub file_name: String,
+    pub kind: String,
+    pub size: u64,
+    pub sha256: String,
+    pub notes: Vec<String>,
+    /// Everything read from the file (Markdown).
+    pub text: String,
+    pub included: String,
+    pub included_summary: String,
+}
+
+impl Store {
+    pub async fn add_attachments(&self, message_id: i64, files: &[NewAttachment]) -> Result<Vec<Attachment>> {
+        let mut tx = self.pool.begin().await?;
+        for (i, f) in files.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(message_id)
+            .bind(i as i64)
+            .bind(&f.file_name)
+            .bind(&f.kind)
+            .bind(f.size as i64)
+            .bind(&f.sha256)
+            .bind(serde_json::to_string(&f.notes).unwrap_or_else(|_| "[]".into()))
+            .bind(&f.text)
+            .bind(&f.included)
+            .bind(&f.included_summary)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(self.attachments_of(message_id).await?.into_iter().map(|(a, _)| a).collect())
+    }
+
+    /// A question's attachments in the order attached, each with the text its prompt carried.
+    pub async fn attachments_of(&self, message_id: i64) -> Result<Vec<(Attachment, String)>> {
+        self.query_attachments("WHERE message_id = ?1", message_id).await
+    }
+
+    /// Every attachment of a conversation (all branches), with the text each prompt carried.
+    pub async fn conversation_attachments(&self, conversation_id: i64) -> Result<Vec<(Attachment, String)>> {
+        self.query_attachments("WHERE message_id IN (SELECT id FROM messages WHERE conversation_id = ?1)", conversation_id).await
+    }
+
+    /// Copies a question's attachments to another (an edited question keeps its documents).
+    pub async fn copy_attachments(&self, from: i64, to: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at) \
+             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3 FROM attachments WHERE message_id = ?1",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn query_attachments(&self, filter: &str, id: i64) -> Result<Vec<(Attachment, String)>> {
+        let sql = format!(
+            "SELECT id, message_id, file_name, kind, size, sha256, notes, included, included_summary FROM attachments {filter} ORDER BY message_id, position"
+        );
+        let mut out = Vec::new();
+        for r in sqlx::query(&sql).bind(id).fetch_all(&self.pool).await? {
+            let notes: String = r.try_get("notes")?;
+            out.push((
+                Attachment {
+                    id: r.try_get("id")?,
+                    message_id: r.try_get("message_id")?,
+                    file_name: r.try_get("file_name")?,
+                    kind: r.try_get("kind")?,
+                    size: r.try_get("size")?,
+                    sha256: r.try_get("sha256")?,
+                    notes: serde_json::from_str(&notes).unwrap_or_default(),
+                    included_summary: r.try_get("included_summary")?,
+                },
+                r.try_get("included")?,
+            ));
+        }
+        Ok(out)
+    }
+}
