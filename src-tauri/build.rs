@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "show_branch",
     "search_conversations",
     "rename_conversation",
+    "conversation_attachments",
     "pin_conversation",
     "set_conversation_sampling",
     "delete_conversation",

@@ -17,6 +17,7 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::chat::show_branch,
             crate::commands::chat::search_conversations,
             crate::commands::chat::rename_conversation,
+            crate::commands::chat::conversation_attachments,
             crate::commands::chat::pin_conversation,
             crate::commands::chat::set_conversation_sampling,
             crate::commands::chat::delete_conversation,

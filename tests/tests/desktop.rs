@@ -703,3 +703,39 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
     d.screenshot("zh-broken-model.png");
     s.end().expect("close");
 }
+
+/// Issue 18: a conversation whose question came with documents (attached on the command line)
+/// opens in the window with a chip per document, and a word only a document holds finds it.
+#[test]
+fn a_conversation_with_documents_shows_their_chips_and_is_found_by_them() {
+    let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = fresh_data("documents");
+    seed_settings(&data, |_| {});
+    let out = Command::new(fin_r1_bin())
+        .env("FIN_R1_CACHE_DIR", data.join("cache"))
+        .args(["chat", "--temperature", "0", "--max-tokens", "64", "--data-dir"])
+        .arg(&data)
+        .arg("--model")
+        .arg(&thinking)
+        .arg("--attach")
+        .arg(fin_r1_tests::repo_data("documents/income.xlsx"))
+        .arg("--attach")
+        .arg(fin_r1_tests::repo_data("documents/loans-gbk.csv"))
+        .arg("What was the operating margin in 2024?")
+        .output()
+        .expect("chat");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = Desktop::start(5, &data, &[("FIN_R1_MODEL", thinking.as_path())]);
+    let s = d.session();
+    s.wait_for(".item .item-title", LONG).expect("the conversation");
+    s.click_css(".item .item-title").expect("open it");
+    s.wait_text(".msg.question .chip.attachment", LONG, |t| t.contains("income.xlsx") && t.contains("XLSX")).expect("the workbook's chip");
+    assert_eq!(s.find_all(".msg.question .chip.attachment").expect("chips").len(), 2);
+    d.screenshot("documents-chips.png");
+    let search = s.find("#search").expect("search");
+    s.type_into(&search, "华东制造").expect("a word only the CSV holds");
+    s.wait_text(".hit .hit-field", LONG, |t| t == "Document").expect("found in a document");
+    let snippet = s.wait_text(".hit .hit-snippet", LONG, |t| !t.is_empty()).expect("snippet");
+    assert!(snippet.starts_with("loans-gbk.csv: "), "{snippet}");
+    s.end().expect("close");
+}

@@ -26,6 +26,7 @@ export const api = {
   showBranch: commands.showBranch,
   search: commands.searchConversations,
   rename: commands.renameConversation,
+  attachments: commands.conversationAttachments,
   pin: commands.pinConversation,
   setConversationSampling: commands.setConversationSampling,
   remove: commands.deleteConversation,

@@ -16,6 +16,11 @@ export const commands = {
 	showBranch: (conversationId: number, messageId: number) => __TAURI_INVOKE<ConversationView_Serialize>("show_branch", { conversationId, messageId }),
 	searchConversations: (query: string) => __TAURI_INVOKE<SearchHit_Serialize[]>("search_conversations", { query }),
 	renameConversation: (id: number, title: string) => __TAURI_INVOKE<null>("rename_conversation", { id, title }),
+	/**
+	 *  The documents attached to a conversation's questions (file, type, size, hash, what the
+	 *  prompt carried), for the chips under each question.
+	 */
+	conversationAttachments: (conversationId: number) => __TAURI_INVOKE<Attachment[]>("conversation_attachments", { conversationId }),
 	pinConversation: (id: number, pinned: boolean) => __TAURI_INVOKE<null>("pin_conversation", { id, pinned }),
 	/**  The sampling panel of a conversation: kept with it in the store, where the CLI sees it too. */
 	setConversationSampling: (id: number, sampling: SamplingOverrides_Deserialize) => __TAURI_INVOKE<null>("set_conversation_sampling", { id, sampling }),
@@ -152,6 +157,20 @@ export type AppInfo_Serialize = {
 	settings: Settings_Serialize,
 	/**  Things to tell the user once (settings reset, a crash report from last time). */
 	notices: string[],
+};
+
+/**  One attached file as stored. */
+export type Attachment = {
+	id: number,
+	message_id: number,
+	file_name: string,
+	kind: string,
+	size: number,
+	sha256: string,
+	/**  What reading the file left out or said (a hidden sheet, the encoding). */
+	notes: string[],
+	/**  "all of report.xlsx", or which parts went into the prompt. */
+	included_summary: string,
 };
 
 export type Bench = 

@@ -62,3 +62,4 @@ export type TurnKind = B.TurnKind;
 export type TurnSummary = B.TurnSummary_Serialize;
 export type Usage = B.Usage;
 export type Vault = B.Vault;
+export type Attachment = B.Attachment;

@@ -107,6 +107,14 @@ pub async fn search_conversations(state: State<'_, AppState>, query: String) -> 
     Ok(state.store.search(&query, 50).await?)
 }
 
+/// The documents attached to a conversation's questions (file, type, size, hash, what the
+/// prompt carried), for the chips under each question.
+#[tauri::command]
+#[specta::specta]
+pub async fn conversation_attachments(state: State<'_, AppState>, conversation_id: i64) -> CmdResult<Vec<fin_r1_core::store::Attachment>> {
+    Ok(state.store.conversation_attachments(conversation_id).await?.into_iter().map(|(a, _)| a).collect())
+}
+
 #[tauri::command]
 #[specta::specta]
 pub async fn rename_conversation(state: State<'_, AppState>, id: i64, title: String) -> CmdResult<()> {

@@ -8,9 +8,9 @@ import { Throttled } from "../throttle";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
-import type { ConversationView, Message } from "../types";
+import type { Attachment, ConversationView, Message } from "../types";
 import { Composer } from "./Composer";
-import { firstLine } from "./format";
+import { firstLine, size } from "./format";
 import { ExportDialog } from "./ExportDialog";
 
 export function ChatView() {
@@ -46,6 +46,18 @@ export function ChatView() {
   useEffect(() => (list.current ? follow(list.current, () => following.current) : undefined), []);
   // An answer still being written that this view does not stream (left for a new chat, then
   // opened again): its text is read from the store as it is saved, until it ends.
+  // The documents attached to the questions (the chips under each).
+  const [docs, setDocs] = useState<Attachment[]>([]);
+  useEffect(() => {
+    let live = true;
+    api.attachments(view.conversation.id).then(
+      (a) => live && setDocs(a),
+      () => live && setDocs([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, [view.conversation.id, path.length]);
   const background = path.some((m) => m.status === "streaming" && live.value?.answerId !== m.id);
   useEffect(() => {
     if (!background) return;
@@ -88,7 +100,7 @@ export function ChatView() {
           }
         }}
       >
-        {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} /> : <Answer key={m.id} m={m} view={view} />))}
+        {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} docs={docs.filter((d) => d.message_id === m.id)} /> : <Answer key={m.id} m={m} view={view} />))}
         <div ref={end} />
         {behind && (
           <button class="jump-latest" id="jump-latest" onClick={jump}>
@@ -124,7 +136,7 @@ function BranchNav({ m, view }: { m: Message; view: ConversationView }) {
   );
 }
 
-function Question({ m, view }: { m: Message; view: ConversationView }) {
+function Question({ m, view, docs }: { m: Message; view: ConversationView; docs: Attachment[] }) {
   const l = lang.value;
   const typed = m.form?.question ?? m.content;
   const fields = formRows(m.form?.fields ?? {}, scenarios.value.find((x) => x.id === view.conversation.scenario_id), l);
@@ -153,6 +165,15 @@ function Question({ m, view }: { m: Message; view: ConversationView }) {
   return (
     <div class="msg question" data-id={m.id}>
       <div class="question-text">{typed}</div>
+      {docs.length > 0 && (
+        <div class="attachments">
+          {docs.map((d) => (
+            <span class="chip attachment" key={d.id} title={`${d.included_summary}\nSHA-256 ${d.sha256}${d.notes.length ? "\n" + d.notes.join("\n") : ""}`}>
+              📎 {d.file_name} · {d.kind.toUpperCase()} · {size(d.size)}
+            </span>
+          ))}
+        </div>
+      )}
       {fields.length > 0 && (
         <dl class="form-values">
           {fields.map(([k, v]) => (
