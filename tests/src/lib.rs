@@ -300,3 +300,17 @@ pub fn fin_r1_bin() -> PathBuf {
     assert!(bin.is_file(), "{} is missing: build it with `cargo build --workspace --bins` (scripts/test.sh does)", bin.display());
     bin
 }
+
+/// `fin-r1 export` of the data folder's latest conversation as Markdown (a report file), read back.
+pub fn export_latest_markdown(data: &Path) -> String {
+    let report = data.join("latest-report.md");
+    let out = std::process::Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
+        .arg(data)
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&report).expect("report")
+}

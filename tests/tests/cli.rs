@@ -182,16 +182,7 @@ fn a_long_question_is_titled_whole_and_listed_short() {
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report = data.join("report.md");
-    let out = Command::new(fin_r1_bin())
-        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
-        .arg(&data)
-        .arg("-o")
-        .arg(&report)
-        .output()
-        .expect("export");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let md = std::fs::read_to_string(&report).expect("report");
+    let md = fin_r1_tests::export_latest_markdown(&data);
     assert!(md.starts_with(&format!("# {first_line}\n")), "{}", md.lines().next().unwrap_or(""));
     let out = Command::new(fin_r1_bin()).args(["conversations", "list", "--data-dir"]).arg(&data).output().expect("list");
     let list = String::from_utf8_lossy(&out.stdout);

@@ -242,16 +242,7 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     assert!(hits.contains("document") && hits.contains("loans-gbk.csv"), "{hits}");
 
     // The report lists each document with its hash.
-    let report = data.join("report.md");
-    let out = Command::new(fin_r1_bin())
-        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
-        .arg(&data)
-        .arg("-o")
-        .arg(&report)
-        .output()
-        .expect("export");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let md = std::fs::read_to_string(&report).expect("report");
+    let md = fin_r1_tests::export_latest_markdown(&data);
     let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&xlsx).expect("xlsx"));
     assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
 
