@@ -25,8 +25,8 @@ export type Page = "chat" | "evaluate" | "models" | "settings" | "about";
 export const page = signal<Page>("chat");
 /** Messages from the shell to show until dismissed (settings reset, last crash). */
 export const notices = signal<string[]>([]);
-/** The language last shown (kept in the page's storage), so a Chinese UI starts in Chinese
- * instead of flashing the system's language until the settings arrive. */
+/** The language chosen in Settings, kept in the page's storage too, so a Chinese UI starts in
+ * Chinese instead of flashing the system's language until the settings arrive. */
 function firstLang(): Lang {
   try {
     const kept = localStorage.getItem("fin-r1.lang");
@@ -38,14 +38,19 @@ function firstLang(): Lang {
 }
 export const lang = signal<Lang>(firstLang());
 effect(() => {
-  const l = lang.value;
-  if (typeof document !== "undefined") document.documentElement.lang = l === "zh" ? "zh-CN" : "en";
-  try {
-    localStorage.setItem("fin-r1.lang", l);
-  } catch {
-    // Not kept: the next start guesses again.
-  }
+  if (typeof document !== "undefined") document.documentElement.lang = lang.value === "zh" ? "zh-CN" : "en";
 });
+
+/** The settings' language: a choice is kept for the next start; none follows the system. */
+function applyLang(chosen: Lang | null | undefined) {
+  try {
+    if (chosen) localStorage.setItem("fin-r1.lang", chosen);
+    else localStorage.removeItem("fin-r1.lang");
+  } catch {
+    // Not kept: the next start guesses from the system.
+  }
+  lang.value = chosen ?? systemLang(typeof navigator === "undefined" ? undefined : navigator.language);
+}
 export const info = signal<AppInfo | null>(null);
 export const library = signal<LibraryModel[]>([]);
 export const conversations = signal<ConversationSummary[]>([]);
@@ -90,8 +95,10 @@ function stopTicker() {
 export async function boot() {
   await Promise.all([refreshInfo(), refreshConversations(), refreshScenarios()]);
   const s = info.value?.settings;
-  if (s?.lang === "zh" || s?.lang === "en") lang.value = s.lang;
-  if (s) applyTheme(s.theme);
+  if (s) {
+    applyLang(s.lang === "zh" || s.lang === "en" ? s.lang : null);
+    applyTheme(s.theme);
+  }
   if (info.value?.notices.length) notices.value = [...notices.value, ...info.value.notices];
   if (s?.default_scenario) chosenScenario.value = scenarios.value.find((x) => x.id === s.default_scenario) ?? null;
 }
@@ -135,7 +142,7 @@ export async function saveSettings(next: Settings, remoteKey?: string, serverKey
   const view = await api.saveSettings(next, remoteKey, serverKey);
   batch(() => {
     if (info.value) info.value = { ...info.value, settings: view.settings };
-    if (view.settings.lang) lang.value = view.settings.lang;
+    applyLang(view.settings.lang);
   });
   applyTheme(view.settings.theme);
   // The engine may have changed (remote on or off).
