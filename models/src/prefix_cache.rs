@@ -85,7 +85,7 @@ impl PrefixCache {
                     let cell = model_sha256.clone();
                     let path = model_path.to_owned();
                     let _ = std::thread::Builder::new().name("fin-r1-model-hash".into()).spawn(move || {
-                        match sha256_file(&path) {
+                        match crate::inspect::sha256_file(&path) {
                             Ok(h) => {
                                 let _ = cell.set(h);
                             }
@@ -183,13 +183,6 @@ pub fn key(model_sha256: &str, tokens: &[u32]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex(&h.finalize()))
 }
 
 fn tmp_path(path: &Path) -> PathBuf {

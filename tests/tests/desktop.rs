@@ -115,6 +115,12 @@ impl Desktop {
     }
 }
 
+/// Records each text the waiting line shows (`window.__reading`): a prompt's reading can be
+/// over before a poll would see it.
+const WATCH_READING: &str = "window.__reading = []; new MutationObserver(() => { const t = document.querySelector('.typing'); \
+    if (t && window.__reading[window.__reading.length - 1] !== t.textContent) window.__reading.push(t.textContent); }) \
+    .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;";
+
 fn fresh_data(name: &str) -> PathBuf {
     let data = scratch_dir().join(format!("desktop-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
@@ -401,12 +407,7 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.wait_until("return document.activeElement && document.activeElement.name === 'rule'", LONG).expect("the first empty field takes the keys");
     d.screenshot("desktop-required-fields.png");
     // Filled in, it goes; the preset's long prompt is read with its progress shown, not a bare "…".
-    s.script(
-        "window.__reading = []; new MutationObserver(() => { const t = document.querySelector('.typing'); \
-         if (t && window.__reading[window.__reading.length - 1] !== t.textContent) window.__reading.push(t.textContent); }) \
-         .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;",
-    )
-    .expect("watch the reading");
+    s.script(WATCH_READING).expect("watch the reading");
     let rule = s.find("textarea[name=rule]").expect("rule");
     s.type_into(&rule, &"Article 3: A fund distributor shall not promise returns or guarantee principal to investors. ".repeat(6)).expect("rule");
     let facts = s.find("textarea[name=facts]").expect("facts");
@@ -645,16 +646,13 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
     let d = Desktop::start(4, &data, &[("FIN_R1_MODEL", model.as_path()), ("FIN_R1_CACHE_DIR", cache.as_path())]);
     let s = d.session();
     s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
-    let watch = "window.__reading = []; new MutationObserver(() => { const t = document.querySelector('.typing'); \
-                 if (t && window.__reading[window.__reading.length - 1] !== t.textContent) window.__reading.push(t.textContent); }) \
-                 .observe(document.body, { subtree: true, childList: true, characterData: true }); return true;";
     let rule = "第三十条：不得向投资者承诺本金不受损失或者承诺最低收益。第三十二条：基金销售机构不得以任何方式承诺收益。";
     let compliance = |facts: &str, shot: &str| {
         s.click_css("#scenario-compliance").expect("the compliance preset");
         let r = s.wait_for("textarea[name=rule]", LONG).expect("the form");
         s.type_into(&r, rule).expect("rule");
         s.type_into(&s.find("textarea[name=facts]").expect("facts"), facts).expect("facts");
-        s.script(watch).expect("watch the reading");
+        s.script(WATCH_READING).expect("watch the reading");
         let composer = s.find("#composer").expect("composer");
         s.type_into(&composer, "是否合规？").expect("question");
         s.click_css("#send").expect("send");
