@@ -145,7 +145,7 @@ fn annual_report(zh: bool) -> Document {
         }
     }
     blocks.push(Block::Table { label: Some("Sheet: Income statement".into()), rows });
-    Document { file_name: "10-K.xlsx".into(), kind: "xlsx".into(), size: 0, sha256: String::new(), notes: Vec::new(), blocks }
+    Document { file_name: "10-K.xlsx".into(), kind: "xlsx".into(), size: 0, pages: None, sha256: String::new(), notes: Vec::new(), blocks }
 }
 
 /// Issue 18 item 3: a document over the budget is cut at its own boundaries (a table's header

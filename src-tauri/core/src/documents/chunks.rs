@@ -12,8 +12,10 @@ pub const PART_TOKENS: usize = 400;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
-    /// Where it is: file, sheet or section, and rows for a table.
+    /// Where it is: file, page, sheet or section, and rows for a table.
     pub label: String,
+    /// The PDF page it starts on.
+    pub page: Option<u32>,
     pub text: String,
     pub tokens: usize,
 }
@@ -52,30 +54,49 @@ pub fn parts(doc: &Document) -> Vec<Part> {
     let mut out = Vec::new();
     let mut section = String::new();
     let mut text = String::new();
-    let flush = |out: &mut Vec<Part>, section: &str, text: &mut String| {
+    let mut page: Option<u32> = None;
+    let place = |page: Option<u32>, section: &str| -> String {
+        let mut l = doc.file_name.clone();
+        if let Some(p) = page {
+            l.push_str(&format!(" · p. {p}"));
+        }
+        if !section.is_empty() {
+            l.push_str(&format!(" · {section}"));
+        }
+        l
+    };
+    let flush = |out: &mut Vec<Part>, page: Option<u32>, section: &str, text: &mut String| {
         if !text.trim().is_empty() {
-            let label = if section.is_empty() { doc.file_name.clone() } else { format!("{} · {section}", doc.file_name) };
-            out.push(Part { label, tokens: estimate_tokens(text), text: std::mem::take(text) });
+            out.push(Part { label: place(page, section), page, tokens: estimate_tokens(text), text: std::mem::take(text) });
         }
         text.clear();
     };
     for b in &doc.blocks {
         match b {
+            // A part keeps to its page, so its label says where all of it is.
+            Block::Page { number } => {
+                flush(&mut out, page, &section, &mut text);
+                page = Some(*number);
+            }
             Block::Heading { text: h, .. } => {
-                flush(&mut out, &section, &mut text);
+                flush(&mut out, page, &section, &mut text);
                 section = h.clone();
                 text.push_str(&format!("{h}\n\n"));
             }
             Block::Paragraph { text: p } => {
                 if estimate_tokens(&text) + estimate_tokens(p) > PART_TOKENS {
-                    flush(&mut out, &section, &mut text);
+                    flush(&mut out, page, &section, &mut text);
                 }
                 text.push_str(p);
                 text.push_str("\n\n");
             }
             Block::Table { label, rows } => {
-                flush(&mut out, &section, &mut text);
-                let place = label.clone().unwrap_or_else(|| if section.is_empty() { "table".into() } else { section.clone() });
+                flush(&mut out, page, &section, &mut text);
+                let place = match (label, page) {
+                    (Some(l), _) => format!("{} · {l}", doc.file_name),
+                    (None, Some(_)) => place(page, &section),
+                    (None, None) => format!("{} · {}", doc.file_name, if section.is_empty() { "table" } else { section.as_str() }),
+                };
                 let Some((header, body)) = rows.split_first() else { continue };
                 let header_tokens = estimate_tokens(&markdown_table(std::slice::from_ref(header)));
                 let mut start = 0;
@@ -90,7 +111,7 @@ pub fn parts(doc: &Document) -> Vec<Part> {
                     rows_here.extend_from_slice(&body[start..end]);
                     let table = markdown_table(&rows_here);
                     let rows_label = if body.is_empty() { String::new() } else { format!(" rows {}–{}", start + 1, end) };
-                    out.push(Part { label: format!("{} · {place}{rows_label}", doc.file_name), tokens: estimate_tokens(&table), text: table });
+                    out.push(Part { label: format!("{place}{rows_label}"), page, tokens: estimate_tokens(&table), text: table });
                     if body.is_empty() {
                         break;
                     }
@@ -99,7 +120,7 @@ pub fn parts(doc: &Document) -> Vec<Part> {
             }
         }
     }
-    flush(&mut out, &section, &mut text);
+    flush(&mut out, page, &section, &mut text);
     out
 }
 
@@ -178,6 +199,19 @@ pub fn select(doc: &Document, question: &str, budget: usize) -> Selection {
         }
     }
     chosen.sort_unstable();
+    if let Some(pages) = doc.pages {
+        // A PDF is spoken of by its pages: "pages 3–5 and 41 of 120 of report.pdf".
+        let mut on: Vec<u32> = chosen.iter().filter_map(|&i| all[i].page).collect();
+        on.dedup();
+        let list = super::page_list(&on);
+        let list = match list.rfind(", ") {
+            Some(at) => format!("{} and {}", &list[..at], &list[at + 2..]),
+            None => list,
+        };
+        let word = if on.len() == 1 && !list.contains('–') { "page" } else { "pages" };
+        let summary = format!("{word} {list} of {pages} of {}", doc.file_name);
+        return Selection { of: all.len(), parts: chosen.into_iter().map(|i| all[i].clone()).collect(), summary };
+    }
     let numbers: Vec<String> = chosen.iter().map(|i| (i + 1).to_string()).collect();
     let labels: Vec<&str> = chosen.iter().map(|&i| all[i].label.as_str()).collect();
     let summary = format!("parts {} of {} of {}: {}", numbers.join(", "), all.len(), doc.file_name, labels.join("; "));

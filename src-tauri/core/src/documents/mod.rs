@@ -1,11 +1,14 @@
 //! Documents an analyst attaches (issue 18): a file read into what the model will see — text
 //! with its structure and tables as Markdown tables, numbers as the file prints them. One
-//! module per format, each through a library made for it; PDF is not read yet.
+//! module per format, each through a library made for it; PDFs laid out from where their text
+//! stands.
 
 pub mod chunks;
 mod csv_file;
 mod docx_file;
 mod numfmt;
+mod pdf_file;
+mod pdf_layout;
 mod sheet;
 mod table;
 
@@ -14,6 +17,7 @@ use std::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use pdf_file::page_list;
 pub use table::markdown_table;
 
 /// Files beyond this are refused before reading (a workbook's XML is many times its size).
@@ -23,7 +27,7 @@ pub const MAX_BYTES: u64 = 200 << 20;
 pub enum DocumentError {
     #[error("{path}: {source}")]
     Io { path: String, source: std::io::Error },
-    #[error("{0}: this kind of file is not read (CSV, Excel .xlsx/.xls/.xlsm, OpenDocument .ods and Word .docx are)")]
+    #[error("{0}: this kind of file is not read (PDF, CSV, Excel .xlsx/.xls/.xlsm, OpenDocument .ods and Word .docx are)")]
     Unsupported(String),
     #[error("{path}: {size} MB; files up to {max} MB are read")]
     TooLarge { path: String, size: u64, max: u64 },
@@ -46,9 +50,11 @@ impl DocumentError {
 #[derive(Debug, Clone, Serialize)]
 pub struct Document {
     pub file_name: String,
-    /// csv, xlsx, xls, ods, docx.
+    /// pdf, csv, xlsx, xls, ods, docx.
     pub kind: String,
     pub size: u64,
+    /// A PDF's page count.
+    pub pages: Option<u32>,
     pub sha256: String,
     /// What was left out or could not be read as it is, said rather than dropped silently
     /// (a hidden sheet, a merged cell's repeat).
@@ -59,6 +65,8 @@ pub struct Document {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
+    /// Where a PDF's page starts: what follows is on that page.
+    Page { number: u32 },
     Heading { level: u8, text: String },
     Paragraph { text: String },
     /// The first row is the header. `label` says where it is (a sheet's name).
@@ -76,6 +84,7 @@ impl Document {
         for b in &self.blocks {
             out.push('\n');
             match b {
+                Block::Page { number } => out.push_str(&format!("[p. {number}]\n")),
                 Block::Heading { level, text } => out.push_str(&format!("{} {text}\n", "#".repeat(usize::from(*level).clamp(1, 4) + 2))),
                 Block::Paragraph { text } => out.push_str(&format!("{text}\n")),
                 Block::Table { label, rows } => {
@@ -110,7 +119,13 @@ pub fn extract(path: &Path) -> Result<Document, DocumentError> {
     // Encrypted Office files are an OLE container, whatever their extension says.
     let ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
     let zip = bytes.starts_with(b"PK\x03\x04");
+    let mut pages = None;
     let (kind, notes, blocks) = match ext.as_str() {
+        "pdf" => {
+            let read = pdf_file::read(&bytes, &shown)?;
+            pages = Some(read.pages);
+            ("pdf", read.notes, read.blocks)
+        }
         "csv" | "tsv" | "txt" => {
             let (notes, table) = csv_file::read(&bytes, &shown)?;
             ("csv", notes, vec![table])
@@ -129,6 +144,7 @@ pub fn extract(path: &Path) -> Result<Document, DocumentError> {
         file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         kind: kind.to_owned(),
         size: meta.len(),
+        pages,
         sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
         notes,
         blocks,

@@ -1,0 +1,169 @@
+//! PDFs through pdf-extract (lopdf underneath): every character with its place on the page,
+//! laid out by `pdf_layout`; each page opens with a page marker; a page with an image and no
+//! text is a scanned page and is said to be one.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
+
+use super::pdf_layout::{page_blocks, Glyph};
+use super::{Block, DocumentError};
+
+pub struct Read {
+    pub pages: u32,
+    pub notes: Vec<String>,
+    pub blocks: Vec<Block>,
+}
+
+pub fn read(bytes: &[u8], path: &str) -> Result<Read, DocumentError> {
+    let unreadable = |reason: String| DocumentError::Unreadable { path: path.to_owned(), kind: "PDF", reason };
+    if !bytes.starts_with(b"%PDF-") && !bytes.get(..1024).is_some_and(|head| head.windows(5).any(|w| w == b"%PDF-")) {
+        return Err(unreadable("it does not start as a PDF does".into()));
+    }
+    quiet_library_panics();
+    let loaded = catch_unwind(|| pdf_extract::Document::load_mem(bytes));
+    let mut doc = match loaded {
+        Ok(Ok(doc)) => doc,
+        Ok(Err(e)) if is_password_error(&e) => return Err(DocumentError::Encrypted(path.to_owned())),
+        Ok(Err(e)) => return Err(unreadable(e.to_string())),
+        Err(_) => return Err(unreadable("its structure is damaged".into())),
+    };
+    if doc.is_encrypted() {
+        // A file locked only against editing opens with the empty password, as in any viewer.
+        if doc.decrypt("").is_err() {
+            return Err(DocumentError::Encrypted(path.to_owned()));
+        }
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        return Err(unreadable("it has no pages".into()));
+    }
+    let mut blocks = Vec::new();
+    let mut scanned = Vec::new();
+    let mut failed = Vec::new();
+    for (&number, &id) in &pages {
+        blocks.push(Block::Page { number });
+        let mut page = PageGlyphs::default();
+        let drawn = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&doc, &mut page, number)));
+        match drawn {
+            Ok(Ok(())) => {}
+            // What was read before the error is kept; the page is named in the notes.
+            Ok(Err(_)) | Err(_) => failed.push(number),
+        }
+        if page.glyphs.iter().all(|g| g.text.trim().is_empty()) {
+            let images = catch_unwind(AssertUnwindSafe(|| doc.get_page_images(id).map(|v| v.len()).unwrap_or(0))).unwrap_or(0);
+            if images > 0 {
+                scanned.push(number);
+                blocks.push(Block::Paragraph { text: format!("[p. {number}: a scanned image with no text layer; not read]") });
+            }
+            continue;
+        }
+        blocks.extend(page_blocks(page.glyphs, page.width));
+    }
+    let total = pages.len() as u32;
+    let mut notes = Vec::new();
+    if !scanned.is_empty() {
+        if scanned.len() as u32 == total {
+            return Err(unreadable(format!(
+                "{} is scanned images with no text layer; run it through OCR (e.g. ocrmypdf) and attach the result",
+                if total == 1 { "its page".to_owned() } else { format!("all {total} pages") }
+            )));
+        }
+        notes.push(format!("{} scanned with no text layer, not read: {}", plural_pages(scanned.len()), page_list(&scanned)));
+    }
+    if !failed.is_empty() {
+        notes.push(format!("{} could not be read in full: {}", plural_pages(failed.len()), page_list(&failed)));
+    }
+    Ok(Read { pages: total, notes, blocks })
+}
+
+fn plural_pages(n: usize) -> String {
+    if n == 1 { "1 page".into() } else { format!("{n} pages") }
+}
+
+/// "3–5, 9" from sorted page numbers.
+pub fn page_list(pages: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < pages.len() {
+        let mut j = i;
+        while j + 1 < pages.len() && pages[j + 1] == pages[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j { pages[i].to_string() } else { format!("{}–{}", pages[i], pages[j]) });
+        i = j + 1;
+    }
+    out.join(", ")
+}
+
+fn is_password_error(e: &pdf_extract::Error) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("password") || text.contains("decrypt") || text.contains("encrypt")
+}
+
+/// pdf-extract panics on some malformed files; each page is read under `catch_unwind` and the
+/// failure reported as a note. Its panic messages would go to stderr mid-answer: they are
+/// silenced, every other panic still reaches the hook it had.
+fn quiet_library_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let from_reader = info.location().is_some_and(|l| {
+                let f = l.file();
+                f.contains("pdf-extract") || f.contains("lopdf") || f.contains("adobe-cmap-parser") || f.contains("cff-parser") || f.contains("type1-encoding-parser")
+            });
+            if !from_reader {
+                previous(info);
+            }
+        }));
+    });
+}
+
+/// Every character pdf-extract draws on a page, placed in points from the page's top left.
+#[derive(Default)]
+struct PageGlyphs {
+    left: f64,
+    top: f64,
+    width: f64,
+    glyphs: Vec<Glyph>,
+}
+
+impl OutputDev for PageGlyphs {
+    fn begin_page(&mut self, _page: u32, media_box: &MediaBox, _art_box: Option<(f64, f64, f64, f64)>) -> Result<(), OutputError> {
+        self.left = media_box.llx;
+        self.top = media_box.ury;
+        self.width = media_box.urx - media_box.llx;
+        Ok(())
+    }
+
+    fn end_page(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn output_character(&mut self, trm: &Transform, width: f64, _spacing: f64, font_size: f64, char: &str) -> Result<(), OutputError> {
+        // The text rendering matrix places the glyph's origin; its font size is scaled as a
+        // square of the same area (as pdf-extract's own text output does).
+        let (x, y) = (trm.m31 - self.left, self.top - trm.m32);
+        let (vx, vy) = (font_size * (trm.m11 + trm.m21), font_size * (trm.m12 + trm.m22));
+        let size = (vx * vy).abs().sqrt();
+        if !size.is_finite() || size <= 0.0 || !x.is_finite() || !y.is_finite() {
+            return Ok(());
+        }
+        self.glyphs.push(Glyph { x, y, width: width * size, size, text: char.to_owned() });
+        Ok(())
+    }
+
+    fn begin_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_word(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+
+    fn end_line(&mut self) -> Result<(), OutputError> {
+        Ok(())
+    }
+}
