@@ -226,6 +226,7 @@ impl Runner {
                             file_name: d.file_name.clone(),
                             kind: d.kind.clone(),
                             size: d.size,
+                            pages: d.pages,
                             sha256: d.sha256.clone(),
                             notes: d.notes.clone(),
                             text: d.to_markdown(),

@@ -26,7 +26,7 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Read, DocumentError> {
     let mut doc = match loaded {
         Ok(Ok(doc)) => doc,
         Ok(Err(e)) if is_password_error(&e) => return Err(DocumentError::Encrypted(path.to_owned())),
-        Ok(Err(e)) => return Err(unreadable(e.to_string())),
+        Ok(Err(e)) => return Err(unreadable(format!("it is damaged or cut short ({e})"))),
         Err(_) => return Err(unreadable("its structure is damaged".into())),
     };
     if doc.is_encrypted() {

@@ -117,23 +117,25 @@ fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
         .take_while(|&x| x < page_width * 2.0 / 3.0)
         .map(|x| (x, lines.iter().filter(|l| covers(&l.2, x)).count()))
         .collect();
-    let fewest = counts.iter().map(|c| c.1).min().unwrap_or(usize::MAX);
+    // A page number or a title may cross the gutter: a few lines are allowed to.
+    let allowed = counts.iter().map(|c| c.1).min().unwrap_or(usize::MAX).saturating_add((lines.len() / 20).max(1));
     let mut best: Option<(f64, usize)> = None;
     let mut widest = 0.0;
     let mut i = 0;
     while i < counts.len() {
-        if counts[i].1 != fewest {
+        if counts[i].1 > allowed {
             i += 1;
             continue;
         }
         let mut j = i;
-        while j + 1 < counts.len() && counts[j + 1].1 == fewest {
+        while j + 1 < counts.len() && counts[j + 1].1 <= allowed {
             j += 1;
         }
         let width = counts[j].0 - counts[i].0;
         if width > widest {
             widest = width;
-            best = Some(((counts[i].0 + counts[j].0) / 2.0, fewest));
+            let most = counts[i..=j].iter().map(|c| c.1).max().unwrap_or(0);
+            best = Some(((counts[i].0 + counts[j].0) / 2.0, most));
         }
         i = j + 1;
     }

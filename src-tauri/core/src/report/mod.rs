@@ -259,7 +259,10 @@ pub fn provenance(m: &Message, attachments: &[crate::store::Attachment]) -> Vec<
     for a in attachments {
         rows.push((
             "Document",
-            format!("{} ({}, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
+            match a.pages {
+                Some(n) => format!("{} ({}, {n} pages, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
+                None => format!("{} ({}, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
+            },
         ));
     }
     if let Some(e) = &m.engine {

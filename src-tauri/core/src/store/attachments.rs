@@ -16,6 +16,8 @@ pub struct Attachment {
     pub file_name: String,
     pub kind: String,
     pub size: i64,
+    /// A PDF's page count.
+    pub pages: Option<i64>,
     pub sha256: String,
     /// What reading the file left out or said (a hidden sheet, the encoding).
     pub notes: Vec<String>,
@@ -29,6 +31,7 @@ pub struct NewAttachment {
     pub file_name: String,
     pub kind: String,
     pub size: u64,
+    pub pages: Option<u32>,
     pub sha256: String,
     pub notes: Vec<String>,
     /// Everything read from the file (Markdown).
@@ -42,8 +45,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         for (i, f) in files.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .bind(message_id)
             .bind(i as i64)
@@ -56,6 +59,7 @@ impl Store {
             .bind(&f.included)
             .bind(&f.included_summary)
             .bind(now_ms())
+            .bind(f.pages.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }
@@ -76,8 +80,8 @@ impl Store {
     /// Copies a question's attachments to another (an edited question keeps its documents).
     pub async fn copy_attachments(&self, from: i64, to: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at) \
-             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3 FROM attachments WHERE message_id = ?1",
+            "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
+             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3, pages FROM attachments WHERE message_id = ?1",
         )
         .bind(from)
         .bind(to)
@@ -89,7 +93,7 @@ impl Store {
 
     async fn query_attachments(&self, filter: &str, id: i64) -> Result<Vec<(Attachment, String)>> {
         let sql = format!(
-            "SELECT id, message_id, file_name, kind, size, sha256, notes, included, included_summary FROM attachments {filter} ORDER BY message_id, position"
+            "SELECT id, message_id, file_name, kind, size, pages, sha256, notes, included, included_summary FROM attachments {filter} ORDER BY message_id, position"
         );
         let mut out = Vec::new();
         for r in sqlx::query(&sql).bind(id).fetch_all(&self.pool).await? {
@@ -101,6 +105,7 @@ impl Store {
                     file_name: r.try_get("file_name")?,
                     kind: r.try_get("kind")?,
                     size: r.try_get("size")?,
+                    pages: r.try_get("pages")?,
                     sha256: r.try_get("sha256")?,
                     notes: serde_json::from_str(&notes).unwrap_or_default(),
                     included_summary: r.try_get("included_summary")?,
