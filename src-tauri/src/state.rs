@@ -114,6 +114,8 @@ pub struct AppState {
     pub job: Mutex<Option<RunningJob>>,
     /// The evaluation run in progress: its stop switch.
     pub eval: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
+    /// Documents read for the window's next question.
+    pub reading: crate::commands::documents::Reading,
     /// False until the model of the last session has been loaded again (or found gone).
     started: tokio::sync::watch::Sender<bool>,
 }
@@ -137,6 +139,7 @@ impl AppState {
             errors: Mutex::new(VecDeque::new()),
             job: Mutex::new(None),
             eval: Mutex::new(None),
+            reading: Default::default(),
             started: tokio::sync::watch::Sender::new(false),
         }
     }

@@ -50,7 +50,27 @@ const WRITER_VERSION: u32 = 1;
 pub fn scratch_dir() -> PathBuf {
     let d = std::env::temp_dir().join("fin-r1-tests");
     let _ = std::fs::create_dir_all(&d);
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| sweep_finished_runs(&d));
     d
+}
+
+/// Tests name their folders `<what>-<pid>` and a failed one leaves its folder to be looked at;
+/// the folders of processes no longer running are removed (a quantization test's is 600 MB:
+/// left alone they filled the CI machine's disk).
+fn sweep_finished_runs(dir: &std::path::Path) {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let p = e.path();
+            let _ = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+        }
+    }
 }
 
 /// ChatML with the assistant turn opened inside `<think>`, as DeepSeek-R1's later templates do.

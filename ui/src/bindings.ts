@@ -20,7 +20,17 @@ export const commands = {
 	 *  The documents attached to a conversation's questions (file, type, size, hash, what the
 	 *  prompt carried), for the chips under each question.
 	 */
-	conversationAttachments: (conversationId: number) => __TAURI_INVOKE<Attachment[]>("conversation_attachments", { conversationId }),
+	conversationAttachments: (conversationId: number) => __TAURI_INVOKE<Attachment_Serialize[]>("conversation_attachments", { conversationId }),
+	/**  Reads a file to attach, telling each page of a PDF through `on_progress`. */
+	readDocument: (path: string, onProgress: Channel<ReadProgress>) => __TAURI_INVOKE<DocumentPreview_Serialize>("read_document", { path, onProgress }),
+	/**  Stops reading a file (the chip's ×), or forgets one read and not sent. */
+	discardDocument: (path: string) => __TAURI_INVOKE<void>("discard_document", { path }),
+	/**
+	 *  A pasted file (a screenshot of a table is not one: files only) written where the app keeps
+	 *  its data, then read as any other.
+	 */
+	savePastedDocument: (fileName: string, bytes: number[]) => __TAURI_INVOKE<string>("save_pasted_document", { fileName, bytes }),
+	attachmentText: (id: number) => __TAURI_INVOKE<AttachmentText>("attachment_text", { id }),
 	pinConversation: (id: number, pinned: boolean) => __TAURI_INVOKE<null>("pin_conversation", { id, pinned }),
 	/**  The sampling panel of a conversation: kept with it in the store, where the CLI sees it too. */
 	setConversationSampling: (id: number, sampling: SamplingOverrides_Deserialize) => __TAURI_INVOKE<null>("set_conversation_sampling", { id, sampling }),
@@ -160,12 +170,39 @@ export type AppInfo_Serialize = {
 };
 
 /**  One attached file as stored. */
-export type Attachment = {
+export type Attachment = Attachment_Serialize | Attachment_Deserialize;
+
+/**  A stored attachment's extracted view: everything read, and what the prompt carried. */
+export type AttachmentText = {
+	text: string,
+	included: string,
+};
+
+/**  One attached file as stored. */
+export type Attachment_Deserialize = {
 	id: number,
 	message_id: number,
 	file_name: string,
 	kind: string,
 	size: number,
+	/**  A PDF's page count. */
+	pages?: number | null,
+	sha256: string,
+	/**  What reading the file left out or said (a hidden sheet, the encoding). */
+	notes: string[],
+	/**  "all of report.xlsx", or which parts went into the prompt. */
+	included_summary: string,
+};
+
+/**  One attached file as stored. */
+export type Attachment_Serialize = {
+	id: number,
+	message_id: number,
+	file_name: string,
+	kind: string,
+	size: number,
+	/**  A PDF's page count. */
+	pages: number | null,
 	sha256: string,
 	/**  What reading the file left out or said (a hidden sheet, the encoding). */
 	notes: string[],
@@ -332,6 +369,37 @@ export type Dependency_Serialize = {
 };
 
 export type DeviceChoice = "cpu" | "cuda" | "metal";
+
+/**  What the window shows of a read file: its chip and its extracted view. */
+export type DocumentPreview = DocumentPreview_Serialize | DocumentPreview_Deserialize;
+
+/**  What the window shows of a read file: its chip and its extracted view. */
+export type DocumentPreview_Deserialize = {
+	path: string,
+	file_name: string,
+	kind: string,
+	size: number,
+	pages?: number | null,
+	sha256: string,
+	notes: string[],
+	/**  Everything read, as the model would see it whole. */
+	markdown: string,
+	tokens: number,
+};
+
+/**  What the window shows of a read file: its chip and its extracted view. */
+export type DocumentPreview_Serialize = {
+	path: string,
+	file_name: string,
+	kind: string,
+	size: number,
+	pages: number | null,
+	sha256: string,
+	notes: string[],
+	/**  Everything read, as the model would see it whole. */
+	markdown: string,
+	tokens: number,
+};
 
 export type Done = {
 	reason: StopReason,
@@ -940,6 +1008,11 @@ export type QuestionForm_Serialize = {
 	fields: { [key in string]: string },
 };
 
+export type ReadProgress = {
+	done: number,
+	total: number,
+};
+
 export type ReasoningMode = 
 /**  Shown in full under each answer. */
 "full" | 
@@ -1278,6 +1351,8 @@ export type SendRequest_Deserialize = {
 	 *  conversation's is set with `set_conversation_sampling`.)
 	 */
 	sampling?: SamplingOverrides_Deserialize | null,
+	/**  Files attached to the question (read already by `read_document`, or read now). */
+	attachments?: string[],
 };
 
 export type SendRequest_Serialize = {
@@ -1292,6 +1367,8 @@ export type SendRequest_Serialize = {
 	 *  conversation's is set with `set_conversation_sampling`.)
 	 */
 	sampling: SamplingOverrides_Serialize | null,
+	/**  Files attached to the question (read already by `read_document`, or read now). */
+	attachments: string[],
 };
 
 export type ServerSettings = ServerSettings_Serialize | ServerSettings_Deserialize;

@@ -7,6 +7,7 @@ import type { Lang } from "./i18n";
 import { systemLang } from "./i18n";
 import { applyMessage, emptyLive, type LiveAnswer } from "./stream";
 import { missingFields } from "./formRows";
+import { readyPaths, sent } from "./attach";
 import type {
   AppInfo,
   ConversationSummary,
@@ -290,6 +291,7 @@ export async function send(turn: TurnKind) {
   // The question is on its way: the composer empties (and gets it back if the send fails).
   const typed = draft.value;
   if (turn.kind === "ask") draft.value = "";
+  const files = turn.kind === "ask" ? readyPaths() : [];
   startTicker();
   let reloaded = false;
   try {
@@ -301,6 +303,7 @@ export async function send(turn: TurnKind) {
         form: view ? {} : formValues.value,
         lang: lang.value,
         sampling: view ? null : sampling.value,
+        attachments: files,
       },
       (msg) => {
         if (!owns()) return;
@@ -308,6 +311,8 @@ export async function send(turn: TurnKind) {
         live.value = next;
         if (msg.type === "started" && !reloaded) {
           reloaded = true;
+          // Stored with the question: the chips move from the composer to the question.
+          sent(files);
           // Show the stored question and the answer's row at once; the text streams into it.
           void reloadConversation(msg.conversation_id).then(() => {
             if (msg.created) void refreshConversations();

@@ -62,4 +62,6 @@ export type TurnKind = B.TurnKind;
 export type TurnSummary = B.TurnSummary_Serialize;
 export type Usage = B.Usage;
 export type Vault = B.Vault;
-export type Attachment = B.Attachment;
+export type Attachment = B.Attachment_Serialize;
+export type DocumentPreview = B.DocumentPreview_Serialize;
+export type ReadProgress = B.ReadProgress;

@@ -183,6 +183,9 @@ pub struct SendRequest {
     /// conversation's is set with `set_conversation_sampling`.)
     #[serde(default)]
     pub sampling: Option<SamplingOverrides>,
+    /// Files attached to the question (read already by `read_document`, or read now).
+    #[serde(default)]
+    pub attachments: Vec<PathBuf>,
 }
 
 /// How a turn ended, once its events have all gone down the channel.
@@ -200,6 +203,15 @@ pub struct TurnSummary {
 #[specta::specta]
 pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_event: Channel<StreamMessage>) -> CmdResult<TurnSummary> {
     let runner = state.runner().await?;
+    // Read before anything is stored: an unreadable file refuses the question whole.
+    let mut attachments = Vec::new();
+    for path in request.attachments {
+        let doc = match state.reading.take(&path) {
+            Some(doc) => doc,
+            None => super::off_thread(move || fin_r1_core::documents::extract(&path).map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })).await?,
+        };
+        attachments.push(doc);
+    }
     let req = TurnRequest {
         conversation: request.conversation_id,
         kind: request.turn,
@@ -211,8 +223,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         conversation_sampling: request.sampling.filter(|_| request.conversation_id.is_none()),
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
-        // Attaching in the window comes with the paperclip (issue 18's next part).
-        attachments: Vec::new(),
+        attachments,
     };
     let mut sink = ChannelSink::new(on_event, state.running.clone());
     let result = runner.run(req, &mut sink).await;

@@ -3,6 +3,7 @@
 //! never waits.
 
 pub mod chat;
+pub mod documents;
 pub mod eval;
 pub mod export;
 pub mod models;

@@ -12,6 +12,7 @@ import { NewChat } from "./NewChat";
 import { Sidebar } from "./Sidebar";
 import { t } from "../i18n";
 import { lang } from "../state";
+import { DocumentViewer } from "./Attachments";
 
 export function App() {
   useEffect(() => {
@@ -52,6 +53,7 @@ export function App() {
             </button>
           </div>
         ))}
+        <DocumentViewer />
         {p === "evaluate" ? <Evaluate /> : p === "models" ? <Models /> : p === "settings" ? <Settings /> : p === "about" ? <About /> : current.value ? <ChatView /> : <NewChat />}
         <footer class="disclaimer">{t(lang.value, "disclaimer")}</footer>
       </main>

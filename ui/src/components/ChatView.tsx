@@ -9,6 +9,7 @@ import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
 import type { Attachment, ConversationView, Message } from "../types";
+import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
 import { ExportDialog } from "./ExportDialog";
@@ -168,9 +169,16 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
       {docs.length > 0 && (
         <div class="attachments">
           {docs.map((d) => (
-            <span class="chip attachment" key={d.id} title={`${d.included_summary}\nSHA-256 ${d.sha256}${d.notes.length ? "\n" + d.notes.join("\n") : ""}`}>
-              📎 {d.file_name} · {d.kind.toUpperCase()} · {size(d.size)}
-            </span>
+            <button
+              class="chip attachment"
+              key={d.id}
+              data-id={d.id}
+              title={`${d.included_summary}\nSHA-256 ${d.sha256}${d.notes.length ? "\n" + d.notes.join("\n") : ""}`}
+              onClick={() => void showStored(d.id, d.file_name, d.included_summary, d.notes)}
+            >
+              📎 {d.file_name} · {d.kind.toUpperCase()}
+              {d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}
+            </button>
           ))}
         </div>
       )}

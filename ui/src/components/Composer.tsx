@@ -1,6 +1,9 @@
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { useEffect, useRef } from "preact/hooks";
+import { attach, attachPasted, DOCUMENT_EXTENSIONS, readingAny } from "../attach";
 import { t } from "../i18n";
 import { draft, info, isStreaming, lang, live, send, stop } from "../state";
+import { PendingChips } from "./Attachments";
 
 export function Composer() {
   const l = lang.value;
@@ -9,13 +12,24 @@ export function Composer() {
   // A new chat (Ctrl+N) and the chat that replaces it after the first question take the keys.
   const box = useRef<HTMLTextAreaElement>(null);
   useEffect(() => box.current?.focus(), []);
+  const reading = readingAny();
   const submit = () => {
     const q = draft.value.trim();
-    if (!q || isStreaming() || noModel) return;
+    if (!q || isStreaming() || noModel || readingAny()) return;
     void send({ kind: "ask", question: q });
   };
+  const pick = async () => {
+    const chosen = await openDialog({ multiple: true, filters: [{ name: "PDF, Excel, CSV, Word", extensions: DOCUMENT_EXTENSIONS }] });
+    if (chosen) attach(Array.isArray(chosen) ? chosen : [chosen]);
+  };
   return (
+    <div class="composer-wrap">
+      <PendingChips />
+      {reading && <div class="muted composer-note">{t(l, "attach.wait")}</div>}
     <div class="composer">
+      <button class="attach" id="attach" title={t(l, "attach.button")} aria-label={t(l, "attach.button")} disabled={noModel} onClick={() => void pick()}>
+        📎
+      </button>
       <textarea
         ref={box}
         id="composer"
@@ -24,6 +38,14 @@ export function Composer() {
         value={draft.value}
         disabled={noModel}
         onInput={(e) => (draft.value = (e.target as HTMLTextAreaElement).value)}
+        onPaste={(e) => {
+          // A file copied in the file manager arrives as a File: attached, not pasted as text.
+          const files = Array.from(e.clipboardData?.files ?? []);
+          if (files.length > 0) {
+            e.preventDefault();
+            void attachPasted(files);
+          }
+        }}
         onKeyDown={(e) => {
           // An IME composing Chinese uses Enter to pick characters: not a send.
           if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -37,10 +59,11 @@ export function Composer() {
           ■ {t(l, "composer.stop")}
         </button>
       ) : (
-        <button class="primary" id="send" disabled={noModel || !draft.value.trim()} onClick={submit}>
+        <button class="primary" id="send" disabled={noModel || !draft.value.trim() || reading} onClick={submit}>
           {t(l, "composer.send")}
         </button>
       )}
+    </div>
     </div>
   );
 }

@@ -2,6 +2,7 @@ import { signal } from "@preact/signals";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { attach } from "../attach";
 import { api } from "../api";
 import { t, type Key } from "../i18n";
 import {
@@ -28,7 +29,7 @@ export function ModelBar() {
   const [dropping, setDropping] = useState(false);
   const [open, setOpen] = useState(false);
   useEffect(() => {
-    // A .gguf dropped anywhere on the window becomes the model.
+    // A .gguf dropped anywhere on the window becomes the model; other files are attached.
     const un = getCurrentWebview().onDragDropEvent((e) => {
       if (e.payload.type === "over" || e.payload.type === "enter") setDropping(true);
       else if (e.payload.type === "leave") setDropping(false);
@@ -36,6 +37,10 @@ export function ModelBar() {
         setDropping(false);
         const file = e.payload.paths.find((p) => p.toLowerCase().endsWith(".gguf"));
         if (file) void loadModel(file);
+        // Anything else dropped is a document for the next question (one the core does not
+        // read gets its chip with the reason).
+        const docs = e.payload.paths.filter((p) => !p.toLowerCase().endsWith(".gguf"));
+        if (docs.length > 0) attach(docs);
       }
     });
     return () => void un.then((f) => f());

@@ -33,6 +33,8 @@ pub enum DocumentError {
     TooLarge { path: String, size: u64, max: u64 },
     #[error("{0}: the file is password-protected; save an unprotected copy to attach it")]
     Encrypted(String),
+    #[error("{0}: reading was cancelled")]
+    Cancelled(String),
     #[error("{path}: not a readable {kind} file: {reason}")]
     Unreadable { path: String, kind: &'static str, reason: String },
 }
@@ -41,6 +43,7 @@ impl DocumentError {
     pub fn kind(&self) -> fin_r1_engine::ErrorKind {
         match self {
             Self::Io { .. } => fin_r1_engine::ErrorKind::Io,
+            Self::Cancelled(_) => fin_r1_engine::ErrorKind::Cancelled,
             _ => fin_r1_engine::ErrorKind::InvalidRequest,
         }
     }
@@ -109,6 +112,12 @@ impl Document {
 
 /// Reads a file by its content's kind (the name's extension, checked against its first bytes).
 pub fn extract(path: &Path) -> Result<Document, DocumentError> {
+    extract_with(path, &mut |_, _| true)
+}
+
+/// As `extract`, telling `on_page(done, total)` after each page of a PDF (the one kind that
+/// runs to hundreds of pages); reading stops with `Cancelled` when it answers false.
+pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> Result<Document, DocumentError> {
     let shown = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|source| DocumentError::Io { path: shown.clone(), source })?;
     if meta.len() > MAX_BYTES {
@@ -122,7 +131,7 @@ pub fn extract(path: &Path) -> Result<Document, DocumentError> {
     let mut pages = None;
     let (kind, notes, blocks) = match ext.as_str() {
         "pdf" => {
-            let read = pdf_file::read(&bytes, &shown)?;
+            let read = pdf_file::read(&bytes, &shown, on_page)?;
             pages = Some(read.pages);
             ("pdf", read.notes, read.blocks)
         }

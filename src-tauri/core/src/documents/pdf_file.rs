@@ -16,7 +16,7 @@ pub struct Read {
     pub blocks: Vec<Block>,
 }
 
-pub fn read(bytes: &[u8], path: &str) -> Result<Read, DocumentError> {
+pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool) -> Result<Read, DocumentError> {
     let unreadable = |reason: String| DocumentError::Unreadable { path: path.to_owned(), kind: "PDF", reason };
     if !bytes.starts_with(b"%PDF-") && !bytes.get(..1024).is_some_and(|head| head.windows(5).any(|w| w == b"%PDF-")) {
         return Err(unreadable("it does not start as a PDF does".into()));
@@ -42,7 +42,11 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Read, DocumentError> {
     let mut blocks = Vec::new();
     let mut scanned = Vec::new();
     let mut failed = Vec::new();
-    for (&number, &id) in &pages {
+    let total = pages.len() as u32;
+    for (done, (&number, &id)) in pages.iter().enumerate() {
+        if !on_page(done as u32, total) {
+            return Err(DocumentError::Cancelled(path.to_owned()));
+        }
         blocks.push(Block::Page { number });
         let mut page = PageGlyphs::default();
         let drawn = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&doc, &mut page, number)));
@@ -61,7 +65,7 @@ pub fn read(bytes: &[u8], path: &str) -> Result<Read, DocumentError> {
         }
         blocks.extend(page_blocks(page.glyphs, page.width));
     }
-    let total = pages.len() as u32;
+    on_page(total, total);
     let mut notes = Vec::new();
     if !scanned.is_empty() {
         if scanned.len() as u32 == total {

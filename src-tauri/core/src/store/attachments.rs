@@ -67,6 +67,15 @@ impl Store {
         Ok(self.attachments_of(message_id).await?.into_iter().map(|(a, _)| a).collect())
     }
 
+    /// One attachment's whole extracted text and the part of it its prompt carried.
+    pub async fn attachment_text(&self, id: i64) -> Result<(String, String)> {
+        let r = sqlx::query("SELECT text, included FROM attachments WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?;
+        match r {
+            Some(r) => Ok((r.try_get("text")?, r.try_get("included")?)),
+            None => Err(super::error::StoreError::NoAttachment(id)),
+        }
+    }
+
     /// A question's attachments in the order attached, each with the text its prompt carried.
     pub async fn attachments_of(&self, message_id: i64) -> Result<Vec<(Attachment, String)>> {
         self.query_attachments("WHERE message_id = ?1", message_id).await

@@ -17,6 +17,8 @@ pub enum StoreError {
     NoConversation(String),
     #[error("no message {0}")]
     NoMessage(i64),
+    #[error("no attached document {0}")]
+    NoAttachment(i64),
     #[error("the disk is full: the conversation store could not save (free some space; nothing already saved was lost)")]
     DiskFull,
     #[error("the conversation store is read-only or locked by another program: {0}")]
@@ -34,7 +36,7 @@ impl StoreError {
             Self::CreateDir { .. } | Self::Open { .. } => fin_r1_engine::ErrorKind::StoreOpen,
             Self::Newer { .. } => fin_r1_engine::ErrorKind::StoreNewer,
             Self::Migrate(_) => fin_r1_engine::ErrorKind::StoreMigrate,
-            Self::NoConversation(_) | Self::NoMessage(_) => fin_r1_engine::ErrorKind::NotFound,
+            Self::NoConversation(_) | Self::NoMessage(_) | Self::NoAttachment(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::DiskFull => fin_r1_engine::ErrorKind::DiskFull,
             Self::ReadOnly(_) => fin_r1_engine::ErrorKind::StoreReadOnly,
             Self::Db(_) => fin_r1_engine::ErrorKind::Store,

@@ -1,0 +1,162 @@
+//! Documents attached in the window: read off the GTK thread with page progress and a way to
+//! stop, kept read until the question is sent (so a 300-page report is read once), and the
+//! stored text of an attachment for its extracted view.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use fin_r1_core::documents::{self, chunks::estimate_tokens, Document, DocumentError};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use super::off_thread;
+use crate::error::{CmdResult, CommandError};
+use crate::state::AppState;
+
+/// Files read in this window and not yet sent, with the stop switches of those being read.
+#[derive(Default)]
+pub struct Reading {
+    read: Mutex<HashMap<PathBuf, (Stamp, Document)>>,
+    stops: Mutex<HashMap<PathBuf, Arc<AtomicBool>>>,
+}
+
+/// A file is read again if it changed since (saved over between attaching and sending).
+type Stamp = (u64, Option<SystemTime>);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()))
+}
+
+impl Reading {
+    /// The document as read for the window, if the file is as it was then.
+    pub fn take(&self, path: &Path) -> Option<Document> {
+        let kept = self.read.lock().ok().and_then(|mut m| m.remove(path));
+        kept.filter(|(s, _)| Some(*s) == stamp(path)).map(|(_, doc)| doc)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct ReadProgress {
+    pub done: u32,
+    pub total: u32,
+}
+
+/// What the window shows of a read file: its chip and its extracted view.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct DocumentPreview {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub kind: String,
+    pub size: u64,
+    pub pages: Option<u32>,
+    pub sha256: String,
+    pub notes: Vec<String>,
+    /// Everything read, as the model would see it whole.
+    pub markdown: String,
+    pub tokens: u32,
+}
+
+fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
+    let markdown = d.to_markdown();
+    DocumentPreview {
+        path,
+        file_name: d.file_name.clone(),
+        kind: d.kind.clone(),
+        size: d.size,
+        pages: d.pages,
+        sha256: d.sha256.clone(),
+        notes: d.notes.clone(),
+        tokens: u32::try_from(estimate_tokens(&markdown)).unwrap_or(u32::MAX),
+        markdown,
+    }
+}
+
+fn document_error(e: DocumentError) -> CommandError {
+    CommandError::Model { kind: e.kind(), message: e.to_string() }
+}
+
+/// Reads a file to attach, telling each page of a PDF through `on_progress`.
+#[tauri::command]
+#[specta::specta]
+pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progress: Channel<ReadProgress>) -> CmdResult<DocumentPreview> {
+    let stop = Arc::new(AtomicBool::new(false));
+    if let Ok(mut s) = state.reading.stops.lock() {
+        s.insert(path.clone(), stop.clone());
+    }
+    let at = path.clone();
+    let read = off_thread(move || {
+        let mut last = std::time::Instant::now();
+        let mut on_page = |done: u32, total: u32| {
+            // A progress message every tenth of a second at most: a fast PDF does not flood
+            // the channel.
+            if done == total || last.elapsed().as_millis() >= 100 {
+                last = std::time::Instant::now();
+                let _ = on_progress.send(ReadProgress { done, total });
+            }
+            !stop.load(Ordering::Relaxed)
+        };
+        documents::extract_with(&at, &mut on_page).map_err(document_error)
+    })
+    .await;
+    if let Ok(mut s) = state.reading.stops.lock() {
+        s.remove(&path);
+    }
+    let doc = read.inspect_err(|e| state.record_error(&e.to_string()))?;
+    let shown = preview(path.clone(), &doc);
+    if let (Some(s), Ok(mut m)) = (stamp(&path), state.reading.read.lock()) {
+        m.insert(path, (s, doc));
+    }
+    Ok(shown)
+}
+
+/// Stops reading a file (the chip's ×), or forgets one read and not sent.
+#[tauri::command]
+#[specta::specta]
+pub fn discard_document(state: State<'_, AppState>, path: PathBuf) {
+    if let Some(stop) = state.reading.stops.lock().ok().and_then(|s| s.get(&path).cloned()) {
+        stop.store(true, Ordering::Relaxed);
+    }
+    if let Ok(mut m) = state.reading.read.lock() {
+        m.remove(&path);
+    }
+}
+
+/// A pasted file (a screenshot of a table is not one: files only) written where the app keeps
+/// its data, then read as any other.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_pasted_document(state: State<'_, AppState>, file_name: String, bytes: Vec<u8>) -> CmdResult<PathBuf> {
+    let name = Path::new(&file_name).file_name().map(|n| n.to_string_lossy().into_owned()).filter(|n| !n.is_empty() && n != "." && n != "..");
+    let Some(name) = name else { return Err(CommandError::Invalid(format!("{file_name:?} is not a file name"))) };
+    let dir = state.data_dir.join("pasted").join(uuid_like());
+    off_thread(move || {
+        std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| CommandError::Invalid(format!("{}: {e}", path.display())))?;
+        Ok(path)
+    })
+    .await
+}
+
+fn uuid_like() -> String {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{now:x}")
+}
+
+/// A stored attachment's extracted view: everything read, and what the prompt carried.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AttachmentText {
+    pub text: String,
+    pub included: String,
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn attachment_text(state: State<'_, AppState>, id: i64) -> CmdResult<AttachmentText> {
+    let (text, included) = state.store.attachment_text(id).await?;
+    Ok(AttachmentText { text, included })
+}

@@ -1,0 +1,95 @@
+// Files attached to the next question: each read by the shell off the UI thread (a PDF page
+// by page, with progress and a stop), kept as chips over the composer until the question goes.
+
+import { signal } from "@preact/signals";
+import { Channel } from "@tauri-apps/api/core";
+import { commands } from "./bindings";
+import { errorText } from "./api";
+import type { DocumentPreview, ReadProgress } from "./types";
+
+export type Pending = {
+  path: string;
+  name: string;
+  status: "reading" | "ready" | "error";
+  progress: ReadProgress | null;
+  preview: DocumentPreview | null;
+  error: string | null;
+};
+
+/** The kinds the core reads; anything else is refused on the chip before the shell is asked. */
+export const DOCUMENT_EXTENSIONS = ["pdf", "xlsx", "xlsm", "xls", "ods", "csv", "tsv", "docx"];
+
+export const pending = signal<Pending[]>([]);
+
+/** The document whose extracted view is open: one being attached, or one stored. */
+export const viewing = signal<{ title: string; markdown: string; summary: string | null; notes: string[] } | null>(null);
+
+export function isDocument(path: string): boolean {
+  const ext = path.split(".").pop()?.toLowerCase() ?? "";
+  return DOCUMENT_EXTENSIONS.includes(ext);
+}
+
+function baseName(path: string): string {
+  return path.split(/[\\/]/).pop() ?? path;
+}
+
+function update(path: string, f: (p: Pending) => Pending) {
+  pending.value = pending.value.map((p) => (p.path === path ? f(p) : p));
+}
+
+export function attach(paths: string[]) {
+  for (const path of paths) {
+    if (pending.value.some((p) => p.path === path)) continue;
+    pending.value = [...pending.value, { path, name: baseName(path), status: "reading", progress: null, preview: null, error: null }];
+    const progress = new Channel<ReadProgress>();
+    progress.onmessage = (m) => update(path, (p) => ({ ...p, progress: m }));
+    commands
+      .readDocument(path, progress)
+      .then((preview) => update(path, (p) => ({ ...p, status: "ready", preview })))
+      .catch((e) => update(path, (p) => ({ ...p, status: "error", error: errorText(e) })));
+  }
+}
+
+/** The chip's ×: stops a reading in progress, forgets a read file. */
+export function detach(path: string) {
+  pending.value = pending.value.filter((p) => p.path !== path);
+  void commands.discardDocument(path);
+}
+
+export function readingAny(): boolean {
+  return pending.value.some((p) => p.status === "reading");
+}
+
+/** What goes with the question: the files read; a file that could not be read stays behind
+ *  with its error. */
+export function readyPaths(): string[] {
+  return pending.value.filter((p) => p.status === "ready").map((p) => p.path);
+}
+
+/** After the question is stored, its files are the question's: the chips over the composer
+ *  go (those that failed stay, to be seen). */
+export function sent(paths: string[]) {
+  pending.value = pending.value.filter((p) => !paths.includes(p.path));
+}
+
+/** Pasted files have no path the page may know: their bytes are saved by the shell first. */
+export async function attachPasted(files: File[]) {
+  for (const f of files) {
+    try {
+      const bytes = Array.from(new Uint8Array(await f.arrayBuffer()));
+      const path = await commands.savePastedDocument(f.name, bytes);
+      attach([path]);
+    } catch (e) {
+      pending.value = [...pending.value, { path: f.name, name: f.name, status: "error", progress: null, preview: null, error: errorText(e) }];
+    }
+  }
+}
+
+export function showPreview(p: DocumentPreview) {
+  viewing.value = { title: p.file_name, markdown: p.markdown, summary: null, notes: p.notes };
+}
+
+export async function showStored(id: number, title: string, summary: string, notes: string[]) {
+  const t = await commands.attachmentText(id);
+  viewing.value = { title, markdown: t.included || t.text, summary, notes };
+}
