@@ -759,3 +759,73 @@ fn a_conversation_with_documents_shows_their_chips_and_is_found_by_them() {
     assert!(snippet.starts_with("loans-gbk.csv: "), "{snippet}");
     s.end().expect("close");
 }
+
+/// Issue 18 in the window: files dropped on it (the drop event the window's webview gets from
+/// GTK, emitted to it as GTK would) are read into chips — a 5-page PDF with its pages, a
+/// workbook, and a file the core does not read with the reason; a chip opens what the model
+/// will see, tables rendered; the question goes with the files, the answer streams, the
+/// question keeps the chips, they survive a restart, and the report lists the documents.
+#[test]
+fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
+    let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = fresh_data("drop-documents");
+    seed_settings(&data, |_| {});
+    let pdf = fin_r1_tests::repo_data("documents/annual-report.pdf");
+    let xlsx = fin_r1_tests::repo_data("documents/income.xlsx");
+    let odd = data.join("scan.bmp");
+    std::fs::write(&odd, [0x42, 0x4D, 0, 0]).expect("bmp");
+    let d = Desktop::start(6, &data, &[("FIN_R1_MODEL", thinking.as_path()), ("FIN_R1_CACHE_DIR", data.join("cache").as_path())]);
+    let s = d.session();
+    s.wait_for("#composer:not([disabled])", LONG).expect("a model, ready");
+    let paths = serde_json::to_string(&[pdf.to_string_lossy(), xlsx.to_string_lossy(), odd.to_string_lossy()]).expect("json");
+    s.script(&format!(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {{ target: {{ kind: 'Webview', label: 'main' }}, event: 'tauri://drag-drop', payload: {{ paths: {paths}, position: {{ x: 400, y: 300 }} }} }}); return true;"
+    ))
+    .expect("drop");
+    let chip = s
+        .wait_text(".chip.pending-doc.ready[data-path$='annual-report.pdf']", LONG, |t| t.contains("PDF") && t.contains("5 pages"))
+        .expect("the PDF read, with its pages");
+    assert!(chip.contains("annual-report.pdf"), "{chip}");
+    s.wait_text(".chip.pending-doc.ready[data-path$='income.xlsx']", LONG, |t| t.contains("XLSX")).expect("the workbook read");
+    let refused = s.wait_text(".chip.pending-doc.error", LONG, |t| !t.is_empty()).expect("the odd file refused on its chip");
+    assert!(refused.contains("scan.bmp") && refused.contains("not read"), "{refused}");
+    d.screenshot("documents-pending.png");
+
+    // What the model will see: the statement as a table, its page marked.
+    s.click_css(".chip.pending-doc[data-path$='annual-report.pdf'] .doc-open").expect("open the PDF's view");
+    let view = s.wait_text("#document-view .doc-text", LONG, |t| t.contains("Operating margin")).expect("the extracted view");
+    assert!(view.contains("[p. 3]"), "page markers: {view}");
+    s.wait_for("#document-view .doc-text table", LONG).expect("the statement rendered as a table");
+    d.screenshot("documents-view.png");
+    s.click_css("#document-view .close").expect("close the view");
+    s.click_css(".chip.pending-doc.error .doc-remove").expect("drop the refused file");
+    assert!(s.find(".chip.pending-doc.error").is_err());
+
+    let composer = s.find("#composer").expect("composer");
+    s.type_into(&composer, "What was the operating margin in 2024?").expect("type");
+    s.click_css("#send").expect("send");
+    s.wait_for(".msg.answer[data-status=complete]", LONG).expect("the answer");
+    assert!(s.find(".chip.pending-doc").is_err(), "the chips moved to the question");
+    let chips = s.find_all(".msg.question .chip.attachment").expect("chips");
+    assert_eq!(chips.len(), 2);
+    let first = s.text(&chips[0]).expect("chip text");
+    assert!(first.contains("annual-report.pdf") && first.contains("5 pages"), "{first}");
+    s.click(&chips[0]).expect("open the stored view");
+    let summary = s.wait_text("#document-view p.muted", LONG, |t| !t.is_empty()).expect("what the prompt carried");
+    assert!(summary.contains("annual-report.pdf"), "{summary}");
+    s.click_css("#document-view .close").expect("close the view");
+    s.end().expect("close");
+
+    // A restart: the conversation opens with its chips.
+    let s = d.session();
+    s.wait_for(".item .item-title", LONG).expect("the conversation");
+    s.click_css(".item .item-title").expect("open it");
+    s.wait_text(".msg.question .chip.attachment", LONG, |t| t.contains("annual-report.pdf")).expect("the chip after a restart");
+    d.screenshot("documents-restart.png");
+    s.end().expect("close");
+
+    let md = fin_r1_tests::export_latest_markdown(&data);
+    let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&pdf).expect("pdf"));
+    assert!(md.contains(&format!("annual-report.pdf (pdf, 5 pages, {} bytes) · SHA-256 {sha}", std::fs::metadata(&pdf).expect("meta").len())), "{md}");
+    assert!(md.contains("income.xlsx (xlsx, "), "{md}");
+}
