@@ -362,6 +362,22 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&xlsx).expect("xlsx"));
     assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
 
+    // The conversation file carries the documents (version 2) and imports with them.
+    let file = data.join("conversation.json");
+    let out = Command::new(fin_r1_bin()).args(["export", "--conversation", "latest", "--format", "json", "--data-dir"]).arg(&data).arg("-o").arg(&file).output().expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    assert_eq!(v["version"], 2);
+    let docs: Vec<&serde_json::Value> = v["messages"].as_array().expect("messages").iter().flat_map(|m| m["attachments"].as_array().into_iter().flatten()).collect();
+    assert!(docs.iter().any(|d| d["file_name"] == "loans-gbk.csv" && d["text"].as_str().is_some_and(|t| t.contains("华东制造有限公司"))), "{docs:?}");
+    let other = data.join("imported");
+    let out = Command::new(fin_r1_bin()).arg("import").arg(&file).arg("--data-dir").arg(&other).output().expect("import");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = fin_r1_tests::export_latest_markdown(&other);
+    assert!(again.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{again}");
+    let out = Command::new(fin_r1_bin()).args(["conversations", "search", "华东制造", "--data-dir"]).arg(&other).output().expect("search");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("loans-gbk.csv"), "found in the imported documents");
+
     // A document over the context: its best parts go in, and the terminal says which.
     let big = data.join("ledger.csv");
     let mut rows = String::from("Account,2023,2024\n");

@@ -11,9 +11,15 @@
 //!                   "status", "stop_reason", "error_kind", "error_message", "prompt_tokens",
 //!                   "cached_prompt_tokens", "reasoning_tokens", "answer_tokens", "ttft_ms",
 //!                   "prefill_tok_s", "decode_tok_s", "total_ms", "engine", "system_prompt",
-//!                   "sampling", "seed", "scenario_id", "form", "created_at", "updated_at" } ] }
+//!                   "sampling", "seed", "scenario_id", "form", "created_at", "updated_at",
+//!                   "attachments": [ { "file_name", "kind", "size", "pages", "sha256",
+//!                                      "notes", "text", "included", "included_summary" } ] } ] }
 //! ```
 //! Times are Unix milliseconds. A reader refuses another `format` and a newer `version`.
+//! Version 2 adds a question's attached documents (everything read from each, and what the
+//! prompt carried); a conversation without any is still written as version 1, byte for byte,
+//! so an older app reads it, and one with documents is refused by an older app rather than
+//! imported without them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +27,8 @@ use serde_json::Value;
 use crate::store::{Conversation, EngineRef, Message, MessageRole, MessageStatus, Store, StoreError};
 
 pub const FORMAT: &str = "fin-r1-conversation";
-pub const VERSION: u32 = 1;
+/// The newest version this app reads and writes.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConversationMeta {
@@ -80,6 +87,24 @@ pub struct FileMessage {
     pub total_ms: Option<f64>,
     pub ttft_ms: Option<f64>,
     pub updated_at: i64,
+    /// Version 2: documents attached to a question.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<FileAttachment>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileAttachment {
+    pub file_name: String,
+    pub kind: String,
+    pub size: u64,
+    pub pages: Option<u32>,
+    pub sha256: String,
+    pub notes: Vec<String>,
+    /// Everything read from the file.
+    pub text: String,
+    /// What the question's prompt carried of it.
+    pub included: String,
+    pub included_summary: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -145,6 +170,7 @@ impl FileMessage {
             form: m.form.as_ref().and_then(|f| serde_json::to_value(f).ok()),
             created_at: m.created_at,
             updated_at: m.updated_at,
+            attachments: Vec::new(),
         }
     }
 
@@ -214,10 +240,27 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
     let c = store.conversation(conversation_id).await?;
     let messages = store.messages(conversation_id).await?;
     let index_of = |id: i64| messages.iter().position(|m| m.id == id);
-    let out = messages.iter().enumerate().map(|(i, m)| FileMessage::from_store(m, i, m.parent_id.and_then(index_of))).collect();
+    let mut out: Vec<FileMessage> = messages.iter().enumerate().map(|(i, m)| FileMessage::from_store(m, i, m.parent_id.and_then(index_of))).collect();
+    for (a, included) in store.conversation_attachments(conversation_id).await? {
+        let (text, _) = store.attachment_text(a.id).await?;
+        if let Some(i) = index_of(a.message_id) {
+            out[i].attachments.push(FileAttachment {
+                file_name: a.file_name,
+                kind: a.kind,
+                size: u64::try_from(a.size).unwrap_or(0),
+                pages: a.pages.and_then(|p| u32::try_from(p).ok()),
+                sha256: a.sha256,
+                notes: a.notes,
+                text,
+                included,
+                included_summary: a.included_summary,
+            });
+        }
+    }
+    let with_documents = out.iter().any(|m| !m.attachments.is_empty());
     let file = ConversationFile {
         format: FORMAT.into(),
-        version: VERSION,
+        version: if with_documents { 2 } else { 1 },
         app_version: env!("CARGO_PKG_VERSION").into(),
         exported_at: crate::store::now_ms(),
         active_leaf: c.active_leaf_id.and_then(index_of),
@@ -280,5 +323,31 @@ pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversati
         deleted_at: None,
         sampling: Default::default(),
     };
-    Ok(store.insert_conversation(&conv, &messages, file.active_leaf).await?)
+    let created = store.insert_conversation(&conv, &messages, file.active_leaf).await?;
+    if file.messages.iter().any(|m| !m.attachments.is_empty()) {
+        // Messages are stored in the file's order: the i-th stored is the file's i-th.
+        let stored = store.messages(created.id).await?;
+        for (m, s) in file.messages.iter().zip(&stored) {
+            if m.attachments.is_empty() {
+                continue;
+            }
+            let files: Vec<crate::store::NewAttachment> = m
+                .attachments
+                .iter()
+                .map(|a| crate::store::NewAttachment {
+                    file_name: a.file_name.clone(),
+                    kind: a.kind.clone(),
+                    size: a.size,
+                    pages: a.pages,
+                    sha256: a.sha256.clone(),
+                    notes: a.notes.clone(),
+                    text: a.text.clone(),
+                    included: a.included.clone(),
+                    included_summary: a.included_summary.clone(),
+                })
+                .collect();
+            store.add_attachments(s.id, &files).await?;
+        }
+    }
+    Ok(created)
 }
