@@ -394,3 +394,34 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     assert!(said.contains("[ledger.csv: parts ") && said.contains(" of ledger.csv: "), "{said}");
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Issue 18 item 5: the compliance preset's document field takes a file: it is attached, the
+/// form keeps its name, and the prompt says it is attached below.
+#[test]
+fn a_presets_file_field_attaches_the_file() {
+    let data = scratch_dir().join(format!("documents-field-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("dir");
+    let policy = repo_data("documents/policy.docx");
+    let field = format!("policy={}", policy.display());
+    let out = chat(
+        &data,
+        &["--json", "--scenario", "compliance", "--field", "rule=See the attached policy.", "--field", "facts=A retail loan of CNY 60m was approved by a branch.", "--field", &field, "Is the approval within the limits?"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().expect("a line")).expect("json");
+    assert_eq!(started["attachments"][0]["file_name"], "policy.docx", "{started}");
+    let md = fin_r1_tests::export_latest_markdown(&data);
+    assert!(md.contains("| 制度或法规文件 / Policy or regulation document | policy.docx |"), "{md}");
+    let lib = fin_r1_core::scenario::Library::load(None);
+    let compliance = lib.get("compliance").expect("the preset");
+    let values = [("rule".to_owned(), "r".to_owned()), ("facts".to_owned(), "f".to_owned()), ("policy".to_owned(), "policy.docx".to_owned())].into();
+    let filled = compliance.fill("Q?", &values, fin_r1_core::scenario::Lang::En).expect("fill");
+    assert!(filled.contains("【制度文件 / Policy document】policy.docx (attached below)"), "{filled}");
+    assert!(md.contains("policy.docx (docx, "), "{md}");
+    // A file field naming a file that is not there is refused before anything is stored.
+    let out = chat(&data, &["--scenario", "compliance", "--field", "rule=x", "--field", "facts=y", "--field", "policy=/nonexistent/policy.pdf", "Q?"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/policy.pdf"));
+    let _ = std::fs::remove_dir_all(&data);
+}

@@ -29,7 +29,7 @@ export function isDocument(path: string): boolean {
   return DOCUMENT_EXTENSIONS.includes(ext);
 }
 
-function baseName(path: string): string {
+export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() ?? path;
 }
 
@@ -92,4 +92,13 @@ export function showPreview(p: DocumentPreview) {
 export async function showStored(id: number, title: string, summary: string, notes: string[]) {
   const t = await commands.attachmentText(id);
   viewing.value = { title, markdown: t.included || t.text, summary, notes };
+}
+
+/** A file field's value is its file's name while the file is attached: a chip removed takes
+ *  the value with it (a required field is then missing again). */
+export function withAttachedFiles(values: Record<string, string>, fileFields: string[]): Record<string, string> {
+  const names = pending.value.filter((p) => p.status !== "error").map((p) => p.name);
+  const out = { ...values };
+  for (const f of fileFields) if (out[f] && !names.includes(out[f])) delete out[f];
+  return out;
 }

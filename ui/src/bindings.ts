@@ -660,7 +660,12 @@ export type FieldKind =
 /**  One of `options`. */
 "select" | 
 /**  Source code. */
-"code";
+"code" | 
+/**
+ *  A document (PDF, workbook, CSV, Word) attached with the question: the form holds its
+ *  file name, the prompt carries what was read from it after the question.
+ */
+"file";
 
 export type Field_Deserialize = {
 	/**  The placeholder name in the prompt template: `{name}`. */

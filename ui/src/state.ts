@@ -7,7 +7,7 @@ import type { Lang } from "./i18n";
 import { systemLang } from "./i18n";
 import { applyMessage, emptyLive, type LiveAnswer } from "./stream";
 import { missingFields } from "./formRows";
-import { readyPaths, sent } from "./attach";
+import { readyPaths, sent, withAttachedFiles } from "./attach";
 import type {
   AppInfo,
   ConversationSummary,
@@ -278,6 +278,7 @@ export async function send(turn: TurnKind) {
   const view = current.value;
   const scenario = view ? null : chosenScenario.value;
   // Checked here, beside the form, before anything is sent.
+  if (!view && scenario) formValues.value = withAttachedFiles(formValues.value, scenario.fields.filter((f) => f.kind === "file").map((f) => f.name));
   const missing = view ? [] : missingFields(formValues.value, scenario);
   formMissing.value = missing;
   if (missing.length > 0) {

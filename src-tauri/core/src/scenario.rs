@@ -79,6 +79,9 @@ pub enum FieldKind {
     Select,
     /// Source code.
     Code,
+    /// A document (PDF, workbook, CSV, Word) attached with the question: the form holds its
+    /// file name, the prompt carries what was read from it after the question.
+    File,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -351,6 +354,10 @@ impl Scenario {
                 }
                 // Fenced so that the model (and the rendered question) keep it as code.
                 FieldKind::Code => format!("\n```\n{v}\n```"),
+                FieldKind::File => match lang {
+                    Lang::Zh => format!("{v}（见文末所附文件）"),
+                    Lang::En => format!("{v} (attached below)"),
+                },
                 _ => v.to_owned(),
             };
             filled.insert(&f.name, v);

@@ -26,15 +26,15 @@ import { size } from "./format";
 export function ModelBar() {
   const l = lang.value;
   const model = info.value?.model;
-  const [dropping, setDropping] = useState(false);
+  const [dropping, setDropping] = useState<null | "model" | "document">(null);
   const [open, setOpen] = useState(false);
   useEffect(() => {
     // A .gguf dropped anywhere on the window becomes the model; other files are attached.
     const un = getCurrentWebview().onDragDropEvent((e) => {
-      if (e.payload.type === "over" || e.payload.type === "enter") setDropping(true);
-      else if (e.payload.type === "leave") setDropping(false);
+      if (e.payload.type === "enter") setDropping(e.payload.paths.some((p) => p.toLowerCase().endsWith(".gguf")) ? "model" : "document");
+      else if (e.payload.type === "leave") setDropping(null);
       else if (e.payload.type === "drop") {
-        setDropping(false);
+        setDropping(null);
         const file = e.payload.paths.find((p) => p.toLowerCase().endsWith(".gguf"));
         if (file) void loadModel(file);
         // Anything else dropped is a document for the next question (one the core does not
@@ -74,7 +74,7 @@ export function ModelBar() {
           {errorLine.value}
         </p>
       )}
-      {dropping && <div class="drop-overlay">{t(l, "model.drop")}</div>}
+      {dropping && <div class="drop-overlay">{t(l, dropping === "model" ? "model.drop" : "attach.drop")}</div>}
     </div>
   );
 }

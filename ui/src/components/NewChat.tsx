@@ -3,6 +3,8 @@ import { t } from "../i18n";
 import { chosenScenario, draft, formMissing, formRefusals, formValues, lang, brokenScenarios, scenarios } from "../state";
 import type { Scenario } from "../types";
 import { Composer } from "./Composer";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { attach, baseName, detach, DOCUMENT_EXTENSIONS, pending } from "../attach";
 
 export function NewChat() {
   const l = lang.value;
@@ -94,7 +96,9 @@ function Form({ s }: { s: Scenario }) {
             {f.label[l]}
             {f.required && <em> ({t(l, "newchat.required")})</em>}
           </span>
-          {f.kind === "textarea" ? (
+          {f.kind === "file" ? (
+            <FileField name={f.name} value={values[f.name] ?? ""} hint={f.placeholder?.[l] ?? ""} set={set} />
+          ) : f.kind === "textarea" ? (
             <textarea
               name={f.name}
               rows={3}
@@ -129,5 +133,27 @@ function Form({ s }: { s: Scenario }) {
         </p>
       )}
     </fieldset>
+  );
+}
+
+/** A preset's document field: the file is attached with the question (its chip over the
+ *  composer); the field shows its name. */
+function FileField({ name, value, hint, set }: { name: string; value: string; hint: string; set: (name: string, v: string) => void }) {
+  const l = lang.value;
+  const chosen = pending.value.find((p) => p.name === value);
+  const pick = async () => {
+    const path = await openDialog({ multiple: false, filters: [{ name: "PDF, Excel, CSV, Word", extensions: DOCUMENT_EXTENSIONS }] });
+    if (typeof path !== "string") return;
+    if (chosen) detach(chosen.path);
+    attach([path]);
+    set(name, baseName(path));
+  };
+  return (
+    <span class="file-field" data-field={name}>
+      {value && chosen ? <span class="chip attachment">📎 {value}</span> : <span class="muted">{hint}</span>}
+      <button type="button" class="file-pick" onClick={(e) => { e.preventDefault(); void pick(); }}>
+        {value && chosen ? t(l, "attach.replace") : t(l, "attach.choose")}
+      </button>
+    </span>
   );
 }

@@ -212,7 +212,6 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    let documents = std::cell::RefCell::new(documents);
     let mut form = BTreeMap::new();
     for f in &a.fields {
         let Some((k, v)) = f.split_once('=') else {
@@ -221,6 +220,25 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         };
         form.insert(k.trim().to_owned(), v.to_owned());
     }
+    // A preset's file field takes a path: the file is attached, the form keeps its name.
+    if let Some(id) = &a.scenario {
+        if let Ok(s) = fin_r1_core::scenario::Library::load(Some(&super::data_dir(&a.data_dir).join("scenarios"))).get(id) {
+            for f in s.fields.iter().filter(|f| f.kind == fin_r1_core::scenario::FieldKind::File) {
+                let Some(path) = form.get(&f.name).filter(|v| !v.trim().is_empty()).map(std::path::PathBuf::from) else { continue };
+                match fin_r1_core::documents::extract(&path) {
+                    Ok(d) => {
+                        form.insert(f.name.clone(), d.file_name.clone());
+                        documents.push(d);
+                    }
+                    Err(e) => {
+                        report_error(a.json, e.kind(), &e.to_string());
+                        return Ok(1);
+                    }
+                }
+            }
+        }
+    }
+    let documents = std::cell::RefCell::new(documents);
     if a.scenario.is_none() && !form.is_empty() {
         eprintln!("fin-r1: --field needs --scenario");
         return Ok(1);
