@@ -822,6 +822,12 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     s.click_css(".item .item-title").expect("open it");
     s.wait_text(".msg.question .chip.attachment", LONG, |t| t.contains("annual-report.pdf")).expect("the chip after a restart");
     d.screenshot("documents-restart.png");
+    // The compliance preset's form takes its policy document as a file.
+    s.click_css("#new-chat").expect("new chat");
+    s.click_css("#scenario-compliance").expect("compliance");
+    s.wait_text(".file-field[data-field=policy] .file-pick", LONG, |t| t.contains("Choose a file")).expect("the document field");
+    s.script("document.querySelector('.file-field').scrollIntoView({ block: 'center' }); return true;").expect("scroll");
+    d.screenshot("documents-preset-field.png");
     s.end().expect("close");
 
     let md = fin_r1_tests::export_latest_markdown(&data);

@@ -425,3 +425,27 @@ fn a_presets_file_field_attaches_the_file() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/policy.pdf"));
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// Reading a PDF tells each page as it goes and stops when told to (the window's progress
+/// and the chip's × while a long report is read).
+#[test]
+fn a_pdf_read_reports_its_pages_and_stops_when_cancelled() {
+    use fin_r1_core::documents::{extract_with, DocumentError};
+    let path = repo_data("documents/annual-report.pdf");
+    let mut seen = Vec::new();
+    let d = extract_with(&path, &mut |done, total| {
+        seen.push((done, total));
+        true
+    })
+    .expect("read");
+    assert_eq!(d.pages, Some(5));
+    assert_eq!(seen, [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]);
+    let mut calls = 0;
+    let err = extract_with(&path, &mut |done, _| {
+        calls += 1;
+        done < 2
+    })
+    .expect_err("cancelled");
+    assert!(matches!(err, DocumentError::Cancelled(_)), "{err}");
+    assert_eq!(calls, 3, "stopped at the third page");
+}

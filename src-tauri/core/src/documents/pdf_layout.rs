@@ -109,14 +109,31 @@ fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
     if lines.len() < 8 || page_width <= 0.0 {
         return vec![glyphs];
     }
-    let covers = |spans: &[(f64, f64)], x: f64| spans.iter().any(|&(a, b)| a - 1.0 < x && b + 1.0 > x);
-    // Where, between a third and two thirds of the width, do the fewest lines have text? The
-    // widest such strip is the gutter (a word space that happens to line up is narrow).
-    let counts: Vec<(f64, usize)> = (0..)
-        .map(|i| page_width / 3.0 + f64::from(i))
-        .take_while(|&x| x < page_width * 2.0 / 3.0)
-        .map(|x| (x, lines.iter().filter(|l| covers(&l.2, x)).count()))
-        .collect();
+    // How many lines have text at each point (1 pt apart) between a third and two thirds of
+    // the width: each line marks the points its glyphs cover (a point a glyph's edge is within
+    // 1 pt of counts as covered).
+    let (from, to) = (page_width / 3.0, page_width * 2.0 / 3.0);
+    let n = (to - from).max(0.0) as usize;
+    let mut crossing = vec![0usize; n];
+    let mut mine = vec![false; n];
+    for l in &lines {
+        mine.iter_mut().for_each(|m| *m = false);
+        for &(a, b) in &l.2 {
+            // Points x with a - 1 < x < b + 1, as indices from `from`.
+            let lo = ((a - 1.0 - from).floor() + 1.0).max(0.0) as usize;
+            let hi = ((b + 1.0 - from).ceil() - 1.0).min(n as f64 - 1.0);
+            if hi < 0.0 {
+                continue;
+            }
+            for m in mine.iter_mut().take(hi as usize + 1).skip(lo) {
+                *m = true;
+            }
+        }
+        for (c, m) in crossing.iter_mut().zip(&mine) {
+            *c += usize::from(*m);
+        }
+    }
+    let counts: Vec<(f64, usize)> = crossing.into_iter().enumerate().map(|(i, c)| (from + i as f64, c)).collect();
     // A page number or a title may cross the gutter: a few lines are allowed to.
     let allowed = counts.iter().map(|c| c.1).min().unwrap_or(usize::MAX).saturating_add((lines.len() / 20).max(1));
     let mut best: Option<(f64, usize)> = None;
