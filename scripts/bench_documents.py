@@ -34,8 +34,11 @@ def make_pdf(path, pages):
         )
         body.append(
             f"\\section*{{Note {p}. Segment information}}\n"
-            f"Paragraph one of note {p}: revenue by segment, the measures management uses and how they reconcile to the "
-            f"consolidated statements. " * 2
+            + (
+                f"Paragraph one of note {p}: revenue by segment, the measures management uses and how they reconcile to the "
+                "consolidated statements. "
+            )
+            * 2
             + "\n\n"
             + f"Paragraph two of note {p}: assumptions, judgements and the sensitivity of the figures to them. " * 2
             + "\n\n\\begin{tabular}{|l|r|r|r|}\n\\hline\nItem & 2024 & 2023 & Margin \\\\ \\hline\n"

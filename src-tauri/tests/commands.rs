@@ -98,6 +98,7 @@ fn a_streamed_turn_arrives_on_the_channel_and_in_the_store() {
             form: Default::default(),
             lang: Some(fin_r1_core::scenario::Lang::En),
             sampling: Default::default(),
+            attachments: Vec::new(),
         };
         let (ch, _) = channel();
         let err = commands::send_message(app.state(), no_model.clone(), ch).await.expect_err("no model");
@@ -180,6 +181,7 @@ fn stop_ends_a_streaming_answer_as_cancelled() {
             form: Default::default(),
             lang: None,
             sampling: Some(fin_r1_core::runner::SamplingOverrides { max_tokens: Some(30_000), ..Default::default() }),
+            attachments: Vec::new(),
         };
         let turn = commands::send_message(app.state(), request, ch).await.expect("turn");
         assert_eq!(turn.answer.status, fin_r1_core::store::MessageStatus::Cancelled);
@@ -329,6 +331,7 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
         form: Default::default(),
         lang: Some(fin_r1_core::scenario::Lang::En),
         sampling: Some(fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() }),
+        attachments: Vec::new(),
     };
     tauri::async_runtime::block_on(async {
         let (ch, _) = channel();
@@ -472,4 +475,67 @@ fn no_command_blocks_the_main_thread() {
         }
     }
     assert!(sync.is_empty(), "sync commands run on the main thread: {sync:?}");
+}
+
+/// Issue 18 through the shell: a file read for the window (its pages told on the channel) goes
+/// with the question without being read again; a file that cannot be read is refused before
+/// anything is stored; the stored attachment's text is what the extracted view shows.
+#[test]
+fn a_document_read_for_the_window_goes_with_the_question() {
+    use fin_r1_desktop::commands::documents;
+    let (app, _window) = app("documents");
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let pdf = fin_r1_tests::repo_data("documents/annual-report.pdf");
+    tauri::async_runtime::block_on(async {
+        commands::load_model(app.state(), model).await.expect("load");
+        let progress: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = progress.clone();
+        let ch = Channel::new(move |body: InvokeResponseBody| {
+            if let InvokeResponseBody::Json(s) = body {
+                sink.lock().expect("lock").push(serde_json::from_str(&s).expect("progress"));
+            }
+            Ok(())
+        });
+        let preview = documents::read_document(app.state(), pdf.clone(), ch).await.expect("read");
+        assert_eq!((preview.kind.as_str(), preview.pages), ("pdf", Some(5)));
+        assert!(preview.markdown.contains("| Operating margin | 12.5% | 11.1% | 10.0% |"));
+        let last = progress.lock().expect("lock").last().cloned().expect("told its pages");
+        assert_eq!(last, json!({ "done": 5, "total": 5 }));
+
+        let missing = SendRequest {
+            conversation_id: None,
+            turn: fin_r1_core::runner::TurnKind::Ask { question: "Margin?".into() },
+            scenario: None,
+            form: Default::default(),
+            lang: None,
+            sampling: None,
+            attachments: vec![pdf.clone(), "/nonexistent/ledger.xlsx".into()],
+        };
+        let (ch, _) = channel();
+        let err = commands::send_message(app.state(), missing, ch).await.expect_err("an unreadable file");
+        assert!(err.to_string().contains("/nonexistent/ledger.xlsx"), "{err}");
+        assert!(app.state::<AppState>().store.list_conversations(10).await.expect("list").is_empty(), "nothing stored");
+
+        // The refused send took the PDF read for it: it is read again, the same.
+        let ok = SendRequest { attachments: vec![pdf.clone()], ..missing_without_files() };
+        let (ch, _) = channel();
+        let turn = commands::send_message(app.state(), ok, ch).await.expect("turn");
+        let docs = commands::conversation_attachments(app.state(), turn.conversation_id).await.expect("attachments");
+        assert_eq!(docs.len(), 1);
+        assert_eq!((docs[0].file_name.as_str(), docs[0].pages), ("annual-report.pdf", Some(5)));
+        let text = documents::attachment_text(app.state(), docs[0].id).await.expect("text");
+        assert!(text.included.contains("Operating margin") && text.text.contains("[p. 3]"), "{}", text.included);
+    });
+}
+
+fn missing_without_files() -> SendRequest {
+    SendRequest {
+        conversation_id: None,
+        turn: fin_r1_core::runner::TurnKind::Ask { question: "What was the operating margin in 2024?".into() },
+        scenario: None,
+        form: Default::default(),
+        lang: None,
+        sampling: None,
+        attachments: Vec::new(),
+    }
 }

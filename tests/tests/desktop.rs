@@ -813,6 +813,9 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     s.click(&chips[0]).expect("open the stored view");
     let summary = s.wait_text("#document-view p.muted", LONG, |t| !t.is_empty()).expect("what the prompt carried");
     assert!(summary.contains("annual-report.pdf"), "{summary}");
+    // What the model received: the statement's rows, under the page they are on.
+    let carried = s.wait_text("#document-view .doc-text", LONG, |t| t.contains("Operating margin")).expect("the prompt's text");
+    assert!(carried.contains("12.5%") && carried.contains("p. 3"), "{carried}");
     s.click_css("#document-view .close").expect("close the view");
     s.end().expect("close");
 

@@ -22,7 +22,7 @@ export const DOCUMENT_EXTENSIONS = ["pdf", "xlsx", "xlsm", "xls", "ods", "csv", 
 export const pending = signal<Pending[]>([]);
 
 /** The document whose extracted view is open: one being attached, or one stored. */
-export const viewing = signal<{ title: string; markdown: string; summary: string | null; notes: string[] } | null>(null);
+export const viewing = signal<{ title: string; markdown: string; whole: string | null; summary: string | null; notes: string[] } | null>(null);
 
 export function isDocument(path: string): boolean {
   const ext = path.split(".").pop()?.toLowerCase() ?? "";
@@ -86,12 +86,13 @@ export async function attachPasted(files: File[]) {
 }
 
 export function showPreview(p: DocumentPreview) {
-  viewing.value = { title: p.file_name, markdown: p.markdown, summary: null, notes: p.notes };
+  viewing.value = { title: p.file_name, markdown: p.markdown, whole: null, summary: null, notes: p.notes };
 }
 
 export async function showStored(id: number, title: string, summary: string, notes: string[]) {
   const t = await commands.attachmentText(id);
-  viewing.value = { title, markdown: t.included || t.text, summary, notes };
+  // What the prompt carried first; the whole file as read a click away when that was less.
+  viewing.value = { title, markdown: t.included || t.text, whole: t.included && t.included !== t.text ? t.text : null, summary, notes };
 }
 
 /** A file field's value is its file's name while the file is attached: a chip removed takes

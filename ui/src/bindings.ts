@@ -24,7 +24,7 @@ export const commands = {
 	/**  Reads a file to attach, telling each page of a PDF through `on_progress`. */
 	readDocument: (path: string, onProgress: Channel<ReadProgress>) => __TAURI_INVOKE<DocumentPreview_Serialize>("read_document", { path, onProgress }),
 	/**  Stops reading a file (the chip's ×), or forgets one read and not sent. */
-	discardDocument: (path: string) => __TAURI_INVOKE<void>("discard_document", { path }),
+	discardDocument: (path: string) => __TAURI_INVOKE<null>("discard_document", { path }),
 	/**
 	 *  A pasted file (a screenshot of a table is not one: files only) written where the app keeps
 	 *  its data, then read as any other.

@@ -116,13 +116,14 @@ pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progres
 /// Stops reading a file (the chip's ×), or forgets one read and not sent.
 #[tauri::command]
 #[specta::specta]
-pub fn discard_document(state: State<'_, AppState>, path: PathBuf) {
+pub async fn discard_document(state: State<'_, AppState>, path: PathBuf) -> CmdResult<()> {
     if let Some(stop) = state.reading.stops.lock().ok().and_then(|s| s.get(&path).cloned()) {
         stop.store(true, Ordering::Relaxed);
     }
     if let Ok(mut m) = state.reading.read.lock() {
         m.remove(&path);
     }
+    Ok(())
 }
 
 /// A pasted file (a screenshot of a table is not one: files only) written where the app keeps

@@ -35,7 +35,7 @@ function PendingChip({ p, l }: { p: Pending; l: "zh" | "en" }) {
   return (
     <span class={`chip pending-doc ${p.status}`} data-path={p.path} title={d ? [`SHA-256 ${d.sha256}`, ...d.notes].join("\n") : p.error ?? ""}>
       <button
-        class="linkish doc-open"
+        class="doc-open"
         disabled={!d}
         onClick={() => d && showPreview(d)}
         title={d ? t(l, "attach.view") : undefined}
@@ -56,10 +56,13 @@ export function DocumentViewer() {
   const l = lang.value;
   const v = viewing.value;
   const [html, setHtml] = useState<string | null>(null);
+  const [whole, setWhole] = useState(false);
+  useEffect(() => setWhole(false), [v]);
+  const shown = v ? (whole && v.whole ? v.whole : v.markdown) : "";
   useEffect(() => {
     setHtml(null);
-    if (v) void api.render(v.markdown).then(setHtml, () => setHtml(null));
-  }, [v]);
+    if (v) void api.render(shown).then(setHtml, () => setHtml(null));
+  }, [v, shown]);
   useEffect(() => {
     const esc = (e: KeyboardEvent) => e.key === "Escape" && (viewing.value = null);
     window.addEventListener("keydown", esc);
@@ -75,7 +78,12 @@ export function DocumentViewer() {
             ×
           </button>
         </header>
-        <p class="muted">{v.summary ? t(l, "attach.inPrompt", { summary: v.summary }) : t(l, "attach.asRead")}</p>
+        <p class="muted">{v.summary && !whole ? t(l, "attach.inPrompt", { summary: v.summary }) : t(l, "attach.asRead")}</p>
+        {v.whole && (
+          <button class="link" id="document-whole" onClick={() => setWhole(!whole)}>
+            {whole ? t(l, "attach.showIncluded") : t(l, "attach.showWhole")}
+          </button>
+        )}
         {v.notes.length > 0 && (
           <ul class="doc-notes">
             {v.notes.map((n) => (
@@ -83,7 +91,7 @@ export function DocumentViewer() {
             ))}
           </ul>
         )}
-        {html === null ? <pre class="doc-text">{v.markdown}</pre> : <div class="markdown doc-text" dangerouslySetInnerHTML={{ __html: html }} />}
+        {html === null ? <pre class="doc-text">{shown}</pre> : <div class="markdown doc-text" dangerouslySetInnerHTML={{ __html: html }} />}
       </div>
     </div>
   );

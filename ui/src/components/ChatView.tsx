@@ -178,6 +178,8 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
             >
               📎 {d.file_name} · {d.kind.toUpperCase()}
               {d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}
+              {/* Never a silent cut: a document that did not fit says so on its chip. */}
+              {!d.included_summary.startsWith("all of") && <span class="chip-partial"> · {t(lang.value, "attach.partial")}</span>}
             </button>
           ))}
         </div>

@@ -130,7 +130,8 @@ fn terms(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut prev_cjk: Option<char> = None;
-    for c in text.chars() {
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
         if is_cjk(c) && c.is_alphanumeric() {
             if !word.is_empty() {
                 out.push(std::mem::take(&mut word));
@@ -142,7 +143,12 @@ fn terms(text: &str) -> Vec<String> {
             continue;
         }
         prev_cjk = None;
-        if c.is_alphanumeric() {
+        // A figure keeps its separators: "120.5" and "1,120" are one term each, so a question
+        // naming line 120.5 does not match every page that prints a 120.
+        let inside_number = matches!(c, '.' | ',')
+            && word.chars().last().is_some_and(|l| l.is_ascii_digit())
+            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if c.is_alphanumeric() || inside_number {
             word.extend(c.to_lowercase());
         } else if !word.is_empty() {
             out.push(std::mem::take(&mut word));
