@@ -6,12 +6,14 @@
 //! tokens. Decode is the same code with one token. The activations are quantized once per input
 //! and shared by the projections that read the same input (q/k/v, gate/up).
 //!
-//! Q4_K and Q6_K have AVX2 kernels chosen at run time; elsewhere (and for the other block types)
-//! candle's per-type dot products run, tiled the same way: NEON on ARM, scalar otherwise. The
-//! portable Rust versions of our kernels are the reference the AVX2 code is tested against.
+//! Q4_K, Q6_K, Q8_0, Q4_0 and Q4_1 have AVX2 kernels chosen at run time (the last three in
+//! `q32`, with portable versions used elsewhere); for the other block types candle's per-type
+//! dot products run, tiled the same way: NEON on ARM, scalar otherwise. The portable Rust
+//! versions of our kernels are the reference the AVX2 code is tested against.
 
 pub mod blocks;
 mod generic;
+pub mod q32;
 pub mod q4k;
 pub mod q6k;
 
@@ -80,13 +82,15 @@ pub struct QWeight<'a> {
 /// Activations quantized for one family of weight types.
 pub enum QInput {
     Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, rows: usize, cols: usize },
+    /// For the 32-value block types (Q8_0, Q4_0, Q4_1).
+    Q8x32 { blocks: Vec<q32::BlockQ8x32>, rows: usize, cols: usize },
     Generic(generic::GenericInput),
 }
 
 impl QInput {
     pub fn rows(&self) -> usize {
         match self {
-            QInput::Q8K { rows, .. } => *rows,
+            QInput::Q8K { rows, .. } | QInput::Q8x32 { rows, .. } => *rows,
             QInput::Generic(g) => g.rows,
         }
     }
@@ -94,16 +98,26 @@ impl QInput {
 
 /// Whether two weight types read the same quantized activations.
 pub fn same_input_kind(a: TensorType, b: TensorType) -> bool {
-    uses_q8k(a) && uses_q8k(b) || a == b
+    uses_q8k(a) && uses_q8k(b) || uses_q32(a) && uses_q32(b) || a == b
 }
 
 fn uses_q8k(t: TensorType) -> bool {
     matches!(t, TensorType::Q4K | TensorType::Q6K)
 }
 
+fn uses_q32(t: TensorType) -> bool {
+    matches!(t, TensorType::Q8_0 | TensorType::Q4_0 | TensorType::Q4_1)
+}
+
 /// Whether this module has a kernel for the type (otherwise the caller falls back to candle).
 pub fn supported(t: TensorType) -> bool {
-    uses_q8k(t) || generic::supported(t)
+    uses_q8k(t) || uses_q32(t) || generic::supported(t)
+}
+
+/// The kernels this CPU runs, for a benchmark's record: the instruction set and the block
+/// types with a kernel of the engine's own.
+pub fn describe() -> String {
+    format!("{} kernels for Q4_K, Q6_K, Q8_0, Q4_0, Q4_1; candle's for the other types", isa().name())
 }
 
 /// Quantizes `rows` rows of `cols` f32 values for multiplication by weights of type `t`.
@@ -127,6 +141,15 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
             .map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1]))
             .collect();
         return Ok(QInput::Q8K { blocks, sub_sums, rows, cols });
+    }
+    if uses_q32(t) {
+        if cols % q32::QK != 0 {
+            return Err(KernelError::Shape { got: cols, expected: cols.next_multiple_of(q32::QK) });
+        }
+        let per_row = cols / q32::QK;
+        let mut blocks = vec![q32::BlockQ8x32::ZERO; rows * per_row];
+        blocks.par_chunks_mut(per_row).zip(x.par_chunks(cols)).with_min_len(4).for_each(|(b, x)| q32::quantize(x, b));
+        return Ok(QInput::Q8x32 { blocks, rows, cols });
     }
     generic::quantize(t, x, rows, cols).map(QInput::Generic)
 }
@@ -161,9 +184,64 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
             tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q6k);
             Ok(())
         }
+        (t, QInput::Q8x32 { blocks, cols, .. }) if uses_q32(t) => {
+            check_cols(*cols, w.cols)?;
+            matmul_q32(isa(), w, blocks, m, out)
+        }
         (_, QInput::Generic(g)) => generic::matmul(w, g, out),
         (t, _) => Err(KernelError::Unsupported(t.name())),
     }
+}
+
+fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    let kb = w.cols / q32::QK;
+    match (w.ttype, choice) {
+        (TensorType::Q8_0, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
+        (TensorType::Q4_0, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
+        (TensorType::Q4_1, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
+        #[cfg(target_arch = "x86_64")]
+        (TensorType::Q8_0, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, dot_q8_0_avx2),
+        #[cfg(target_arch = "x86_64")]
+        (TensorType::Q4_0, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, dot_q4_0_avx2),
+        #[cfg(target_arch = "x86_64")]
+        (TensorType::Q4_1, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, dot_q4_1_avx2),
+        (t, _) => return Err(KernelError::Unsupported(t.name())),
+    }
+    Ok(())
+}
+
+fn q32_blocks<'a, B>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
+    cast_blocks(w.bytes).ok_or(KernelError::Misaligned(w.ttype.name()))
+}
+
+/// Calls a SIMD kernel generic over the token count with the count `xs` has.
+macro_rules! by_tokens {
+    ($($f:ident)::+, $w:expr, $xs:expr, $out:expr) => {
+        match $xs.len() {
+            4 => $($f)::+::<4>($w, &[$xs[0], $xs[1], $xs[2], $xs[3]], $out),
+            3 => $($f)::+::<3>($w, &[$xs[0], $xs[1], $xs[2]], $out),
+            2 => $($f)::+::<2>($w, &[$xs[0], $xs[1]], $out),
+            _ => $($f)::+::<1>($w, &[$xs[0]], $out),
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+fn dot_q8_0_avx2(w: &[q32::BlockQ8_0], xs: &[&[q32::BlockQ8x32]], out: &mut [f32]) {
+    // SAFETY: chosen only when AVX2 and FMA were detected; rows are whole blocks of one length.
+    unsafe { by_tokens!(q32::avx2::dot_q8_0, w, xs, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn dot_q4_0_avx2(w: &[q32::BlockQ4_0], xs: &[&[q32::BlockQ8x32]], out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { by_tokens!(q32::avx2::dot_q4_0, w, xs, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn dot_q4_1_avx2(w: &[q32::BlockQ4_1], xs: &[&[q32::BlockQ8x32]], out: &mut [f32]) {
+    // SAFETY: as above.
+    unsafe { by_tokens!(q32::avx2::dot_q4_1, w, xs, out) }
 }
 
 fn check_cols(got: usize, expected: usize) -> Result<(), KernelError> {
@@ -327,6 +405,10 @@ pub fn dequantize_row(w: &QWeight<'_>, row: usize, out: &mut [f32]) -> Result<()
 
 /// For tests: the fast path with a chosen implementation.
 pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    if let (QInput::Q8x32 { blocks, cols, rows }, true) = (x, uses_q32(w.ttype)) {
+        check_cols(*cols, w.cols)?;
+        return matmul_q32(isa_choice, w, blocks, *rows, out);
+    }
     let (QInput::Q8K { blocks, cols, .. }, true) = (x, uses_q8k(w.ttype)) else {
         return matmul(w, x, out);
     };
@@ -354,6 +436,6 @@ pub fn matmul_candle_fallback(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> R
             check_cols(*cols, w.cols)?;
             generic::matmul_q8k(w, blocks, *rows, out)
         }
-        QInput::Generic(_) => matmul(w, x, out),
+        QInput::Generic(_) | QInput::Q8x32 { .. } => matmul(w, x, out),
     }
 }

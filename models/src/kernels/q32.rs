@@ -1,0 +1,224 @@
+//! The 32-value block types: Q8_0 (the app's catalog offers it; the test models use it), Q4_0
+//! and Q4_1 (SmolLM2's file, files users bring). Activations are quantized per 32 values to
+//! 8 bits with an f32 scale and the block's scaled sum, which applies Q4_0's offset of 8 and
+//! Q4_1's minimum without touching the values again:
+//!
+//! - Q8_0: `d_w·d_x·Σ w·x`
+//! - Q4_0: `d_w·(d_x·Σ q·x − 8·s_x)` with `s_x = d_x·Σ x`
+//! - Q4_1: `d_w·d_x·Σ q·x + m_w·s_x`
+//!
+//! A Q4 block's byte j holds value j in its low nibble and value j + 16 in its high one. The
+//! portable code is the reference the SIMD paths are tested against.
+
+use super::blocks::f16_to_f32;
+
+pub const QK: usize = 32;
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BlockQ8_0 {
+    pub d: u16,
+    pub qs: [i8; QK],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BlockQ4_0 {
+    pub d: u16,
+    pub qs: [u8; QK / 2],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BlockQ4_1 {
+    pub d: u16,
+    pub m: u16,
+    pub qs: [u8; QK / 2],
+}
+
+/// 32 activations: scale, scaled sum, values.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BlockQ8x32 {
+    pub d: f32,
+    pub s: f32,
+    pub qs: [i8; QK],
+}
+
+const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(std::mem::size_of::<BlockQ4_0>() == 18);
+const _: () = assert!(std::mem::size_of::<BlockQ4_1>() == 20);
+
+impl BlockQ8x32 {
+    pub const ZERO: Self = Self { d: 0.0, s: 0.0, qs: [0; QK] };
+}
+
+pub fn quantize(xs: &[f32], out: &mut [BlockQ8x32]) {
+    debug_assert_eq!(xs.len(), out.len() * QK);
+    for (x, b) in xs.chunks_exact(QK).zip(out.iter_mut()) {
+        let amax = x.iter().fold(0f32, |a, v| a.max(v.abs()));
+        if amax == 0.0 || !amax.is_finite() {
+            *b = BlockQ8x32::ZERO;
+            continue;
+        }
+        let d = amax / 127.0;
+        let id = 1.0 / d;
+        let mut sum = 0i32;
+        for (q, &v) in b.qs.iter_mut().zip(x) {
+            *q = (v * id).round().clamp(-127.0, 127.0) as i8;
+            sum += i32::from(*q);
+        }
+        b.d = d;
+        b.s = d * sum as f32;
+    }
+}
+
+/// A weight block type of this family.
+pub trait Block32: Copy + Sync + 'static {
+    /// The block's dot product with 32 activations, portably.
+    fn dot(&self, x: &BlockQ8x32) -> f32;
+    /// The block's values.
+    fn values(&self) -> [f32; QK];
+}
+
+#[inline]
+fn nibbles(qs: &[u8; QK / 2]) -> [u8; QK] {
+    std::array::from_fn(|i| if i < QK / 2 { qs[i] & 0x0F } else { qs[i - QK / 2] >> 4 })
+}
+
+impl Block32 for BlockQ8_0 {
+    fn dot(&self, x: &BlockQ8x32) -> f32 {
+        let s: i32 = self.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+        f16_to_f32(self.d) * x.d * s as f32
+    }
+    fn values(&self) -> [f32; QK] {
+        let d = f16_to_f32(self.d);
+        std::array::from_fn(|i| d * f32::from(self.qs[i]))
+    }
+}
+
+impl Block32 for BlockQ4_0 {
+    fn dot(&self, x: &BlockQ8x32) -> f32 {
+        let q = nibbles(&self.qs);
+        let s: i32 = q.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+        f16_to_f32(self.d) * (x.d * s as f32 - 8.0 * x.s)
+    }
+    fn values(&self) -> [f32; QK] {
+        let d = f16_to_f32(self.d);
+        let q = nibbles(&self.qs);
+        std::array::from_fn(|i| d * (f32::from(q[i]) - 8.0))
+    }
+}
+
+impl Block32 for BlockQ4_1 {
+    fn dot(&self, x: &BlockQ8x32) -> f32 {
+        let q = nibbles(&self.qs);
+        let s: i32 = q.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
+        f16_to_f32(self.d) * x.d * s as f32 + f16_to_f32(self.m) * x.s
+    }
+    fn values(&self) -> [f32; QK] {
+        let (d, m) = (f16_to_f32(self.d), f16_to_f32(self.m));
+        let q = nibbles(&self.qs);
+        std::array::from_fn(|i| d * f32::from(q[i]) + m)
+    }
+}
+
+/// One weight row against up to four tokens, portably.
+pub fn dot_scalar<B: Block32>(w: &[B], xs: &[&[BlockQ8x32]], out: &mut [f32]) {
+    for (x, o) in xs.iter().zip(out.iter_mut()) {
+        *o = w.iter().zip(x.iter()).map(|(b, x)| b.dot(x)).sum();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod avx2 {
+    //! One weight block is unpacked once and multiplied by each token's block: `maddubs`
+    //! takes unsigned bytes against signed ones, so a Q4 block's nibbles go in as they are and
+    //! a Q8_0 block goes in as its magnitude with its signs moved onto the activations.
+    use std::arch::x86_64::*;
+
+    use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
+    use crate::kernels::blocks::f16_to_f32;
+    use crate::kernels::hsum;
+
+    /// Eight i32 sums of `u·s` over 32 unsigned × signed bytes, as f32.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn products(u: __m256i, s: __m256i) -> __m256 {
+        let p16 = _mm256_maddubs_epi16(u, s);
+        _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn unpack(qs: &[u8; 16]) -> __m256i {
+        let raw = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
+        let mask = _mm_set1_epi8(0x0F);
+        let lo = _mm_and_si128(raw, mask);
+        let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+        _mm256_set_m128i(hi, lo)
+    }
+
+    /// # Safety
+    /// AVX2 and FMA must be available; every token holds as many blocks as `w`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_q8_0<const N: usize>(w: &[BlockQ8_0], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); N];
+        for (b, wb) in w.iter().enumerate() {
+            let wv = _mm256_loadu_si256(wb.qs.as_ptr() as *const __m256i);
+            let mag = _mm256_sign_epi8(wv, wv);
+            let dw = f16_to_f32(wb.d);
+            for t in 0..N {
+                let x = xs[t].get_unchecked(b);
+                let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
+                let p = products(mag, _mm256_sign_epi8(xv, wv));
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), p, acc[t]);
+            }
+        }
+        for t in 0..N {
+            out[t] = hsum(acc[t]);
+        }
+    }
+
+    /// # Safety
+    /// As for `dot_q8_0`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_q4_0<const N: usize>(w: &[BlockQ4_0], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut offset = [0f32; N];
+        for (b, wb) in w.iter().enumerate() {
+            let q = unpack(&wb.qs);
+            let dw = f16_to_f32(wb.d);
+            for t in 0..N {
+                let x = xs[t].get_unchecked(b);
+                let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), products(q, xv), acc[t]);
+                offset[t] += dw * x.s;
+            }
+        }
+        for t in 0..N {
+            out[t] = hsum(acc[t]) - 8.0 * offset[t];
+        }
+    }
+
+    /// # Safety
+    /// As for `dot_q8_0`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_q4_1<const N: usize>(w: &[BlockQ4_1], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mut mins = [0f32; N];
+        for (b, wb) in w.iter().enumerate() {
+            let q = unpack(&wb.qs);
+            let (dw, mw) = (f16_to_f32(wb.d), f16_to_f32(wb.m));
+            for t in 0..N {
+                let x = xs[t].get_unchecked(b);
+                let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
+                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), products(q, xv), acc[t]);
+                mins[t] += mw * x.s;
+            }
+        }
+        for t in 0..N {
+            out[t] = hsum(acc[t]) + mins[t];
+        }
+    }
+}
