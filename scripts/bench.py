@@ -41,7 +41,9 @@ m = Llama(model_path=path, n_ctx=n_hist + n_prompt + n_gen + 16, n_batch=512, n_
 load = time.perf_counter() - t0
 unit = m.tokenize(TEXT.encode(), add_bos=False, special=True)
 stream = (unit * ((n_hist + n_prompt) // len(unit) + 1))[:n_hist + n_prompt]
-out = {"load_s": load}
+import llama_cpp
+info = llama_cpp.llama_print_system_info()
+out = {"load_s": load, "system_info": info.decode() if isinstance(info, bytes) else str(info)}
 if n_hist:
     t = time.perf_counter(); m.eval(stream[:n_hist]); out["history_prefill_s"] = time.perf_counter() - t
 t1 = time.perf_counter(); m.eval(stream[n_hist:]); prefill = time.perf_counter() - t1
@@ -69,6 +71,11 @@ def run_llama(args, model, n_prompt, n_gen, n_hist):
     out = subprocess.run([args.python, "-c", LLAMA_CHILD, model, str(n_prompt), str(n_gen), str(args.threads), str(n_hist)],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def llama_version(args):
+    r = subprocess.run([args.python, "-c", "import llama_cpp; print(llama_cpp.__version__)"], capture_output=True, text=True)
+    return r.stdout.strip() or "?"
 
 
 def side_by_side(args, model, reps, n_prompt, n_gen, n_hist):
@@ -100,7 +107,7 @@ def main():
     ap.add_argument("--history-reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--fin-r1", default=os.environ.get("FIN_R1_BIN", "target/debug/fin-r1"))
-    ap.add_argument("--python", default=os.environ.get("LLAMA_PYTHON", f"{HOME}/.cache/fin-r1-venv/bin/python"))
+    ap.add_argument("--python", default=os.environ.get("LLAMA_PYTHON", os.environ.get("FIN_R1_PYTHON", f"{HOME}/.cache/fin-r1/venv/bin/python")))
     args = ap.parse_args()
     models = args.models
     if not models:
@@ -112,6 +119,9 @@ def main():
         print(f"\n## {os.path.basename(model)} ({size / 1e9:.2f} GB)\n", flush=True)
         print(f"{args.reps} repetitions, medians; {args.prompt_tokens} prompt tokens, {args.gen_tokens} decoded.", file=sys.stderr)
         fin, ref = side_by_side(args, model, args.reps, args.prompt_tokens, args.gen_tokens, 0)
+        # A fair comparison says what each engine ran on this CPU.
+        print(f"- fin-r1: {fin[0].get('kernels', '?')}; CPU features: {' '.join(fin[0].get('cpu_features', []))}")
+        print(f"- llama.cpp (llama-cpp-python {llama_version(args)}): {ref[0].get('system_info', '?').strip()}\n", flush=True)
         med = lambda rs, k: statistics.median(r[k] for r in rs)
         rows = [
             ("load (s)", med(fin, "load_s"), med(ref, "load_s"), "{:.2f}"),

@@ -29,6 +29,10 @@ pub struct BenchArgs {
 struct BenchResult {
     model: String,
     device: String,
+    /// The CPU kernels the engine chose (the instruction set, the types with its own kernels).
+    kernels: String,
+    /// The CPU's SIMD features, as the engine's detection sees them.
+    cpu_features: Vec<&'static str>,
     threads: usize,
     prompt_tokens: usize,
     gen_tokens: usize,
@@ -96,6 +100,8 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let r = BenchResult {
         model: path.display().to_string(),
         device: a.engine.device.as_str().into(),
+        kernels: fin_r1_engine::kernels::describe(),
+        cpu_features: cpu_features(),
         threads: std::env::var("RAYON_NUM_THREADS")
             .ok()
             .and_then(|s| s.parse().ok())
@@ -114,6 +120,7 @@ pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
         println!("{}", serde_json::to_string(&r)?);
     } else {
         println!("model        {} on {} ({} threads)", r.model, r.device, r.threads);
+        println!("kernels      {} (CPU: {})", r.kernels, r.cpu_features.join(" "));
         println!("load         {:.2} s", r.load_s);
         println!("prefill      {:.1} tok/s ({} tokens)", r.prefill_tok_s, r.prompt_tokens);
         println!("decode       {:.1} tok/s ({} tokens)", r.decode_tok_s, r.gen_tokens);
@@ -133,4 +140,24 @@ fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// The SIMD features a fair comparison names: what this CPU has of those the kernels could use.
+fn cpu_features() -> Vec<&'static str> {
+    let mut out = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! has {
+            ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { out.push($f); } )* };
+        }
+        has!("avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "avxvnni");
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        macro_rules! has {
+            ($($f:tt),*) => { $( if std::arch::is_aarch64_feature_detected!($f) { out.push($f); } )* };
+        }
+        has!("neon", "dotprod", "i8mm");
+    }
+    out
 }
