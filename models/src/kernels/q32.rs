@@ -53,6 +53,9 @@ impl BlockQ8x32 {
     pub const ZERO: Self = Self { d: 0.0, s: 0.0, qs: [0; QK] };
 }
 
+/// ggml's activation blocks for these types (`quantize_row_q8_0` / `_q8_1`), value for value:
+/// the scale and the scaled sum kept at f16 precision as ggml stores them, so the integer dot
+/// products and the scales are llama.cpp's own and the two engines' logits agree closely.
 pub fn quantize(xs: &[f32], out: &mut [BlockQ8x32]) {
     debug_assert_eq!(xs.len(), out.len() * QK);
     for (x, b) in xs.chunks_exact(QK).zip(out.iter_mut()) {
@@ -68,8 +71,8 @@ pub fn quantize(xs: &[f32], out: &mut [BlockQ8x32]) {
             *q = (v * id).round().clamp(-127.0, 127.0) as i8;
             sum += i32::from(*q);
         }
-        b.d = d;
-        b.s = d * sum as f32;
+        b.d = half::f16::from_f32(d).to_f32();
+        b.s = half::f16::from_f32(d * sum as f32).to_f32();
     }
 }
 
