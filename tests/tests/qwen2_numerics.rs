@@ -44,11 +44,9 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (na * nb)
 }
 
-#[test]
-fn a_random_qwen2_gives_llama_cpps_logits() {
-    let spec = TinySpec { name: "numerics-qwen2".into(), hidden: 256, heads: 4, kv_heads: 2, ffn: 512, layers: 2, seed: 19, ..TinySpec::default() };
-    let model = tiny_qwen2(&spec);
-    let mut rt = Runtime::load(&model, &LoadOptions::default()).expect("load");
+/// (positions whose top token is the same, the lowest cosine) of the two engines on `model`.
+fn compare(model: &std::path::Path) -> (usize, f64) {
+    let mut rt = Runtime::load(model, &LoadOptions::default()).expect("load");
     let text = "公司2024年营业收入为48.22亿元，同比增长12.5%；operating margin fell 140 bp to 12.5% as input costs rose. \
                 | Year | Revenue | EBITDA |\n| 2024 | 4,822 | 987 |\nThe bond's yield to maturity is 4.85%.";
     let mut ids = rt.tokenizer().encode(text).expect("encode");
@@ -57,7 +55,7 @@ fn a_random_qwen2_gives_llama_cpps_logits() {
 
     let out = scratch_dir().join(format!("qwen2-logits-{}.f32", std::process::id()));
     let joined: Vec<String> = ids.iter().map(u32::to_string).collect();
-    let run = Command::new(python()).args(["-c", LLAMA_LOGITS]).arg(&model).arg(&out).arg(joined.join(",")).output().expect("python");
+    let run = Command::new(python()).args(["-c", LLAMA_LOGITS]).arg(model).arg(&out).arg(joined.join(",")).output().expect("python");
     assert!(run.status.success(), "llama.cpp: {}", String::from_utf8_lossy(&run.stderr));
     let bytes = std::fs::read(&out).expect("logits");
     let _ = std::fs::remove_file(&out);
@@ -78,7 +76,28 @@ fn a_random_qwen2_gives_llama_cpps_logits() {
         same_top += usize::from(a == b);
         worst = worst.min(cosine(&ours, want));
     }
-    eprintln!("Qwen2 against llama.cpp: same top token at {same_top} / {POSITIONS} positions, lowest cosine {worst:.5}");
+    eprintln!("{}: same top token at {same_top} / {POSITIONS} positions, lowest cosine {worst:.5}", model.display());
+    (same_top, worst)
+}
+
+#[test]
+fn a_random_qwen2_gives_llama_cpps_logits() {
+    let spec = TinySpec { name: "numerics-qwen2".into(), hidden: 256, heads: 4, kv_heads: 2, ffn: 512, layers: 2, seed: 19, ..TinySpec::default() };
+    let (same_top, worst) = compare(&tiny_qwen2(&spec));
+    assert!(same_top >= 60, "same top token at only {same_top} of {POSITIONS} positions");
+    assert!(worst >= 0.99, "logits' cosine fell to {worst}");
+}
+
+/// The same on the Fin-R1-shaped 7B file (Q4_K_M: Q4_K and Q6_K weights) that
+/// scripts/bench.py writes: a benchmark-sized check, run by hand
+/// (`cargo test -p fin-r1-tests --test qwen2_numerics -- --ignored`).
+#[test]
+#[ignore = "needs the 7B synthetic file (scripts/bench.py makes it) and a few minutes"]
+fn the_fin_r1_shaped_7b_gives_llama_cpps_logits() {
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let model = std::env::var_os("FIN_R1_SYNTHETIC_7B").map(PathBuf::from).unwrap_or_else(|| home.join(".cache/fin-r1/bench/qwen2-7b-q4_k_m-synthetic.gguf"));
+    assert!(model.is_file(), "{} is missing: run scripts/bench.py once", model.display());
+    let (same_top, worst) = compare(&model);
     assert!(same_top >= 60, "same top token at only {same_top} of {POSITIONS} positions");
     assert!(worst >= 0.99, "logits' cosine fell to {worst}");
 }
