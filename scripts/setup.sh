@@ -29,6 +29,8 @@ command -v xwininfo >/dev/null || need+=(x11-utils)
 command -v update-mime-database >/dev/null || need+=(shared-mime-info)
 # The start-up CPU check's test runs the binaries on an emulated CPU without AVX2.
 command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
+# The kernel tests also run as aarch64 code under qemu-aarch64 (scripts/test-aarch64.sh).
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 # API keys go to the OS keychain: its test runs gnome-keyring's Secret Service on a private
 # D-Bus session and reads it back with libsecret's tool.
 # Without recommends, and with dbus-user-session as the session bus: dbus-x11 would make libdbus

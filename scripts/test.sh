@@ -24,3 +24,5 @@ cargo build --workspace --bins --locked
 # installs it on this machine and removes it again.
 bash scripts/build-deb.sh --debug
 cargo test --workspace --locked "$@"
+# The ARM (NEON) kernels, cross-built and run under QEMU.
+bash scripts/test-aarch64.sh

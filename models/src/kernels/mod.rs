@@ -41,6 +41,10 @@ pub enum Isa {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// Every aarch64 CPU has NEON; the 32-value types have NEON kernels, Q4_K and Q6_K go
+    /// through candle's NEON dot products.
+    #[cfg(target_arch = "aarch64")]
+    Neon,
 }
 
 impl Isa {
@@ -54,6 +58,12 @@ impl Isa {
                 return Isa::Avx2;
             }
         }
+        #[cfg(target_arch = "aarch64")]
+        {
+            if std::env::var_os("FIN_R1_SCALAR_KERNELS").is_none() {
+                return Isa::Neon;
+            }
+        }
         Isa::Scalar
     }
     pub fn name(self) -> &'static str {
@@ -61,6 +71,8 @@ impl Isa {
             Isa::Scalar => "portable",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => "neon",
         }
     }
 }
@@ -161,6 +173,7 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     match (w.ttype, x) {
         (TensorType::Q4K, QInput::Q8K { blocks, sub_sums, cols, .. }) => {
             check_cols(*cols, w.cols)?;
+            let _ = sub_sums;
             // One token cannot amortise the four-row kernel's gathers (measured: slower for
             // decode, as was a two-row variant); it reads rows whole instead.
             #[cfg(target_arch = "x86_64")]
@@ -177,7 +190,7 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
         }
         (TensorType::Q6K, QInput::Q8K { blocks, cols, .. }) => {
             check_cols(*cols, w.cols)?;
-            if isa() == Isa::Scalar {
+            if !has_own_q6k(isa()) {
                 return generic::matmul_q8k(w, blocks, m, out);
             }
             let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
@@ -205,9 +218,25 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
         (TensorType::Q4_0, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, dot_q4_0_avx2),
         #[cfg(target_arch = "x86_64")]
         (TensorType::Q4_1, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, dot_q4_1_avx2),
+        #[cfg(target_arch = "aarch64")]
+        (TensorType::Q8_0, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q8_0),
+        #[cfg(target_arch = "aarch64")]
+        (TensorType::Q4_0, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_0),
+        #[cfg(target_arch = "aarch64")]
+        (TensorType::Q4_1, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_1),
         (t, _) => return Err(KernelError::Unsupported(t.name())),
     }
     Ok(())
+}
+
+/// Whether `choice` runs our Q6_K kernel (AVX2) rather than candle's dot products.
+fn has_own_q6k(choice: Isa) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if choice == Isa::Avx2 {
+        return true;
+    }
+    let _ = choice;
+    false
 }
 
 fn q32_blocks<'a, B>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
@@ -215,6 +244,7 @@ fn q32_blocks<'a, B>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
 }
 
 /// Calls a SIMD kernel generic over the token count with the count `xs` has.
+#[cfg(target_arch = "x86_64")]
 macro_rules! by_tokens {
     ($($f:ident)::+, $w:expr, $xs:expr, $out:expr) => {
         match $xs.len() {
@@ -356,6 +386,7 @@ fn tiled_q4k_rows4(
     });
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn dot_q4k(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
     match isa() {
         #[cfg(target_arch = "x86_64")]
@@ -369,6 +400,9 @@ fn dot_q4k(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
             }
         },
         Isa::Scalar => q4k::dot_scalar(w, xs, out),
+        // Not reached: Q4_K on NEON goes through candle (`matmul`); the portable code is right.
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => q4k::dot_scalar(w, xs, out),
     }
 }
 
@@ -385,6 +419,8 @@ fn dot_q6k(w: &[BlockQ6K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
             }
         },
         Isa::Scalar => q6k::dot_scalar(w, xs, out),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => q6k::dot_scalar(w, xs, out),
     }
 }
 

@@ -225,3 +225,78 @@ pub mod avx2 {
         }
     }
 }
+
+#[cfg(target_arch = "aarch64")]
+pub mod neon {
+    //! Widening multiplies (`vmull_s8`) added pairwise into 32-bit lanes: ARMv8's baseline, so
+    //! every aarch64 CPU runs it (the dot-product instructions would be faster where present).
+    use std::arch::aarch64::*;
+
+    use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
+    use crate::kernels::blocks::f16_to_f32;
+
+    /// Σ a·b over 32 signed bytes given as two halves each.
+    #[inline]
+    fn dot32(a0: int8x16_t, a1: int8x16_t, b0: int8x16_t, b1: int8x16_t) -> i32 {
+        // SAFETY: NEON is part of every aarch64 target.
+        unsafe {
+            let mut acc = vdupq_n_s32(0);
+            acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
+            acc = vpadalq_s16(acc, vmull_high_s8(a0, b0));
+            acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
+            acc = vpadalq_s16(acc, vmull_high_s8(a1, b1));
+            vaddvq_s32(acc)
+        }
+    }
+
+    #[inline]
+    fn load(x: &[i8; 32]) -> (int8x16_t, int8x16_t) {
+        // SAFETY: 32 readable bytes; NEON is always there.
+        unsafe { (vld1q_s8(x.as_ptr()), vld1q_s8(x.as_ptr().add(16))) }
+    }
+
+    #[inline]
+    fn nibbles(qs: &[u8; 16]) -> (int8x16_t, int8x16_t) {
+        // SAFETY: 16 readable bytes; values 0..15 are the same as i8.
+        unsafe {
+            let raw = vld1q_u8(qs.as_ptr());
+            (vreinterpretq_s8_u8(vandq_u8(raw, vdupq_n_u8(0x0F))), vreinterpretq_s8_u8(vshrq_n_u8(raw, 4)))
+        }
+    }
+
+    pub fn dot_q8_0(w: &[BlockQ8_0], xs: &[&[BlockQ8x32]], out: &mut [f32]) {
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            let mut sum = 0f32;
+            for (b, xb) in w.iter().zip(x.iter()) {
+                let (w0, w1) = load(&b.qs);
+                let (x0, x1) = load(&xb.qs);
+                sum += f16_to_f32(b.d) * xb.d * dot32(w0, w1, x0, x1) as f32;
+            }
+            *o = sum;
+        }
+    }
+
+    pub fn dot_q4_0(w: &[BlockQ4_0], xs: &[&[BlockQ8x32]], out: &mut [f32]) {
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            let mut sum = 0f32;
+            for (b, xb) in w.iter().zip(x.iter()) {
+                let (q0, q1) = nibbles(&b.qs);
+                let (x0, x1) = load(&xb.qs);
+                sum += f16_to_f32(b.d) * (xb.d * dot32(q0, q1, x0, x1) as f32 - 8.0 * xb.s);
+            }
+            *o = sum;
+        }
+    }
+
+    pub fn dot_q4_1(w: &[BlockQ4_1], xs: &[&[BlockQ8x32]], out: &mut [f32]) {
+        for (x, o) in xs.iter().zip(out.iter_mut()) {
+            let mut sum = 0f32;
+            for (b, xb) in w.iter().zip(x.iter()) {
+                let (q0, q1) = nibbles(&b.qs);
+                let (x0, x1) = load(&xb.qs);
+                sum += f16_to_f32(b.d) * xb.d * dot32(q0, q1, x0, x1) as f32 + f16_to_f32(b.m) * xb.s;
+            }
+            *o = sum;
+        }
+    }
+}
