@@ -107,8 +107,18 @@ def main():
     ap.add_argument("--history-reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--fin-r1", default=os.environ.get("FIN_R1_BIN", "target/debug/fin-r1"))
-    ap.add_argument("--python", default=os.environ.get("LLAMA_PYTHON", os.environ.get("FIN_R1_PYTHON", f"{HOME}/.cache/fin-r1/venv/bin/python")))
+    ap.add_argument("--python", default=os.environ.get("LLAMA_PYTHON"),
+                    help="llama-cpp-python's interpreter (default: a build native to this CPU, scripts/setup-bench-llama.sh)")
+    ap.add_argument("--test-llama", action="store_true",
+                    help="compare against the tests' portable llama.cpp build (AVX2 only) instead of a native one")
     args = ap.parse_args()
+    if not args.python:
+        if args.test_llama:
+            args.python = os.environ.get("FIN_R1_PYTHON", f"{HOME}/.cache/fin-r1/venv/bin/python")
+        else:
+            # The fair reference uses the best paths this CPU has (AVX-512, VNNI, AMX).
+            setup = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setup-bench-llama.sh")
+            args.python = subprocess.run(["bash", setup], check=True, capture_output=True, text=True).stdout.strip()
     models = args.models
     if not models:
         models = [synthetic_7b(args.fin_r1), f"{FIXTURES}/smollm2-135m-instruct-q4_1.gguf"]
