@@ -140,6 +140,8 @@ pub enum ErrorKind {
     HashMismatch,
     /// A download stopped part way (it resumes next time).
     Interrupted,
+    /// An attached document could not be read (damaged, locked, scanned only, not a kind read).
+    Document,
     #[serde(other)]
     Other,
 }
@@ -184,6 +186,7 @@ impl ErrorKind {
             Self::NotAHub => "not_a_hub",
             Self::HashMismatch => "hash_mismatch",
             Self::Interrupted => "interrupted",
+            Self::Document => "document",
             Self::Other => "other",
         }
     }

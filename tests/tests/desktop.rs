@@ -721,6 +721,20 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
     assert!(err.starts_with("模型文件"), "{err}");
     s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("the model in use kept");
     d.screenshot("zh-broken-model.png");
+
+    // A dropped PDF's chip in Chinese: its pages, and a locked PDF refused in Chinese words.
+    let pdf = fin_r1_tests::repo_data("documents/annual-report.pdf");
+    let locked = fin_r1_tests::repo_data("documents/encrypted.pdf");
+    let paths = serde_json::to_string(&[pdf.to_string_lossy(), locked.to_string_lossy()]).expect("json");
+    s.script(&format!(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {{ target: {{ kind: 'Webview', label: 'main' }}, event: 'tauri://drag-drop', payload: {{ paths: {paths}, position: {{ x: 400, y: 300 }} }} }}); return true;"
+    ))
+    .expect("drop");
+    s.wait_text(".chip.pending-doc.ready", LONG, |t| t.contains("5 页")).expect("the PDF's chip with its pages in Chinese");
+    s.wait_text(".chip.pending-doc.error", LONG, |t| t.contains("encrypted.pdf")).expect("the locked PDF refused");
+    d.screenshot("zh-documents.png");
+    s.click_css(".chip.pending-doc.error .doc-remove").expect("drop it");
+    s.click_css(".chip.pending-doc .doc-remove").expect("and the other");
     s.end().expect("close");
 }
 

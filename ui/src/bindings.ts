@@ -514,7 +514,9 @@ export type ErrorKind_Deserialize = "io" | "not_gguf" | "malformed" | "truncated
 /**  A downloaded file is not the one the hub listed. */
 "hash_mismatch" | 
 /**  A download stopped part way (it resumes next time). */
-"interrupted" | string;
+"interrupted" | 
+/**  An attached document could not be read (damaged, locked, scanned only, not a kind read). */
+"document" | string;
 
 /**
  *  Why something failed, in one vocabulary for the stream, the store, the API server and the UI:
@@ -533,7 +535,9 @@ export type ErrorKind_Serialize = "io" | "not_gguf" | "malformed" | "truncated" 
 /**  A downloaded file is not the one the hub listed. */
 "hash_mismatch" | 
 /**  A download stopped part way (it resumes next time). */
-"interrupted" | "other";
+"interrupted" | 
+/**  An attached document could not be read (damaged, locked, scanned only, not a kind read). */
+"document" | "other";
 
 /**  What a run tells the page as it goes. */
 export type EvalEvent = EvalEvent_Serialize | EvalEvent_Deserialize;

@@ -340,6 +340,7 @@ const zh = {
   "error.not_a_hub": "该地址不是模型仓库",
   "error.hash_mismatch": "下载的文件校验不符",
   "error.interrupted": "下载中断（下次会继续）",
+  "error.document": "无法读取这个文件",
   "error.other": "出错了",
   "disclaimer": "模型输出仅供参考，不能替代专业人士的判断。",
 } as const;
@@ -385,6 +386,7 @@ const en: Record<Key, string> = {
   "error.not_a_hub": "That address is not a model hub",
   "error.hash_mismatch": "The downloaded file does not match its checksum",
   "error.interrupted": "The download stopped (it resumes next time)",
+  "error.document": "This file cannot be read",
   "error.other": "Something went wrong",
   "sidebar.new": "New chat",
   "sidebar.search": "Search conversations (Ctrl+K)",

@@ -44,7 +44,7 @@ impl DocumentError {
         match self {
             Self::Io { .. } => fin_r1_engine::ErrorKind::Io,
             Self::Cancelled(_) => fin_r1_engine::ErrorKind::Cancelled,
-            _ => fin_r1_engine::ErrorKind::InvalidRequest,
+            _ => fin_r1_engine::ErrorKind::Document,
         }
     }
 }
