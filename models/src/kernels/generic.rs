@@ -1,6 +1,7 @@
-//! The block types without a kernel of our own (Q4_0, Q4_1, Q5_*, Q8_0, Q2_K, Q3_K, Q5_K): candle's
-//! per-type dot products (SIMD where candle has it), over the weights in place, tiled like the
-//! fast kernels so that prefill reads each weight row from memory once per chunk.
+//! The block types without a kernel of our own (Q5_*, Q2_K, Q3_K, Q5_K; Q4_K and Q6_K where our
+//! SIMD kernels do not run, as on ARM): candle's per-type dot products (SIMD where candle has
+//! it), over the weights in place, tiled like the fast kernels so that prefill reads each weight
+//! row from memory once per chunk.
 
 use std::any::Any;
 

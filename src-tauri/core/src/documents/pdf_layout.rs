@@ -29,6 +29,9 @@ struct Line {
     y: f64,
     size: f64,
     segments: Vec<Segment>,
+    /// Each glyph's extent: columns set close together (TeX's 10 points) are closer than a
+    /// table's cells, so a page's gutter is looked for between glyphs, not segments.
+    spans: Vec<(f64, f64)>,
 }
 
 impl Line {
@@ -50,16 +53,25 @@ pub fn page_blocks(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Block> {
         return Vec::new();
     }
     let mut out = Vec::new();
-    for column in reading_columns(glyphs, page_width) {
-        blocks_of(lines_of(column), &mut out);
+    let lines = lines_of(&glyphs);
+    match gutter(&lines, page_width) {
+        None => blocks_of(lines, &mut out),
+        Some(x) => {
+            // Text crossing the gutter (a title over both columns) is read with the left
+            // column, which comes first.
+            let (left, right): (Vec<Glyph>, Vec<Glyph>) = glyphs.into_iter().partition(|g| g.x < x);
+            blocks_of(lines_of(&left), &mut out);
+            blocks_of(lines_of(&right), &mut out);
+        }
     }
     out
 }
 
 /// Glyphs into lines: the same baseline (within a third of the font size), left to right.
-fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Line> {
+fn lines_of(glyphs: &[Glyph]) -> Vec<Line> {
+    let mut glyphs: Vec<&Glyph> = glyphs.iter().collect();
     glyphs.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
-    let mut rows: Vec<Vec<Glyph>> = Vec::new();
+    let mut rows: Vec<Vec<&Glyph>> = Vec::new();
     for g in glyphs {
         match rows.last_mut() {
             Some(row) if (g.y - row[0].y).abs() <= row[0].size.max(g.size) * 0.35 => row.push(g),
@@ -71,6 +83,7 @@ fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Line> {
             row.sort_by(|a, b| a.x.total_cmp(&b.x));
             let size = median(row.iter().map(|g| g.size).collect());
             let y = row[0].y;
+            let spans = row.iter().map(|g| (g.x, g.x + g.width)).collect();
             let mut segments: Vec<Segment> = Vec::new();
             let mut end = f64::NEG_INFINITY;
             for g in row {
@@ -87,27 +100,16 @@ fn lines_of(mut glyphs: Vec<Glyph>) -> Vec<Line> {
                 }
                 end = end.max(g.x + g.width);
             }
-            Line { y, size, segments }
+            Line { y, size, segments, spans }
         })
         .collect()
 }
 
-/// A page set in two columns is read one column after the other: the columns are split at a
+/// Where a page set in two columns splits, so that it is read one column after the other: a
 /// vertical strip free of text down most of the page, near its middle.
-fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
-    // Each line's glyphs as spans: columns set close together (TeX's 10 points) are closer
-    // than a table's cells, so the gutter is looked for between glyphs, not cells.
-    let mut sorted: Vec<&Glyph> = glyphs.iter().collect();
-    sorted.sort_by(|a, b| a.y.total_cmp(&b.y).then(a.x.total_cmp(&b.x)));
-    let mut lines: Vec<(f64, f64, Vec<(f64, f64)>)> = Vec::new();
-    for g in sorted {
-        match lines.last_mut() {
-            Some((y, size, spans)) if (g.y - *y).abs() <= size.max(g.size) * 0.35 => spans.push((g.x, g.x + g.width)),
-            _ => lines.push((g.y, g.size, vec![(g.x, g.x + g.width)])),
-        }
-    }
+fn gutter(lines: &[Line], page_width: f64) -> Option<f64> {
     if lines.len() < 8 || page_width <= 0.0 {
-        return vec![glyphs];
+        return None;
     }
     // How many lines have text at each point (1 pt apart) between a third and two thirds of
     // the width: each line marks the points its glyphs cover (a point a glyph's edge is within
@@ -116,9 +118,9 @@ fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
     let n = (to - from).max(0.0) as usize;
     let mut crossing = vec![0usize; n];
     let mut mine = vec![false; n];
-    for l in &lines {
+    for l in lines {
         mine.iter_mut().for_each(|m| *m = false);
-        for &(a, b) in &l.2 {
+        for &(a, b) in &l.spans {
             // Points x with a - 1 < x < b + 1, as indices from `from`.
             let lo = ((a - 1.0 - from).floor() + 1.0).max(0.0) as usize;
             let hi = ((b + 1.0 - from).ceil() - 1.0).min(n as f64 - 1.0);
@@ -156,17 +158,14 @@ fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
         }
         i = j + 1;
     }
-    if widest < 4.0 {
-        return vec![glyphs];
-    }
-    let Some((gutter, crossing)) = best else { return vec![glyphs] };
+    let (gutter, crossing) = best.filter(|_| widest >= 4.0)?;
     // Both sides must hold prose down most of the page (wide, not a column of figures), and
     // almost no line may cross.
     let side = |left: bool| -> Vec<f64> {
         lines
             .iter()
             .filter_map(|l| {
-                let mine: Vec<&(f64, f64)> = l.2.iter().filter(|s| if left { s.1 <= gutter } else { s.0 >= gutter }).collect();
+                let mine: Vec<&(f64, f64)> = l.spans.iter().filter(|s| if left { s.1 <= gutter } else { s.0 >= gutter }).collect();
                 let lo = mine.iter().map(|s| s.0).fold(f64::INFINITY, f64::min);
                 let hi = mine.iter().map(|s| s.1).fold(f64::NEG_INFINITY, f64::max);
                 (!mine.is_empty()).then_some(hi - lo)
@@ -177,14 +176,9 @@ fn reading_columns(glyphs: Vec<Glyph>, page_width: f64) -> Vec<Vec<Glyph>> {
     let wide = |w: &Vec<f64>| w.len() * 2 >= lines.len() && median(w.clone()) >= page_width * 0.28;
     // A statement's columns of figures leave gutters too: a page with many lines of three
     // cells or more is a table, not two columns of prose.
-    let tabular = lines_of(glyphs.clone()).iter().filter(|l| l.segments.len() >= 3).count();
-    if crossing * 10 > lines.len() || !wide(&left) || !wide(&right) || tabular * 4 > lines.len() {
-        return vec![glyphs];
-    }
-    // Text crossing the gutter (a title over both columns) is read with the left column,
-    // which comes first.
-    let (l, r): (Vec<Glyph>, Vec<Glyph>) = glyphs.into_iter().partition(|g| g.x < gutter);
-    vec![l, r]
+    let tabular = lines.iter().filter(|l| l.segments.len() >= 3).count();
+    let prose = crossing * 10 <= lines.len() && wide(&left) && wide(&right) && tabular * 4 <= lines.len();
+    prose.then_some(gutter)
 }
 
 /// Lines into headings, paragraphs and tables.
