@@ -67,6 +67,15 @@ fn check(t: TensorType, rows: usize, cols: usize, m: usize, seed: u64) {
     let e = rel_err(&fast, &portable);
     assert!(e < 1e-5, "{} {rows}x{cols}, {m} tokens: SIMD and portable paths differ by {e}", t.name());
 
+    // Every implementation this CPU runs (AVX2, AVX-VNNI, AVX-512 VNNI: the packed prefill
+    // kernel from five tokens on), not only the one it would choose.
+    for isa in Isa::available() {
+        let mut other = vec![0f32; m * rows];
+        kernels::matmul_with(isa, &w, &q, &mut other).unwrap();
+        let e = rel_err(&other, &portable);
+        assert!(e < 1e-5, "{} {rows}x{cols}, {m} tokens: {} and portable paths differ by {e}", t.name(), isa.name());
+    }
+
     let mut fallback = vec![0f32; m * rows];
     kernels::matmul_candle_fallback(&w, &q, &mut fallback).unwrap();
     let e = rel_err(&fallback, &portable);
@@ -84,6 +93,21 @@ fn q4k_matches_reference_for_every_token_count() {
 fn q6k_matches_reference_for_every_token_count() {
     for m in [1, 2, 3, 4, 5, 7, 9] {
         check(TensorType::Q6K, 37, 512, m, 100 + m as u64);
+    }
+}
+
+#[test]
+fn q5k_matches_reference_for_every_token_count() {
+    for m in [1, 2, 4, 5, 8, 9] {
+        check(TensorType::Q5K, 37, 512, m, 200 + m as u64);
+    }
+}
+
+#[test]
+fn packed_prefill_covers_long_rows_and_every_tail() {
+    // A 7B down projection's width (74 blocks) and row counts that leave 1, 2 and 3 rows over.
+    for (t, rows) in [(TensorType::Q4K, 13), (TensorType::Q6K, 10), (TensorType::Q5K, 11)] {
+        check(t, rows, 18944, 6, 300 + rows as u64);
     }
 }
 

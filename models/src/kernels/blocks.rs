@@ -24,6 +24,16 @@ pub struct BlockQ6K {
     pub d: u16,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct BlockQ5K {
+    pub d: u16,
+    pub dmin: u16,
+    pub scales: [u8; 12],
+    pub qh: [u8; QK_K / 8],
+    pub qs: [u8; QK_K / 2],
+}
+
 /// Activations quantized per 256 values, with the sums of each 16 that let the kernels apply
 /// Q4_K's minimums and Q6_K's offset without touching the values again.
 #[repr(C)]
@@ -36,6 +46,7 @@ pub struct BlockQ8K {
 
 const _: () = assert!(std::mem::size_of::<BlockQ4K>() == 144);
 const _: () = assert!(std::mem::size_of::<BlockQ6K>() == 210);
+const _: () = assert!(std::mem::size_of::<BlockQ5K>() == 176);
 const _: () = assert!(std::mem::size_of::<BlockQ8K>() == 292);
 
 impl BlockQ8K {

@@ -139,6 +139,7 @@ pub fn matmul_q8k(w: &QWeight<'_>, x: &[super::blocks::BlockQ8K], m: usize, out:
     }
     match w.ttype {
         TensorType::Q4K => run::<BlockQ4K>(w, xc, m, out),
+        TensorType::Q5K => run::<BlockQ5K>(w, xc, m, out),
         TensorType::Q6K => run::<BlockQ6K>(w, xc, m, out),
         t => Err(KernelError::Unsupported(t.name())),
     }

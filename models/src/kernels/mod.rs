@@ -13,6 +13,7 @@
 
 pub mod blocks;
 mod generic;
+pub mod packed;
 pub mod q32;
 pub mod q4k;
 pub mod q6k;
@@ -20,7 +21,7 @@ pub mod q6k;
 use rayon::prelude::*;
 
 use crate::gguf::TensorType;
-use blocks::{cast_blocks, quantize_q8k, BlockQ4K, BlockQ6K, BlockQ8K, QK_K};
+use blocks::{cast_blocks, quantize_q8k, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
 
 /// Weight rows handled by one task: enough to amortise scheduling, small enough to stay in L2.
 const ROW_TILE: usize = 16;
@@ -41,6 +42,13 @@ pub enum Isa {
     Scalar,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    /// AVX2 with the 256-bit VNNI dot product (`vpdpbusd`, AVX-VNNI): Intel Core since Alder Lake.
+    #[cfg(target_arch = "x86_64")]
+    AvxVnni,
+    /// AVX-512 F/BW/VL with VNNI: AMD Zen 4 and later, Intel Xeon since Cascade Lake. The packed
+    /// prefill kernel runs its 256-bit form (EVEX), which needs no AVX-VNNI.
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
     /// Every aarch64 CPU has NEON; the 32-value types have NEON kernels, Q4_K and Q6_K go
     /// through candle's NEON dot products.
     #[cfg(target_arch = "aarch64")]
@@ -48,29 +56,66 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// The best this CPU runs; `FIN_R1_KERNELS=portable|avx2|avxvnni|avx512` picks a lesser one
+    /// (to compare them), `FIN_R1_SCALAR_KERNELS` the portable code.
     pub fn detect() -> Self {
+        let all = Self::available();
+        if std::env::var_os("FIN_R1_SCALAR_KERNELS").is_some() {
+            return Isa::Scalar;
+        }
+        if let Some(name) = std::env::var_os("FIN_R1_KERNELS") {
+            if let Some(&chosen) = all.iter().find(|i| name == i.name()) {
+                return chosen;
+            }
+            tracing::warn!("FIN_R1_KERNELS={name:?} is not one this CPU runs ({:?}); the best is used", all);
+        }
+        all.last().copied().unwrap_or(Isa::Scalar)
+    }
+
+    /// Every implementation this CPU can run, the best last.
+    pub fn available() -> Vec<Isa> {
+        #[allow(unused_mut)]
+        let mut all = vec![Isa::Scalar];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::env::var_os("FIN_R1_SCALAR_KERNELS").is_none()
-                && is_x86_feature_detected!("avx2")
-                && is_x86_feature_detected!("fma")
-            {
-                return Isa::Avx2;
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                all.push(Isa::Avx2);
+                if is_x86_feature_detected!("avxvnni") {
+                    all.push(Isa::AvxVnni);
+                }
+                if is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("avx512vl")
+                    && is_x86_feature_detected!("avx512vnni")
+                {
+                    all.push(Isa::Avx512);
+                }
             }
         }
         #[cfg(target_arch = "aarch64")]
-        {
-            if std::env::var_os("FIN_R1_SCALAR_KERNELS").is_none() {
-                return Isa::Neon;
-            }
-        }
-        Isa::Scalar
+        all.push(Isa::Neon);
+        all
     }
+
+    /// Whether the x86 SIMD kernels (AVX2 and up) run.
+    pub fn x86_simd(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        if matches!(self, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) {
+            return true;
+        }
+        false
+    }
+
+
     pub fn name(self) -> &'static str {
         match self {
             Isa::Scalar => "portable",
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Isa::AvxVnni => "avxvnni",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => "avx512",
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => "neon",
         }
@@ -114,7 +159,7 @@ pub fn same_input_kind(a: TensorType, b: TensorType) -> bool {
 }
 
 fn uses_q8k(t: TensorType) -> bool {
-    matches!(t, TensorType::Q4K | TensorType::Q6K)
+    matches!(t, TensorType::Q4K | TensorType::Q5K | TensorType::Q6K)
 }
 
 fn uses_q32(t: TensorType) -> bool {
@@ -129,7 +174,9 @@ pub fn supported(t: TensorType) -> bool {
 /// The kernels this CPU runs, for a benchmark's record: the instruction set and the block
 /// types with a kernel of the engine's own.
 pub fn describe() -> String {
-    format!("{} kernels for Q4_K, Q6_K, Q8_0, Q4_0, Q4_1; candle's for the other types", isa().name())
+    let i = isa();
+    let own = if i.x86_simd() { "Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q4_1" } else if i == Isa::Scalar { "none (portable: candle's)" } else { "Q8_0, Q4_0, Q4_1" };
+    format!("{} kernels for {own}; candle's for the other types", i.name())
 }
 
 /// Quantizes `rows` rows of `cols` f32 values for multiplication by weights of type `t`.
@@ -171,31 +218,14 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     let m = x.rows();
     assert_eq!(out.len(), m * w.rows, "output buffer size");
     match (w.ttype, x) {
-        (TensorType::Q4K, QInput::Q8K { blocks, sub_sums, cols, .. }) => {
+        (t, QInput::Q8K { blocks, sub_sums, cols, .. }) if uses_q8k(t) => {
             check_cols(*cols, w.cols)?;
-            let _ = sub_sums;
-            // One token cannot amortise the four-row kernel's gathers (measured: slower for
-            // decode, as was a two-row variant); it reads rows whole instead.
-            #[cfg(target_arch = "x86_64")]
-            if isa() == Isa::Avx2 {
-                let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
-                if m > 1 {
-                    tiled_q4k_rows4(wb, w.rows, w.cols / QK_K, blocks, sub_sums, m, out);
-                } else {
-                    tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q4k);
-                }
-                return Ok(());
-            }
-            generic::matmul_q8k(w, blocks, m, out)
-        }
-        (TensorType::Q6K, QInput::Q8K { blocks, cols, .. }) => {
-            check_cols(*cols, w.cols)?;
-            if !has_own_q6k(isa()) {
+            let choice = isa();
+            if !choice.x86_simd() {
+                // No kernel of ours beats candle's here: its NEON code on ARM, scalar elsewhere.
                 return generic::matmul_q8k(w, blocks, m, out);
             }
-            let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
-            tiled(wb, w.rows, w.cols / QK_K, blocks, m, out, dot_q6k);
-            Ok(())
+            matmul_kquant(choice, w, blocks, sub_sums, m, out)
         }
         (t, QInput::Q8x32 { blocks, cols, .. }) if uses_q32(t) => {
             check_cols(*cols, w.cols)?;
@@ -206,6 +236,160 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     }
 }
 
+/// Prefills of at least this many tokens unpack each tile of rows once for the packed kernel;
+/// fewer tokens cannot pay for the unpacking and read the rows in place.
+const PACKED_MIN_TOKENS: usize = 5;
+
+/// Q4_K, Q5_K and Q6_K with one of our implementations (`Scalar`: the portable reference).
+fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    let kb = w.cols / QK_K;
+    #[cfg(target_arch = "x86_64")]
+    if choice.x86_simd() {
+        // Q4_K/Q5_K apply their minimums per 32 values (`sub_sums`), Q6_K its offset per 16
+        // (the blocks' own `bsums`, 146 i16 apart).
+        let q8k_sums = SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast());
+        let sub = SumsPtr(sub_sums.as_ptr().cast());
+        let q8k_stride = std::mem::size_of::<BlockQ8K>() / 2;
+        match w.ttype {
+            TensorType::Q4K => {
+                let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
+                if m >= PACKED_MIN_TOKENS && choice != Isa::Avx2 {
+                    tiled_packed(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                } else if m > 1 {
+                    // One token cannot amortise the four-row kernel's gathers (measured: slower
+                    // for decode, as was a two-row variant); it reads rows whole instead.
+                    tiled_q4k_rows4(wb, w.rows, kb, x, sub_sums, m, out);
+                } else {
+                    tiled(wb, w.rows, kb, x, m, out, dot_q4k);
+                }
+            }
+            TensorType::Q5K => {
+                let wb: &[BlockQ5K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?;
+                if m >= PACKED_MIN_TOKENS {
+                    tiled_packed(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                } else {
+                    return generic::matmul_q8k(w, x, m, out);
+                }
+            }
+            TensorType::Q6K => {
+                let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
+                if m >= PACKED_MIN_TOKENS {
+                    tiled_packed(choice, wb, w.rows, kb, x, q8k_sums, q8k_stride, m, out);
+                } else {
+                    tiled(wb, w.rows, kb, x, m, out, dot_q6k);
+                }
+            }
+            t => return Err(KernelError::Unsupported(t.name())),
+        }
+        return Ok(());
+    }
+    let _ = sub_sums;
+    match (w.ttype, choice) {
+        (TensorType::Q4K, Isa::Scalar) => tiled(cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, m, out, q4k::dot_scalar),
+        (TensorType::Q6K, Isa::Scalar) => tiled(cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, m, out, q6k::dot_scalar),
+        (TensorType::Q5K, Isa::Scalar) => tiled(cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, m, out, packed::dot_scalar),
+        _ => return generic::matmul_q8k(w, x, m, out),
+    }
+    Ok(())
+}
+
+/// Where a chunk's per-unit activation sums start, shared by the tasks (read only).
+#[derive(Clone, Copy)]
+struct SumsPtr(*const i16);
+unsafe impl Send for SumsPtr {}
+unsafe impl Sync for SumsPtr {}
+
+/// Rows of the packed kernel per task: two groups of four, unpacked once per call.
+#[cfg(target_arch = "x86_64")]
+const PACK_TILE: usize = 8;
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    static PACK_BUF: std::cell::RefCell<Vec<packed::Packed>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `tiled` for the packed kernel: each task unpacks its rows (a last group short of four repeats
+/// its last row, whose extra results are dropped), then runs every token through them four at
+/// a time. `sums` holds each token's per-unit activation sums, `stride` i16 from block to block.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn tiled_packed<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
+    let ptr = OutPtr(out.as_mut_ptr());
+    let tiles = rows.div_ceil(PACK_TILE);
+    (0..tiles).into_par_iter().for_each(|tile| {
+        let (ptr, sums) = (ptr, sums);
+        let r0 = tile * PACK_TILE;
+        let r1 = (r0 + PACK_TILE).min(rows);
+        let groups = (r1 - r0).div_ceil(packed::ROWS);
+        PACK_BUF.with_borrow_mut(|buf| {
+            buf.resize(groups * kb, packed::Packed::ZERO);
+            for g in 0..groups {
+                let row = |i: usize| {
+                    let r = (r0 + packed::ROWS * g + i).min(r1 - 1);
+                    &w[r * kb..(r + 1) * kb]
+                };
+                // SAFETY: the packed kernels run only where AVX2 and FMA were detected.
+                unsafe { packed::pack([row(0), row(1), row(2), row(3)], &mut buf[g * kb..(g + 1) * kb]) };
+            }
+            let mut t0 = 0;
+            while t0 < m {
+                let nt = (m - t0).min(4);
+                for g in 0..groups {
+                    let wp = &buf[g * kb..(g + 1) * kb];
+                    let mut res = [[0f32; 4]; 4];
+                    run_packed::<B>(choice, wp, x, sums, stride, kb, t0, nt, &mut res);
+                    let rg = r0 + packed::ROWS * g;
+                    for (i, row) in res[..nt].iter().enumerate() {
+                        for (j, &v) in row.iter().enumerate().take(r1.saturating_sub(rg).min(packed::ROWS)) {
+                            // SAFETY: inside the m x rows output, and column rg + j belongs to
+                            // this task's tile.
+                            unsafe { *ptr.0.add((t0 + i) * rows + rg + j) = v };
+                        }
+                    }
+                }
+                t0 += nt;
+            }
+        });
+    });
+}
+
+/// Calls the packed kernel for `choice` with tokens `t0..t0 + nt` (nt of 1 to 4).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn run_packed<B: packed::KBlock>(choice: Isa, wp: &[packed::Packed], x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize, nt: usize, res: &mut [[f32; 4]; 4]) {
+    fn toks<const NT: usize>(x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize) -> packed::Tokens<'_, NT> {
+        packed::Tokens {
+            x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
+            sums: std::array::from_fn(|i| sums.0.wrapping_add((t0 + i) * kb * stride)),
+            stride,
+        }
+    }
+    macro_rules! go {
+        ($nt:literal) => {{
+            let xs = toks::<$nt>(x, sums, stride, kb, t0);
+            let out: &mut [[f32; 4]; $nt] = (&mut res[..$nt]).try_into().unwrap_or_else(|_| unreachable!());
+            // SAFETY: `choice` was detected on this CPU; every token holds `kb` blocks and
+            // `sums` covers them.
+            unsafe {
+                match (choice, B::UNITS) {
+                    (Isa::Avx512, 8) => packed::dot_avx512::<$nt, 8>(wp, &xs, out),
+                    (Isa::Avx512, _) => packed::dot_avx512::<$nt, 16>(wp, &xs, out),
+                    (Isa::AvxVnni, 8) => packed::dot_avxvnni::<$nt, 8>(wp, &xs, out),
+                    (Isa::AvxVnni, _) => packed::dot_avxvnni::<$nt, 16>(wp, &xs, out),
+                    (_, 8) => packed::dot_avx2::<$nt, 8>(wp, &xs, out),
+                    (_, _) => packed::dot_avx2::<$nt, 16>(wp, &xs, out),
+                }
+            }
+        }};
+    }
+    match nt {
+        4 => go!(4),
+        3 => go!(3),
+        2 => go!(2),
+        _ => go!(1),
+    }
+}
+
 fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / q32::QK;
     match (w.ttype, choice) {
@@ -213,11 +397,11 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
         (TensorType::Q4_0, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
         (TensorType::Q4_1, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
         #[cfg(target_arch = "x86_64")]
-        (TensorType::Q8_0, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, dot_q8_0_avx2),
+        (TensorType::Q8_0, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, dot_q8_0_avx2),
         #[cfg(target_arch = "x86_64")]
-        (TensorType::Q4_0, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, dot_q4_0_avx2),
+        (TensorType::Q4_0, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, dot_q4_0_avx2),
         #[cfg(target_arch = "x86_64")]
-        (TensorType::Q4_1, Isa::Avx2) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, dot_q4_1_avx2),
+        (TensorType::Q4_1, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, dot_q4_1_avx2),
         #[cfg(target_arch = "aarch64")]
         (TensorType::Q8_0, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q8_0),
         #[cfg(target_arch = "aarch64")]
@@ -227,16 +411,6 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
         (t, _) => return Err(KernelError::Unsupported(t.name())),
     }
     Ok(())
-}
-
-/// Whether `choice` runs our Q6_K kernel (AVX2) rather than candle's dot products.
-fn has_own_q6k(choice: Isa) -> bool {
-    #[cfg(target_arch = "x86_64")]
-    if choice == Isa::Avx2 {
-        return true;
-    }
-    let _ = choice;
-    false
 }
 
 fn q32_blocks<'a, B>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
@@ -391,7 +565,7 @@ fn dot_q4k(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX2 and FMA were detected; rows are whole blocks of the same length.
-        Isa::Avx2 => unsafe {
+        Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 => unsafe {
             match xs.len() {
                 4 => q4k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
                 3 => q4k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
@@ -410,7 +584,7 @@ fn dot_q6k(w: &[BlockQ6K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
     match isa() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as in `dot_q4k`.
-        Isa::Avx2 => unsafe {
+        Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 => unsafe {
             match xs.len() {
                 4 => q6k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
                 3 => q6k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
@@ -439,30 +613,17 @@ pub fn dequantize_row(w: &QWeight<'_>, row: usize, out: &mut [f32]) -> Result<()
     generic::dequantize_row(w, row, out)
 }
 
-/// For tests: the fast path with a chosen implementation.
+/// For tests and benchmarks: the kernels of a chosen implementation (one this CPU runs).
 pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
     if let (QInput::Q8x32 { blocks, cols, rows }, true) = (x, uses_q32(w.ttype)) {
         check_cols(*cols, w.cols)?;
         return matmul_q32(isa_choice, w, blocks, *rows, out);
     }
-    let (QInput::Q8K { blocks, cols, .. }, true) = (x, uses_q8k(w.ttype)) else {
+    let (QInput::Q8K { blocks, sub_sums, cols, rows }, true) = (x, uses_q8k(w.ttype)) else {
         return matmul(w, x, out);
     };
     check_cols(*cols, w.cols)?;
-    let m = x.rows();
-    let kb = w.cols / QK_K;
-    match (w.ttype, isa_choice) {
-        (TensorType::Q4K, Isa::Scalar) => {
-            let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
-            tiled(wb, w.rows, kb, blocks, m, out, q4k::dot_scalar);
-        }
-        (TensorType::Q6K, Isa::Scalar) => {
-            let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
-            tiled(wb, w.rows, kb, blocks, m, out, q6k::dot_scalar);
-        }
-        _ => return matmul(w, x, out),
-    }
-    Ok(())
+    matmul_kquant(isa_choice, w, blocks, sub_sums, *rows, out)
 }
 
 /// For tests: Q4_K / Q6_K through candle's dot products, the path CPUs without AVX2 take.

@@ -58,7 +58,11 @@ contracted by 140 basis points because of higher input costs. 公司营业收入
 pub fn run(a: BenchArgs) -> anyhow::Result<i32> {
     let path = a.engine.path()?.to_owned();
     let t0 = Instant::now();
-    let mut rt = match Runtime::load(&path, &a.engine.load_options()) {
+    // In-memory prefix reuse only: a prefix folder would hash the whole model file on a thread
+    // of its own while prefill is timed (measured: a third of the CPU samples on 2 cores), and
+    // a file cached by an earlier run would stand in for the prefill being measured.
+    let options = fin_r1_engine::LoadOptions { prefix_cache: None, ..a.engine.load_options() };
+    let mut rt = match Runtime::load(&path, &options) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("fin-r1: {}: {e}", path.display());
