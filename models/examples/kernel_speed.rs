@@ -15,7 +15,7 @@ fn main() {
             b[at..at + 2].copy_from_slice(&half::f16::from_f32(0.001).to_le_bytes());
         }
         let w = QWeight { ttype: t, bytes: &bytes, rows, cols };
-        for m in [1usize, 64] {
+        for m in [1usize, 64, 256] {
             let x: Vec<f32> = (0..m * cols).map(|_| rng.next_f64() as f32 - 0.5).collect();
             let q = kernels::quantize_input(t, &x, m, cols).unwrap();
             let mut out = vec![0f32; m * rows];

@@ -258,9 +258,9 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
                 } else if m > 1 {
                     // One token cannot amortise the four-row kernel's gathers (measured: slower
                     // for decode, as was a two-row variant); it reads rows whole instead.
-                    tiled_q4k_rows4(wb, w.rows, kb, x, sub_sums, m, out);
+                    tiled_q4k_rows4(wb, w.rows, kb, x, sub_sums, m, out, q4k_dot(choice));
                 } else {
-                    tiled(wb, w.rows, kb, x, m, out, dot_q4k);
+                    tiled(wb, w.rows, kb, x, m, out, q4k_dot(choice));
                 }
             }
             TensorType::Q5K => {
@@ -276,7 +276,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
                 if m >= PACKED_MIN_TOKENS {
                     tiled_packed(choice, wb, w.rows, kb, x, q8k_sums, q8k_stride, m, out);
                 } else {
-                    tiled(wb, w.rows, kb, x, m, out, dot_q6k);
+                    tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
             }
             t => return Err(KernelError::Unsupported(t.name())),
@@ -299,16 +299,18 @@ struct SumsPtr(*const i16);
 unsafe impl Send for SumsPtr {}
 unsafe impl Sync for SumsPtr {}
 
-/// Rows of the packed kernel per task: two groups of four, unpacked once per call.
+/// Rows of the packed kernel per task: unpacked once per call, then every token of the chunk
+/// runs through them (two groups of four for 256-bit vectors, one of eight for 512-bit).
 #[cfg(target_arch = "x86_64")]
 const PACK_TILE: usize = 8;
 
 #[cfg(target_arch = "x86_64")]
 thread_local! {
-    static PACK_BUF: std::cell::RefCell<Vec<packed::Packed>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACK_BUF4: std::cell::RefCell<Vec<packed::Packed<4>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACK_BUF8: std::cell::RefCell<Vec<packed::Packed<8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `tiled` for the packed kernel: each task unpacks its rows (a last group short of four repeats
+/// `tiled` for the packed kernel: each task unpacks its rows (a last group short of `R` repeats
 /// its last row, whose extra results are dropped), then runs every token through them four at
 /// a time. `sums` holds each token's per-unit activation sums, `stride` i16 from block to block.
 #[cfg(target_arch = "x86_64")]
@@ -317,46 +319,68 @@ fn tiled_packed<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize,
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(PACK_TILE);
     (0..tiles).into_par_iter().for_each(|tile| {
-        let (ptr, sums) = (ptr, sums);
         let r0 = tile * PACK_TILE;
         let r1 = (r0 + PACK_TILE).min(rows);
-        let groups = (r1 - r0).div_ceil(packed::ROWS);
-        PACK_BUF.with_borrow_mut(|buf| {
-            buf.resize(groups * kb, packed::Packed::ZERO);
-            for g in 0..groups {
-                let row = |i: usize| {
-                    let r = (r0 + packed::ROWS * g + i).min(r1 - 1);
-                    &w[r * kb..(r + 1) * kb]
-                };
-                // SAFETY: the packed kernels run only where AVX2 and FMA were detected.
-                unsafe { packed::pack([row(0), row(1), row(2), row(3)], &mut buf[g * kb..(g + 1) * kb]) };
-            }
-            let mut t0 = 0;
-            while t0 < m {
-                let nt = (m - t0).min(4);
-                for g in 0..groups {
-                    let wp = &buf[g * kb..(g + 1) * kb];
-                    let mut res = [[0f32; 4]; 4];
-                    run_packed::<B>(choice, wp, x, sums, stride, kb, t0, nt, &mut res);
-                    let rg = r0 + packed::ROWS * g;
-                    for (i, row) in res[..nt].iter().enumerate() {
-                        for (j, &v) in row.iter().enumerate().take(r1.saturating_sub(rg).min(packed::ROWS)) {
-                            // SAFETY: inside the m x rows output, and column rg + j belongs to
-                            // this task's tile.
-                            unsafe { *ptr.0.add((t0 + i) * rows + rg + j) = v };
-                        }
-                    }
-                }
-                t0 += nt;
-            }
-        });
+        if choice == Isa::Avx512 {
+            PACK_BUF8.with_borrow_mut(|buf| packed_tile::<B, 8>(choice, w, r0, r1, rows, kb, x, sums, stride, m, ptr, buf));
+        } else {
+            PACK_BUF4.with_borrow_mut(|buf| packed_tile::<B, 4>(choice, w, r0, r1, rows, kb, x, sums, stride, m, ptr, buf));
+        }
     });
 }
 
-/// Calls the packed kernel for `choice` with tokens `t0..t0 + nt` (nt of 1 to 4).
+/// One task of `tiled_packed`: rows `r0..r1` in groups of `R`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn run_packed<B: packed::KBlock>(choice: Isa, wp: &[packed::Packed], x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize, nt: usize, res: &mut [[f32; 4]; 4]) {
+fn packed_tile<B: packed::KBlock, const R: usize>(
+    choice: Isa,
+    w: &[B],
+    r0: usize,
+    r1: usize,
+    rows: usize,
+    kb: usize,
+    x: &[BlockQ8K],
+    sums: SumsPtr,
+    stride: usize,
+    m: usize,
+    ptr: OutPtr,
+    buf: &mut Vec<packed::Packed<R>>,
+) {
+    let groups = (r1 - r0).div_ceil(R);
+    buf.resize(groups * kb, packed::Packed::ZERO);
+    for g in 0..groups {
+        let rows_in: [&[B]; R] = std::array::from_fn(|i| {
+            let r = (r0 + R * g + i).min(r1 - 1);
+            &w[r * kb..(r + 1) * kb]
+        });
+        // SAFETY: the packed kernels run only where AVX2 and FMA were detected.
+        unsafe { packed::pack(rows_in, &mut buf[g * kb..(g + 1) * kb]) };
+    }
+    let mut t0 = 0;
+    while t0 < m {
+        let nt = (m - t0).min(4);
+        for g in 0..groups {
+            let wp = &buf[g * kb..(g + 1) * kb];
+            let mut res = [[0f32; 8]; 4];
+            run_packed::<B, R>(choice, wp, x, sums, stride, kb, t0, nt, &mut res);
+            let rg = r0 + R * g;
+            for (i, row) in res[..nt].iter().enumerate() {
+                for (j, &v) in row.iter().enumerate().take((r1 - rg).min(R)) {
+                    // SAFETY: inside the m x rows output, and column rg + j belongs to this
+                    // task's tile.
+                    unsafe { *ptr.0.add((t0 + i) * rows + rg + j) = v };
+                }
+            }
+        }
+        t0 += nt;
+    }
+}
+
+/// Calls the packed kernel for `choice` and `R` rows with tokens `t0..t0 + nt` (nt of 1 to 4);
+/// row r's result for token i lands in `res[i][r]`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn run_packed<B: packed::KBlock, const R: usize>(choice: Isa, wp: &[packed::Packed<R>], x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize, nt: usize, res: &mut [[f32; 8]; 4]) {
     fn toks<const NT: usize>(x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize) -> packed::Tokens<'_, NT> {
         packed::Tokens {
             x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
@@ -367,17 +391,30 @@ fn run_packed<B: packed::KBlock>(choice: Isa, wp: &[packed::Packed], x: &[BlockQ
     macro_rules! go {
         ($nt:literal) => {{
             let xs = toks::<$nt>(x, sums, stride, kb, t0);
-            let out: &mut [[f32; 4]; $nt] = (&mut res[..$nt]).try_into().unwrap_or_else(|_| unreachable!());
-            // SAFETY: `choice` was detected on this CPU; every token holds `kb` blocks and
+            // SAFETY: `choice` was detected on this CPU (512-bit kernel: `R` is 8 only for
+            // Avx512, and the casts are to the type `wp` has); every token holds `kb` blocks and
             // `sums` covers them.
             unsafe {
-                match (choice, B::UNITS) {
-                    (Isa::Avx512, 8) => packed::dot_avx512::<$nt, 8>(wp, &xs, out),
-                    (Isa::Avx512, _) => packed::dot_avx512::<$nt, 16>(wp, &xs, out),
-                    (Isa::AvxVnni, 8) => packed::dot_avxvnni::<$nt, 8>(wp, &xs, out),
-                    (Isa::AvxVnni, _) => packed::dot_avxvnni::<$nt, 16>(wp, &xs, out),
-                    (_, 8) => packed::dot_avx2::<$nt, 8>(wp, &xs, out),
-                    (_, _) => packed::dot_avx2::<$nt, 16>(wp, &xs, out),
+                if R == 8 {
+                    let wp8 = std::slice::from_raw_parts(wp.as_ptr() as *const packed::Packed<8>, wp.len());
+                    let out: &mut [[f32; 8]; $nt] = (&mut res[..$nt]).try_into().unwrap_or_else(|_| unreachable!());
+                    if B::UNITS == 8 {
+                        packed::dot8_avx512::<$nt, 8>(wp8, &xs, out)
+                    } else {
+                        packed::dot8_avx512::<$nt, 16>(wp8, &xs, out)
+                    }
+                } else {
+                    let wp4 = std::slice::from_raw_parts(wp.as_ptr() as *const packed::Packed<4>, wp.len());
+                    let mut out = [[0f32; 4]; $nt];
+                    match (choice, B::UNITS) {
+                        (Isa::AvxVnni, 8) => packed::dot_avxvnni::<$nt, 8>(wp4, &xs, &mut out),
+                        (Isa::AvxVnni, _) => packed::dot_avxvnni::<$nt, 16>(wp4, &xs, &mut out),
+                        (_, 8) => packed::dot_avx2::<$nt, 8>(wp4, &xs, &mut out),
+                        (_, _) => packed::dot_avx2::<$nt, 16>(wp4, &xs, &mut out),
+                    }
+                    for (dst, src) in res.iter_mut().zip(out.iter()) {
+                        dst[..4].copy_from_slice(src);
+                    }
                 }
             }
         }};
@@ -511,6 +548,7 @@ fn tiled_q4k_rows4(
     sub_sums: &[[i16; 8]],
     m: usize,
     out: &mut [f32],
+    one_row: DotFn<BlockQ4K, BlockQ8K>,
 ) {
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(ROW_TILE);
@@ -547,7 +585,7 @@ fn tiled_q4k_rows4(
                     r += 4;
                 } else {
                     let mut res = [0f32; 4];
-                    dot_q4k(&w[r * kb..(r + 1) * kb], &xs[..nt], &mut res[..nt]);
+                    one_row(&w[r * kb..(r + 1) * kb], &xs[..nt], &mut res[..nt]);
                     for (i, &v) in res[..nt].iter().enumerate() {
                         // SAFETY: as above.
                         unsafe { *ptr.0.add((t0 + i) * rows + r) = v };
@@ -560,41 +598,37 @@ fn tiled_q4k_rows4(
     });
 }
 
+/// A row kernel: dot products of one weight row with up to four tokens.
+type DotFn<W, X> = fn(&[W], &[&[X]], &mut [f32]);
+
+/// The one-row Q4_K kernel of `choice` (decode, short prompts, a tile's last rows).
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
-fn dot_q4k(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    match isa() {
+fn q4k_dot(choice: Isa) -> DotFn<BlockQ4K, BlockQ8K> {
+    match choice {
+        // SAFETY (each): `choice` was detected on this CPU; rows are whole blocks of one length.
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: AVX2 and FMA were detected; rows are whole blocks of the same length.
-        Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 => unsafe {
-            match xs.len() {
-                4 => q4k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
-                3 => q4k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
-                2 => q4k::avx2::dot::<2>(w, &[xs[0], xs[1]], out),
-                _ => q4k::avx2::dot::<1>(w, &[xs[0]], out),
-            }
-        },
-        Isa::Scalar => q4k::dot_scalar(w, xs, out),
-        // Not reached: Q4_K on NEON goes through candle (`matmul`); the portable code is right.
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => q4k::dot_scalar(w, xs, out),
+        Isa::Avx2 => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot, w, xs, out) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot_avxvnni, w, xs, out) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot_avx512, w, xs, out) },
+        // Q4_K on NEON goes through candle (`matmul`); the portable code is right everywhere.
+        _ => q4k::dot_scalar,
     }
 }
 
-fn dot_q6k(w: &[BlockQ6K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
-    match isa() {
+/// The one-row Q6_K kernel of `choice`.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+fn q6k_dot(choice: Isa) -> DotFn<BlockQ6K, BlockQ8K> {
+    match choice {
+        // SAFETY (each): as in `q4k_dot`.
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: as in `dot_q4k`.
-        Isa::Avx2 | Isa::AvxVnni | Isa::Avx512 => unsafe {
-            match xs.len() {
-                4 => q6k::avx2::dot::<4>(w, &[xs[0], xs[1], xs[2], xs[3]], out),
-                3 => q6k::avx2::dot::<3>(w, &[xs[0], xs[1], xs[2]], out),
-                2 => q6k::avx2::dot::<2>(w, &[xs[0], xs[1]], out),
-                _ => q6k::avx2::dot::<1>(w, &[xs[0]], out),
-            }
-        },
-        Isa::Scalar => q6k::dot_scalar(w, xs, out),
-        #[cfg(target_arch = "aarch64")]
-        Isa::Neon => q6k::dot_scalar(w, xs, out),
+        Isa::Avx2 => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot, w, xs, out) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::AvxVnni => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot_avxvnni, w, xs, out) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot_avx512, w, xs, out) },
+        _ => q6k::dot_scalar,
     }
 }
 

@@ -48,56 +48,111 @@ fn unpack_scales(s: &[u8; 12]) -> (u64, u64) {
     ((s_lo as u64) | ((s_hi as u64) << 32), (m_lo as u64) | ((m_hi as u64) << 32))
 }
 
+/// 16-bit multiply-accumulate of pairs (`vpdpwssd`): one VNNI instruction where the CPU has
+/// it, `madd` then `add` where it does not.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod dpwssd {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn avx2(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_add_epi32(acc, _mm256_madd_epi16(a, b))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub unsafe fn avxvnni(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_dpwssd_avx_epi32(acc, a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,avx512vnni,avx512vl")]
+    pub unsafe fn avx512(acc: __m256i, a: __m256i, b: __m256i) -> __m256i {
+        _mm256_dpwssd_epi32(acc, a, b)
+    }
+}
+
+/// Masks that spread byte `k` of a 16-byte vector to all 16 i16 lanes of a 256-bit one, the
+/// high byte of each lane zero (a scale of 0..63 as i16).
+#[cfg(target_arch = "x86_64")]
+static SPREAD_U8: [[i8; 32]; 8] = {
+    let mut m = [[0i8; 32]; 8];
+    let mut k = 0;
+    while k < 8 {
+        let mut i = 0;
+        while i < 32 {
+            m[k][i] = k as i8;
+            m[k][i + 1] = -128;
+            i += 2;
+        }
+        k += 1;
+    }
+    m
+};
+
+/// One weight row against up to four tokens, whole 256-value blocks at a time (decode and short
+/// prompts). Per 32 values: one `maddubs`, then the sub-block's scale applied and the result
+/// accumulated by one `vpdpwssd` (VNNI) or `madd` + `add`.
+macro_rules! q4k_row_kernel {
+    ($name:ident, $feat:literal, $dpw:path) => {
+        /// # Safety
+        /// The CPU must have the named features; every row in `xs` holds `w.len()` blocks.
+        #[target_feature(enable = $feat)]
+        pub unsafe fn $name<const NT: usize>(w: &[BlockQ4K], xs: &[&[BlockQ8K]; NT], out: &mut [f32]) {
+            let m4 = _mm256_set1_epi8(0x0F);
+            let mut acc = [_mm256_setzero_ps(); NT];
+            let x0: [*const BlockQ8K; NT] = std::array::from_fn(|t| xs[t].as_ptr());
+            let spread = SPREAD_U8.as_ptr() as *const __m256i;
+            for (b, wb) in w.iter().enumerate() {
+                let d = f16_to_f32(wb.d);
+                let dmin = f16_to_f32(wb.dmin);
+                let (sc, mn) = unpack_scales(&wb.scales);
+                let scb = _mm256_broadcastsi128_si256(_mm_cvtsi64_si128(sc as i64));
+                // Each minimum twice: one per 16-value activation sum of its 32-value sub-block.
+                let mn = _mm_cvtsi64_si128(mn as i64);
+                let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
+                let mut sumi = [_mm256_setzero_si256(); NT];
+                for j in 0..4 {
+                    let q = _mm256_loadu_si256(wb.qs.as_ptr().add(32 * j) as *const __m256i);
+                    let lo = _mm256_and_si256(q, m4);
+                    let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+                    let s_lo = _mm256_shuffle_epi8(scb, _mm256_loadu_si256(spread.add(2 * j)));
+                    let s_hi = _mm256_shuffle_epi8(scb, _mm256_loadu_si256(spread.add(2 * j + 1)));
+                    for t in 0..NT {
+                        let xq = (*x0[t].add(b)).qs.as_ptr().add(64 * j);
+                        let pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(xq as *const __m256i));
+                        let ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(xq.add(32) as *const __m256i));
+                        sumi[t] = $dpw(sumi[t], pl, s_lo);
+                        sumi[t] = $dpw(sumi[t], ph, s_hi);
+                    }
+                }
+                for t in 0..NT {
+                    let xb = &*x0[t].add(b);
+                    let bs = _mm256_loadu_si256(xb.bsums.as_ptr() as *const __m256i);
+                    let pm = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16));
+                    acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
+                    acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * xb.d), pm, acc[t]);
+                }
+            }
+            for t in 0..NT {
+                out[t] = hsum(acc[t]);
+            }
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 pub mod avx2 {
     use std::arch::x86_64::*;
 
     use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
     use super::super::hsum;
+    use super::{dpwssd, unpack_scales, SPREAD_U8};
 
-    use super::unpack_scales;
-
-    /// # Safety
-    /// The CPU must support AVX2 and FMA; every row in `xs` holds `w.len()` blocks.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot<const NT: usize>(w: &[BlockQ4K], xs: &[&[BlockQ8K]; NT], out: &mut [f32]) {
-        let m4 = _mm256_set1_epi8(0x0F);
-        let mut acc = [_mm256_setzero_ps(); NT];
-        let x0: [*const BlockQ8K; NT] = std::array::from_fn(|t| xs[t].as_ptr());
-        for (b, wb) in w.iter().enumerate() {
-            let d = f16_to_f32(wb.d);
-            let dmin = f16_to_f32(wb.dmin);
-            let (sc, mn) = unpack_scales(&wb.scales);
-            // Each minimum twice: one per 16-value activation sum of its 32-value sub-block.
-            let mn = _mm_cvtsi64_si128(mn as i64);
-            let mins16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(mn, mn));
-            let mut sumi = [_mm256_setzero_si256(); NT];
-            for j in 0..4 {
-                let q = _mm256_loadu_si256(wb.qs.as_ptr().add(32 * j) as *const __m256i);
-                let lo = _mm256_and_si256(q, m4);
-                let hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-                let s_lo = _mm256_set1_epi16(((sc >> (16 * j)) & 0xff) as i16);
-                let s_hi = _mm256_set1_epi16(((sc >> (16 * j + 8)) & 0xff) as i16);
-                for t in 0..NT {
-                    let xq = (*x0[t].add(b)).qs.as_ptr().add(64 * j);
-                    let pl = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(xq as *const __m256i));
-                    let ph = _mm256_maddubs_epi16(hi, _mm256_loadu_si256(xq.add(32) as *const __m256i));
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(pl, s_lo));
-                    sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(ph, s_hi));
-                }
-            }
-            for t in 0..NT {
-                let xb = &*x0[t].add(b);
-                let bs = _mm256_loadu_si256(xb.bsums.as_ptr() as *const __m256i);
-                let pm = _mm256_cvtepi32_ps(_mm256_madd_epi16(bs, mins16));
-                acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d * xb.d), _mm256_cvtepi32_ps(sumi[t]), acc[t]);
-                acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * xb.d), pm, acc[t]);
-            }
-        }
-        for t in 0..NT {
-            out[t] = hsum(acc[t]);
-        }
-    }
+    q4k_row_kernel!(dot, "avx2,fma", dpwssd::avx2);
+    q4k_row_kernel!(dot_avxvnni, "avx2,fma,avxvnni", dpwssd::avxvnni);
+    q4k_row_kernel!(dot_avx512, "avx2,fma,avx512vnni,avx512vl", dpwssd::avx512);
 }
 
 /// Four weight rows at once: each vector holds eight values of the same sub-block from each of
