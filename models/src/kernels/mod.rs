@@ -632,6 +632,26 @@ fn q6k_dot(choice: Isa) -> DotFn<BlockQ6K, BlockQ8K> {
     }
 }
 
+/// How far ahead of the block being read the one-row kernels (decode) prefetch their weights.
+/// The mapped file's 4 KiB pages stop the hardware prefetcher at each page boundary; asking for
+/// the lines three pages ahead kept memory busy: 7B Q4_K_M decode went from 7.4 to 11-12 tok/s
+/// on the 2-vCPU EPYC (distances of 0.5-32 KiB tried; 8-32 KiB alike).
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 12 * 1024;
+
+/// Prefetches the cache lines of the block `PREFETCH_AHEAD` bytes after `block` (blocks smaller
+/// than a line ask for one line each; addresses past the data are harmless to prefetch).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn prefetch_ahead<T>(block: &T) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+    let base = (block as *const T).cast::<i8>().wrapping_add(PREFETCH_AHEAD);
+    for i in 0..std::mem::size_of::<T>().div_ceil(64) {
+        // SAFETY: a prefetch is a hint: it neither faults nor reads into the program.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(64 * i)) };
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn hsum(v: std::arch::x86_64::__m256) -> f32 {

@@ -141,6 +141,7 @@ pub mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
+    use super::super::prefetch_ahead;
     use crate::kernels::blocks::f16_to_f32;
     use crate::kernels::hsum;
 
@@ -168,6 +169,7 @@ pub mod avx2 {
     pub unsafe fn dot_q8_0<const N: usize>(w: &[BlockQ8_0], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
         let mut acc = [_mm256_setzero_ps(); N];
         for (b, wb) in w.iter().enumerate() {
+            prefetch_ahead(wb);
             let wv = _mm256_loadu_si256(wb.qs.as_ptr() as *const __m256i);
             let mag = _mm256_sign_epi8(wv, wv);
             let dw = f16_to_f32(wb.d);
@@ -190,6 +192,7 @@ pub mod avx2 {
         let mut acc = [_mm256_setzero_ps(); N];
         let mut offset = [0f32; N];
         for (b, wb) in w.iter().enumerate() {
+            prefetch_ahead(wb);
             let q = unpack(&wb.qs);
             let dw = f16_to_f32(wb.d);
             for t in 0..N {
@@ -211,6 +214,7 @@ pub mod avx2 {
         let mut acc = [_mm256_setzero_ps(); N];
         let mut mins = [0f32; N];
         for (b, wb) in w.iter().enumerate() {
+            prefetch_ahead(wb);
             let q = unpack(&wb.qs);
             let (dw, mw) = (f16_to_f32(wb.d), f16_to_f32(wb.m));
             for t in 0..N {

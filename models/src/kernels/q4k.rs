@@ -105,6 +105,7 @@ macro_rules! q4k_row_kernel {
             let x0: [*const BlockQ8K; NT] = std::array::from_fn(|t| xs[t].as_ptr());
             let spread = SPREAD_U8.as_ptr() as *const __m256i;
             for (b, wb) in w.iter().enumerate() {
+                prefetch_ahead(wb);
                 let d = f16_to_f32(wb.d);
                 let dmin = f16_to_f32(wb.dmin);
                 let (sc, mn) = unpack_scales(&wb.scales);
@@ -149,6 +150,7 @@ pub mod avx2 {
     use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
     use super::super::hsum;
     use super::{dpwssd, unpack_scales, SPREAD_U8};
+    use super::super::prefetch_ahead;
 
     q4k_row_kernel!(dot, "avx2,fma", dpwssd::avx2);
     q4k_row_kernel!(dot_avxvnni, "avx2,fma,avxvnni", dpwssd::avxvnni);

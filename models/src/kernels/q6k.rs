@@ -66,6 +66,7 @@ macro_rules! q6k_row_kernel {
             let pair = PAIR_I16.as_ptr() as *const __m256i;
             let mut acc = [_mm256_setzero_ps(); NT];
             for (b, wb) in w.iter().enumerate() {
+                prefetch_ahead(wb);
                 let d = f16_to_f32(wb.d);
                 let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.scales.as_ptr() as *const __m128i));
                 let halves = [_mm256_permute2x128_si256(scales16, scales16, 0x00), _mm256_permute2x128_si256(scales16, scales16, 0x11)];
@@ -121,6 +122,7 @@ pub mod avx2 {
     use super::super::hsum;
     use super::super::q4k::dpwssd;
     use super::PAIR_I16;
+    use super::super::prefetch_ahead;
 
     q6k_row_kernel!(dot, "avx2,fma", dpwssd::avx2);
     q6k_row_kernel!(dot_avxvnni, "avx2,fma,avxvnni", dpwssd::avxvnni);
