@@ -3,11 +3,15 @@
 files, in one run, alternating the engines, several repetitions; prints medians and ratios
 (fin-r1 / llama.cpp) as Markdown for BENCHMARKS.md.
 
-  bench.py [MODEL.gguf ...] [--reps 3] [--prompt-tokens 512] [--gen-tokens 128]
-           [--history-tokens 2048] [--history-reps 1] [--fin-r1 PATH]
+  bench.py [MODEL.gguf ...] [--synthetic q4_k_m,q5_k_m,q6_k,q8_0] [--reps 3]
+           [--prompt-tokens 512] [--gen-tokens 128] [--history-tokens 2048] [--history-reps 1]
+           [--fin-r1 PATH] [--drop-synthetic]
 
 With no model given it benchmarks the Fin-R1-shaped synthetic Qwen2-7B Q4_K_M file (written by
 `make-synthetic-gguf` from the real header, once, into ~/.cache/fin-r1/bench) and SmolLM2-135M.
+--synthetic names the 7B types to write and run instead (llama.cpp's recipes: Q5_K_M is Q5_K
+with Q6_K where Q4_K_M has it; Q6_K and Q8_0 are all one type); --drop-synthetic deletes each
+file after its run (a Q8_0 7B takes 8 GB).
 Turn 2: after a history of --history-tokens tokens, the time from 32 new prompt tokens to the
 first generated token (both engines keep the history's KV cache).
 Needs: scripts/fetch-fixtures.sh run, `pip install llama-cpp-python`, built fin-r1 and
@@ -17,16 +21,18 @@ import argparse, json, os, platform, statistics, subprocess, sys, time
 
 HOME = os.path.expanduser("~")
 FIXTURES = os.environ.get("FIN_R1_FIXTURES", f"{HOME}/.cache/fin-r1/fixtures")
-SYNTHETIC = f"{HOME}/.cache/fin-r1/bench/qwen2-7b-q4_k_m-synthetic.gguf"
+SYNTHETIC = f"{HOME}/.cache/fin-r1/bench/qwen2-7b-{{}}-synthetic.gguf"
 TURN2_NEW_TOKENS = 32
 
-def synthetic_7b(fin_r1):
-    """The Fin-R1-shaped 7B file, written once by make-synthetic-gguf (beside `fin_r1`)."""
-    if not os.path.exists(SYNTHETIC):
-        os.makedirs(os.path.dirname(SYNTHETIC), exist_ok=True)
+def synthetic_7b(fin_r1, kind="q4_k_m"):
+    """The Fin-R1-shaped 7B file of type `kind`, written once by make-synthetic-gguf (beside
+    `fin_r1`)."""
+    path = SYNTHETIC.format(kind)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         maker = os.path.join(os.path.dirname(fin_r1), "make-synthetic-gguf")
-        subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", SYNTHETIC], check=True)
-    return SYNTHETIC
+        subprocess.run([maker, f"{FIXTURES}/deepseek-r1-distill-qwen-7b-q4_k_m.part0000", path, kind], check=True)
+    return path
 
 
 LLAMA_CHILD = r'''
@@ -103,6 +109,8 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--prompt-tokens", type=int, default=512)
     ap.add_argument("--gen-tokens", type=int, default=128)
+    ap.add_argument("--synthetic", default="", help="7B types to write and run: q4_k_m,q5_k_m,q6_k,q8_0")
+    ap.add_argument("--drop-synthetic", action="store_true", help="delete each synthetic file after its run")
     ap.add_argument("--history-tokens", type=int, default=2048)
     ap.add_argument("--history-reps", type=int, default=1)
     ap.add_argument("--threads", type=int, default=os.cpu_count())
@@ -119,12 +127,20 @@ def main():
             # The fair reference uses the best paths this CPU has (AVX-512, VNNI, AMX).
             setup = os.path.join(os.path.dirname(os.path.abspath(__file__)), "setup-bench-llama.sh")
             args.python = subprocess.run(["bash", setup], check=True, capture_output=True, text=True).stdout.strip()
-    models = args.models
-    if not models:
+    models = list(args.models)
+    kinds = [k for k in args.synthetic.split(",") if k]
+    if not models and not kinds:
         models = [synthetic_7b(args.fin_r1), f"{FIXTURES}/smollm2-135m-instruct-q4_1.gguf"]
+    # Synthetic files are written when their turn comes (and dropped after it, if asked), so
+    # a small disk holds one at a time.
+    models += [("synthetic", k) for k in kinds]
 
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.node()}, {os.cpu_count()} CPUs, {args.threads} threads")
     for model in models:
+        dropped = None
+        if isinstance(model, tuple):
+            model = synthetic_7b(args.fin_r1, model[1])
+            dropped = model if args.drop_synthetic else None
         size = os.path.getsize(model)
         print(f"\n## {os.path.basename(model)} ({size / 1e9:.2f} GB)\n", flush=True)
         print(f"{args.reps} repetitions, medians; {args.prompt_tokens} prompt tokens, {args.gen_tokens} decoded.", file=sys.stderr)
@@ -146,6 +162,8 @@ def main():
             rows.append((f"  (the {args.history_tokens}-token history's own prefill, s)",
                          med(fh, "history_prefill_s"), med(rh, "history_prefill_s"), "{:.1f}"))
         print(table(rows), flush=True)
+        if dropped:
+            os.remove(dropped)
 
 
 if __name__ == "__main__":

@@ -145,6 +145,10 @@ impl TensorType {
             _ => return None,
         })
     }
+    /// GGML's type id, as `from_id` reads it.
+    pub fn id(self) -> u32 {
+        (0..=30).find(|&i| Self::from_id(i) == Some(self)).unwrap_or(u32::MAX)
+    }
     /// (elements per block, bytes per block)
     pub fn block(self) -> (u64, u64) {
         match self {

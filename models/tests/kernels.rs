@@ -109,6 +109,10 @@ fn packed_prefill_covers_long_rows_and_every_tail() {
     for (t, rows) in [(TensorType::Q4K, 13), (TensorType::Q6K, 10), (TensorType::Q5K, 11)] {
         check(t, rows, 18944, 6, 300 + rows as u64);
     }
+    // The 32-value types at SmolLM2's width (18 blocks), Q8_0's weights reaching -128 and 127.
+    for (t, rows) in [(TensorType::Q8_0, 13), (TensorType::Q4_0, 10), (TensorType::Q4_1, 17)] {
+        check(t, rows, 576, 9, 400 + rows as u64);
+    }
 }
 
 #[test]

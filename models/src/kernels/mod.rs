@@ -254,7 +254,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q4K => {
                 let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
                 if m >= PACKED_MIN_TOKENS && choice != Isa::Avx2 {
-                    tiled_packed(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sub, 8, m, out);
                 } else if m > 1 {
                     // One token cannot amortise the four-row kernel's gathers (measured: slower
                     // for decode, as was a two-row variant); it reads rows whole instead.
@@ -266,7 +266,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q5K => {
                 let wb: &[BlockQ5K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    tiled_packed(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sub, 8, m, out);
                 } else {
                     return generic::matmul_q8k(w, x, m, out);
                 }
@@ -274,7 +274,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q6K => {
                 let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    tiled_packed(choice, wb, w.rows, kb, x, q8k_sums, q8k_stride, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, q8k_sums, q8k_stride, m, out);
                 } else {
                     tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
@@ -299,7 +299,7 @@ struct SumsPtr(*const i16);
 unsafe impl Send for SumsPtr {}
 unsafe impl Sync for SumsPtr {}
 
-/// Rows of the packed kernel per task: unpacked once per call, then every token of the chunk
+/// Rows of the packed kernels per task: unpacked once per call, then every token of the chunk
 /// runs through them (two groups of four for 256-bit vectors, one of eight for 512-bit).
 #[cfg(target_arch = "x86_64")]
 const PACK_TILE: usize = 8;
@@ -308,79 +308,95 @@ const PACK_TILE: usize = 8;
 thread_local! {
     static PACK_BUF4: std::cell::RefCell<Vec<packed::Packed<4>>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK_BUF8: std::cell::RefCell<Vec<packed::Packed<8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACK32_BUF4: std::cell::RefCell<Vec<packed::Packed32<4>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACK32_BUF8: std::cell::RefCell<Vec<packed::Packed32<8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// `tiled` for the packed kernel: each task unpacks its rows (a last group short of `R` repeats
-/// its last row, whose extra results are dropped), then runs every token through them four at
-/// a time. `sums` holds each token's per-unit activation sums, `stride` i16 from block to block.
+/// Runs a packed kernel over all rows in parallel tiles of `PACK_TILE`: each task unpacks its
+/// rows in groups of `R` with `pack` (a last group short of `R` repeats its last row, whose
+/// results are dropped), then `run(group, t0, nt, res)` puts tokens `t0..t0 + nt` (up to four)
+/// through each group, row r's result for token i in `res[i][r]`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn tiled_packed<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
+fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
+    w: &[W],
+    rows: usize,
+    kb: usize,
+    m: usize,
+    out: &mut [f32],
+    buf: &'static std::thread::LocalKey<std::cell::RefCell<Vec<P>>>,
+    zero: P,
+    pack: impl Fn([&[W]; R], &mut [P]) + Sync,
+    run: impl Fn(&[P], usize, usize, &mut [[f32; 8]; 4]) + Sync,
+) {
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(PACK_TILE);
     (0..tiles).into_par_iter().for_each(|tile| {
+        let ptr = ptr;
         let r0 = tile * PACK_TILE;
         let r1 = (r0 + PACK_TILE).min(rows);
-        if choice == Isa::Avx512 {
-            PACK_BUF8.with_borrow_mut(|buf| packed_tile::<B, 8>(choice, w, r0, r1, rows, kb, x, sums, stride, m, ptr, buf));
-        } else {
-            PACK_BUF4.with_borrow_mut(|buf| packed_tile::<B, 4>(choice, w, r0, r1, rows, kb, x, sums, stride, m, ptr, buf));
-        }
+        let groups = (r1 - r0).div_ceil(R);
+        buf.with_borrow_mut(|buf| {
+            buf.resize(groups * kb, zero);
+            for g in 0..groups {
+                let rows_in: [&[W]; R] = std::array::from_fn(|i| {
+                    let r = (r0 + R * g + i).min(r1 - 1);
+                    &w[r * kb..(r + 1) * kb]
+                });
+                pack(rows_in, &mut buf[g * kb..(g + 1) * kb]);
+            }
+            let mut t0 = 0;
+            while t0 < m {
+                let nt = (m - t0).min(4);
+                for g in 0..groups {
+                    let mut res = [[0f32; 8]; 4];
+                    run(&buf[g * kb..(g + 1) * kb], t0, nt, &mut res);
+                    let rg = r0 + R * g;
+                    for (i, row) in res[..nt].iter().enumerate() {
+                        for (j, &v) in row.iter().enumerate().take((r1 - rg).min(R)) {
+                            // SAFETY: inside the m x rows output, and column rg + j belongs
+                            // to this task's tile.
+                            unsafe { *ptr.0.add((t0 + i) * rows + rg + j) = v };
+                        }
+                    }
+                }
+                t0 += nt;
+            }
+        });
     });
 }
 
-/// One task of `tiled_packed`: rows `r0..r1` in groups of `R`.
+/// Calls `$f::<NT, ...>` (a kernel generic over the token count first) with `nt` of 1 to 4,
+/// its `[[f32; ROWS]; NT]` output the first rows of `$res`, ROWS being `$rows`.
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
-fn packed_tile<B: packed::KBlock, const R: usize>(
-    choice: Isa,
-    w: &[B],
-    r0: usize,
-    r1: usize,
-    rows: usize,
-    kb: usize,
-    x: &[BlockQ8K],
-    sums: SumsPtr,
-    stride: usize,
-    m: usize,
-    ptr: OutPtr,
-    buf: &mut Vec<packed::Packed<R>>,
-) {
-    let groups = (r1 - r0).div_ceil(R);
-    buf.resize(groups * kb, packed::Packed::ZERO);
-    for g in 0..groups {
-        let rows_in: [&[B]; R] = std::array::from_fn(|i| {
-            let r = (r0 + R * g + i).min(r1 - 1);
-            &w[r * kb..(r + 1) * kb]
-        });
-        // SAFETY: the packed kernels run only where AVX2 and FMA were detected.
-        unsafe { packed::pack(rows_in, &mut buf[g * kb..(g + 1) * kb]) };
-    }
-    let mut t0 = 0;
-    while t0 < m {
-        let nt = (m - t0).min(4);
-        for g in 0..groups {
-            let wp = &buf[g * kb..(g + 1) * kb];
-            let mut res = [[0f32; 8]; 4];
-            run_packed::<B, R>(choice, wp, x, sums, stride, kb, t0, nt, &mut res);
-            let rg = r0 + R * g;
-            for (i, row) in res[..nt].iter().enumerate() {
-                for (j, &v) in row.iter().enumerate().take((r1 - rg).min(R)) {
-                    // SAFETY: inside the m x rows output, and column rg + j belongs to this
-                    // task's tile.
-                    unsafe { *ptr.0.add((t0 + i) * rows + rg + j) = v };
+macro_rules! by_token_count {
+    ($nt:expr, $res:expr, $rows:literal, |$n:ident, $out:ident| $call:expr) => {{
+        macro_rules! one {
+            ($k:literal) => {{
+                let mut o = [[0f32; $rows]; $k];
+                {
+                    let $out = &mut o;
+                    const $n: usize = $k;
+                    $call;
                 }
-            }
+                for (dst, src) in $res.iter_mut().zip(o.iter()) {
+                    dst[..$rows].copy_from_slice(src);
+                }
+            }};
         }
-        t0 += nt;
-    }
+        match $nt {
+            4 => one!(4),
+            3 => one!(3),
+            2 => one!(2),
+            _ => one!(1),
+        }
+    }};
 }
 
-/// Calls the packed kernel for `choice` and `R` rows with tokens `t0..t0 + nt` (nt of 1 to 4);
-/// row r's result for token i lands in `res[i][r]`.
+/// The K-quant types (Q8_K activations) through the packed kernel of `choice`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn run_packed<B: packed::KBlock, const R: usize>(choice: Isa, wp: &[packed::Packed<R>], x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize, nt: usize, res: &mut [[f32; 8]; 4]) {
+fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
     fn toks<const NT: usize>(x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize) -> packed::Tokens<'_, NT> {
         packed::Tokens {
             x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
@@ -388,47 +404,65 @@ fn run_packed<B: packed::KBlock, const R: usize>(choice: Isa, wp: &[packed::Pack
             stride,
         }
     }
-    macro_rules! go {
-        ($nt:literal) => {{
-            let xs = toks::<$nt>(x, sums, stride, kb, t0);
-            // SAFETY: `choice` was detected on this CPU (512-bit kernel: `R` is 8 only for
-            // Avx512, and the casts are to the type `wp` has); every token holds `kb` blocks and
-            // `sums` covers them.
-            unsafe {
-                if R == 8 {
-                    let wp8 = std::slice::from_raw_parts(wp.as_ptr() as *const packed::Packed<8>, wp.len());
-                    let out: &mut [[f32; 8]; $nt] = (&mut res[..$nt]).try_into().unwrap_or_else(|_| unreachable!());
-                    if B::UNITS == 8 {
-                        packed::dot8_avx512::<$nt, 8>(wp8, &xs, out)
-                    } else {
-                        packed::dot8_avx512::<$nt, 16>(wp8, &xs, out)
-                    }
-                } else {
-                    let wp4 = std::slice::from_raw_parts(wp.as_ptr() as *const packed::Packed<4>, wp.len());
-                    let mut out = [[0f32; 4]; $nt];
-                    match (choice, B::UNITS) {
-                        (Isa::AvxVnni, 8) => packed::dot_avxvnni::<$nt, 8>(wp4, &xs, &mut out),
-                        (Isa::AvxVnni, _) => packed::dot_avxvnni::<$nt, 16>(wp4, &xs, &mut out),
-                        (_, 8) => packed::dot_avx2::<$nt, 8>(wp4, &xs, &mut out),
-                        (_, _) => packed::dot_avx2::<$nt, 16>(wp4, &xs, &mut out),
-                    }
-                    for (dst, src) in res.iter_mut().zip(out.iter()) {
-                        dst[..4].copy_from_slice(src);
-                    }
-                }
-            }
-        }};
+    // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
+    // blocks and `sums` covers them.
+    let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
+    let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed<8>]| unsafe { packed::pack(r, o) };
+    match (choice, B::UNITS) {
+        (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF8, packed::Packed::ZERO, pack8, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 8, |NT, o| unsafe {
+                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                if units == 8 { packed::dot8_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot8_avx512::<NT, 16>(wp, &xs, o) }
+            })
+        }),
+        (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, pack, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 4, |NT, o| unsafe {
+                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                if units == 8 { packed::dot_avxvnni::<NT, 8>(wp, &xs, o) } else { packed::dot_avxvnni::<NT, 16>(wp, &xs, o) }
+            })
+        }),
+        (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, pack, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 4, |NT, o| unsafe {
+                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                if units == 8 { packed::dot_avx2::<NT, 8>(wp, &xs, o) } else { packed::dot_avx2::<NT, 16>(wp, &xs, o) }
+            })
+        }),
     }
-    match nt {
-        4 => go!(4),
-        3 => go!(3),
-        2 => go!(2),
-        _ => go!(1),
+}
+
+/// The 32-value types through the packed kernel of `choice` (VNNI only for Q8_0: its unsigned
+/// bytes reach 255, which `maddubs` pairs could saturate).
+#[cfg(target_arch = "x86_64")]
+fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) {
+    let toks = |t0: usize, i: usize| &x[(t0 + i) * kb..(t0 + i + 1) * kb];
+    // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
+    // blocks.
+    let pack = |r: [&[B]; 4], o: &mut [packed::Packed32<4>]| unsafe { packed::pack32(r, o) };
+    let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed32<8>]| unsafe { packed::pack32(r, o) };
+    match choice {
+        Isa::Avx512 => tiled_packed(w, rows, kb, m, out, &PACK32_BUF8, packed::Packed32::ZERO, pack8, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 8, |NT, o| unsafe { packed::dot32_avx512::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
+        }),
+        Isa::AvxVnni => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, pack, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avxvnni::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
+        }),
+        _ => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, pack, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avx2::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
+        }),
     }
 }
 
 fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / q32::QK;
+    #[cfg(target_arch = "x86_64")]
+    if m >= PACKED_MIN_TOKENS && choice.x86_simd() {
+        match (w.ttype, choice) {
+            (TensorType::Q8_0, Isa::AvxVnni | Isa::Avx512) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out)),
+            (TensorType::Q4_0, _) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out)),
+            (TensorType::Q4_1, _) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out)),
+            _ => {}
+        }
+    }
     match (w.ttype, choice) {
         (TensorType::Q8_0, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),
         (TensorType::Q4_0, Isa::Scalar) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::dot_scalar),

@@ -9,6 +9,7 @@
 //! the unpacking, done once for all the tokens of a chunk, carries the type's bit layout.
 
 use super::blocks::{f16_to_f32, q4k_scales_mins, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
+use super::q32::{Block32, BlockQ8x32, QK};
 
 /// One 256-value block of `R` weight rows (4 for 256-bit vectors, 8 for 512-bit), unpacked.
 #[repr(C, align(64))]
@@ -27,6 +28,23 @@ pub struct Packed<const R: usize> {
 
 impl<const R: usize> Packed<R> {
     pub const ZERO: Self = Self { q: [[[0; 8]; R]; QK_K / 8], scale: [[[0.0; 2]; R]; 16], bias: [[[0; 4]; R]; 4], bias_f: [[0.0; 2]; R] };
+}
+
+/// One 32-value block of `R` rows of a 32-value type (Q8_0, Q4_0, Q4_1), unpacked the same way;
+/// each block has its own scales, so the kernel applies them block by block.
+#[repr(C, align(64))]
+#[derive(Clone, Copy)]
+pub struct Packed32<const R: usize> {
+    q: [[[u8; 8]; R]; 4],
+    /// Each row's scale of the integer products, twice.
+    d: [[f32; 2]; R],
+    /// Each row's factor of the activations' scaled sum (Q4_0's offset, Q4_1's minimum), in
+    /// the first of its two lanes.
+    c: [[f32; 2]; R],
+}
+
+impl<const R: usize> Packed32<R> {
+    pub const ZERO: Self = Self { q: [[[0; 8]; R]; 4], d: [[0.0; 2]; R], c: [[0.0; 2]; R] };
 }
 
 /// One row's block, unpacked in value order.
@@ -154,7 +172,7 @@ mod simd {
     use std::arch::x86_64::*;
 
     use super::super::blocks::{BlockQ8K, QK_K};
-    use super::{KBlock, Packed, RowBlock};
+    use super::{Block32, BlockQ8x32, KBlock, Packed, Packed32, RowBlock, QK};
 
     /// Packs each block of `R` rows (`rows[r]` holds row r's blocks) into `out`.
     ///
@@ -180,6 +198,26 @@ mod simd {
             }
             for (r, row) in rb.iter().enumerate() {
                 p.bias_f[r] = [row.bias_f; 2];
+            }
+        }
+    }
+
+    /// Packs each block of `R` rows of a 32-value type into `out`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn pack32<B: Block32, const R: usize>(rows: [&[B]; R], out: &mut [Packed32<R>]) {
+        let mut vals = [0u8; QK];
+        for (b, p) in out.iter_mut().enumerate() {
+            for r in 0..R {
+                let (d, c) = rows[r][b].unpack(&mut vals);
+                for g in 0..4 {
+                    p.q[g][r].copy_from_slice(&vals[8 * g..8 * g + 8]);
+                }
+                p.d[r] = [d; 2];
+                // Once: the row's two lanes are added at the end.
+                p.c[r] = [c, 0.0];
             }
         }
     }
@@ -325,6 +363,102 @@ mod simd {
         for t in 0..NT {
             let mut lanes = [0f32; 16];
             _mm512_storeu_ps(lanes.as_mut_ptr(), acc[t]);
+            for r in 0..8 {
+                out[t][r] = lanes[2 * r] + lanes[2 * r + 1];
+            }
+        }
+    }
+
+    macro_rules! packed32_kernel {
+        ($name:ident, $feat:literal, $dp:ident) => {
+            /// `out[t][r]` = dot(packed row r, token t) for a 32-value type (`OFFSET` and
+            /// whether the `c` term applies given by the weight type).
+            ///
+            /// # Safety
+            /// The CPU must have the named features; every token holds `w.len()` blocks.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name<B: Block32, const NT: usize>(w: &[Packed32<4>], xs: &[&[BlockQ8x32]; NT], out: &mut [[f32; 4]; NT]) {
+                let mut accd = [_mm256_setzero_ps(); NT];
+                let mut accc = [_mm256_setzero_ps(); NT];
+                for (b, p) in w.iter().enumerate() {
+                    let xb: [&BlockQ8x32; NT] = std::array::from_fn(|t| xs[t].get_unchecked(b));
+                    // Q8_0's offset of 128 comes off in the integer sum itself (in one of each
+                    // row's two lanes).
+                    let mut ia: [__m256i; NT] = std::array::from_fn(|t| {
+                        _mm256_blend_epi32::<0x55>(_mm256_setzero_si256(), _mm256_set1_epi32(-B::OFFSET * xb[t].sum))
+                    });
+                    let mut ib = [_mm256_setzero_si256(); NT];
+                    for g in [0, 2] {
+                        let wa = _mm256_load_si256(p.q[g].as_ptr() as *const __m256i);
+                        let wb = _mm256_load_si256(p.q[g + 1].as_ptr() as *const __m256i);
+                        for t in 0..NT {
+                            let xq = xb[t].qs.as_ptr() as *const u8;
+                            let xa = _mm256_set1_epi64x(std::ptr::read_unaligned(xq.add(8 * g) as *const i64));
+                            let xc = _mm256_set1_epi64x(std::ptr::read_unaligned(xq.add(8 * g + 8) as *const i64));
+                            ia[t] = $dp(ia[t], wa, xa);
+                            ib[t] = $dp(ib[t], wb, xc);
+                        }
+                    }
+                    let d = _mm256_load_ps(p.d.as_ptr() as *const f32);
+                    let c = _mm256_load_ps(p.c.as_ptr() as *const f32);
+                    for t in 0..NT {
+                        let s = _mm256_cvtepi32_ps(_mm256_add_epi32(ia[t], ib[t]));
+                        accd[t] = _mm256_fmadd_ps(s, _mm256_mul_ps(d, _mm256_set1_ps(xb[t].d)), accd[t]);
+                        if B::OFFSET == 0 {
+                            accc[t] = _mm256_fmadd_ps(c, _mm256_set1_ps(xb[t].s), accc[t]);
+                        }
+                    }
+                }
+                for t in 0..NT {
+                    let mut lanes = [0f32; 8];
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), _mm256_add_ps(accd[t], accc[t]));
+                    for r in 0..4 {
+                        out[t][r] = lanes[2 * r] + lanes[2 * r + 1];
+                    }
+                }
+            }
+        };
+    }
+
+    packed32_kernel!(dot32_avx2, "avx2,fma", dpbusd_avx2);
+    packed32_kernel!(dot32_avxvnni, "avx2,fma,avxvnni", dpbusd_avxvnni);
+
+    /// `packed32_kernel` on 512-bit vectors, eight rows per vector.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512 F/BW/VL and VNNI; every token holds `w.len()` blocks.
+    #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+    pub unsafe fn dot32_avx512<B: Block32, const NT: usize>(w: &[Packed32<8>], xs: &[&[BlockQ8x32]; NT], out: &mut [[f32; 8]; NT]) {
+        let mut accd = [_mm512_setzero_ps(); NT];
+        let mut accc = [_mm512_setzero_ps(); NT];
+        for (b, p) in w.iter().enumerate() {
+            let xb: [&BlockQ8x32; NT] = std::array::from_fn(|t| xs[t].get_unchecked(b));
+            let mut ia: [__m512i; NT] = std::array::from_fn(|t| _mm512_maskz_set1_epi32(0x5555, -B::OFFSET * xb[t].sum));
+            let mut ib = [_mm512_setzero_si512(); NT];
+            for g in [0, 2] {
+                let wa = _mm512_load_si512(p.q[g].as_ptr() as *const _);
+                let wb = _mm512_load_si512(p.q[g + 1].as_ptr() as *const _);
+                for t in 0..NT {
+                    let xq = xb[t].qs.as_ptr() as *const u8;
+                    let xa = _mm512_set1_epi64(std::ptr::read_unaligned(xq.add(8 * g) as *const i64));
+                    let xc = _mm512_set1_epi64(std::ptr::read_unaligned(xq.add(8 * g + 8) as *const i64));
+                    ia[t] = _mm512_dpbusd_epi32(ia[t], wa, xa);
+                    ib[t] = _mm512_dpbusd_epi32(ib[t], wb, xc);
+                }
+            }
+            let d = _mm512_load_ps(p.d.as_ptr() as *const f32);
+            let c = _mm512_load_ps(p.c.as_ptr() as *const f32);
+            for t in 0..NT {
+                let s = _mm512_cvtepi32_ps(_mm512_add_epi32(ia[t], ib[t]));
+                accd[t] = _mm512_fmadd_ps(s, _mm512_mul_ps(d, _mm512_set1_ps(xb[t].d)), accd[t]);
+                if B::OFFSET == 0 {
+                    accc[t] = _mm512_fmadd_ps(c, _mm512_set1_ps(xb[t].s), accc[t]);
+                }
+            }
+        }
+        for t in 0..NT {
+            let mut lanes = [0f32; 16];
+            _mm512_storeu_ps(lanes.as_mut_ptr(), _mm512_add_ps(accd[t], accc[t]));
             for r in 0..8 {
                 out[t][r] = lanes[2 * r] + lanes[2 * r + 1];
             }

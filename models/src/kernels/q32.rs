@@ -36,13 +36,15 @@ pub struct BlockQ4_1 {
     pub qs: [u8; QK / 2],
 }
 
-/// 32 activations: scale, scaled sum, values.
+/// 32 activations: scale, scaled sum, values, and the values' exact sum (which the packed
+/// prefill kernel needs to carry Q8_0's weights as unsigned bytes).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct BlockQ8x32 {
     pub d: f32,
     pub s: f32,
     pub qs: [i8; QK],
+    pub sum: i32,
 }
 
 const _: () = assert!(std::mem::size_of::<BlockQ8_0>() == 34);
@@ -50,7 +52,7 @@ const _: () = assert!(std::mem::size_of::<BlockQ4_0>() == 18);
 const _: () = assert!(std::mem::size_of::<BlockQ4_1>() == 20);
 
 impl BlockQ8x32 {
-    pub const ZERO: Self = Self { d: 0.0, s: 0.0, qs: [0; QK] };
+    pub const ZERO: Self = Self { d: 0.0, s: 0.0, qs: [0; QK], sum: 0 };
 }
 
 /// ggml's activation blocks for these types (`quantize_row_q8_0` / `_q8_1`), value for value:
@@ -73,15 +75,23 @@ pub fn quantize(xs: &[f32], out: &mut [BlockQ8x32]) {
         }
         b.d = half::f16::from_f32(d).to_f32();
         b.s = half::f16::from_f32(d * sum as f32).to_f32();
+        b.sum = sum;
     }
 }
 
 /// A weight block type of this family.
 pub trait Block32: Copy + Sync + 'static {
+    /// What the packed kernel adds to each value to make it an unsigned byte (128 for Q8_0),
+    /// taken back through the activations' exact sum.
+    const OFFSET: i32 = 0;
     /// The block's dot product with 32 activations, portably.
     fn dot(&self, x: &BlockQ8x32) -> f32;
     /// The block's values.
     fn values(&self) -> [f32; QK];
+    /// For the packed kernel: the values as unsigned bytes (`OFFSET` added), the scale of the
+    /// integer products and the factor of the activations' scaled sum `s`, so that the dot
+    /// product is `d·d_x·Σ u·x − OFFSET·d·d_x·Σ x + c·s_x`.
+    fn unpack(&self, vals: &mut [u8; QK]) -> (f32, f32);
 }
 
 #[inline]
@@ -90,6 +100,13 @@ fn nibbles(qs: &[u8; QK / 2]) -> [u8; QK] {
 }
 
 impl Block32 for BlockQ8_0 {
+    const OFFSET: i32 = 128;
+    fn unpack(&self, vals: &mut [u8; QK]) -> (f32, f32) {
+        for (v, &q) in vals.iter_mut().zip(&self.qs) {
+            *v = (i32::from(q) + 128) as u8;
+        }
+        (f16_to_f32(self.d), 0.0)
+    }
     fn dot(&self, x: &BlockQ8x32) -> f32 {
         let s: i32 = self.qs.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
         f16_to_f32(self.d) * x.d * s as f32
@@ -101,6 +118,11 @@ impl Block32 for BlockQ8_0 {
 }
 
 impl Block32 for BlockQ4_0 {
+    fn unpack(&self, vals: &mut [u8; QK]) -> (f32, f32) {
+        *vals = nibbles(&self.qs);
+        let d = f16_to_f32(self.d);
+        (d, -8.0 * d)
+    }
     fn dot(&self, x: &BlockQ8x32) -> f32 {
         let q = nibbles(&self.qs);
         let s: i32 = q.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
@@ -114,6 +136,10 @@ impl Block32 for BlockQ4_0 {
 }
 
 impl Block32 for BlockQ4_1 {
+    fn unpack(&self, vals: &mut [u8; QK]) -> (f32, f32) {
+        *vals = nibbles(&self.qs);
+        (f16_to_f32(self.d), f16_to_f32(self.m))
+    }
     fn dot(&self, x: &BlockQ8x32) -> f32 {
         let q = nibbles(&self.qs);
         let s: i32 = q.iter().zip(&x.qs).map(|(&a, &b)| i32::from(a) * i32::from(b)).sum();
