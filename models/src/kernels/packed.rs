@@ -69,6 +69,15 @@ pub trait KBlock: Copy + Sync {
     /// Scale units per block: 8 (32 values each) or 16 (16 values each).
     const UNITS: usize;
     fn unpack(&self, out: &mut RowBlock);
+    /// `unpack` with the values' bit shuffling in AVX2 (where the compiler's own vectorising
+    /// falls short).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack_avx2(&self, out: &mut RowBlock) {
+        self.unpack(out)
+    }
 }
 
 impl KBlock for BlockQ4K {
@@ -112,6 +121,17 @@ impl KBlock for BlockQ5K {
         }
         o.bias_f = dmin;
     }
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack_avx2(&self, o: &mut RowBlock) {
+        simd::q5k_values(self, &mut o.vals);
+        let (sc, mn) = q4k_scales_mins(&self.scales);
+        let (d, dmin) = (f16_to_f32(self.d), f16_to_f32(self.dmin));
+        for u in 0..8 {
+            o.scale[u] = d * sc[u] as f32;
+            o.bias[u] = mn[u] as i16;
+        }
+        o.bias_f = dmin;
+    }
 }
 
 impl KBlock for BlockQ6K {
@@ -128,6 +148,16 @@ impl KBlock for BlockQ6K {
                 o.vals[128 * n + 96 + l] = (b >> 4) | (((h >> 6) & 3) << 4);
             }
         }
+        for u in 0..16 {
+            o.scale[u] = d * self.scales[u] as f32;
+            o.bias[u] = 32 * self.scales[u] as i16;
+        }
+        o.bias_f = d;
+    }
+    #[cfg(target_arch = "x86_64")]
+    unsafe fn unpack_avx2(&self, o: &mut RowBlock) {
+        simd::q6k_values(self, &mut o.vals);
+        let d = f16_to_f32(self.d);
         for u in 0..16 {
             o.scale[u] = d * self.scales[u] as f32;
             o.bias[u] = 32 * self.scales[u] as i16;
@@ -172,6 +202,7 @@ mod simd {
     use std::arch::x86_64::*;
 
     use super::super::blocks::{BlockQ8K, QK_K};
+    use super::super::blocks::{BlockQ5K, BlockQ6K};
     use super::{Block32, BlockQ8x32, KBlock, Packed, Packed32, RowBlock, QK};
 
     /// Packs each block of `R` rows (`rows[r]` holds row r's blocks) into `out`.
@@ -183,13 +214,10 @@ mod simd {
         let mut rb: [RowBlock; R] = std::array::from_fn(|_| RowBlock::ZERO);
         for (b, p) in out.iter_mut().enumerate() {
             for r in 0..R {
-                rows[r][b].unpack(&mut rb[r]);
+                super::super::prefetch_ahead(&rows[r][b]);
+                rows[r][b].unpack_avx2(&mut rb[r]);
             }
-            for g in 0..QK_K / 8 {
-                for (r, row) in rb.iter().enumerate() {
-                    p.q[g][r].copy_from_slice(&row.vals[8 * g..8 * g + 8]);
-                }
-            }
+            interleave(&rb, &mut p.q);
             for u in 0..B::UNITS {
                 for (r, row) in rb.iter().enumerate() {
                     p.scale[u][r] = [row.scale[u]; 2];
@@ -198,6 +226,82 @@ mod simd {
             }
             for (r, row) in rb.iter().enumerate() {
                 p.bias_f[r] = [row.bias_f; 2];
+            }
+        }
+    }
+
+    /// Q6_K's 256 six-bit values, unsigned, in order (as the one-row kernel builds them).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn q6k_values(b: &BlockQ6K, vals: &mut [u8; QK_K]) {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let m3 = _mm256_set1_epi8(3);
+        for n in 0..2 {
+            let qh = _mm256_loadu_si256(b.qh.as_ptr().add(32 * n) as *const __m256i);
+            let ql0 = _mm256_loadu_si256(b.ql.as_ptr().add(64 * n) as *const __m256i);
+            let ql1 = _mm256_loadu_si256(b.ql.as_ptr().add(64 * n + 32) as *const __m256i);
+            let high = |shift: i32| match shift {
+                0 => _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4),
+                2 => _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4),
+                4 => _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4),
+                _ => _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4),
+            };
+            let v = [
+                _mm256_or_si256(_mm256_and_si256(ql0, m4), high(0)),
+                _mm256_or_si256(_mm256_and_si256(ql1, m4), high(2)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), high(4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), high(6)),
+            ];
+            for (i, &vi) in v.iter().enumerate() {
+                _mm256_storeu_si256(vals.as_mut_ptr().add(128 * n + 32 * i) as *mut __m256i, vi);
+            }
+        }
+    }
+
+    /// Q5_K's 256 five-bit values, in order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn q5k_values(b: &BlockQ5K, vals: &mut [u8; QK_K]) {
+        let m4 = _mm256_set1_epi8(0x0F);
+        let one = _mm256_set1_epi8(1);
+        let qh = _mm256_loadu_si256(b.qh.as_ptr() as *const __m256i);
+        for j in 0..4 {
+            let q = _mm256_loadu_si256(b.qs.as_ptr().add(32 * j) as *const __m256i);
+            let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32));
+            let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
+            let hi = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4),
+            );
+            _mm256_storeu_si256(vals.as_mut_ptr().add(64 * j) as *mut __m256i, lo);
+            _mm256_storeu_si256(vals.as_mut_ptr().add(64 * j + 32) as *mut __m256i, hi);
+        }
+    }
+
+    /// Writes the rows' values group by group (`q[g][r]` = row r's values 8g..8g+8): 4x4
+    /// transposes of 8-byte lanes, a quarter of the stores of a copy per group and row.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn interleave<const R: usize>(rb: &[RowBlock; R], q: &mut [[[u8; 8]; R]; QK_K / 8]) {
+        let qp = q.as_mut_ptr() as *mut u8;
+        for c in 0..QK_K / 32 {
+            for quad in 0..R / 4 {
+                let v: [__m256i; 4] = std::array::from_fn(|i| _mm256_loadu_si256(rb[4 * quad + i].vals.as_ptr().add(32 * c) as *const __m256i));
+                let t0 = _mm256_unpacklo_epi64(v[0], v[1]);
+                let t1 = _mm256_unpackhi_epi64(v[0], v[1]);
+                let t2 = _mm256_unpacklo_epi64(v[2], v[3]);
+                let t3 = _mm256_unpackhi_epi64(v[2], v[3]);
+                let groups = [
+                    _mm256_permute2x128_si256::<0x20>(t0, t2),
+                    _mm256_permute2x128_si256::<0x20>(t1, t3),
+                    _mm256_permute2x128_si256::<0x31>(t0, t2),
+                    _mm256_permute2x128_si256::<0x31>(t1, t3),
+                ];
+                for (k, &gv) in groups.iter().enumerate() {
+                    // Group 4c + k, rows 4·quad..4·quad + 4.
+                    let at = (4 * c + k) * 8 * R + 32 * quad;
+                    _mm256_storeu_si256(qp.add(at) as *mut __m256i, gv);
+                }
             }
         }
     }
@@ -211,6 +315,7 @@ mod simd {
         let mut vals = [0u8; QK];
         for (b, p) in out.iter_mut().enumerate() {
             for r in 0..R {
+                super::super::prefetch_ahead(&rows[r][b]);
                 let (d, c) = rows[r][b].unpack(&mut vals);
                 for g in 0..4 {
                     p.q[g][r].copy_from_slice(&vals[8 * g..8 * g + 8]);
