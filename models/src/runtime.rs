@@ -316,7 +316,11 @@ impl Runtime {
     /// Runs tokens after the cached ones; on failure the cache is dropped rather than left
     /// half-written.
     pub fn forward(&mut self, tokens: &[u32]) -> Result<Vec<f32>> {
-        match self.model.forward(tokens) {
+        // On one of the thread pool's own workers: the kernels' parallel loops then start from
+        // inside the pool, instead of the calling thread handing each one over and sleeping
+        // until it is done (a few hundred times per decoded token).
+        let model = &mut self.model;
+        match rayon::scope(|_| model.forward(tokens)) {
             Ok(l) => {
                 self.cached.extend_from_slice(tokens);
                 Ok(l)

@@ -4,6 +4,7 @@
 fn main() {
     // The CPU check ran before main: on a CPU without AVX2 it showed a dialog and exited.
     fin_r1_engine::cpu_check_linked();
+    fin_r1_engine::init_threads(None);
     if let Err(e) = fin_r1_desktop::run() {
         eprintln!("Fin-R1 Desktop could not start: {e:#}");
         std::process::exit(1);

@@ -8,10 +8,7 @@ fn main() {
     // The CPU check ran before main (it exits with one clear line on a CPU without AVX2).
     fin_r1_engine::cpu_check_linked();
     let args = cli::Cli::parse();
-    // candle sizes its work split from RAYON_NUM_THREADS; it must be set before any worker runs.
-    if let Some(n) = args.threads() {
-        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-    }
+    fin_r1_engine::init_threads(args.threads());
     match cli::run(args) {
         Ok(code) => std::process::exit(code),
         // Output piped into `head` and the like: the reader is gone, nothing to report.
