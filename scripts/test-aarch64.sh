@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The engine's kernel tests built for aarch64 and run under QEMU's user-mode emulation: no ARM
-# machine is here, so this is how the NEON paths (our Q8_0/Q4_0/Q4_1 kernels, candle's for the
-# K-quants) are checked against the same references as the x86 ones. Correctness only: speed
+# machine is here, so this is how the NEON paths (our Q8_0/Q4_0/Q4_1 kernels, the packed K-quant
+# prefill with and without `sdot` (QEMU's default CPU has it), candle's K-quant decode) are
+# checked against the same references as the x86 ones. Correctness only: speed
 # under emulation means nothing (BENCHMARKS.md says ARM speed is unmeasured).
 set -euo pipefail
 cd "$(dirname "$0")/.."

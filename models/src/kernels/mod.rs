@@ -1,15 +1,18 @@
 //! Quantized matrix products over weights used in place from the mapped GGUF file.
 //!
-//! Prefill multiplies many tokens by the same weights: the work is tiled so that a group of
-//! weight rows is read from memory once and reused, from cache, for every token of the chunk,
-//! and (for Q4_K and Q6_K, the types of a Q4_K_M file) each row is unpacked once per four
-//! tokens. Decode is the same code with one token. The activations are quantized once per input
-//! and shared by the projections that read the same input (q/k/v, gate/up).
+//! Decode (one token) reads each weight row whole with a one-row kernel per type, prefetching
+//! the weights a few pages ahead. Prefill (five tokens or more) runs the packed kernels
+//! (`packed`): each task unpacks a tile of rows once into bytes, four or eight rows
+//! interleaved, and puts every token of the chunk through them with 8-bit dot-product
+//! instructions. The activations are quantized once per input and shared by the projections
+//! that read the same input (q/k/v, gate/up).
 //!
-//! Q4_K, Q6_K, Q8_0, Q4_0 and Q4_1 have AVX2 kernels chosen at run time (the last three in
-//! `q32`, with portable versions used elsewhere); for the other block types candle's per-type
-//! dot products run, tiled the same way: NEON on ARM, scalar otherwise. The portable Rust
-//! versions of our kernels are the reference the AVX2 code is tested against.
+//! The implementation is chosen at run time (`Isa`): AVX-512 VNNI (512-bit packed kernel),
+//! AVX-VNNI, AVX2, NEON with or without `sdot`, portable. Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and
+//! Q4_1 have kernels of ours on x86; on ARM the 32-value types and the K-quants' prefill do,
+//! and K-quant decode goes through candle's NEON dot products. Other block types go through
+//! candle's per-type dot products, tiled the same way. The portable Rust versions of our
+//! kernels are the reference the SIMD code is tested against, on every path the CPU has.
 
 pub mod blocks;
 mod generic;
@@ -53,6 +56,9 @@ pub enum Isa {
     /// through candle's NEON dot products.
     #[cfg(target_arch = "aarch64")]
     Neon,
+    /// NEON with the dot-product extension (`sdot`): Apple M1 and later, Cortex-A76 and later.
+    #[cfg(target_arch = "aarch64")]
+    NeonDot,
 }
 
 impl Isa {
@@ -93,7 +99,12 @@ impl Isa {
             }
         }
         #[cfg(target_arch = "aarch64")]
-        all.push(Isa::Neon);
+        {
+            all.push(Isa::Neon);
+            if std::arch::is_aarch64_feature_detected!("dotprod") {
+                all.push(Isa::NeonDot);
+            }
+        }
         all
     }
 
@@ -118,6 +129,8 @@ impl Isa {
             Isa::Avx512 => "avx512",
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => "neon",
+            #[cfg(target_arch = "aarch64")]
+            Isa::NeonDot => "neon-dotprod",
         }
     }
 }
@@ -175,7 +188,13 @@ pub fn supported(t: TensorType) -> bool {
 /// types with a kernel of the engine's own.
 pub fn describe() -> String {
     let i = isa();
-    let own = if i.x86_simd() { "Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q4_1" } else if i == Isa::Scalar { "none (portable: candle's)" } else { "Q8_0, Q4_0, Q4_1" };
+    let own = if i.x86_simd() {
+        "Q4_K, Q5_K, Q6_K, Q8_0, Q4_0, Q4_1"
+    } else if i == Isa::Scalar {
+        "none (portable: candle's)"
+    } else {
+        "Q8_0, Q4_0, Q4_1, and the prefill of Q4_K, Q5_K, Q6_K"
+    };
     format!("{} kernels for {own}; candle's for the other types", i.name())
 }
 
@@ -221,8 +240,8 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
         (t, QInput::Q8K { blocks, sub_sums, cols, .. }) if uses_q8k(t) => {
             check_cols(*cols, w.cols)?;
             let choice = isa();
-            if !choice.x86_simd() {
-                // No kernel of ours beats candle's here: its NEON code on ARM, scalar elsewhere.
+            if choice == Isa::Scalar {
+                // No kernel of ours beats candle's scalar code here.
                 return generic::matmul_q8k(w, blocks, m, out);
             }
             matmul_kquant(choice, w, blocks, sub_sums, m, out)
@@ -283,6 +302,21 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
         }
         return Ok(());
     }
+    #[cfg(target_arch = "aarch64")]
+    if m >= PACKED_MIN_TOKENS && matches!(choice, Isa::Neon | Isa::NeonDot) {
+        let sums = |t: TensorType| match t {
+            TensorType::Q6K => (SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()), std::mem::size_of::<BlockQ8K>() / 2),
+            _ => (SumsPtr(sub_sums.as_ptr().cast()), 8),
+        };
+        let (s, stride) = sums(w.ttype);
+        match w.ttype {
+            TensorType::Q4K => matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, s, stride, m, out),
+            TensorType::Q5K => matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, s, stride, m, out),
+            TensorType::Q6K => matmul_packed_neon(choice, cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, s, stride, m, out),
+            t => return Err(KernelError::Unsupported(t.name())),
+        }
+        return Ok(());
+    }
     let _ = sub_sums;
     match (w.ttype, choice) {
         (TensorType::Q4K, Isa::Scalar) => tiled(cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, m, out, q4k::dot_scalar),
@@ -299,12 +333,17 @@ struct SumsPtr(*const i16);
 unsafe impl Send for SumsPtr {}
 unsafe impl Sync for SumsPtr {}
 
+impl SumsPtr {
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    fn at(self, i: usize) -> *const i16 {
+        self.0.wrapping_add(i)
+    }
+}
+
 /// Rows of the packed kernels per task: unpacked once per call, then every token of the chunk
 /// runs through them (two groups of four for 256-bit vectors, one of eight for 512-bit).
-#[cfg(target_arch = "x86_64")]
 const PACK_TILE: usize = 8;
 
-#[cfg(target_arch = "x86_64")]
 thread_local! {
     static PACK_BUF4: std::cell::RefCell<Vec<packed::Packed<4>>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK_BUF8: std::cell::RefCell<Vec<packed::Packed<8>>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -316,7 +355,6 @@ thread_local! {
 /// rows in groups of `R` with `pack` (a last group short of `R` repeats its last row, whose
 /// results are dropped), then `run(group, t0, nt, res)` puts tokens `t0..t0 + nt` (up to four)
 /// through each group, row r's result for token i in `res[i][r]`.
-#[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     w: &[W],
@@ -368,7 +406,6 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
 
 /// Calls `$f::<NT, ...>` (a kernel generic over the token count first) with `nt` of 1 to 4,
 /// its `[[f32; ROWS]; NT]` output the first rows of `$res`, ROWS being `$rows`.
-#[cfg(target_arch = "x86_64")]
 macro_rules! by_token_count {
     ($nt:expr, $res:expr, $rows:literal, |$n:ident, $out:ident| $call:expr) => {{
         macro_rules! one {
@@ -452,6 +489,29 @@ fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize
     }
 }
 
+/// The K-quant types through the NEON packed kernel (`sdot` where the CPU has it).
+#[cfg(target_arch = "aarch64")]
+#[allow(clippy::too_many_arguments)]
+fn matmul_packed_neon<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
+    let toks = |t0: usize, i: usize| &x[(t0 + i) * kb..(t0 + i + 1) * kb];
+    let sums_of = |t0: usize, i: usize| sums.at((t0 + i) * kb * stride);
+    tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, packed::pack_portable, |wp, t0, nt, res| {
+        by_token_count!(nt, res, 4, |NT, o| {
+            let xs = packed::Tokens::<NT> { x: std::array::from_fn(|i| toks(t0, i)), sums: std::array::from_fn(|i| sums_of(t0, i)), stride };
+            // SAFETY: NEON is on every aarch64 CPU and NeonDot was detected; every token holds
+            // `kb` blocks and `sums` covers them.
+            unsafe {
+                match (choice, B::UNITS) {
+                    (Isa::NeonDot, 8) => packed::neon::dot_sdot::<NT, 8>(wp, &xs, o),
+                    (Isa::NeonDot, _) => packed::neon::dot_sdot::<NT, 16>(wp, &xs, o),
+                    (_, 8) => packed::neon::dot_base::<NT, 8>(wp, &xs, o),
+                    (_, _) => packed::neon::dot_base::<NT, 16>(wp, &xs, o),
+                }
+            }
+        })
+    });
+}
+
 fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / q32::QK;
     #[cfg(target_arch = "x86_64")]
@@ -474,11 +534,11 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
         #[cfg(target_arch = "x86_64")]
         (TensorType::Q4_1, Isa::Avx2 | Isa::AvxVnni | Isa::Avx512) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, dot_q4_1_avx2),
         #[cfg(target_arch = "aarch64")]
-        (TensorType::Q8_0, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q8_0),
+        (TensorType::Q8_0, Isa::Neon | Isa::NeonDot) => tiled(q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q8_0),
         #[cfg(target_arch = "aarch64")]
-        (TensorType::Q4_0, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_0),
+        (TensorType::Q4_0, Isa::Neon | Isa::NeonDot) => tiled(q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_0),
         #[cfg(target_arch = "aarch64")]
-        (TensorType::Q4_1, Isa::Neon) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_1),
+        (TensorType::Q4_1, Isa::Neon | Isa::NeonDot) => tiled(q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out, q32::neon::dot_q4_1),
         (t, _) => return Err(KernelError::Unsupported(t.name())),
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! the unpacking, done once for all the tokens of a chunk, carries the type's bit layout.
 
 use super::blocks::{f16_to_f32, q4k_scales_mins, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
+#[cfg(target_arch = "x86_64")]
 use super::q32::{Block32, BlockQ8x32, QK};
 
 /// One 256-value block of `R` weight rows (4 for 256-bit vectors, 8 for 512-bit), unpacked.
@@ -194,6 +195,136 @@ pub fn dot_scalar<B: KBlock>(w: &[B], xs: &[&[BlockQ8K]], out: &mut [f32]) {
     }
 }
 
+/// A token's activations for the packed kernel: its blocks, and per block the sums of each
+/// unit's values (`stride` i16 apart from one block to the next, `UNITS` of them used).
+#[derive(Clone, Copy)]
+pub struct Tokens<'a, const NT: usize> {
+    pub x: [&'a [BlockQ8K]; NT],
+    pub sums: [*const i16; NT],
+    pub stride: usize,
+}
+
+/// Packs each block of `R` rows into `out`, portably (the x86 path has an AVX2 version).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+pub fn pack_portable<B: KBlock, const R: usize>(rows: [&[B]; R], out: &mut [Packed<R>]) {
+    let mut rb: [RowBlock; R] = std::array::from_fn(|_| RowBlock::ZERO);
+    for (b, p) in out.iter_mut().enumerate() {
+        for r in 0..R {
+            rows[r][b].unpack(&mut rb[r]);
+        }
+        for g in 0..QK_K / 8 {
+            for (r, row) in rb.iter().enumerate() {
+                p.q[g][r].copy_from_slice(&row.vals[8 * g..8 * g + 8]);
+            }
+        }
+        for u in 0..B::UNITS {
+            for (r, row) in rb.iter().enumerate() {
+                p.scale[u][r] = [row.scale[u]; 2];
+                p.bias[u / 4][r][u % 4] = row.bias[u];
+            }
+        }
+        for (r, row) in rb.iter().enumerate() {
+            p.bias_f[r] = [row.bias_f; 2];
+        }
+    }
+}
+
+#[cfg(target_arch = "aarch64")]
+pub mod neon {
+    //! The packed kernel on NEON: a group's 32 bytes are two registers (rows 0-1, rows 2-3),
+    //! each multiplied by the same eight activations twice over. With the dot-product extension
+    //! one `sdot` does it (written in `asm!`: its intrinsic is not stable Rust yet); without,
+    //! widening multiplies added pairwise give the same lanes. The weights (0..63) are valid
+    //! signed bytes as they are.
+    use std::arch::aarch64::*;
+    use std::arch::asm;
+
+    use super::super::blocks::BlockQ8K;
+    use super::{Packed, Tokens};
+
+    /// Lanes `[r0 a, r0 b, r1 a, r1 b]` += the four-product sums of `w` (two rows of eight)
+    /// with `x` (eight activations, twice).
+    #[inline(always)]
+    unsafe fn dp_base(acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
+        let lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
+        let hi = vmull_high_s8(w, x);
+        vpadalq_s16(acc, vpaddq_s16(lo, hi))
+    }
+
+    #[inline(always)]
+    unsafe fn dp_sdot(mut acc: int32x4_t, w: int8x16_t, x: int8x16_t) -> int32x4_t {
+        asm!("sdot {acc:v}.4s, {w:v}.16b, {x:v}.16b", acc = inout(vreg) acc, w = in(vreg) w, x = in(vreg) x, options(pure, nomem, nostack));
+        acc
+    }
+
+    macro_rules! neon_kernel {
+        ($name:ident, $feat:literal, $dp:ident) => {
+            /// `out[t][r]` = dot(packed row r, token t) over all of `w`'s blocks.
+            ///
+            /// # Safety
+            /// The CPU must have the named features; every token holds `w.len()` blocks and
+            /// `sums` covers them.
+            #[target_feature(enable = $feat)]
+            pub unsafe fn $name<const NT: usize, const UNITS: usize>(w: &[Packed<4>], xs: &Tokens<'_, NT>, out: &mut [[f32; 4]; NT]) {
+                let per_unit = 32 / UNITS;
+                let mut acc = [[vdupq_n_f32(0.0); 2]; NT];
+                for (b, p) in w.iter().enumerate() {
+                    let xb: [&BlockQ8K; NT] = std::array::from_fn(|t| xs.x[t].get_unchecked(b));
+                    let mut blk = [[vdupq_n_f32(0.0); 2]; NT];
+                    for u in 0..UNITS {
+                        let mut isum = [[vdupq_n_s32(0); 2]; NT];
+                        for gi in 0..per_unit {
+                            let g = u * per_unit + gi;
+                            let wq = p.q[g].as_ptr() as *const i8;
+                            let (w01, w23) = (vld1q_s8(wq), vld1q_s8(wq.add(16)));
+                            for t in 0..NT {
+                                let x = vreinterpretq_s8_s64(vld1q_dup_s64(xb[t].qs.as_ptr().add(8 * g) as *const i64));
+                                isum[t][0] = $dp(isum[t][0], w01, x);
+                                isum[t][1] = $dp(isum[t][1], w23, x);
+                            }
+                        }
+                        let sc = p.scale[u].as_ptr() as *const f32;
+                        let (s01, s23) = (vld1q_f32(sc), vld1q_f32(sc.add(4)));
+                        for t in 0..NT {
+                            blk[t][0] = vfmaq_f32(blk[t][0], vcvtq_f32_s32(isum[t][0]), s01);
+                            blk[t][1] = vfmaq_f32(blk[t][1], vcvtq_f32_s32(isum[t][1]), s23);
+                        }
+                    }
+                    let bf = p.bias_f.as_ptr() as *const f32;
+                    let (bf01, bf23) = (vld1q_f32(bf), vld1q_f32(bf.add(4)));
+                    for t in 0..NT {
+                        let s = xs.sums[t].add(b * xs.stride);
+                        let mut bi = [vdupq_n_s32(0); 2];
+                        for k in 0..UNITS / 4 {
+                            let y = vld1_s16(s.add(4 * k));
+                            let bk = p.bias[k].as_ptr() as *const i16;
+                            for (h, bh) in bi.iter_mut().enumerate() {
+                                // Rows 2h and 2h + 1: four products each, summed in pairs.
+                                let r0 = vmull_s16(vld1_s16(bk.add(8 * h)), y);
+                                let r1 = vmull_s16(vld1_s16(bk.add(8 * h + 4)), y);
+                                *bh = vaddq_s32(*bh, vpaddq_s32(r0, r1));
+                            }
+                        }
+                        let xd = vdupq_n_f32(xb[t].d);
+                        blk[t][0] = vfmsq_f32(blk[t][0], vcvtq_f32_s32(bi[0]), bf01);
+                        blk[t][1] = vfmsq_f32(blk[t][1], vcvtq_f32_s32(bi[1]), bf23);
+                        acc[t][0] = vfmaq_f32(acc[t][0], blk[t][0], xd);
+                        acc[t][1] = vfmaq_f32(acc[t][1], blk[t][1], xd);
+                    }
+                }
+                for t in 0..NT {
+                    // Lanes [r0, r0, r1, r1] and [r2, r2, r3, r3].
+                    let a = vpaddq_f32(acc[t][0], acc[t][1]);
+                    vst1q_f32(out[t].as_mut_ptr(), a);
+                }
+            }
+        };
+    }
+
+    neon_kernel!(dot_base, "neon", dp_base);
+    neon_kernel!(dot_sdot, "neon,dotprod", dp_sdot);
+}
+
 #[cfg(target_arch = "x86_64")]
 pub use simd::*;
 
@@ -201,9 +332,9 @@ pub use simd::*;
 mod simd {
     use std::arch::x86_64::*;
 
-    use super::super::blocks::{BlockQ8K, QK_K};
+    use super::super::blocks::QK_K;
     use super::super::blocks::{BlockQ5K, BlockQ6K};
-    use super::{Block32, BlockQ8x32, KBlock, Packed, Packed32, RowBlock, QK};
+    use super::{Block32, BlockQ8x32, KBlock, Packed, Packed32, RowBlock, Tokens, QK};
 
     /// Packs each block of `R` rows (`rows[r]` holds row r's blocks) into `out`.
     ///
@@ -327,14 +458,6 @@ mod simd {
         }
     }
 
-    /// A token's activations for the packed kernel: its blocks, and per block the sums of each
-    /// unit's values (`stride` i16 apart from one block to the next, `UNITS` of them used).
-    #[derive(Clone, Copy)]
-    pub struct Tokens<'a, const NT: usize> {
-        pub x: [&'a [BlockQ8K]; NT],
-        pub sums: [*const i16; NT],
-        pub stride: usize,
-    }
 
     /// `vpdpbusd` for CPUs without VNNI: `maddubs` then `madd` by ones. No overflow: the weights are
     /// at most 63, so a pair of products stays within i16.

@@ -94,6 +94,7 @@ static SPREAD_U8: [[i8; 32]; 8] = {
 /// One weight row against up to four tokens, whole 256-value blocks at a time (decode and short
 /// prompts). Per 32 values: one `maddubs`, then the sub-block's scale applied and the result
 /// accumulated by one `vpdpwssd` (VNNI) or `madd` + `add`.
+#[cfg(target_arch = "x86_64")]
 macro_rules! q4k_row_kernel {
     ($name:ident, $feat:literal, $dpw:path) => {
         /// # Safety

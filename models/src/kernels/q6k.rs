@@ -55,6 +55,7 @@ static PAIR_I16: [[i8; 32]; 4] = {
 /// One weight row against up to four tokens (decode and short prompts): per 32 values one
 /// `maddubs`, then the two 16-value scales applied and accumulated by one `vpdpwssd` (VNNI) or
 /// `madd` + `add`.
+#[cfg(target_arch = "x86_64")]
 macro_rules! q6k_row_kernel {
     ($name:ident, $feat:literal, $dpw:path) => {
         /// # Safety
