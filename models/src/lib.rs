@@ -1,6 +1,7 @@
 //! Fin-R1 Desktop's inference engine: GGUF models of the Qwen2 and Llama architectures run
 //! in-process with candle, their output streamed as separate reasoning and answer events.
 
+pub mod cpu_ops;
 pub mod defaults;
 pub mod device;
 pub mod engine;

@@ -214,8 +214,7 @@ impl Model {
             let [gate, up]: [Tensor; 2] = Linear::forward_shared(&[&layer.gate, &layer.up], &h)?
                 .try_into()
                 .map_err(|_| EngineError::Compute("gate/up projection".into()))?;
-            let gate = candle_nn::ops::silu(&gate)?;
-            x = (x + layer.down.forward(&(gate * up)?)?)?;
+            x = (x + layer.down.forward(&crate::cpu_ops::silu_mul(&gate, &up)?)?)?;
         }
         self.cached = pos + seq;
         let last = x.narrow(1, seq - 1, 1)?;
@@ -272,7 +271,7 @@ impl Layer {
         if let Some(mask) = mask {
             att = att.broadcast_add(mask)?;
         }
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let att = crate::cpu_ops::softmax_last_dim(&att)?;
         let y = att.matmul(&v)?;
         let y = y
             .reshape((b, hp.n_head, seq, hp.head_dim))?
