@@ -353,8 +353,9 @@ thread_local! {
 
 /// Runs a packed kernel over all rows in parallel tiles of `PACK_TILE`: each task unpacks its
 /// rows in groups of `R` with `pack` (a last group short of `R` repeats its last row, whose
-/// results are dropped), then `run(group, t0, nt, res)` puts tokens `t0..t0 + nt` (up to four)
-/// through each group, row r's result for token i in `res[i][r]`.
+/// results are dropped), then `run(group, t0, nt, res)` puts tokens `t0..t0 + nt` (up to
+/// `per_call`: 8 for the 512-bit kernels, whose 32 registers hold that many tokens' sums, else
+/// 4) through each group, row r's result for token i in `res[i][r]`.
 #[allow(clippy::too_many_arguments)]
 fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     w: &[W],
@@ -364,8 +365,9 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     out: &mut [f32],
     buf: &'static std::thread::LocalKey<std::cell::RefCell<Vec<P>>>,
     zero: P,
+    per_call: usize,
     pack: impl Fn([&[W]; R], &mut [P]) + Sync,
-    run: impl Fn(&[P], usize, usize, &mut [[f32; 8]; 4]) + Sync,
+    run: impl Fn(&[P], usize, usize, &mut [[f32; 8]; 8]) + Sync,
 ) {
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(PACK_TILE);
@@ -385,9 +387,9 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
             }
             let mut t0 = 0;
             while t0 < m {
-                let nt = (m - t0).min(4);
+                let nt = (m - t0).min(per_call);
                 for g in 0..groups {
-                    let mut res = [[0f32; 8]; 4];
+                    let mut res = [[0f32; 8]; 8];
                     run(&buf[g * kb..(g + 1) * kb], t0, nt, &mut res);
                     let rg = r0 + R * g;
                     for (i, row) in res[..nt].iter().enumerate() {
@@ -404,7 +406,7 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     });
 }
 
-/// Calls `$f::<NT, ...>` (a kernel generic over the token count first) with `nt` of 1 to 4,
+/// Calls `$f::<NT, ...>` (a kernel generic over the token count first) with `nt` of 1 to 8,
 /// its `[[f32; ROWS]; NT]` output the first rows of `$res`, ROWS being `$rows`.
 macro_rules! by_token_count {
     ($nt:expr, $res:expr, $rows:literal, |$n:ident, $out:ident| $call:expr) => {{
@@ -422,6 +424,10 @@ macro_rules! by_token_count {
             }};
         }
         match $nt {
+            8 => one!(8),
+            7 => one!(7),
+            6 => one!(6),
+            5 => one!(5),
             4 => one!(4),
             3 => one!(3),
             2 => one!(2),
@@ -446,19 +452,19 @@ fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usi
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
     let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed<8>]| unsafe { packed::pack(r, o) };
     match (choice, B::UNITS) {
-        (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF8, packed::Packed::ZERO, pack8, |wp, t0, nt, res| {
+        (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF8, packed::Packed::ZERO, 8, pack8, |wp, t0, nt, res| {
             by_token_count!(nt, res, 8, |NT, o| unsafe {
                 let xs = toks::<NT>(x, sums, stride, kb, t0);
                 if units == 8 { packed::dot8_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot8_avx512::<NT, 16>(wp, &xs, o) }
             })
         }),
-        (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, pack, |wp, t0, nt, res| {
+        (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = toks::<NT>(x, sums, stride, kb, t0);
                 if units == 8 { packed::dot_avxvnni::<NT, 8>(wp, &xs, o) } else { packed::dot_avxvnni::<NT, 16>(wp, &xs, o) }
             })
         }),
-        (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, pack, |wp, t0, nt, res| {
+        (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = toks::<NT>(x, sums, stride, kb, t0);
                 if units == 8 { packed::dot_avx2::<NT, 8>(wp, &xs, o) } else { packed::dot_avx2::<NT, 16>(wp, &xs, o) }
@@ -477,13 +483,13 @@ fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed32<4>]| unsafe { packed::pack32(r, o) };
     let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed32<8>]| unsafe { packed::pack32(r, o) };
     match choice {
-        Isa::Avx512 => tiled_packed(w, rows, kb, m, out, &PACK32_BUF8, packed::Packed32::ZERO, pack8, |wp, t0, nt, res| {
+        Isa::Avx512 => tiled_packed(w, rows, kb, m, out, &PACK32_BUF8, packed::Packed32::ZERO, 8, pack8, |wp, t0, nt, res| {
             by_token_count!(nt, res, 8, |NT, o| unsafe { packed::dot32_avx512::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
-        Isa::AvxVnni => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, pack, |wp, t0, nt, res| {
+        Isa::AvxVnni => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avxvnni::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
-        _ => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, pack, |wp, t0, nt, res| {
+        _ => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avx2::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
     }
@@ -495,7 +501,7 @@ fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize
 fn matmul_packed_neon<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
     let toks = |t0: usize, i: usize| &x[(t0 + i) * kb..(t0 + i + 1) * kb];
     let sums_of = |t0: usize, i: usize| sums.at((t0 + i) * kb * stride);
-    tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, packed::pack_portable, |wp, t0, nt, res| {
+    tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, packed::pack_portable, |wp, t0, nt, res| {
         by_token_count!(nt, res, 4, |NT, o| {
             let xs = packed::Tokens::<NT> { x: std::array::from_fn(|i| toks(t0, i)), sums: std::array::from_fn(|i| sums_of(t0, i)), stride };
             // SAFETY: NEON is on every aarch64 CPU and NeonDot was detected; every token holds
