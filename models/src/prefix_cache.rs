@@ -71,6 +71,17 @@ struct Disk {
     model_sha256: Arc<OnceLock<String>>,
 }
 
+/// Lowers the calling thread's scheduling priority (Linux `nice` 10 for this thread alone):
+/// hashing a 4.7 GB model would otherwise take a core from the first prompt's prefill.
+fn yield_to_inference() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: plain system calls on the calling thread; a failure only leaves its priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
 impl PrefixCache {
     /// A memory-only cache unless `options` names a folder. Hashing a model of unknown hash
     /// reads `model_path` on a thread of its own.
@@ -85,6 +96,7 @@ impl PrefixCache {
                     let cell = model_sha256.clone();
                     let path = model_path.to_owned();
                     let _ = std::thread::Builder::new().name("fin-r1-model-hash".into()).spawn(move || {
+                        yield_to_inference();
                         match crate::inspect::sha256_file(&path) {
                             Ok(h) => {
                                 let _ = cell.set(h);
@@ -257,6 +269,21 @@ pub fn evict(dir: &Path, max_bytes: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_hashing_thread_gives_way_to_inference() {
+        let nice = std::thread::spawn(|| {
+            yield_to_inference();
+            // Field 19 of /proc/thread-self/stat (after the parenthesised name) is the nice value.
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            after_name.split(' ').nth(16).unwrap().parse::<i32>().unwrap()
+        })
+        .join()
+        .unwrap();
+        assert_eq!(nice, 10);
+    }
 
     /// A fresh folder per test, removed when dropped.
     struct TempDir(PathBuf);
