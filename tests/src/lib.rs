@@ -46,6 +46,15 @@ pub fn repo_data(name: &str) -> PathBuf {
 /// Bumped whenever `write_tiny_qwen2` changes what it writes, so stale files are not reused.
 const WRITER_VERSION: u32 = 1;
 
+/// The first X display from `from` on that no server holds: an Xvfb killed with its test leaves
+/// its lock file behind, and a second Xvfb on that number exits at once (seen in CI: the app
+/// then failed to open GTK and the test waited out every timeout).
+pub fn free_display(from: u32) -> u32 {
+    (from..from + 1000)
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists() && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
+        .unwrap_or(from)
+}
+
 /// A folder for generated files, shared by test runs.
 pub fn scratch_dir() -> PathBuf {
     let d = std::env::temp_dir().join("fin-r1-tests");

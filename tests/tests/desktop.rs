@@ -54,6 +54,17 @@ fn app_binary() -> PathBuf {
     app
 }
 
+#[test]
+fn a_display_left_locked_by_a_killed_xvfb_is_skipped() {
+    let n = 7000 + std::process::id() % 500 * 2;
+    let lock = format!("/tmp/.X{n}-lock");
+    std::fs::write(&lock, "   12345\n").expect("a stale lock");
+    let chosen = fin_r1_tests::free_display(n);
+    let _ = std::fs::remove_file(&lock);
+    assert_ne!(chosen, n);
+    assert!(chosen > n);
+}
+
 /// Xvfb and tauri-driver for one test; the app started by each session sees `env`.
 struct Desktop {
     _xvfb: Guard,
@@ -68,7 +79,7 @@ struct Desktop {
 impl Desktop {
     fn start(slot: u32, data: &Path, env: &[(&str, &Path)]) -> Self {
         let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        let n = 90 + (std::process::id() % 50) * 3 + slot;
+        let n = fin_r1_tests::free_display(90 + (std::process::id() % 50) * 3 + slot);
         let display = format!(":{n}");
         let xvfb = Guard(
             spawn_group(

@@ -90,7 +90,7 @@ fn the_deb_installs_launches_from_its_desktop_entry_and_removes_cleanly() {
     let argv: Vec<&str> = exec.split_whitespace().filter(|a| !a.starts_with('%')).collect();
     let data = scratch_dir().join(format!("deb-user-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let display = format!(":{}", 60 + std::process::id() % 25);
+    let display = format!(":{}", fin_r1_tests::free_display(60 + std::process::id() % 25));
     let mut xvfb = Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x820x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn().expect("Xvfb");
     std::thread::sleep(Duration::from_millis(800));
     let launch = |argv: &[&str]| {
