@@ -49,11 +49,11 @@ pub enum Isa {
     #[cfg(target_arch = "x86_64")]
     AvxVnni,
     /// AVX-512 F/BW/VL with VNNI: AMD Zen 4 and later, Intel Xeon since Cascade Lake. The packed
-    /// prefill kernel runs its 256-bit form (EVEX), which needs no AVX-VNNI.
+    /// prefill kernels run on 512-bit vectors, eight rows per vector.
     #[cfg(target_arch = "x86_64")]
     Avx512,
-    /// Every aarch64 CPU has NEON; the 32-value types have NEON kernels, Q4_K and Q6_K go
-    /// through candle's NEON dot products.
+    /// Every aarch64 CPU has NEON; the 32-value types and the K-quants' prefill have NEON
+    /// kernels, K-quant decode goes through candle's NEON dot products.
     #[cfg(target_arch = "aarch64")]
     Neon,
     /// NEON with the dot-product extension (`sdot`): Apple M1 and later, Cortex-A76 and later.
@@ -116,7 +116,6 @@ impl Isa {
         }
         false
     }
-
 
     pub fn name(self) -> &'static str {
         match self {
@@ -262,18 +261,23 @@ const PACKED_MIN_TOKENS: usize = 5;
 /// Q4_K, Q5_K and Q6_K with one of our implementations (`Scalar`: the portable reference).
 fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / QK_K;
+    // The packed kernels' unit sums: Q4_K/Q5_K apply their minimums per 32 values
+    // (`sub_sums`), Q6_K its offset per 16 (the blocks' own `bsums`, 146 i16 apart).
+    #[allow(unused_variables)]
+    let (sums, stride) = match w.ttype {
+        TensorType::Q6K => (
+            SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()),
+            std::mem::size_of::<BlockQ8K>() / 2,
+        ),
+        _ => (SumsPtr(sub_sums.as_ptr().cast()), 8),
+    };
     #[cfg(target_arch = "x86_64")]
     if choice.x86_simd() {
-        // Q4_K/Q5_K apply their minimums per 32 values (`sub_sums`), Q6_K its offset per 16
-        // (the blocks' own `bsums`, 146 i16 apart).
-        let q8k_sums = SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast());
-        let sub = SumsPtr(sub_sums.as_ptr().cast());
-        let q8k_stride = std::mem::size_of::<BlockQ8K>() / 2;
         match w.ttype {
             TensorType::Q4K => {
                 let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
                 if m >= PACKED_MIN_TOKENS && choice != Isa::Avx2 {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
                 } else if m > 1 {
                     // One token cannot amortise the four-row kernel's gathers (measured: slower
                     // for decode, as was a two-row variant); it reads rows whole instead.
@@ -285,7 +289,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q5K => {
                 let wb: &[BlockQ5K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sub, 8, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
                 } else {
                     return generic::matmul_q8k(w, x, m, out);
                 }
@@ -293,7 +297,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q6K => {
                 let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, q8k_sums, q8k_stride, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
                 } else {
                     tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
@@ -304,11 +308,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
     }
     #[cfg(target_arch = "aarch64")]
     if m >= PACKED_MIN_TOKENS && matches!(choice, Isa::Neon | Isa::NeonDot) {
-        let sums = |t: TensorType| match t {
-            TensorType::Q6K => (SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()), std::mem::size_of::<BlockQ8K>() / 2),
-            _ => (SumsPtr(sub_sums.as_ptr().cast()), 8),
-        };
-        let (s, stride) = sums(w.ttype);
+        let s = sums;
         match w.ttype {
             TensorType::Q4K => matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, s, stride, m, out),
             TensorType::Q5K => matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, s, stride, m, out),
@@ -334,9 +334,9 @@ unsafe impl Send for SumsPtr {}
 unsafe impl Sync for SumsPtr {}
 
 impl SumsPtr {
-    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
-    fn at(self, i: usize) -> *const i16 {
-        self.0.wrapping_add(i)
+    /// The pointer (a method, so closures capture the `Sync` wrapper rather than its field).
+    fn get(self) -> *const i16 {
+        self.0
     }
 }
 
@@ -440,13 +440,6 @@ macro_rules! by_token_count {
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
-    fn toks<const NT: usize>(x: &[BlockQ8K], sums: SumsPtr, stride: usize, kb: usize, t0: usize) -> packed::Tokens<'_, NT> {
-        packed::Tokens {
-            x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
-            sums: std::array::from_fn(|i| sums.0.wrapping_add((t0 + i) * kb * stride)),
-            stride,
-        }
-    }
     // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
     // blocks and `sums` covers them.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
@@ -454,19 +447,19 @@ fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usi
     match (choice, B::UNITS) {
         (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF8, packed::Packed::ZERO, 8, pack8, |wp, t0, nt, res| {
             by_token_count!(nt, res, 8, |NT, o| unsafe {
-                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
                 if units == 8 { packed::dot8_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot8_avx512::<NT, 16>(wp, &xs, o) }
             })
         }),
         (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
-                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
                 if units == 8 { packed::dot_avxvnni::<NT, 8>(wp, &xs, o) } else { packed::dot_avxvnni::<NT, 16>(wp, &xs, o) }
             })
         }),
         (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
-                let xs = toks::<NT>(x, sums, stride, kb, t0);
+                let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
                 if units == 8 { packed::dot_avx2::<NT, 8>(wp, &xs, o) } else { packed::dot_avx2::<NT, 16>(wp, &xs, o) }
             })
         }),
@@ -499,11 +492,9 @@ fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize
 #[cfg(target_arch = "aarch64")]
 #[allow(clippy::too_many_arguments)]
 fn matmul_packed_neon<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
-    let toks = |t0: usize, i: usize| &x[(t0 + i) * kb..(t0 + i + 1) * kb];
-    let sums_of = |t0: usize, i: usize| sums.at((t0 + i) * kb * stride);
     tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, packed::pack_portable, |wp, t0, nt, res| {
         by_token_count!(nt, res, 4, |NT, o| {
-            let xs = packed::Tokens::<NT> { x: std::array::from_fn(|i| toks(t0, i)), sums: std::array::from_fn(|i| sums_of(t0, i)), stride };
+            let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
             // SAFETY: NEON is on every aarch64 CPU and NeonDot was detected; every token holds
             // `kb` blocks and `sums` covers them.
             unsafe {

@@ -29,6 +29,19 @@ pub struct Packed<const R: usize> {
 
 impl<const R: usize> Packed<R> {
     pub const ZERO: Self = Self { q: [[[0; 8]; R]; QK_K / 8], scale: [[[0.0; 2]; R]; 16], bias: [[[0; 4]; R]; 4], bias_f: [[0.0; 2]; R] };
+
+    /// Lays out the rows' scales, biases and bias factors (`units` of each row's used).
+    fn set_scales(&mut self, units: usize, rb: &[RowBlock; R]) {
+        for u in 0..units {
+            for (r, row) in rb.iter().enumerate() {
+                self.scale[u][r] = [row.scale[u]; 2];
+                self.bias[u / 4][r][u % 4] = row.bias[u];
+            }
+        }
+        for (r, row) in rb.iter().enumerate() {
+            self.bias_f[r] = [row.bias_f; 2];
+        }
+    }
 }
 
 /// One 32-value block of `R` rows of a 32-value type (Q8_0, Q4_0, Q4_1), unpacked the same way;
@@ -69,86 +82,94 @@ impl RowBlock {
 pub trait KBlock: Copy + Sync {
     /// Scale units per block: 8 (32 values each) or 16 (16 values each).
     const UNITS: usize;
-    fn unpack(&self, out: &mut RowBlock);
-    /// `unpack` with the values' bit shuffling in AVX2 (where the compiler's own vectorising
-    /// falls short).
+    /// The 256 values, unsigned, in order.
+    fn values(&self, vals: &mut [u8; QK_K]);
+    /// Each unit's float scale and integer bias, and the bias's factor.
+    fn scales(&self, out: &mut RowBlock);
+    /// `values` with the bit shuffling in AVX2 where the compiler's own vectorising falls short.
     ///
     /// # Safety
     /// The CPU must support AVX2.
     #[cfg(target_arch = "x86_64")]
-    unsafe fn unpack_avx2(&self, out: &mut RowBlock) {
-        self.unpack(out)
+    unsafe fn values_avx2(&self, vals: &mut [u8; QK_K]) {
+        self.values(vals)
     }
+    fn unpack(&self, out: &mut RowBlock) {
+        self.values(&mut out.vals);
+        self.scales(out);
+    }
+}
+
+/// Q4_K's and Q5_K's scales: six-bit scales and minimums per 32 values.
+#[inline(always)]
+fn scales_with_minimums(packed: &[u8; 12], d: u16, dmin: u16, o: &mut RowBlock) {
+    let (sc, mn) = q4k_scales_mins(packed);
+    let d = f16_to_f32(d);
+    for u in 0..8 {
+        o.scale[u] = d * sc[u] as f32;
+        o.bias[u] = mn[u] as i16;
+    }
+    o.bias_f = f16_to_f32(dmin);
 }
 
 impl KBlock for BlockQ4K {
     const UNITS: usize = 8;
     #[inline(always)]
-    fn unpack(&self, o: &mut RowBlock) {
-        let (sc, mn) = q4k_scales_mins(&self.scales);
-        let (d, dmin) = (f16_to_f32(self.d), f16_to_f32(self.dmin));
+    fn values(&self, vals: &mut [u8; QK_K]) {
         for j in 0..4 {
             for l in 0..32 {
                 let q = self.qs[32 * j + l];
-                o.vals[64 * j + l] = q & 0x0F;
-                o.vals[64 * j + 32 + l] = q >> 4;
+                vals[64 * j + l] = q & 0x0F;
+                vals[64 * j + 32 + l] = q >> 4;
             }
         }
-        for u in 0..8 {
-            o.scale[u] = d * sc[u] as f32;
-            o.bias[u] = mn[u] as i16;
-        }
-        o.bias_f = dmin;
+    }
+    #[inline(always)]
+    fn scales(&self, o: &mut RowBlock) {
+        scales_with_minimums(&self.scales, self.d, self.dmin, o);
     }
 }
 
 impl KBlock for BlockQ5K {
     const UNITS: usize = 8;
     #[inline(always)]
-    fn unpack(&self, o: &mut RowBlock) {
-        let (sc, mn) = q4k_scales_mins(&self.scales);
-        let (d, dmin) = (f16_to_f32(self.d), f16_to_f32(self.dmin));
+    fn values(&self, vals: &mut [u8; QK_K]) {
         for j in 0..4 {
             for l in 0..32 {
                 let q = self.qs[32 * j + l];
                 let h = self.qh[l] >> (2 * j);
-                o.vals[64 * j + l] = (q & 0x0F) | ((h & 1) << 4);
-                o.vals[64 * j + 32 + l] = (q >> 4) | ((h & 2) << 3);
+                vals[64 * j + l] = (q & 0x0F) | ((h & 1) << 4);
+                vals[64 * j + 32 + l] = (q >> 4) | ((h & 2) << 3);
             }
         }
-        for u in 0..8 {
-            o.scale[u] = d * sc[u] as f32;
-            o.bias[u] = mn[u] as i16;
-        }
-        o.bias_f = dmin;
+    }
+    #[inline(always)]
+    fn scales(&self, o: &mut RowBlock) {
+        scales_with_minimums(&self.scales, self.d, self.dmin, o);
     }
     #[cfg(target_arch = "x86_64")]
-    unsafe fn unpack_avx2(&self, o: &mut RowBlock) {
-        simd::q5k_values(self, &mut o.vals);
-        let (sc, mn) = q4k_scales_mins(&self.scales);
-        let (d, dmin) = (f16_to_f32(self.d), f16_to_f32(self.dmin));
-        for u in 0..8 {
-            o.scale[u] = d * sc[u] as f32;
-            o.bias[u] = mn[u] as i16;
-        }
-        o.bias_f = dmin;
+    unsafe fn values_avx2(&self, vals: &mut [u8; QK_K]) {
+        simd::q5k_values(self, vals);
     }
 }
 
 impl KBlock for BlockQ6K {
     const UNITS: usize = 16;
     #[inline(always)]
-    fn unpack(&self, o: &mut RowBlock) {
-        let d = f16_to_f32(self.d);
+    fn values(&self, vals: &mut [u8; QK_K]) {
         for n in 0..2 {
             for l in 0..32 {
                 let (a, b, h) = (self.ql[64 * n + l], self.ql[64 * n + 32 + l], self.qh[32 * n + l]);
-                o.vals[128 * n + l] = (a & 0x0F) | ((h & 3) << 4);
-                o.vals[128 * n + 32 + l] = (b & 0x0F) | (((h >> 2) & 3) << 4);
-                o.vals[128 * n + 64 + l] = (a >> 4) | (((h >> 4) & 3) << 4);
-                o.vals[128 * n + 96 + l] = (b >> 4) | (((h >> 6) & 3) << 4);
+                vals[128 * n + l] = (a & 0x0F) | ((h & 3) << 4);
+                vals[128 * n + 32 + l] = (b & 0x0F) | (((h >> 2) & 3) << 4);
+                vals[128 * n + 64 + l] = (a >> 4) | (((h >> 4) & 3) << 4);
+                vals[128 * n + 96 + l] = (b >> 4) | (((h >> 6) & 3) << 4);
             }
         }
+    }
+    #[inline(always)]
+    fn scales(&self, o: &mut RowBlock) {
+        let d = f16_to_f32(self.d);
         for u in 0..16 {
             o.scale[u] = d * self.scales[u] as f32;
             o.bias[u] = 32 * self.scales[u] as i16;
@@ -156,14 +177,8 @@ impl KBlock for BlockQ6K {
         o.bias_f = d;
     }
     #[cfg(target_arch = "x86_64")]
-    unsafe fn unpack_avx2(&self, o: &mut RowBlock) {
-        simd::q6k_values(self, &mut o.vals);
-        let d = f16_to_f32(self.d);
-        for u in 0..16 {
-            o.scale[u] = d * self.scales[u] as f32;
-            o.bias[u] = 32 * self.scales[u] as i16;
-        }
-        o.bias_f = d;
+    unsafe fn values_avx2(&self, vals: &mut [u8; QK_K]) {
+        simd::q6k_values(self, vals);
     }
 }
 
@@ -204,6 +219,18 @@ pub struct Tokens<'a, const NT: usize> {
     pub stride: usize,
 }
 
+impl<'a, const NT: usize> Tokens<'a, NT> {
+    /// Tokens `t0..t0 + NT` of a chunk whose tokens hold `kb` blocks each, their unit sums
+    /// starting at `sums` (`stride` i16 per block).
+    pub fn of_chunk(x: &'a [BlockQ8K], sums: *const i16, stride: usize, kb: usize, t0: usize) -> Self {
+        Self {
+            x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
+            sums: std::array::from_fn(|i| sums.wrapping_add((t0 + i) * kb * stride)),
+            stride,
+        }
+    }
+}
+
 /// Packs each block of `R` rows into `out`, portably (the x86 path has an AVX2 version).
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 pub fn pack_portable<B: KBlock, const R: usize>(rows: [&[B]; R], out: &mut [Packed<R>]) {
@@ -217,17 +244,10 @@ pub fn pack_portable<B: KBlock, const R: usize>(rows: [&[B]; R], out: &mut [Pack
                 p.q[g][r].copy_from_slice(&row.vals[8 * g..8 * g + 8]);
             }
         }
-        for u in 0..B::UNITS {
-            for (r, row) in rb.iter().enumerate() {
-                p.scale[u][r] = [row.scale[u]; 2];
-                p.bias[u / 4][r][u % 4] = row.bias[u];
-            }
-        }
-        for (r, row) in rb.iter().enumerate() {
-            p.bias_f[r] = [row.bias_f; 2];
-        }
+        p.set_scales(B::UNITS, &rb);
     }
 }
+
 
 #[cfg(target_arch = "aarch64")]
 pub mod neon {
@@ -346,18 +366,11 @@ mod simd {
         for (b, p) in out.iter_mut().enumerate() {
             for r in 0..R {
                 super::super::prefetch_ahead(&rows[r][b]);
-                rows[r][b].unpack_avx2(&mut rb[r]);
+                rows[r][b].values_avx2(&mut rb[r].vals);
+                rows[r][b].scales(&mut rb[r]);
             }
             interleave(&rb, &mut p.q);
-            for u in 0..B::UNITS {
-                for (r, row) in rb.iter().enumerate() {
-                    p.scale[u][r] = [row.scale[u]; 2];
-                    p.bias[u / 4][r][u % 4] = row.bias[u];
-                }
-            }
-            for (r, row) in rb.iter().enumerate() {
-                p.bias_f[r] = [row.bias_f; 2];
-            }
+            p.set_scales(B::UNITS, &rb);
         }
     }
 
