@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use candle_core::{Device, Tensor};
@@ -69,7 +69,14 @@ struct Disk {
     dir: PathBuf,
     max_bytes: u64,
     model_sha256: Arc<OnceLock<String>>,
+    /// Snapshots made before the model's hash was known: the hashing thread writes them once it
+    /// is (a preset's prefix run in the first minute would otherwise never reach the disk).
+    /// Set and drained under this lock together with the hash, so none is left behind.
+    pending: Arc<Mutex<Vec<Arc<KvSnapshot>>>>,
 }
+
+/// Snapshots held for a hash still being computed; older ones give way.
+const MAX_PENDING: usize = 4;
 
 /// Lowers the calling thread's scheduling priority (Linux `nice` 10 for this thread alone):
 /// hashing a 4.7 GB model would otherwise take a core from the first prompt's prefill.
@@ -88,25 +95,36 @@ impl PrefixCache {
     pub fn new(options: Option<PrefixCacheOptions>, model_path: &Path) -> Self {
         let disk = options.map(|o| {
             let model_sha256 = Arc::new(OnceLock::new());
+            let pending: Arc<Mutex<Vec<Arc<KvSnapshot>>>> = Arc::default();
             match o.model_sha256 {
                 Some(h) => {
                     let _ = model_sha256.set(h.to_ascii_lowercase());
                 }
                 None => {
-                    let cell = model_sha256.clone();
-                    let path = model_path.to_owned();
+                    let (cell, pending) = (model_sha256.clone(), pending.clone());
+                    let (path, dir, max) = (model_path.to_owned(), o.dir.clone(), o.max_bytes);
                     let _ = std::thread::Builder::new().name("fin-r1-model-hash".into()).spawn(move || {
                         yield_to_inference();
-                        match crate::inspect::sha256_file(&path) {
+                        let hashed = crate::inspect::sha256_file(&path);
+                        let waiting = {
+                            let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
+                            if let Ok(h) = &hashed {
+                                let _ = cell.set(h.clone());
+                            }
+                            std::mem::take(&mut *pending)
+                        };
+                        match hashed {
                             Ok(h) => {
-                                let _ = cell.set(h);
+                                for s in waiting {
+                                    save(&dir.join(format!("{}.{FILE_EXT}", key(&h, &s.tokens))), &s, &dir, max);
+                                }
                             }
                             Err(e) => tracing::warn!(path = %path.display(), "model not hashed, prefix files unused: {e}"),
                         }
                     });
                 }
             }
-            Disk { dir: o.dir, max_bytes: o.max_bytes, model_sha256 }
+            Disk { dir: o.dir, max_bytes: o.max_bytes, model_sha256, pending }
         });
         Self { memory: VecDeque::new(), disk, writers: Vec::new() }
     }
@@ -145,16 +163,22 @@ impl PrefixCache {
         let s = Arc::new(snapshot);
         self.remember(s.clone());
         let Some(disk) = &self.disk else { return };
-        let Some(path) = disk.path(&s.tokens) else { return };
+        let path = {
+            let mut pending = disk.pending.lock().unwrap_or_else(|e| e.into_inner());
+            match disk.path(&s.tokens) {
+                Some(path) => path,
+                None => {
+                    pending.retain(|p| p.tokens != s.tokens);
+                    pending.push(s);
+                    let over = pending.len().saturating_sub(MAX_PENDING);
+                    pending.drain(..over);
+                    return;
+                }
+            }
+        };
         let (dir, max) = (disk.dir.clone(), disk.max_bytes);
         self.writers.retain(|w| !w.is_finished());
-        let writer = std::thread::Builder::new().name("fin-r1-prefix-write".into()).spawn(move || {
-            if let Err(e) = write_snapshot(&path, &s) {
-                tracing::warn!(path = %path.display(), "cached prefix not written: {e}");
-                let _ = std::fs::remove_file(tmp_path(&path));
-            }
-            evict(&dir, max);
-        });
+        let writer = std::thread::Builder::new().name("fin-r1-prefix-write".into()).spawn(move || save(&path, &s, &dir, max));
         if let Ok(w) = writer {
             self.writers.push(w);
         }
@@ -195,6 +219,15 @@ pub fn key(model_sha256: &str, tokens: &[u32]) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes one snapshot and keeps the folder within its bound; a failure only costs the reuse.
+fn save(path: &Path, s: &KvSnapshot, dir: &Path, max_bytes: u64) {
+    if let Err(e) = write_snapshot(path, s) {
+        tracing::warn!(path = %path.display(), "cached prefix not written: {e}");
+        let _ = std::fs::remove_file(tmp_path(path));
+    }
+    evict(dir, max_bytes);
 }
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -370,6 +403,52 @@ mod tests {
         let mut other_model =
             PrefixCache::new(Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("cd".into()) }), Path::new("unused"));
         assert!(other_model.get(&[1, 2, 3]).is_none());
+    }
+
+    fn wait_for_kv_files(dir: &Path, n: usize) -> Vec<PathBuf> {
+        for _ in 0..500 {
+            let files: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "kv")).collect();
+            if files.len() >= n {
+                return files;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("fewer than {n} prefix files in {}", dir.display());
+    }
+
+    /// Regression (CI, stop 24): a prefix made while the model was still being hashed was
+    /// never written, so the next process ran it again.
+    #[cfg(unix)]
+    #[test]
+    fn a_prefix_made_before_the_model_is_hashed_is_written_once_it_is() {
+        use std::io::Write;
+        let dir = tempdir();
+        // Reading a named pipe waits for a writer: the hash stays unknown until the test says.
+        let model = dir.path().join("model.fifo");
+        let c_path = std::ffi::CString::new(model.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let cache_dir = dir.path().join("cache");
+        let mut cache = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir.clone(), max_bytes: 1 << 20, model_sha256: None }), &model);
+        cache.put(snapshot(&[1, 2, 3], 2));
+        cache.put(snapshot(&[4, 5], 2));
+        assert!(cache.get(&[1, 2, 3]).is_some(), "kept in memory meanwhile");
+        assert!(!cache_dir.exists(), "nothing on disk before the hash is known");
+
+        std::fs::File::options().write(true).open(&model).unwrap().write_all(b"model bytes").unwrap();
+        let files = wait_for_kv_files(&cache_dir, 2);
+        let sha = hex(&Sha256::digest(b"model bytes"));
+        let mut names: Vec<String> = files.iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
+        names.sort();
+        let mut expected = vec![key(&sha, &[1, 2, 3]), key(&sha, &[4, 5])];
+        expected.sort();
+        assert_eq!(names, expected);
+        // Later prefixes go straight to disk.
+        cache.put(snapshot(&[6], 2));
+        wait_for_kv_files(&cache_dir, 3);
+        drop(cache);
+        let mut next = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir, max_bytes: 1 << 20, model_sha256: Some(sha) }), Path::new("unused"));
+        assert!(next.get(&[1, 2, 3]).is_some());
     }
 
     #[test]
