@@ -385,8 +385,17 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
                 });
                 pack(rows_in, &mut buf[g * kb..(g + 1) * kb]);
             }
+            // The next tile's weights (this task's usual next) are read from memory while
+            // this one's tokens run, spread over the steps, so its unpacking does not wait.
+            let next = &w[r1 * kb..(r1 + PACK_TILE).min(rows) * kb];
+            let next_lines = std::mem::size_of_val(next).div_ceil(64);
+            let lines_per_step = next_lines.div_ceil(m.div_ceil(per_call));
+            let mut fetched = 0;
             let mut t0 = 0;
             while t0 < m {
+                let upto = (fetched + lines_per_step).min(next_lines);
+                prefetch_lines(next.as_ptr().cast(), fetched..upto);
+                fetched = upto;
                 let nt = (m - t0).min(per_call);
                 for g in 0..groups {
                     let mut res = [[0f32; 8]; 8];
@@ -740,6 +749,26 @@ pub(crate) fn prefetch_ahead<T>(block: &T) {
     for i in 0..std::mem::size_of::<T>().div_ceil(64) {
         // SAFETY: a prefetch is a hint: it neither faults nor reads into the program.
         unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(64 * i)) };
+    }
+}
+
+/// Asks for cache lines `lines` from `base` into L2 (a hint: it neither faults nor reads into
+/// the program).
+#[inline(always)]
+fn prefetch_lines(base: *const u8, lines: std::ops::Range<usize>) {
+    for i in lines {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults, whatever the address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(base.wrapping_add(64 * i).cast())
+        };
+        #[cfg(target_arch = "aarch64")]
+        // SAFETY: as above.
+        unsafe {
+            std::arch::asm!("prfm pldl2keep, [{p}]", p = in(reg) base.wrapping_add(64 * i), options(nostack, readonly, preserves_flags))
+        };
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let _ = (base, i);
     }
 }
 
