@@ -346,7 +346,7 @@ const PACK_TILE: usize = 8;
 
 thread_local! {
     static PACK_BUF4: std::cell::RefCell<Vec<packed::Packed<4>>> = const { std::cell::RefCell::new(Vec::new()) };
-    static PACK_BUF8: std::cell::RefCell<Vec<packed::Packed<8>>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACK_BUF16: std::cell::RefCell<Vec<packed::Packed16>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK32_BUF4: std::cell::RefCell<Vec<packed::Packed32<4>>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK32_BUF8: std::cell::RefCell<Vec<packed::Packed32<8>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -367,14 +367,15 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     zero: P,
     per_call: usize,
     pack: impl Fn([&[W]; R], &mut [P]) + Sync,
-    run: impl Fn(&[P], usize, usize, &mut [[f32; 8]; 8]) + Sync,
+    run: impl Fn(&[P], usize, usize, &mut [[f32; 16]; 8]) + Sync,
 ) {
     let ptr = OutPtr(out.as_mut_ptr());
-    let tiles = rows.div_ceil(PACK_TILE);
+    let tile_rows = PACK_TILE.max(R);
+    let tiles = rows.div_ceil(tile_rows);
     (0..tiles).into_par_iter().for_each(|tile| {
         let ptr = ptr;
-        let r0 = tile * PACK_TILE;
-        let r1 = (r0 + PACK_TILE).min(rows);
+        let r0 = tile * tile_rows;
+        let r1 = (r0 + tile_rows).min(rows);
         let groups = (r1 - r0).div_ceil(R);
         buf.with_borrow_mut(|buf| {
             buf.resize(groups * kb, zero);
@@ -387,7 +388,7 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
             }
             // The next tile's weights (this task's usual next) are read from memory while
             // this one's tokens run, spread over the steps, so its unpacking does not wait.
-            let next = &w[r1 * kb..(r1 + PACK_TILE).min(rows) * kb];
+            let next = &w[r1 * kb..(r1 + tile_rows).min(rows) * kb];
             let next_lines = std::mem::size_of_val(next).div_ceil(64);
             let lines_per_step = next_lines.div_ceil(m.div_ceil(per_call));
             let mut fetched = 0;
@@ -398,7 +399,7 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
                 fetched = upto;
                 let nt = (m - t0).min(per_call);
                 for g in 0..groups {
-                    let mut res = [[0f32; 8]; 8];
+                    let mut res = [[0f32; 16]; 8];
                     run(&buf[g * kb..(g + 1) * kb], t0, nt, &mut res);
                     let rg = r0 + R * g;
                     for (i, row) in res[..nt].iter().enumerate() {
@@ -452,12 +453,12 @@ fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usi
     // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
     // blocks and `sums` covers them.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
-    let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed<8>]| unsafe { packed::pack(r, o) };
+    let pack16 = |r: [&[B]; 16], o: &mut [packed::Packed16]| unsafe { packed::pack16(r, o) };
     match (choice, B::UNITS) {
-        (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF8, packed::Packed::ZERO, 8, pack8, |wp, t0, nt, res| {
-            by_token_count!(nt, res, 8, |NT, o| unsafe {
+        (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF16, packed::Packed16::ZERO, 8, pack16, |wp, t0, nt, res| {
+            by_token_count!(nt, res, 16, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
-                if units == 8 { packed::dot8_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot8_avx512::<NT, 16>(wp, &xs, o) }
+                if units == 8 { packed::dot16_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot16_avx512::<NT, 16>(wp, &xs, o) }
             })
         }),
         (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
