@@ -1,4 +1,4 @@
-//! Times the quantized kernels on 7B-shaped matrices: `cargo run --example kernel_speed`.
+//! Times the quantized kernels on 7B-shaped matrices: `cargo run --example kernel_speed [TYPE]`.
 use std::time::Instant;
 
 use fin_r1_engine::gguf::TensorType;
@@ -7,7 +7,9 @@ use fin_r1_engine::sampler::Rng;
 
 fn main() {
     let mut rng = Rng::new(1);
-    for (t, rows, cols) in [(TensorType::Q4K, 18944, 3584), (TensorType::Q6K, 3584, 18944), (TensorType::Q5K, 18944, 3584)] {
+    let only: Option<String> = std::env::args().nth(1);
+    let types = [(TensorType::Q4K, 18944, 3584), (TensorType::Q6K, 3584, 18944), (TensorType::Q5K, 18944, 3584), (TensorType::Q8_0, 18944, 3584), (TensorType::Q4_1, 18944, 3584)];
+    for (t, rows, cols) in types.into_iter().filter(|(t, ..)| only.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(t.name()))) {
         let (be, bb) = t.block();
         let mut bytes: Vec<u8> = (0..rows * cols / be as usize * bb as usize).map(|_| rng.next_u64() as u8).collect();
         let at = if t == TensorType::Q6K { 208 } else { 0 };

@@ -84,7 +84,8 @@ impl Isa {
         let mut all = vec![Isa::Scalar];
         #[cfg(target_arch = "x86_64")]
         {
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // F16C came before AVX2 on every CPU; the kernels convert scales with it.
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
                 all.push(Isa::Avx2);
                 if is_x86_feature_detected!("avxvnni") {
                     all.push(Isa::AvxVnni);
@@ -740,16 +741,20 @@ fn q6k_dot(choice: Isa) -> DotFn<BlockQ6K, BlockQ8K> {
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_AHEAD: usize = 12 * 1024;
 
-/// Prefetches the cache lines of the block `PREFETCH_AHEAD` bytes after `block` (blocks smaller
-/// than a line ask for one line each; addresses past the data are harmless to prefetch).
+/// Prefetches, `PREFETCH_AHEAD` bytes on, the cache lines that `block` is the first of a
+/// contiguous run of blocks to reach: each line once. (One prefetch per block whatever its
+/// size asked for a 34-byte Q8_0 line twice, and those repeats held 7B Q8_0 decode to 38 of
+/// the 70 GB/s the machine streams.)
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 pub(crate) fn prefetch_ahead<T>(block: &T) {
     use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-    let base = (block as *const T).cast::<i8>().wrapping_add(PREFETCH_AHEAD);
-    for i in 0..std::mem::size_of::<T>().div_ceil(64) {
+    let start = block as *const T as usize;
+    let first = start.wrapping_sub(1) / 64 + 1;
+    let last = (start + std::mem::size_of::<T>() - 1) / 64;
+    for line in first..=last {
         // SAFETY: a prefetch is a hint: it neither faults nor reads into the program.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(base.wrapping_add(64 * i)) };
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((line * 64 + PREFETCH_AHEAD) as *const i8) };
     }
 }
 

@@ -168,19 +168,19 @@ pub mod avx2 {
 
     use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
     use super::super::prefetch_ahead;
-    use crate::kernels::blocks::f16_to_f32;
+    use crate::kernels::blocks::f16c::two_f16;
     use crate::kernels::hsum;
 
     /// Eight i32 sums of `u·s` over 32 unsigned × signed bytes, as f32.
     #[inline]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn products(u: __m256i, s: __m256i) -> __m256 {
         let p16 = _mm256_maddubs_epi16(u, s);
         _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)))
     }
 
     #[inline]
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn unpack(qs: &[u8; 16]) -> __m256i {
         let raw = _mm_loadu_si128(qs.as_ptr() as *const __m128i);
         let mask = _mm_set1_epi8(0x0F);
@@ -189,23 +189,41 @@ pub mod avx2 {
         _mm256_set_m128i(hi, lo)
     }
 
+    /// Runs `step(block, weights, acc, extra)` over the blocks with two sets of accumulators
+    /// (even and odd blocks): at 32 values a block, one chain of dependent adds would hold the
+    /// loop to its latency (4 cycles a block) below what memory delivers.
+    #[inline(always)]
+    unsafe fn two_chains<W, const N: usize>(w: &[W], mut step: impl FnMut(usize, &W, &mut [__m256; N], &mut [f32; N])) -> ([__m256; N], [f32; N]) {
+        let mut acc = [[_mm256_setzero_ps(); N]; 2];
+        let mut extra = [[0f32; N]; 2];
+        let mut pairs = w.chunks_exact(2);
+        for (i, pair) in pairs.by_ref().enumerate() {
+            step(2 * i, &pair[0], &mut acc[0], &mut extra[0]);
+            step(2 * i + 1, &pair[1], &mut acc[1], &mut extra[1]);
+        }
+        if let [last] = pairs.remainder() {
+            step(w.len() - 1, last, &mut acc[0], &mut extra[0]);
+        }
+        (std::array::from_fn(|t| _mm256_add_ps(acc[0][t], acc[1][t])), std::array::from_fn(|t| extra[0][t] + extra[1][t]))
+    }
+
     /// # Safety
-    /// AVX2 and FMA must be available; every token holds as many blocks as `w`.
-    #[target_feature(enable = "avx2,fma")]
+    /// AVX2, FMA and F16C must be available; every token holds as many blocks as `w`.
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_q8_0<const N: usize>(w: &[BlockQ8_0], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
-        let mut acc = [_mm256_setzero_ps(); N];
-        for (b, wb) in w.iter().enumerate() {
+        let (acc, _) = two_chains(w, |b, wb: &BlockQ8_0, acc: &mut [__m256; N], _: &mut [f32; N]| {
             prefetch_ahead(wb);
             let wv = _mm256_loadu_si256(wb.qs.as_ptr() as *const __m256i);
             let mag = _mm256_sign_epi8(wv, wv);
-            let dw = f16_to_f32(wb.d);
+            // The scale and the first two values: the block goes on past it.
+            let (dw, _) = two_f16(&wb.d);
             for t in 0..N {
                 let x = xs[t].get_unchecked(b);
                 let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
                 let p = products(mag, _mm256_sign_epi8(xv, wv));
                 acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), p, acc[t]);
             }
-        }
+        });
         for t in 0..N {
             out[t] = hsum(acc[t]);
         }
@@ -213,21 +231,19 @@ pub mod avx2 {
 
     /// # Safety
     /// As for `dot_q8_0`.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_q4_0<const N: usize>(w: &[BlockQ4_0], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
-        let mut acc = [_mm256_setzero_ps(); N];
-        let mut offset = [0f32; N];
-        for (b, wb) in w.iter().enumerate() {
+        let (acc, offset) = two_chains(w, |b, wb: &BlockQ4_0, acc: &mut [__m256; N], offset: &mut [f32; N]| {
             prefetch_ahead(wb);
             let q = unpack(&wb.qs);
-            let dw = f16_to_f32(wb.d);
+            let (dw, _) = two_f16(&wb.d);
             for t in 0..N {
                 let x = xs[t].get_unchecked(b);
                 let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
                 acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), products(q, xv), acc[t]);
                 offset[t] += dw * x.s;
             }
-        }
+        });
         for t in 0..N {
             out[t] = hsum(acc[t]) - 8.0 * offset[t];
         }
@@ -235,21 +251,19 @@ pub mod avx2 {
 
     /// # Safety
     /// As for `dot_q8_0`.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot_q4_1<const N: usize>(w: &[BlockQ4_1], xs: &[&[BlockQ8x32]; N], out: &mut [f32]) {
-        let mut acc = [_mm256_setzero_ps(); N];
-        let mut mins = [0f32; N];
-        for (b, wb) in w.iter().enumerate() {
+        let (acc, mins) = two_chains(w, |b, wb: &BlockQ4_1, acc: &mut [__m256; N], mins: &mut [f32; N]| {
             prefetch_ahead(wb);
             let q = unpack(&wb.qs);
-            let (dw, mw) = (f16_to_f32(wb.d), f16_to_f32(wb.m));
+            let (dw, mw) = two_f16(&wb.d);
             for t in 0..N {
                 let x = xs[t].get_unchecked(b);
                 let xv = _mm256_loadu_si256(x.qs.as_ptr() as *const __m256i);
                 acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.d), products(q, xv), acc[t]);
                 mins[t] += mw * x.s;
             }
-        }
+        });
         for t in 0..N {
             out[t] = hsum(acc[t]) + mins[t];
         }

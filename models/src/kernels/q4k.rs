@@ -107,8 +107,7 @@ macro_rules! q4k_row_kernel {
             let spread = SPREAD_U8.as_ptr() as *const __m256i;
             for (b, wb) in w.iter().enumerate() {
                 prefetch_ahead(wb);
-                let d = f16_to_f32(wb.d);
-                let dmin = f16_to_f32(wb.dmin);
+                let (d, dmin) = two_f16(&wb.d);
                 let (sc, mn) = unpack_scales(&wb.scales);
                 let scb = _mm256_broadcastsi128_si256(_mm_cvtsi64_si128(sc as i64));
                 // Each minimum twice: one per 16-value activation sum of its 32-value sub-block.
@@ -148,14 +147,14 @@ macro_rules! q4k_row_kernel {
 pub mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
+    use super::super::blocks::{f16c::two_f16, BlockQ4K, BlockQ8K};
     use super::super::hsum;
     use super::{dpwssd, unpack_scales, SPREAD_U8};
     use super::super::prefetch_ahead;
 
-    q4k_row_kernel!(dot, "avx2,fma", dpwssd::avx2);
-    q4k_row_kernel!(dot_avxvnni, "avx2,fma,avxvnni", dpwssd::avxvnni);
-    q4k_row_kernel!(dot_avx512, "avx2,fma,avx512vnni,avx512vl", dpwssd::avx512);
+    q4k_row_kernel!(dot, "avx2,fma,f16c", dpwssd::avx2);
+    q4k_row_kernel!(dot_avxvnni, "avx2,fma,f16c,avxvnni", dpwssd::avxvnni);
+    q4k_row_kernel!(dot_avx512, "avx2,fma,f16c,avx512vnni,avx512vl", dpwssd::avx512);
 }
 
 /// Four weight rows at once: each vector holds eight values of the same sub-block from each of
@@ -166,7 +165,7 @@ pub mod avx2 {
 pub mod avx2_rows4 {
     use std::arch::x86_64::*;
 
-    use super::super::blocks::{f16_to_f32, BlockQ4K, BlockQ8K};
+    use super::super::blocks::{f16c::two_f16, BlockQ4K, BlockQ8K};
 
     use super::unpack_scales;
 
@@ -190,7 +189,7 @@ pub mod avx2_rows4 {
     ///
     /// # Safety
     /// The CPU must support AVX2 and FMA; all rows have `w[0].len()` blocks, as do the tokens.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn dot<const NT: usize>(
         w: [&[BlockQ4K]; 4],
         xs: &[&[BlockQ8K]; NT],
@@ -208,7 +207,7 @@ pub mod avx2_rows4 {
             let mut mv = [0f32; 8];
             for r in 0..4 {
                 (sc[r], mn[r]) = unpack_scales(&blk[r].scales);
-                let (d, dm) = (f16_to_f32(blk[r].d), f16_to_f32(blk[r].dmin));
+                let (d, dm) = two_f16(&blk[r].d);
                 dv[2 * r] = d;
                 dv[2 * r + 1] = d;
                 mv[2 * r] = dm;

@@ -68,7 +68,8 @@ macro_rules! q6k_row_kernel {
             let mut acc = [_mm256_setzero_ps(); NT];
             for (b, wb) in w.iter().enumerate() {
                 prefetch_ahead(wb);
-                let d = f16_to_f32(wb.d);
+                // The last two scales and `d`, which ends the block.
+                let (_, d) = two_f16((&wb.d as *const u16).wrapping_sub(1));
                 let scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(wb.scales.as_ptr() as *const __m128i));
                 let halves = [_mm256_permute2x128_si256(scales16, scales16, 0x00), _mm256_permute2x128_si256(scales16, scales16, 0x11)];
                 let mut sumi = [_mm256_setzero_si256(); NT];
@@ -119,13 +120,13 @@ macro_rules! q6k_row_kernel {
 pub mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::super::blocks::{f16_to_f32, BlockQ6K, BlockQ8K};
+    use super::super::blocks::{f16c::two_f16, BlockQ6K, BlockQ8K};
     use super::super::hsum;
     use super::super::q4k::dpwssd;
     use super::PAIR_I16;
     use super::super::prefetch_ahead;
 
-    q6k_row_kernel!(dot, "avx2,fma", dpwssd::avx2);
-    q6k_row_kernel!(dot_avxvnni, "avx2,fma,avxvnni", dpwssd::avxvnni);
-    q6k_row_kernel!(dot_avx512, "avx2,fma,avx512vnni,avx512vl", dpwssd::avx512);
+    q6k_row_kernel!(dot, "avx2,fma,f16c", dpwssd::avx2);
+    q6k_row_kernel!(dot_avxvnni, "avx2,fma,f16c,avxvnni", dpwssd::avxvnni);
+    q6k_row_kernel!(dot_avx512, "avx2,fma,f16c,avx512vnni,avx512vl", dpwssd::avx512);
 }
