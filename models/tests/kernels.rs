@@ -124,6 +124,17 @@ fn generic_types_match_reference() {
     }
 }
 
+/// The 32-value one-row kernels add even and odd blocks on two chains: a row of an odd number
+/// of blocks ends on the first chain alone.
+#[test]
+fn rows_of_an_odd_number_of_blocks_end_on_one_chain() {
+    for t in [TensorType::Q4_0, TensorType::Q4_1, TensorType::Q8_0] {
+        for (cols, m) in [(32 * 3, 1), (32 * 9, 1), (32 * 9, 3), (32 * 13, 6)] {
+            check(t, 16, cols, m, 11);
+        }
+    }
+}
+
 #[test]
 fn embedding_rows_dequantize_like_candle() {
     let mut rng = Rng::new(3);
