@@ -2,8 +2,8 @@
 //!
 //! Decode (one token) reads each weight row whole with a one-row kernel per type, prefetching
 //! the weights a few pages ahead. Prefill (five tokens or more) runs the packed kernels
-//! (`packed`): each task unpacks a tile of rows once into bytes, four or eight rows
-//! interleaved, and puts every token of the chunk through them with 8-bit dot-product
+//! (`packed`): each task unpacks a tile of rows once into bytes, four rows interleaved eight
+//! values at a time (sixteen rows four at a time on 512-bit vectors), and puts every token of the chunk through them with 8-bit dot-product
 //! instructions. The activations are quantized once per input and shared by the projections
 //! that read the same input (q/k/v, gate/up).
 //!
@@ -49,7 +49,8 @@ pub enum Isa {
     #[cfg(target_arch = "x86_64")]
     AvxVnni,
     /// AVX-512 F/BW/VL with VNNI: AMD Zen 4 and later, Intel Xeon since Cascade Lake. The packed
-    /// prefill kernels run on 512-bit vectors, eight rows per vector.
+    /// prefill kernels run on 512-bit vectors (K-quants sixteen rows per vector, the 32-value
+    /// types eight).
     #[cfg(target_arch = "x86_64")]
     Avx512,
     /// Every aarch64 CPU has NEON; the 32-value types and the K-quants' prefill have NEON
@@ -342,7 +343,8 @@ impl SumsPtr {
 }
 
 /// Rows of the packed kernels per task: unpacked once per call, then every token of the chunk
-/// runs through them (two groups of four for 256-bit vectors, one of eight for 512-bit).
+/// runs through them (two groups of four for 256-bit vectors, one of eight rows for the
+/// 512-bit 32-value kernel; the 512-bit K-quant kernel's tile is its sixteen rows).
 const PACK_TILE: usize = 8;
 
 thread_local! {
