@@ -349,6 +349,7 @@ const PACK_TILE: usize = 8;
 
 thread_local! {
     static PACK_BUF4: std::cell::RefCell<Vec<packed::Packed<4>>> = const { std::cell::RefCell::new(Vec::new()) };
+    #[cfg(target_arch = "x86_64")]
     static PACK_BUF16: std::cell::RefCell<Vec<packed::Packed16>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK32_BUF4: std::cell::RefCell<Vec<packed::Packed32<4>>> = const { std::cell::RefCell::new(Vec::new()) };
     static PACK32_BUF8: std::cell::RefCell<Vec<packed::Packed32<8>>> = const { std::cell::RefCell::new(Vec::new()) };
