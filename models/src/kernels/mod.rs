@@ -4,8 +4,8 @@
 //! the weights a few pages ahead. Prefill (five tokens or more) runs the packed kernels
 //! (`packed`): each task unpacks a tile of rows once into bytes, four rows interleaved eight
 //! values at a time (sixteen rows four at a time on 512-bit vectors), and puts every token of
-//! the chunk through them with 8-bit dot-product instructions. The activations are quantized once per input and shared by the projections
-//! that read the same input (q/k/v, gate/up).
+//! the chunk through them with 8-bit dot-product instructions. The activations are quantized
+//! once per input and shared by the projections that read the same input (q/k/v, gate/up).
 //!
 //! The implementation is chosen at run time (`Isa`): AVX-512 VNNI (512-bit packed kernel),
 //! AVX-VNNI, AVX2, NEON with or without `sdot`, portable. Q4_K, Q5_K, Q6_K, Q8_0, Q4_0 and
