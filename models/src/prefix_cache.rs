@@ -116,7 +116,7 @@ impl PrefixCache {
                         match hashed {
                             Ok(h) => {
                                 for s in waiting {
-                                    save(&dir.join(format!("{}.{FILE_EXT}", key(&h, &s.tokens))), &s, &dir, max);
+                                    save(&file_path(&dir, &h, &s.tokens), &s, &dir, max);
                                 }
                             }
                             Err(e) => tracing::warn!(path = %path.display(), "model not hashed, prefix files unused: {e}"),
@@ -196,9 +196,13 @@ impl PrefixCache {
 impl Disk {
     /// `None` while the model's hash is not known yet.
     fn path(&self, tokens: &[u32]) -> Option<PathBuf> {
-        let model = self.model_sha256.get()?;
-        Some(self.dir.join(format!("{}.{FILE_EXT}", key(model, tokens))))
+        Some(file_path(&self.dir, self.model_sha256.get()?, tokens))
     }
+}
+
+/// Where the snapshot of `tokens` for the model of hash `model_sha256` lives in `dir`.
+fn file_path(dir: &Path, model_sha256: &str, tokens: &[u32]) -> PathBuf {
+    dir.join(format!("{}.{FILE_EXT}", key(model_sha256, tokens)))
 }
 
 /// The file name of a prefix: model, format and tokens hashed together.
