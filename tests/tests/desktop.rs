@@ -316,6 +316,13 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     s.type_into(&path, &fixture(SMOLLM2_FILE).to_string_lossy()).expect("type path");
     s.click_css("#model-load").expect("load");
     s.wait_text("#model-current", LONG, |t| t.contains(SMOLLM2_FILE)).expect("SmolLM2 loaded");
+    // A seed of the conversation's own: the same essay from run to run on one machine.
+    s.click_css("#sampling-toggle").expect("sampling panel");
+    let seed = s.wait_for(".sampling input[name=seed]", LONG).expect("the seed field");
+    s.type_into(&seed, "2024\u{E004}").expect("a seed");
+    s.wait_until("return !document.querySelector('#sampling-error') && document.querySelector('.sampling input[name=seed]').value === '2024'", LONG)
+        .expect("the seed taken");
+    s.click_css("#sampling-toggle").expect("close the panel");
     let composer = s.find("#composer").expect("composer");
     s.type_into(&composer, "Write a long, detailed essay on how central banks set interest rates.").expect("question");
     s.click_css("#send").expect("send");
@@ -330,7 +337,15 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     assert!(behind <= 60.0, "the view stayed {behind}px above the end of a streaming answer");
     // ...stops when the analyst scrolls up to read, and "Jump to latest" brings it back.
     s.script("const m = document.querySelector('#messages'); m.scrollTop = 0; return true;").expect("scroll up");
-    s.wait_for("#jump-latest", LONG).expect("a jump-to-latest button");
+    if let Err(e) = s.wait_for("#jump-latest", LONG) {
+        // What the view was then: this once failed in CI with nothing to go on.
+        let state = s.script(
+            "const m = document.querySelector('#messages'); return JSON.stringify({top: m.scrollTop, height: m.scrollHeight, view: m.clientHeight, \
+             streaming: !!document.querySelector('.status-streaming'), answer: document.querySelector('.msg.answer:last-of-type')?.innerText.length})",
+        );
+        d.screenshot("desktop-no-jump-button.png");
+        panic!("a jump-to-latest button: {e:#}\nthe view: {state:?}");
+    }
     let grown = s.script("return document.querySelector('#messages').scrollHeight").expect("height").as_f64().unwrap_or(0.0);
     s.wait_until(&format!("return document.querySelector('#messages').scrollHeight > {grown} + 40 || !document.querySelector('.status-streaming')"), LONG).expect("more text");
     let top = s.script("return document.querySelector('#messages').scrollTop").expect("top").as_f64().unwrap_or(f64::MAX);
@@ -364,6 +379,9 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     )
     .expect("strings");
     assert!(placeholders[0].starts_with("default 0") && placeholders[1].starts_with("default ") && placeholders[2] == "random", "{placeholders:?}");
+    // The conversation's own seed, kept with it.
+    let seed = s.script("return document.querySelector('.sampling input[name=seed]').value").expect("seed");
+    assert_eq!(seed.as_str(), Some("2024"));
     s.click_css("#sampling-toggle").expect("close it");
     // Rename: the box takes the keys at once, and the open conversation's header follows.
     s.click_css(".item.active .item-menu").expect("item menu");

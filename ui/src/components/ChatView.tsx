@@ -44,7 +44,20 @@ export function ChatView() {
     foundMessage.value = null;
     setTimeout(() => el.classList.remove("found"), 2500);
   }, [found, view]);
-  useEffect(() => (list.current ? follow(list.current, () => following.current) : undefined), []);
+  useEffect(
+    () =>
+      list.current
+        ? follow(
+            list.current,
+            () => following.current,
+            () => {
+              following.current = false;
+              setBehind(true);
+            },
+          )
+        : undefined,
+    [],
+  );
   // An answer still being written that this view does not stream (left for a new chat, then
   // opened again): its text is read from the store as it is saved, until it ends.
   // The documents attached to the questions (the chips under each).
