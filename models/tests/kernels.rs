@@ -160,3 +160,39 @@ fn mismatched_input_is_an_error_not_a_panic() {
     assert!(kernels::matmul(&w, &q, &mut out).is_err());
     assert!(kernels::quantize_input(TensorType::Q4K, &vec![0.5; 100], 1, 100).is_err());
 }
+
+/// The activation quantizer the K-quant kernels share: the build's vector version gives the
+/// portable one's bytes, including halves (rounded away from zero), a largest magnitude met
+/// twice with both signs, blocks of zeros, and NaN and infinity.
+#[test]
+fn activations_quantize_to_the_portable_bytes() {
+    use fin_r1_engine::kernels::blocks::{quantize_q8k, quantize_q8k_portable, BlockQ8K, QK_K};
+    let mut rng = Rng::new(11);
+    let mut x: Vec<f32> = (0..QK_K * 64).map(|_| (rng.next_f64() as f32 - 0.5) * 8.0).collect();
+    // Block 1: values that land on halves once scaled (the largest is 127: a scale of -1).
+    for (i, v) in x[QK_K..2 * QK_K].iter_mut().enumerate() {
+        *v = (i as f32 - 128.0) / 2.0 + 0.25 * (i % 3) as f32;
+    }
+    x[QK_K + 7] = 127.0;
+    // Block 2: the same magnitude, negative first, then positive.
+    x[2 * QK_K + 5] = -9.0;
+    x[2 * QK_K + 200] = 9.0;
+    // Block 3 all zeros; block 4 with a NaN; block 5 with an infinity; block 6 tiny values.
+    x[3 * QK_K..4 * QK_K].fill(0.0);
+    x[4 * QK_K + 9] = f32::NAN;
+    x[5 * QK_K + 100] = f32::NEG_INFINITY;
+    for v in &mut x[6 * QK_K..7 * QK_K] {
+        *v *= 1e-30;
+    }
+    let blocks = x.len() / QK_K;
+    let (mut a, mut b) = (vec![BlockQ8K::ZERO; blocks], vec![BlockQ8K::ZERO; blocks]);
+    quantize_q8k(&x, &mut a);
+    quantize_q8k_portable(&x, &mut b);
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert_eq!((a.d.to_bits(), a.qs, a.bsums), (b.d.to_bits(), b.qs, b.bsums), "block {i}");
+    }
+    // 127 sets a scale of -1: -62.5 (value 3) becomes 62.5, rounded to 63; the first of -9 and
+    // 9 sets the sign.
+    assert_eq!((a[1].qs[7], a[1].qs[3], a[2].qs[5], a[2].qs[200]), (-127, 63, -127, 127));
+    assert_eq!((a[3].d, a[5].d), (0.0, 0.0));
+}

@@ -81,6 +81,17 @@ pub mod f16c {
 
 /// ggml's `quantize_row_q8_K`: the value of largest magnitude maps to -127 or 127.
 pub fn quantize_q8k(xs: &[f32], out: &mut [BlockQ8K]) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+    {
+        // SAFETY: the build has AVX2 (and the start-up check refuses CPUs without it).
+        unsafe { q8k_avx2::quantize(xs, out) }
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx2")))]
+    quantize_q8k_portable(xs, out)
+}
+
+/// The reference [`quantize_q8k`]; the AVX2 one gives the same bytes.
+pub fn quantize_q8k_portable(xs: &[f32], out: &mut [BlockQ8K]) {
     debug_assert_eq!(xs.len(), out.len() * QK_K);
     for (x, b) in xs.chunks_exact(QK_K).zip(out.iter_mut()) {
         let mut amax = 0f32;
@@ -103,6 +114,71 @@ pub fn quantize_q8k(xs: &[f32], out: &mut [BlockQ8K]) {
             *s = q.iter().map(|&v| v as i16).sum();
         }
         b.d = 1.0 / iscale;
+    }
+}
+
+/// [`quantize_q8k`] on 256-bit vectors: scalar, it was 3% of a 7B prefill (a branch per value
+/// for the maximum, a lane insert per byte). Bit for bit the portable result: the first value of
+/// largest magnitude sets the scale, and rounding is half away from zero as `f32::round`.
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+mod q8k_avx2 {
+    use super::{BlockQ8K, QK_K};
+    use std::arch::x86_64::*;
+
+    pub unsafe fn quantize(xs: &[f32], out: &mut [BlockQ8K]) {
+        debug_assert_eq!(xs.len(), out.len() * QK_K);
+        let abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFF_FFFF));
+        for (x, b) in xs.chunks_exact(QK_K).zip(out.iter_mut()) {
+            let p = x.as_ptr();
+            // A NaN lane is passed over, as the scalar `>` passes it over.
+            let mut m = _mm256_setzero_ps();
+            for i in 0..QK_K / 8 {
+                m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(p.add(8 * i)), abs_mask), m);
+            }
+            let m = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps::<1>(m));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            let amax = _mm_cvtss_f32(_mm_max_ss(m, _mm_movehdup_ps(m)));
+            if amax == 0.0 || !amax.is_finite() {
+                *b = BlockQ8K::ZERO;
+                continue;
+            }
+            let target = _mm256_set1_ps(amax);
+            let mut max = amax;
+            for i in 0..QK_K / 8 {
+                let v = _mm256_loadu_ps(p.add(8 * i));
+                let hit = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(_mm256_and_ps(v, abs_mask), target));
+                if hit != 0 {
+                    max = x[8 * i + hit.trailing_zeros() as usize];
+                    break;
+                }
+            }
+            let iscale = -127.0 / max;
+            let vs = _mm256_set1_ps(iscale);
+            let sign = _mm256_castsi256_ps(_mm256_set1_epi32(i32::MIN));
+            let (half, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0));
+            let (lo, hi) = (_mm256_set1_ps(-128.0), _mm256_set1_ps(127.0));
+            let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+            let q = |i: usize| {
+                let t = _mm256_mul_ps(vs, _mm256_loadu_ps(p.add(8 * i)));
+                let r = _mm256_round_ps::<{ _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC }>(t);
+                // Exact for these magnitudes: what truncation dropped, at least a half rounds away.
+                let up = _mm256_cmp_ps::<_CMP_GE_OQ>(_mm256_and_ps(_mm256_sub_ps(t, r), abs_mask), half);
+                let r = _mm256_add_ps(r, _mm256_and_ps(up, _mm256_or_ps(one, _mm256_and_ps(t, sign))));
+                let r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+                // A NaN value quantizes to 0, as `NaN as i8` does.
+                _mm256_cvttps_epi32(_mm256_and_ps(r, _mm256_cmp_ps::<_CMP_ORD_Q>(t, t)))
+            };
+            for j in 0..QK_K / 32 {
+                let ab = _mm256_packs_epi32(q(4 * j), q(4 * j + 1));
+                let cd = _mm256_packs_epi32(q(4 * j + 2), q(4 * j + 3));
+                let bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), order);
+                _mm256_storeu_si256(b.qs.as_mut_ptr().add(32 * j) as *mut __m256i, bytes);
+            }
+            for (s, q) in b.bsums.iter_mut().zip(b.qs.chunks_exact(16)) {
+                *s = q.iter().map(|&v| v as i16).sum();
+            }
+            b.d = 1.0 / iscale;
+        }
     }
 }
 
