@@ -152,7 +152,9 @@ pub struct QWeight<'a> {
 
 /// Activations quantized for one family of weight types.
 pub enum QInput {
-    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, rows: usize, cols: usize },
+    /// `offsets`: each block's 16-value sums times -32, Q6_K's offset, with which the 512-bit
+    /// kernel starts each unit's integer sum (no separate bias term).
+    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, offsets: Vec<[i32; 16]>, rows: usize, cols: usize },
     /// For the 32-value block types (Q8_0, Q4_0, Q4_1).
     Q8x32 { blocks: Vec<q32::BlockQ8x32>, rows: usize, cols: usize },
     Generic(generic::GenericInput),
@@ -219,7 +221,8 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
             .iter()
             .map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1]))
             .collect();
-        return Ok(QInput::Q8K { blocks, sub_sums, rows, cols });
+        let offsets = blocks.iter().map(|b| b.bsums.map(|s| -32 * i32::from(s))).collect();
+        return Ok(QInput::Q8K { blocks, sub_sums, offsets, rows, cols });
     }
     if uses_q32(t) {
         if cols % q32::QK != 0 {
@@ -238,14 +241,14 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
     let m = x.rows();
     assert_eq!(out.len(), m * w.rows, "output buffer size");
     match (w.ttype, x) {
-        (t, QInput::Q8K { blocks, sub_sums, cols, .. }) if uses_q8k(t) => {
+        (t, QInput::Q8K { blocks, sub_sums, offsets, cols, .. }) if uses_q8k(t) => {
             check_cols(*cols, w.cols)?;
             let choice = isa();
             if choice == Isa::Scalar {
                 // No kernel of ours beats candle's scalar code here.
                 return generic::matmul_q8k(w, blocks, m, out);
             }
-            matmul_kquant(choice, w, blocks, sub_sums, m, out)
+            matmul_kquant(choice, w, blocks, sub_sums, offsets, m, out)
         }
         (t, QInput::Q8x32 { blocks, cols, .. }) if uses_q32(t) => {
             check_cols(*cols, w.cols)?;
@@ -261,7 +264,8 @@ pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), Kernel
 const PACKED_MIN_TOKENS: usize = 5;
 
 /// Q4_K, Q5_K and Q6_K with one of our implementations (`Scalar`: the portable reference).
-fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+#[allow(unused_variables)]
+fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], offsets: &[[i32; 16]], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / QK_K;
     // The packed kernels' unit sums: Q4_K/Q5_K apply their minimums per 32 values
     // (`sub_sums`), Q6_K its offset per 16 (the blocks' own `bsums`, 146 i16 apart).
@@ -279,7 +283,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q4K => {
                 let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
                 if m >= PACKED_MIN_TOKENS && choice != Isa::Avx2 {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(std::ptr::null()), m, out);
                 } else if m > 1 {
                     // One token cannot amortise the four-row kernel's gathers (measured: slower
                     // for decode, as was a two-row variant); it reads rows whole instead.
@@ -291,7 +295,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q5K => {
                 let wb: &[BlockQ5K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(std::ptr::null()), m, out);
                 } else {
                     return generic::matmul_q8k(w, x, m, out);
                 }
@@ -299,7 +303,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q6K => {
                 let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(offsets.as_ptr().cast()), m, out);
                 } else {
                     tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
@@ -327,6 +331,19 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
         _ => return generic::matmul_q8k(w, x, m, out),
     }
     Ok(())
+}
+
+/// Where a chunk's Q6_K offsets (`QInput::Q8K::offsets`) start, shared by the tasks (read
+/// only); null where the kernel does not read them.
+#[derive(Clone, Copy)]
+struct OffsPtr(*const i32);
+unsafe impl Send for OffsPtr {}
+unsafe impl Sync for OffsPtr {}
+
+impl OffsPtr {
+    fn get(self) -> *const i32 {
+        self.0
+    }
 }
 
 /// Where a chunk's per-unit activation sums start, shared by the tasks (read only).
@@ -453,7 +470,7 @@ macro_rules! by_token_count {
 /// The K-quant types (Q8_K activations) through the packed kernel of `choice`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
+fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, offs: OffsPtr, m: usize, out: &mut [f32]) {
     // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
     // blocks and `sums` covers them.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
@@ -461,7 +478,7 @@ fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usi
     match (choice, B::UNITS) {
         (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF16, packed::Packed16::ZERO, 8, pack16, |wp, t0, nt, res| {
             by_token_count!(nt, res, 16, |NT, o| unsafe {
-                let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
+                let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0).with_offsets(offs.get(), kb, t0);
                 if units == 8 { packed::dot16_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot16_avx512::<NT, 16>(wp, &xs, o) }
             })
         }),
@@ -802,11 +819,11 @@ pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]
         check_cols(*cols, w.cols)?;
         return matmul_q32(isa_choice, w, blocks, *rows, out);
     }
-    let (QInput::Q8K { blocks, sub_sums, cols, rows }, true) = (x, uses_q8k(w.ttype)) else {
+    let (QInput::Q8K { blocks, sub_sums, offsets, cols, rows }, true) = (x, uses_q8k(w.ttype)) else {
         return matmul(w, x, out);
     };
     check_cols(*cols, w.cols)?;
-    matmul_kquant(isa_choice, w, blocks, sub_sums, *rows, out)
+    matmul_kquant(isa_choice, w, blocks, sub_sums, offsets, *rows, out)
 }
 
 /// For tests: Q4_K / Q6_K through candle's dot products, the path CPUs without AVX2 take.

@@ -240,6 +240,8 @@ pub struct Tokens<'a, const NT: usize> {
     pub x: [&'a [BlockQ8K]; NT],
     pub sums: [*const i16; NT],
     pub stride: usize,
+    /// Q6_K's offsets, 16 per block (`QInput::Q8K::offsets`), for the 512-bit kernel.
+    pub offs: [*const i32; NT],
 }
 
 impl<'a, const NT: usize> Tokens<'a, NT> {
@@ -250,7 +252,14 @@ impl<'a, const NT: usize> Tokens<'a, NT> {
             x: std::array::from_fn(|i| &x[(t0 + i) * kb..(t0 + i + 1) * kb]),
             sums: std::array::from_fn(|i| sums.wrapping_add((t0 + i) * kb * stride)),
             stride,
+            offs: [std::ptr::null(); NT],
         }
+    }
+
+    /// The same tokens with their Q6_K offsets, which start at `offs` (16 per block).
+    pub fn with_offsets(mut self, offs: *const i32, kb: usize, t0: usize) -> Self {
+        self.offs = std::array::from_fn(|i| offs.wrapping_add((t0 + i) * kb * 16));
+        self
     }
 }
 
@@ -652,7 +661,11 @@ mod simd {
             let xq: [*const u8; NT] = std::array::from_fn(|t| xs.x[t].get_unchecked(b).qs.as_ptr() as *const u8);
             let mut blk = [_mm512_setzero_ps(); NT];
             for u in 0..UNITS {
-                let mut ia = [_mm512_setzero_si512(); NT];
+                // Q6_K (16 units): each unit's sum starts at its -32 offset times the
+                // activations' sum, so its values count as signed and no bias term is left.
+                let mut ia: [__m512i; NT] = std::array::from_fn(|t| {
+                    if UNITS == 16 { _mm512_set1_epi32(*xs.offs[t].add(16 * b + u)) } else { _mm512_setzero_si512() }
+                });
                 for gi in 0..per_unit {
                     let g = u * per_unit + gi;
                     let wv = _mm512_load_si512(p.q[g].as_ptr() as *const _);
@@ -665,6 +678,12 @@ mod simd {
                 for t in 0..NT {
                     blk[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(ia[t]), sc, blk[t]);
                 }
+            }
+            if UNITS == 16 {
+                for t in 0..NT {
+                    acc[t] = _mm512_fmadd_ps(blk[t], _mm512_set1_ps(xs.x[t].get_unchecked(b).d), acc[t]);
+                }
+                continue;
             }
             let bf = _mm512_load_ps(p.bias_f.as_ptr());
             for t in 0..NT {
