@@ -272,10 +272,10 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
     #[allow(unused_variables)]
     let (sums, stride) = match w.ttype {
         TensorType::Q6K => (
-            SumsPtr(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()),
+            Shared(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()),
             std::mem::size_of::<BlockQ8K>() / 2,
         ),
-        _ => (SumsPtr(sub_sums.as_ptr().cast()), 8),
+        _ => (Shared(sub_sums.as_ptr().cast()), 8),
     };
     #[cfg(target_arch = "x86_64")]
     if choice.x86_simd() {
@@ -283,7 +283,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q4K => {
                 let wb: &[BlockQ4K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?;
                 if m >= PACKED_MIN_TOKENS && choice != Isa::Avx2 {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(std::ptr::null()), m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, Shared(std::ptr::null()), m, out);
                 } else if m > 1 {
                     // One token cannot amortise the four-row kernel's gathers (measured: slower
                     // for decode, as was a two-row variant); it reads rows whole instead.
@@ -295,7 +295,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q5K => {
                 let wb: &[BlockQ5K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(std::ptr::null()), m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, Shared(std::ptr::null()), m, out);
                 } else {
                     return generic::matmul_q8k(w, x, m, out);
                 }
@@ -303,7 +303,7 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q6K => {
                 let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, OffsPtr(offsets.as_ptr().cast()), m, out);
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, Shared(offsets.as_ptr().cast()), m, out);
                 } else {
                     tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
@@ -333,31 +333,27 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
     Ok(())
 }
 
-/// Where a chunk's Q6_K offsets (`QInput::Q8K::offsets`) start, shared by the tasks (read
-/// only); null where the kernel does not read them.
-#[derive(Clone, Copy)]
-struct OffsPtr(*const i32);
-unsafe impl Send for OffsPtr {}
-unsafe impl Sync for OffsPtr {}
-
-impl OffsPtr {
-    fn get(self) -> *const i32 {
-        self.0
+/// Where a chunk's activation data starts, shared by the tasks (read only): its per-unit sums
+/// (`SumsPtr`) or Q6_K's offsets (`OffsPtr`, null where the kernel does not read them).
+struct Shared<T>(*const T);
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
+impl<T> Copy for Shared<T> {}
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
 
-/// Where a chunk's per-unit activation sums start, shared by the tasks (read only).
-#[derive(Clone, Copy)]
-struct SumsPtr(*const i16);
-unsafe impl Send for SumsPtr {}
-unsafe impl Sync for SumsPtr {}
-
-impl SumsPtr {
+impl<T> Shared<T> {
     /// The pointer (a method, so closures capture the `Sync` wrapper rather than its field).
-    fn get(self) -> *const i16 {
+    fn get(self) -> *const T {
         self.0
     }
 }
+
+type SumsPtr = Shared<i16>;
+type OffsPtr = Shared<i32>;
 
 /// Rows of the packed kernels per task: unpacked once per call, then every token of the chunk
 /// runs through them (two groups of four for 256-bit vectors, one of eight rows for the
