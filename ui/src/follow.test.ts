@@ -9,8 +9,8 @@ describe("following the stream", () => {
     expect(atBottom(0, 300, 400)).toBe(true);
   });
 
-  // Regression (CI, stop 24): the view was set to the top without a wheel event, the answer
-  // grew before the scroll event came, and following put the view back at the end.
+  // A move made without a wheel (a scrollbar drag, a key) that the next token reaches before
+  // the scroll event does: following must not undo it.
   it("sees a move up that no scroll event has reported yet", () => {
     // Left at 600 of 1000; the answer has since grown to 1100.
     expect(movedUp(600, 0, 1100, 400)).toBe(true);
