@@ -353,9 +353,24 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     d.screenshot("desktop-reading-above.png");
     s.click_css("#jump-latest").expect("jump to latest");
     s.wait_until("const m = document.querySelector('#messages'); return m.scrollHeight - m.scrollTop - m.clientHeight <= 60;", LONG).expect("back at the end");
+    // Stopped, the answer is drawn by the stored view: its text must not vanish meanwhile.
+    s.script(
+        r#"const m = document.querySelector('#messages');
+           const answers = document.querySelectorAll('.msg.answer');
+           const id = answers[answers.length - 1].dataset.id;
+           window.__emptied = false;
+           new MutationObserver(() => {
+             const body = document.querySelector(`.msg.answer[data-id="${id}"] .answer-body`);
+             if (!body || !body.innerHTML.trim()) window.__emptied = true;
+           }).observe(m, { childList: true, subtree: true, characterData: true });
+           return true;"#,
+    )
+    .expect("watch the answer");
     s.click_css("#stop").expect("stop");
     s.wait_for(".msg.answer[data-status=cancelled]", LONG).expect("a cancelled answer");
     s.wait_for("#send", LONG).expect("ready again");
+    let emptied = s.script("return window.__emptied").expect("watched");
+    assert_eq!(emptied.as_bool(), Some(false), "the answer's text vanished as it stopped");
     s.end().expect("close the app");
 
     // Restart: the conversation is in the sidebar, and opens with both answers.

@@ -5,6 +5,7 @@ import { t, type Lang } from "../i18n";
 import { prefillSecondsLeft, reasoningPhase, type PrefillProgress } from "../stream";
 import { reasoningLabel, storedReasoningSeconds } from "../timer";
 import { Throttled } from "../throttle";
+import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
@@ -237,7 +238,7 @@ function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
   return (
     <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
       {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} />}
-      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} /> : null}
+      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} /> : null}
       <StatusLine m={m} />
       <div class="actions">
         <BranchNav m={m} view={view} />
@@ -264,7 +265,7 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
     <div class="msg answer status-streaming" data-id={m.id} data-status="streaming">
       {reasoning && <Reasoning text={reasoning} label={label} thinking={phase === "thinking"} />}
       {!reasoning && !answer && <div class="typing">{mine && lv.prefill ? prefillLine(l, lv.prefill) : "…"}</div>}
-      {answer && <Markdown text={answer} streaming={true} />}
+      {answer && <Markdown text={answer} streaming={true} id={m.id} />}
       <div class="actions">
         <BranchNav m={m} view={view} />
         {!mine && (
@@ -301,17 +302,31 @@ function Reasoning({ text, label, thinking }: { text: string; label: string; thi
   );
 }
 
-function Markdown({ text, streaming }: { text: string; streaming: boolean }) {
-  const [html, setHtml] = useState("");
+function Markdown({ text, streaming, id }: { text: string; streaming: boolean; id: number }) {
+  // A message that stops streaming is drawn by a new component: it starts from what the live
+  // one showed, not empty (the answer vanished until the render came back, and a reader
+  // scrolled up lost their place as the view collapsed and grew again).
+  const [html, setHtml] = useState(() => renderedAnswers.get(id) ?? "");
   const ref = useRef<HTMLDivElement>(null);
   const renderer = useRef<Throttled<string> | null>(null);
-  if (renderer.current === null) renderer.current = new Throttled((md) => api.render(md), (h) => setHtml(h), 100);
+  if (renderer.current === null)
+    renderer.current = new Throttled(
+      (md) => api.render(md),
+      (h) => {
+        renderedAnswers.set(id, h);
+        setHtml(h);
+      },
+      100,
+    );
   useEffect(() => renderer.current?.push(text, !streaming), [text, streaming]);
   useEffect(() => () => renderer.current?.cancel(), []);
   useEffect(() => addCopyButtons(ref.current, lang.value), [html]);
   // The core's renderer sanitised this HTML: the only HTML the UI puts into the page.
   return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: html }} />;
 }
+
+/** The last HTML each answer rendered to, for Markdown's first paint (the newest few kept). */
+const renderedAnswers = new Recent<number, string>(64);
 
 function addCopyButtons(root: HTMLElement | null, l: "zh" | "en") {
   root?.querySelectorAll(".code-block").forEach((block) => {
