@@ -21,6 +21,8 @@ pub mod q32;
 pub mod q4k;
 pub mod q6k;
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use crate::gguf::TensorType;
@@ -153,8 +155,8 @@ pub struct QWeight<'a> {
 /// Activations quantized for one family of weight types.
 pub enum QInput {
     /// `offsets`: each block's 16-value sums times -32, Q6_K's offset, with which the 512-bit
-    /// kernel starts each unit's integer sum (no separate bias term).
-    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, offsets: Vec<[i32; 16]>, rows: usize, cols: usize },
+    /// kernel starts each unit's integer sum (no separate bias term); made when first needed.
+    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, offsets: OnceLock<Vec<[i32; 16]>>, rows: usize, cols: usize },
     /// For the 32-value block types (Q8_0, Q4_0, Q4_1).
     Q8x32 { blocks: Vec<q32::BlockQ8x32>, rows: usize, cols: usize },
     Generic(generic::GenericInput),
@@ -221,8 +223,7 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
             .iter()
             .map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1]))
             .collect();
-        let offsets = blocks.iter().map(|b| b.bsums.map(|s| -32 * i32::from(s))).collect();
-        return Ok(QInput::Q8K { blocks, sub_sums, offsets, rows, cols });
+        return Ok(QInput::Q8K { blocks, sub_sums, offsets: OnceLock::new(), rows, cols });
     }
     if uses_q32(t) {
         if cols % q32::QK != 0 {
@@ -265,11 +266,10 @@ const PACKED_MIN_TOKENS: usize = 5;
 
 /// Q4_K, Q5_K and Q6_K with one of our implementations (`Scalar`: the portable reference).
 #[allow(unused_variables)]
-fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], offsets: &[[i32; 16]], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], offsets: &OnceLock<Vec<[i32; 16]>>, m: usize, out: &mut [f32]) -> Result<(), KernelError> {
     let kb = w.cols / QK_K;
     // The packed kernels' unit sums: Q4_K/Q5_K apply their minimums per 32 values
     // (`sub_sums`), Q6_K its offset per 16 (the blocks' own `bsums`, 146 i16 apart).
-    #[allow(unused_variables)]
     let (sums, stride) = match w.ttype {
         TensorType::Q6K => (
             Shared(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()),
@@ -303,7 +303,11 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
             TensorType::Q6K => {
                 let wb: &[BlockQ6K] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?;
                 if m >= PACKED_MIN_TOKENS {
-                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, Shared(offsets.as_ptr().cast()), m, out);
+                    let offs = match choice {
+                        Isa::Avx512 => Shared(offsets.get_or_init(|| x.iter().map(|b| b.bsums.map(|s| -32 * i32::from(s))).collect()).as_ptr().cast()),
+                        _ => Shared(std::ptr::null()),
+                    };
+                    matmul_packed_k(choice, wb, w.rows, kb, x, sums, stride, offs, m, out);
                 } else {
                     tiled(wb, w.rows, kb, x, m, out, q6k_dot(choice));
                 }
@@ -314,11 +318,10 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
     }
     #[cfg(target_arch = "aarch64")]
     if m >= PACKED_MIN_TOKENS && matches!(choice, Isa::Neon | Isa::NeonDot) {
-        let s = sums;
         match w.ttype {
-            TensorType::Q4K => matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, s, stride, m, out),
-            TensorType::Q5K => matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, s, stride, m, out),
-            TensorType::Q6K => matmul_packed_neon(choice, cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, s, stride, m, out),
+            TensorType::Q4K => matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, sums, stride, m, out),
+            TensorType::Q5K => matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, sums, stride, m, out),
+            TensorType::Q6K => matmul_packed_neon(choice, cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, sums, stride, m, out),
             t => return Err(KernelError::Unsupported(t.name())),
         }
         return Ok(());
@@ -353,6 +356,7 @@ impl<T> Shared<T> {
 }
 
 type SumsPtr = Shared<i16>;
+#[cfg(target_arch = "x86_64")]
 type OffsPtr = Shared<i32>;
 
 /// Rows of the packed kernels per task: unpacked once per call, then every token of the chunk
