@@ -54,6 +54,5 @@ fn main() {
     // generate_context! embeds ui/dist when this crate compiles, and tauri_build does not watch
     // it: without this, a rebuilt UI alone left the binary serving the old one.
     println!("cargo:rerun-if-changed=../ui/dist");
-    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)))
-        .expect("tauri build step");
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS))).expect("tauri build step");
 }

@@ -8,7 +8,13 @@ use fin_r1_engine::sampler::Rng;
 fn main() {
     let mut rng = Rng::new(1);
     let only: Option<String> = std::env::args().nth(1);
-    let types = [(TensorType::Q4K, 18944, 3584), (TensorType::Q6K, 3584, 18944), (TensorType::Q5K, 18944, 3584), (TensorType::Q8_0, 18944, 3584), (TensorType::Q4_1, 18944, 3584)];
+    let types = [
+        (TensorType::Q4K, 18944, 3584),
+        (TensorType::Q6K, 3584, 18944),
+        (TensorType::Q5K, 18944, 3584),
+        (TensorType::Q8_0, 18944, 3584),
+        (TensorType::Q4_1, 18944, 3584),
+    ];
     for (t, rows, cols) in types.into_iter().filter(|(t, ..)| only.as_deref().is_none_or(|o| o.eq_ignore_ascii_case(t.name()))) {
         let (be, bb) = t.block();
         let mut bytes: Vec<u8> = (0..rows * cols / be as usize * bb as usize).map(|_| rng.next_u64() as u8).collect();
@@ -33,7 +39,11 @@ fn main() {
                 let block_dots = (rows * cols / 256 * m) as f64;
                 println!(
                     "{} {rows}x{cols} m={m} {}: {:.1} ms, {:.2} ns per block-dot (all threads), {:.1} GB/s weights",
-                    t.name(), isa.name(), s * 1e3, s * 1e9 / block_dots, bytes.len() as f64 / s / 1e9
+                    t.name(),
+                    isa.name(),
+                    s * 1e3,
+                    s * 1e9 / block_dots,
+                    bytes.len() as f64 / s / 1e9
                 );
             }
         }

@@ -34,9 +34,7 @@ impl CustomOp2 for SiluMul {
 
     fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (CpuStorage::F32(g), CpuStorage::F32(u)) = (s1, s2) else { bail!("silu_mul: f32 expected") };
-        let (Some((g0, g1)), Some((u0, u1))) = (l1.contiguous_offsets(), l2.contiguous_offsets()) else {
-            bail!("silu_mul: inputs not contiguous")
-        };
+        let (Some((g0, g1)), Some((u0, u1))) = (l1.contiguous_offsets(), l2.contiguous_offsets()) else { bail!("silu_mul: inputs not contiguous") };
         let (g, u) = (&g[g0..g1], &u[u0..u1]);
         let mut out = vec![0f32; g.len()];
         const CHUNK: usize = 4096;

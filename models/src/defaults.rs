@@ -39,22 +39,10 @@ impl ModelFamily {
     pub fn default_sampling(self) -> SamplingParams {
         match self {
             // Fin-R1's README and generation_config (Qwen2.5's): 0.7 / 0.8 / top-k 20 / 1.05.
-            Self::FinR1 => SamplingParams {
-                temperature: 0.7,
-                top_p: 0.8,
-                top_k: 20,
-                repetition_penalty: 1.05,
-                max_tokens: 4000,
-                ..SamplingParams::default()
-            },
-            Self::R1Distill => SamplingParams {
-                temperature: 0.6,
-                top_p: 0.95,
-                top_k: 0,
-                repetition_penalty: 1.0,
-                max_tokens: 4000,
-                ..SamplingParams::default()
-            },
+            Self::FinR1 => SamplingParams { temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05, max_tokens: 4000, ..SamplingParams::default() },
+            Self::R1Distill => {
+                SamplingParams { temperature: 0.6, top_p: 0.95, top_k: 0, repetition_penalty: 1.0, max_tokens: 4000, ..SamplingParams::default() }
+            }
             Self::Other => SamplingParams::default(),
         }
     }

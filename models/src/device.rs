@@ -57,12 +57,8 @@ impl DeviceChoice {
         let unavailable = |reason: String| EngineError::DeviceUnavailable { device: self.as_str().into(), reason };
         match self {
             Self::Cpu => Ok(Device::Cpu),
-            Self::Cuda if !cfg!(feature = "cuda") => {
-                Err(unavailable("this build has no CUDA support (build with --features cuda)".into()))
-            }
-            Self::Metal if !cfg!(feature = "metal") => {
-                Err(unavailable("this build has no Metal support (build with --features metal)".into()))
-            }
+            Self::Cuda if !cfg!(feature = "cuda") => Err(unavailable("this build has no CUDA support (build with --features cuda)".into())),
+            Self::Metal if !cfg!(feature = "metal") => Err(unavailable("this build has no Metal support (build with --features metal)".into())),
             Self::Cuda => Device::new_cuda(0).map_err(|e| unavailable(e.to_string())),
             Self::Metal => Device::new_metal(0).map_err(|e| unavailable(e.to_string())),
         }

@@ -8,17 +8,27 @@ use serde::{Deserialize, Serialize};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum GenerationEvent {
     /// A piece of the reasoning chain (inside `<think>…</think>`).
-    Reasoning { text: String },
+    Reasoning {
+        text: String,
+    },
     /// A piece of the answer.
-    Answer { text: String },
+    Answer {
+        text: String,
+    },
     /// Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
     /// included). Sent before the first forward pass and after each; a consumer that shows no
     /// progress ignores it.
-    Prefill { done: usize, total: usize },
+    Prefill {
+        done: usize,
+        total: usize,
+    },
     Usage(Usage),
     /// The generation ended; always the last event unless an `Error` came instead.
     Done(Done),
-    Error { kind: ErrorKind, message: String },
+    Error {
+        kind: ErrorKind,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

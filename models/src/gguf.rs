@@ -252,16 +252,10 @@ impl<R: Read> Cursor<R> {
     }
     fn bytes(&mut self, n: u64, what: &str) -> Result<Vec<u8>> {
         if n > self.remaining() {
-            return Err(EngineError::Truncated(format!(
-                "{what} needs {n} bytes at offset {}, the file has {} left",
-                self.pos,
-                self.remaining()
-            )));
+            return Err(EngineError::Truncated(format!("{what} needs {n} bytes at offset {}, the file has {} left", self.pos, self.remaining())));
         }
         let mut buf = vec![0u8; n as usize];
-        self.inner.read_exact(&mut buf).map_err(|e| {
-            EngineError::Truncated(format!("reading {what} at offset {}: {e}", self.pos))
-        })?;
+        self.inner.read_exact(&mut buf).map_err(|e| EngineError::Truncated(format!("reading {what} at offset {}: {e}", self.pos)))?;
         self.pos += n;
         Ok(buf)
     }
@@ -302,8 +296,7 @@ impl<R: Read> Cursor<R> {
             self.charge(n, what)?;
         }
         let bytes = self.bytes(n, what)?;
-        String::from_utf8(bytes)
-            .map_err(|_| EngineError::Malformed(format!("{what} is not valid UTF-8")))
+        String::from_utf8(bytes).map_err(|_| EngineError::Malformed(format!("{what} is not valid UTF-8")))
     }
     fn value(&mut self, type_id: u32, key: &str, depth: usize) -> Result<MetaValue> {
         Ok(match type_id {
@@ -317,18 +310,12 @@ impl<R: Read> Cursor<R> {
             7 => match self.array::<1>(key)?[0] {
                 0 => MetaValue::Bool(false),
                 1 => MetaValue::Bool(true),
-                b => {
-                    return Err(EngineError::Malformed(format!(
-                        "metadata {key:?}: boolean byte {b}"
-                    )))
-                }
+                b => return Err(EngineError::Malformed(format!("metadata {key:?}: boolean byte {b}"))),
             },
             8 => MetaValue::String(self.string(key)?),
             9 => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return Err(EngineError::Malformed(format!(
-                        "metadata {key:?}: arrays nested deeper than {MAX_ARRAY_DEPTH}"
-                    )));
+                    return Err(EngineError::Malformed(format!("metadata {key:?}: arrays nested deeper than {MAX_ARRAY_DEPTH}")));
                 }
                 let elem_type = self.u32(key)?;
                 let count = self.len(key)?;
@@ -337,20 +324,20 @@ impl<R: Read> Cursor<R> {
                     2 | 3 => 2,
                     4..=6 => 4,
                     10..=12 => 8,
-                    8 => if self.version == 1 { 4 } else { 8 },
-                    9 => 12,
-                    t => {
-                        return Err(EngineError::Malformed(format!(
-                            "metadata {key:?}: unknown array element type {t}"
-                        )))
+                    8 => {
+                        if self.version == 1 {
+                            4
+                        } else {
+                            8
+                        }
                     }
+                    9 => 12,
+                    t => return Err(EngineError::Malformed(format!("metadata {key:?}: unknown array element type {t}"))),
                 };
                 // Checked before allocating: a lying count cannot make us reserve memory the
                 // file could never fill.
                 if count.saturating_mul(min_size) > self.remaining() {
-                    return Err(EngineError::Truncated(format!(
-                        "metadata {key:?} declares {count} array elements, more than the file holds"
-                    )));
+                    return Err(EngineError::Truncated(format!("metadata {key:?} declares {count} array elements, more than the file holds")));
                 }
                 self.charge(count.saturating_mul(std::mem::size_of::<MetaValue>() as u64), key)?;
                 let mut out = Vec::with_capacity(count as usize);
@@ -362,11 +349,7 @@ impl<R: Read> Cursor<R> {
             10 => MetaValue::U64(u64::from_le_bytes(self.array(key)?)),
             11 => MetaValue::I64(i64::from_le_bytes(self.array(key)?)),
             12 => MetaValue::F64(f64::from_le_bytes(self.array(key)?)),
-            t => {
-                return Err(EngineError::Malformed(format!(
-                    "metadata {key:?}: unknown value type {t}"
-                )))
-            }
+            t => return Err(EngineError::Malformed(format!("metadata {key:?}: unknown value type {t}"))),
         })
     }
 }
@@ -385,14 +368,8 @@ impl GgufFile {
     }
 
     fn parse(path: &Path, check_data: bool) -> Result<Self> {
-        let file = File::open(path).map_err(|source| EngineError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
-        let size = file
-            .metadata()
-            .map_err(|source| EngineError::Open { path: path.to_owned(), source })?
-            .len();
+        let file = File::open(path).map_err(|source| EngineError::Open { path: path.to_owned(), source })?;
+        let size = file.metadata().map_err(|source| EngineError::Open { path: path.to_owned(), source })?.len();
         let mut c = Cursor { inner: BufReader::with_capacity(1 << 20, file), pos: 0, size, version: 3, decoded: 0 };
 
         if size < 4 {
@@ -412,13 +389,9 @@ impl GgufFile {
         // Smallest possible entries: a kv is a length, a type and one byte; a tensor info a
         // name length, a dimension count, a type and an offset.
         let prefix = if version == 1 { 4 } else { 8 };
-        let needed = n_kv
-            .saturating_mul(prefix + 5)
-            .saturating_add(n_tensors.saturating_mul(prefix + 16));
+        let needed = n_kv.saturating_mul(prefix + 5).saturating_add(n_tensors.saturating_mul(prefix + 16));
         if needed > c.remaining() {
-            return Err(EngineError::Truncated(format!(
-                "header declares {n_tensors} tensors and {n_kv} metadata entries, more than the file holds"
-            )));
+            return Err(EngineError::Truncated(format!("header declares {n_tensors} tensors and {n_kv} metadata entries, more than the file holds")));
         }
 
         let mut metadata = BTreeMap::new();
@@ -434,9 +407,7 @@ impl GgufFile {
             let name = c.string("tensor name")?;
             let n_dims = c.u32(&name)?;
             if n_dims == 0 || n_dims > MAX_TENSOR_DIMS {
-                return Err(EngineError::Malformed(format!(
-                    "tensor {name:?} has {n_dims} dimensions (1 to {MAX_TENSOR_DIMS} allowed)"
-                )));
+                return Err(EngineError::Malformed(format!("tensor {name:?} has {n_dims} dimensions (1 to {MAX_TENSOR_DIMS} allowed)")));
             }
             let mut dims = Vec::with_capacity(n_dims as usize);
             for _ in 0..n_dims {
@@ -447,8 +418,7 @@ impl GgufFile {
                 dims.push(d);
             }
             let type_id = c.u32(&name)?;
-            let ttype = TensorType::from_id(type_id)
-                .ok_or_else(|| EngineError::UnsupportedTensorType { tensor: name.clone(), type_id })?;
+            let ttype = TensorType::from_id(type_id).ok_or_else(|| EngineError::UnsupportedTensorType { tensor: name.clone(), type_id })?;
             let offset = c.u64(&name)?;
             let n_elems = dims
                 .iter()
@@ -462,9 +432,8 @@ impl GgufFile {
                     ttype.name()
                 )));
             }
-            let n_bytes = (n_elems / block_elems)
-                .checked_mul(block_bytes)
-                .ok_or_else(|| EngineError::Malformed(format!("tensor {name:?}: byte size overflows")))?;
+            let n_bytes =
+                (n_elems / block_elems).checked_mul(block_bytes).ok_or_else(|| EngineError::Malformed(format!("tensor {name:?}: byte size overflows")))?;
             tensors.push(TensorInfo { name, dims, ttype, offset, n_bytes });
         }
 
@@ -472,12 +441,7 @@ impl GgufFile {
             None => DEFAULT_ALIGNMENT,
             Some(v) => match v.as_u64() {
                 Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => a,
-                _ => {
-                    return Err(EngineError::InvalidMetadata {
-                        key: "general.alignment".into(),
-                        problem: format!("{v:?} is not a power of two"),
-                    })
-                }
+                _ => return Err(EngineError::InvalidMetadata { key: "general.alignment".into(), problem: format!("{v:?} is not a power of two") }),
             },
         };
         let data_offset = c.pos.div_ceil(alignment) * alignment;
@@ -485,10 +449,7 @@ impl GgufFile {
         for t in tensors.iter().filter(|_| check_data) {
             let end = t.offset.checked_add(t.n_bytes);
             if t.offset % alignment != 0 {
-                return Err(EngineError::Malformed(format!(
-                    "tensor {:?}: offset {} is not aligned to {alignment}",
-                    t.name, t.offset
-                )));
+                return Err(EngineError::Malformed(format!("tensor {:?}: offset {} is not aligned to {alignment}", t.name, t.offset)));
             }
             match end {
                 Some(end) if end <= data_len => {}
@@ -519,10 +480,8 @@ impl GgufFile {
     /// A required unsigned integer, named in the error when absent or of the wrong kind.
     pub fn require_u64(&self, key: &str) -> Result<u64> {
         let v = self.get(key).ok_or_else(|| EngineError::MissingMetadata(key.to_owned()))?;
-        v.as_u64().ok_or_else(|| EngineError::InvalidMetadata {
-            key: key.to_owned(),
-            problem: format!("expected an unsigned integer, found {}", v.type_name()),
-        })
+        v.as_u64()
+            .ok_or_else(|| EngineError::InvalidMetadata { key: key.to_owned(), problem: format!("expected an unsigned integer, found {}", v.type_name()) })
     }
 
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>> {
@@ -535,17 +494,14 @@ impl GgufFile {
     pub fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| EngineError::InvalidMetadata {
-                key: key.to_owned(),
-                problem: format!("expected a number, found {}", v.type_name()),
-            }),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| EngineError::InvalidMetadata { key: key.to_owned(), problem: format!("expected a number, found {}", v.type_name()) }),
         }
     }
 }
 
 fn printable(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|&b| if b.is_ascii_graphic() { (b as char).to_string() } else { format!("\\x{b:02x}") })
-        .collect()
+    bytes.iter().map(|&b| if b.is_ascii_graphic() { (b as char).to_string() } else { format!("\\x{b:02x}") }).collect()
 }

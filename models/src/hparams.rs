@@ -38,9 +38,7 @@ pub struct HParams {
 
 impl HParams {
     pub fn from_gguf(g: &GgufFile) -> Result<Self> {
-        let arch_name = g
-            .str("general.architecture")
-            .ok_or_else(|| EngineError::MissingMetadata("general.architecture".into()))?;
+        let arch_name = g.str("general.architecture").ok_or_else(|| EngineError::MissingMetadata("general.architecture".into()))?;
         let arch = match arch_name {
             "qwen2" => Architecture::Qwen2,
             "llama" => Architecture::Llama,
@@ -50,10 +48,7 @@ impl HParams {
         let bounded = |k: &str, lo: u64, hi: u64| -> Result<usize> {
             let v = g.require_u64(&key(k))?;
             if v < lo || v > hi {
-                return Err(EngineError::InvalidMetadata {
-                    key: key(k),
-                    problem: format!("{v} is outside {lo}..={hi}"),
-                });
+                return Err(EngineError::InvalidMetadata { key: key(k), problem: format!("{v} is outside {lo}..={hi}") });
             }
             Ok(v as usize)
         };
@@ -100,44 +95,19 @@ impl HParams {
         let context_length = bounded("context_length", 1, 1 << 24)?;
         let rms_eps = g.opt_f64(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-6);
         if !(rms_eps > 0.0 && rms_eps < 1.0) {
-            return Err(EngineError::InvalidMetadata {
-                key: key("attention.layer_norm_rms_epsilon"),
-                problem: format!("{rms_eps} is not in (0, 1)"),
-            });
+            return Err(EngineError::InvalidMetadata { key: key("attention.layer_norm_rms_epsilon"), problem: format!("{rms_eps} is not in (0, 1)") });
         }
         let rope_base = g.opt_f64(&key("rope.freq_base"))?.unwrap_or(10_000.0);
         if !(rope_base.is_finite() && rope_base > 1.0) {
-            return Err(EngineError::InvalidMetadata {
-                key: key("rope.freq_base"),
-                problem: format!("{rope_base} is not a usable rotary base"),
-            });
+            return Err(EngineError::InvalidMetadata { key: key("rope.freq_base"), problem: format!("{rope_base} is not a usable rotary base") });
         }
-        let embd = g
-            .tensor("token_embd.weight")
-            .ok_or_else(|| EngineError::MissingTensor("token_embd.weight".into()))?;
+        let embd = g.tensor("token_embd.weight").ok_or_else(|| EngineError::MissingTensor("token_embd.weight".into()))?;
         if embd.dims.len() != 2 || embd.dims[0] != hidden as u64 {
-            return Err(EngineError::TensorShape {
-                name: embd.name.clone(),
-                found: embd.dims.clone(),
-                expected: vec![hidden as u64, 0],
-            });
+            return Err(EngineError::TensorShape { name: embd.name.clone(), found: embd.dims.clone(), expected: vec![hidden as u64, 0] });
         }
         let n_vocab = embd.dims[1] as usize;
         let tied_embeddings = g.tensor("output.weight").is_none();
-        let hp = Self {
-            arch,
-            n_layer,
-            hidden,
-            ffn,
-            n_head,
-            n_head_kv,
-            head_dim,
-            context_length,
-            rms_eps,
-            rope_base,
-            n_vocab,
-            tied_embeddings,
-        };
+        let hp = Self { arch, n_layer, hidden, ffn, n_head, n_head_kv, head_dim, context_length, rms_eps, rope_base, n_vocab, tied_embeddings };
         hp.check_tensors(g)?;
         Ok(hp)
     }
@@ -178,9 +148,7 @@ impl HParams {
             match g.tensor(&name) {
                 None if required => return Err(EngineError::MissingTensor(name)),
                 None => {}
-                Some(t) if t.dims != shape => {
-                    return Err(EngineError::TensorShape { name, found: t.dims.clone(), expected: shape })
-                }
+                Some(t) if t.dims != shape => return Err(EngineError::TensorShape { name, found: t.dims.clone(), expected: shape }),
                 Some(_) => {}
             }
         }

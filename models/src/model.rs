@@ -111,18 +111,7 @@ impl Model {
             });
         }
         let (cos, sin) = rope_tables(&hp, max_positions, device)?;
-        Ok(Self {
-            hp,
-            embed,
-            layers,
-            norm,
-            output,
-            cos,
-            sin,
-            device: device.clone(),
-            max_positions,
-            cached: 0,
-        })
+        Ok(Self { hp, embed, layers, norm, output, cos, sin, device: device.clone(), max_positions, cached: 0 })
     }
 
     pub fn max_positions(&self) -> usize {
@@ -211,9 +200,8 @@ impl Model {
             let a = layer.attention(&h, &hp, &cos, &sin, mask.as_ref(), self.max_positions)?;
             x = (x + a)?;
             let h = candle_nn::ops::rms_norm(&x, &layer.ffn_norm, hp.rms_eps as f32)?;
-            let [gate, up]: [Tensor; 2] = Linear::forward_shared(&[&layer.gate, &layer.up], &h)?
-                .try_into()
-                .map_err(|_| EngineError::Compute("gate/up projection".into()))?;
+            let [gate, up]: [Tensor; 2] =
+                Linear::forward_shared(&[&layer.gate, &layer.up], &h)?.try_into().map_err(|_| EngineError::Compute("gate/up projection".into()))?;
             x = (x + layer.down.forward(&crate::cpu_ops::silu_mul(&gate, &up)?)?)?;
         }
         self.cached = pos + seq;
@@ -225,20 +213,10 @@ impl Model {
 }
 
 impl Layer {
-    fn attention(
-        &mut self,
-        x: &Tensor,
-        hp: &HParams,
-        cos: &Tensor,
-        sin: &Tensor,
-        mask: Option<&Tensor>,
-        max_positions: usize,
-    ) -> Result<Tensor> {
+    fn attention(&mut self, x: &Tensor, hp: &HParams, cos: &Tensor, sin: &Tensor, mask: Option<&Tensor>, max_positions: usize) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
         let a = &self.attn;
-        let [q, k, v]: [Tensor; 3] = Linear::forward_shared(&[&a.q, &a.k, &a.v], x)?
-            .try_into()
-            .map_err(|_| EngineError::Compute("q/k/v projection".into()))?;
+        let [q, k, v]: [Tensor; 3] = Linear::forward_shared(&[&a.q, &a.k, &a.v], x)?.try_into().map_err(|_| EngineError::Compute("q/k/v projection".into()))?;
         let proj = |t: Tensor, bias: &Option<Tensor>, heads: usize| -> Result<Tensor> {
             let mut t = t;
             if let Some(bias) = bias {
@@ -252,14 +230,8 @@ impl Layer {
         // llama.cpp's converter permutes llama's q/k rows so that rotary pairs are adjacent;
         // qwen2 keeps the two halves apart (NeoX layout).
         let (q, k) = match hp.arch {
-            Architecture::Llama => (
-                candle_nn::rotary_emb::rope_i(&q, cos, sin)?,
-                candle_nn::rotary_emb::rope_i(&k, cos, sin)?,
-            ),
-            Architecture::Qwen2 => (
-                candle_nn::rotary_emb::rope(&q, cos, sin)?,
-                candle_nn::rotary_emb::rope(&k, cos, sin)?,
-            ),
+            Architecture::Llama => (candle_nn::rotary_emb::rope_i(&q, cos, sin)?, candle_nn::rotary_emb::rope_i(&k, cos, sin)?),
+            Architecture::Qwen2 => (candle_nn::rotary_emb::rope(&q, cos, sin)?, candle_nn::rotary_emb::rope(&k, cos, sin)?),
         };
         let (k, v) = self.cache.append(&k, &v, max_positions)?;
         // Grouped-query attention without copying K/V per query head: the query heads that
@@ -273,10 +245,7 @@ impl Layer {
         }
         let att = crate::cpu_ops::softmax_last_dim(&att)?;
         let y = att.matmul(&v)?;
-        let y = y
-            .reshape((b, hp.n_head, seq, hp.head_dim))?
-            .transpose(1, 2)?
-            .reshape((b, seq, hp.n_head * hp.head_dim))?;
+        let y = y.reshape((b, hp.n_head, seq, hp.head_dim))?.transpose(1, 2)?.reshape((b, seq, hp.n_head * hp.head_dim))?;
         Ok(a.o.forward(&y)?)
     }
 }
@@ -297,9 +266,7 @@ fn causal_mask(seq: usize, pos: usize, group: usize, device: &Device) -> Result<
 
 fn rope_tables(hp: &HParams, positions: usize, device: &Device) -> Result<(Tensor, Tensor)> {
     let half = hp.head_dim / 2;
-    let inv: Vec<f32> = (0..half)
-        .map(|i| 1.0 / (hp.rope_base.powf(2.0 * i as f64 / hp.head_dim as f64)) as f32)
-        .collect();
+    let inv: Vec<f32> = (0..half).map(|i| 1.0 / (hp.rope_base.powf(2.0 * i as f64 / hp.head_dim as f64)) as f32).collect();
     let inv = Tensor::from_vec(inv, (1, half), device)?;
     let t = Tensor::arange(0u32, positions as u32, device)?.to_dtype(DType::F32)?.reshape((positions, 1))?;
     let freqs = t.matmul(&inv)?;
@@ -316,4 +283,3 @@ pub fn argmax(logits: &[f32]) -> u32 {
     }
     best as u32
 }
-

@@ -411,7 +411,8 @@ mod tests {
 
     fn wait_for_kv_files(dir: &Path, n: usize) -> Vec<PathBuf> {
         for _ in 0..500 {
-            let files: Vec<PathBuf> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "kv")).collect();
+            let files: Vec<PathBuf> =
+                std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "kv")).collect();
             if files.len() >= n {
                 return files;
             }

@@ -364,15 +364,10 @@ pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>,
     }
     let tied = !table.iter().any(|(n, ..)| n == "output.weight");
     table.sort_by(|a, b| a.0.cmp(&b.0));
-    let n_vocab = table
-        .iter()
-        .find(|(n, ..)| n == "token_embd.weight")
-        .map(|(_, _, s, _)| s[0])
-        .ok_or_else(|| err("the checkpoint has no model.embed_tokens.weight"))?;
+    let n_vocab =
+        table.iter().find(|(n, ..)| n == "token_embd.weight").map(|(_, _, s, _)| s[0]).ok_or_else(|| err("the checkpoint has no model.embed_tokens.weight"))?;
     let tok = tokenizer_meta(dir, n_vocab, &config)?;
-    let template = read_json(&dir.join("tokenizer_config.json"))
-        .ok()
-        .and_then(|v| v["chat_template"].as_str().map(str::to_owned));
+    let template = read_json(&dir.join("tokenizer_config.json")).ok().and_then(|v| v["chat_template"].as_str().map(str::to_owned));
 
     let mut meta: Vec<(String, Meta)> = vec![
         ("general.architecture".into(), Meta::Str("qwen2".into())),
@@ -463,10 +458,7 @@ fn write_gguf(
             return Err(EngineError::Cancelled);
         }
         on_tensor(i, total, name);
-        let tensor = st
-            .load(hf, &Device::Cpu)
-            .and_then(|x| x.to_dtype(DType::F32))
-            .map_err(|e| err(format!("reading {hf}: {e}")))?;
+        let tensor = st.load(hf, &Device::Cpu).and_then(|x| x.to_dtype(DType::F32)).map_err(|e| err(format!("reading {hf}: {e}")))?;
         let q = QTensor::quantize(&tensor, *t).map_err(|e| err(format!("quantizing {hf} to {t:?}: {e}")))?;
         let data = q.data().map_err(|e| err(format!("{name}: {e}")))?;
         if data.len() as u64 != n_bytes(*t, shape.iter().product()) {

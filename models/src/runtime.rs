@@ -151,11 +151,7 @@ impl Runtime {
         let device = opts.device.open()?;
         let context = opts.context.unwrap_or(DEFAULT_CONTEXT).min(hp.context_length).max(16);
         let token_text = |id: Option<u32>| id.and_then(|id| tokenizer.token_text(id)).unwrap_or_default();
-        let template = ChatTemplate::new(
-            g.str("tokenizer.chat_template"),
-            token_text(tokenizer.bos),
-            token_text(tokenizer.eos),
-        )?;
+        let template = ChatTemplate::new(g.str("tokenizer.chat_template"), token_text(tokenizer.bos), token_text(tokenizer.eos))?;
         let file_name = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let name = g.str("general.name").map(str::to_owned);
         let info = ModelInfo {
@@ -344,23 +340,13 @@ impl Runtime {
 
     /// Runs one generation, sending its events to `sink`; `sink` returning false (nobody is
     /// listening any more) cancels it like the token does.
-    pub fn generate(
-        &mut self,
-        req: &GenerationRequest,
-        cancel: &CancelToken,
-        sink: &mut dyn FnMut(GenerationEvent) -> bool,
-    ) {
+    pub fn generate(&mut self, req: &GenerationRequest, cancel: &CancelToken, sink: &mut dyn FnMut(GenerationEvent) -> bool) {
         if let Err(e) = self.try_generate(req, cancel, sink) {
             sink(GenerationEvent::error(&e));
         }
     }
 
-    fn try_generate(
-        &mut self,
-        req: &GenerationRequest,
-        cancel: &CancelToken,
-        sink: &mut dyn FnMut(GenerationEvent) -> bool,
-    ) -> Result<()> {
+    fn try_generate(&mut self, req: &GenerationRequest, cancel: &CancelToken, sink: &mut dyn FnMut(GenerationEvent) -> bool) -> Result<()> {
         let start = Instant::now();
         let params = req.sampling.clone().unwrap_or_else(|| self.info.default_sampling());
         params.validate().map_err(|e| EngineError::InvalidRequest(e.to_string()))?;
@@ -378,9 +364,7 @@ impl Runtime {
         let mut listening = true;
         let prefill_start = Instant::now();
         let total = prompt.tokens.len();
-        let prefilled = self.prefill_with(&prompt.tokens, prompt.shared_tokens, cancel, &mut |done| {
-            sink(GenerationEvent::Prefill { done, total })
-        })?;
+        let prefilled = self.prefill_with(&prompt.tokens, prompt.shared_tokens, cancel, &mut |done| sink(GenerationEvent::Prefill { done, total }))?;
         let Some((mut logits, reused)) = prefilled else {
             return self.finish(usage, done, sink);
         };

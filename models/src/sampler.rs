@@ -25,15 +25,7 @@ pub struct SamplingParams {
 
 impl Default for SamplingParams {
     fn default() -> Self {
-        Self {
-            temperature: 0.8,
-            top_p: 0.95,
-            top_k: 40,
-            repetition_penalty: 1.0,
-            max_tokens: 2048,
-            seed: None,
-            stop: Vec::new(),
-        }
+        Self { temperature: 0.8, top_p: 0.95, top_k: 40, repetition_penalty: 1.0, max_tokens: 2048, seed: None, stop: Vec::new() }
     }
 }
 
@@ -58,24 +50,48 @@ fn out(field: &'static str, value: impl ToString, range: &'static str) -> Sampli
 }
 
 fn check_temperature(t: f32) -> Result<(), SamplingError> {
-    if t.is_finite() && (0.0..=2.0).contains(&t) { Ok(()) } else { Err(out("temperature", t, "0 (greedy) to 2")) }
+    if t.is_finite() && (0.0..=2.0).contains(&t) {
+        Ok(())
+    } else {
+        Err(out("temperature", t, "0 (greedy) to 2"))
+    }
 }
 fn check_top_p(p: f32) -> Result<(), SamplingError> {
-    if p > 0.0 && p <= 1.0 { Ok(()) } else { Err(out("top_p", p, "above 0, at most 1")) }
+    if p > 0.0 && p <= 1.0 {
+        Ok(())
+    } else {
+        Err(out("top_p", p, "above 0, at most 1"))
+    }
 }
 fn check_top_k(k: usize) -> Result<(), SamplingError> {
-    if k <= 1_000 { Ok(()) } else { Err(out("top_k", k, "0 (off) to 1000")) }
+    if k <= 1_000 {
+        Ok(())
+    } else {
+        Err(out("top_k", k, "0 (off) to 1000"))
+    }
 }
 fn check_repetition_penalty(r: f32) -> Result<(), SamplingError> {
-    if r.is_finite() && r > 0.0 && r <= 2.0 { Ok(()) } else { Err(out("repetition_penalty", r, "above 0, at most 2 (1 is off)")) }
+    if r.is_finite() && r > 0.0 && r <= 2.0 {
+        Ok(())
+    } else {
+        Err(out("repetition_penalty", r, "above 0, at most 2 (1 is off)"))
+    }
 }
 fn check_max_tokens(m: usize) -> Result<(), SamplingError> {
-    if (1..=MAX_TOKENS_LIMIT).contains(&m) { Ok(()) } else { Err(out("max_tokens", m, "1 to 32768")) }
+    if (1..=MAX_TOKENS_LIMIT).contains(&m) {
+        Ok(())
+    } else {
+        Err(out("max_tokens", m, "1 to 32768"))
+    }
 }
 /// Seeds a UI can show and give back exactly: JavaScript numbers hold integers up to 2^53 − 1.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
 fn check_seed(seed: u64) -> Result<(), SamplingError> {
-    if seed <= MAX_SEED { Ok(()) } else { Err(out("seed", seed, "0 to 9007199254740991 (2^53 - 1)")) }
+    if seed <= MAX_SEED {
+        Ok(())
+    } else {
+        Err(out("seed", seed, "0 to 9007199254740991 (2^53 - 1)"))
+    }
 }
 fn check_stop(stop: &[String]) -> Result<(), SamplingError> {
     if stop.len() > MAX_STOPS {
@@ -229,8 +245,7 @@ impl Sampler {
         if p.temperature <= 0.0 {
             return crate::model::argmax(logits);
         }
-        let mut cand: Vec<(u32, f32)> =
-            logits.iter().enumerate().filter(|(_, l)| l.is_finite()).map(|(i, &l)| (i as u32, l)).collect();
+        let mut cand: Vec<(u32, f32)> = logits.iter().enumerate().filter(|(_, l)| l.is_finite()).map(|(i, &l)| (i as u32, l)).collect();
         if cand.is_empty() {
             return 0;
         }

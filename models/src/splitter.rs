@@ -21,7 +21,9 @@ enum State {
     Reasoning,
     /// After `</think>`: an `<answer>` may open the answer.
     AfterThink,
-    Answer { wrapped: bool },
+    Answer {
+        wrapped: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,8 +132,7 @@ impl ThinkSplitter {
                         i += c.len_utf8();
                         continue;
                     }
-                    let tags: &[&'static str] =
-                        if self.state == State::Start { &["<think>", "<answer>"] } else { &["<answer>"] };
+                    let tags: &[&'static str] = if self.state == State::Start { &["<think>", "<answer>"] } else { &["<answer>"] };
                     match match_tag(rest, tags, finished) {
                         Match::NeedMore => break,
                         Match::Tag("<think>") => {

@@ -74,12 +74,7 @@ impl StopMatcher {
             self.held.clear();
             return (out, true);
         }
-        let keep = self
-            .held
-            .char_indices()
-            .map(|(i, _)| i)
-            .find(|&i| self.stops.iter().any(|s| s.starts_with(&self.held[i..])))
-            .unwrap_or(self.held.len());
+        let keep = self.held.char_indices().map(|(i, _)| i).find(|&i| self.stops.iter().any(|s| s.starts_with(&self.held[i..]))).unwrap_or(self.held.len());
         let out = self.held[..keep].to_owned();
         self.held.drain(..keep);
         (out, false)

@@ -81,8 +81,7 @@ impl ChatTemplate {
 
     /// The prompt for `messages`, ending where the assistant's next turn begins.
     pub fn render(&self, messages: &[ChatMessage]) -> Result<String> {
-        let msgs: Vec<TemplateMessage> =
-            messages.iter().map(|m| TemplateMessage { role: m.role.as_str(), content: &m.content }).collect();
+        let msgs: Vec<TemplateMessage> = messages.iter().map(|m| TemplateMessage { role: m.role.as_str(), content: &m.content }).collect();
         let tmpl = self.env.get_template("chat").map_err(|e| EngineError::Template(e.to_string()))?;
         tmpl.render(minijinja::context! {
             messages => msgs,
@@ -103,10 +102,7 @@ pub fn prompt_opens_think(prompt: &str) -> bool {
 /// The subset of strftime that chat templates use (`%d %b %Y`, `%Y-%m-%d`), in UTC.
 fn strftime_now(fmt: &str) -> String {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
     let z = secs.div_euclid(86_400) + 719_468;
     let era = z.div_euclid(146_097);
@@ -117,8 +113,5 @@ fn strftime_now(fmt: &str) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    fmt.replace("%d", &format!("{day:02}"))
-        .replace("%m", &format!("{month:02}"))
-        .replace("%Y", &year.to_string())
-        .replace("%b", MONTHS[(month - 1) as usize])
+    fmt.replace("%d", &format!("{day:02}")).replace("%m", &format!("{month:02}")).replace("%Y", &year.to_string()).replace("%b", MONTHS[(month - 1) as usize])
 }

@@ -12,20 +12,14 @@ use serde_json::{json, Value};
 use crate::error::{EngineError, Result};
 use crate::gguf::{GgufFile, MetaValue};
 
-const QWEN2_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-const LLAMA3_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_REGEX: &str =
+    r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const LLAMA3_REGEX: &str =
+    r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const GPT2_REGEX: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)";
 
 /// Texts of tokens that end a turn in the chat formats the engine meets.
-const END_OF_TURN: &[&str] = &[
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<|eot_id|>",
-    "<|end_of_text|>",
-    "<｜end▁of▁sentence｜>",
-    "<|end|>",
-    "<end_of_turn>",
-];
+const END_OF_TURN: &[&str] = &["<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<｜end▁of▁sentence｜>", "<|end|>", "<end_of_turn>"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -74,14 +68,8 @@ fn meta_err(key: &str, problem: impl Into<String>) -> EngineError {
 }
 
 fn string_array<'a>(g: &'a GgufFile, key: &str) -> Result<Vec<&'a str>> {
-    let arr = g
-        .get(key)
-        .ok_or_else(|| EngineError::MissingMetadata(key.into()))?
-        .as_array()
-        .ok_or_else(|| meta_err(key, "expected an array of strings"))?;
-    arr.iter()
-        .map(|v| v.as_str().ok_or_else(|| meta_err(key, "expected an array of strings")))
-        .collect()
+    let arr = g.get(key).ok_or_else(|| EngineError::MissingMetadata(key.into()))?.as_array().ok_or_else(|| meta_err(key, "expected an array of strings"))?;
+    arr.iter().map(|v| v.as_str().ok_or_else(|| meta_err(key, "expected an array of strings"))).collect()
 }
 
 /// GPT-2's reversible map from bytes to printable characters, inverted.
@@ -117,13 +105,8 @@ fn pre_regex(pre: &str) -> Result<&'static str> {
     Ok(match pre {
         "qwen2" | "deepseek-r1-qwen" | "qwen35" => QWEN2_REGEX,
         "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" => LLAMA3_REGEX,
-        "gpt2" | "gpt-2" | "default" | "olmo" | "phi-2" | "smollm" | "starcoder" | "refact"
-        | "codeshell" | "minerva" | "exaone" | "command-r" => GPT2_REGEX,
-        other => {
-            return Err(EngineError::Tokenizer(format!(
-                "pre-tokenizer {other:?} is not supported; give the model's tokenizer.json with --tokenizer"
-            )))
-        }
+        "gpt2" | "gpt-2" | "default" | "olmo" | "phi-2" | "smollm" | "starcoder" | "refact" | "codeshell" | "minerva" | "exaone" | "command-r" => GPT2_REGEX,
+        other => return Err(EngineError::Tokenizer(format!("pre-tokenizer {other:?} is not supported; give the model's tokenizer.json with --tokenizer"))),
     })
 }
 
@@ -149,10 +132,9 @@ impl Tokenizer {
         match tokenizer_json {
             Some(p) => Self::from_tokenizer_json(p, g, n_vocab),
             None => Self::from_gguf(g, n_vocab).map_err(|e| match (e, beside(g)) {
-                (EngineError::Tokenizer(m), Some(json)) => EngineError::Tokenizer(format!(
-                    "{m}; {} lies beside the model: pass it with --tokenizer to use it",
-                    json.display()
-                )),
+                (EngineError::Tokenizer(m), Some(json)) => {
+                    EngineError::Tokenizer(format!("{m}; {} lies beside the model: pass it with --tokenizer to use it", json.display()))
+                }
                 (e, _) => e,
             }),
         }
@@ -167,10 +149,7 @@ impl Tokenizer {
         }
         let tokens = string_array(g, "tokenizer.ggml.tokens")?;
         if tokens.is_empty() || tokens.len() > n_vocab {
-            return Err(meta_err(
-                "tokenizer.ggml.tokens",
-                format!("{} tokens for an embedding of {n_vocab} rows", tokens.len()),
-            ));
+            return Err(meta_err("tokenizer.ggml.tokens", format!("{} tokens for an embedding of {n_vocab} rows", tokens.len())));
         }
         let merges = string_array(g, "tokenizer.ggml.merges")?;
         let types: Vec<i64> = match g.get("tokenizer.ggml.token_type") {
@@ -183,10 +162,7 @@ impl Tokenizer {
                 .collect::<Result<_>>()?,
         };
         if types.len() != tokens.len() {
-            return Err(meta_err(
-                "tokenizer.ggml.token_type",
-                format!("{} types for {} tokens", types.len(), tokens.len()),
-            ));
+            return Err(meta_err("tokenizer.ggml.token_type", format!("{} types for {} tokens", types.len(), tokens.len())));
         }
         let pre = g.str("tokenizer.ggml.pre").unwrap_or("default").to_owned();
         let regex = pre_regex(&pre)?;
@@ -235,8 +211,8 @@ impl Tokenizer {
                 "ignore_merges": false, "vocab": Value::Object(vocab), "merges": merges,
             },
         });
-        let inner: tokenizers::Tokenizer = serde_json::from_value(spec)
-            .map_err(|e| EngineError::Tokenizer(format!("building the tokenizer from GGUF metadata: {e}")))?;
+        let inner: tokenizers::Tokenizer =
+            serde_json::from_value(spec).map_err(|e| EngineError::Tokenizer(format!("building the tokenizer from GGUF metadata: {e}")))?;
         let map = char_to_byte();
         let token_bytes = tokens
             .iter()
@@ -251,21 +227,14 @@ impl Tokenizer {
     }
 
     pub fn from_tokenizer_json(path: &Path, g: &GgufFile, n_vocab: usize) -> Result<Self> {
-        let inner = tokenizers::Tokenizer::from_file(path)
-            .map_err(|e| EngineError::Tokenizer(format!("{}: {e}", path.display())))?;
+        let inner = tokenizers::Tokenizer::from_file(path).map_err(|e| EngineError::Tokenizer(format!("{}: {e}", path.display())))?;
         let is_byte_level = matches!(inner.get_decoder(), Some(tokenizers::DecoderWrapper::ByteLevel(_)));
         if !is_byte_level {
-            return Err(EngineError::Tokenizer(format!(
-                "{}: only byte-level BPE tokenizers are supported",
-                path.display()
-            )));
+            return Err(EngineError::Tokenizer(format!("{}: only byte-level BPE tokenizers are supported", path.display())));
         }
         let size = inner.get_vocab_size(true);
         if size > n_vocab {
-            return Err(EngineError::Tokenizer(format!(
-                "{} has {size} tokens, the model's embedding only {n_vocab}",
-                path.display()
-            )));
+            return Err(EngineError::Tokenizer(format!("{} has {size} tokens, the model's embedding only {n_vocab}", path.display())));
         }
         let added = inner.get_added_tokens_decoder();
         let map = char_to_byte();
@@ -295,14 +264,7 @@ impl Tokenizer {
         Self::finish(inner, token_bytes, kinds, g, pre, "tokenizer.json")
     }
 
-    fn finish(
-        inner: tokenizers::Tokenizer,
-        token_bytes: Vec<Vec<u8>>,
-        kinds: Vec<TokenKind>,
-        g: &GgufFile,
-        pre: String,
-        source: &'static str,
-    ) -> Result<Self> {
+    fn finish(inner: tokenizers::Tokenizer, token_bytes: Vec<Vec<u8>>, kinds: Vec<TokenKind>, g: &GgufFile, pre: String, source: &'static str) -> Result<Self> {
         let n = token_bytes.len();
         let bos = optional_id(g, "tokenizer.ggml.bos_token_id", n)?;
         let eos = optional_id(g, "tokenizer.ggml.eos_token_id", n)?;

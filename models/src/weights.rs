@@ -29,11 +29,7 @@ impl MappedFile {
         // conversions write a new file and rename it).
         let map = unsafe { Mmap::map(&file) }.map_err(|source| EngineError::Io { path: g.path.clone(), source })?;
         if (map.len() as u64) < g.file_size {
-            return Err(EngineError::Truncated(format!(
-                "the file shrank to {} bytes while loading (expected {})",
-                map.len(),
-                g.file_size
-            )));
+            return Err(EngineError::Truncated(format!("the file shrank to {} bytes while loading (expected {})", map.len(), g.file_size)));
         }
         Ok(Arc::new(Self { map, data_offset: g.data_offset as usize }))
     }

@@ -21,8 +21,8 @@ use state::{AppState, MODEL_PATH};
 /// and, in the background, loads the last model used (or `$FIN_R1_MODEL` on a first start),
 /// then applies the engine choice and starts the API server if it was left on.
 pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Result<()> {
-    let (store, _report) = tauri::async_runtime::block_on(Store::open(&data_dir))
-        .with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
+    let (store, _report) =
+        tauri::async_runtime::block_on(Store::open(&data_dir)).with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
     let loaded = tauri::async_runtime::block_on(fin_r1_core::settings::load(&store)).context("reading the settings")?;
     if let Some(n) = loaded.settings.threads {
         // Only the first build of the global pool counts: a change applies at the next start.

@@ -22,10 +22,7 @@ pub fn init(data_dir: &Path) -> Option<WorkerGuard> {
         Some(appender) => {
             let (writer, guard) = tracing_appender::non_blocking(appender);
             let layer = fmt::layer().with_writer(writer).with_ansi(false).with_filter(filter());
-            let _ = tracing_subscriber::registry()
-                .with(layer)
-                .with(fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::new("warn")))
-                .try_init();
+            let _ = tracing_subscriber::registry().with(layer).with(fmt::layer().with_writer(std::io::stderr).with_filter(EnvFilter::new("warn"))).try_init();
             Some(guard)
         }
         None => {

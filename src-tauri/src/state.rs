@@ -252,12 +252,7 @@ impl AppState {
         }
         let path_json = serde_json::json!(summary.path);
         self.store.set_setting(MODEL_PATH, &path_json).await?;
-        let mut recent: Vec<PathBuf> = self
-            .store
-            .setting(RECENT_MODELS)
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default();
+        let mut recent: Vec<PathBuf> = self.store.setting(RECENT_MODELS).await?.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default();
         recent.retain(|p| p != &summary.path);
         recent.insert(0, summary.path.clone());
         recent.truncate(10);
@@ -288,8 +283,7 @@ impl AppState {
         if s.remote.enabled {
             let mut config = RemoteConfig::new(s.remote.base_url.trim(), s.remote.model.trim());
             config.api_key = settings::secret(&self.store, settings::REMOTE_KEY).await?;
-            let backend = Backend::remote(config, tokio::runtime::Handle::current())
-                .map_err(|e| CommandError::Invalid(format!("the remote server: {e}")))?;
+            let backend = Backend::remote(config, tokio::runtime::Handle::current()).map_err(|e| CommandError::Invalid(format!("the remote server: {e}")))?;
             let summary = ModelSummary {
                 sampling: backend.default_sampling(),
                 path: PathBuf::from(s.remote.base_url.trim()),

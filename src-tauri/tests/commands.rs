@@ -3,10 +3,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use fin_r1_core::store::MessageStatus;
 use fin_r1_desktop::commands::{self, SendRequest};
 use fin_r1_desktop::state::AppState;
 use fin_r1_desktop::stream::{StreamMessage, MAX_BATCH_BYTES};
-use fin_r1_core::store::MessageStatus;
 use fin_r1_engine::{ErrorKind, GenerationEvent};
 use fin_r1_tests::{scratch_dir, tiny_qwen2, TinySpec, THINKING_SCRIPT};
 use serde_json::{json, Value};
@@ -18,10 +18,7 @@ use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 fn app(name: &str) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let data = scratch_dir().join(format!("shell-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let app = mock_builder()
-        .invoke_handler(fin_r1_desktop::bindings::builder().invoke_handler())
-        .build(tauri::generate_context!())
-        .expect("mock app");
+    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::builder().invoke_handler()).build(tauri::generate_context!()).expect("mock app");
     fin_r1_desktop::setup(&app, data).expect("setup");
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
     (app, window)
@@ -376,11 +373,8 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
     assert!(text.contains("PV memo") && text.contains("The present value is about $907"), "{text}");
     assert!(!text.contains("Discount the cash flow"), "reasoning left out");
     assert!(text.contains("remote") && !text.contains("remote-key"), "{text}");
-    let none = invoke(
-        &window,
-        "export_conversation",
-        json!({ "request": { "conversation_id": turn.conversation_id, "format": "pdf", "messages": [], "path": out } }),
-    );
+    let none =
+        invoke(&window, "export_conversation", json!({ "request": { "conversation_id": turn.conversation_id, "format": "pdf", "messages": [], "path": out } }));
     assert!(none.is_err(), "no answers chosen");
     tauri::async_runtime::block_on(remote.stop());
 }

@@ -9,11 +9,7 @@ fn a_panic_leaves_a_crash_report_the_next_start_tells_of() {
     let data = scratch_dir().join(format!("shell-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     logging::install_panic_hook(&data);
-    let result = std::thread::Builder::new()
-        .name("answer-worker".into())
-        .spawn(|| panic!("a model file that lies about its shapes"))
-        .expect("thread")
-        .join();
+    let result = std::thread::Builder::new().name("answer-worker".into()).spawn(|| panic!("a model file that lies about its shapes")).expect("thread").join();
     assert!(result.is_err());
     let report = logging::take_crash_notice(&data).expect("a note for the next start");
     let text = std::fs::read_to_string(&report).expect("the crash report");

@@ -100,11 +100,7 @@ impl Hub {
     }
 }
 
-async fn resolve(
-    State(state): State<Arc<HubState>>,
-    Path((org, name, _rev, file)): Path<(String, String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
+async fn resolve(State(state): State<Arc<HubState>>, Path((org, name, _rev, file)): Path<(String, String, String, String)>, headers: HeaderMap) -> Response {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let wanted = state.token.lock().expect("lock").clone();
     if let Some(t) = wanted {

@@ -50,9 +50,7 @@ const WRITER_VERSION: u32 = 1;
 /// its lock file behind, and a second Xvfb on that number exits at once (seen in CI: the app
 /// then failed to open GTK and the test waited out every timeout).
 pub fn free_display(from: u32) -> u32 {
-    (from..from + 1000)
-        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists() && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists())
-        .unwrap_or(from)
+    (from..from + 1000).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists() && !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()).unwrap_or(from)
 }
 
 /// A folder for generated files, shared by test runs.
@@ -128,12 +126,7 @@ impl Default for TinySpec {
 impl TinySpec {
     /// A model that always "thinks": its template opens `<think>` and it writes `script`.
     pub fn thinking(script: &str) -> Self {
-        Self {
-            name: "tiny-qwen2-thinking".into(),
-            chat_template: Some(THINKING_TEMPLATE.into()),
-            script: Some(script.into()),
-            ..Self::default()
-        }
+        Self { name: "tiny-qwen2-thinking".into(), chat_template: Some(THINKING_TEMPLATE.into()), script: Some(script.into()), ..Self::default() }
     }
 }
 
@@ -169,10 +162,7 @@ pub fn gaussian(rng: &mut Rng, n: usize, std: f32) -> Vec<f32> {
 /// Writes a tiny Qwen2 GGUF (Q8_0 matrices, F32 norms and biases) at `out`.
 pub fn write_tiny_qwen2(header: &Path, out: &Path, spec: &TinySpec) -> Result<()> {
     let src = GgufFile::open_header_only(header).context("reading the Qwen2 header")?;
-    let n_vocab = src
-        .tensor("token_embd.weight")
-        .map(|t| t.dims[1] as usize)
-        .context("the header has no token_embd.weight")?;
+    let n_vocab = src.tensor("token_embd.weight").map(|t| t.dims[1] as usize).context("the header has no token_embd.weight")?;
     let (h, f) = (spec.hidden, spec.ffn);
     let hd = h / spec.heads;
     let mut rng = Rng::new(spec.seed);
@@ -288,8 +278,7 @@ pub fn tiny_qwen2(spec: &TinySpec) -> PathBuf {
 }
 
 /// The reasoning model's script the thinking fixture follows: every token distinct.
-pub const THINKING_SCRIPT: &str =
-    "Discount the cash flow twice at five percent</think>The present value is about $907";
+pub const THINKING_SCRIPT: &str = "Discount the cash flow twice at five percent</think>The present value is about $907";
 
 /// Copies a GGUF with some metadata replaced (`Some`) or removed (`None`): for files that parse
 /// but lie.
@@ -297,12 +286,8 @@ pub fn rewrite_metadata(src: &Path, out: &Path, edits: &[(&str, Option<Value>)])
     use candle_core::quantized::gguf_file::Content;
     let mut f = std::fs::File::open(src)?;
     let content = Content::read(&mut f)?;
-    let mut meta: Vec<(String, Value)> = content
-        .metadata
-        .iter()
-        .filter(|(k, _)| !edits.iter().any(|(e, _)| e == k))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut meta: Vec<(String, Value)> =
+        content.metadata.iter().filter(|(k, _)| !edits.iter().any(|(e, _)| e == k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     for (k, v) in edits {
         if let Some(v) = v {
             meta.push(((*k).to_owned(), v.clone()));

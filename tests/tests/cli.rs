@@ -15,11 +15,8 @@ fn chat_json_prints_reasoning_then_answer_events() {
         .output()
         .expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let events: Vec<Value> = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
+    let events: Vec<Value> =
+        String::from_utf8(out.stdout).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("one JSON object per line")).collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().expect("type")).filter(|t| *t != "prefill").collect();
     assert_eq!(types[0], "started", "the stored turn's ids come first");
     assert!(events[0]["conversation_id"].as_i64().is_some() && events[0]["answer_id"].as_i64().is_some());
@@ -34,18 +31,10 @@ fn chat_json_prints_reasoning_then_answer_events() {
 #[test]
 fn chat_shows_labelled_reasoning_and_plain_answer() {
     let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
-    let out = Command::new(fin_r1_bin())
-        .args(["chat", "--temperature", "0", "--model"])
-        .arg(&model)
-        .arg("PV?")
-        .output()
-        .expect("run");
+    let out = Command::new(fin_r1_bin()).args(["chat", "--temperature", "0", "--model"]).arg(&model).arg("PV?").output().expect("run");
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        stdout,
-        "── Reasoning ──\nDiscount the cash flow twice at five percent\n── Answer ──\nThe present value is about $907\n"
-    );
+    assert_eq!(stdout, "── Reasoning ──\nDiscount the cash flow twice at five percent\n── Answer ──\nThe present value is about $907\n");
     assert!(String::from_utf8_lossy(&out.stderr).contains("decode"));
 }
 
@@ -64,11 +53,8 @@ fn interactive_chat_keeps_the_conversation() {
     child.stdin.take().expect("stdin").write_all(b"First question?\nAnd the second?\n/exit\n").expect("write");
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success());
-    let usages: Vec<Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
-        .filter(|e| e["type"] == "usage")
-        .collect();
+    let usages: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str::<Value>(l).expect("json")).filter(|e| e["type"] == "usage").collect();
     assert_eq!(usages.len(), 2);
     // The second turn's prompt holds the first turn, most of it already cached.
     assert!(usages[1]["prompt_tokens"].as_u64() > usages[0]["prompt_tokens"].as_u64());
@@ -101,12 +87,7 @@ fn chat_with_a_bad_model_fails_cleanly() {
     let out = Command::new(fin_r1_bin()).args(["chat", "--model"]).arg(&not_a_model).arg("hi").output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a GGUF model file"));
-    let out = Command::new(fin_r1_bin())
-        .args(["chat", "--json", "--model"])
-        .arg(&not_a_model)
-        .arg("hi")
-        .output()
-        .expect("run");
+    let out = Command::new(fin_r1_bin()).args(["chat", "--json", "--model"]).arg(&not_a_model).arg("hi").output().expect("run");
     let ev: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(ev["type"], "error");
     assert_eq!(ev["kind"], "not_gguf");

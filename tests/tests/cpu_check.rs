@@ -8,16 +8,20 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn qemu() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("qemu-x86_64"))
-        .find(|p| p.is_file());
+    let found =
+        std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).map(|d| d.join("qemu-x86_64")).find(|p| p.is_file());
     found.expect("qemu-x86_64 is missing: scripts/setup.sh installs Debian's qemu-user")
 }
 
 fn on_old_cpu(bin: &std::path::Path) -> std::process::Output {
-    Command::new(qemu()).args(["-cpu", "Nehalem"]).arg(bin).arg("--version").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").output().expect("run under qemu")
+    Command::new(qemu())
+        .args(["-cpu", "Nehalem"])
+        .arg(bin)
+        .arg("--version")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .expect("run under qemu")
 }
 
 #[test]

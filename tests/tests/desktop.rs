@@ -347,7 +347,8 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
         panic!("a jump-to-latest button: {e:#}\nthe view: {state:?}");
     }
     let grown = s.script("return document.querySelector('#messages').scrollHeight").expect("height").as_f64().unwrap_or(0.0);
-    s.wait_until(&format!("return document.querySelector('#messages').scrollHeight > {grown} + 40 || !document.querySelector('.status-streaming')"), LONG).expect("more text");
+    s.wait_until(&format!("return document.querySelector('#messages').scrollHeight > {grown} + 40 || !document.querySelector('.status-streaming')"), LONG)
+        .expect("more text");
     let top = s.script("return document.querySelector('#messages').scrollTop").expect("top").as_f64().unwrap_or(f64::MAX);
     assert!(top < 5.0, "the view was pulled away from where the analyst was reading ({top}px)");
     d.screenshot("desktop-reading-above.png");
@@ -390,7 +391,8 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     // The sampling panel says what an empty field means.
     s.click_css("#sampling-toggle").expect("sampling panel");
     let placeholders: Vec<String> = serde_json::from_value(
-        s.script("return ['temperature', 'max_tokens', 'seed'].map((n) => document.querySelector(`.sampling input[name=${n}]`).placeholder)").expect("placeholders"),
+        s.script("return ['temperature', 'max_tokens', 'seed'].map((n) => document.querySelector(`.sampling input[name=${n}]`).placeholder)")
+            .expect("placeholders"),
     )
     .expect("strings");
     assert!(placeholders[0].starts_with("default 0") && placeholders[1].starts_with("default ") && placeholders[2] == "random", "{placeholders:?}");
@@ -411,7 +413,8 @@ fn chat_from_a_preset_export_a_pdf_stop_an_answer_and_find_it_after_a_restart() 
     // Search lands on the version that matched: the first question edited (a second version)...
     s.click_css(".msg.question .actions button.link").expect("edit the first question");
     let edit = s.wait_for(".edit-box", LONG).expect("the edit box");
-    s.script("const e = document.querySelector('.edit-box'); e.scrollIntoView({ block: 'center' }); e.focus(); e.select(); return true;").expect("select the old text");
+    s.script("const e = document.querySelector('.edit-box'); e.scrollIntoView({ block: 'center' }); e.focus(); e.select(); return true;")
+        .expect("select the old text");
     s.type_into(&edit, "What is the present value of a two-year annuity at 5%?").expect("new question");
     s.click_css(".msg.question.editing .actions button.primary").expect("send it again");
     s.wait_for("#stop", LONG).expect("answering");

@@ -219,7 +219,11 @@ fn the_statement_page_of_a_pdf_is_chosen_and_named_by_its_page() {
     let text = chosen.to_markdown();
     assert!(text.contains("| Operating margin | 12.5% | 11.1% | 10.0% |"), "{}\n{text}", chosen.summary);
     assert!(text.contains("[annual-report.pdf · p. 3"), "{text}");
-    assert!(chosen.summary.starts_with("page 3 of 5 of annual-report.pdf") || chosen.summary.starts_with("pages ") && chosen.summary.contains("3"), "{}", chosen.summary);
+    assert!(
+        chosen.summary.starts_with("page 3 of 5 of annual-report.pdf") || chosen.summary.starts_with("pages ") && chosen.summary.contains("3"),
+        "{}",
+        chosen.summary
+    );
     assert!(chosen.summary.ends_with("of 5 of annual-report.pdf"), "{}", chosen.summary);
 }
 
@@ -335,7 +339,8 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
 
     let plain = chat(&data, &["What was the operating margin in 2024?"]);
     assert!(plain.status.success());
-    let out = chat(&data, &["--json", "--attach", xlsx.to_str().expect("path"), "--attach", csv.to_str().expect("path"), "What was the operating margin in 2024?"]);
+    let out =
+        chat(&data, &["--json", "--attach", xlsx.to_str().expect("path"), "--attach", csv.to_str().expect("path"), "What was the operating margin in 2024?"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
     let started = &events[0];
@@ -364,11 +369,18 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
 
     // The conversation file carries the documents (version 2) and imports with them.
     let file = data.join("conversation.json");
-    let out = Command::new(fin_r1_bin()).args(["export", "--conversation", "latest", "--format", "json", "--data-dir"]).arg(&data).arg("-o").arg(&file).output().expect("export");
+    let out = Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", "json", "--data-dir"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("export");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
     assert_eq!(v["version"], 2);
-    let docs: Vec<&serde_json::Value> = v["messages"].as_array().expect("messages").iter().flat_map(|m| m["attachments"].as_array().into_iter().flatten()).collect();
+    let docs: Vec<&serde_json::Value> =
+        v["messages"].as_array().expect("messages").iter().flat_map(|m| m["attachments"].as_array().into_iter().flatten()).collect();
     assert!(docs.iter().any(|d| d["file_name"] == "loans-gbk.csv" && d["text"].as_str().is_some_and(|t| t.contains("华东制造有限公司"))), "{docs:?}");
     let other = data.join("imported");
     let out = Command::new(fin_r1_bin()).arg("import").arg(&file).arg("--data-dir").arg(&other).output().expect("import");
@@ -406,7 +418,18 @@ fn a_presets_file_field_attaches_the_file() {
     let field = format!("policy={}", policy.display());
     let out = chat(
         &data,
-        &["--json", "--scenario", "compliance", "--field", "rule=See the attached policy.", "--field", "facts=A retail loan of CNY 60m was approved by a branch.", "--field", &field, "Is the approval within the limits?"],
+        &[
+            "--json",
+            "--scenario",
+            "compliance",
+            "--field",
+            "rule=See the attached policy.",
+            "--field",
+            "facts=A retail loan of CNY 60m was approved by a branch.",
+            "--field",
+            &field,
+            "Is the approval within the limits?",
+        ],
     );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let started: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().expect("a line")).expect("json");

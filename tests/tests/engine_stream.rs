@@ -1,10 +1,7 @@
 //! Whole generations through the engine thread and its event stream, on tiny Qwen2 models with
 //! the real Qwen2 tokenizer.
 
-use fin_r1_engine::{
-    ChatMessage, ContextPolicy, Engine, EngineError, GenerationEvent, GenerationRequest, LoadOptions,
-    SamplingParams, StopReason,
-};
+use fin_r1_engine::{ChatMessage, ContextPolicy, Engine, EngineError, GenerationEvent, GenerationRequest, LoadOptions, SamplingParams, StopReason};
 use fin_r1_tests::{tiny_qwen2, TinySpec, THINKING_SCRIPT};
 
 fn collect(engine: &Engine, req: GenerationRequest) -> Vec<GenerationEvent> {
@@ -192,7 +189,13 @@ fn prompt_over_the_context_is_refused_or_trimmed_by_policy() {
     ];
     let events = collect(
         &engine,
-        GenerationRequest { messages: history.clone(), sampling: Some(greedy(8)), context_policy: ContextPolicy::DropOldestTurns, system: Some(String::new()), shared_prefix: None },
+        GenerationRequest {
+            messages: history.clone(),
+            sampling: Some(greedy(8)),
+            context_policy: ContextPolicy::DropOldestTurns,
+            system: Some(String::new()),
+            shared_prefix: None,
+        },
     );
     assert_eq!(done(&events).dropped_turns, 1);
     let err = collect(&engine, GenerationRequest { messages: history, sampling: Some(greedy(8)), ..Default::default() });
@@ -261,7 +264,8 @@ fn an_answer_with_no_reasoning_counts_no_reasoning_tokens() {
     // A template that does not open <think>: the first tokens could still start one, and were
     // once counted as reasoning ("1 reasoning + 101 answer tokens", an empty reasoning panel).
     let plain = "{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
-    let spec = TinySpec { name: "tiny-qwen2-plain".into(), chat_template: Some(plain.into()), script: Some("<th is no tag here".into()), ..TinySpec::default() };
+    let spec =
+        TinySpec { name: "tiny-qwen2-plain".into(), chat_template: Some(plain.into()), script: Some("<th is no tag here".into()), ..TinySpec::default() };
     let engine = Engine::load(&tiny_qwen2(&spec), LoadOptions::default()).expect("load");
     let events = collect(&engine, ask("Hello?", SamplingParams { temperature: 0.0, max_tokens: 64, ..Default::default() }));
     let (reasoning, answer) = text_of(&events);
@@ -278,8 +282,7 @@ fn usage(events: &[GenerationEvent]) -> fin_r1_engine::Usage {
 
 /// A system prompt of a few hundred tokens, like a preset's.
 fn long_system() -> String {
-    "You are a compliance reviewer. Check every fact against the rule, clause by clause, and say which clause applies. "
-        .repeat(30)
+    "You are a compliance reviewer. Check every fact against the rule, clause by clause, and say which clause applies. ".repeat(30)
 }
 
 fn with_system(system: &str, q: &str) -> GenerationRequest {

@@ -103,7 +103,10 @@ fn each_adapter_reads_its_real_file() {
     let conv = load(Bench::Convfinqa, &fixture("convfinqa_dev.slice.json")).expect("convfinqa");
     assert_eq!(conv.len(), 9);
     let first = &conv[0];
-    assert_eq!((first.id.as_str(), first.category.as_str(), first.kind, first.answer.as_str()), ("Single_MRO/2007/page_134.pdf-1", "single", Kind::Numeric, "1.42403"));
+    assert_eq!(
+        (first.id.as_str(), first.category.as_str(), first.kind, first.answer.as_str()),
+        ("Single_MRO/2007/page_134.pdf-1", "single", Kind::Numeric, "1.42403")
+    );
     assert!(first.question.contains("Earlier questions") && first.question.ends_with("?"), "{}", first.question);
     let ctx = first.context.as_deref().expect("context");
     assert!(ctx.contains("| weighted average exercise price per share | $ 60.94 |"), "{ctx}");
@@ -167,7 +170,9 @@ fn own_items(dir: &std::path::Path) -> std::path::PathBuf {
         .iter()
         .map(|(id, gold)| {
             let category = id.split('-').next().unwrap_or("x");
-            serde_json::json!({"id": id, "bench": "own", "category": category, "kind": "numeric", "question": "PV of $1,000 in 2 years at 5%?", "answer": gold}).to_string() + "\n"
+            serde_json::json!({"id": id, "bench": "own", "category": category, "kind": "numeric", "question": "PV of $1,000 in 2 years at 5%?", "answer": gold})
+                .to_string()
+                + "\n"
         })
         .collect();
     let path = dir.join("items.jsonl");
@@ -264,7 +269,17 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     // And as the report it exports: provenance, the wrong answer with its reasoning, the disclaimer.
     let doc = fin_r1_core::eval::runs::document(&d, "test", "2026-12-02 12:00");
     let sha = config["model_sha256"].as_str().expect("sha");
-    for want in ["## Provenance", "| Model SHA-256 |", sha, "items.jsonl", "### pv-3 (pv)", "> Discount the cash flow", "仅供参考", "for reference only", "`<think>`/`<answer>`"] {
+    for want in [
+        "## Provenance",
+        "| Model SHA-256 |",
+        sha,
+        "items.jsonl",
+        "### pv-3 (pv)",
+        "> Discount the cash flow",
+        "仅供参考",
+        "for reference only",
+        "`<think>`/`<answer>`",
+    ] {
         assert!(doc.contains(want), "{want:?} in:\n{doc}");
     }
     let html = fin_r1_core::report::markdown_page("Evaluation", &doc);
@@ -290,7 +305,13 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     let added = fin_r1_core::eval::runs::import(&out, &runs_dir).expect("import");
     assert_eq!((added.id.as_str(), added.answered), ("run", 4));
     assert_eq!(fin_r1_core::eval::runs::list(&runs_dir).len(), 2);
-    let no_out = Command::new(fin_r1_bin()).args(["eval", "run", "--bench", "jsonl", "--resume", "--data"]).arg(&items).arg("--model").arg(&model).output().expect("run");
+    let no_out = Command::new(fin_r1_bin())
+        .args(["eval", "run", "--bench", "jsonl", "--resume", "--data"])
+        .arg(&items)
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("run");
     assert!(!no_out.status.success() && String::from_utf8_lossy(&no_out.stderr).contains("--resume needs --out"));
 }
 
@@ -301,14 +322,24 @@ fn a_resumed_run_after_a_kill_loses_no_finished_item() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let text: String = (0..40)
-        .map(|i| serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"}).to_string() + "\n")
+        .map(|i| {
+            serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"})
+                .to_string()
+                + "\n"
+        })
         .collect();
     let items = dir.join("items.jsonl");
     std::fs::write(&items, text).expect("items");
     let out = dir.join("run");
     let cmd = |extra: &[&str]| {
         let mut c = Command::new(fin_r1_bin());
-        c.args(["eval", "run", "--bench", "jsonl", "--data"]).arg(&items).args(["--max-tokens", "64", "--model"]).arg(&model).arg("--out").arg(&out).args(extra);
+        c.args(["eval", "run", "--bench", "jsonl", "--data"])
+            .arg(&items)
+            .args(["--max-tokens", "64", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
         c
     };
     let mut child = cmd(&[]).stderr(std::process::Stdio::null()).spawn().expect("spawn");

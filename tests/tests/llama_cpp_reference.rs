@@ -69,10 +69,7 @@ fn smollm2_greedy_agrees_with_llama_cpp() {
             let ours = fin_r1_engine::model::argmax(&logits);
             if ours != want {
                 let gap = logits[ours as usize] - logits[want as usize];
-                assert!(
-                    gap < 0.5,
-                    "{prompt:?}: after {agreed} tokens ours {ours} beats llama.cpp's {want} by {gap} logits"
-                );
+                assert!(gap < 0.5, "{prompt:?}: after {agreed} tokens ours {ours} beats llama.cpp's {want} by {gap} logits");
                 eprintln!("{prompt:?}: near tie after {agreed} tokens ({gap:.3} logits)");
                 break;
             }

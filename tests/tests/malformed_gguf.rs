@@ -44,7 +44,10 @@ fn truncated_files_are_refused_at_every_cut() {
     for cut in cuts {
         let p = write(&format!("cut-{cut}"), &bytes[..cut]);
         let e = load_err(&p);
-        assert!(matches!(e.kind(), fin_r1_engine::ErrorKind::Truncated | fin_r1_engine::ErrorKind::NotGguf | fin_r1_engine::ErrorKind::Malformed), "cut at {cut}: {e}");
+        assert!(
+            matches!(e.kind(), fin_r1_engine::ErrorKind::Truncated | fin_r1_engine::ErrorKind::NotGguf | fin_r1_engine::ErrorKind::Malformed),
+            "cut at {cut}: {e}"
+        );
     }
 }
 

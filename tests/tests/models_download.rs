@@ -53,12 +53,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn request(hub: &Hub, cache: &std::path::Path, file: &str) -> DownloadRequest {
-    DownloadRequest {
-        endpoint: Some(hub.endpoint()),
-        cache_dir: Some(cache.to_owned()),
-        token: None,
-        ..DownloadRequest::new("SUFE-AIFLM-Lab/tiny-test", file)
-    }
+    DownloadRequest { endpoint: Some(hub.endpoint()), cache_dir: Some(cache.to_owned()), token: None, ..DownloadRequest::new("SUFE-AIFLM-Lab/tiny-test", file) }
 }
 
 #[test]
@@ -143,7 +138,8 @@ fn a_cut_or_cancelled_download_stops_fetching() {
     assert!(after <= 4 * 65_536, "{after} bytes fetched after the download failed");
 
     let cancelled = rt.block_on(async {
-        tokio::time::timeout(std::time::Duration::from_secs(1), download(&request(&hub, &cache("orphans-cancel"), "slow.gguf"), Arc::new(Count::default()))).await
+        tokio::time::timeout(std::time::Duration::from_secs(1), download(&request(&hub, &cache("orphans-cancel"), "slow.gguf"), Arc::new(Count::default())))
+            .await
     });
     assert!(cancelled.is_err(), "the paced download cannot finish in a second");
     let after = served_after(&hub);
@@ -235,4 +231,3 @@ fn a_catalog_model_is_found_in_its_repository_fetched_and_added_to_the_library()
     let out = get("no-such-model");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no catalog model"));
 }
-

@@ -29,7 +29,11 @@ fn the_deb() -> PathBuf {
 }
 
 fn installed() -> bool {
-    Command::new("dpkg-query").args(["-W", "-f=${Status}", "fin-r1"]).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed")).unwrap_or(false)
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", "fin-r1"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
 }
 
 fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
@@ -91,7 +95,8 @@ fn the_deb_installs_launches_from_its_desktop_entry_and_removes_cleanly() {
     let data = scratch_dir().join(format!("deb-user-data-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let display = format!(":{}", fin_r1_tests::free_display(60 + std::process::id() % 25));
-    let mut xvfb = Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x820x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn().expect("Xvfb");
+    let mut xvfb =
+        Command::new("Xvfb").args([display.as_str(), "-screen", "0", "1280x820x24", "-nolisten", "tcp"]).stderr(Stdio::null()).spawn().expect("Xvfb");
     std::thread::sleep(Duration::from_millis(800));
     let launch = |argv: &[&str]| {
         Command::new(argv[0])
@@ -106,7 +111,11 @@ fn the_deb_installs_launches_from_its_desktop_entry_and_removes_cleanly() {
     };
     let mut app = launch(&argv);
     wait_for("the window", Duration::from_secs(90), || {
-        Command::new("xwininfo").args(["-display", &display, "-root", "-tree"]).output().map(|o| String::from_utf8_lossy(&o.stdout).contains("\"Fin-R1\"")).unwrap_or(false)
+        Command::new("xwininfo")
+            .args(["-display", &display, "-root", "-tree"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("\"Fin-R1\""))
+            .unwrap_or(false)
     });
     // Drawn, not just mapped: the screen stops being one flat colour.
     let shots = scratch_dir().join("screenshots");

@@ -17,14 +17,8 @@ use fin_r1_tests::{fin_r1_bin, fixture, scratch_dir, QWEN_HEADER_FILE};
 
 fn quantize(dir: &Path, data: &Path, kind: &str) -> PathBuf {
     let out = dir.with_file_name(format!("tiny-{kind}.gguf"));
-    let run = Command::new(fin_r1_bin())
-        .args(["models", "quantize", "--type", kind, "--data-dir"])
-        .arg(data)
-        .arg(dir)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .expect("run");
+    let run =
+        Command::new(fin_r1_bin()).args(["models", "quantize", "--type", kind, "--data-dir"]).arg(data).arg(dir).arg("-o").arg(&out).output().expect("run");
     assert!(run.status.success(), "{kind}: {}", String::from_utf8_lossy(&run.stderr));
     assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), out.display().to_string());
     out
@@ -71,7 +65,8 @@ fn a_safetensors_checkpoint_becomes_gguf_that_runs_close_to_the_original() {
     // The tokenizer and chat template came along: the real Qwen2 tokenizer encodes as before.
     let rt = Runtime::load(&q4, &LoadOptions::default()).expect("load q4");
     let prompt = rt.tokenizer().encode("两年后收到1000元，折现率5%，现值是多少？ Present value of $1,000.").expect("encode");
-    let reference = Runtime::load(&fixture_tiny_reference(), &LoadOptions::default()).map(|r| r.tokenizer().encode("两年后收到1000元，折现率5%，现值是多少？ Present value of $1,000.").expect("encode"));
+    let reference = Runtime::load(&fixture_tiny_reference(), &LoadOptions::default())
+        .map(|r| r.tokenizer().encode("两年后收到1000元，折现率5%，现值是多少？ Present value of $1,000.").expect("encode"));
     if let Ok(want) = reference {
         assert_eq!(prompt, want, "the converted tokenizer encodes like the original");
     }
@@ -214,7 +209,15 @@ fn a_cancelled_quantization_stops_and_leaves_no_file() {
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
     // And a run that is not stopped still completes.
-    let r = rt.block_on(quantize_checkpoint(&ckpt, &out, target, None, None, std::sync::Arc::new(StopAtFirstTensor { cancel: JobCancel::default(), seen: Default::default() }), &JobCancel::default()));
+    let r = rt.block_on(quantize_checkpoint(
+        &ckpt,
+        &out,
+        target,
+        None,
+        None,
+        std::sync::Arc::new(StopAtFirstTensor { cancel: JobCancel::default(), seen: Default::default() }),
+        &JobCancel::default(),
+    ));
     assert!(r.is_ok(), "{r:?}");
     assert!(out.is_file() && !partial.exists());
 }

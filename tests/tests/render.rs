@@ -9,10 +9,61 @@ use fin_r1_core::render::render;
 use fin_r1_tests::fin_r1_bin;
 
 const ALLOWED_TAGS: &[&str] = &[
-    "p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "em", "strong", "del", "code", "pre", "blockquote", "ul", "ol",
-    "li", "a", "table", "thead", "tbody", "tr", "th", "td", "input", "div", "span", "sup", "math", "mrow", "mi", "mn",
-    "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot", "mover", "munder",
-    "munderover", "mtable", "mtr", "mtd", "mstyle", "menclose", "mpadded", "mphantom", "semantics", "annotation",
+    "p",
+    "br",
+    "hr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "em",
+    "strong",
+    "del",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "input",
+    "div",
+    "span",
+    "sup",
+    "math",
+    "mrow",
+    "mi",
+    "mn",
+    "mo",
+    "ms",
+    "mtext",
+    "mspace",
+    "msup",
+    "msub",
+    "msubsup",
+    "mfrac",
+    "msqrt",
+    "mroot",
+    "mover",
+    "munder",
+    "munderover",
+    "mtable",
+    "mtr",
+    "mtd",
+    "mstyle",
+    "menclose",
+    "mpadded",
+    "mphantom",
+    "semantics",
+    "annotation",
 ];
 
 /// Every tag in the output, as (name, [(attribute, value)]). Sanitised output escapes every `<`
@@ -62,22 +113,21 @@ fn assert_inert(payload: &str) {
         assert!(ALLOWED_TAGS.contains(&name.as_str()), "tag <{name}> from {payload:?}:\n{html}");
         for (key, value) in attrs {
             assert!(!key.starts_with("on"), "event handler {key} from {payload:?}:\n{html}");
-            assert!(!["src", "srcset", "action", "formaction", "xlink:href", "background", "poster", "data"].contains(&key.as_str()), "{key} from {payload:?}:\n{html}");
+            assert!(
+                !["src", "srcset", "action", "formaction", "xlink:href", "background", "poster", "data"].contains(&key.as_str()),
+                "{key} from {payload:?}:\n{html}"
+            );
             match key.as_str() {
                 "href" => {
                     let v = decode_entities(&value).trim().to_ascii_lowercase();
-                    assert!(
-                        v.starts_with("https://") || v.starts_with("http://") || v.starts_with("mailto:"),
-                        "href {value:?} from {payload:?}:\n{html}"
-                    );
+                    assert!(v.starts_with("https://") || v.starts_with("http://") || v.starts_with("mailto:"), "href {value:?} from {payload:?}:\n{html}");
                     assert!(name == "a", "href on <{name}> from {payload:?}");
                 }
                 "style" => {
                     assert!(["th", "td"].contains(&name.as_str()) && value.starts_with("text-align:") && !value.contains("url"), "style {value:?}");
                 }
-                "class" | "title" | "target" | "rel" | "type" | "checked" | "disabled" | "display" | "xmlns" | "notation" | "stretchy"
-                | "fence" | "separator" | "lspace" | "rspace" | "form" | "displaystyle" | "scriptlevel" | "width"
-                | "linethickness" | "columnalign" | "encoding" => {
+                "class" | "title" | "target" | "rel" | "type" | "checked" | "disabled" | "display" | "xmlns" | "notation" | "stretchy" | "fence"
+                | "separator" | "lspace" | "rspace" | "form" | "displaystyle" | "scriptlevel" | "width" | "linethickness" | "columnalign" | "encoding" => {
                     let v = value.to_ascii_lowercase();
                     assert!(!v.contains("javascript") && !v.contains("url("), "{key}={value:?} from {payload:?}");
                 }
@@ -181,7 +231,8 @@ fn dollar_amounts_stay_text() {
 
 #[test]
 fn inline_display_and_boxed_math_become_mathml() {
-    let html = render("The rule is \\(PV = \\frac{C}{(1+r)^n}\\), summed:\n\n\\[ PV = \\sum_{t=1}^{n} \\frac{CF_t}{(1+r)^t} \\]\n\nSo the value is \\boxed{907.03}.");
+    let html =
+        render("The rule is \\(PV = \\frac{C}{(1+r)^n}\\), summed:\n\n\\[ PV = \\sum_{t=1}^{n} \\frac{CF_t}{(1+r)^t} \\]\n\nSo the value is \\boxed{907.03}.");
     assert!(html.contains("<math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"inline\">"), "{html}");
     assert!(html.contains("<mfrac>"), "{html}");
     assert!(html.contains("<div class=\"math-display\"><math xmlns=\"http://www.w3.org/1998/Math/MathML\" display=\"block\">"), "{html}");
@@ -229,12 +280,7 @@ fn strikethrough_footnotes_and_task_lists() {
 
 #[test]
 fn cli_render_reads_stdin() {
-    let mut child = Command::new(fin_r1_bin())
-        .args(["render"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn fin-r1 render");
+    let mut child = Command::new(fin_r1_bin()).args(["render"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn fin-r1 render");
     child.stdin.take().expect("stdin").write_all(b"**NPV** is \\boxed{12.5} <script>alert(1)</script>").expect("write");
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success());
@@ -246,7 +292,8 @@ fn cli_render_reads_stdin() {
 /// parse error; what the converter cannot read is shown as source, never as "[PARSE ERROR".
 #[test]
 fn boxed_results_with_words_render_as_math() {
-    for src in ["\\boxed{\\text{约 907 元}}", "现值 = \\boxed{907.03 \\text{ 元}}", "\\(\\boxed{\\$907.03}\\)", "$$\\boxed{PV = 1000/(1.05)^2 = 907.03}$$"] {
+    for src in ["\\boxed{\\text{约 907 元}}", "现值 = \\boxed{907.03 \\text{ 元}}", "\\(\\boxed{\\$907.03}\\)", "$$\\boxed{PV = 1000/(1.05)^2 = 907.03}$$"]
+    {
         let html = render(src);
         assert!(html.contains("<menclose notation=\"box\">"), "{src} → {html}");
         assert!(!html.contains("PARSE ERROR") && !html.contains("math-source"), "{src} → {html}");

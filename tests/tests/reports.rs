@@ -236,10 +236,8 @@ fn the_pdf_report_holds_chinese_text_and_every_page_renders() {
     assert!(fonts.lines().skip(2).all(|l| l.split_whitespace().rev().nth(4) == Some("yes")), "every font embedded: {fonts}");
     // Every page renders.
     let info = Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo");
-    let pages: usize = String::from_utf8_lossy(&info.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().expect("pages")))
-        .expect("page count");
+    let pages: usize =
+        String::from_utf8_lossy(&info.stdout).lines().find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().expect("pages"))).expect("page count");
     assert!(pages >= 2, "{pages} pages");
     let prefix = dir.join("page");
     let out = Command::new("pdftoppm").args(["-r", "60", "-png"]).arg(&pdf).arg(&prefix).output().expect("pdftoppm");
@@ -256,7 +254,8 @@ fn every_conversation_exports_into_a_folder() {
     let out = dir.join("reports");
     let run = Command::new(fin_r1_bin()).args(["export", "--all", "--format", "md", "--data-dir"]).arg(&dir).arg("-o").arg(&out).output().expect("run");
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let mut files: Vec<String> = std::fs::read_dir(&out).expect("folder").filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(&out).expect("folder").filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned())).collect();
     files.sort();
     assert_eq!(files.len(), 2, "{files:?}");
     assert!(files.iter().all(|f| f.ends_with(".md") && f.contains("理财产品销售合规审查")), "{files:?}");

@@ -142,20 +142,12 @@ fn chat_runs_a_scenario_and_refuses_an_incomplete_form() {
         .expect("run");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let usage: serde_json::Value = stdout
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json"))
-        .find(|v| v["type"] == "usage")
-        .expect("usage event");
+    let usage: serde_json::Value =
+        stdout.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")).find(|v| v["type"] == "usage").expect("usage event");
     // The scenario's system prompt and the filled form are in the prompt.
     assert!(usage["prompt_tokens"].as_u64().expect("prompt tokens") > 150, "{usage}");
 
-    let out = Command::new(fin_r1_bin())
-        .args(["chat", "--scenario", "compliance", "--model"])
-        .arg(&model)
-        .arg("Is this allowed?")
-        .output()
-        .expect("run");
+    let out = Command::new(fin_r1_bin()).args(["chat", "--scenario", "compliance", "--model"]).arg(&model).arg("Is this allowed?").output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is required"));
 }

@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use fin_r1_core::backend::Backend;
 use fin_r1_core::runner::{Runner, TurnKind, TurnRequest, TurnSink, TurnStarted};
-use fin_r1_core::store::{
-    EngineRef, MessageRole, MessageStatus, Outcome, Provenance, SearchField, Store, StoreError, STALE_AFTER,
-};
+use fin_r1_core::store::{EngineRef, MessageRole, MessageStatus, Outcome, Provenance, SearchField, Store, StoreError, STALE_AFTER};
 use fin_r1_engine::{Engine, GenerationEvent, LoadOptions};
 use fin_r1_tests::{fin_r1_bin, fixture, scratch_dir, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
 use serde_json::Value;
@@ -51,12 +49,10 @@ fn migrations_run_from_empty_and_from_every_earlier_version() {
             assert_eq!(old.version().await.expect("version"), from);
             if from >= 1 {
                 // What an older release wrote, in its own schema.
-                sqlx::query(
-                    "INSERT INTO conversations (id, uid, title, created_at, updated_at) VALUES (1, 'u-1', '旧的对话 old talk', 1, 1)",
-                )
-                .execute(old.pool())
-                .await
-                .expect("old conversation");
+                sqlx::query("INSERT INTO conversations (id, uid, title, created_at, updated_at) VALUES (1, 'u-1', '旧的对话 old talk', 1, 1)")
+                    .execute(old.pool())
+                    .await
+                    .expect("old conversation");
                 sqlx::query(
                     "INSERT INTO messages (conversation_id, role, content, answer, status, created_at, updated_at) \
                      VALUES (1, 'user', '如何计算久期', '', 'complete', 1, 1), \
@@ -117,7 +113,8 @@ fn search_finds_a_presets_typed_question_and_fields_not_its_template() {
         old.close().await;
         let (store, _) = Store::open_file(&file).await.expect("open");
         let template = "你是一名资深合规审查专家。请依据以下条文逐条审查：";
-        for (title, typed, rule) in [("销售A", "这笔理财销售合规吗", "适当性管理办法第十九条"), ("销售B", "私募基金宣传材料", "私募投资基金募集行为管理办法")] {
+        for (title, typed, rule) in [("销售A", "这笔理财销售合规吗", "适当性管理办法第十九条"), ("销售B", "私募基金宣传材料", "私募投资基金募集行为管理办法")]
+        {
             let c = store.create_conversation(title, Some("compliance"), None, None).await.expect("create");
             let form = fin_r1_core::store::QuestionForm {
                 question: typed.into(),
@@ -127,7 +124,10 @@ fn search_finds_a_presets_typed_question_and_fields_not_its_template() {
             let q = store.add_question(c.id, None, &filled, Some("compliance"), Some(&form)).await.expect("question");
             let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
             let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
-            store.finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() }).await.expect("finish");
+            store
+                .finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() })
+                .await
+                .expect("finish");
         }
         assert!(store.search("资深合规审查专家", 10).await.expect("search").is_empty(), "the template's words match nothing");
         let hits = store.search("理财销售", 10).await.expect("search");
@@ -195,7 +195,8 @@ fn readers_see_consistent_rows_while_an_answer_streams() {
                     // Reasoning and answer grow together: one statement writes both.
                     store.checkpoint(a.id, &"r".repeat(n), &"a".repeat(n)).await.expect("checkpoint");
                 }
-                let o = Outcome { reasoning: "r".repeat(300), answer: "a".repeat(300), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
+                let o =
+                    Outcome { reasoning: "r".repeat(300), answer: "a".repeat(300), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
                 store.finish_answer(a.id, &o).await.expect("finish");
             })
         };

@@ -5,10 +5,8 @@
 
 use std::any::Any;
 
-use candle_core::quantized::k_quants::{
-    BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0, GgmlType,
-};
 use candle_core::quantized::k_quants::BlockQ4K;
+use candle_core::quantized::k_quants::{BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0, GgmlType};
 use rayon::prelude::*;
 
 use super::blocks::cast_blocks;
@@ -26,16 +24,46 @@ pub struct GenericInput {
 macro_rules! with_block_type {
     ($t:expr, $T:ident => $body:expr, else $other:expr) => {
         match $t {
-            TensorType::Q4_0 => { type $T = BlockQ4_0; $body }
-            TensorType::Q4_1 => { type $T = BlockQ4_1; $body }
-            TensorType::Q5_0 => { type $T = BlockQ5_0; $body }
-            TensorType::Q5_1 => { type $T = BlockQ5_1; $body }
-            TensorType::Q8_0 => { type $T = BlockQ8_0; $body }
-            TensorType::Q2K => { type $T = BlockQ2K; $body }
-            TensorType::Q3K => { type $T = BlockQ3K; $body }
-            TensorType::Q4K => { type $T = BlockQ4K; $body }
-            TensorType::Q5K => { type $T = BlockQ5K; $body }
-            TensorType::Q6K => { type $T = BlockQ6K; $body }
+            TensorType::Q4_0 => {
+                type $T = BlockQ4_0;
+                $body
+            }
+            TensorType::Q4_1 => {
+                type $T = BlockQ4_1;
+                $body
+            }
+            TensorType::Q5_0 => {
+                type $T = BlockQ5_0;
+                $body
+            }
+            TensorType::Q5_1 => {
+                type $T = BlockQ5_1;
+                $body
+            }
+            TensorType::Q8_0 => {
+                type $T = BlockQ8_0;
+                $body
+            }
+            TensorType::Q2K => {
+                type $T = BlockQ2K;
+                $body
+            }
+            TensorType::Q3K => {
+                type $T = BlockQ3K;
+                $body
+            }
+            TensorType::Q4K => {
+                type $T = BlockQ4K;
+                $body
+            }
+            TensorType::Q5K => {
+                type $T = BlockQ5K;
+                $body
+            }
+            TensorType::Q6K => {
+                type $T = BlockQ6K;
+                $body
+            }
             _ => $other,
         }
     };
@@ -59,10 +87,7 @@ where
     }
     let per_row = cols / bs;
     let mut blocks = vec![T::VecDotType::zeros(); rows * per_row];
-    blocks
-        .par_chunks_mut(per_row)
-        .zip(x.par_chunks(cols))
-        .for_each(|(b, x)| T::VecDotType::from_float(x, b));
+    blocks.par_chunks_mut(per_row).zip(x.par_chunks(cols)).for_each(|(b, x)| T::VecDotType::from_float(x, b));
     Ok(GenericInput { rows, cols, ttype: t, blocks: Box::new(blocks) })
 }
 
@@ -78,10 +103,7 @@ where
     T::VecDotType: 'static,
 {
     let wb: &[T] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned(w.ttype.name()))?;
-    let xb = x
-        .blocks
-        .downcast_ref::<Vec<T::VecDotType>>()
-        .ok_or(KernelError::Unsupported(w.ttype.name()))?;
+    let xb = x.blocks.downcast_ref::<Vec<T::VecDotType>>().ok_or(KernelError::Unsupported(w.ttype.name()))?;
     let cols = w.cols;
     tiled(wb, w.rows, cols / T::BLCK_SIZE, xb, x.rows, out, |row, xs, res| {
         let n = row.len() * T::BLCK_SIZE;

@@ -156,9 +156,19 @@ pub struct QWeight<'a> {
 pub enum QInput {
     /// `offsets`: each block's 16-value sums times -32, Q6_K's offset, with which the 512-bit
     /// kernel starts each unit's integer sum (no separate bias term); made when first needed.
-    Q8K { blocks: Vec<BlockQ8K>, sub_sums: Vec<[i16; 8]>, offsets: OnceLock<Vec<[i32; 16]>>, rows: usize, cols: usize },
+    Q8K {
+        blocks: Vec<BlockQ8K>,
+        sub_sums: Vec<[i16; 8]>,
+        offsets: OnceLock<Vec<[i32; 16]>>,
+        rows: usize,
+        cols: usize,
+    },
     /// For the 32-value block types (Q8_0, Q4_0, Q4_1).
-    Q8x32 { blocks: Vec<q32::BlockQ8x32>, rows: usize, cols: usize },
+    Q8x32 {
+        blocks: Vec<q32::BlockQ8x32>,
+        rows: usize,
+        cols: usize,
+    },
     Generic(generic::GenericInput),
 }
 
@@ -214,15 +224,8 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
         }
         let per_row = cols / QK_K;
         let mut blocks = vec![BlockQ8K::ZERO; rows * per_row];
-        blocks
-            .par_chunks_mut(per_row)
-            .zip(x.par_chunks(cols))
-            .with_min_len(4)
-            .for_each(|(b, x)| quantize_q8k(x, b));
-        let sub_sums = blocks
-            .iter()
-            .map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1]))
-            .collect();
+        blocks.par_chunks_mut(per_row).zip(x.par_chunks(cols)).with_min_len(4).for_each(|(b, x)| quantize_q8k(x, b));
+        let sub_sums = blocks.iter().map(|b| std::array::from_fn(|s| b.bsums[2 * s] + b.bsums[2 * s + 1])).collect();
         return Ok(QInput::Q8K { blocks, sub_sums, offsets: OnceLock::new(), rows, cols });
     }
     if uses_q32(t) {
@@ -266,15 +269,20 @@ const PACKED_MIN_TOKENS: usize = 5;
 
 /// Q4_K, Q5_K and Q6_K with one of our implementations (`Scalar`: the portable reference).
 #[allow(unused_variables)]
-fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16; 8]], offsets: &OnceLock<Vec<[i32; 16]>>, m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+fn matmul_kquant(
+    choice: Isa,
+    w: &QWeight<'_>,
+    x: &[BlockQ8K],
+    sub_sums: &[[i16; 8]],
+    offsets: &OnceLock<Vec<[i32; 16]>>,
+    m: usize,
+    out: &mut [f32],
+) -> Result<(), KernelError> {
     let kb = w.cols / QK_K;
     // The packed kernels' unit sums: Q4_K/Q5_K apply their minimums per 32 values
     // (`sub_sums`), Q6_K its offset per 16 (the blocks' own `bsums`, 146 i16 apart).
     let (sums, stride) = match w.ttype {
-        TensorType::Q6K => (
-            Shared(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()),
-            std::mem::size_of::<BlockQ8K>() / 2,
-        ),
+        TensorType::Q6K => (Shared(x.as_ptr().cast::<u8>().wrapping_add(std::mem::offset_of!(BlockQ8K, bsums)).cast()), std::mem::size_of::<BlockQ8K>() / 2),
         _ => (Shared(sub_sums.as_ptr().cast()), 8),
     };
     #[cfg(target_arch = "x86_64")]
@@ -319,18 +327,30 @@ fn matmul_kquant(choice: Isa, w: &QWeight<'_>, x: &[BlockQ8K], sub_sums: &[[i16;
     #[cfg(target_arch = "aarch64")]
     if m >= PACKED_MIN_TOKENS && matches!(choice, Isa::Neon | Isa::NeonDot) {
         match w.ttype {
-            TensorType::Q4K => matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, sums, stride, m, out),
-            TensorType::Q5K => matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, sums, stride, m, out),
-            TensorType::Q6K => matmul_packed_neon(choice, cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, sums, stride, m, out),
+            TensorType::Q4K => {
+                matmul_packed_neon(choice, cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, sums, stride, m, out)
+            }
+            TensorType::Q5K => {
+                matmul_packed_neon(choice, cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, sums, stride, m, out)
+            }
+            TensorType::Q6K => {
+                matmul_packed_neon(choice, cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, sums, stride, m, out)
+            }
             t => return Err(KernelError::Unsupported(t.name())),
         }
         return Ok(());
     }
     let _ = sub_sums;
     match (w.ttype, choice) {
-        (TensorType::Q4K, Isa::Scalar) => tiled(cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, m, out, q4k::dot_scalar),
-        (TensorType::Q6K, Isa::Scalar) => tiled(cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, m, out, q6k::dot_scalar),
-        (TensorType::Q5K, Isa::Scalar) => tiled(cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, m, out, packed::dot_scalar),
+        (TensorType::Q4K, Isa::Scalar) => {
+            tiled(cast_blocks::<BlockQ4K>(w.bytes).ok_or(KernelError::Misaligned("Q4_K"))?, w.rows, kb, x, m, out, q4k::dot_scalar)
+        }
+        (TensorType::Q6K, Isa::Scalar) => {
+            tiled(cast_blocks::<BlockQ6K>(w.bytes).ok_or(KernelError::Misaligned("Q6_K"))?, w.rows, kb, x, m, out, q6k::dot_scalar)
+        }
+        (TensorType::Q5K, Isa::Scalar) => {
+            tiled(cast_blocks::<BlockQ5K>(w.bytes).ok_or(KernelError::Misaligned("Q5_K"))?, w.rows, kb, x, m, out, packed::dot_scalar)
+        }
         _ => return generic::matmul_q8k(w, x, m, out),
     }
     Ok(())
@@ -470,7 +490,18 @@ macro_rules! by_token_count {
 /// The K-quant types (Q8_K activations) through the packed kernel of `choice`.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, offs: OffsPtr, m: usize, out: &mut [f32]) {
+fn matmul_packed_k<B: packed::KBlock>(
+    choice: Isa,
+    w: &[B],
+    rows: usize,
+    kb: usize,
+    x: &[BlockQ8K],
+    sums: SumsPtr,
+    stride: usize,
+    offs: OffsPtr,
+    m: usize,
+    out: &mut [f32],
+) {
     // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
     // blocks and `sums` covers them.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
@@ -479,19 +510,31 @@ fn matmul_packed_k<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usi
         (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF16, packed::Packed16::ZERO, 8, pack16, |wp, t0, nt, res| {
             by_token_count!(nt, res, 16, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0).with_offsets(offs.get(), kb, t0);
-                if units == 8 { packed::dot16_avx512::<NT, 8>(wp, &xs, o) } else { packed::dot16_avx512::<NT, 16>(wp, &xs, o) }
+                if units == 8 {
+                    packed::dot16_avx512::<NT, 8>(wp, &xs, o)
+                } else {
+                    packed::dot16_avx512::<NT, 16>(wp, &xs, o)
+                }
             })
         }),
         (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
-                if units == 8 { packed::dot_avxvnni::<NT, 8>(wp, &xs, o) } else { packed::dot_avxvnni::<NT, 16>(wp, &xs, o) }
+                if units == 8 {
+                    packed::dot_avxvnni::<NT, 8>(wp, &xs, o)
+                } else {
+                    packed::dot_avxvnni::<NT, 16>(wp, &xs, o)
+                }
             })
         }),
         (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
-                if units == 8 { packed::dot_avx2::<NT, 8>(wp, &xs, o) } else { packed::dot_avx2::<NT, 16>(wp, &xs, o) }
+                if units == 8 {
+                    packed::dot_avx2::<NT, 8>(wp, &xs, o)
+                } else {
+                    packed::dot_avx2::<NT, 16>(wp, &xs, o)
+                }
             })
         }),
     }
@@ -522,7 +565,17 @@ fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize
 /// The K-quant types through the NEON packed kernel (`sdot` where the CPU has it).
 #[cfg(target_arch = "aarch64")]
 #[allow(clippy::too_many_arguments)]
-fn matmul_packed_neon<B: packed::KBlock>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[BlockQ8K], sums: SumsPtr, stride: usize, m: usize, out: &mut [f32]) {
+fn matmul_packed_neon<B: packed::KBlock>(
+    choice: Isa,
+    w: &[B],
+    rows: usize,
+    kb: usize,
+    x: &[BlockQ8K],
+    sums: SumsPtr,
+    stride: usize,
+    m: usize,
+    out: &mut [f32],
+) {
     tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, packed::pack_portable, |wp, t0, nt, res| {
         by_token_count!(nt, res, 4, |NT, o| {
             let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
@@ -622,15 +675,7 @@ unsafe impl Sync for OutPtr {}
 
 /// Runs `dot` over tiles of ROW_TILE weight rows in parallel; within a tile, tokens go four at a
 /// time through every row, so the tile's rows stay in cache for the whole chunk of tokens.
-pub(crate) fn tiled<W: Sync, X: Sync>(
-    w: &[W],
-    rows: usize,
-    blocks_per_row: usize,
-    x: &[X],
-    m: usize,
-    out: &mut [f32],
-    dot: fn(&[W], &[&[X]], &mut [f32]),
-) {
+pub(crate) fn tiled<W: Sync, X: Sync>(w: &[W], rows: usize, blocks_per_row: usize, x: &[X], m: usize, out: &mut [f32], dot: fn(&[W], &[&[X]], &mut [f32])) {
     let xb_per_row = x.len() / m.max(1);
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(ROW_TILE);
@@ -693,7 +738,12 @@ fn tiled_q4k_rows4(
                     unsafe {
                         match nt {
                             4 => q4k::avx2_rows4::dot::<4>(wr, &xs, &ss, &mut res),
-                            3 => q4k::avx2_rows4::dot::<3>(wr, &[xs[0], xs[1], xs[2]], &[ss[0], ss[1], ss[2]], (&mut res[..3]).try_into().unwrap_or_else(|_| unreachable!())),
+                            3 => q4k::avx2_rows4::dot::<3>(
+                                wr,
+                                &[xs[0], xs[1], xs[2]],
+                                &[ss[0], ss[1], ss[2]],
+                                (&mut res[..3]).try_into().unwrap_or_else(|_| unreachable!()),
+                            ),
                             2 => q4k::avx2_rows4::dot::<2>(wr, &[xs[0], xs[1]], &[ss[0], ss[1]], (&mut res[..2]).try_into().unwrap_or_else(|_| unreachable!())),
                             _ => q4k::avx2_rows4::dot::<1>(wr, &[xs[0]], &[ss[0]], (&mut res[..1]).try_into().unwrap_or_else(|_| unreachable!())),
                         }

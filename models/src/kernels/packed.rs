@@ -93,12 +93,7 @@ pub struct RowBlock {
 }
 
 impl RowBlock {
-    const ZERO: Self = Self {
-        vals: [0; QK_K],
-        scale: [0.0; 16],
-        bias: [0; 16],
-        bias_f: 0.0,
-    };
+    const ZERO: Self = Self { vals: [0; QK_K], scale: [0.0; 16], bias: [0; 16], bias_f: 0.0 };
 }
 
 /// A K-quant weight type the packed kernel reads.
@@ -218,11 +213,7 @@ pub fn dot_scalar<B: KBlock>(w: &[B], xs: &[&[BlockQ8K]], out: &mut [f32]) {
             let mut bias = 0i32;
             for u in 0..B::UNITS {
                 let range = per_unit * u..per_unit * (u + 1);
-                let isum: i32 = rb.vals[range.clone()]
-                    .iter()
-                    .zip(&xb.qs[range.clone()])
-                    .map(|(&v, &q)| v as i32 * q as i32)
-                    .sum();
+                let isum: i32 = rb.vals[range.clone()].iter().zip(&xb.qs[range.clone()]).map(|(&v, &q)| v as i32 * q as i32).sum();
                 let usum: i32 = xb.qs[range].iter().map(|&q| q as i32).sum();
                 blk += isum as f32 * rb.scale[u];
                 bias += rb.bias[u] as i32 * usum;
@@ -279,7 +270,6 @@ pub fn pack_portable<B: KBlock, const R: usize>(rows: [&[B]; R], out: &mut [Pack
         p.set_scales(B::UNITS, &rb);
     }
 }
-
 
 #[cfg(target_arch = "aarch64")]
 pub mod neon {
@@ -438,13 +428,21 @@ mod simd {
             let v: [__m512i; 16] = std::array::from_fn(|r| _mm512_loadu_si512(rb[r].vals.as_ptr().add(64 * c) as *const _));
             let t: [__m512i; 16] = std::array::from_fn(|i| {
                 let (a, b) = (v[2 * (i / 2)], v[2 * (i / 2) + 1]);
-                if i % 2 == 0 { _mm512_unpacklo_epi32(a, b) } else { _mm512_unpackhi_epi32(a, b) }
+                if i % 2 == 0 {
+                    _mm512_unpacklo_epi32(a, b)
+                } else {
+                    _mm512_unpackhi_epi32(a, b)
+                }
             });
             // u[4q + i]: in 128-bit lane k, value group 4k + i of rows 4q..4q + 4.
             let u: [__m512i; 16] = std::array::from_fn(|j| {
                 let (q4, i) = (j / 4, j % 4);
                 let (lo, hi) = (t[4 * q4 + i / 2], t[4 * q4 + 2 + i / 2]);
-                if i % 2 == 0 { _mm512_unpacklo_epi64(lo, hi) } else { _mm512_unpackhi_epi64(lo, hi) }
+                if i % 2 == 0 {
+                    _mm512_unpacklo_epi64(lo, hi)
+                } else {
+                    _mm512_unpackhi_epi64(lo, hi)
+                }
             });
             for i in 0..4 {
                 let p_even = _mm512_shuffle_i32x4::<0x88>(u[i], u[4 + i]);
@@ -503,10 +501,7 @@ mod simd {
             let q = _mm256_loadu_si256(b.qs.as_ptr().add(32 * j) as *const __m256i);
             let h = _mm256_srl_epi16(qh, _mm_cvtsi32_si128(2 * j as i32));
             let lo = _mm256_or_si256(_mm256_and_si256(q, m4), _mm256_slli_epi16(_mm256_and_si256(h, one), 4));
-            let hi = _mm256_or_si256(
-                _mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4),
-            );
+            let hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 1), one), 4));
             _mm256_storeu_si256(vals.as_mut_ptr().add(64 * j) as *mut __m256i, lo);
             _mm256_storeu_si256(vals.as_mut_ptr().add(64 * j + 32) as *mut __m256i, hi);
         }
@@ -561,7 +556,6 @@ mod simd {
         }
     }
 
-
     /// `vpdpbusd` for CPUs without VNNI: `maddubs` then `madd` by ones. No overflow: the weights are
     /// at most 63, so a pair of products stays within i16.
     #[inline]
@@ -584,16 +578,11 @@ mod simd {
             /// The CPU must have the named features; every token holds `w.len()` blocks and
             /// `sums` covers them.
             #[target_feature(enable = $feat)]
-            pub unsafe fn $name<const NT: usize, const UNITS: usize>(
-                w: &[Packed<4>],
-                xs: &Tokens<'_, NT>,
-                out: &mut [[f32; 4]; NT],
-            ) {
+            pub unsafe fn $name<const NT: usize, const UNITS: usize>(w: &[Packed<4>], xs: &Tokens<'_, NT>, out: &mut [[f32; 4]; NT]) {
                 let per_unit = 32 / UNITS;
                 let mut acc = [_mm256_setzero_ps(); NT];
                 for (b, p) in w.iter().enumerate() {
-                    let xq: [*const u8; NT] =
-                        std::array::from_fn(|t| xs.x[t].get_unchecked(b).qs.as_ptr() as *const u8);
+                    let xq: [*const u8; NT] = std::array::from_fn(|t| xs.x[t].get_unchecked(b).qs.as_ptr() as *const u8);
                     let mut blk = [_mm256_setzero_ps(); NT];
                     for u in 0..UNITS {
                         // Two sums per token (even and odd groups of eight values) halve the
@@ -663,9 +652,8 @@ mod simd {
             for u in 0..UNITS {
                 // Q6_K (16 units): each unit's sum starts at its -32 offset times the
                 // activations' sum, so its values count as signed and no bias term is left.
-                let mut ia: [__m512i; NT] = std::array::from_fn(|t| {
-                    if UNITS == 16 { _mm512_set1_epi32(*xs.offs[t].add(16 * b + u)) } else { _mm512_setzero_si512() }
-                });
+                let mut ia: [__m512i; NT] =
+                    std::array::from_fn(|t| if UNITS == 16 { _mm512_set1_epi32(*xs.offs[t].add(16 * b + u)) } else { _mm512_setzero_si512() });
                 for gi in 0..per_unit {
                     let g = u * per_unit + gi;
                     let wv = _mm512_load_si512(p.q[g].as_ptr() as *const _);
@@ -717,9 +705,8 @@ mod simd {
                     let xb: [&BlockQ8x32; NT] = std::array::from_fn(|t| xs[t].get_unchecked(b));
                     // Q8_0's offset of 128 comes off in the integer sum itself (in one of each
                     // row's two lanes).
-                    let mut ia: [__m256i; NT] = std::array::from_fn(|t| {
-                        _mm256_blend_epi32::<0x55>(_mm256_setzero_si256(), _mm256_set1_epi32(-B::OFFSET * xb[t].sum))
-                    });
+                    let mut ia: [__m256i; NT] =
+                        std::array::from_fn(|t| _mm256_blend_epi32::<0x55>(_mm256_setzero_si256(), _mm256_set1_epi32(-B::OFFSET * xb[t].sum)));
                     let mut ib = [_mm256_setzero_si256(); NT];
                     for g in [0, 2] {
                         let wa = _mm256_load_si256(p.q[g].as_ptr() as *const __m256i);

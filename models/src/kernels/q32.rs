@@ -166,8 +166,8 @@ pub mod avx2 {
     //! a Q8_0 block goes in as its magnitude with its signs moved onto the activations.
     use std::arch::x86_64::*;
 
-    use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
     use super::super::prefetch_ahead;
+    use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
     use crate::kernels::blocks::f16c::two_f16;
     use crate::kernels::hsum;
 

@@ -149,8 +149,8 @@ pub mod avx2 {
 
     use super::super::blocks::{f16c::two_f16, BlockQ4K, BlockQ8K};
     use super::super::hsum;
-    use super::{dpwssd, unpack_scales, SPREAD_U8};
     use super::super::prefetch_ahead;
+    use super::{dpwssd, unpack_scales, SPREAD_U8};
 
     q4k_row_kernel!(dot, "avx2,fma,f16c", dpwssd::avx2);
     q4k_row_kernel!(dot_avxvnni, "avx2,fma,f16c,avxvnni", dpwssd::avxvnni);
@@ -190,12 +190,7 @@ pub mod avx2_rows4 {
     /// # Safety
     /// The CPU must support AVX2 and FMA; all rows have `w[0].len()` blocks, as do the tokens.
     #[target_feature(enable = "avx2,fma,f16c")]
-    pub unsafe fn dot<const NT: usize>(
-        w: [&[BlockQ4K]; 4],
-        xs: &[&[BlockQ8K]; NT],
-        sub_sums: &[&[[i16; 8]]; NT],
-        out: &mut [[f32; 4]; NT],
-    ) {
+    pub unsafe fn dot<const NT: usize>(w: [&[BlockQ4K]; 4], xs: &[&[BlockQ8K]; NT], sub_sums: &[&[[i16; 8]]; NT], out: &mut [[f32; 4]; NT]) {
         let m4 = _mm256_set1_epi8(0x0F);
         let mut acc = [_mm256_setzero_ps(); NT];
         let nb = w[0].len();
@@ -217,12 +212,7 @@ pub mod avx2_rows4 {
             let mv = _mm256_loadu_ps(mv.as_ptr());
             // Minimums of sub-blocks 0-3 and 4-7, four lanes per row.
             let mins_lo = _mm256_cvtepu8_epi16(_mm_setr_epi32(mn[0] as i32, mn[1] as i32, mn[2] as i32, mn[3] as i32));
-            let mins_hi = _mm256_cvtepu8_epi16(_mm_setr_epi32(
-                (mn[0] >> 32) as i32,
-                (mn[1] >> 32) as i32,
-                (mn[2] >> 32) as i32,
-                (mn[3] >> 32) as i32,
-            ));
+            let mins_hi = _mm256_cvtepu8_epi16(_mm_setr_epi32((mn[0] >> 32) as i32, (mn[1] >> 32) as i32, (mn[2] >> 32) as i32, (mn[3] >> 32) as i32));
             let qs: [*const u8; 4] = std::array::from_fn(|r| blk[r].qs.as_ptr());
             let mut sumi = [_mm256_setzero_si256(); NT];
             for j in 0..4 {
@@ -264,4 +254,3 @@ pub mod avx2_rows4 {
         }
     }
 }
-

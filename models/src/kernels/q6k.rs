@@ -79,18 +79,9 @@ macro_rules! q6k_row_kernel {
                     let ql1 = _mm256_loadu_si256(wb.ql.as_ptr().add(64 * n + 32) as *const __m256i);
                     let v = [
                         _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m3), 4)),
-                        _mm256_or_si256(
-                            _mm256_and_si256(ql1, m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4),
-                        ),
-                        _mm256_or_si256(
-                            _mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4),
-                        ),
-                        _mm256_or_si256(
-                            _mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4),
-                        ),
+                        _mm256_or_si256(_mm256_and_si256(ql1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m3), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m3), 4)),
+                        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m3), 4)),
                     ];
                     for (i, &vi) in v.iter().enumerate() {
                         let sc = _mm256_shuffle_epi8(halves[n], _mm256_loadu_si256(pair.add(i)));
@@ -122,9 +113,9 @@ pub mod avx2 {
 
     use super::super::blocks::{f16c::two_f16, BlockQ6K, BlockQ8K};
     use super::super::hsum;
+    use super::super::prefetch_ahead;
     use super::super::q4k::dpwssd;
     use super::PAIR_I16;
-    use super::super::prefetch_ahead;
 
     q6k_row_kernel!(dot, "avx2,fma,f16c", dpwssd::avx2);
     q6k_row_kernel!(dot_avxvnni, "avx2,fma,f16c,avxvnni", dpwssd::avxvnni);

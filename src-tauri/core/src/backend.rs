@@ -11,7 +11,11 @@ use crate::remote::{RemoteConfig, RemoteEngine, RemoteError};
 pub enum Backend {
     Local(Arc<Engine>),
     /// `defaults` stand in for the remote model's own, which the API does not tell.
-    Remote { engine: RemoteEngine, defaults: SamplingParams, system_prompt: Option<String> },
+    Remote {
+        engine: RemoteEngine,
+        defaults: SamplingParams,
+        system_prompt: Option<String>,
+    },
 }
 
 impl Backend {

@@ -98,11 +98,7 @@ impl Entry {
     /// What running it needs: the weights (a safetensors entry is quantized to Q4_K_M first),
     /// the KV cache for the default context, and the engine's own.
     pub fn memory_bytes(&self) -> u64 {
-        let weights = if self.kind == "gguf" {
-            self.download_bytes()
-        } else {
-            (self.params as f64 * bits_per_weight(Some("Q4_K_M")) / 8.0) as u64
-        };
+        let weights = if self.kind == "gguf" { self.download_bytes() } else { (self.params as f64 * bits_per_weight(Some("Q4_K_M")) / 8.0) as u64 };
         weights + KV_BYTES_PER_TOKEN * DEFAULT_CONTEXT + OVERHEAD
     }
 }

@@ -76,8 +76,7 @@ fn memory() -> (u64, u64) {
 
 /// NVIDIA GPUs as `nvidia-smi` reports them (none where it is missing).
 fn nvidia_gpus() -> Vec<Gpu> {
-    let Ok(out) = std::process::Command::new("nvidia-smi").args(["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]).output()
-    else {
+    let Ok(out) = std::process::Command::new("nvidia-smi").args(["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]).output() else {
         return Vec::new();
     };
     if !out.status.success() {

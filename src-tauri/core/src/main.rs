@@ -12,9 +12,7 @@ fn main() {
     match cli::run(args) {
         Ok(code) => std::process::exit(code),
         // Output piped into `head` and the like: the reader is gone, nothing to report.
-        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => {
-            std::process::exit(0)
-        }
+        Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => std::process::exit(0),
         Err(e) => {
             eprintln!("fin-r1: {e:#}");
             std::process::exit(1);

@@ -27,11 +27,29 @@ use crate::store::{LibraryModel, Store};
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum JobEvent {
     /// The repository file being fetched (a catalog entry's, picked by quantization).
-    Source { repo: String, file: String },
-    Start { file: String, total: u64, resumed_from: u64 },
-    Progress { file: String, done: u64, total: u64, bytes_per_sec: f64 },
-    Quantize { done: usize, total: usize, tensor: String },
-    Checking { path: String },
+    Source {
+        repo: String,
+        file: String,
+    },
+    Start {
+        file: String,
+        total: u64,
+        resumed_from: u64,
+    },
+    Progress {
+        file: String,
+        done: u64,
+        total: u64,
+        bytes_per_sec: f64,
+    },
+    Quantize {
+        done: usize,
+        total: usize,
+        tensor: String,
+    },
+    Checking {
+        path: String,
+    },
 }
 
 /// Where a job's progress goes: download bytes (`Progress`) and the other steps.

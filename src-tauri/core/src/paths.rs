@@ -30,11 +30,7 @@ pub fn cache_dir() -> PathBuf {
 /// Where the engine keeps shared prompt prefixes (a preset's system prompt and template head)
 /// between runs; `model_sha256` if the library already knows the file's hash.
 pub fn prefix_cache(model_sha256: Option<String>) -> fin_r1_engine::PrefixCacheOptions {
-    fin_r1_engine::PrefixCacheOptions {
-        dir: cache_dir().join("prompt-prefixes"),
-        max_bytes: fin_r1_engine::prefix_cache::DEFAULT_DISK_BYTES,
-        model_sha256,
-    }
+    fin_r1_engine::PrefixCacheOptions { dir: cache_dir().join("prompt-prefixes"), max_bytes: fin_r1_engine::prefix_cache::DEFAULT_DISK_BYTES, model_sha256 }
 }
 
 pub fn platform_data_dir() -> PathBuf {

@@ -7,9 +7,7 @@
 use std::time::{Duration, Instant};
 
 use fin_r1_engine::splitter::{Piece, ThinkSplitter};
-use fin_r1_engine::{
-    CancelToken, Done, ErrorKind, Generation, GenerationEvent, GenerationRequest, SamplingParams, Usage,
-};
+use fin_r1_engine::{CancelToken, Done, ErrorKind, Generation, GenerationEvent, GenerationRequest, SamplingParams, Usage};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -232,7 +230,11 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
                 break 'read;
             }
             let Ok(v) = serde_json::from_str::<Value>(data) else {
-                return error(&tx, ErrorKind::RemoteStream, format!("the server sent something that is not JSON: {}", data.chars().take(120).collect::<String>()));
+                return error(
+                    &tx,
+                    ErrorKind::RemoteStream,
+                    format!("the server sent something that is not JSON: {}", data.chars().take(120).collect::<String>()),
+                );
             };
             if let Some(msg) = v.pointer("/error/message").and_then(Value::as_str) {
                 return error(&tx, ErrorKind::RemoteServer, format!("the server reported an error: {msg}"));
@@ -272,16 +274,11 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
     let ttft = state.ttft.unwrap_or(total);
     let u = usage_seen.unwrap_or(Value::Null);
     let completion = u["completion_tokens"].as_u64().map(|n| n as usize);
-    let reasoning = u
-        .pointer("/completion_tokens_details/reasoning_tokens")
-        .and_then(Value::as_u64)
-        .map(|n| n as usize)
-        .unwrap_or(state.reasoning_deltas);
+    let reasoning = u.pointer("/completion_tokens_details/reasoning_tokens").and_then(Value::as_u64).map(|n| n as usize).unwrap_or(state.reasoning_deltas);
     let answer = completion.map(|c| c.saturating_sub(reasoning)).unwrap_or(state.answer_deltas);
     let generated = reasoning + answer;
     let prompt_tokens = u["prompt_tokens"].as_u64().unwrap_or(0) as usize;
-    let cached_prompt_tokens =
-        u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let cached_prompt_tokens = u.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64).unwrap_or(0) as usize;
     let _ = tx.send(GenerationEvent::Usage(Usage {
         prompt_tokens,
         cached_prompt_tokens,

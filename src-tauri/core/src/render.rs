@@ -267,10 +267,7 @@ fn highlight(code: &str, lang: &str) -> String {
 
 fn highlight_uncached(code: &str, lang: &str) -> String {
     let set = syntaxes();
-    let syntax = set
-        .find_syntax_by_token(lang)
-        .or_else(|| set.find_syntax_by_extension(lang))
-        .unwrap_or_else(|| set.find_syntax_plain_text());
+    let syntax = set.find_syntax_by_token(lang).or_else(|| set.find_syntax_by_extension(lang)).unwrap_or_else(|| set.find_syntax_plain_text());
     let mut gen = ClassedHTMLGenerator::new_with_class_style(syntax, set, ClassStyle::SpacedPrefixed { prefix: "hl-" });
     for line in LinesWithEndings::from(code) {
         if gen.parse_html_for_line_which_includes_newline(line).is_err() {
@@ -285,8 +282,31 @@ fn sanitizer() -> &'static ammonia::Builder<'static> {
     B.get_or_init(|| {
         let mut b = ammonia::Builder::default();
         let math_tags = [
-            "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot",
-            "mover", "munder", "munderover", "mtable", "mtr", "mtd", "mstyle", "menclose", "mpadded", "mphantom", "semantics",
+            "math",
+            "mrow",
+            "mi",
+            "mn",
+            "mo",
+            "ms",
+            "mtext",
+            "mspace",
+            "msup",
+            "msub",
+            "msubsup",
+            "mfrac",
+            "msqrt",
+            "mroot",
+            "mover",
+            "munder",
+            "munderover",
+            "mtable",
+            "mtr",
+            "mtd",
+            "mstyle",
+            "menclose",
+            "mpadded",
+            "mphantom",
+            "semantics",
             "annotation",
         ];
         b.add_tags(math_tags)

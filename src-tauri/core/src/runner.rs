@@ -14,7 +14,7 @@ use crate::backend::Backend;
 use crate::documents::chunks::estimate_tokens;
 use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{
-    Conversation, EngineRef, Message, NewAttachment, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
+    Conversation, EngineRef, Message, MessageRole, MessageStatus, NewAttachment, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
 };
 
 pub use fin_r1_engine::SamplingOverrides;
@@ -136,7 +136,6 @@ pub struct Runner {
     scenario_dir: Option<PathBuf>,
 }
 
-
 impl Runner {
     /// `scenario_dir`: the user's presets (read afresh each turn, so an import shows at once).
     pub fn new(store: Store, backend: Arc<Backend>, scenario_dir: Option<PathBuf>) -> Self {
@@ -197,9 +196,7 @@ impl Runner {
                 if edit.form.is_empty() {
                     edit.form = stored_fields(&old);
                 }
-                let q = self
-                    .store_question(&conversation, old.parent_id, question, history.is_empty(), scenario.as_ref(), &edit)
-                    .await?;
+                let q = self.store_question(&conversation, old.parent_id, question, history.is_empty(), scenario.as_ref(), &edit).await?;
                 (q, history)
             }
         };
@@ -350,10 +347,7 @@ impl Runner {
         }
         let system = req.system.clone().or_else(|| scenario.as_ref().map(|s| s.system_prompt.trim().to_owned()));
         let model = self.backend.model_name();
-        let c = self
-            .store
-            .create_conversation(&crate::title::of_question(question), req.scenario.as_deref(), system.as_deref(), Some(&model))
-            .await?;
+        let c = self.store.create_conversation(&crate::title::of_question(question), req.scenario.as_deref(), system.as_deref(), Some(&model)).await?;
         Ok((c, true))
     }
 
@@ -431,7 +425,6 @@ fn stored_fields(question: &Message) -> BTreeMap<String, String> {
     question.form.as_ref().map(|f| f.fields.clone()).unwrap_or_default()
 }
 
-
 /// The answer as it would have been stored, for a caller whose store failed mid-turn.
 fn unsaved(mut m: Message, o: &Outcome) -> Message {
     m.reasoning = o.reasoning.clone();
@@ -458,7 +451,8 @@ mod tests {
         // once ignored them); then the conversation's, then the turn's.
         assert_eq!((p.temperature, p.top_p, p.max_tokens, p.top_k, p.seed), (0.2, 0.9, 2000, 10, Some(9)));
         assert_eq!(p.stop, vec!["END".to_owned()]);
-        let p = resolve_sampling(model.clone(), None, &SamplingOverrides::default(), &SamplingOverrides::default(), &SamplingOverrides::default()).expect("valid");
+        let p =
+            resolve_sampling(model.clone(), None, &SamplingOverrides::default(), &SamplingOverrides::default(), &SamplingOverrides::default()).expect("valid");
         assert_eq!(p, model);
         // One set of ranges for every layer.
         let hot = SamplingOverrides { temperature: Some(5.0), ..Default::default() };

@@ -238,7 +238,12 @@ impl Scenario {
         if let Ok(v) = text.parse::<toml::Table>() {
             if let Some(f) = v.get("format").and_then(|f| f.as_integer()) {
                 if f != FORMAT_VERSION as i64 {
-                    return Err(invalid(file, "format", format!("version {f} is not supported"), format!("this app reads format {FORMAT_VERSION}; update the app or convert the file")));
+                    return Err(invalid(
+                        file,
+                        "format",
+                        format!("version {f} is not supported"),
+                        format!("this app reads format {FORMAT_VERSION}; update the app or convert the file"),
+                    ));
                 }
             }
         }
@@ -252,7 +257,12 @@ impl Scenario {
             return Err(invalid(file, "format", format!("version {} is not supported", self.format), format!("use format = {FORMAT_VERSION}")));
         }
         if !(1..=40).contains(&self.id.len()) || !self.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-            return Err(invalid(file, "id", format!("{:?} is not a valid id", self.id), "use 1-40 lowercase letters, digits and hyphens, e.g. \"credit-review\""));
+            return Err(invalid(
+                file,
+                "id",
+                format!("{:?} is not a valid id", self.id),
+                "use 1-40 lowercase letters, digits and hyphens, e.g. \"credit-review\"",
+            ));
         }
         if self.icon.trim().is_empty() || self.icon.chars().count() > 8 {
             return Err(invalid(file, "icon", "must be a short symbol", "use one emoji, e.g. \"⚖️\""));
@@ -289,10 +299,16 @@ impl Scenario {
                 return Err(invalid(file, format!("fields[{i}].label"), "needs both zh and en text", "write label = { zh = \"…\", en = \"…\" }"));
             }
             if (f.kind == FieldKind::Select) != !f.options.is_empty() {
-                return Err(invalid(file, format!("fields[{i}].options"), "options go with kind = \"select\" and only with it", "list the choices for a select field, none for others"));
+                return Err(invalid(
+                    file,
+                    format!("fields[{i}].options"),
+                    "options go with kind = \"select\" and only with it",
+                    "list the choices for a select field, none for others",
+                ));
             }
         }
-        let used = placeholders(&self.prompt_template).map_err(|p| invalid(file, "prompt_template", p, "write {field_name} for a field and {{ or }} for a literal brace"))?;
+        let used = placeholders(&self.prompt_template)
+            .map_err(|p| invalid(file, "prompt_template", p, "write {field_name} for a field and {{ or }} for a literal brace"))?;
         for u in &used {
             if u != "question" && !names.contains(u.as_str()) {
                 return Err(invalid(file, "prompt_template", format!("{{{u}}} names no field"), format!("add a field named {u:?} or remove the placeholder")));
@@ -300,7 +316,12 @@ impl Scenario {
         }
         for (i, f) in self.fields.iter().enumerate() {
             if !used.contains(&f.name) {
-                return Err(invalid(file, format!("fields[{i}]"), format!("{:?} is not used in prompt_template", f.name), format!("put {{{}}} in prompt_template or remove the field", f.name)));
+                return Err(invalid(
+                    file,
+                    format!("fields[{i}]"),
+                    format!("{:?} is not used in prompt_template", f.name),
+                    format!("put {{{}}} in prompt_template or remove the field", f.name),
+                ));
             }
         }
         if !used.iter().any(|u| u == "question") {
@@ -435,10 +456,7 @@ pub enum Origin {
 }
 
 pub fn built_in() -> Vec<Scenario> {
-    BUILT_IN
-        .iter()
-        .filter_map(|(id, text)| Scenario::parse(text, &format!("built-in {id}.toml")).ok())
-        .collect()
+    BUILT_IN.iter().filter_map(|(id, text)| Scenario::parse(text, &format!("built-in {id}.toml")).ok()).collect()
 }
 
 impl Library {

@@ -15,9 +15,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fin_r1_engine::{
-    resolve_sampling, ChatMessage, ContextPolicy, Engine, ErrorKind, Generation, GenerationEvent, GenerationRequest, Role, SamplingOverrides,
-};
+use fin_r1_engine::{resolve_sampling, ChatMessage, ContextPolicy, Engine, ErrorKind, Generation, GenerationEvent, GenerationRequest, Role, SamplingOverrides};
 use futures_util::stream::{self, Stream};
 use serde_json::{json, Value};
 
@@ -163,10 +161,7 @@ fn same_key(given: &str, key: &str) -> bool {
 
 fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     let Some(key) = &state.config.api_key else { return Ok(()) };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if given.is_some_and(|g| same_key(g.trim(), key)) {
         Ok(())
     } else {
@@ -296,9 +291,7 @@ fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(G
     let limit = state.config.max_tokens_limit.min(info.context);
     let max_tokens = match body.max_completion_tokens.or(body.max_tokens) {
         Some(0) => return Err(bad("max_tokens must be at least 1".into())),
-        Some(n) if n as usize > limit => {
-            return Err(bad(format!("max_tokens is {n}; this server allows at most {limit}")))
-        }
+        Some(n) if n as usize > limit => return Err(bad(format!("max_tokens is {n}; this server allows at most {limit}"))),
         Some(n) => Some(n as usize),
         None => None,
     };
@@ -405,16 +398,7 @@ fn stream_response(
     let created = now();
     let mut pending = VecDeque::new();
     pending.push_back(chunk(&id, &model, created, json!({ "role": "assistant", "content": "" }), None));
-    let st = StreamState {
-        generation,
-        watch: Watch::new(state, seq),
-        id,
-        model,
-        created,
-        include_usage,
-        pending,
-        ended: false,
-    };
+    let st = StreamState { generation, watch: Watch::new(state, seq), id, model, created, include_usage, pending, ended: false };
     let s = stream::unfold(st, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
@@ -425,12 +409,8 @@ fn stream_response(
             }
             let (id, model, created) = (st.id.clone(), st.model.clone(), st.created);
             match st.generation.next().await {
-                Some(GenerationEvent::Reasoning { text }) => {
-                    st.pending.push_back(chunk(&id, &model, created, json!({ "reasoning_content": text }), None))
-                }
-                Some(GenerationEvent::Answer { text }) => {
-                    st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None))
-                }
+                Some(GenerationEvent::Reasoning { text }) => st.pending.push_back(chunk(&id, &model, created, json!({ "reasoning_content": text }), None)),
+                Some(GenerationEvent::Answer { text }) => st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None)),
                 // OpenAI's stream has no progress of its own.
                 Some(GenerationEvent::Prefill { .. }) => {}
                 Some(GenerationEvent::Usage(u)) => {
@@ -503,11 +483,7 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
 }
 
 /// Serves until the listener fails or `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

@@ -27,8 +27,7 @@ pub fn short(title: &str, max: usize) -> String {
     let cut: String = line.chars().take(max).collect();
     // The cut falls between words when the next character is a space.
     let next_is_space = line.chars().nth(max).is_some_and(char::is_whitespace);
-    let at_word = if next_is_space { Some(cut.len()) } else { cut.rfind(char::is_whitespace) }
-        .filter(|&i| cut[..i].chars().count() >= max / 2);
+    let at_word = if next_is_space { Some(cut.len()) } else { cut.rfind(char::is_whitespace) }.filter(|&i| cut[..i].chars().count() >= max / 2);
     let head = at_word.map_or(cut.as_str(), |i| &cut[..i]).trim_end_matches(|c: char| c.is_whitespace() || ",;:，；：、".contains(c));
     format!("{head}…")
 }

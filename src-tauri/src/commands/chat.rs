@@ -162,10 +162,7 @@ pub struct ScenarioList {
 #[specta::specta]
 pub async fn list_scenarios(state: State<'_, AppState>) -> CmdResult<ScenarioList> {
     let lib = Library::load(Some(&state.scenario_dir()));
-    Ok(ScenarioList {
-        scenarios: lib.scenarios.into_iter().map(|(s, _)| s).collect(),
-        broken: lib.broken.iter().map(ToString::to_string).collect(),
-    })
+    Ok(ScenarioList { scenarios: lib.scenarios.into_iter().map(|(s, _)| s).collect(), broken: lib.broken.iter().map(ToString::to_string).collect() })
 }
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -208,7 +205,10 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     for path in request.attachments {
         let doc = match state.reading.take(&path) {
             Some(doc) => doc,
-            None => super::off_thread(move || fin_r1_core::documents::extract(&path).map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })).await?,
+            None => {
+                super::off_thread(move || fin_r1_core::documents::extract(&path).map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() }))
+                    .await?
+            }
         };
         attachments.push(doc);
     }
@@ -247,12 +247,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     if let Some(e) = &r.save_error {
         state.record_error(&e.to_string());
     }
-    Ok(TurnSummary {
-        conversation_id: r.conversation_id,
-        question_id: r.question_id,
-        answer: r.answer,
-        save_error: r.save_error.map(|e| e.to_string()),
-    })
+    Ok(TurnSummary { conversation_id: r.conversation_id, question_id: r.question_id, answer: r.answer, save_error: r.save_error.map(|e| e.to_string()) })
 }
 
 /// Stops a streaming answer; what it wrote so far is kept as `cancelled`.

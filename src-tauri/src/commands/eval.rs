@@ -159,7 +159,14 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
             &items,
         )
         .map_err(invalid)?;
-        let options = RunOptions { out: out.clone(), resume: false, concurrency: 4, timeout: Duration::from_secs(900), retries: 2, rules: Rules { strict: request.strict } };
+        let options = RunOptions {
+            out: out.clone(),
+            resume: false,
+            concurrency: 4,
+            timeout: Duration::from_secs(900),
+            retries: 2,
+            rules: Rules { strict: request.strict },
+        };
         let judge = judge_backend.as_ref().map(|(b, _)| Judge { backend: b, mode: request.judge, max_tokens: 1024, timeout: Duration::from_secs(900) });
         let mut announced = false;
         let outcome = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {

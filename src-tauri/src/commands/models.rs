@@ -10,8 +10,8 @@ use fin_r1_core::catalog::{self, Advice};
 use fin_r1_core::hardware::Hardware;
 use fin_r1_core::hub::{self, DownloadRequest, Progress};
 use fin_r1_core::library;
-use fin_r1_core::model_jobs::{self, JobCancel, JobError, JobSink};
 pub use fin_r1_core::model_jobs::JobEvent;
+use fin_r1_core::model_jobs::{self, JobCancel, JobError, JobSink};
 use fin_r1_core::settings;
 use fin_r1_core::store::LibraryModel;
 use fin_r1_engine::quantize::Target;
@@ -81,7 +81,10 @@ struct Counters {
 
 impl ChannelProgress {
     fn new(channel: Channel<JobEvent>) -> Arc<Self> {
-        Arc::new(Self { channel, inner: Mutex::new(Counters { file: String::new(), total: 0, done: 0, resumed: 0, started: Instant::now(), last: Instant::now() }) })
+        Arc::new(Self {
+            channel,
+            inner: Mutex::new(Counters { file: String::new(), total: 0, done: 0, resumed: 0, started: Instant::now(), last: Instant::now() }),
+        })
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use fin_r1_engine::DeviceChoice;
 use fin_r1_core::hardware::Hardware;
 use fin_r1_core::settings::{self, Settings};
+use fin_r1_engine::DeviceChoice;
 use serde::Serialize;
 use tauri::State;
 
@@ -28,7 +28,6 @@ pub struct SettingsView {
     pub hardware: Hardware,
     pub server: ServerStatus,
 }
-
 
 async fn view(state: &AppState) -> CmdResult<SettingsView> {
     let s = state.settings().await;

@@ -27,9 +27,7 @@ pub fn open_with_system(target: &OsStr) -> CmdResult<()> {
     while std::time::Instant::now() < deadline {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(_)) => {
-                return Err(CommandError::Invalid(format!("no application on this computer opened {shown}; the file is there to open by hand")))
-            }
+            Ok(Some(_)) => return Err(CommandError::Invalid(format!("no application on this computer opened {shown}; the file is there to open by hand"))),
             Ok(None) => std::thread::sleep(std::time::Duration::from_millis(100)),
             Err(_) => return Ok(()),
         }
@@ -119,11 +117,17 @@ pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
     let hw = Hardware::detect_off_thread().await;
     let s = state.settings().await;
     let mut t = String::new();
-    let _ = writeln!(t, "Fin-R1 Desktop {} ({} build{})", env!("CARGO_PKG_VERSION"), if cfg!(debug_assertions) { "debug" } else { "release" }, match (cfg!(feature = "cuda"), cfg!(feature = "metal")) {
-        (true, _) => ", CUDA",
-        (_, true) => ", Metal",
-        _ => "",
-    });
+    let _ = writeln!(
+        t,
+        "Fin-R1 Desktop {} ({} build{})",
+        env!("CARGO_PKG_VERSION"),
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        match (cfg!(feature = "cuda"), cfg!(feature = "metal")) {
+            (true, _) => ", CUDA",
+            (_, true) => ", Metal",
+            _ => "",
+        }
+    );
     let _ = writeln!(t, "OS: {}", os_name());
     let _ = writeln!(t, "CPU: {} · {} cores · {} rayon threads", cpu(), hw.cores, rayon::current_num_threads());
     let _ = writeln!(t, "Memory: {:.1} GB ({:.1} GB available)", hw.memory_bytes as f64 / 1e9, hw.available_bytes as f64 / 1e9);
@@ -165,12 +169,19 @@ pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
         t,
         "API server: {}",
         match (&server.address, &server.error) {
-            (Some(a), _) => format!("on at {a}, {} requests ({} completed, {} cancelled, {} failed)", server.received, server.completed, server.cancelled, server.failed),
+            (Some(a), _) =>
+                format!("on at {a}, {} requests ({} completed, {} cancelled, {} failed)", server.received, server.completed, server.cancelled, server.failed),
             (None, Some(e)) => format!("off: {e}"),
             _ => "off".into(),
         }
     );
-    let _ = writeln!(t, "Theme {} · language {} · threads {}", s.theme, s.lang.map_or("system", |l| l.as_str()), s.threads.map(|n| n.to_string()).unwrap_or_else(|| "auto".into()));
+    let _ = writeln!(
+        t,
+        "Theme {} · language {} · threads {}",
+        s.theme,
+        s.lang.map_or("system", |l| l.as_str()),
+        s.threads.map(|n| n.to_string()).unwrap_or_else(|| "auto".into())
+    );
     let _ = writeln!(t, "Data folder: {}", state.data_dir.display());
     let _ = writeln!(t, "Log folder: {}", fin_r1_core::paths::log_dir(&state.data_dir).display());
     let _ = writeln!(t, "Log file: {}", current_log(&state.data_dir).map(|p| p.display().to_string()).unwrap_or_else(|| "none yet".into()));
@@ -222,7 +233,8 @@ pub const CITATION: &str = "@article{liu2025finr1,
 #[tauri::command]
 #[specta::specta]
 pub async fn about() -> CmdResult<About> {
-    let licences: Licences = super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))).await?;
+    let licences: Licences =
+        super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))).await?;
     Ok(About {
         version: env!("CARGO_PKG_VERSION"),
         licence: env!("CARGO_PKG_LICENSE"),

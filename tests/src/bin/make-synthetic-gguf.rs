@@ -45,8 +45,7 @@ fn main() -> Result<()> {
             bail!("tensor {} overlaps the one before it", t.name);
         }
         o.write_all(&vec![0u8; (t.offset - pos) as usize])?;
-        let data = random_tensor(t.ttype, t.n_elements(), t.n_bytes, t.name.contains("norm"), &mut rng)
-            .with_context(|| format!("tensor {}", t.name))?;
+        let data = random_tensor(t.ttype, t.n_elements(), t.n_bytes, t.name.contains("norm"), &mut rng).with_context(|| format!("tensor {}", t.name))?;
         o.write_all(&data)?;
         pos = t.offset + t.n_bytes;
     }

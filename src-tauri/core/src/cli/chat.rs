@@ -80,12 +80,7 @@ pub struct ChatArgs {
     conversation: Option<String>,
 }
 
-fn open_backend(
-    a: &ChatArgs,
-    store: &Store,
-    runtime: &tokio::runtime::Runtime,
-    interactive_out: bool,
-) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
+fn open_backend(a: &ChatArgs, store: &Store, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
     if let Some(url) = &a.remote {
         let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
         config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
@@ -99,9 +94,7 @@ fn open_backend(
     // answer's provenance needs it anyway), so a short-lived process finds its prefixes.
     let sha256 = runtime.block_on(store.model_sha256(path)).ok();
     let options = fin_r1_engine::LoadOptions { prefix_cache: Some(fin_r1_core::paths::prefix_cache(sha256)), ..a.engine.load_options() };
-    Engine::load(path, options)
-        .map(|e| Backend::Local(Arc::new(e)))
-        .map_err(|e| (e.kind(), format!("{}: {e}", path.display())))
+    Engine::load(path, options).map(|e| Backend::Local(Arc::new(e))).map_err(|e| (e.kind(), format!("{}: {e}", path.display())))
 }
 
 impl ChatArgs {
@@ -196,11 +189,7 @@ fn report_error(json: bool, kind: fin_r1_engine::ErrorKind, message: &str) {
 
 pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
     // Read before anything is stored: an unreadable file is refused with nothing lost.
     let mut documents = Vec::new();
     for f in &a.attach {

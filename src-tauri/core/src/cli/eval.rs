@@ -11,12 +11,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use fin_r1_core::backend::Backend;
+use fin_r1_core::eval::judge::JudgeMode;
 use fin_r1_core::eval::report::{self, Report};
 use fin_r1_core::eval::run::{self, RunConfig, RunOptions};
+use fin_r1_core::eval::run::{Judge, JudgeConfig};
 use fin_r1_core::eval::sample::DEFAULT_LIMIT;
 use fin_r1_core::eval::score::Rules;
-use fin_r1_core::eval::judge::JudgeMode;
-use fin_r1_core::eval::run::{Judge, JudgeConfig};
 use fin_r1_core::eval::{plan, prompt::PROMPT_VERSION, Bench};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_engine::{Engine, FIN_R1_SYSTEM_PROMPT};
@@ -190,7 +190,10 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
     }
     let judge_backend = match (&a.judge_remote, a.judge) {
         (_, JudgeMode::Rule) => None,
-        (None, _) => bail!("--judge {} needs a judge server: --judge-remote URL --judge-model NAME", clap::ValueEnum::to_possible_value(&a.judge).map(|v| v.get_name().to_owned()).unwrap_or_default()),
+        (None, _) => bail!(
+            "--judge {} needs a judge server: --judge-remote URL --judge-model NAME",
+            clap::ValueEnum::to_possible_value(&a.judge).map(|v| v.get_name().to_owned()).unwrap_or_default()
+        ),
         (Some(url), _) => {
             let mut c = RemoteConfig::new(url.clone(), a.judge_model.clone());
             c.api_key = a.judge_api_key.clone().filter(|k| !k.is_empty());
@@ -217,7 +220,14 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         },
         &items,
     )?;
-    let options = RunOptions { out: out.clone(), resume: a.resume, concurrency: a.concurrency, timeout: Duration::from_secs(a.timeout_s.max(1)), retries: 2, rules: Rules { strict: a.strict } };
+    let options = RunOptions {
+        out: out.clone(),
+        resume: a.resume,
+        concurrency: a.concurrency,
+        timeout: Duration::from_secs(a.timeout_s.max(1)),
+        retries: 2,
+        rules: Rules { strict: a.strict },
+    };
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -244,7 +254,11 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
 
 fn clock(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 { format!("{}h{:02}m", s / 3600, s % 3600 / 60) } else { format!("{}m{:02}s", s / 60, s % 60) }
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s % 3600 / 60)
+    } else {
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
 }
 
 fn score(a: ScoreArgs) -> anyhow::Result<i32> {

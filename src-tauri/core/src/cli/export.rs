@@ -48,10 +48,7 @@ async fn one(store: &Store, data_dir: &Path, id: i64, a: &ExportArgs, format: Fo
 }
 
 fn safe_name(title: &str) -> String {
-    let s: String = fin_r1_core::title::first_line(title)
-        .chars()
-        .map(|c| if c.is_alphanumeric() || c == '_' { c } else { '-' })
-        .collect();
+    let s: String = fin_r1_core::title::first_line(title).chars().map(|c| if c.is_alphanumeric() || c == '_' { c } else { '-' }).collect();
     // " - " in a title is one dash in the name, not three.
     let s = s.split('-').filter(|p| !p.is_empty()).collect::<Vec<_>>().join("-");
     s.chars().take(60).collect()

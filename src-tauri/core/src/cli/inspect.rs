@@ -34,11 +34,7 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     println!("name           {}", r.name.as_deref().unwrap_or("(none)"));
     println!("architecture   {}", r.architecture);
     println!("parameters     {:.1} M", r.n_params as f64 / 1e6);
-    let types: Vec<String> = r
-        .quantization
-        .iter()
-        .map(|(t, c)| format!("{t} ×{} ({:.1} MB)", c.tensors, c.bytes as f64 / 1e6))
-        .collect();
+    let types: Vec<String> = r.quantization.iter().map(|(t, c)| format!("{t} ×{} ({:.1} MB)", c.tensors, c.bytes as f64 / 1e6)).collect();
     println!("tensor types   {}", types.join(", "));
     println!(
         "shape          {} layers, hidden {}, ffn {}, {} heads / {} kv heads, head dim {}, vocab {}{}",
@@ -56,7 +52,14 @@ pub fn run(a: InspectArgs) -> anyhow::Result<i32> {
     println!(
         "tokenizer      {} {} (pre {}), {} tokens, {} merges, {} control, {} added; bos {:?}, eos {:?}",
         if t.source == "gguf" { "from the GGUF:" } else { "from tokenizer.json:" },
-        t.model, t.pre, t.vocab_size, t.merges, t.control_tokens, t.user_defined_tokens, t.bos, t.eos
+        t.model,
+        t.pre,
+        t.vocab_size,
+        t.merges,
+        t.control_tokens,
+        t.user_defined_tokens,
+        t.bos,
+        t.eos
     );
     if let Some(p) = &t.unused_beside {
         println!("               {p} lies beside the model and is not used (--tokenizer uses it)");

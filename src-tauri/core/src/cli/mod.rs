@@ -16,7 +16,11 @@ use clap::{Args, Parser, Subcommand};
 use fin_r1_engine::DeviceChoice;
 
 #[derive(Parser, Debug)]
-#[command(name = "fin-r1", version, about = "Fin-R1 Desktop's engine on the command line: chat with a local GGUF reasoning model, inspect and benchmark model files")]
+#[command(
+    name = "fin-r1",
+    version,
+    about = "Fin-R1 Desktop's engine on the command line: chat with a local GGUF reasoning model, inspect and benchmark model files"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -108,7 +112,14 @@ impl Cli {
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
             Command::Eval(_) => None,
-            Command::Inspect(_) | Command::Export(_) | Command::Import(_) | Command::Models(_) | Command::Conversations(_) | Command::Scenarios(_) | Command::Render(_) | Command::Documents(_) => None,
+            Command::Inspect(_)
+            | Command::Export(_)
+            | Command::Import(_)
+            | Command::Models(_)
+            | Command::Conversations(_)
+            | Command::Scenarios(_)
+            | Command::Render(_)
+            | Command::Documents(_) => None,
         }
     }
 }

@@ -210,7 +210,10 @@ impl JobSink for Bar {
 
 /// Runs a model job until it ends; Ctrl-C stops it the way the app's Stop button does (the
 /// quantizer removes its partial file; a download keeps what it fetched, to resume).
-fn run_job(runtime: &tokio::runtime::Runtime, job: impl FnOnce(JobCancel) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JobOutput, JobError>> + Send>>) -> Result<JobOutput, JobError> {
+fn run_job(
+    runtime: &tokio::runtime::Runtime,
+    job: impl FnOnce(JobCancel) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JobOutput, JobError>> + Send>>,
+) -> Result<JobOutput, JobError> {
     let cancel = JobCancel::default();
     let on_ctrl_c = cancel.clone();
     runtime.block_on(async move {
@@ -287,7 +290,13 @@ fn fetch(runtime: &tokio::runtime::Runtime, req: &DownloadRequest, data_dir: Opt
 
 /// A catalog model: its GGUF, or the official checkpoint's files fetched (resumable,
 /// hash-checked) then quantized here into the data folder's models/; added to the library.
-fn get(runtime: &tokio::runtime::Runtime, base: &DownloadRequest, entry: &fin_r1_core::catalog::Entry, target: fin_r1_engine::quantize::Target, data_dir: Option<PathBuf>) -> anyhow::Result<i32> {
+fn get(
+    runtime: &tokio::runtime::Runtime,
+    base: &DownloadRequest,
+    entry: &fin_r1_core::catalog::Entry,
+    target: fin_r1_engine::quantize::Target,
+    data_dir: Option<PathBuf>,
+) -> anyhow::Result<i32> {
     let bar = Bar::new(&entry.repo);
     eprintln!("{} ({})", entry.name, entry.repo);
     let models_dir = super::data_dir(&data_dir).join("models");

@@ -47,9 +47,10 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let name = a.served_model_name.clone().unwrap_or_else(|| {
-        path.file_name().map(|n| n.to_string_lossy().trim_end_matches(".gguf").to_owned()).unwrap_or_else(|| "model".into())
-    });
+    let name = a
+        .served_model_name
+        .clone()
+        .unwrap_or_else(|| path.file_name().map(|n| n.to_string_lossy().trim_end_matches(".gguf").to_owned()).unwrap_or_else(|| "model".into()));
     let mut config = ServerConfig::new(name.clone());
     config.api_key = a.api_key.clone().filter(|k| !k.is_empty());
     config.cors_origins = a.cors_origin.clone();
@@ -63,11 +64,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             if config.api_key.is_some() { "" } else { " without an API key (--api-key)" }
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the server runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the server runtime")?;
     runtime.block_on(async move {
         let addr = SocketAddr::new(a.host, a.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -87,4 +84,3 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
         Ok(0)
     })
 }
-

@@ -145,9 +145,8 @@ fn terms(text: &str) -> Vec<String> {
         prev_cjk = None;
         // A figure keeps its separators: "120.5" and "1,120" are one term each, so a question
         // naming line 120.5 does not match every page that prints a 120.
-        let inside_number = matches!(c, '.' | ',')
-            && word.chars().last().is_some_and(|l| l.is_ascii_digit())
-            && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        let inside_number =
+            matches!(c, '.' | ',') && word.chars().last().is_some_and(|l| l.is_ascii_digit()) && chars.get(i + 1).is_some_and(char::is_ascii_digit);
         if c.is_alphanumeric() || inside_number {
             word.extend(c.to_lowercase());
         } else if !word.is_empty() {

@@ -69,11 +69,21 @@ pub struct Document {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
     /// Where a PDF's page starts: what follows is on that page.
-    Page { number: u32 },
-    Heading { level: u8, text: String },
-    Paragraph { text: String },
+    Page {
+        number: u32,
+    },
+    Heading {
+        level: u8,
+        text: String,
+    },
+    Paragraph {
+        text: String,
+    },
     /// The first row is the header. `label` says where it is (a sheet's name).
-    Table { label: Option<String>, rows: Vec<Vec<String>> },
+    Table {
+        label: Option<String>,
+        rows: Vec<Vec<String>>,
+    },
 }
 
 impl Document {

@@ -83,7 +83,11 @@ pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool)
 }
 
 fn plural_pages(n: usize) -> String {
-    if n == 1 { "1 page".into() } else { format!("{n} pages") }
+    if n == 1 {
+        "1 page".into()
+    } else {
+        format!("{n} pages")
+    }
 }
 
 /// "3–5, 9" from sorted page numbers.
@@ -116,7 +120,11 @@ fn quiet_library_panics() {
         std::panic::set_hook(Box::new(move |info| {
             let from_reader = info.location().is_some_and(|l| {
                 let f = l.file();
-                f.contains("pdf-extract") || f.contains("lopdf") || f.contains("adobe-cmap-parser") || f.contains("cff-parser") || f.contains("type1-encoding-parser")
+                f.contains("pdf-extract")
+                    || f.contains("lopdf")
+                    || f.contains("adobe-cmap-parser")
+                    || f.contains("cff-parser")
+                    || f.contains("type1-encoding-parser")
             });
             if !from_reader {
                 previous(info);

@@ -78,18 +78,18 @@ keys as booleans and \"good\": true only when all seven hold.",
 }
 
 pub fn reasoning_prompt(item: &Item, reasoning: &str) -> String {
-    format!(
-        "Question:\n{}\n\nReference answer:\n{}\n\nReasoning chain to review:\n{}\n",
-        item.question.trim(),
-        item.answer.trim(),
-        reasoning.trim()
-    )
+    format!("Question:\n{}\n\nReference answer:\n{}\n\nReasoning chain to review:\n{}\n", item.question.trim(), item.answer.trim(), reasoning.trim())
 }
 
 /// The seven verdicts in a judge's reply, and whether the chain is good.
 pub fn parse_reasoning(reply: &str) -> Result<(bool, std::collections::BTreeMap<String, bool>), String> {
     json_objects(reply)
-        .find_map(|v| CRITERIA.iter().map(|(k, _)| v.get(*k).and_then(|b| b.as_bool()).map(|b| ((*k).to_owned(), b))).collect::<Option<std::collections::BTreeMap<_, _>>>())
+        .find_map(|v| {
+            CRITERIA
+                .iter()
+                .map(|(k, _)| v.get(*k).and_then(|b| b.as_bool()).map(|b| ((*k).to_owned(), b)))
+                .collect::<Option<std::collections::BTreeMap<_, _>>>()
+        })
         .map(|criteria| (criteria.values().all(|b| *b), criteria))
         .ok_or_else(|| format!("the judge's reply is not the seven-criteria JSON: {:?}", reply.chars().take(120).collect::<String>()))
 }

@@ -15,7 +15,11 @@ pub fn user_prompt(item: &Item) -> String {
         p.push_str("\n\n");
     }
     if item.kind == Kind::Label {
-        p.push_str(if zh { "判断下面这条财经资讯的情绪（看跌、看涨或中性）：\n" } else { "Classify the sentiment of this financial news as bearish, bullish or neutral:\n" });
+        p.push_str(if zh {
+            "判断下面这条财经资讯的情绪（看跌、看涨或中性）：\n"
+        } else {
+            "Classify the sentiment of this financial news as bearish, bullish or neutral:\n"
+        });
         p.push_str(item.question.trim());
     } else {
         p.push_str(if zh { "问题：" } else { "Question: " });

@@ -83,7 +83,9 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
         quantization: config.quantization.clone(),
         bench: config.bench.clone(),
         planned: config.items.len(),
-        judge: config.judge.as_ref().map(|j| format!("{} ({} at {})", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url)),
+        judge: config.judge.as_ref().map(|j| {
+            format!("{} ({} at {})", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url)
+        }),
         reasoning: None,
         scores,
     }
@@ -136,7 +138,8 @@ pub fn markdown(r: &Report) -> String {
     );
     let scored: usize = r.scores.values().filter_map(|c| c.get("all")).map(|s| s.num).sum();
     if scored < r.planned {
-        out = out.replacen("\n\n| bench", &format!("\n\n**Partial:** {scored} of {} items answered so far (`--resume` asks the rest).\n\n| bench", r.planned), 1);
+        out =
+            out.replacen("\n\n| bench", &format!("\n\n**Partial:** {scored} of {} items answered so far (`--resume` asks the rest).\n\n| bench", r.planned), 1);
     }
     for (bench, cats) in &r.scores {
         // `all` last.
@@ -169,7 +172,8 @@ pub fn markdown(r: &Report) -> String {
 
 /// Runs side by side: one row per bench and category, one column per run.
 pub fn compare(runs: &[(String, Report)]) -> String {
-    let mut keys: Vec<(String, String)> = runs.iter().flat_map(|(_, r)| r.scores.iter().flat_map(|(b, cats)| cats.keys().map(move |c| (b.clone(), c.clone())))).collect();
+    let mut keys: Vec<(String, String)> =
+        runs.iter().flat_map(|(_, r)| r.scores.iter().flat_map(|(b, cats)| cats.keys().map(move |c| (b.clone(), c.clone())))).collect();
     keys.sort_by(|a, b| (a.0.clone(), a.1 == "all", a.1.clone()).cmp(&(b.0.clone(), b.1 == "all", b.1.clone())));
     keys.dedup();
     let mut out = String::from("| bench | category |");

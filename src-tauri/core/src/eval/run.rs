@@ -13,9 +13,9 @@ use fin_r1_engine::{ChatMessage, ContextPolicy, ErrorKind, GenerationEvent, Gene
 use serde::{Deserialize, Serialize};
 
 use super::item::Item;
+use super::judge::{self, JudgeMode, Judgement};
 use super::prompt::user_prompt;
 use super::report::{self, Report};
-use super::judge::{self, JudgeMode, Judgement};
 use super::score::{after_reasoning, score, Output, Rules, Verdict};
 use crate::backend::Backend;
 
@@ -156,7 +156,11 @@ pub struct Progress {
 
 impl Progress {
     pub fn accuracy(&self) -> f64 {
-        if self.done == 0 { 0.0 } else { 100.0 * self.correct as f64 / self.done as f64 }
+        if self.done == 0 {
+            0.0
+        } else {
+            100.0 * self.correct as f64 / self.done as f64
+        }
     }
     pub fn remaining(&self) -> Option<Duration> {
         (self.done > 0 && self.total > self.done).then(|| Duration::from_secs_f64(self.elapsed / self.done as f64 * (self.total - self.done) as f64))
@@ -365,7 +369,13 @@ struct Collected {
 }
 
 /// One generation's events gathered, within `timeout`; `None` when stopped.
-fn collect(rt: &tokio::runtime::Runtime, backend: &Backend, request: GenerationRequest, timeout: Duration, stop: &AtomicBool) -> Option<Result<Collected, String>> {
+fn collect(
+    rt: &tokio::runtime::Runtime,
+    backend: &Backend,
+    request: GenerationRequest,
+    timeout: Duration,
+    stop: &AtomicBool,
+) -> Option<Result<Collected, String>> {
     backend.reset_cache();
     let started = Instant::now();
     let mut generation = backend.generate(request);

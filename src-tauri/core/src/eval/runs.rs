@@ -240,14 +240,24 @@ pub fn document(d: &RunDetail, app_version: &str, generated: &str) -> String {
             s.seed.map_or_else(|| "random".into(), |v| v.to_string())
         ),
     );
-    row("Prompt", format!("{} (prompt version {})", c.scenario.as_deref().map_or_else(|| "Fin-R1's `<think>`/`<answer>` system prompt".to_owned(), |s| format!("preset {s}")), c.prompt_version));
+    row(
+        "Prompt",
+        format!(
+            "{} (prompt version {})",
+            c.scenario.as_deref().map_or_else(|| "Fin-R1's `<think>`/`<answer>` system prompt".to_owned(), |s| format!("preset {s}")),
+            c.prompt_version
+        ),
+    );
     for (file, hash) in &c.data {
         row("Data file", format!("{file} (SHA-256 {hash})"));
     }
     row("Sample", format!("at most {} items per category, seed {} ({} items)", c.limit, c.seed, c.items.len()));
     row("Scoring", if c.strict { "strict (FinQA's round(x, 5) equality)".into() } else { "rules (tolerant numbers, units, percent)".into() });
     if let Some(j) = &c.judge {
-        row("Judge", format!("{} · {} at {}", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url));
+        row(
+            "Judge",
+            format!("{} · {} at {}", serde_json::to_value(j.mode).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(), j.model, j.url),
+        );
     }
     row("Generated", format!("{generated} by Fin-R1 Desktop {app_version}"));
 

@@ -44,7 +44,16 @@ mod tests {
     use crate::eval::item::Kind;
 
     fn item(cat: &str, id: usize) -> Item {
-        Item { id: format!("{cat}-{id}"), bench: "t".into(), category: cat.into(), kind: Kind::Numeric, question: "q".into(), context: None, choices: None, answer: "1".into() }
+        Item {
+            id: format!("{cat}-{id}"),
+            bench: "t".into(),
+            category: cat.into(),
+            kind: Kind::Numeric,
+            question: "q".into(),
+            context: None,
+            choices: None,
+            answer: "1".into(),
+        }
     }
 
     #[test]

@@ -200,7 +200,11 @@ fn numeric(item: &Item, whole: &str, candidate: &str, from: &'static str, rules:
     if let Some(s) = pred.scale {
         tries.push((pred.value * s, (pred.decimals - s.log10() as i32).max(0), "with its unit"));
     }
-    let golds = [(gold.value, gold.decimals, ""), (gold.value * 100.0, (gold.decimals - 2).max(0), " (reference ×100)"), (gold.value / 100.0, gold.decimals + 2, " (reference ÷100)")];
+    let golds = [
+        (gold.value, gold.decimals, ""),
+        (gold.value * 100.0, (gold.decimals - 2).max(0), " (reference ×100)"),
+        (gold.value / 100.0, gold.decimals + 2, " (reference ÷100)"),
+    ];
     for (p, pd, how) in &tries {
         for (g, gd, gwhy) in &golds {
             if close(*p, *pd, *g, *gd) {
@@ -226,7 +230,11 @@ pub fn letters(candidate: &str) -> Option<String> {
     }
     for key in ["正确选项", "答案是", "答案为", "答案", "选项", "选择", "选", "answer is", "option", "choice"] {
         if let Some(i) = up.rfind(key) {
-            let rest: String = up[i + key.len()..].chars().skip_while(|c| !c.is_ascii_alphabetic()).take_while(|c| c.is_ascii_uppercase() || matches!(c, ',' | '、' | ' ')).collect();
+            let rest: String = up[i + key.len()..]
+                .chars()
+                .skip_while(|c| !c.is_ascii_alphabetic())
+                .take_while(|c| c.is_ascii_uppercase() || matches!(c, ',' | '、' | ' '))
+                .collect();
             let found: String = rest.chars().filter(|c| ('A'..='E').contains(c)).collect();
             if !found.is_empty() {
                 return Some(sorted(&found));
@@ -322,7 +330,11 @@ pub fn label_of(candidate: &str) -> Option<&'static str> {
 fn label(item: &Item, candidate: &str, from: &'static str) -> Verdict {
     match label_of(candidate) {
         None => Verdict { extracted: None, correct: false, reason: format!("no label in {from}") },
-        Some(l) => Verdict { extracted: Some(l.into()), correct: l == item.answer.trim().to_lowercase(), reason: format!("said {l}, the reference is {}; from {from}", item.answer) },
+        Some(l) => Verdict {
+            extracted: Some(l.into()),
+            correct: l == item.answer.trim().to_lowercase(),
+            reason: format!("said {l}, the reference is {}; from {from}", item.answer),
+        },
     }
 }
 
@@ -345,6 +357,10 @@ fn span(item: &Item, candidate: &str, from: &'static str) -> Verdict {
     Verdict {
         extracted: Some(extracted),
         correct: ok,
-        reason: if ok { format!("contains the reference; from {from}") } else { format!("{} of {} reference part(s) missing; from {from}", missing.len(), parts.len()) },
+        reason: if ok {
+            format!("contains the reference; from {from}")
+        } else {
+            format!("{} of {} reference part(s) missing; from {from}", missing.len(), parts.len())
+        },
     }
 }

@@ -114,10 +114,12 @@ struct Metadata {
 }
 
 async fn metadata(http: &reqwest::Client, url: &str, req: &DownloadRequest, endpoint: &str) -> Result<Metadata, DownloadError> {
-    let response = http.get(url).header(RANGE, "bytes=0-0").send().await.map_err(|e| DownloadError::Unreachable {
-        endpoint: endpoint.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let response = http
+        .get(url)
+        .header(RANGE, "bytes=0-0")
+        .send()
+        .await
+        .map_err(|e| DownloadError::Unreachable { endpoint: endpoint.to_owned(), reason: e.to_string() })?;
     let status = response.status().as_u16();
     match status {
         404 => {
@@ -129,9 +131,7 @@ async fn metadata(http: &reqwest::Client, url: &str, req: &DownloadRequest, endp
             })
         }
         401 | 403 => return Err(DownloadError::Unauthorized { repo: req.repo.clone(), endpoint: endpoint.to_owned(), status }),
-        s if !(200..300).contains(&s) => {
-            return Err(DownloadError::Unreachable { endpoint: endpoint.to_owned(), reason: format!("HTTP {s} for {url}") })
-        }
+        s if !(200..300).contains(&s) => return Err(DownloadError::Unreachable { endpoint: endpoint.to_owned(), reason: format!("HTTP {s} for {url}") }),
         _ => {}
     }
     let h = response.headers();
@@ -302,15 +302,11 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
         .map_err(|e| DownloadError::Unreachable { endpoint: endpoint.clone(), reason: e.to_string() })?;
     let file = req.file.clone();
     let forward = Forward(progress.clone());
-    let path = isolated(async move { api.repo(repo).download_with_progress(&file, forward).await })
-        .await?
-        .map_err(|e| interrupted(req, &endpoint, e))?;
+    let path = isolated(async move { api.repo(repo).download_with_progress(&file, forward).await }).await?.map_err(|e| interrupted(req, &endpoint, e))?;
 
     let sha256 = if is_sha256(&meta.etag) {
         let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        let got = tokio::task::spawn_blocking(move || crate::store::sha256_file(&target))
-            .await
-            .map_err(|e| std::io::Error::other(e.to_string()))??;
+        let got = tokio::task::spawn_blocking(move || crate::store::sha256_file(&target)).await.map_err(|e| std::io::Error::other(e.to_string()))??;
         if !got.eq_ignore_ascii_case(&meta.etag) {
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(&blob);
@@ -325,12 +321,9 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
 
 fn interrupted(req: &DownloadRequest, endpoint: &str, e: ApiError) -> DownloadError {
     match &e {
-        ApiError::RequestError(r) if r.status().map(|s| s.as_u16()) == Some(404) => DownloadError::NotFound {
-            repo: req.repo.clone(),
-            file: req.file.clone(),
-            revision: req.revision.clone(),
-            endpoint: endpoint.to_owned(),
-        },
+        ApiError::RequestError(r) if r.status().map(|s| s.as_u16()) == Some(404) => {
+            DownloadError::NotFound { repo: req.repo.clone(), file: req.file.clone(), revision: req.revision.clone(), endpoint: endpoint.to_owned() }
+        }
         ApiError::RequestError(r) if matches!(r.status().map(|s| s.as_u16()), Some(401 | 403)) => {
             DownloadError::Unauthorized { repo: req.repo.clone(), endpoint: endpoint.to_owned(), status: r.status().map(|s| s.as_u16()).unwrap_or(401) }
         }

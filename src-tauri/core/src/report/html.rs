@@ -89,7 +89,14 @@ pub fn to_html(r: &Report) -> String {
         }
         let _ = writeln!(o, "</table></section>");
     }
-    let _ = writeln!(o, "<footer>{}<br>{}<br>Fin-R1 Desktop {} · {}</footer></body></html>", esc(DISCLAIMER_ZH), esc(DISCLAIMER_EN), esc(&r.app_version), esc(&r.generated));
+    let _ = writeln!(
+        o,
+        "<footer>{}<br>{}<br>Fin-R1 Desktop {} · {}</footer></body></html>",
+        esc(DISCLAIMER_ZH),
+        esc(DISCLAIMER_EN),
+        esc(&r.app_version),
+        esc(&r.generated)
+    );
     o
 }
 

@@ -17,9 +17,7 @@ use super::{provenance, status_note, typed_question, ReasoningMode, Report, DISC
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
-    #[error(
-        "no font with Chinese characters found: install one (Debian: apt install fonts-noto-cjk) or put one in $FIN_R1_FONTS"
-    )]
+    #[error("no font with Chinese characters found: install one (Debian: apt install fonts-noto-cjk) or put one in $FIN_R1_FONTS")]
     NoCjkFont,
     #[error("typesetting the report failed: {0}")]
     Typeset(String),
@@ -260,9 +258,8 @@ fn typeset(source: impl FnOnce(&str) -> String) -> Result<Vec<u8>, PdfError> {
         main,
         today: Datetime::from_ymd(today.year() as i32, today.month() as u8, today.day() as u8),
     };
-    let doc: PagedDocument = typst::compile(&world).output.map_err(|errs| {
-        PdfError::Typeset(errs.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; "))
-    })?;
+    let doc: PagedDocument =
+        typst::compile(&world).output.map_err(|errs| PdfError::Typeset(errs.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))?;
     typst_pdf::pdf(&doc, &typst_pdf::PdfOptions::default())
         .map_err(|errs| PdfError::Typeset(errs.iter().map(|e| e.message.to_string()).collect::<Vec<_>>().join("; ")))
 }

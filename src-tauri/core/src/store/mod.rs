@@ -17,8 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
 pub use types::{
-    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, SearchField,
-    SearchHit,
+    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, SearchField, SearchHit,
 };
 
 /// The file inside the data folder.
@@ -33,10 +32,7 @@ pub const PURGE_AFTER: Duration = Duration::from_secs(12 * 3600);
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[derive(Clone, Debug)]
@@ -95,11 +91,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
         Ok(Self { pool, path: path.to_owned() })
     }
 
@@ -121,9 +113,7 @@ impl Store {
 
     /// Applied schema version.
     pub async fn version(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
     }
 
     pub async fn close(&self) {
@@ -146,13 +136,7 @@ impl Store {
 
     // ---- conversations -------------------------------------------------------------------
 
-    pub async fn create_conversation(
-        &self,
-        title: &str,
-        scenario_id: Option<&str>,
-        system_prompt: Option<&str>,
-        model: Option<&str>,
-    ) -> Result<Conversation> {
+    pub async fn create_conversation(&self, title: &str, scenario_id: Option<&str>, system_prompt: Option<&str>, model: Option<&str>) -> Result<Conversation> {
         let now = now_ms();
         let uid = uuid::Uuid::new_v4().to_string();
         let id: i64 = sqlx::query_scalar(
@@ -178,9 +162,8 @@ impl Store {
 
     /// The conversation most recently written to (not deleted).
     pub async fn latest_conversation(&self) -> Result<Option<Conversation>> {
-        let row = sqlx::query("SELECT * FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT * FROM conversations WHERE deleted_at IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1").fetch_optional(&self.pool).await?;
         Ok(row.map(|r| rows::conversation(&r)).transpose()?)
     }
 
@@ -234,29 +217,20 @@ impl Store {
 
     /// Soft delete: hidden at once, restorable until purged.
     pub async fn delete_conversation(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("UPDATE conversations SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL")
-            .bind(id)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE conversations SET deleted_at = ?2 WHERE id = ?1 AND deleted_at IS NULL").bind(id).bind(now_ms()).execute(&self.pool).await?;
         changed(done.rows_affected(), id)
     }
 
     pub async fn restore_conversation(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("UPDATE conversations SET deleted_at = NULL WHERE id = ?1 AND deleted_at IS NOT NULL")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query("UPDATE conversations SET deleted_at = NULL WHERE id = ?1 AND deleted_at IS NOT NULL").bind(id).execute(&self.pool).await?;
         changed(done.rows_affected(), id)
     }
 
     /// Removes for good the conversations deleted longer ago than `older_than`.
     pub async fn purge_deleted(&self, older_than: Duration) -> Result<u64> {
         let before = now_ms() - older_than.as_millis() as i64;
-        let done = sqlx::query("DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?1")
-            .bind(before)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query("DELETE FROM conversations WHERE deleted_at IS NOT NULL AND deleted_at <= ?1").bind(before).execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
@@ -269,10 +243,7 @@ impl Store {
 
     /// Every message of a conversation, all branches, oldest first.
     pub async fn messages(&self, conversation_id: i64) -> Result<Vec<Message>> {
-        let found = sqlx::query("SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id")
-            .bind(conversation_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let found = sqlx::query("SELECT * FROM messages WHERE conversation_id = ?1 ORDER BY id").bind(conversation_id).fetch_all(&self.pool).await?;
         Ok(found.iter().map(rows::message).collect::<Result<_, _>>()?)
     }
 
@@ -453,13 +424,11 @@ impl Store {
     }
 
     pub async fn scenario_used(&self, id: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO scenarios (id, last_used_at) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET last_used_at = excluded.last_used_at",
-        )
-        .bind(id)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query("INSERT INTO scenarios (id, last_used_at) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET last_used_at = excluded.last_used_at")
+            .bind(id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -631,12 +600,7 @@ fn changed(rows: u64, id: i64) -> Result<()> {
 
 /// A message just added becomes the end of the branch on show.
 async fn new_leaf(tx: &mut sqlx::SqliteConnection, conversation_id: i64, id: i64, now: i64) -> Result<()> {
-    sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1")
-        .bind(conversation_id)
-        .bind(id)
-        .bind(now)
-        .execute(tx)
-        .await?;
+    sqlx::query("UPDATE conversations SET active_leaf_id = ?2, updated_at = ?3 WHERE id = ?1").bind(conversation_id).bind(id).bind(now).execute(tx).await?;
     Ok(())
 }
 
@@ -676,11 +640,6 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 /// A model file as `model_files` records it: path, size, modification time (ms).
 fn file_identity(path: &Path) -> Result<(String, i64, i64)> {
     let meta = std::fs::metadata(path).map_err(|source| StoreError::Hash { path: path.to_owned(), source })?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
+    let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_millis() as i64).unwrap_or(0);
     Ok((path.to_string_lossy().into_owned(), meta.len() as i64, modified))
 }

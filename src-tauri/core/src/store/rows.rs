@@ -24,10 +24,7 @@ pub fn conversation(r: &SqliteRow) -> Result<Conversation, sqlx::Error> {
         updated_at: r.try_get("updated_at")?,
         deleted_at: r.try_get("deleted_at")?,
         // A value an older or newer build wrote that does not parse counts as none set.
-        sampling: r
-            .try_get::<Option<String>, _>("sampling")?
-            .and_then(|s| serde_json::from_str(&s).ok())
-            .unwrap_or_default(),
+        sampling: r.try_get::<Option<String>, _>("sampling")?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default(),
     })
 }
 

@@ -18,17 +18,10 @@ struct Query {
 }
 
 fn parse(query: &str) -> Query {
-    let words: Vec<String> = query
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned())
-        .filter(|w| !w.is_empty())
-        .collect();
+    let words: Vec<String> = query.split_whitespace().map(|w| w.trim_matches(|c| c == '"' || c == '\'').to_owned()).filter(|w| !w.is_empty()).collect();
     let long: Vec<String> = words.iter().filter(|w| w.chars().count() >= 3).map(|w| format!("\"{}\"", w.replace('"', "\"\""))).collect();
-    let likes = words
-        .iter()
-        .filter(|w| w.chars().count() < 3)
-        .map(|w| format!("%{}%", w.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
-        .collect();
+    let likes =
+        words.iter().filter(|w| w.chars().count() < 3).map(|w| format!("%{}%", w.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"))).collect();
     Query { matching: (!long.is_empty()).then(|| long.join(" AND ")), likes, words }
 }
 
