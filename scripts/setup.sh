@@ -50,3 +50,9 @@ if ! command -v cargo >/dev/null; then
     curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   fi
 fi
+# The test command checks formatting and lints: rustfmt and clippy (not in rustup's minimal
+# profile).
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi

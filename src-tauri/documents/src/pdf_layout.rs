@@ -108,7 +108,9 @@ fn lines_of(glyphs: &[Glyph]) -> Vec<Line> {
 /// Where a page set in two columns splits, so that it is read one column after the other: a
 /// vertical strip free of text down most of the page, near its middle.
 fn gutter(lines: &[Line], page_width: f64) -> Option<f64> {
-    if lines.len() < 8 || page_width <= 0.0 {
+    // The strip searched is a point wide per slot: a page box the file made up (huge, NaN,
+    // infinite) must not size it.
+    if lines.len() < 8 || !(page_width > 0.0 && page_width <= super::limits::MAX_PAGE_POINTS) {
         return None;
     }
     // How many lines have text at each point (1 pt apart) between a third and two thirds of
@@ -423,6 +425,20 @@ mod tests {
             vec!["Operating margin", "12.5%", "10.9%"],
         ];
         assert_eq!(rows, &want.iter().map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>()).collect::<Vec<_>>());
+    }
+
+    /// A page box is whatever the file says: a width of 10^12 points once sized the gutter
+    /// search's vectors (terabytes), an infinite one asked for `usize::MAX` of them.
+    #[test]
+    fn a_page_box_the_file_made_up_sizes_nothing() {
+        for width in [1e12, f64::INFINITY, f64::NAN, -5.0, 0.0] {
+            let mut g = Vec::new();
+            for i in 0..12 {
+                put(&mut g, 40.0, 100.0 + 14.0 * f64::from(i), &format!("line {i:02} of the text"));
+            }
+            let blocks = page_blocks(g, width);
+            assert!(matches!(&blocks[0], Block::Paragraph { text } if text.starts_with("line 00")), "{width}: {blocks:?}");
+        }
     }
 
     #[test]

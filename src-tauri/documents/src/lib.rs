@@ -1,11 +1,17 @@
 //! Documents an analyst attaches (issue 18): a file read into what the model will see — text
 //! with its structure and tables as Markdown tables, numbers as the file prints them. One
 //! module per format, each through a library made for it; PDFs laid out from where their text
-//! stands.
+//! stands. Every reader holds what it keeps to `limits`, whatever the file declares; the app
+//! runs them in a child process (`child`) so that one that still fails takes nothing with it.
 
+#![forbid(unsafe_code)]
+
+pub mod child;
 pub mod chunks;
 mod csv_file;
 mod docx_file;
+mod inflate;
+pub mod limits;
 mod numfmt;
 mod pdf_file;
 mod pdf_layout;
@@ -14,14 +20,12 @@ mod table;
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use limits::{Budget, MAX_FILE_BYTES};
 pub use pdf_file::page_list;
 pub use table::markdown_table;
-
-/// Files beyond this are refused before reading (a workbook's XML is many times its size).
-pub const MAX_BYTES: u64 = 200 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DocumentError {
@@ -37,6 +41,11 @@ pub enum DocumentError {
     Cancelled(String),
     #[error("{path}: not a readable {kind} file: {reason}")]
     Unreadable { path: String, kind: &'static str, reason: String },
+    #[error("{path}: it unpacks to more than {max} MB; files that unpack to at most {max} MB are read")]
+    Inflates { path: String, max: u64 },
+    /// The reader child stopped without an answer, or said why it could not read the file.
+    #[error("{0}")]
+    Reader(String),
 }
 
 impl DocumentError {
@@ -50,7 +59,7 @@ impl DocumentError {
 }
 
 /// A file as read: what it is, and its content in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Document {
     pub file_name: String,
     /// pdf, csv, xlsx, xls, ods, docx.
@@ -65,7 +74,7 @@ pub struct Document {
     pub blocks: Vec<Block>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
     /// Where a PDF's page starts: what follows is on that page.
@@ -130,8 +139,8 @@ pub fn extract(path: &Path) -> Result<Document, DocumentError> {
 pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> Result<Document, DocumentError> {
     let shown = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|source| DocumentError::Io { path: shown.clone(), source })?;
-    if meta.len() > MAX_BYTES {
-        return Err(DocumentError::TooLarge { path: shown, size: meta.len() >> 20, max: MAX_BYTES >> 20 });
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(DocumentError::TooLarge { path: shown, size: meta.len() >> 20, max: MAX_FILE_BYTES >> 20 });
     }
     let bytes = std::fs::read(path).map_err(|source| DocumentError::Io { path: shown.clone(), source })?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
@@ -139,26 +148,31 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
     let ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
     let zip = bytes.starts_with(b"PK\x03\x04");
     let mut pages = None;
-    let (kind, notes, blocks) = match ext.as_str() {
+    let mut budget = Budget::new();
+    let (kind, mut notes, blocks) = match ext.as_str() {
         "pdf" => {
-            let read = pdf_file::read(&bytes, &shown, on_page)?;
+            let read = pdf_file::read(&bytes, &shown, &mut budget, on_page)?;
             pages = Some(read.pages);
             ("pdf", read.notes, read.blocks)
         }
         "csv" | "tsv" | "txt" => {
-            let (notes, table) = csv_file::read(&bytes, &shown)?;
+            let (notes, table) = csv_file::read(&bytes, &shown, &mut budget)?;
             ("csv", notes, vec![table])
         }
         "xlsx" | "xlsm" if ole => return Err(DocumentError::Encrypted(shown)),
         "xlsx" | "xlsm" | "xls" | "ods" => {
-            let (notes, blocks) = sheet::read(path, &shown)?;
+            if zip {
+                inflate::check(&bytes, &shown, "spreadsheet")?;
+            }
+            let (notes, blocks) = sheet::read(path, &shown, &mut budget)?;
             (if ext == "xlsm" { "xlsx" } else { ext.as_str() }, notes, blocks)
         }
         "docx" if ole => return Err(DocumentError::Encrypted(shown)),
         "docx" if !zip => return Err(DocumentError::Unreadable { path: shown, kind: "Word", reason: "not a .docx (zip) file".into() }),
-        "docx" => ("docx", Vec::new(), docx_file::read(&bytes, &shown)?),
+        "docx" => ("docx", Vec::new(), docx_file::read(&bytes, &shown, &mut budget)?),
         _ => return Err(DocumentError::Unsupported(shown)),
     };
+    notes.extend(budget.into_notes());
     Ok(Document {
         file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
         kind: kind.to_owned(),

@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use pdf_extract::{MediaBox, OutputDev, OutputError, Transform};
 
+use super::limits::{Budget, MAX_GLYPHS_PER_PAGE, MAX_PAGE_POINTS};
 use super::pdf_layout::{page_blocks, Glyph};
 use super::{Block, DocumentError};
 
@@ -16,7 +17,7 @@ pub struct Read {
     pub blocks: Vec<Block>,
 }
 
-pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool) -> Result<Read, DocumentError> {
+pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnMut(u32, u32) -> bool) -> Result<Read, DocumentError> {
     let unreadable = |reason: String| DocumentError::Unreadable { path: path.to_owned(), kind: "PDF", reason };
     if !bytes.starts_with(b"%PDF-") && !bytes.get(..1024).is_some_and(|head| head.windows(5).any(|w| w == b"%PDF-")) {
         return Err(unreadable("it does not start as a PDF does".into()));
@@ -42,16 +43,23 @@ pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool)
     let mut blocks = Vec::new();
     let mut scanned = Vec::new();
     let mut failed = Vec::new();
+    let mut crowded = Vec::new();
     let total = pages.len() as u32;
     for (done, (&number, &id)) in pages.iter().enumerate() {
         if !on_page(done as u32, total) {
             return Err(DocumentError::Cancelled(path.to_owned()));
+        }
+        if budget.full() {
+            budget.note(format!("pages {number}–{} left out", pages.keys().last().copied().unwrap_or(number)));
+            break;
         }
         blocks.push(Block::Page { number });
         let mut page = PageGlyphs::default();
         let drawn = catch_unwind(AssertUnwindSafe(|| pdf_extract::output_doc_page(&doc, &mut page, number)));
         match drawn {
             Ok(Ok(())) => {}
+            // A page with more characters than any page prints is cut where the limit came.
+            Ok(Err(_)) if page.glyphs.len() >= MAX_GLYPHS_PER_PAGE => crowded.push(number),
             // What was read before the error is kept; the page is named in the notes.
             Ok(Err(_)) | Err(_) => failed.push(number),
         }
@@ -63,7 +71,17 @@ pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool)
             }
             continue;
         }
-        blocks.extend(page_blocks(page.glyphs, page.width));
+        let width = page.width();
+        // The layout is ours, but a page the library drew oddly must not end the document.
+        match catch_unwind(AssertUnwindSafe(|| page_blocks(page.glyphs, width))) {
+            Ok(laid) => {
+                let text: usize = laid.iter().map(block_len).sum();
+                if budget.take(text) {
+                    blocks.extend(laid);
+                }
+            }
+            Err(_) => failed.push(number),
+        }
     }
     on_page(total, total);
     let mut notes = Vec::new();
@@ -76,10 +94,25 @@ pub fn read(bytes: &[u8], path: &str, on_page: &mut dyn FnMut(u32, u32) -> bool)
         }
         notes.push(format!("{} scanned with no text layer, not read: {}", plural_pages(scanned.len()), page_list(&scanned)));
     }
+    if !crowded.is_empty() {
+        notes.push(format!(
+            "{} with more than {MAX_GLYPHS_PER_PAGE} characters read up to there: {}",
+            plural_pages(crowded.len()),
+            page_list(&crowded)
+        ));
+    }
     if !failed.is_empty() {
         notes.push(format!("{} could not be read in full: {}", plural_pages(failed.len()), page_list(&failed)));
     }
     Ok(Read { pages: total, notes, blocks })
+}
+
+fn block_len(b: &Block) -> usize {
+    match b {
+        Block::Page { .. } => 8,
+        Block::Heading { text, .. } | Block::Paragraph { text } => text.len() + 1,
+        Block::Table { rows, .. } => rows.iter().flatten().map(|c| c.len() + 3).sum(),
+    }
 }
 
 fn plural_pages(n: usize) -> String {
@@ -142,6 +175,17 @@ struct PageGlyphs {
     glyphs: Vec<Glyph>,
 }
 
+impl PageGlyphs {
+    /// The page's width for the layout: its box as the file declares it when that is a page
+    /// PDF allows, else as far right as its text goes (a box can be any number, or none).
+    fn width(&self) -> f64 {
+        if self.width.is_finite() && self.width > 0.0 && self.width <= MAX_PAGE_POINTS {
+            return self.width;
+        }
+        self.glyphs.iter().map(|g| g.x + g.width).filter(|x| x.is_finite()).fold(0.0, f64::max).clamp(0.0, MAX_PAGE_POINTS)
+    }
+}
+
 impl OutputDev for PageGlyphs {
     fn begin_page(&mut self, _page: u32, media_box: &MediaBox, _art_box: Option<(f64, f64, f64, f64)>) -> Result<(), OutputError> {
         self.left = media_box.llx;
@@ -160,8 +204,11 @@ impl OutputDev for PageGlyphs {
         let (x, y) = (trm.m31 - self.left, self.top - trm.m32);
         let (vx, vy) = (font_size * (trm.m11 + trm.m21), font_size * (trm.m12 + trm.m22));
         let size = (vx * vy).abs().sqrt();
-        if !size.is_finite() || size <= 0.0 || !x.is_finite() || !y.is_finite() {
+        if !size.is_finite() || size <= 0.0 || !x.is_finite() || !y.is_finite() || !width.is_finite() {
             return Ok(());
+        }
+        if self.glyphs.len() >= MAX_GLYPHS_PER_PAGE {
+            return Err(OutputError::FormatError(std::fmt::Error));
         }
         self.glyphs.push(Glyph { x, y, width: width * size, size, text: char.to_owned() });
         Ok(())

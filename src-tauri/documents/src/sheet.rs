@@ -1,0 +1,95 @@
+//! Workbooks through calamine: every visible sheet as a table under its name, formulas as the
+//! values the file saved for them, dates as dates, numbers under their cells' formats (xlsx);
+//! hidden sheets left out and said so; empty rows and columns are not content and are not kept.
+
+use std::path::Path;
+
+use calamine::{open_workbook_auto, Data, DataRef, Reader, SheetVisible, Sheets, Xlsx};
+
+use super::limits::{sparse_grid, Budget, MAX_TABLE_CELLS};
+use super::numfmt;
+use super::{Block, DocumentError};
+
+pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String>, Vec<Block>), DocumentError> {
+    let unreadable = |e: calamine::Error| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
+    let mut book = open_workbook_auto(path).map_err(unreadable)?;
+    let mut notes = Vec::new();
+    let mut blocks = Vec::new();
+    let sheets: Vec<(String, SheetVisible)> = book.sheets_metadata().iter().map(|s| (s.name.clone(), s.visible)).collect();
+    for (i, (name, visible)) in sheets.iter().enumerate() {
+        if budget.full() {
+            notes.push(format!("{} more sheets left out", sheets.len() - i));
+            break;
+        }
+        if *visible != SheetVisible::Visible {
+            notes.push(format!("sheet “{name}” is hidden: left out"));
+            continue;
+        }
+        // Cells by position, empty ones never held: a sheet's used range is what its file
+        // says, and one cell at A1 with one at XFD1048576 spans 17 billion.
+        let cells = match &mut book {
+            Sheets::Xlsx(x) => xlsx_cells(x, name, shown)?,
+            other => {
+                let range = other.worksheet_range(name).map_err(unreadable)?;
+                let mut cells = Vec::new();
+                let (top, left) = range.start().unwrap_or((0, 0));
+                for (r, c, cell) in range.used_cells() {
+                    if cells.len() >= MAX_TABLE_CELLS {
+                        notes.push(format!("sheet “{name}”: read up to {MAX_TABLE_CELLS} filled cells; the rest left out"));
+                        break;
+                    }
+                    cells.push((top.saturating_add(r as u32), left.saturating_add(c as u32), text(cell, None)));
+                }
+                cells
+            }
+        };
+        if cells.iter().all(|c| c.2.trim().is_empty()) {
+            notes.push(format!("sheet “{name}” is empty"));
+            continue;
+        }
+        let rows = sparse_grid(cells, &format!("sheet “{name}”"), budget);
+        blocks.push(Block::Table { label: Some(format!("Sheet: {name}")), rows });
+    }
+    Ok((notes, blocks))
+}
+
+/// An .xlsx sheet's filled cells in file order, each under its own number format.
+fn xlsx_cells<R: std::io::Read + std::io::Seek>(book: &mut Xlsx<R>, name: &str, shown: &str) -> Result<Vec<(u32, u32, String)>, DocumentError> {
+    let unreadable = |e: calamine::XlsxError| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
+    let mut reader = book.worksheet_cells_reader(name).map_err(unreadable)?;
+    let mut cells = Vec::new();
+    while let Some((cell, style)) = reader.next_cell_with_style_id().map_err(unreadable)? {
+        if cell.get_value() == &DataRef::Empty {
+            continue;
+        }
+        if cells.len() >= MAX_TABLE_CELLS {
+            break;
+        }
+        let (r, c) = cell.get_position();
+        let code = reader.styles().get(style).and_then(|s| s.number_format.as_ref()).map(|f| f.format_code.clone());
+        let value: Data = cell.get_value().clone().into();
+        cells.push((r, c, text(&value, code.as_deref())));
+    }
+    Ok(cells)
+}
+
+fn text(cell: &Data, format_code: Option<&str>) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => format_code.map_or_else(|| i.to_string(), |c| numfmt::format(*i as f64, c)),
+        Data::Float(f) => format_code.map_or_else(|| numfmt::general(*f), |c| numfmt::format(*f, c)),
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_owned(),
+        Data::DateTime(d) if d.is_duration() => numfmt::general(d.as_f64()),
+        Data::DateTime(d) => {
+            let (y, mo, da, h, mi, s, _) = d.to_ymd_hms_milli();
+            if (h, mi, s) == (0, 0, 0) {
+                format!("{y:04}-{mo:02}-{da:02}")
+            } else {
+                format!("{y:04}-{mo:02}-{da:02} {h:02}:{mi:02}")
+            }
+        }
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => e.to_string(),
+    }
+}
