@@ -199,13 +199,89 @@ pub fn q4k_scales_mins(s: &[u8; 12]) -> ([u8; 8], [u8; 8]) {
     (sc, mn)
 }
 
-/// Views `bytes` as blocks when the length and alignment allow it.
-pub fn cast_blocks<T>(bytes: &[u8]) -> Option<&[T]> {
+/// Keeps [`Pod`] to the block types listed below: no other crate can claim it for a type of its
+/// own (and then view a weight file's bytes as, say, `bool`s or references).
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A block type that any bytes of its size and alignment are a valid value of: only integers,
+/// `f16`/`f32` and arrays of them, in `repr(C)`, with no references, no `UnsafeCell` and no
+/// drop glue. [`cast_blocks`] views a weight file's bytes as such blocks without a copy. Sealed:
+/// the types listed in this module are the only ones.
+///
+/// # Safety
+/// An implementation promises that every bit pattern of `size_of::<Self>()` bytes is a valid
+/// `Self`, and that `Self` has no interior mutability; [`cast_blocks`] relies on both.
+pub unsafe trait Pod: sealed::Sealed + Sized + 'static {}
+
+/// Implements [`Pod`] for block types made only of integers, `f16`/`f32` and arrays of them.
+macro_rules! pod {
+    ($($t:ty),+ $(,)?) => {
+        $(
+            impl sealed::Sealed for $t {}
+            // SAFETY: a `repr(C)` struct of integers, `half::f16` (a transparent u16) or `f32`
+            // and arrays of them: any bytes are a valid value, and nothing in it is a cell.
+            unsafe impl Pod for $t {}
+        )+
+    };
+}
+
+// SAFETY: each type below is a `repr(C)` struct of integers, `f16`/`f32` and arrays of them
+// (ours above and in q32.rs; candle 0.11's in `quantized::k_quants`, sizes asserted there).
+pod!(BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K);
+// SAFETY: as above.
+pod!(super::q32::BlockQ8_0, super::q32::BlockQ4_0, super::q32::BlockQ4_1, super::q32::BlockQ8x32);
+// SAFETY: as above.
+pod!(
+    candle_core::quantized::k_quants::BlockQ4_0,
+    candle_core::quantized::k_quants::BlockQ4_1,
+    candle_core::quantized::k_quants::BlockQ5_0,
+    candle_core::quantized::k_quants::BlockQ5_1,
+    candle_core::quantized::k_quants::BlockQ8_0,
+    candle_core::quantized::k_quants::BlockQ8_1,
+    candle_core::quantized::k_quants::BlockQ2K,
+    candle_core::quantized::k_quants::BlockQ3K,
+    candle_core::quantized::k_quants::BlockQ4K,
+    candle_core::quantized::k_quants::BlockQ5K,
+    candle_core::quantized::k_quants::BlockQ6K,
+    candle_core::quantized::k_quants::BlockQ8K,
+);
+
+/// Views `bytes` as blocks when the length and alignment allow it. Only for the block types
+/// ([`Pod`]): a type some bytes are not a valid value of does not compile.
+///
+/// ```
+/// use fin_r1_engine::kernels::blocks::{cast_blocks, BlockQ4K};
+/// let bytes = vec![0u8; 144];
+/// assert_eq!(cast_blocks::<BlockQ4K>(&bytes).map(<[_]>::len), Some(1));
+/// ```
+///
+/// ```compile_fail
+/// // Regression (issue 26, item 6): `2u8` is not a `bool`; this compiled and was undefined behaviour.
+/// let flags: Option<&[bool]> = fin_r1_engine::kernels::blocks::cast_blocks::<bool>(&[2u8]);
+/// ```
+pub fn cast_blocks<T: Pod>(bytes: &[u8]) -> Option<&[T]> {
     let size = std::mem::size_of::<T>();
-    if bytes.len() % size != 0 || bytes.as_ptr() as usize % std::mem::align_of::<T>() != 0 {
+    if size == 0 || !bytes.len().is_multiple_of(size) || !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return None;
     }
-    // SAFETY: the block types are plain `repr(C)` integers and arrays, valid for any bytes;
-    // length and alignment were checked above.
-    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr() as *const T, bytes.len() / size) })
+    // SAFETY: `T: Pod`, so any bytes are a valid `T` and none of it is a cell; length and
+    // alignment were checked above, and the result borrows `bytes` for its lifetime.
+    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_are_viewed_only_when_length_and_alignment_fit() {
+        let buffer = vec![0u8; 2 * 292 + 8];
+        let bytes = &buffer[buffer.as_ptr().align_offset(4)..];
+        assert_eq!(cast_blocks::<BlockQ8K>(&bytes[..2 * 292]).map(<[_]>::len), Some(2));
+        assert!(cast_blocks::<BlockQ8K>(&bytes[..292 + 4]).is_none(), "a length that is not whole blocks");
+        assert!(cast_blocks::<BlockQ8K>(&bytes[1..293]).is_none(), "a misaligned start");
+        assert_eq!(cast_blocks::<BlockQ4K>(&bytes[2..2 + 144]).map(<[_]>::len), Some(1), "u16 alignment");
+    }
 }

@@ -9,7 +9,7 @@ use candle_core::quantized::k_quants::BlockQ4K;
 use candle_core::quantized::k_quants::{BlockQ2K, BlockQ3K, BlockQ4_0, BlockQ4_1, BlockQ5K, BlockQ5_0, BlockQ5_1, BlockQ6K, BlockQ8_0, GgmlType};
 use rayon::prelude::*;
 
-use super::blocks::cast_blocks;
+use super::blocks::{cast_blocks, Pod};
 use super::{tiled, KernelError, QWeight};
 use crate::gguf::TensorType;
 
@@ -82,7 +82,7 @@ where
     T::VecDotType: 'static,
 {
     let bs = T::VecDotType::BLCK_SIZE;
-    if cols % bs != 0 || cols % T::BLCK_SIZE != 0 {
+    if !cols.is_multiple_of(bs) || !cols.is_multiple_of(T::BLCK_SIZE) {
         return Err(KernelError::Shape { got: cols, expected: cols.next_multiple_of(T::BLCK_SIZE.max(bs)) });
     }
     let per_row = cols / bs;
@@ -98,7 +98,7 @@ pub fn matmul(w: &QWeight<'_>, x: &GenericInput, out: &mut [f32]) -> Result<(), 
     with_block_type!(w.ttype, T => matmul_as::<T>(w, x, out), else Err(KernelError::Unsupported(w.ttype.name())))
 }
 
-fn matmul_as<T: GgmlType>(w: &QWeight<'_>, x: &GenericInput, out: &mut [f32]) -> Result<(), KernelError>
+fn matmul_as<T: GgmlType + Pod>(w: &QWeight<'_>, x: &GenericInput, out: &mut [f32]) -> Result<(), KernelError>
 where
     T::VecDotType: 'static,
 {
@@ -149,7 +149,7 @@ pub fn matmul_q8k(w: &QWeight<'_>, x: &[super::blocks::BlockQ8K], m: usize, out:
     const _: () = assert!(std::mem::size_of::<CandleQ8K>() == std::mem::size_of::<super::blocks::BlockQ8K>());
     // SAFETY: both are repr(C) { d: f32, qs: [i8; 256], bsums: [i16; 16] }, same size and alignment.
     let xc: &[CandleQ8K] = unsafe { std::slice::from_raw_parts(x.as_ptr() as *const CandleQ8K, x.len()) };
-    fn run<T: GgmlType<VecDotType = CandleQ8K>>(w: &QWeight<'_>, xc: &[CandleQ8K], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
+    fn run<T: GgmlType<VecDotType = CandleQ8K> + Pod>(w: &QWeight<'_>, xc: &[CandleQ8K], m: usize, out: &mut [f32]) -> Result<(), KernelError> {
         let wb: &[T] = cast_blocks(w.bytes).ok_or(KernelError::Misaligned(w.ttype.name()))?;
         tiled(wb, w.rows, w.cols / T::BLCK_SIZE, xc, m, out, |row, xs, res| {
             let n = row.len() * T::BLCK_SIZE;

@@ -219,7 +219,7 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
         return Err(KernelError::Shape { got: x.len() / rows.max(1), expected: cols });
     }
     if uses_q8k(t) {
-        if cols % QK_K != 0 {
+        if !cols.is_multiple_of(QK_K) {
             return Err(KernelError::Shape { got: cols, expected: cols.next_multiple_of(QK_K) });
         }
         let per_row = cols / QK_K;
@@ -229,7 +229,7 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
         return Ok(QInput::Q8K { blocks, sub_sums, offsets: OnceLock::new(), rows, cols });
     }
     if uses_q32(t) {
-        if cols % q32::QK != 0 {
+        if !cols.is_multiple_of(q32::QK) {
             return Err(KernelError::Shape { got: cols, expected: cols.next_multiple_of(q32::QK) });
         }
         let per_row = cols / q32::QK;
@@ -365,7 +365,10 @@ impl<T> Clone for Shared<T> {
     }
 }
 impl<T> Copy for Shared<T> {}
+// SAFETY: the tasks only read through it, from data the caller borrows for the whole parallel
+// loop that the tasks run in.
 unsafe impl<T> Send for Shared<T> {}
+// SAFETY: as for `Send`: shared reads only.
 unsafe impl<T> Sync for Shared<T> {}
 
 impl<T> Shared<T> {
@@ -414,6 +417,9 @@ fn tiled_packed<W: Sync, P: Copy + Send + Sync + 'static, const R: usize>(
     let tile_rows = PACK_TILE.max(R);
     let tiles = rows.div_ceil(tile_rows);
     (0..tiles).into_par_iter().for_each(|tile| {
+        // The whole wrapper, not its raw pointer field (edition 2021 closures capture fields),
+        // so that the closure is Send.
+        #[allow(clippy::redundant_locals)]
         let ptr = ptr;
         let r0 = tile * tile_rows;
         let r1 = (r0 + tile_rows).min(rows);
@@ -502,12 +508,15 @@ fn matmul_packed_k<B: packed::KBlock>(
     m: usize,
     out: &mut [f32],
 ) {
-    // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
-    // blocks and `sums` covers them.
+    // SAFETY: `choice` was detected on this CPU (these run on x86 SIMD choices only); each row
+    // holds `kb` blocks.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed<4>]| unsafe { packed::pack(r, o) };
+    // SAFETY: as above.
     let pack16 = |r: [&[B]; 16], o: &mut [packed::Packed16]| unsafe { packed::pack16(r, o) };
     match (choice, B::UNITS) {
         (Isa::Avx512, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF16, packed::Packed16::ZERO, 8, pack16, |wp, t0, nt, res| {
+            // SAFETY: AVX-512 (F, BW, VL, VNNI) was detected on this CPU; every token holds `kb`
+            // blocks, `sums` covers them and `offs` is Q6_K's where the kernel reads it.
             by_token_count!(nt, res, 16, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0).with_offsets(offs.get(), kb, t0);
                 if units == 8 {
@@ -518,6 +527,8 @@ fn matmul_packed_k<B: packed::KBlock>(
             })
         }),
         (Isa::AvxVnni, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
+            // SAFETY: AVX-VNNI was detected on this CPU; every token holds `kb` blocks and `sums`
+            // covers them.
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
                 if units == 8 {
@@ -528,6 +539,8 @@ fn matmul_packed_k<B: packed::KBlock>(
             })
         }),
         (_, units) => tiled_packed(w, rows, kb, m, out, &PACK_BUF4, packed::Packed::ZERO, 4, pack, |wp, t0, nt, res| {
+            // SAFETY: AVX2 and FMA were detected on this CPU (an x86 SIMD choice); every token
+            // holds `kb` blocks and `sums` covers them.
             by_token_count!(nt, res, 4, |NT, o| unsafe {
                 let xs = packed::Tokens::<NT>::of_chunk(x, sums.get(), stride, kb, t0);
                 if units == 8 {
@@ -545,18 +558,22 @@ fn matmul_packed_k<B: packed::KBlock>(
 #[cfg(target_arch = "x86_64")]
 fn matmul_packed32<B: q32::Block32>(choice: Isa, w: &[B], rows: usize, kb: usize, x: &[q32::BlockQ8x32], m: usize, out: &mut [f32]) {
     let toks = |t0: usize, i: usize| &x[(t0 + i) * kb..(t0 + i + 1) * kb];
-    // SAFETY (all the calls below): `choice` was detected on this CPU; every token holds `kb`
-    // blocks.
+    // SAFETY: `choice` was detected on this CPU (these run on x86 SIMD choices only); each row
+    // holds `kb` blocks.
     let pack = |r: [&[B]; 4], o: &mut [packed::Packed32<4>]| unsafe { packed::pack32(r, o) };
+    // SAFETY: as above.
     let pack8 = |r: [&[B]; 8], o: &mut [packed::Packed32<8>]| unsafe { packed::pack32(r, o) };
     match choice {
         Isa::Avx512 => tiled_packed(w, rows, kb, m, out, &PACK32_BUF8, packed::Packed32::ZERO, 8, pack8, |wp, t0, nt, res| {
+            // SAFETY: AVX-512 was detected on this CPU; every token holds `kb` blocks.
             by_token_count!(nt, res, 8, |NT, o| unsafe { packed::dot32_avx512::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
         Isa::AvxVnni => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, 4, pack, |wp, t0, nt, res| {
+            // SAFETY: AVX-VNNI was detected on this CPU; every token holds `kb` blocks.
             by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avxvnni::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
         _ => tiled_packed(w, rows, kb, m, out, &PACK32_BUF4, packed::Packed32::ZERO, 4, pack, |wp, t0, nt, res| {
+            // SAFETY: AVX2 and FMA were detected on this CPU; every token holds `kb` blocks.
             by_token_count!(nt, res, 4, |NT, o| unsafe { packed::dot32_avx2::<B, NT>(wp, &std::array::from_fn(|i| toks(t0, i)), o) })
         }),
     }
@@ -598,9 +615,11 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
     #[cfg(target_arch = "x86_64")]
     if m >= PACKED_MIN_TOKENS && choice.x86_simd() {
         match (w.ttype, choice) {
-            (TensorType::Q8_0, Isa::AvxVnni | Isa::Avx512) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ8_0>(w)?, w.rows, kb, x, m, out)),
-            (TensorType::Q4_0, _) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ4_0>(w)?, w.rows, kb, x, m, out)),
-            (TensorType::Q4_1, _) => return Ok(matmul_packed32(choice, q32_blocks::<q32::BlockQ4_1>(w)?, w.rows, kb, x, m, out)),
+            (TensorType::Q8_0, Isa::AvxVnni | Isa::Avx512) => {
+                return q32_blocks::<q32::BlockQ8_0>(w).map(|b| matmul_packed32(choice, b, w.rows, kb, x, m, out))
+            }
+            (TensorType::Q4_0, _) => return q32_blocks::<q32::BlockQ4_0>(w).map(|b| matmul_packed32(choice, b, w.rows, kb, x, m, out)),
+            (TensorType::Q4_1, _) => return q32_blocks::<q32::BlockQ4_1>(w).map(|b| matmul_packed32(choice, b, w.rows, kb, x, m, out)),
             _ => {}
         }
     }
@@ -625,7 +644,7 @@ fn matmul_q32(choice: Isa, w: &QWeight<'_>, x: &[q32::BlockQ8x32], m: usize, out
     Ok(())
 }
 
-fn q32_blocks<'a, B>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
+fn q32_blocks<'a, B: blocks::Pod>(w: &QWeight<'a>) -> Result<&'a [B], KernelError> {
     cast_blocks(w.bytes).ok_or(KernelError::Misaligned(w.ttype.name()))
 }
 
@@ -670,7 +689,10 @@ fn check_cols(got: usize, expected: usize) -> Result<(), KernelError> {
 /// Raw output pointer shared by the tasks; each writes only its own columns.
 #[derive(Clone, Copy)]
 struct OutPtr(*mut f32);
+// SAFETY: the output is borrowed mutably by the caller for the whole parallel loop, and each
+// task writes only its own tile's columns of it (the writes say so where they happen).
 unsafe impl Send for OutPtr {}
+// SAFETY: as for `Send`: no two tasks write the same element, and none reads.
 unsafe impl Sync for OutPtr {}
 
 /// Runs `dot` over tiles of ROW_TILE weight rows in parallel; within a tile, tokens go four at a
@@ -680,6 +702,9 @@ pub(crate) fn tiled<W: Sync, X: Sync>(w: &[W], rows: usize, blocks_per_row: usiz
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(ROW_TILE);
     (0..tiles).into_par_iter().for_each(|tile| {
+        // The whole wrapper, not its raw pointer field (edition 2021 closures capture fields),
+        // so that the closure is Send.
+        #[allow(clippy::redundant_locals)]
         let ptr = ptr;
         let r0 = tile * ROW_TILE;
         let r1 = (r0 + ROW_TILE).min(rows);
@@ -707,6 +732,7 @@ pub(crate) fn tiled<W: Sync, X: Sync>(w: &[W], rows: usize, blocks_per_row: usiz
 
 /// `tiled` for Q4_K with the four-row kernel; rows left over at a tile's end go one by one.
 #[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
 fn tiled_q4k_rows4(
     w: &[BlockQ4K],
     rows: usize,
@@ -720,6 +746,9 @@ fn tiled_q4k_rows4(
     let ptr = OutPtr(out.as_mut_ptr());
     let tiles = rows.div_ceil(ROW_TILE);
     (0..tiles).into_par_iter().for_each(|tile| {
+        // The whole wrapper, not its raw pointer field (edition 2021 closures capture fields),
+        // so that the closure is Send.
+        #[allow(clippy::redundant_locals)]
         let ptr = ptr;
         let r0 = tile * ROW_TILE;
         let r1 = (r0 + ROW_TILE).min(rows);
@@ -777,12 +806,14 @@ type DotFn<W, X> = fn(&[W], &[&[X]], &mut [f32]);
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn q4k_dot(choice: Isa) -> DotFn<BlockQ4K, BlockQ8K> {
     match choice {
-        // SAFETY (each): `choice` was detected on this CPU; rows are whole blocks of one length.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `choice` was detected on this CPU; rows are whole blocks of one length.
         Isa::Avx2 => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot, w, xs, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
         Isa::AvxVnni => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot_avxvnni, w, xs, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
         Isa::Avx512 => |w, xs, out| unsafe { by_tokens!(q4k::avx2::dot_avx512, w, xs, out) },
         // Q4_K on NEON goes through candle (`matmul`); the portable code is right everywhere.
         _ => q4k::dot_scalar,
@@ -793,12 +824,14 @@ fn q4k_dot(choice: Isa) -> DotFn<BlockQ4K, BlockQ8K> {
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 fn q6k_dot(choice: Isa) -> DotFn<BlockQ6K, BlockQ8K> {
     match choice {
-        // SAFETY (each): as in `q4k_dot`.
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: `choice` was detected on this CPU; rows are whole blocks of one length.
         Isa::Avx2 => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot, w, xs, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
         Isa::AvxVnni => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot_avxvnni, w, xs, out) },
         #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
         Isa::Avx512 => |w, xs, out| unsafe { by_tokens!(q6k::avx2::dot_avx512, w, xs, out) },
         _ => q6k::dot_scalar,
     }
