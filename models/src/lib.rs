@@ -76,9 +76,46 @@ fn keep_large_buffers() {
     }
 }
 
-/// Keeps the start-up CPU check (`csrc/cpu_check.c`, a constructor that runs before `main`)
-/// linked into a binary: call it once from `main`. By then the check has passed.
+/// Keeps the start-up CPU check (`csrc/cpu_check.c`, run before `main` on every x86-64 OS: the
+/// x86-64-v3 features the build needs, AVX2, FMA, F16C, BMI1/2, LZCNT and MOVBE) linked into a
+/// binary: call it once from `main`. By then the check has passed.
 pub fn cpu_check_linked() -> bool {
     // SAFETY: a C function without arguments or side effects.
     unsafe { fin_r1_cpu_check_linked() == 1 }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod cpu_check_tests {
+    extern "C" {
+        /// The x86-64-v3 features this CPU lacks, one bit each, in csrc/cpu_check.c's order.
+        fn fin_r1_cpu_missing() -> std::os::raw::c_uint;
+    }
+
+    /// The start-up check reads the CPU as Rust's own detection does, feature by feature (on
+    /// every x86-64 OS: it was Linux's only, and never asked for F16C, LZCNT or MOVBE).
+    #[test]
+    fn the_start_up_check_sees_what_std_sees() {
+        // SAFETY: a C function without arguments; it only executes CPUID (and XGETBV where the
+        // OS has enabled it).
+        let missing = unsafe { fin_r1_cpu_missing() };
+        let os_saves_avx = missing & (1 << 8) == 0;
+        let features = [
+            ("avx", is_x86_feature_detected!("avx"), true),
+            ("avx2", is_x86_feature_detected!("avx2"), true),
+            ("fma", is_x86_feature_detected!("fma"), true),
+            ("f16c", is_x86_feature_detected!("f16c"), true),
+            ("bmi1", is_x86_feature_detected!("bmi1"), false),
+            ("bmi2", is_x86_feature_detected!("bmi2"), false),
+            ("lzcnt", is_x86_feature_detected!("lzcnt"), false),
+            ("movbe", is_x86_feature_detected!("movbe"), false),
+        ];
+        for (bit, (name, std_sees, needs_os_avx)) in features.into_iter().enumerate() {
+            // std counts the AVX family present only where the OS saves its registers.
+            let check_sees = missing & (1 << bit) == 0 && (os_saves_avx || !needs_os_avx);
+            assert_eq!(check_sees, std_sees, "{name}: the start-up check and std disagree (missing bits {missing:#b})");
+        }
+        assert_eq!(missing >> 9, 0, "no bits past the nine features");
+        // This binary runs, built for x86-64-v3: the check passes here.
+        assert_eq!(missing, 0);
+    }
 }
