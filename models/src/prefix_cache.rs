@@ -1,9 +1,12 @@
 //! Keys and values of prompt prefixes that many conversations share (a preset's system prompt
 //! and its template up to the first value the analyst fills in), kept so that a new
 //! conversation runs only what is its own. Two tiers: recent prefixes in memory, and files in a
-//! cache folder so that a new process reuses them too. A file's key is the model file's
-//! SHA-256, the engine's version and KV format, and the prefix's tokens; the file repeats the tokens, so a
-//! foreign, damaged or colliding file is a miss (and is removed), never a wrong answer.
+//! cache folder so that a new process reuses them too. A file's name is a SHA-256 of what
+//! computed its keys and values ([`fingerprint`]: the KV format, the engine's build — its sources,
+//! dependencies, compiler and target features — the device and the kernels this CPU runs), the
+//! model file's SHA-256 and the prefix's tokens. The file repeats that name and the tokens, and
+//! ends with a SHA-256 of everything before it, checked on every read: a foreign, damaged,
+//! colliding or other build's file is a miss (and is removed), never a wrong answer.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -13,10 +16,18 @@ use std::time::SystemTime;
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
-/// Bumped whenever what a snapshot holds changes meaning (layout, dtype, rotary convention):
-/// files of another format are never read.
-const KV_FORMAT: &str = "fin-r1-kv-1";
+/// Bumped whenever what a snapshot holds changes meaning (layout, dtype, rotary convention, the
+/// file's own layout): files of another format are never read. 2: the trailer below.
+const KV_FORMAT: &str = "fin-r1-kv-2";
 const FILE_EXT: &str = "kv";
+/// A file is the snapshot's safetensors bytes, then this trailer: the file's key (32 bytes, the
+/// SHA-256 its name spells), a SHA-256 of the safetensors bytes and the key (32), and `MAGIC`.
+const MAGIC: &[u8; 8] = b"FINR1KV2";
+const TRAILER: usize = 32 + 32 + MAGIC.len();
+/// Identifies the engine's code as built (build.rs: its sources, Cargo.lock, rustc, target and
+/// target features), so that another build's keys and values, which may round differently, are
+/// never reused: the package version stayed 0.1.0 through every kernel change.
+const ENGINE_BUILD: &str = env!("FIN_R1_ENGINE_BUILD");
 /// A prefix shorter than this is cheaper to run than to look up.
 pub const MIN_PREFIX_TOKENS: usize = 32;
 /// Memory kept for snapshots beside the live cache.
@@ -68,6 +79,8 @@ impl Drop for PrefixCache {
 struct Disk {
     dir: PathBuf,
     max_bytes: u64,
+    /// What computes this process's keys and values ([`fingerprint`]).
+    fingerprint: Arc<str>,
     model_sha256: Arc<OnceLock<String>>,
     /// Snapshots made before the model's hash was known: the hashing thread writes them once it
     /// is (a preset's prefix run in the first minute would otherwise never reach the disk).
@@ -89,10 +102,25 @@ fn yield_to_inference() {
     }
 }
 
+/// What computes the keys and values on `device` in this process: the KV format, the engine's
+/// build, the architecture, the device and the kernels picked for this CPU ([`crate::kernels::isa`],
+/// which `FIN_R1_KERNELS` can change). Files made under another fingerprint are never read.
+pub fn fingerprint(device: &Device) -> String {
+    format!(
+        "{KV_FORMAT} fin-r1-engine {} build {ENGINE_BUILD} {} {:?} kernels {}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH,
+        device.location(),
+        crate::kernels::isa().name()
+    )
+}
+
 impl PrefixCache {
-    /// A memory-only cache unless `options` names a folder. Hashing a model of unknown hash
-    /// reads `model_path` on a thread of its own.
-    pub fn new(options: Option<PrefixCacheOptions>, model_path: &Path) -> Self {
+    /// A memory-only cache unless `options` names a folder. Files are keyed by `fingerprint`
+    /// (what computes this process's keys and values, see [`fingerprint`]) with the model's hash.
+    /// Hashing a model of unknown hash reads `model_path` on a thread of its own.
+    pub fn new(options: Option<PrefixCacheOptions>, model_path: &Path, fingerprint: String) -> Self {
+        let fingerprint: Arc<str> = fingerprint.into();
         let disk = options.map(|o| {
             let model_sha256 = Arc::new(OnceLock::new());
             let pending: Arc<Mutex<Vec<Arc<KvSnapshot>>>> = Arc::default();
@@ -101,7 +129,7 @@ impl PrefixCache {
                     let _ = model_sha256.set(h.to_ascii_lowercase());
                 }
                 None => {
-                    let (cell, pending) = (model_sha256.clone(), pending.clone());
+                    let (cell, pending, fingerprint) = (model_sha256.clone(), pending.clone(), fingerprint.clone());
                     let (path, dir, max) = (model_path.to_owned(), o.dir.clone(), o.max_bytes);
                     let _ = std::thread::Builder::new().name("fin-r1-model-hash".into()).spawn(move || {
                         yield_to_inference();
@@ -116,7 +144,8 @@ impl PrefixCache {
                         match hashed {
                             Ok(h) => {
                                 for s in waiting {
-                                    save(&file_path(&dir, &h, &s.tokens), &s, &dir, max);
+                                    let k = key(&fingerprint, &h, &s.tokens);
+                                    save(&file_path(&dir, &k), &k, &s, &dir, max);
                                 }
                             }
                             Err(e) => tracing::warn!(path = %path.display(), "model not hashed, prefix files unused: {e}"),
@@ -124,7 +153,7 @@ impl PrefixCache {
                     });
                 }
             }
-            Disk { dir: o.dir, max_bytes: o.max_bytes, model_sha256, pending }
+            Disk { dir: o.dir, max_bytes: o.max_bytes, fingerprint: fingerprint.clone(), model_sha256, pending }
         });
         Self { memory: VecDeque::new(), disk, writers: Vec::new() }
     }
@@ -137,11 +166,12 @@ impl PrefixCache {
             return Some(s);
         }
         let disk = self.disk.as_ref()?;
-        let path = disk.path(tokens)?;
+        let key = disk.key(tokens)?;
+        let path = file_path(&disk.dir, &key);
         if !path.exists() {
             return None;
         }
-        match read_snapshot(&path, tokens) {
+        match read_snapshot(&path, &key, tokens) {
             Ok(s) => {
                 // Recency for eviction is the file's time.
                 let _ = std::fs::File::options().append(true).open(&path).and_then(|f| f.set_modified(SystemTime::now()));
@@ -163,10 +193,10 @@ impl PrefixCache {
         let s = Arc::new(snapshot);
         self.remember(s.clone());
         let Some(disk) = &self.disk else { return };
-        let path = {
+        let key = {
             let mut pending = disk.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match disk.path(&s.tokens) {
-                Some(path) => path,
+            match disk.key(&s.tokens) {
+                Some(key) => key,
                 None => {
                     pending.retain(|p| p.tokens != s.tokens);
                     pending.push(s);
@@ -178,7 +208,7 @@ impl PrefixCache {
         };
         let (dir, max) = (disk.dir.clone(), disk.max_bytes);
         self.writers.retain(|w| !w.is_finished());
-        let writer = std::thread::Builder::new().name("fin-r1-prefix-write".into()).spawn(move || save(&path, &s, &dir, max));
+        let writer = std::thread::Builder::new().name("fin-r1-prefix-write".into()).spawn(move || save(&file_path(&dir, &key), &key, &s, &dir, max));
         if let Ok(w) = writer {
             self.writers.push(w);
         }
@@ -195,30 +225,31 @@ impl PrefixCache {
 
 impl Disk {
     /// `None` while the model's hash is not known yet.
-    fn path(&self, tokens: &[u32]) -> Option<PathBuf> {
-        Some(file_path(&self.dir, self.model_sha256.get()?, tokens))
+    fn key(&self, tokens: &[u32]) -> Option<Key> {
+        Some(key(&self.fingerprint, self.model_sha256.get()?, tokens))
     }
 }
 
-/// Where the snapshot of `tokens` for the model of hash `model_sha256` lives in `dir`.
-fn file_path(dir: &Path, model_sha256: &str, tokens: &[u32]) -> PathBuf {
-    dir.join(format!("{}.{FILE_EXT}", key(model_sha256, tokens)))
+/// A prefix's key: SHA-256 of format, fingerprint, model and tokens.
+pub type Key = [u8; 32];
+
+/// Where the snapshot of key `key` lives in `dir`.
+fn file_path(dir: &Path, key: &Key) -> PathBuf {
+    dir.join(format!("{}.{FILE_EXT}", hex(key)))
 }
 
-/// The file name of a prefix: model, format and tokens hashed together.
-pub fn key(model_sha256: &str, tokens: &[u32]) -> String {
+/// The key of a prefix (its file name, in hex): what computed it ([`fingerprint`]), the model,
+/// the format and the tokens hashed together.
+pub fn key(fingerprint: &str, model_sha256: &str, tokens: &[u32]) -> Key {
     let mut h = Sha256::new();
-    h.update(KV_FORMAT.as_bytes());
-    h.update([0]);
-    // Another build's kernels may round differently: its keys and values are not reused.
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    h.update([0]);
-    h.update(model_sha256.as_bytes());
-    h.update([0]);
+    for part in [KV_FORMAT, fingerprint, model_sha256] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
     for t in tokens {
         h.update(t.to_le_bytes());
     }
-    hex(&h.finalize())
+    h.finalize().into()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -226,8 +257,8 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Writes one snapshot and keeps the folder within its bound; a failure only costs the reuse.
-fn save(path: &Path, s: &KvSnapshot, dir: &Path, max_bytes: u64) {
-    if let Err(e) = write_snapshot(path, s) {
+fn save(path: &Path, key: &Key, s: &KvSnapshot, dir: &Path, max_bytes: u64) {
+    if let Err(e) = write_snapshot(path, key, s) {
         tracing::warn!(path = %path.display(), "cached prefix not written: {e}");
         let _ = std::fs::remove_file(tmp_path(path));
     }
@@ -238,7 +269,15 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_extension(format!("{FILE_EXT}.{}.tmp", std::process::id()))
 }
 
-fn write_snapshot(path: &Path, s: &KvSnapshot) -> Result<(), String> {
+/// The SHA-256 a file's trailer holds: of its safetensors bytes and its key.
+fn checksum(body: &[u8], key: &Key) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(body);
+    h.update(key);
+    h.finalize().into()
+}
+
+fn write_snapshot(path: &Path, key: &Key, s: &KvSnapshot) -> Result<(), String> {
     let dir = path.parent().ok_or("no folder")?;
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let mut tensors: HashMap<String, Tensor> = HashMap::new();
@@ -251,11 +290,35 @@ fn write_snapshot(path: &Path, s: &KvSnapshot) -> Result<(), String> {
     // Written beside and renamed, so a reader (another process too) never sees half a file.
     let tmp = tmp_path(path);
     candle_core::safetensors::save(&tensors, &tmp).map_err(|e| e.to_string())?;
+    // The trailer: read back from the page cache and hashed, on this writer's thread.
+    let body = std::fs::read(&tmp).map_err(|e| e.to_string())?;
+    let mut trailer = Vec::with_capacity(TRAILER);
+    trailer.extend_from_slice(key);
+    trailer.extend_from_slice(&checksum(&body, key));
+    trailer.extend_from_slice(MAGIC);
+    let mut file = std::fs::File::options().append(true).open(&tmp).map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut file, &trailer).map_err(|e| e.to_string())?;
+    drop(file);
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())
 }
 
-fn read_snapshot(path: &Path, tokens: &[u32]) -> Result<KvSnapshot, String> {
-    let mut t = candle_core::safetensors::load(path, &Device::Cpu).map_err(|e| e.to_string())?;
+/// The snapshot in `path` if it is whole (its checksum holds), is the one of `key` and holds
+/// exactly `tokens`.
+fn read_snapshot(path: &Path, key: &Key, tokens: &[u32]) -> Result<KvSnapshot, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let (body, trailer) = bytes.split_at(bytes.len().checked_sub(TRAILER).ok_or("shorter than its trailer")?);
+    let (stored_key, rest) = trailer.split_at(32);
+    let (sum, magic) = rest.split_at(32);
+    if magic != MAGIC {
+        return Err("not a prefix file of this format".into());
+    }
+    if stored_key != key {
+        return Err("another prefix's file under this name".into());
+    }
+    if sum != checksum(body, key) {
+        return Err("damaged: its checksum does not match".into());
+    }
+    let mut t = candle_core::safetensors::load_buffer(body, &Device::Cpu).map_err(|e| e.to_string())?;
     let stored: Vec<u32> = t.remove("tokens").ok_or("no tokens")?.to_vec1().map_err(|e| e.to_string())?;
     if stored != tokens {
         return Err("another prefix under the same name".into());
@@ -282,7 +345,7 @@ pub fn evict(dir: &Path, max_bytes: u64) {
         let modified = meta.modified().unwrap_or(now);
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         if name.ends_with(".tmp") {
-            if now.duration_since(modified).map_or(false, |d| d.as_secs() > 3600) {
+            if now.duration_since(modified).is_ok_and(|d| d.as_secs() > 3600) {
                 let _ = std::fs::remove_file(&path);
             }
             continue;
@@ -343,32 +406,96 @@ mod tests {
         TempDir(d)
     }
 
+    /// The fingerprint the tests' caches run under.
+    const FP: &str = "test build";
+
     fn snapshot(tokens: &[u32], values: usize) -> KvSnapshot {
         let t = || Tensor::zeros((1, 1, tokens.len(), values), candle_core::DType::F32, &Device::Cpu).unwrap();
         KvSnapshot { tokens: tokens.to_vec(), layers: vec![(t(), t()), (t(), t())] }
     }
 
     #[test]
-    fn the_key_changes_with_the_model_and_every_token() {
-        let a = key("aa", &[1, 2, 3]);
-        assert_eq!(a, key("aa", &[1, 2, 3]));
-        assert_ne!(a, key("ab", &[1, 2, 3]));
-        assert_ne!(a, key("aa", &[1, 2, 4]));
-        assert_ne!(a, key("aa", &[1, 2]));
-        assert_eq!(a.len(), 64);
+    fn the_key_changes_with_what_computed_it_the_model_and_every_token() {
+        let a = key(FP, "aa", &[1, 2, 3]);
+        assert_eq!(a, key(FP, "aa", &[1, 2, 3]));
+        assert_ne!(a, key("another build", "aa", &[1, 2, 3]));
+        assert_ne!(a, key(FP, "ab", &[1, 2, 3]));
+        assert_ne!(a, key(FP, "aa", &[1, 2, 4]));
+        assert_ne!(a, key(FP, "aa", &[1, 2]));
+        // Parts are length-prefixed: moving a character from one to the next is another key.
+        assert_ne!(key("ab", "c", &[1]), key("a", "bc", &[1]));
+        assert_eq!(hex(&a).len(), 64);
     }
 
     #[test]
-    fn a_file_is_read_back_only_for_its_own_tokens() {
+    fn the_fingerprint_names_the_build_the_device_and_the_kernels() {
+        let f = fingerprint(&Device::Cpu);
+        assert!(f.contains(ENGINE_BUILD) && ENGINE_BUILD.len() == 32, "{f}");
+        assert!(f.contains(KV_FORMAT) && f.contains("Cpu"), "{f}");
+        assert!(f.ends_with(&format!("kernels {}", crate::kernels::isa().name())), "{f}");
+    }
+
+    #[test]
+    fn a_file_is_read_back_only_for_its_own_key_and_tokens() {
         let dir = tempdir();
         let path = dir.path().join("x.kv");
-        write_snapshot(&path, &snapshot(&[5, 6, 7], 4)).unwrap();
-        let back = read_snapshot(&path, &[5, 6, 7]).unwrap();
+        let k = key(FP, "aa", &[5, 6, 7]);
+        write_snapshot(&path, &k, &snapshot(&[5, 6, 7], 4)).unwrap();
+        let back = read_snapshot(&path, &k, &[5, 6, 7]).unwrap();
         assert_eq!(back.layers.len(), 2);
         assert_eq!(back.layers[0].0.dims(), &[1, 1, 3, 4]);
-        assert!(read_snapshot(&path, &[5, 6, 8]).is_err());
+        assert!(read_snapshot(&path, &k, &[5, 6, 8]).is_err());
+        assert!(read_snapshot(&path, &key("another build", "aa", &[5, 6, 7]), &[5, 6, 7]).is_err(), "a file under another key's name");
         std::fs::write(&path, b"not a snapshot").unwrap();
-        assert!(read_snapshot(&path, &[5, 6, 7]).is_err());
+        assert!(read_snapshot(&path, &k, &[5, 6, 7]).is_err());
+    }
+
+    /// Regression (issue 26, item 5): a file damaged in its keys and values, its tokens intact,
+    /// was read and used.
+    #[test]
+    fn a_damaged_file_is_a_miss_and_is_removed() {
+        let dir = tempdir();
+        let opts = || Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("ab".into()) });
+        let tokens = [1, 2, 3];
+        let mut first = PrefixCache::new(opts(), Path::new("unused"), FP.into());
+        first.put(snapshot(&tokens, 8));
+        drop(first);
+        let files = wait_for_kv_files(dir.path(), 1);
+        let mut bytes = std::fs::read(&files[0]).unwrap();
+        // One byte of the last layer's values, found through the safetensors header.
+        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+        let start = header["v.1"]["data_offsets"][0].as_u64().unwrap() as usize;
+        bytes[8 + header_len + start + 7] ^= 0x40;
+        std::fs::write(&files[0], &bytes).unwrap();
+        // Still a readable snapshot of the same tokens: only the checksum tells.
+        let body = candle_core::safetensors::load_buffer(&bytes[..bytes.len() - TRAILER], &Device::Cpu).unwrap();
+        assert_eq!(body["tokens"].to_vec1::<u32>().unwrap(), tokens);
+        let values = body["v.1"].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(values.iter().any(|&v| v != 0.0), "the flipped byte is in the values");
+
+        let mut second = PrefixCache::new(opts(), Path::new("unused"), FP.into());
+        assert!(second.get(&tokens).is_none(), "a damaged file must not be used");
+        assert!(!files[0].exists(), "and is removed");
+    }
+
+    #[test]
+    fn a_file_made_under_another_fingerprint_is_a_miss() {
+        let dir = tempdir();
+        let opts = || Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("ab".into()) });
+        let mut first = PrefixCache::new(opts(), Path::new("unused"), FP.into());
+        first.put(snapshot(&[1, 2, 3], 2));
+        drop(first);
+        let files = wait_for_kv_files(dir.path(), 1);
+        let mut other_kernels = PrefixCache::new(opts(), Path::new("unused"), "test build, other kernels".into());
+        assert!(other_kernels.get(&[1, 2, 3]).is_none());
+        // Renamed to the name the other build looks for, the file is still not used: it names its key.
+        let other = file_path(dir.path(), &key("test build, other kernels", "ab", &[1, 2, 3]));
+        std::fs::rename(&files[0], &other).unwrap();
+        assert!(other_kernels.get(&[1, 2, 3]).is_none());
+        assert!(!other.exists());
+        let mut same = PrefixCache::new(opts(), Path::new("unused"), FP.into());
+        assert!(same.get(&[1, 2, 3]).is_none(), "gone");
     }
 
     #[test]
@@ -392,20 +519,23 @@ mod tests {
     fn a_disk_hit_comes_from_a_new_cache_with_the_same_model() {
         let dir = tempdir();
         let opts = || Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("AB".into()) });
-        let mut first = PrefixCache::new(opts(), Path::new("unused"));
+        let mut first = PrefixCache::new(opts(), Path::new("unused"), FP.into());
         first.put(snapshot(&[1, 2, 3], 2));
         // The write runs on its own thread.
         for _ in 0..200 {
-            if std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| e.path().extension().map_or(false, |x| x == "kv")) {
+            if std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| e.path().extension().is_some_and(|x| x == "kv")) {
                 break;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let mut second = PrefixCache::new(opts(), Path::new("unused"));
+        let mut second = PrefixCache::new(opts(), Path::new("unused"), FP.into());
         assert!(second.get(&[1, 2, 3]).is_some());
         assert!(second.get(&[1, 2]).is_none());
-        let mut other_model =
-            PrefixCache::new(Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("cd".into()) }), Path::new("unused"));
+        let mut other_model = PrefixCache::new(
+            Some(PrefixCacheOptions { dir: dir.path().into(), max_bytes: 1 << 20, model_sha256: Some("cd".into()) }),
+            Path::new("unused"),
+            FP.into(),
+        );
         assert!(other_model.get(&[1, 2, 3]).is_none());
     }
 
@@ -434,7 +564,7 @@ mod tests {
         // SAFETY: a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
         let cache_dir = dir.path().join("cache");
-        let mut cache = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir.clone(), max_bytes: 1 << 20, model_sha256: None }), &model);
+        let mut cache = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir.clone(), max_bytes: 1 << 20, model_sha256: None }), &model, FP.into());
         cache.put(snapshot(&[1, 2, 3], 2));
         cache.put(snapshot(&[4, 5], 2));
         assert!(cache.get(&[1, 2, 3]).is_some(), "kept in memory meanwhile");
@@ -445,20 +575,21 @@ mod tests {
         let sha = hex(&Sha256::digest(b"model bytes"));
         let mut names: Vec<String> = files.iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
         names.sort();
-        let mut expected = vec![key(&sha, &[1, 2, 3]), key(&sha, &[4, 5])];
+        let mut expected = vec![hex(&key(FP, &sha, &[1, 2, 3])), hex(&key(FP, &sha, &[4, 5]))];
         expected.sort();
         assert_eq!(names, expected);
         // Later prefixes go straight to disk.
         cache.put(snapshot(&[6], 2));
         wait_for_kv_files(&cache_dir, 3);
         drop(cache);
-        let mut next = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir, max_bytes: 1 << 20, model_sha256: Some(sha) }), Path::new("unused"));
+        let mut next =
+            PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir, max_bytes: 1 << 20, model_sha256: Some(sha) }), Path::new("unused"), FP.into());
         assert!(next.get(&[1, 2, 3]).is_some());
     }
 
     #[test]
     fn memory_keeps_the_most_recent_within_its_bound() {
-        let mut c = PrefixCache::new(None, Path::new("unused"));
+        let mut c = PrefixCache::new(None, Path::new("unused"), FP.into());
         c.put(snapshot(&[1], 4));
         c.put(snapshot(&[2], 4));
         assert!(c.get(&[1]).is_some());

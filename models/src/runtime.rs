@@ -169,7 +169,7 @@ impl Runtime {
             hparams: hp.clone(),
         };
         let model = Model::load(&g, hp, &device, context)?;
-        let prefixes = PrefixCache::new(opts.prefix_cache.clone(), path);
+        let prefixes = PrefixCache::new(opts.prefix_cache.clone(), path, crate::prefix_cache::fingerprint(&device));
         Ok(Self { model, tokenizer, template, info, cached: Vec::new(), prefixes })
     }
 
