@@ -1,37 +1,22 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    cpu_check();
     engine_build();
 }
 
-/// The start-up CPU check (csrc/cpu_check.c), compiled for the plain x86-64 baseline whatever
-/// the Rust code is built for, so that it can run on the CPUs it exists to turn away. On every
-/// x86-64 target: the Windows and macOS builds are x86-64-v3 too (.cargo/config.toml).
-fn cpu_check() {
-    println!("cargo:rerun-if-changed=csrc/cpu_check.c");
-    let target = std::env::var("TARGET").unwrap_or_default();
-    let mut b = cc::Build::new();
-    b.file("csrc/cpu_check.c").warnings(true);
-    // MSVC's cl compiles for SSE2 unless told otherwise; gcc and clang are told here, after
-    // whatever cc passes on from the Rust flags.
-    if target.starts_with("x86_64") && !target.contains("msvc") {
-        b.flag("-march=x86-64").flag("-mtune=generic").flag("-mno-avx").flag("-mno-avx2");
-    }
-    b.compile("fin_r1_cpu_check");
-}
-
-/// `FIN_R1_ENGINE_BUILD`: a hash of what decides the numbers the engine computes — its sources,
-/// the computing dependencies' versions (Cargo.lock), the compiler, the target and its features, the cargo
-/// features. The prefix cache keys its files by it (prefix_cache.rs), so keys and values one
+/// `FIN_R1_ENGINE_BUILD`: a hash of what decides the numbers the engine computes — its sources
+/// and those of its kernels (the fin-r1-kernels crate, kernels/src), the computing dependencies'
+/// versions (Cargo.lock), the compiler, the target and its features, the cargo features. The prefix cache keys its files by it (prefix_cache.rs), so keys and values one
 /// build computed are never reused by another that may round differently.
 fn engine_build() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let mut h = Fnv128::default();
     let mut files = Vec::new();
     source_files(&manifest.join("src"), &mut files);
+    source_files(&manifest.join("kernels/src"), &mut files);
     files.sort();
     println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=kernels/src");
     for f in &files {
         h.part(f.strip_prefix(&manifest).unwrap_or(f).to_string_lossy().as_bytes());
         h.part(&std::fs::read(f).unwrap_or_default());

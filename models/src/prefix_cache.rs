@@ -94,12 +94,7 @@ const MAX_PENDING: usize = 4;
 /// Lowers the calling thread's scheduling priority (Linux `nice` 10 for this thread alone):
 /// hashing a 4.7 GB model would otherwise take a core from the first prompt's prefill.
 fn yield_to_inference() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: plain system calls on the calling thread; a failure only leaves its priority.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
-    }
+    crate::kernels::sys::lower_this_thread_priority(10);
 }
 
 /// What computes the keys and values on `device` in this process: the KV format, the engine's
@@ -560,9 +555,7 @@ mod tests {
         let dir = tempdir();
         // Reading a named pipe waits for a writer: the hash stays unknown until the test says.
         let model = dir.path().join("model.fifo");
-        let c_path = std::ffi::CString::new(model.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        nix::unistd::mkfifo(&model, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         let cache_dir = dir.path().join("cache");
         let mut cache = PrefixCache::new(Some(PrefixCacheOptions { dir: cache_dir.clone(), max_bytes: 1 << 20, model_sha256: None }), &model, FP.into());
         cache.put(snapshot(&[1, 2, 3], 2));

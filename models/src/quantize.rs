@@ -134,9 +134,10 @@ fn gguf_name(hf: &str) -> Option<String> {
     Some(format!("blk.{layer}.{mapped}"))
 }
 
-/// llama.cpp's choice of layers that get more bits in Q4_K_M.
+/// llama.cpp's choice of layers that get more bits in Q4_K_M (the subtraction runs only past the
+/// first eighth).
 fn more_bits(layer: usize, n_layer: usize) -> bool {
-    layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer >= n_layer / 8 && (layer - n_layer / 8) % 3 == 2)
+    layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2
 }
 
 fn layer_of(name: &str) -> Option<usize> {
@@ -165,7 +166,7 @@ fn choose(target: Target, name: &str, shape: &[usize], n_layer: usize) -> GgmlDT
         }
     };
     for t in [want, GgmlDType::Q8_0, GgmlDType::F16] {
-        if row % t.block_size() == 0 {
+        if row.is_multiple_of(t.block_size()) {
             return t;
         }
     }
@@ -351,8 +352,8 @@ pub fn quantize(dir: &Path, out: &Path, target: Target, on_tensor: OnTensor<'_>,
     let n_head = cfg_u64(&config, "num_attention_heads")?;
     let n_head_kv = config["num_key_value_heads"].as_u64().unwrap_or(n_head);
     let files = shards(dir)?;
-    // SAFETY: the shards are mapped read-only and not modified while mapped.
-    let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| err(format!("reading the safetensors shards: {e}")))?;
+    // Read-only; the shards are not modified while mapped (see `map_safetensors`).
+    let st = crate::kernels::sys::map_safetensors(&files).map_err(|e| err(format!("reading the safetensors shards: {e}")))?;
 
     // The tensor table first: names, shapes, types, sizes; nothing loaded yet.
     let mut table: Vec<(String, String, Vec<usize>, GgmlDType)> = Vec::new();

@@ -58,7 +58,7 @@ mod tests {
         let tokens = (0..100).flat_map(|_| phrase);
         // The first phrase, then MIN_RUN tokens that each repeat the one 7 before.
         assert_eq!(first_trip(tokens), Some(phrase.len() + MIN_RUN - 1));
-        assert_eq!(first_trip(std::iter::repeat(5).take(1000)), Some(MIN_RUN));
+        assert_eq!(first_trip(std::iter::repeat_n(5, 1000)), Some(MIN_RUN));
     }
 
     #[test]

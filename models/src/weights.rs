@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use candle_core::quantized::{ggml_file::qtensor_from_ggml, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
-use memmap2::Mmap;
 
 use crate::error::{EngineError, Result};
 use crate::gguf::{GgufFile, TensorInfo, TensorType};
+use crate::kernels::sys::{map_file, Mmap};
 use crate::kernels::{self, QInput, QWeight};
 
 /// The model file, mapped read-only.
@@ -24,10 +24,8 @@ impl MappedFile {
     /// Maps a file whose header `g` has validated (every tensor lies inside the file).
     pub fn open(g: &GgufFile) -> Result<Arc<Self>> {
         let file = File::open(&g.path).map_err(|source| EngineError::Open { path: g.path.clone(), source })?;
-        // SAFETY: the map is read-only. A file truncated by another process while mapped would
-        // fault on access; model files are not rewritten in place by the app (downloads and
-        // conversions write a new file and rename it).
-        let map = unsafe { Mmap::map(&file) }.map_err(|source| EngineError::Io { path: g.path.clone(), source })?;
+        // Read-only; a model file is never rewritten in place (see `map_file`).
+        let map = map_file(&file).map_err(|source| EngineError::Io { path: g.path.clone(), source })?;
         if (map.len() as u64) < g.file_size {
             return Err(EngineError::Truncated(format!("the file shrank to {} bytes while loading (expected {})", map.len(), g.file_size)));
         }

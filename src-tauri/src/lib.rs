@@ -1,5 +1,6 @@
 //! Fin-R1 Desktop's Tauri shell: a thin adapter of commands and channels over fin-r1-core.
 //! `setup` is generic over the runtime, so the commands run on Tauri's mock runtime in tests.
+#![forbid(unsafe_code)]
 
 pub mod bindings;
 pub mod commands;

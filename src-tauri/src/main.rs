@@ -1,5 +1,6 @@
 // No console window behind the app on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+#![forbid(unsafe_code)]
 
 fn main() {
     // The CPU check ran before main: on a CPU without AVX2 it showed a dialog and exited.

@@ -2,6 +2,7 @@
 //! carry the real Qwen2 tokenizer and chat template (taken from the header of a real
 //! DeepSeek-R1-Distill-Qwen-7B Q4_K_M file) with random weights, or with weights built to
 //! follow a script token by token so that a whole generation is known in advance.
+#![forbid(unsafe_code)]
 
 pub mod checkpoint;
 pub mod hub;

@@ -1,6 +1,7 @@
 //! The Tauri-free core of Fin-R1 Desktop: what the command-line tool and the app share. How a
 //! generation's events are shown in a terminal, the OpenAI-compatible server over the engine,
 //! and the remote engine that talks to such a server (vLLM) with the same event stream.
+#![forbid(unsafe_code)]
 
 pub mod backend;
 pub mod catalog;

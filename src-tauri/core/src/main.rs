@@ -1,4 +1,5 @@
 //! `fin-r1`: a thin command-line front end over the engine and the core.
+#![forbid(unsafe_code)]
 
 mod cli;
 

@@ -1,6 +1,7 @@
 //! The tests' loopback hub as a program, for trying the model manager by hand and for the
 //! README's screenshots: `loopback-hub REPO FILE=PATH… [--pace BYTES_PER_SEC] [--cut-at OFFSET:AFTER]`.
 //! Prints its endpoint, then serves until standard input closes.
+#![forbid(unsafe_code)]
 
 use anyhow::Context;
 use fin_r1_tests::hub::Hub;

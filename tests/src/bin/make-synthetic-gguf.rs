@@ -8,6 +8,7 @@
 //! With a type other than the source's Q4_K_M the tensor table is rewritten as llama.cpp's
 //! recipe for it lays a 7B out: Q5_K_M turns Q4_K into Q5_K and keeps the Q6_K tensors; Q6_K
 //! and Q8_0 give every quantized tensor that type. `general.file_type` says the new type.
+#![forbid(unsafe_code)]
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};

@@ -1,5 +1,6 @@
 //! Writes a tiny Qwen2 GGUF with the real Qwen2 tokenizer, for trying the app and CLI without
 //! a 4.7 GB download: `make-tiny-qwen2 HEADER.gguf-part OUT.gguf [--thinking]`.
+#![forbid(unsafe_code)]
 
 use anyhow::Context;
 use fin_r1_tests::{write_tiny_qwen2, TinySpec, THINKING_SCRIPT};

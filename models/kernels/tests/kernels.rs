@@ -6,9 +6,44 @@
 
 use candle_core::quantized::ggml_file::qtensor_from_ggml;
 use candle_core::Device;
-use fin_r1_engine::gguf::TensorType;
-use fin_r1_engine::kernels::{self, Isa, QWeight};
-use fin_r1_engine::sampler::Rng;
+use fin_r1_kernels::{self as kernels, Isa, QWeight, TensorType};
+
+/// The engine's sampler generator (xoshiro256** seeded by SplitMix64), repeated here so that
+/// this crate's tests need nothing of the engine: the same seeds give the same matrices.
+struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        let mut x = seed;
+        let mut next = || {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
+        Self { s: [next(), next(), next(), next()] }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let r = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = self.s[1] << 17;
+        self.s[2] ^= self.s[0];
+        self.s[3] ^= self.s[1];
+        self.s[1] ^= self.s[2];
+        self.s[0] ^= self.s[3];
+        self.s[2] ^= t;
+        self.s[3] = self.s[3].rotate_left(45);
+        r
+    }
+
+    /// Uniform in [0, 1).
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
 
 /// Random blocks with small finite f16 scales, like a real checkpoint's.
 fn random_weight(t: TensorType, rows: usize, cols: usize, rng: &mut Rng) -> Vec<u8> {
@@ -166,7 +201,7 @@ fn mismatched_input_is_an_error_not_a_panic() {
 /// twice with both signs, blocks of zeros, and NaN and infinity.
 #[test]
 fn activations_quantize_to_the_portable_bytes() {
-    use fin_r1_engine::kernels::blocks::{quantize_q8k, quantize_q8k_portable, BlockQ8K, QK_K};
+    use fin_r1_kernels::blocks::{quantize_q8k, quantize_q8k_portable, BlockQ8K, QK_K};
     let mut rng = Rng::new(11);
     let mut x: Vec<f32> = (0..QK_K * 64).map(|_| (rng.next_f64() as f32 - 0.5) * 8.0).collect();
     // Block 1: values that land on halves once scaled (the largest is 127: a scale of -1).

@@ -1,4 +1,9 @@
-//! Quantized matrix products over weights used in place from the mapped GGUF file.
+//! Fin-R1's CPU kernels, and every `unsafe` block of the engine: the quantized matrix products
+//! over weights used in place from the mapped GGUF file, their block layouts and packing, and
+//! the few system calls the engine makes ([`sys`]: mapping files, the allocator's thresholds, a
+//! thread's priority, the start-up CPU check). The engine and every other crate of the app
+//! forbid `unsafe` and call the safe functions here; each `unsafe` block below says why it is
+//! sound (`// SAFETY:`), and clippy checks that it does.
 //!
 //! Decode (one token) reads each weight row whole with a one-row kernel per type, prefetching
 //! the weights a few pages ahead. Prefill (five tokens or more) runs the packed kernels
@@ -12,7 +17,8 @@
 //! Q4_1 have kernels of ours on x86; on ARM the 32-value types and the K-quants' prefill do,
 //! and K-quant decode goes through candle's NEON dot products. Other block types go through
 //! candle's per-type dot products, tiled the same way. The portable Rust versions of our
-//! kernels are the reference the SIMD code is tested against, on every path the CPU has.
+//! kernels are the reference the SIMD code is tested against, on every path the CPU has
+//! (tests/kernels.rs; on aarch64 under QEMU, scripts/test-aarch64.sh).
 
 pub mod blocks;
 mod generic;
@@ -20,12 +26,15 @@ pub mod packed;
 pub mod q32;
 pub mod q4k;
 pub mod q6k;
+pub mod sys;
+mod tensor_type;
+
+pub use tensor_type::TensorType;
 
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use crate::gguf::TensorType;
 use blocks::{cast_blocks, quantize_q8k, BlockQ4K, BlockQ5K, BlockQ6K, BlockQ8K, QK_K};
 
 /// Weight rows handled by one task: enough to amortise scheduling, small enough to stay in L2.

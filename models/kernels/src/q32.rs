@@ -168,8 +168,8 @@ pub mod avx2 {
 
     use super::super::prefetch_ahead;
     use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
-    use crate::kernels::blocks::f16c::two_f16;
-    use crate::kernels::hsum;
+    use crate::blocks::f16c::two_f16;
+    use crate::hsum;
 
     /// Eight i32 sums of `u·s` over 32 unsigned × signed bytes, as f32.
     #[inline]
@@ -277,7 +277,7 @@ pub mod neon {
     use std::arch::aarch64::*;
 
     use super::{BlockQ4_0, BlockQ4_1, BlockQ8_0, BlockQ8x32};
-    use crate::kernels::blocks::f16_to_f32;
+    use crate::blocks::f16_to_f32;
 
     /// Σ a·b over 32 signed bytes given as two halves each.
     #[inline]

@@ -252,14 +252,14 @@ pod!(
 /// ([`Pod`]): a type some bytes are not a valid value of does not compile.
 ///
 /// ```
-/// use fin_r1_engine::kernels::blocks::{cast_blocks, BlockQ4K};
+/// use fin_r1_kernels::blocks::{cast_blocks, BlockQ4K};
 /// let bytes = vec![0u8; 144];
 /// assert_eq!(cast_blocks::<BlockQ4K>(&bytes).map(<[_]>::len), Some(1));
 /// ```
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// // Regression (issue 26, item 6): `2u8` is not a `bool`; this compiled and was undefined behaviour.
-/// let flags: Option<&[bool]> = fin_r1_engine::kernels::blocks::cast_blocks::<bool>(&[2u8]);
+/// let flags: Option<&[bool]> = fin_r1_kernels::blocks::cast_blocks::<bool>(&[2u8]);
 /// ```
 pub fn cast_blocks<T: Pod>(bytes: &[u8]) -> Option<&[T]> {
     let size = std::mem::size_of::<T>();

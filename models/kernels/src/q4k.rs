@@ -14,10 +14,11 @@ pub fn dot_scalar(w: &[BlockQ4K], xs: &[&[BlockQ8K]], out: &mut [f32]) {
             let mut summ = 0i32;
             for j in 0..4 {
                 let q = &wb.qs[32 * j..32 * j + 32];
+                let (x_lo, x_hi) = (&xb.qs[64 * j..64 * j + 32], &xb.qs[64 * j + 32..64 * j + 64]);
                 let (mut lo, mut hi) = (0i32, 0i32);
-                for l in 0..32 {
-                    lo += (q[l] & 0x0F) as i32 * xb.qs[64 * j + l] as i32;
-                    hi += (q[l] >> 4) as i32 * xb.qs[64 * j + 32 + l] as i32;
+                for ((&q, &a), &b) in q.iter().zip(x_lo).zip(x_hi) {
+                    lo += (q & 0x0F) as i32 * a as i32;
+                    hi += (q >> 4) as i32 * b as i32;
                 }
                 sumi += lo * sc[2 * j] as i32 + hi * sc[2 * j + 1] as i32;
             }

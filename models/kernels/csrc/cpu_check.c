@@ -34,7 +34,7 @@ static unsigned long long xcr0(void) {
 #endif
 
 /* x86-64-v3 beyond the baseline, in the order the message lists them; bit i of
- * fin_r1_cpu_missing() is FEATURES[i]. The Rust test in lib.rs names the same in the same order. */
+ * fin_r1_cpu_missing() is FEATURES[i]. The Rust test in src/sys.rs names the same in the same order. */
 static const char *const FEATURES[] = {"AVX", "AVX2", "FMA", "F16C", "BMI1", "BMI2", "LZCNT", "MOVBE", "AVX enabled by the operating system"};
 enum { N_FEATURES = sizeof FEATURES / sizeof FEATURES[0] };
 

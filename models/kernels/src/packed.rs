@@ -543,9 +543,9 @@ mod simd {
     pub unsafe fn pack32<B: Block32, const R: usize>(rows: [&[B]; R], out: &mut [Packed32<R>]) {
         let mut vals = [0u8; QK];
         for (b, p) in out.iter_mut().enumerate() {
-            for r in 0..R {
-                super::super::prefetch_ahead(&rows[r][b]);
-                let (d, c) = rows[r][b].unpack(&mut vals);
+            for (r, row) in rows.iter().enumerate() {
+                super::super::prefetch_ahead(&row[b]);
+                let (d, c) = row[b].unpack(&mut vals);
                 for g in 0..4 {
                     p.q[g][r].copy_from_slice(&vals[8 * g..8 * g + 8]);
                 }

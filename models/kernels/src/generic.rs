@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use super::blocks::{cast_blocks, Pod};
 use super::{tiled, KernelError, QWeight};
-use crate::gguf::TensorType;
+use crate::TensorType;
 
 pub struct GenericInput {
     pub rows: usize,
