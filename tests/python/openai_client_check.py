@@ -15,6 +15,8 @@ assert models == [model], models
 r = client.chat.completions.create(model=model, messages=question, temperature=0, max_tokens=200)
 msg = r.choices[0].message
 reasoning = (msg.model_extra or {}).get("reasoning_content")
+# vLLM 0.16 and later name it `reasoning`: both are sent, the same text.
+assert (msg.model_extra or {}).get("reasoning") == reasoning, msg.model_extra
 assert r.choices[0].finish_reason == "stop", r.choices[0].finish_reason
 assert r.usage.completion_tokens_details.reasoning_tokens > 0, r.usage
 
@@ -27,6 +29,7 @@ for chunk in stream:
     for c in chunk.choices:
         extra = c.delta.model_extra or {}
         s_reasoning += extra.get("reasoning_content") or ""
+        assert extra.get("reasoning") == extra.get("reasoning_content"), extra
         s_content += c.delta.content or ""
         finish = c.finish_reason or finish
 

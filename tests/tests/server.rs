@@ -119,6 +119,34 @@ fn openai_python_client_gets_reasoning_apart_from_content() {
     assert_eq!(seen["n2"], 400);
 }
 
+/// The reasoning under both names, streamed and not: `reasoning` (what vLLM 0.16 and later send,
+/// and current clients read) and `reasoning_content` (what older vLLM sent and older clients read).
+#[test]
+fn the_reasoning_travels_as_reasoning_and_as_reasoning_content() {
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let server = serve(&model, &[]);
+    let url = format!("{}/chat/completions", server.base);
+    let question = json!([{"role": "user", "content": "PV of $1,000 in 2 years at 5%?"}]);
+    let ask = |stream: bool| json!({"model": "Fin-R1", "temperature": 0, "max_tokens": 200, "stream": stream, "messages": question});
+    let r: Value = http().post(&url).json(&ask(false)).send().expect("send").json().expect("json");
+    let message = &r["choices"][0]["message"];
+    assert_eq!(message["reasoning"], REASONING, "{r}");
+    assert_eq!(message["reasoning_content"], REASONING, "{r}");
+    assert_eq!(message["content"], ANSWER, "{r}");
+
+    let text = http().post(&url).json(&ask(true)).send().expect("send").text().expect("body");
+    let (mut reasoning, mut reasoning_content, mut content) = (String::new(), String::new(), String::new());
+    for line in text.lines().filter_map(|l| l.strip_prefix("data: ")).filter(|l| *l != "[DONE]") {
+        let v: Value = serde_json::from_str(line).expect("chunk");
+        let delta = &v["choices"][0]["delta"];
+        assert_eq!(delta.get("reasoning"), delta.get("reasoning_content"), "one piece under both names: {delta}");
+        reasoning.push_str(delta["reasoning"].as_str().unwrap_or(""));
+        reasoning_content.push_str(delta["reasoning_content"].as_str().unwrap_or(""));
+        content.push_str(delta["content"].as_str().unwrap_or(""));
+    }
+    assert_eq!((reasoning.as_str(), reasoning_content.as_str(), content.as_str()), (REASONING, REASONING, ANSWER), "{text}");
+}
+
 #[test]
 fn remote_engine_against_fin_r1_serve_streams_reasoning_events() {
     let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));

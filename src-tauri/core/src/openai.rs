@@ -1,6 +1,7 @@
 //! The OpenAI chat-completions wire format, as vLLM speaks it for reasoning models: the
-//! reasoning chain travels in `reasoning_content`, apart from `content`. Shared by the server
-//! (`fin-r1 serve`) and the remote engine (a client of vLLM or any compatible server).
+//! reasoning chain travels apart from `content`, in `reasoning` (vLLM 0.16 and later) or
+//! `reasoning_content` (earlier). Shared by the server (`fin-r1 serve`, which sends both) and the
+//! remote engine (a client of vLLM or any compatible server, which reads either).
 
 use fin_r1_engine::{ChatMessage, StopReason};
 use serde::{Deserialize, Serialize};

@@ -244,13 +244,14 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
             }
             let Some(choice) = v.pointer("/choices/0") else { continue };
             let delta = &choice["delta"];
-            for key in ["reasoning_content", "reasoning"] {
-                if let Some(t) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
-                    state.first(started);
-                    state.reasoning_deltas += 1;
-                    if tx.send(GenerationEvent::Reasoning { text: t.to_owned() }).is_err() {
-                        return;
-                    }
+            // vLLM 0.16 and later send `reasoning`, older ones `reasoning_content`, some (and
+            // `fin-r1 serve`) both with the same text: one piece, read once.
+            let reasoning = ["reasoning", "reasoning_content"].iter().find_map(|key| delta.get(*key).and_then(Value::as_str).filter(|t| !t.is_empty()));
+            if let Some(t) = reasoning {
+                state.first(started);
+                state.reasoning_deltas += 1;
+                if tx.send(GenerationEvent::Reasoning { text: t.to_owned() }).is_err() {
+                    return;
                 }
             }
             if let Some(t) = delta.get("content").and_then(Value::as_str).filter(|t| !t.is_empty()) {

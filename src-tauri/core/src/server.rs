@@ -1,5 +1,6 @@
 //! `fin-r1 serve`: the in-process engine behind an OpenAI-compatible API on loopback, answering
-//! as vLLM does for Fin-R1 (reasoning in `reasoning_content`). Requests queue on the one engine in
+//! as vLLM does for Fin-R1 (reasoning apart from `content`, in both `reasoning`, what vLLM 0.16 and
+//! later send, and `reasoning_content`, what older clients read). Requests queue on the one engine in
 //! arrival order; a client that goes away cancels its generation (dropping the `Generation`).
 
 use std::collections::VecDeque;
@@ -357,6 +358,12 @@ fn chunk(id: &str, model: &str, created: u64, delta: Value, finish: Option<&str>
     Event::default().data(v.to_string())
 }
 
+/// A piece of the reasoning under both names: `reasoning`, which vLLM 0.16 and later send (and
+/// current clients read), and `reasoning_content`, which older vLLM sent and older clients read.
+fn reasoning_delta(text: String) -> Value {
+    json!({ "reasoning": text.clone(), "reasoning_content": text })
+}
+
 fn usage_json(u: &fin_r1_engine::Usage) -> Value {
     let completion = u.reasoning_tokens + u.answer_tokens;
     json!({
@@ -409,7 +416,7 @@ fn stream_response(
             }
             let (id, model, created) = (st.id.clone(), st.model.clone(), st.created);
             match st.generation.next().await {
-                Some(GenerationEvent::Reasoning { text }) => st.pending.push_back(chunk(&id, &model, created, json!({ "reasoning_content": text }), None)),
+                Some(GenerationEvent::Reasoning { text }) => st.pending.push_back(chunk(&id, &model, created, reasoning_delta(text), None)),
                 Some(GenerationEvent::Answer { text }) => st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None)),
                 // OpenAI's stream has no progress of its own.
                 Some(GenerationEvent::Prefill { .. }) => {}
@@ -469,6 +476,7 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
     watch.done(Outcome::Completed);
     let mut message = json!({ "role": "assistant", "content": answer });
     if !reasoning.is_empty() {
+        message["reasoning"] = Value::String(reasoning.clone());
         message["reasoning_content"] = Value::String(reasoning);
     }
     Json(json!({
