@@ -2,15 +2,15 @@
 //! every report carries).
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
-use crate::error::{EngineError, Result};
+use crate::error::Result;
 use crate::hparams::HParams;
-use crate::runtime::open_model;
+use crate::model_file::open_model;
+/// The file's SHA-256 (model_file's; here, where reports have always found it).
+pub use crate::model_file::sha256_file;
 use crate::tokenizer::TokenizerSummary;
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,19 +99,4 @@ pub fn inspect(path: &Path, hash: bool, tokenizer: Option<&Path>) -> Result<Mode
         hparams: hp,
         sha256: if hash { Some(sha256_file(path)?) } else { None },
     })
-}
-
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let io = |source| EngineError::Io { path: path.to_owned(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

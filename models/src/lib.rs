@@ -16,6 +16,7 @@ pub mod gguf;
 pub mod hparams;
 pub mod inspect;
 pub mod model;
+pub mod model_file;
 pub mod prefix_cache;
 pub mod quantize;
 pub mod repetition;

@@ -128,7 +128,7 @@ impl PrefixCache {
                     let (path, dir, max) = (model_path.to_owned(), o.dir.clone(), o.max_bytes);
                     let _ = std::thread::Builder::new().name("fin-r1-model-hash".into()).spawn(move || {
                         yield_to_inference();
-                        let hashed = crate::inspect::sha256_file(&path);
+                        let hashed = crate::model_file::sha256_file(&path);
                         let waiting = {
                             let mut pending = pending.lock().unwrap_or_else(|e| e.into_inner());
                             if let Ok(h) = &hashed {

@@ -16,6 +16,7 @@ use crate::events::{Done, GenerationEvent, StopReason, Usage};
 use crate::gguf::{GgufFile, TensorType};
 use crate::hparams::HParams;
 use crate::model::Model;
+use crate::model_file::open_model;
 use crate::prefix_cache::{KvSnapshot, PrefixCache, PrefixCacheOptions, MIN_PREFIX_TOKENS};
 use crate::sampler::{Sampler, SamplingParams};
 use crate::splitter::{Piece, ThinkSplitter};
@@ -134,15 +135,6 @@ fn dominant_type(g: &GgufFile) -> String {
         *by_type.entry(t.ttype).or_default() += t.n_elements();
     }
     by_type.into_iter().max_by_key(|&(_, n)| n).map(|(t, _)| t.name().to_owned()).unwrap_or_default()
-}
-
-/// Reads and validates everything but the weights: the cheap part of loading, and all that
-/// `inspect` needs.
-pub fn open_model(path: &Path, tokenizer: Option<&Path>) -> Result<(GgufFile, HParams, Tokenizer)> {
-    let g = GgufFile::open(path)?;
-    let hp = HParams::from_gguf(&g)?;
-    let tok = Tokenizer::for_model(&g, hp.n_vocab, tokenizer)?;
-    Ok((g, hp, tok))
 }
 
 impl Runtime {
