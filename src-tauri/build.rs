@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "eval_runs",
     "eval_run",
     "eval_add",
+    "eval_keys",
     "eval_export",
     "export_conversation",
     "open_report",

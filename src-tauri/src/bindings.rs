@@ -49,6 +49,7 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::eval::eval_runs,
             crate::commands::eval::eval_run,
             crate::commands::eval::eval_add,
+            crate::commands::eval::eval_keys,
             crate::commands::eval::eval_export,
             crate::commands::export::export_conversation,
             crate::commands::export::open_report,

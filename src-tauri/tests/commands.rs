@@ -533,3 +533,78 @@ fn missing_without_files() -> SendRequest {
         attachments: Vec::new(),
     }
 }
+
+/// The Evaluate page's runs: another server evaluated with its API key (kept as Settings keeps
+/// keys, never sent back, never in the run's files), greedy unless a temperature is given; the
+/// judge gets its own key; a run folder named in Chinese with a space is added, opened and exported.
+#[test]
+fn an_evaluation_of_a_keyed_server_keeps_its_key_and_opens_any_run_name() {
+    use fin_r1_desktop::commands::eval::{self, EvalRequest};
+    let (app, window) = app("eval");
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let remote = tauri::async_runtime::block_on(async {
+        let engine = fin_r1_engine::Engine::load(&model, Default::default()).expect("engine");
+        let mut config = fin_r1_core::server::ServerConfig::new("Fin-R1");
+        config.api_key = Some("eval-key-123".into());
+        fin_r1_core::server::start(Arc::new(engine), config, "127.0.0.1", 0).await.expect("server")
+    });
+    let url = format!("http://{}/v1", remote.addr);
+    let dir = scratch_dir().join(format!("shell-eval-items-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let items = dir.join("items.jsonl");
+    let lines: String = ["pv-1", "pv-2"]
+        .iter()
+        .map(|id| {
+            json!({"id": id, "bench": "own", "category": "pv", "kind": "numeric", "question": "PV of $1,000 in 2 years at 5%?", "answer": "907"}).to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&items, lines).expect("items");
+    let request = |key: Value, judge_key: Value, temperature: Value| -> EvalRequest {
+        serde_json::from_value(json!({
+            "bench": "jsonl", "data": items, "limit": 5, "max_tokens": 64, "temperature": temperature,
+            "remote": { "url": url, "model": "Fin-R1", "api_key": key },
+            "judge": "llm", "judge_server": { "url": url, "model": "Fin-R1", "api_key": judge_key },
+        }))
+        .expect("the page's request")
+    };
+    let run = |r: EvalRequest| tauri::async_runtime::block_on(eval::eval_start(app.state(), r, Channel::new(|_| Ok(())))).expect("a run");
+
+    let first = run(request(json!("eval-key-123"), json!("eval-key-123"), Value::Null));
+    assert_eq!((first.planned, first.answered), (2, 2), "the server took the key: {first:?}");
+    let files: String = std::fs::read_dir(&first.path).expect("run").filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect();
+    assert!(!files.contains("eval-key-123"), "no key in the run's files");
+    let judged = std::fs::read_to_string(first.path.join("judgements.jsonl")).expect("judgements");
+    assert!(!judged.contains("the judge failed"), "the judge took its key: {judged}");
+    let keys = invoke(&window, "eval_keys", json!({})).expect("eval_keys");
+    assert_eq!(keys, json!({ "remote": true, "judge": true }));
+
+    // The key kept is used when the field is left empty; a temperature given is used.
+    let second = run(request(Value::Null, Value::Null, json!(0.7)));
+    assert_eq!(second.answered, 2, "the kept key was sent: {second:?}");
+    let opened = invoke(&window, "eval_run", json!({ "id": first.id })).expect("eval_run");
+    assert_eq!(opened["config"]["sampling"]["temperature"], 0.0, "greedy by default");
+    let opened = invoke(&window, "eval_run", json!({ "id": second.id })).expect("eval_run");
+    let t = opened["config"]["sampling"]["temperature"].as_f64().expect("temperature");
+    assert!((t - 0.7).abs() < 1e-6, "{t}");
+    assert!(!opened.to_string().contains("eval-key-123") && !invoke(&window, "eval_runs", json!({})).expect("runs").to_string().contains("eval-key-123"));
+
+    // A run folder named in Chinese, with a space, made elsewhere: added, opened, exported.
+    let elsewhere = dir.join("季度 评测");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    for f in ["config.json", "items.jsonl", "predictions.jsonl", "reviews.jsonl", "report.json"] {
+        std::fs::copy(first.path.join(f), elsewhere.join(f)).expect(f);
+    }
+    let added = invoke(&window, "eval_add", json!({ "path": elsewhere })).expect("eval_add");
+    assert_eq!((added["run"]["id"].as_str(), &added["skipped_links"]), (Some("季度 评测"), &json!([])));
+    let opened = invoke(&window, "eval_run", json!({ "id": "季度 评测" })).expect("a Chinese name with a space opens");
+    assert_eq!(opened["summary"]["answered"], 2);
+    let out = dir.join("季度 评测 报告");
+    let written = invoke(&window, "eval_export", json!({ "request": { "id": "季度 评测", "format": "html", "path": out } })).expect("export");
+    assert!(std::fs::read_to_string(written.as_str().expect("path")).expect("report").contains("季度 评测"));
+    for bad in ["../shell-eval-items", "季度", ""] {
+        assert!(invoke(&window, "eval_run", json!({ "id": bad })).is_err(), "{bad:?}");
+    }
+    tauri::async_runtime::block_on(remote.stop());
+}

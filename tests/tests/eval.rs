@@ -211,7 +211,7 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     let p = &predictions[0];
     assert_eq!(p["reasoning"], "Discount the cash flow twice at five percent");
     assert_eq!(p["answer"], "The present value is about $907");
-    assert_eq!(p["finish_reason"], "stop");
+    assert_eq!(p["finish_reason"], "end", "the engine's own stop reason");
     assert!(p["completion_tokens"].as_u64().is_some_and(|n| n > 0));
 
     let report: Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).expect("report")).expect("json");
@@ -225,6 +225,10 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     let config: Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).expect("config")).expect("json");
     assert_eq!(config["model_sha256"].as_str().map(str::len), Some(64));
     assert!(config["system_prompt"].as_str().is_some_and(|s| s.contains("<answer>")));
+    // Greedy unless --temperature says otherwise, as the paper's scores were made (the model's
+    // own chat default is not a benchmark's); the run's seed, the flag's max tokens.
+    assert_eq!(config["sampling"]["temperature"], 0.0, "{config}");
+    assert_eq!((config["sampling"]["seed"].as_u64(), config["sampling"]["max_tokens"].as_u64()), (Some(42), Some(64)), "{config}");
     let md = std::fs::read_to_string(out.join("report.md")).expect("md");
     assert!(md.contains("| own | pv | 3 | 66.7 |"), "{md}");
 
@@ -303,7 +307,7 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     let listed = fin_r1_core::eval::runs::list(&runs_dir);
     assert!(listed.len() == 1 && listed[0].id.starts_with("jsonl-"), "{listed:?}");
     let added = fin_r1_core::eval::runs::import(&out, &runs_dir).expect("import");
-    assert_eq!((added.id.as_str(), added.answered), ("run", 4));
+    assert_eq!((added.run.id.as_str(), added.run.answered, added.skipped_links.len()), ("run", 4, 0));
     assert_eq!(fin_r1_core::eval::runs::list(&runs_dir).len(), 2);
     let no_out = Command::new(fin_r1_bin())
         .args(["eval", "run", "--bench", "jsonl", "--resume", "--data"])
@@ -313,6 +317,99 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
         .output()
         .expect("run");
     assert!(!no_out.status.success() && String::from_utf8_lossy(&no_out.stderr).contains("--resume needs --out"));
+}
+
+/// A run folder written here by hand, as `fin-r1 eval run --out` leaves one: two items, one answered.
+fn hand_made_run(dir: &std::path::Path) {
+    use fin_r1_core::eval::run::RunConfig;
+    std::fs::create_dir_all(dir).expect("run dir");
+    let config = RunConfig {
+        bench: "own".into(),
+        data: BTreeMap::new(),
+        engine: "local".into(),
+        model: "tiny".into(),
+        model_sha256: None,
+        quantization: None,
+        remote_url: None,
+        sampling: Default::default(),
+        system_prompt: None,
+        scenario: None,
+        prompt_version: fin_r1_core::eval::prompt::PROMPT_VERSION,
+        limit: 1,
+        seed: 42,
+        strict: false,
+        judge: None,
+        items: vec!["pv-1".into(), "pv-2".into()],
+    };
+    std::fs::write(dir.join("config.json"), serde_json::to_string_pretty(&config).expect("json")).expect("config");
+    let items: String = ["pv-1", "pv-2"]
+        .iter()
+        .map(|id| serde_json::json!({"id": id, "bench": "own", "category": "pv", "kind": "numeric", "question": "PV?", "answer": "907"}).to_string() + "\n")
+        .collect();
+    std::fs::write(dir.join("items.jsonl"), items).expect("items");
+    // An earlier build's word for the end: it still reads.
+    std::fs::write(dir.join("predictions.jsonl"), "{\"id\":\"pv-1\",\"output\":\"The answer is 907\",\"finish_reason\":\"stop\"}\n").expect("predictions");
+}
+
+/// A run's id is its folder's name, and any name opens: a space, Chinese (an imported folder, or
+/// `--out` to such a folder). The id is looked up among the runs folder's own folders, so nothing
+/// outside it opens.
+#[test]
+fn a_run_in_a_folder_named_with_spaces_or_in_chinese_opens() {
+    use fin_r1_core::eval::runs;
+    let root = scratch_dir().join(format!("eval-names-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let names = ["my run 1", "评测 运行", "convfinqa-20260101-120000"];
+    for name in names {
+        hand_made_run(&root.join(name));
+    }
+    hand_made_run(&scratch_dir().join(format!("eval-names-outside-{}", std::process::id())));
+    let mut listed: Vec<String> = runs::list(&root).into_iter().map(|r| r.id).collect();
+    listed.sort();
+    let mut want: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    want.sort();
+    assert_eq!(listed, want);
+    for name in names {
+        let dir = runs::find(&root, name).unwrap_or_else(|e| panic!("{name:?} does not open: {e}"));
+        let d = runs::detail(&dir).expect("detail");
+        assert_eq!((d.summary.id.as_str(), d.summary.answered, d.reviews.len()), (name, 1, 1));
+        assert_eq!(d.reviews[0].finish_reason, Some(fin_r1_engine::StopReason::End));
+    }
+    for bad in ["", ".", "..", "../eval-names-outside", &format!("../eval-names-outside-{}", std::process::id()), "my run", "/etc"] {
+        assert!(runs::find(&root, bad).is_err(), "{bad:?} must not open");
+    }
+}
+
+/// `import` copies the folder's own files: a link (to anything: a key file, /etc/passwd) is left
+/// out and named; a run whose config is a link is refused.
+#[cfg(unix)]
+#[test]
+fn importing_a_run_follows_no_link() {
+    use fin_r1_core::eval::runs;
+    let base = scratch_dir().join(format!("eval-links-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let secret = base.join("secret.txt");
+    let src = base.join("从别处来的 run");
+    hand_made_run(&src);
+    std::fs::write(&secret, "sk-not-for-copying").expect("secret");
+    std::os::unix::fs::symlink(&secret, src.join("notes.txt")).expect("link");
+    std::os::unix::fs::symlink(&base, src.join("everything")).expect("dir link");
+    let root = base.join("eval-runs");
+    let added = runs::import(&src, &root).expect("import");
+    assert_eq!(added.skipped_links, ["everything", "notes.txt"]);
+    assert_eq!(added.run.id, "从别处来的 run");
+    let dest = root.join("从别处来的 run");
+    assert!(!dest.join("notes.txt").exists() && !dest.join("everything").exists());
+    assert!(dest.join("config.json").is_file() && dest.join("predictions.jsonl").is_file());
+    assert!(runs::detail(&runs::find(&root, &added.run.id).expect("opens")).is_ok());
+
+    let linked = base.join("linked-config");
+    hand_made_run(&linked);
+    std::fs::remove_file(linked.join("config.json")).expect("rm");
+    std::os::unix::fs::symlink(src.join("config.json"), linked.join("config.json")).expect("link");
+    let e = runs::import(&linked, &root).expect_err("a linked config is refused");
+    assert!(e.to_string().contains("config.json is a link"), "{e}");
+    assert_eq!(runs::list(&root).len(), 1, "nothing half-copied");
 }
 
 #[test]

@@ -59,6 +59,7 @@ export const api = {
   evalRuns: commands.evalRuns,
   evalRun: commands.evalRun,
   evalAdd: commands.evalAdd,
+  evalKeys: commands.evalKeys,
   evalExport: (request: EvalExport) => commands.evalExport(request),
   exportConversation: (request: ExportRequest) => commands.exportConversation(request),
   openReport: commands.openReport,

@@ -77,8 +77,13 @@ export const commands = {
 	evalRuns: () => __TAURI_INVOKE<RunSummary_Serialize[]>("eval_runs"),
 	/**  One run: its scores, provenance and every item's review. */
 	evalRun: (id: string) => __TAURI_INVOKE<RunDetail_Serialize>("eval_run", { id }),
-	/**  Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy). */
-	evalAdd: (path: string) => __TAURI_INVOKE<RunSummary_Serialize>("eval_add", { path }),
+	/**
+	 *  Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy of its own
+	 *  files: links are left out and named).
+	 */
+	evalAdd: (path: string) => __TAURI_INVOKE<Imported_Serialize>("eval_add", { path }),
+	/**  Whether a key is kept for the evaluated server and for the judge (the page shows "kept"). */
+	evalKeys: () => __TAURI_INVOKE<EvalKeys>("eval_keys"),
 	/**  Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written. */
 	evalExport: (request: EvalExport) => __TAURI_INVOKE<string>("eval_export", { request }),
 	/**  Writes the report; returns the path written (with the format's extension added if missing). */
@@ -555,6 +560,12 @@ export type EvalExport = {
 	path: string,
 };
 
+/**  Whether a key is kept for the evaluated server and for the judge (never the keys). */
+export type EvalKeys = {
+	remote: boolean,
+	judge: boolean,
+};
+
 export type EvalReport = EvalReport_Serialize | EvalReport_Deserialize;
 
 export type EvalReport_Deserialize = {
@@ -597,10 +608,12 @@ export type EvalRequest_Deserialize = {
 	limit: number,
 	seed?: number | null,
 	max_tokens?: number | null,
+	/**  `None`: greedy (0), as the paper's scores were made. */
+	temperature?: number | null,
 	/**  Another server to evaluate; `None`: the model in use. */
-	remote?: EvalServer | null,
+	remote?: EvalServer_Deserialize | null,
 	judge: JudgeMode,
-	judge_server?: EvalServer | null,
+	judge_server?: EvalServer_Deserialize | null,
 	strict?: boolean,
 };
 
@@ -612,18 +625,42 @@ export type EvalRequest_Serialize = {
 	limit: number,
 	seed: number | null,
 	max_tokens: number | null,
+	/**  `None`: greedy (0), as the paper's scores were made. */
+	temperature: number | null,
 	/**  Another server to evaluate; `None`: the model in use. */
-	remote: EvalServer | null,
+	remote: EvalServer_Serialize | null,
 	judge: JudgeMode,
-	judge_server: EvalServer | null,
+	judge_server: EvalServer_Serialize | null,
 	strict: boolean,
 };
 
 /**  An OpenAI-compatible server: the one evaluated, or the judge. */
-export type EvalServer = {
+export type EvalServer = EvalServer_Serialize | EvalServer_Deserialize;
+
+/**  An OpenAI-compatible server: the one evaluated, or the judge. */
+export type EvalServer_Deserialize = {
 	/**  Up to and including `/v1`. */
 	url: string,
 	model: string,
+	/**
+	 *  Its API key, typed into a password field: `None` uses the one kept for this role (see
+	 *  `eval_keys`), a key is kept (the OS keychain, as Settings keeps its keys) and used, `""`
+	 *  forgets it. Never sent back to the page, never in a run's files.
+	 */
+	api_key?: string | null,
+};
+
+/**  An OpenAI-compatible server: the one evaluated, or the judge. */
+export type EvalServer_Serialize = {
+	/**  Up to and including `/v1`. */
+	url: string,
+	model: string,
+	/**
+	 *  Its API key, typed into a password field: `None` uses the one kept for this role (see
+	 *  `eval_keys`), a key is kept (the OS keychain, as Settings keeps its keys) and used, `""`
+	 *  forgets it. Never sent back to the page, never in a run's files.
+	 */
+	api_key: string | null,
 };
 
 export type ExportRequest = ExportRequest_Serialize | ExportRequest_Deserialize;
@@ -753,6 +790,23 @@ export type Hardware = {
 	metal_build: boolean,
 };
 
+/**  A run folder copied into the list, and the links it held, which were not followed. */
+export type Imported = Imported_Serialize | Imported_Deserialize;
+
+/**  A run folder copied into the list, and the links it held, which were not followed. */
+export type Imported_Deserialize = {
+	run: RunSummary_Deserialize,
+	/**  Names of the links in the folder, left out of the copy (a link's target may be anything). */
+	skipped_links: string[],
+};
+
+/**  A run folder copied into the list, and the links it held, which were not followed. */
+export type Imported_Serialize = {
+	run: RunSummary_Serialize,
+	/**  Names of the links in the folder, left out of the copy (a link's target may be anything). */
+	skipped_links: string[],
+};
+
 /**  An item's review with what was asked and what the model wrote. */
 export type ItemReview = ItemReview_Serialize | ItemReview_Deserialize;
 
@@ -769,7 +823,8 @@ export type ItemReview_Deserialize = {
 	judge_error: boolean,
 	reasoning: string,
 	answer: string,
-	finish_reason: string,
+	/**  How the answer ended; `None` when not known (outputs made elsewhere). */
+	finish_reason?: StopReason | null,
 	completion_tokens: number,
 	seconds: number | null,
 };
@@ -787,7 +842,8 @@ export type ItemReview_Serialize = {
 	judge_error: boolean,
 	reasoning: string,
 	answer: string,
-	finish_reason: string,
+	/**  How the answer ended; `None` when not known (outputs made elsewhere). */
+	finish_reason: StopReason | null,
 	completion_tokens: number,
 	seconds: number | null,
 };
@@ -1153,7 +1209,7 @@ export type RunSummary = RunSummary_Serialize | RunSummary_Deserialize;
 
 /**  One run folder in the list. */
 export type RunSummary_Deserialize = {
-	/**  The folder's name, unique among the runs. */
+	/**  The folder's name, whatever it is (spaces, Chinese): `find` opens it again by this name. */
 	id: string,
 	path: string,
 	bench: string,
@@ -1172,7 +1228,7 @@ export type RunSummary_Deserialize = {
 
 /**  One run folder in the list. */
 export type RunSummary_Serialize = {
-	/**  The folder's name, unique among the runs. */
+	/**  The folder's name, whatever it is (spaces, Chinese): `find` opens it again by this name. */
 	id: string,
 	path: string,
 	bench: string,

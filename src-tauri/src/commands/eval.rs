@@ -10,12 +10,12 @@ use std::time::Duration;
 use fin_r1_core::backend::Backend;
 use fin_r1_core::eval::judge::JudgeMode;
 use fin_r1_core::eval::run::{self, Judge, JudgeConfig, Progress, RunOptions};
-use fin_r1_core::eval::runs::{self, RunDetail, RunSummary};
+use fin_r1_core::eval::runs::{self, Imported, RunDetail, RunSummary};
 use fin_r1_core::eval::score::Rules;
 use fin_r1_core::eval::{plan, Bench};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_core::report::{self, Format};
-use fin_r1_engine::FIN_R1_SYSTEM_PROMPT;
+use fin_r1_engine::{SamplingOverrides, FIN_R1_SYSTEM_PROMPT};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -24,11 +24,33 @@ use crate::error::{CmdResult, CommandError};
 use crate::state::{now_ms, AppState};
 
 /// An OpenAI-compatible server: the one evaluated, or the judge.
-#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[derive(Clone, Deserialize, specta::Type)]
 pub struct EvalServer {
     /// Up to and including `/v1`.
     pub url: String,
     pub model: String,
+    /// Its API key, typed into a password field: `None` uses the one kept for this role (see
+    /// `eval_keys`), a key is kept (the OS keychain, as Settings keeps its keys) and used, `""`
+    /// forgets it. Never sent back to the page, never in a run's files.
+    #[serde(default)]
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for EvalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvalServer").field("url", &self.url).field("model", &self.model).field("api_key", &self.api_key.as_ref().map(|_| "…")).finish()
+    }
+}
+
+/// Where the keys of the evaluated server and the judge are kept (write-only, as Settings' are).
+const REMOTE_KEY: &str = "secret.eval.remote.api_key";
+const JUDGE_KEY: &str = "secret.eval.judge.api_key";
+
+/// Whether a key is kept for the evaluated server and for the judge (never the keys).
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct EvalKeys {
+    pub remote: bool,
+    pub judge: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -42,6 +64,9 @@ pub struct EvalRequest {
     pub seed: Option<u64>,
     #[serde(default)]
     pub max_tokens: Option<usize>,
+    /// `None`: greedy (0), as the paper's scores were made.
+    #[serde(default)]
+    pub temperature: Option<f32>,
     /// Another server to evaluate; `None`: the model in use.
     #[serde(default)]
     pub remote: Option<EvalServer>,
@@ -64,17 +89,23 @@ fn runs_dir(state: &AppState) -> PathBuf {
     fin_r1_core::paths::eval_runs_dir(&state.data_dir)
 }
 
-/// A run's folder from its id, which must name a folder inside the runs folder.
+/// A run's folder from its id: one of the runs folder's own folders, whatever its name.
 fn run_dir(state: &AppState, id: &str) -> CmdResult<PathBuf> {
-    let plain = !id.is_empty() && !id.starts_with('.') && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let dir = runs_dir(state).join(id);
-    if !plain || !dir.join("config.json").is_file() {
-        return Err(CommandError::Invalid(format!("no evaluation run called {id:?}")));
-    }
-    Ok(dir)
+    runs::find(&runs_dir(state), id).map_err(|e| CommandError::Invalid(e.to_string()))
 }
 
-fn server(s: &EvalServer, what: &str) -> CmdResult<RemoteConfig> {
+/// The key to send: the one typed (kept from now on; `""` forgets the kept one), else the kept one.
+async fn api_key(state: &AppState, name: &str, typed: Option<&str>) -> CmdResult<Option<String>> {
+    match typed.map(str::trim) {
+        Some(k) => {
+            fin_r1_core::settings::set_secret(&state.store, name, Some(k)).await?;
+            Ok(Some(k.to_owned()).filter(|k| !k.is_empty()))
+        }
+        None => Ok(fin_r1_core::settings::secret(&state.store, name).await?),
+    }
+}
+
+fn server(s: &EvalServer, what: &str, api_key: Option<String>) -> CmdResult<RemoteConfig> {
     let url = s.url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(CommandError::Invalid(format!("the {what}'s address must start with http:// or https:// (up to /v1)")));
@@ -82,7 +113,9 @@ fn server(s: &EvalServer, what: &str) -> CmdResult<RemoteConfig> {
     if s.model.trim().is_empty() {
         return Err(CommandError::Invalid(format!("give the {what}'s model name (as the server serves it)")));
     }
-    Ok(RemoteConfig::new(url.trim_end_matches('/').to_owned(), s.model.trim().to_owned()))
+    let mut config = RemoteConfig::new(url.trim_end_matches('/').to_owned(), s.model.trim().to_owned());
+    config.api_key = api_key;
+    Ok(config)
 }
 
 /// Clears the run slot when the run ends, however it ends.
@@ -110,13 +143,19 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
     }
     let runtime = tokio::runtime::Handle::current();
     let backend: Arc<Backend> = match &request.remote {
-        Some(s) => Arc::new(Backend::remote(server(s, "server")?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?),
+        Some(s) => {
+            let key = api_key(&state, REMOTE_KEY, s.api_key.as_deref()).await?;
+            Arc::new(Backend::remote(server(s, "server", key)?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?)
+        }
         None => state.runner().await?.backend().clone(),
     };
     let judge_backend = match (&request.judge_server, request.judge) {
         (_, JudgeMode::Rule) => None,
         (None, _) => return Err(CommandError::Invalid("an LLM judge needs a server: give its address and model".into())),
-        (Some(s), _) => Some((Backend::remote(server(s, "judge")?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?, s.clone())),
+        (Some(s), _) => {
+            let key = api_key(&state, JUDGE_KEY, s.api_key.as_deref()).await?;
+            Some((Backend::remote(server(s, "judge", key)?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?, s.clone()))
+        }
     };
     let model_sha256 = match backend.model_path() {
         Some(p) => state.store.model_sha256(&p).await.ok(),
@@ -137,11 +176,8 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
         let invalid = |e: run::RunError| CommandError::Invalid(e.to_string());
         let seed = request.seed.unwrap_or(42);
         let items = plan::chosen(request.bench, &request.data, request.limit, seed).map_err(invalid)?;
-        let mut sampling = backend.default_sampling();
-        sampling.seed = Some(seed);
-        if let Some(m) = request.max_tokens.filter(|m| *m > 0) {
-            sampling.max_tokens = m;
-        }
+        let asked = SamplingOverrides { temperature: request.temperature, max_tokens: request.max_tokens.filter(|m| *m > 0), ..SamplingOverrides::default() };
+        let sampling = plan::sampling(backend.default_sampling(), None, seed, &asked).map_err(invalid)?;
         let config = plan::config(
             &backend,
             plan::Plan {
@@ -205,10 +241,21 @@ pub async fn eval_runs(state: State<'_, AppState>) -> CmdResult<Vec<RunSummary>>
     super::off_thread(move || Ok(runs::list(&root))).await
 }
 
-/// Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy).
+/// Whether a key is kept for the evaluated server and for the judge (the page shows "kept").
 #[tauri::command]
 #[specta::specta]
-pub async fn eval_add(state: State<'_, AppState>, path: PathBuf) -> CmdResult<RunSummary> {
+pub async fn eval_keys(state: State<'_, AppState>) -> CmdResult<EvalKeys> {
+    Ok(EvalKeys {
+        remote: fin_r1_core::settings::secret(&state.store, REMOTE_KEY).await?.is_some(),
+        judge: fin_r1_core::settings::secret(&state.store, JUDGE_KEY).await?.is_some(),
+    })
+}
+
+/// Adds a run folder made elsewhere (`fin-r1 eval run --out DIR`) to the list (a copy of its own
+/// files: links are left out and named).
+#[tauri::command]
+#[specta::specta]
+pub async fn eval_add(state: State<'_, AppState>, path: PathBuf) -> CmdResult<Imported> {
     if !path.join("config.json").is_file() {
         return Err(CommandError::Invalid(format!("{} is not an evaluation run: it has no config.json", path.display())));
     }

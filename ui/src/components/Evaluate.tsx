@@ -4,27 +4,34 @@ import { open, save } from "@tauri-apps/plugin-dialog";
 import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { info, lang } from "../state";
-import type { Bench, EvalRequest, ItemReview, JudgeMode, RunDetail, RunSummary } from "../types";
-import { eta, joinPath, withExtension } from "./format";
-import { byCategory, progressLine } from "./evalView";
+import type { Bench, EvalKeys, ItemReview, JudgeMode, RunDetail, RunSummary } from "../types";
+import { eta, withExtension } from "./format";
+import { byCategory, evalRequest, exportTarget, progressLine, type EvalForm, type ExportTarget } from "./evalView";
 
 const BENCHES: Bench[] = ["convfinqa", "tatqa", "tfns", "fin-eva", "fineval", "jsonl"];
 const JUDGES: JudgeMode[] = ["rule", "llm", "llm-recall", "reasoning"];
 
 /** The form, kept while the analyst looks at other pages. */
-const form = signal({
-  bench: "convfinqa" as Bench,
+const form = signal<EvalForm>({
+  bench: "convfinqa",
   data: "",
   limit: "50",
   maxTokens: "",
-  engine: "current" as "current" | "remote",
+  temperature: "",
+  engine: "current",
   remoteUrl: "",
   remoteModel: "Fin-R1",
-  judge: "rule" as JudgeMode,
+  remoteKey: "",
+  judge: "rule",
   judgeUrl: "",
   judgeModel: "Fin-R1",
+  judgeKey: "",
   strict: false,
 });
+/** Whether the shell keeps a key for the evaluated server and for the judge (never the keys). */
+const keys = signal<EvalKeys>({ remote: false, judge: false });
+/** Where the opened run's report is exported (see `exportTarget`). */
+const exported = signal<ExportTarget | null>(null);
 /** The run in progress. */
 const running = signal<{ run: RunSummary | null; done: number; total: number; correct: number; tokens: number; seconds: number; elapsed: number } | null>(null);
 const runs = signal<RunSummary[]>([]);
@@ -35,6 +42,10 @@ const message = signal<{ ok: boolean; text: string } | null>(null);
 
 async function refresh() {
   runs.value = await api.evalRuns();
+}
+
+async function refreshKeys() {
+  keys.value = await api.evalKeys();
 }
 
 async function openRun(id: string) {
@@ -50,36 +61,15 @@ function set<K extends keyof typeof form.value>(k: K, v: (typeof form.value)[K])
   form.value = { ...form.value, [k]: v };
 }
 
-/** The request, or what is wrong with the form. */
-function request(l: "zh" | "en"): EvalRequest | string {
-  const f = form.value;
-  const limit = Number(f.limit);
-  if (!f.data.trim()) return t(l, "eval.needData");
-  if (!Number.isInteger(limit) || limit < 1) return t(l, "eval.badLimit");
-  const maxTokens = f.maxTokens.trim() === "" ? null : Number(f.maxTokens);
-  if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) return t(l, "eval.badMaxTokens");
-  if (f.engine === "remote" && !f.remoteUrl.trim()) return t(l, "eval.needServer");
-  if (f.judge !== "rule" && !f.judgeUrl.trim()) return t(l, "eval.needJudge");
-  return {
-    bench: f.bench,
-    data: f.data.trim(),
-    limit,
-    seed: null,
-    max_tokens: maxTokens,
-    remote: f.engine === "remote" ? { url: f.remoteUrl.trim(), model: f.remoteModel.trim() } : null,
-    judge: f.judge,
-    judge_server: f.judge === "rule" ? null : { url: f.judgeUrl.trim(), model: f.judgeModel.trim() },
-    strict: f.strict,
-  };
-}
-
 async function start(l: "zh" | "en") {
   if (running.value) return;
-  const r = request(l);
+  const r = evalRequest(form.value);
   if (typeof r === "string") {
-    message.value = { ok: false, text: r };
+    message.value = { ok: false, text: t(l, r) };
     return;
   }
+  // The keys go to the shell, which keeps them; the page does not hold on to them.
+  if (form.value.remoteKey || form.value.judgeKey) form.value = { ...form.value, remoteKey: "", judgeKey: "" };
   message.value = null;
   running.value = { run: null, done: 0, total: 0, correct: 0, tokens: 0, seconds: 0, elapsed: 0 };
   try {
@@ -98,6 +88,7 @@ async function start(l: "zh" | "en") {
   } finally {
     running.value = null;
     await refresh().catch(() => undefined);
+    await refreshKeys().catch(() => undefined);
   }
 }
 
@@ -105,6 +96,7 @@ export function Evaluate() {
   const l = lang.value;
   useEffect(() => {
     void refresh().catch((e) => (message.value = { ok: false, text: errorText(e) }));
+    void refreshKeys().catch(() => undefined);
   }, []);
   return (
     <section class="page" id="evaluate-page">
@@ -136,8 +128,18 @@ function EvalForm() {
     const p = await open({ directory: false, multiple: false, filters: folder ? [{ name: "CSV", extensions: ["csv"] }] : [{ name: "JSON", extensions: ["json", "jsonl", "csv"] }] });
     if (typeof p === "string") set("data", p);
   };
-  /** A server's address and model name: the one evaluated, or the judge. */
-  const server = (id: string, url: "remoteUrl" | "judgeUrl", name: "remoteModel" | "judgeModel", urlLabel: Key, nameLabel: Key, example: string) => (
+  /** A server's address, model name and API key: the one evaluated, or the judge. */
+  const server = (
+    id: string,
+    url: "remoteUrl" | "judgeUrl",
+    name: "remoteModel" | "judgeModel",
+    key: "remoteKey" | "judgeKey",
+    kept: boolean,
+    urlLabel: Key,
+    nameLabel: Key,
+    keyLabel: Key,
+    example: string,
+  ) => (
     <>
       <label class="field">
         <span>{t(l, urlLabel)}</span>
@@ -146,6 +148,17 @@ function EvalForm() {
       <label class="field">
         <span>{t(l, nameLabel)}</span>
         <input id={`${id}-model`} value={f[name]} onInput={(e) => set(name, (e.target as HTMLInputElement).value)} />
+      </label>
+      <label class="field">
+        <span>{t(l, keyLabel)}</span>
+        <input
+          id={`${id}-key`}
+          type="password"
+          autocomplete="off"
+          value={f[key]}
+          placeholder={kept ? t(l, "settings.keySet") : t(l, "settings.keyNone")}
+          onInput={(e) => set(key, (e.target as HTMLInputElement).value)}
+        />
       </label>
     </>
   );
@@ -186,7 +199,8 @@ function EvalForm() {
           <option value="remote">{t(l, "eval.engineRemote")}</option>
         </select>
       </label>
-      {f.engine === "remote" && server("eval-remote", "remoteUrl", "remoteModel", "eval.serverUrl", "eval.serverModel", "http://10.0.0.5:8000/v1")}
+      {f.engine === "remote" &&
+        server("eval-remote", "remoteUrl", "remoteModel", "remoteKey", keys.value.remote, "eval.serverUrl", "eval.serverModel", "eval.serverKey", "http://10.0.0.5:8000/v1")}
       <label class="field">
         <span>{t(l, "eval.limit")}</span>
         <input id="eval-limit" type="number" min={1} value={f.limit} onInput={(e) => set("limit", (e.target as HTMLInputElement).value)} />
@@ -194,6 +208,19 @@ function EvalForm() {
       <label class="field">
         <span>{t(l, "eval.maxTokens")}</span>
         <input id="eval-max-tokens" type="number" min={1} value={f.maxTokens} placeholder={t(l, "settings.default")} onInput={(e) => set("maxTokens", (e.target as HTMLInputElement).value)} />
+      </label>
+      <label class="field">
+        <span>{t(l, "eval.temperature")}</span>
+        <input
+          id="eval-temperature"
+          type="number"
+          min={0}
+          max={2}
+          step={0.1}
+          value={f.temperature}
+          placeholder={t(l, "eval.greedy")}
+          onInput={(e) => set("temperature", (e.target as HTMLInputElement).value)}
+        />
       </label>
       <label class="field">
         <span>{t(l, "eval.judge")}</span>
@@ -205,7 +232,8 @@ function EvalForm() {
           ))}
         </select>
       </label>
-      {f.judge !== "rule" && server("eval-judge", "judgeUrl", "judgeModel", "eval.judgeUrl", "eval.judgeModel", "http://127.0.0.1:8000/v1")}
+      {f.judge !== "rule" &&
+        server("eval-judge", "judgeUrl", "judgeModel", "judgeKey", keys.value.judge, "eval.judgeUrl", "eval.judgeModel", "eval.judgeKey", "http://127.0.0.1:8000/v1")}
       <label class="check">
         <input type="checkbox" id="eval-strict" checked={f.strict} onChange={(e) => set("strict", (e.target as HTMLInputElement).checked)} />
         {t(l, "eval.strict")}
@@ -326,9 +354,10 @@ function AddRun() {
       return;
     }
     try {
-      const run = await api.evalAdd(path.trim());
+      const { run, skipped_links } = await api.evalAdd(path.trim());
       setPath("");
-      message.value = null;
+      // A link in the folder is not followed (it could point at anything): said, not copied.
+      message.value = skipped_links.length ? { ok: true, text: t(l, "eval.skippedLinks", { names: skipped_links.join(", ") }) } : null;
       await refresh();
       await openRun(run.id);
     } catch (e) {
@@ -435,12 +464,13 @@ function WrongAnswer({ r }: { r: ItemReview }) {
 function ExportRow({ d }: { d: RunDetail }) {
   const l = lang.value;
   const dir = info.value?.documents_dir ?? info.value?.data_dir ?? "";
-  const [format, setFormat] = useState<"html" | "pdf">("html");
-  const [path, setPath] = useState(joinPath(dir, `${d.summary.id}.html`));
+  // The target follows the run that is open: another run opened gets its own file name.
+  const target = exportTarget(exported.value, d.summary.id, dir);
+  const { format, path } = target;
+  const setPath = (p: string) => (exported.value = { ...target, path: p });
   const [busy, setBusy] = useState(false);
   const pick = (f: "html" | "pdf") => {
-    setFormat(f);
-    setPath((p) => withExtension(p, f));
+    exported.value = { ...target, format: f, path: withExtension(path, f) };
   };
   const browse = async () => {
     const p = await save({ defaultPath: path, filters: [{ name: format.toUpperCase(), extensions: [format] }] });
@@ -449,7 +479,7 @@ function ExportRow({ d }: { d: RunDetail }) {
   const run = async () => {
     setBusy(true);
     try {
-      const written = await api.evalExport({ id: d.summary.id, format, path: path.trim() });
+      const written = await api.evalExport({ id: target.run, format, path: path.trim() });
       message.value = { ok: true, text: t(l, "eval.exported", { path: written }) };
     } catch (e) {
       message.value = { ok: false, text: errorText(e) };

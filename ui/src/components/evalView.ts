@@ -1,6 +1,81 @@
-// What the Evaluate page computes from a run: its scores as chart rows, and the progress line.
+// What the Evaluate page computes: the request its form makes, a run's scores as chart rows,
+// the progress line, and where the opened run's report is exported.
 
-import type { RunDetail } from "../types";
+import type { Key } from "../i18n";
+import type { Bench, EvalRequest, JudgeMode, RunDetail } from "../types";
+import { joinPath, withExtension } from "./format";
+
+/** The form as typed. */
+export interface EvalForm {
+  bench: Bench;
+  data: string;
+  limit: string;
+  maxTokens: string;
+  /** Empty: greedy (0), as the paper's scores were made. */
+  temperature: string;
+  engine: "current" | "remote";
+  remoteUrl: string;
+  remoteModel: string;
+  /** Empty: the key kept from an earlier run, if any. */
+  remoteKey: string;
+  judge: JudgeMode;
+  judgeUrl: string;
+  judgeModel: string;
+  judgeKey: string;
+  strict: boolean;
+}
+
+/** The request the form makes, or the words for what is wrong with it. */
+export function evalRequest(f: EvalForm): EvalRequest | Key {
+  const limit = Number(f.limit);
+  if (!f.data.trim()) return "eval.needData";
+  if (!Number.isInteger(limit) || limit < 1) return "eval.badLimit";
+  const maxTokens = f.maxTokens.trim() === "" ? null : Number(f.maxTokens);
+  if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) return "eval.badMaxTokens";
+  const temperature = f.temperature.trim() === "" ? null : Number(f.temperature);
+  if (temperature !== null && (!Number.isFinite(temperature) || temperature < 0 || temperature > 2)) return "eval.badTemperature";
+  if (f.engine === "remote" && !f.remoteUrl.trim()) return "eval.needServer";
+  if (f.judge !== "rule" && !f.judgeUrl.trim()) return "eval.needJudge";
+  // A key left empty is not sent: the shell uses the one it keeps.
+  const key = (k: string) => (k.trim() === "" ? null : k.trim());
+  return {
+    bench: f.bench,
+    data: f.data.trim(),
+    limit,
+    seed: null,
+    max_tokens: maxTokens,
+    temperature,
+    remote: f.engine === "remote" ? { url: f.remoteUrl.trim(), model: f.remoteModel.trim(), api_key: key(f.remoteKey) } : null,
+    judge: f.judge,
+    judge_server: f.judge === "rule" ? null : { url: f.judgeUrl.trim(), model: f.judgeModel.trim(), api_key: key(f.judgeKey) },
+    strict: f.strict,
+  };
+}
+
+/** Where the opened run's report goes: its format and file, for one run. */
+export interface ExportTarget {
+  run: string;
+  format: "html" | "pdf";
+  path: string;
+}
+
+/**
+ * The export target for `run`: the one being edited while that run stays open; for another run,
+ * a file named after that run, in the folder and format chosen last (never the previous run's
+ * file name: a report written under another run's name).
+ */
+export function exportTarget(prev: ExportTarget | null, run: string, dir: string): ExportTarget {
+  if (prev?.run === run) return prev;
+  const format = prev?.format ?? "html";
+  const folder = prev ? parentOf(prev.path) ?? dir : dir;
+  return { run, format, path: withExtension(joinPath(folder, run), format) };
+}
+
+/** The folder part of a path, or null when it names none. */
+function parentOf(path: string): string | null {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return cut > 0 ? path.slice(0, cut) : null;
+}
 
 export interface CategoryRow {
   label: string;

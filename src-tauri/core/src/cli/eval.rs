@@ -19,7 +19,7 @@ use fin_r1_core::eval::sample::DEFAULT_LIMIT;
 use fin_r1_core::eval::score::Rules;
 use fin_r1_core::eval::{plan, prompt::PROMPT_VERSION, Bench};
 use fin_r1_core::remote::RemoteConfig;
-use fin_r1_engine::{Engine, FIN_R1_SYSTEM_PROMPT};
+use fin_r1_engine::{Engine, SamplingOverrides, FIN_R1_SYSTEM_PROMPT};
 
 use super::EngineArgs;
 
@@ -73,6 +73,7 @@ struct RunArgs {
     scenario: Option<String>,
     #[arg(long)]
     max_tokens: Option<usize>,
+    /// Default 0 (greedy), as the paper's scores were made.
     #[arg(long)]
     temperature: Option<f32>,
     /// Requests at once to a remote server (the local engine answers one at a time).
@@ -172,22 +173,17 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
             Backend::Local(Arc::new(Engine::load(path, a.engine.load_options()).with_context(|| path.display().to_string())?))
         }
     };
-    let system_prompt = match &a.scenario {
+    let (system_prompt, preset) = match &a.scenario {
         Some(id) => {
             let data_dir = super::data_dir(&a.data_dir);
             let lib = fin_r1_core::scenario::Library::load(Some(&data_dir.join("scenarios")));
-            Some(lib.get(id)?.system_prompt.clone())
+            let s = lib.get(id)?;
+            (Some(s.system_prompt.clone()), Some(s.sampling.to_params()))
         }
-        None => Some(FIN_R1_SYSTEM_PROMPT.to_owned()),
+        None => (Some(FIN_R1_SYSTEM_PROMPT.to_owned()), None),
     };
-    let mut sampling = backend.default_sampling();
-    sampling.seed = Some(a.data.seed);
-    if let Some(m) = a.max_tokens {
-        sampling.max_tokens = m;
-    }
-    if let Some(t) = a.temperature {
-        sampling.temperature = t;
-    }
+    let asked = SamplingOverrides { temperature: a.temperature, max_tokens: a.max_tokens, ..SamplingOverrides::default() };
+    let sampling = plan::sampling(backend.default_sampling(), preset.as_ref(), a.data.seed, &asked)?;
     let judge_backend = match (&a.judge_remote, a.judge) {
         (_, JudgeMode::Rule) => None,
         (None, _) => bail!(

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use fin_r1_engine::SamplingParams;
+use fin_r1_engine::{resolve_sampling, SamplingOverrides, SamplingParams};
 
 use super::adapters::{self, Bench};
 use super::item::Item;
@@ -29,6 +29,16 @@ pub fn chosen(bench: Bench, data: &Path, limit: usize, seed: u64) -> Result<Vec<
         )));
     }
     Ok(choose(&all, limit, seed))
+}
+
+/// A run's sampling, through the one `resolve` every answer's sampling goes through: the model's
+/// recommended settings (or the preset's, when the run asks with one), then a benchmark's own
+/// defaults — greedy (temperature 0), as the paper's anchors were made, and the run's seed — then
+/// what the caller set (the CLI's flags, the Evaluate page's fields). Settings' chat defaults are
+/// not a layer: a run is the same whoever's app makes it.
+pub fn sampling(model: SamplingParams, preset: Option<&SamplingParams>, seed: u64, asked: &SamplingOverrides) -> Result<SamplingParams, RunError> {
+    let benchmark = SamplingOverrides { temperature: Some(0.0), seed: Some(seed), ..SamplingOverrides::default() };
+    resolve_sampling(model, preset, &benchmark, &SamplingOverrides::default(), asked).map_err(|e| RunError::Invalid(e.to_string()))
 }
 
 /// How a run asks, beyond the engine itself.
@@ -78,4 +88,27 @@ pub fn config(backend: &Backend, plan: Plan, items: &[Item]) -> Result<RunConfig
         judge: plan.judge,
         items: items.iter().map(|i| i.id.clone()).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A benchmark's runs are greedy unless the caller says otherwise, whatever the model
+    /// recommends for chat; the caller's fields and a preset's go through the same layers as chat.
+    #[test]
+    fn a_run_samples_greedily_unless_asked_otherwise() {
+        let model = SamplingParams { temperature: 0.8, top_p: 0.9, max_tokens: 4096, ..SamplingParams::default() };
+        let none = SamplingOverrides::default();
+        let p = sampling(model.clone(), None, 7, &none).expect("valid");
+        assert_eq!((p.temperature, p.seed, p.top_p, p.max_tokens), (0.0, Some(7), 0.9, 4096));
+        let asked = SamplingOverrides { temperature: Some(0.6), max_tokens: Some(512), ..SamplingOverrides::default() };
+        let p = sampling(model.clone(), None, 7, &asked).expect("valid");
+        assert_eq!((p.temperature, p.max_tokens), (0.6, 512));
+        let preset = SamplingParams { temperature: 0.3, top_p: 0.5, max_tokens: 2048, ..SamplingParams::default() };
+        let p = sampling(model.clone(), Some(&preset), 7, &none).expect("valid");
+        assert_eq!((p.temperature, p.top_p, p.max_tokens), (0.0, 0.5, 2048));
+        let hot = SamplingOverrides { temperature: Some(5.0), ..SamplingOverrides::default() };
+        assert!(sampling(model, None, 7, &hot).is_err(), "the one range check");
+    }
 }

@@ -87,8 +87,11 @@ pub struct Prediction {
     pub output: String,
     pub reasoning: Option<String>,
     pub answer: Option<String>,
-    /// "stop", "length", "repetition", "cancelled", or empty when unknown.
-    pub finish_reason: String,
+    /// How the answer ended, as the engine says it (`end`, `stop_string`, `length`, `repetition`,
+    /// `cancelled`); OpenAI's `stop` and `abort` (outputs made elsewhere, runs of earlier builds)
+    /// read as `end` and `cancelled`; `None` when unknown.
+    #[serde(deserialize_with = "finish_reason")]
+    pub finish_reason: Option<StopReason>,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub seconds: f64,
@@ -99,8 +102,25 @@ pub struct Prediction {
 impl Prediction {
     pub fn output(&self) -> Output<'_> {
         // A loop stopped by the engine is cut off as surely as a token limit.
-        Output { text: &self.output, answer: self.answer.as_deref(), truncated: matches!(self.finish_reason.as_str(), "length" | "repetition") }
+        Output {
+            text: &self.output,
+            answer: self.answer.as_deref(),
+            truncated: matches!(self.finish_reason, Some(StopReason::Length | StopReason::Repetition)),
+        }
     }
+}
+
+/// A prediction's `finish_reason`: the engine's name, or OpenAI's; anything else (an empty
+/// string, a server's own word, a number) is not known.
+fn finish_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StopReason>, D::Error> {
+    let v = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(v.as_ref().and_then(serde_json::Value::as_str).and_then(|s| {
+        StopReason::parse(s).or(match s {
+            "stop" => Some(StopReason::End),
+            "abort" => Some(StopReason::Cancelled),
+            _ => None,
+        })
+    }))
 }
 
 /// One line of `reviews.jsonl`.
@@ -350,7 +370,7 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
             p.output = if c.reasoning.is_empty() { c.answer.clone() } else { format!("<think>{}</think>{}", c.reasoning, c.answer) };
             p.reasoning = Some(c.reasoning);
             p.answer = Some(c.answer);
-            p.finish_reason = c.finish_reason;
+            p.finish_reason = Some(c.finish_reason);
             p.prompt_tokens = c.prompt_tokens;
             p.completion_tokens = c.completion_tokens;
         }
@@ -363,7 +383,7 @@ fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config
 struct Collected {
     reasoning: String,
     answer: String,
-    finish_reason: String,
+    finish_reason: StopReason,
     prompt_tokens: usize,
     completion_tokens: usize,
 }
@@ -379,7 +399,7 @@ fn collect(
     backend.reset_cache();
     let started = Instant::now();
     let mut generation = backend.generate(request);
-    let mut c = Collected { reasoning: String::new(), answer: String::new(), finish_reason: String::new(), prompt_tokens: 0, completion_tokens: 0 };
+    let mut c = Collected { reasoning: String::new(), answer: String::new(), finish_reason: StopReason::End, prompt_tokens: 0, completion_tokens: 0 };
     let outcome = rt.block_on(async {
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -400,13 +420,7 @@ fn collect(
                         c.completion_tokens = u.reasoning_tokens + u.answer_tokens;
                     }
                     GenerationEvent::Done(d) => {
-                        c.finish_reason = match d.reason {
-                            StopReason::Length => "length",
-                            StopReason::Repetition => "repetition",
-                            StopReason::Cancelled => "cancelled",
-                            StopReason::End | StopReason::StopString => "stop",
-                        }
-                        .to_owned();
+                        c.finish_reason = d.reason;
                         return Some(Ok(()));
                     }
                     GenerationEvent::Error { kind, message } => {
@@ -539,4 +553,41 @@ fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
 pub fn duplicate_ids(items: &[Item]) -> Vec<String> {
     let mut seen = HashSet::new();
     items.iter().filter(|i| !seen.insert(i.id.as_str())).map(|i| i.id.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finish(line: &str) -> Option<StopReason> {
+        serde_json::from_str::<Prediction>(line).expect("a prediction").finish_reason
+    }
+
+    /// The engine's typed reason is what a prediction keeps; the words of earlier runs and of
+    /// outputs made elsewhere (OpenAI's) still read, and a cut-off answer is still one.
+    #[test]
+    fn a_prediction_keeps_the_engine_s_stop_reason() {
+        let p = Prediction { id: "a".into(), finish_reason: Some(StopReason::Repetition), ..Default::default() };
+        let line = serde_json::to_string(&p).expect("json");
+        assert!(line.contains(r#""finish_reason":"repetition""#), "{line}");
+        assert_eq!(serde_json::from_str::<Prediction>(&line).expect("back"), p);
+        assert!(p.output().truncated);
+        for (word, reason) in [
+            ("end", Some(StopReason::End)),
+            ("stop_string", Some(StopReason::StopString)),
+            ("length", Some(StopReason::Length)),
+            ("cancelled", Some(StopReason::Cancelled)),
+            ("stop", Some(StopReason::End)),
+            ("abort", Some(StopReason::Cancelled)),
+            ("", None),
+            ("eos_token", None),
+        ] {
+            assert_eq!(finish(&format!(r#"{{"id":"a","output":"x","finish_reason":"{word}"}}"#)), reason, "{word:?}");
+        }
+        assert_eq!(finish(r#"{"id":"a","output":"x"}"#), None);
+        assert_eq!(finish(r#"{"id":"a","output":"x","finish_reason":null}"#), None);
+        assert_eq!(finish(r#"{"id":"a","output":"x","finish_reason":3}"#), None);
+        let cut: Prediction = serde_json::from_str(r#"{"id":"a","output":"x","finish_reason":"length"}"#).expect("json");
+        assert!(cut.output().truncated);
+    }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use fin_r1_engine::StopReason;
 use serde::Serialize;
 
 use super::item::Item;
@@ -15,7 +16,7 @@ use super::run::{read_items, read_jsonl, read_predictions, Prediction, Review, R
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RunSummary {
-    /// The folder's name, unique among the runs.
+    /// The folder's name, whatever it is (spaces, Chinese): `find` opens it again by this name.
     pub id: String,
     pub path: PathBuf,
     pub bench: String,
@@ -47,7 +48,8 @@ pub struct ItemReview {
     pub judge_error: bool,
     pub reasoning: String,
     pub answer: String,
-    pub finish_reason: String,
+    /// How the answer ended; `None` when not known (outputs made elsewhere).
+    pub finish_reason: Option<StopReason>,
     pub completion_tokens: usize,
     pub seconds: f64,
 }
@@ -107,17 +109,52 @@ pub fn new_dir(root: &Path, bench: &str) -> PathBuf {
     dir
 }
 
+/// The run folder in `root` whose id is `id`. The id is looked for among the folders listed, never
+/// joined onto a path: any folder name opens (spaces, Chinese, even bytes that are not UTF-8), and
+/// nothing outside `root` does.
+pub fn find(root: &Path, id: &str) -> Result<PathBuf, RunError> {
+    let not_found = || RunError::Invalid(format!("no evaluation run called {id:?}"));
+    let entries = std::fs::read_dir(root).map_err(|_| not_found())?;
+    entries
+        .filter_map(Result::ok)
+        .find(|e| e.file_name().to_string_lossy() == id && e.path().join("config.json").is_file())
+        .map(|e| e.path())
+        .ok_or_else(not_found)
+}
+
+/// A run folder copied into the list, and the links it held, which were not followed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct Imported {
+    pub run: RunSummary,
+    /// Names of the links in the folder, left out of the copy (a link's target may be anything).
+    pub skipped_links: Vec<String>,
+}
+
+/// The files a run cannot be read without: they must be files of the folder itself.
+const RUN_FILES: [&str; 2] = ["config.json", "items.jsonl"];
+
 /// Copies a run folder made elsewhere (`fin-r1 eval run --out DIR`, another machine) into
-/// `root`, so the app lists it; a folder already in `root` is left where it is.
-pub fn import(src: &Path, root: &Path) -> Result<RunSummary, RunError> {
-    let config = read_config(src)?;
+/// `root`, so the app lists it; a folder already in `root` is left where it is. Only the folder's
+/// own files are copied: a link is never followed (it is named in `skipped_links`), and a run
+/// whose config.json or items.jsonl is a link is refused.
+pub fn import(src: &Path, root: &Path) -> Result<Imported, RunError> {
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| RunError::Io { path, source }
     };
+    for name in RUN_FILES {
+        let p = src.join(name);
+        let meta = std::fs::symlink_metadata(&p).map_err(io(&p))?;
+        if !meta.file_type().is_file() {
+            return Err(RunError::Invalid(format!("{}: {name} is a link or not a file; a run is added from its own files only", src.display())));
+        }
+    }
+    let config = read_config(src)?;
     let src_real = std::fs::canonicalize(src).map_err(io(src))?;
     std::fs::create_dir_all(root).map_err(io(root))?;
     let root_real = std::fs::canonicalize(root).map_err(io(root))?;
+    let mut skipped_links = Vec::new();
     let dest = if src_real.parent() == Some(root_real.as_path()) {
         src_real
     } else {
@@ -130,17 +167,21 @@ pub fn import(src: &Path, root: &Path) -> Result<RunSummary, RunError> {
         }
         std::fs::create_dir_all(&dest).map_err(io(&dest))?;
         for entry in std::fs::read_dir(&src_real).map_err(io(&src_real))? {
-            let p = entry.map_err(io(&src_real))?.path();
-            if p.is_file() {
-                if let Some(f) = p.file_name() {
-                    std::fs::copy(&p, dest.join(f)).map_err(io(&p))?;
-                }
+            let entry = entry.map_err(io(&src_real))?;
+            // The entry's own type: a link is a link here, whatever it points at.
+            let kind = entry.file_type().map_err(io(&entry.path()))?;
+            if kind.is_symlink() {
+                skipped_links.push(entry.file_name().to_string_lossy().into_owned());
+            } else if kind.is_file() {
+                let p = entry.path();
+                std::fs::copy(&p, dest.join(entry.file_name())).map_err(io(&p))?;
             }
         }
+        skipped_links.sort();
         dest
     };
     let answered = read_predictions(&dest.join("predictions.jsonl")).map(|p| answered(&p)).unwrap_or(0);
-    Ok(summary(&dest, &config, read_report(&dest).as_ref(), answered))
+    Ok(Imported { run: summary(&dest, &config, read_report(&dest).as_ref(), answered), skipped_links })
 }
 
 /// The runs under `root`, newest first; folders that are not runs are passed over.
@@ -195,7 +236,7 @@ pub fn detail(dir: &Path) -> Result<RunDetail, RunError> {
                 judge_error: r.is_some_and(|r| r.judge_error),
                 reasoning: p.reasoning.clone().unwrap_or_default(),
                 answer: p.answer.clone().unwrap_or_else(|| p.output.clone()),
-                finish_reason: p.finish_reason.clone(),
+                finish_reason: p.finish_reason,
                 completion_tokens: p.completion_tokens,
                 seconds: p.seconds,
             })
