@@ -18,7 +18,8 @@ if [ "${1:-}" = "--cli" ]; then
   exec "$target/debug/fin-r1" chat --model "$model" "$@"
 fi
 bash scripts/build-ui.sh
-cargo build --locked -p fin-r1-desktop
+# The app reads documents through the `fin-r1` beside it (its reader child).
+cargo build --locked -p fin-r1-desktop -p fin-r1-core --bins
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run it inside a desktop session, or as: xvfb-run -a bash scripts/run.sh" >&2
   exit 1

@@ -22,19 +22,23 @@ use state::{AppState, MODEL_PATH};
 /// and, in the background, loads the last model used (or `$FIN_R1_MODEL` on a first start),
 /// then applies the engine choice and starts the API server if it was left on.
 pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Result<()> {
-    let (store, _report) =
+    let (store, report) =
         tauri::async_runtime::block_on(Store::open(&data_dir)).with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
     let loaded = tauri::async_runtime::block_on(fin_r1_core::settings::load(&store)).context("reading the settings")?;
     if let Some(n) = loaded.settings.threads {
         // Only the first build of the global pool counts: a change applies at the next start.
         let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
     }
+    commands::documents::clean_pasted(&data_dir);
     let state = AppState::new(store, data_dir.clone(), loaded.settings);
     if let Some(n) = loaded.notice {
         state.notice(n);
     }
     if let Some(report) = logging::take_crash_notice(&data_dir) {
         state.notice(format!("Fin-R1 Desktop stopped unexpectedly last time. A crash report was written to {}", report.display()));
+    }
+    if report.interrupted > 0 {
+        state.notice(interrupted_notice(report.interrupted));
     }
     app.manage(state);
     let handle = app.handle().clone();
@@ -53,8 +57,31 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
         }
         state.apply_server_settings().await;
         state.startup_done();
+        watch_dead_writers(&state.store, &state).await;
     });
     Ok(())
+}
+
+fn interrupted_notice(n: u64) -> String {
+    let answers = if n == 1 { "an answer was".to_owned() } else { format!("{n} answers were") };
+    format!(
+        "Fin-R1 stopped while {answers} being written (the app was closed or crashed). What was written is kept, marked “interrupted”; Regenerate asks again."
+    )
+}
+
+/// An answer whose writer died a moment before this start still looks `streaming` to the
+/// store's open (its last checkpoint is fresh): it is marked once its heartbeat has stopped
+/// for `STALE_AFTER`, as is one left by a `fin-r1` process that dies while the app runs.
+async fn watch_dead_writers(store: &Store, state: &AppState) {
+    loop {
+        tokio::time::sleep(fin_r1_core::store::STALE_AFTER).await;
+        // Never one this process writes (a machine waking from sleep has let its heartbeat lapse).
+        match store.mark_interrupted_except(&state.running.ids()).await {
+            Ok(0) => {}
+            Ok(n) => state.notice(interrupted_notice(n)),
+            Err(e) => tracing::warn!(error = %e, "checking for answers left streaming"),
+        }
+    }
 }
 
 pub fn run() -> anyhow::Result<()> {

@@ -36,6 +36,10 @@ impl Running {
     pub fn cancel(&self, answer_id: i64) -> bool {
         self.0.lock().ok().and_then(|m| m.get(&answer_id).cloned()).map(|t| t.cancel()).is_some()
     }
+    /// The answers this process is writing.
+    pub fn ids(&self) -> Vec<i64> {
+        self.0.lock().map(|m| m.keys().copied().collect()).unwrap_or_default()
+    }
     pub fn is_busy(&self) -> bool {
         self.0.lock().map(|m| !m.is_empty()).unwrap_or(false)
     }
@@ -224,12 +228,13 @@ impl AppState {
     pub async fn load_model(&self, path: &Path) -> CmdResult<ModelSummary> {
         let owned = path.to_owned();
         // Typed: a stored device this build does not know was reported when settings were read.
-        let device: DeviceChoice = self.settings().await.device;
+        let settings = self.settings().await;
+        let (device, context): (DeviceChoice, Option<usize>) = (settings.device, settings.context);
         tracing::info!(path = %path.display(), ?device, "loading a model");
         // Keyed by the file's hash: the store's record spares hashing it again.
         let sha256 = self.store.known_model_sha256(path).await.ok().flatten();
         let prefix_cache = Some(fin_r1_core::paths::prefix_cache(sha256));
-        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, prefix_cache, ..Default::default() }))
+        let engine = tokio::task::spawn_blocking(move || Engine::load(&owned, LoadOptions { device, context, prefix_cache, ..Default::default() }))
             .await
             .map_err(|e| CommandError::Model { kind: fin_r1_engine::ErrorKind::EngineStopped, message: e.to_string() })?
             .map_err(|e| CommandError::Model { kind: e.kind(), message: format!("{}: {e}", path.display()) })?;

@@ -67,8 +67,10 @@ fn the_ui_reaches_its_commands_through_the_capability() {
 }
 
 /// Collects what the shell sends down a channel.
-fn channel() -> (Channel<StreamMessage>, Arc<Mutex<Vec<(usize, StreamMessage)>>>) {
-    let got: Arc<Mutex<Vec<(usize, StreamMessage)>>> = Arc::default();
+type Received = Arc<Mutex<Vec<(usize, StreamMessage)>>>;
+
+fn channel() -> (Channel<StreamMessage>, Received) {
+    let got: Received = Arc::default();
     let sink = got.clone();
     let ch = Channel::new(move |body: InvokeResponseBody| {
         let text = match body {

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checkpoint;
+pub mod hostile;
 pub mod hub;
 pub mod webdriver;
 

@@ -902,3 +902,60 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     assert!(md.contains(&format!("annual-report.pdf (pdf, 5 pages, {} bytes) · SHA-256 {sha}", std::fs::metadata(&pdf).expect("meta").len())), "{md}");
     assert!(md.contains("income.xlsx (xlsx, "), "{md}");
 }
+
+/// Issue 26: four files of a few KB each closed the app within a second of being dropped. Now
+/// each reads in the reader child: the workbook with one far cell is two rows, the Word cell
+/// spanning four billion columns is cut and said, a PDF page a trillion points wide is its text,
+/// and a Word file of tables nested 100,000 deep is a bounded result or "could not read this
+/// file" on its chip — and the window goes on to answer a question with the workbook.
+#[test]
+fn hostile_files_dropped_on_the_window_leave_it_alive() {
+    use fin_r1_tests::hostile;
+    let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = fresh_data("hostile-documents");
+    seed_settings(&data, |_| {});
+    let lines: Vec<String> = (0..12).map(|i| format!("Line {i:02} of the credit memo")).collect();
+    let files = [
+        ("far.xlsx", hostile::far_cell_xlsx()),
+        ("span.docx", hostile::span_docx()),
+        ("wide.pdf", hostile::pdf("0 0 1000000000000 792", &lines)),
+        ("nested.docx", hostile::nested_docx(100_000)),
+    ];
+    let mut paths = Vec::new();
+    for (name, bytes) in &files {
+        assert!(bytes.len() < 64 << 10, "{name}: {} bytes", bytes.len());
+        let p = data.join(name);
+        std::fs::write(&p, bytes).expect("write");
+        paths.push(p.to_string_lossy().into_owned());
+    }
+    let d = Desktop::start(7, &data, &[("FIN_R1_MODEL", thinking.as_path()), ("FIN_R1_CACHE_DIR", data.join("cache").as_path())]);
+    let s = d.session();
+    s.wait_for("#composer:not([disabled])", LONG).expect("a model, ready");
+    let paths = serde_json::to_string(&paths).expect("json");
+    s.script(&format!(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {{ target: {{ kind: 'Webview', label: 'main' }}, event: 'tauri://drag-drop', payload: {{ paths: {paths}, position: {{ x: 400, y: 300 }} }} }}); return true;"
+    ))
+    .expect("drop");
+    let far = s.wait_text(".chip.pending-doc.ready[data-path$='far.xlsx']", LONG, |t| t.contains("XLSX")).expect("the far-cell workbook read");
+    assert!(!far.contains("million"), "{far}");
+    s.wait_text(".chip.pending-doc.ready[data-path$='span.docx']", LONG, |t| t.contains("DOCX")).expect("the spanning Word file read");
+    s.wait_text(".chip.pending-doc.ready[data-path$='wide.pdf']", LONG, |t| t.contains("PDF")).expect("the wide PDF read");
+    let nested = s
+        .wait_text(".chip.pending-doc[data-path$='nested.docx']:not(.reading)", LONG, |t| t.contains("nested.docx"))
+        .expect("the nested Word file read or refused");
+    d.screenshot("hostile-documents.png");
+    s.click_css(".chip.pending-doc[data-path$='span.docx'] .doc-open").expect("open the Word file's view");
+    let notes = s.wait_text("#document-view", LONG, |t| t.contains("Loan")).expect("its view");
+    assert!(notes.contains("span more columns"), "the cut is said: {notes}");
+    s.click_css("#document-view .close").expect("close the view");
+    for name in ["span.docx", "wide.pdf", "nested.docx"] {
+        s.click_css(&format!(".chip.pending-doc[data-path$='{name}'] .doc-remove")).expect("remove");
+    }
+    let composer = s.find("#composer").expect("composer");
+    s.type_into(&composer, "What are the total loans?").expect("type");
+    s.click_css("#send").expect("send");
+    s.wait_for(".msg.answer[data-status=complete]", LONG).expect("the app alive: the answer");
+    let chips = s.find_all(".msg.question .chip.attachment").expect("chips");
+    assert_eq!(chips.len(), 1, "{nested}");
+    s.end().expect("close");
+}

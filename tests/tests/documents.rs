@@ -472,3 +472,27 @@ fn a_pdf_read_reports_its_pages_and_stops_when_cancelled() {
     assert!(matches!(err, DocumentError::Cancelled(_)), "{err}");
     assert_eq!(calls, 3, "stopped at the third page");
 }
+
+/// Issue 26, item 2: the documents of a later question got the budget of a new chat, as if the
+/// earlier questions' documents were not in the prompt — "the prompt is 8510 tokens, the
+/// context holds 8192". Their budget is what the context has left after the history as sent.
+#[test]
+fn a_later_questions_documents_fit_beside_the_earlier_ones() {
+    let data = scratch_dir().join(format!("documents-budget-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("dir");
+    let report = repo_data("documents/annual-report.pdf");
+    let report = report.to_str().expect("path");
+    let first = chat(&data, &["--json", "--ctx-size", "2048", "--attach", report, "What was the net profit?"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let second = chat(&data, &["--json", "--ctx-size", "2048", "--conversation", "latest", "--attach", report, "And the total assets?"]);
+    assert!(
+        second.status.success(),
+        "the second question's documents overran the context: {}{}",
+        String::from_utf8_lossy(&second.stdout),
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&second.stdout).lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+    let prompt = events.iter().find(|e| e["type"] == "usage").and_then(|e| e["prompt_tokens"].as_u64()).expect("usage");
+    assert!(prompt <= 2048 - 64, "{prompt} prompt tokens");
+}

@@ -304,7 +304,7 @@ fn prefill_progress_comes_before_the_output() {
     assert!(progress.windows(2).all(|w| w[0].0 < w[1].0 && w[1].1 == total), "{progress:?}");
     let last_progress = events.iter().rposition(|e| matches!(e, GenerationEvent::Prefill { .. })).unwrap();
     let first_output = events.iter().position(|e| matches!(e, GenerationEvent::Reasoning { .. } | GenerationEvent::Answer { .. }));
-    assert!(first_output.map_or(true, |i| i > last_progress));
+    assert!(first_output.is_none_or(|i| i > last_progress));
 }
 
 /// Issue 17 item 3: a preset's fixed prefix is run once; a new conversation in another process

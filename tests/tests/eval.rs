@@ -23,7 +23,8 @@ fn verdict(kind: Kind, gold: &str, text: &str, truncated: bool) -> (Option<Strin
 fn the_rule_scorer_on_real_looking_outputs() {
     use Kind::*;
     // (kind, gold, output, truncated, right?, what it read)
-    let corpus: &[(Kind, &str, &str, bool, bool, Option<&str>)] = &[
+    type Case<'a> = (Kind, &'a str, &'a str, bool, bool, Option<&'a str>);
+    let corpus: &[Case] = &[
         // Decoy numbers in the reasoning are not read.
         (Numeric, "35.8", "<think>60.94 - 25.14 = 35.80; maybe 42?</think><answer>The change is 35.8.</answer>", false, true, Some("35.8")),
         (Numeric, "35.8", "<think>The answer is 35.8 surely</think>I am not sure, perhaps 12.", false, false, Some("12")),

@@ -252,6 +252,35 @@ fn deleting_is_undoable_until_purged() {
     });
 }
 
+/// Issue 26, item 3: the app died mid-answer and was started again within `STALE_AFTER`: the
+/// open found the row fresh and left it `streaming`, and nothing marked it later — the window
+/// showed no answer, no "interrupted", no Regenerate. The app now marks such rows once their
+/// heartbeat has been silent for `STALE_AFTER`, never one it writes itself.
+#[test]
+fn an_answer_left_streaming_by_a_death_just_before_the_start_is_marked_once_stale() {
+    rt().block_on(async {
+        let dir = data_dir("died-just-now");
+        let (store, _) = Store::open(&dir).await.expect("open");
+        let c = store.create_conversation("dies", None, None, None).await.expect("create");
+        let q = store.add_question(c.id, None, "What is the duration?", None, None).await.expect("q");
+        let dead = store.begin_answer(c.id, q.id, &Provenance::default()).await.expect("begin");
+        store.checkpoint(dead.id, "First the cash flows", "").await.expect("checkpoint");
+        let q2 = store.add_question(c.id, Some(dead.id), "And the convexity?", None, None).await.expect("q2");
+        let mine = store.begin_answer(c.id, q2.id, &Provenance::default()).await.expect("begin 2");
+        store.close().await;
+        // The restart, at once: both rows look alive.
+        let (store, report) = Store::open(&dir).await.expect("reopen");
+        assert_eq!(report.interrupted, 0);
+        tokio::time::sleep(STALE_AFTER + Duration::from_millis(200)).await;
+        assert_eq!(store.mark_interrupted_except(&[mine.id]).await.expect("mark"), 1);
+        let status = |id: i64, msgs: &[fin_r1_core::store::Message]| msgs.iter().find(|m| m.id == id).map(|m| m.status);
+        let msgs = store.messages(c.id).await.expect("messages");
+        assert_eq!(status(dead.id, &msgs), Some(MessageStatus::Interrupted));
+        assert_eq!(msgs.iter().find(|m| m.id == dead.id).map(|m| m.reasoning.as_str()), Some("First the cash flows"));
+        assert_eq!(status(mine.id, &msgs), Some(MessageStatus::Streaming), "the caller's own answer is left alone");
+    });
+}
+
 /// Collects what a turn sends its sink.
 #[derive(Default)]
 struct Collect {

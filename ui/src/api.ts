@@ -89,6 +89,6 @@ export function errorText(e: unknown, l: Lang = uiLang()): string {
 }
 
 /** The page's language (state.ts keeps `<html lang>` in step with the chosen one). */
-function uiLang(): Lang {
+export function uiLang(): Lang {
   return typeof document !== "undefined" && document.documentElement.lang.startsWith("en") ? "en" : "zh";
 }

@@ -4,7 +4,8 @@
 import { signal } from "@preact/signals";
 import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
-import { errorText } from "./api";
+import { errorText, uiLang } from "./api";
+import { t } from "./i18n";
 import type { DocumentPreview, ReadProgress } from "./types";
 
 export type Pending = {
@@ -72,9 +73,19 @@ export function sent(paths: string[]) {
   pending.value = pending.value.filter((p) => !paths.includes(p.path));
 }
 
+/** Files larger than this are refused by every reader (documents::limits::MAX_FILE_BYTES):
+ *  a pasted one is refused here, before its bytes are copied into a message. */
+export const MAX_PASTE_BYTES = 200 * 1024 * 1024;
+
 /** Pasted files have no path the page may know: their bytes are saved by the shell first. */
 export async function attachPasted(files: File[]) {
   for (const f of files) {
+    if (f.size > MAX_PASTE_BYTES) {
+      const mb = Math.round(f.size / (1024 * 1024));
+      const error = t(uiLang(), "attach.tooLarge", { name: f.name, size: mb, max: MAX_PASTE_BYTES / (1024 * 1024) });
+      pending.value = [...pending.value, { path: f.name, name: f.name, status: "error", progress: null, preview: null, error }];
+      continue;
+    }
     try {
       const bytes = Array.from(new Uint8Array(await f.arrayBuffer()));
       const path = await commands.savePastedDocument(f.name, bytes);

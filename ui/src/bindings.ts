@@ -387,8 +387,12 @@ export type DocumentPreview_Deserialize = {
 	pages?: number | null,
 	sha256: string,
 	notes: string[],
-	/**  Everything read, as the model would see it whole. */
+	/**
+	 *  What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
+	 *  what is not shown).
+	 */
 	markdown: string,
+	/**  Of everything read. */
 	tokens: number,
 };
 
@@ -401,8 +405,12 @@ export type DocumentPreview_Serialize = {
 	pages: number | null,
 	sha256: string,
 	notes: string[],
-	/**  Everything read, as the model would see it whole. */
+	/**
+	 *  What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
+	 *  what is not shown).
+	 */
 	markdown: string,
+	/**  Of everything read. */
 	tokens: number,
 };
 
@@ -1542,6 +1550,11 @@ export type Settings_Deserialize = {
 	threads?: number | null,
 	/**  Where the local model runs (what this build has: `devices()` in the shell). */
 	device?: DeviceChoice,
+	/**
+	 *  The local model's context in tokens; `None`: the model's, at most 16,384. Applies at
+	 *  the next model load.
+	 */
+	context?: number | null,
 	server?: ServerSettings_Deserialize,
 	remote?: RemoteSettings_Deserialize,
 	/**
@@ -1570,6 +1583,11 @@ export type Settings_Serialize = {
 	threads: number | null,
 	/**  Where the local model runs (what this build has: `devices()` in the shell). */
 	device: DeviceChoice,
+	/**
+	 *  The local model's context in tokens; `None`: the model's, at most 16,384. Applies at
+	 *  the next model load.
+	 */
+	context: number | null,
 	server: ServerSettings_Serialize,
 	remote: RemoteSettings_Serialize,
 	/**

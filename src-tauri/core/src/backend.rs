@@ -8,6 +8,8 @@ use fin_r1_engine::{Engine, Generation, GenerationRequest, ModelFamily, Sampling
 
 use crate::remote::{RemoteConfig, RemoteEngine, RemoteError};
 
+// One backend per app or command: boxing the larger variant would save nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Backend {
     Local(Arc<Engine>),
     /// `defaults` stand in for the remote model's own, which the API does not tell.

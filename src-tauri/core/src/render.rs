@@ -248,7 +248,8 @@ fn highlight(code: &str, lang: &str) -> String {
     use std::collections::HashMap;
     use std::hash::{BuildHasher, RandomState};
     use std::sync::Mutex;
-    static CACHE: OnceLock<(RandomState, Mutex<HashMap<u64, (String, String)>>)> = OnceLock::new();
+    type Highlighted = Mutex<HashMap<u64, (String, String)>>;
+    static CACHE: OnceLock<(RandomState, Highlighted)> = OnceLock::new();
     let (hasher, cache) = CACHE.get_or_init(|| (RandomState::new(), Mutex::new(HashMap::new())));
     let key = hasher.hash_one((code, lang));
     let hit = cache.lock().ok().and_then(|c| c.get(&key).filter(|(src, _)| src == code).map(|(_, html)| html.clone()));

@@ -207,13 +207,14 @@ impl Runner {
         let attachments = match &req.kind {
             TurnKind::Ask { question: typed } if !req.attachments.is_empty() => {
                 // What the documents may take: the context less the answer's room and the rest
-                // of the prompt, shared between the files.
-                let history_text: String = history.iter().map(|m| format!("{}{}", m.content, m.answer)).collect();
-                let used = estimate_tokens(&system) + estimate_tokens(&history_text) + estimate_tokens(&question.content) + 64;
-                let context = self.backend.context();
-                let room = sampling.max_tokens.min(context / 2);
-                // A tenth kept back: the count is an estimate, the engine's is exact.
-                let budget = context.saturating_sub(room + used) * 9 / 10 / req.attachments.len();
+                // of the prompt as it will be sent (the earlier questions' documents included),
+                // shared between the files.
+                let mut earlier: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+                for (a, included) in self.store.conversation_attachments(conversation.id).await? {
+                    earlier.entry(a.message_id).or_default().push(included);
+                }
+                let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &prompt_history(&history, &earlier), &question.content)
+                    / req.attachments.len();
                 let files: Vec<NewAttachment> = req
                     .attachments
                     .iter()
@@ -410,6 +411,17 @@ fn prompt_history(path: &[Message], documents: &BTreeMap<i64, Vec<String>>) -> V
         }
     }
     out
+}
+
+/// Tokens the documents of a new question may take: the context less the answer's room (at
+/// most half the context), the system prompt, the history as it will be sent and the question;
+/// a tenth kept back, the count being an estimate where the engine's is exact.
+fn document_budget(context: usize, max_tokens: usize, system: &str, history: &[ChatMessage], question: &str) -> usize {
+    // The chat template's markers around each message.
+    const PER_MESSAGE: usize = 8;
+    let used = estimate_tokens(system) + history.iter().map(|m| estimate_tokens(&m.content) + PER_MESSAGE).sum::<usize>() + estimate_tokens(question) + 64;
+    let room = max_tokens.min(context / 2);
+    context.saturating_sub(room + used) * 9 / 10
 }
 
 /// A question followed by its documents: after the question, so a preset's fixed opening

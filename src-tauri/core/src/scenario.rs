@@ -298,7 +298,7 @@ impl Scenario {
             if f.label.zh.trim().is_empty() || f.label.en.trim().is_empty() {
                 return Err(invalid(file, format!("fields[{i}].label"), "needs both zh and en text", "write label = { zh = \"…\", en = \"…\" }"));
             }
-            if (f.kind == FieldKind::Select) != !f.options.is_empty() {
+            if (f.kind == FieldKind::Select) == f.options.is_empty() {
                 return Err(invalid(
                     file,
                     format!("fields[{i}].options"),

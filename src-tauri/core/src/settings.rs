@@ -64,6 +64,9 @@ pub struct Settings {
     pub threads: Option<usize>,
     /// Where the local model runs (what this build has: `devices()` in the shell).
     pub device: DeviceChoice,
+    /// The local model's context in tokens; `None`: the model's, at most 16,384. Applies at
+    /// the next model load.
+    pub context: Option<usize>,
     pub server: ServerSettings,
     pub remote: RemoteSettings,
     /// The hub models are downloaded from (a mirror, say); `None`: `$HF_ENDPOINT`, else
@@ -107,6 +110,7 @@ impl Default for Settings {
             sampling: SamplingOverrides::default(),
             threads: None,
             device: DeviceChoice::Cpu,
+            context: None,
             server: ServerSettings::default(),
             remote: RemoteSettings::default(),
             hub_endpoint: None,
@@ -127,10 +131,17 @@ impl Default for RemoteSettings {
     }
 }
 
+/// The context a user may set: a question with its documents needs room, and a model's own
+/// limit (32,768 for Fin-R1) is applied at load.
+pub const MIN_CONTEXT: usize = 512;
+pub const MAX_CONTEXT: usize = 131_072;
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SettingsError {
     #[error("threads must be between 1 and 1024")]
     Threads,
+    #[error("the context must be between {MIN_CONTEXT} and {MAX_CONTEXT} tokens, not {0}")]
+    Context(usize),
     #[error("the API server may listen on a loopback address only (127.0.0.1, ::1 or localhost), not {0:?}")]
     Host(String),
     #[error("port {0}: choose one from 1024 to 65535")]
@@ -151,6 +162,9 @@ impl Settings {
         if self.threads.is_some_and(|t| t == 0 || t > 1024) {
             return Err(SettingsError::Threads);
         }
+        if let Some(c) = self.context.filter(|c| !(MIN_CONTEXT..=MAX_CONTEXT).contains(c)) {
+            return Err(SettingsError::Context(c));
+        }
         if !["127.0.0.1", "::1", "localhost"].contains(&self.server.host.as_str()) {
             return Err(SettingsError::Host(self.server.host.clone()));
         }
@@ -168,7 +182,8 @@ impl Settings {
         }
         if let Some(e) = &self.hub_endpoint {
             let e = e.trim().to_ascii_lowercase();
-            if !e.is_empty() && !(e.starts_with("http://") || e.starts_with("https://")) {
+            let web = e.starts_with("http://") || e.starts_with("https://");
+            if !e.is_empty() && !web {
                 return Err(SettingsError::HubUrl(self.hub_endpoint.clone().unwrap_or_default()));
             }
         }

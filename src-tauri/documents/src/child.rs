@@ -43,10 +43,16 @@ pub enum Message {
 /// The longest line taken from a child: the text limit as JSON, with room.
 const MAX_LINE_BYTES: u64 = 64 << 20;
 
-/// The `fin-r1` binary installed beside this program (the app and the CLI ship together).
+/// The `fin-r1` binary installed beside this program (the app and the CLI ship together); a
+/// test binary of cargo's sits one folder below them, in `deps/`.
 pub fn reader_program() -> PathBuf {
     let name = format!("fin-r1{}", std::env::consts::EXE_SUFFIX);
-    std::env::current_exe().ok().and_then(|exe| exe.parent().map(|d| d.join(&name))).unwrap_or_else(|| PathBuf::from(name))
+    let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) else { return PathBuf::from(name) };
+    let beside = dir.join(&name);
+    match dir.parent() {
+        Some(up) if !beside.is_file() && dir.file_name().is_some_and(|d| d == "deps") => up.join(&name),
+        _ => beside,
+    }
 }
 
 /// The child's side: limits itself, reads `path` and writes the messages to `out`. Returns the
@@ -235,8 +241,7 @@ mod tests {
         std::fs::write(&fake, "#!/bin/sh\necho '{\"progress\":{\"done\":1,\"total\":9}}'\necho 'thread main panicked' >&2\nkill -SEGV $$\n").unwrap();
         std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let mut seen = Vec::new();
-        let e = extract_in_child(&fake, Path::new("report.pdf"), ChildLimits::default(), &mut |d, t| seen.push((d, t)), &AtomicBool::new(false))
-            .unwrap_err();
+        let e = extract_in_child(&fake, Path::new("report.pdf"), ChildLimits::default(), &mut |d, t| seen.push((d, t)), &AtomicBool::new(false)).unwrap_err();
         assert_eq!(seen, [(1, 9)]);
         assert_eq!(e.to_string(), "report.pdf: could not read this file (the reader stopped: it crashed (a stack overflow or a bad memory access))");
     }

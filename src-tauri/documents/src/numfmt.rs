@@ -41,7 +41,9 @@ fn split_sections(code: &str) -> Vec<String> {
         match c {
             '"' => {
                 quoted = !quoted;
-                out.last_mut().map(|s| s.push(c));
+                if let Some(s) = out.last_mut() {
+                    s.push(c);
+                }
             }
             '\\' if !quoted => {
                 let s = out.last_mut().expect("one section");

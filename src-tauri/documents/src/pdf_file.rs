@@ -95,11 +95,7 @@ pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnM
         notes.push(format!("{} scanned with no text layer, not read: {}", plural_pages(scanned.len()), page_list(&scanned)));
     }
     if !crowded.is_empty() {
-        notes.push(format!(
-            "{} with more than {MAX_GLYPHS_PER_PAGE} characters read up to there: {}",
-            plural_pages(crowded.len()),
-            page_list(&crowded)
-        ));
+        notes.push(format!("{} with more than {MAX_GLYPHS_PER_PAGE} characters read up to there: {}", plural_pages(crowded.len()), page_list(&crowded)));
     }
     if !failed.is_empty() {
         notes.push(format!("{} could not be read in full: {}", plural_pages(failed.len()), page_list(&failed)));

@@ -279,6 +279,8 @@ fn table_run(lines: &[Line], start: usize) -> Option<usize> {
         }
         // Up to three first-column lines, then a row of the table again.
         let first_end = first_column_end(&lines[start..end]);
+        // `end` moves only as the loop is left for the next row (`continue 'rows`).
+        #[allow(clippy::mut_range_bound)]
         for k in end..(end + 3).min(lines.len()) {
             if lines[k].segments[0].x0 > first_end || lines[k].y - lines[k - 1].y > limit {
                 break 'rows;
@@ -370,7 +372,7 @@ fn table_rows(lines: &[Line]) -> Vec<Vec<String>> {
         let Some(row) = rows.last_mut() else { continue };
         for s in &l.segments {
             let cell = &mut row[column_of(s)];
-            if !cell.is_empty() && !(ends_cjk(cell) && continues) {
+            if !cell.is_empty() && (!ends_cjk(cell) || !continues) {
                 cell.push(' ');
             }
             cell.push_str(&s.text);

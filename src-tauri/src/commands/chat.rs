@@ -202,12 +202,13 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     let runner = state.runner().await?;
     // Read before anything is stored: an unreadable file refuses the question whole.
     let mut attachments = Vec::new();
+    let attached = request.attachments.clone();
     for path in request.attachments {
         let doc = match state.reading.take(&path) {
             Some(doc) => doc,
             None => {
-                super::off_thread(move || fin_r1_core::documents::extract(&path).map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() }))
-                    .await?
+                let at = path.clone();
+                super::off_thread(move || super::documents::read_in_child(&at, &mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false))).await?
             }
         };
         attachments.push(doc);
@@ -229,6 +230,10 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     let result = runner.run(req, &mut sink).await;
     drop(sink);
     let r = result.inspect_err(|e| state.record_error(&e.to_string()))?;
+    // What was read is stored with the question: a pasted file's copy is not needed.
+    for path in &attached {
+        super::documents::forget_pasted(&state.data_dir, path);
+    }
     // Figures only: a support log must never hold what the analyst asked or was told.
     let a = &r.answer;
     tracing::info!(

@@ -1,6 +1,7 @@
-//! Documents attached in the window: read off the GTK thread with page progress and a way to
-//! stop, kept read until the question is sent (so a 300-page report is read once), and the
-//! stored text of an attachment for its extracted view.
+//! Documents attached in the window: read in a child process (`documents::child`: a file that
+//! still crashes a reader takes only the child) with page progress and a way to stop, kept
+//! read until the question is sent (so a 300-page report is read once), and the stored text of
+//! an attachment for its extracted view.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use fin_r1_core::documents::{self, chunks::estimate_tokens, Document, DocumentError};
+use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
+use fin_r1_core::documents::limits::MAX_FILE_BYTES;
+use fin_r1_core::documents::{chunks::estimate_tokens, Document, DocumentError};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -55,13 +58,28 @@ pub struct DocumentPreview {
     pub pages: Option<u32>,
     pub sha256: String,
     pub notes: Vec<String>,
-    /// Everything read, as the model would see it whole.
+    /// What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
+    /// what is not shown).
     pub markdown: String,
+    /// Of everything read.
     pub tokens: u32,
 }
 
+/// The extracted view shows this much; the tokens count everything.
+const PREVIEW_BYTES: usize = 1 << 20;
+
 fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
-    let markdown = d.to_markdown();
+    let mut markdown = d.to_markdown();
+    let tokens = u32::try_from(estimate_tokens(&markdown)).unwrap_or(u32::MAX);
+    if markdown.len() > PREVIEW_BYTES {
+        let mut end = PREVIEW_BYTES;
+        while !markdown.is_char_boundary(end) {
+            end -= 1;
+        }
+        let rest = markdown.len() - end;
+        markdown.truncate(end);
+        markdown.push_str(&format!("\n\n> … {} KB more not shown here; the question takes the parts that fit.\n", rest >> 10));
+    }
     DocumentPreview {
         path,
         file_name: d.file_name.clone(),
@@ -70,7 +88,7 @@ fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
         pages: d.pages,
         sha256: d.sha256.clone(),
         notes: d.notes.clone(),
-        tokens: u32::try_from(estimate_tokens(&markdown)).unwrap_or(u32::MAX),
+        tokens,
         markdown,
     }
 }
@@ -97,9 +115,8 @@ pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progres
                 last = std::time::Instant::now();
                 let _ = on_progress.send(ReadProgress { done, total });
             }
-            !stop.load(Ordering::Relaxed)
         };
-        documents::extract_with(&at, &mut on_page).map_err(document_error)
+        read_in_child(&at, &mut on_page, &stop)
     })
     .await;
     if let Ok(mut s) = state.reading.stops.lock() {
@@ -113,6 +130,11 @@ pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progres
     Ok(shown)
 }
 
+/// Reads a file in the reader child (the `fin-r1` installed beside the app).
+pub fn read_in_child(path: &Path, on_page: &mut dyn FnMut(u32, u32), stop: &AtomicBool) -> CmdResult<Document> {
+    extract_in_child(&reader_program(), path, ChildLimits::default(), on_page, stop).map_err(document_error)
+}
+
 /// Stops reading a file (the chip's ×), or forgets one read and not sent.
 #[tauri::command]
 #[specta::specta]
@@ -123,7 +145,30 @@ pub async fn discard_document(state: State<'_, AppState>, path: PathBuf) -> CmdR
     if let Ok(mut m) = state.reading.read.lock() {
         m.remove(&path);
     }
+    forget_pasted(&state.data_dir, &path);
     Ok(())
+}
+
+/// A pasted file's copy is the app's own: removed once it is sent or discarded.
+pub fn forget_pasted(data_dir: &Path, path: &Path) {
+    let pasted = data_dir.join("pasted");
+    if let (Ok(dir), Some(parent)) = (pasted.canonicalize(), path.parent().and_then(|p| p.canonicalize().ok())) {
+        if parent.parent() == Some(dir.as_path()) {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+/// Pasted copies older than a day are left from a session that ended before sending them.
+pub fn clean_pasted(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir.join("pasted")) else { return };
+    let day = std::time::Duration::from_secs(24 * 3600);
+    for e in entries.flatten() {
+        let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day);
+        if old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A pasted file (a screenshot of a table is not one: files only) written where the app keeps
@@ -133,6 +178,9 @@ pub async fn discard_document(state: State<'_, AppState>, path: PathBuf) -> CmdR
 pub async fn save_pasted_document(state: State<'_, AppState>, file_name: String, bytes: Vec<u8>) -> CmdResult<PathBuf> {
     let name = Path::new(&file_name).file_name().map(|n| n.to_string_lossy().into_owned()).filter(|n| !n.is_empty() && n != "." && n != "..");
     let Some(name) = name else { return Err(CommandError::Invalid(format!("{file_name:?} is not a file name"))) };
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(CommandError::Invalid(format!("{name}: {} MB; files up to {} MB are read", bytes.len() >> 20, MAX_FILE_BYTES >> 20)));
+    }
     let dir = state.data_dir.join("pasted").join(uuid_like());
     off_thread(move || {
         std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;

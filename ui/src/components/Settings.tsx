@@ -145,6 +145,10 @@ export function Settings() {
           <span>{t(l, "settings.threads")}</span>
           <input id="set-threads" type="number" min="1" placeholder={`${t(l, "settings.auto")} (${view.hardware.cores})`} value={draft.threads ?? ""} onChange={(e) => set({ threads: num((e.target as HTMLInputElement).value) })} />
         </label>
+        <label class="field">
+          <span>{t(l, "settings.context")}</span>
+          <input id="set-context" type="number" min="512" max="131072" step="1024" placeholder={t(l, "settings.contextAuto")} value={draft.context ?? ""} onChange={(e) => set({ context: num((e.target as HTMLInputElement).value) })} />
+        </label>
       </div>
       <p class="inline-help">
         {t(l, "settings.hardware", { mem: gb(view.hardware.memory_bytes), cores: view.hardware.cores })}

@@ -29,6 +29,8 @@ pub struct EvalArgs {
     command: EvalCommand,
 }
 
+// Parsed once per process: the size of one variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum EvalCommand {
     /// Ask a benchmark's items of a model (local or remote) and score the answers.

@@ -174,7 +174,7 @@ pub fn markdown(r: &Report) -> String {
 pub fn compare(runs: &[(String, Report)]) -> String {
     let mut keys: Vec<(String, String)> =
         runs.iter().flat_map(|(_, r)| r.scores.iter().flat_map(|(b, cats)| cats.keys().map(move |c| (b.clone(), c.clone())))).collect();
-    keys.sort_by(|a, b| (a.0.clone(), a.1 == "all", a.1.clone()).cmp(&(b.0.clone(), b.1 == "all", b.1.clone())));
+    keys.sort_by_key(|a| (a.0.clone(), a.1 == "all", a.1.clone()));
     keys.dedup();
     let mut out = String::from("| bench | category |");
     for (name, r) in runs {

@@ -122,7 +122,8 @@ pub fn numbers(text: &str) -> Vec<Number> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_digit() && !(b[i] == b'.' && i + 1 < b.len() && b[i + 1].is_ascii_digit()) {
+        let starts_number = b[i].is_ascii_digit() || (b[i] == b'.' && i + 1 < b.len() && b[i + 1].is_ascii_digit());
+        if !starts_number {
             i += 1;
             continue;
         }

@@ -122,13 +122,20 @@ impl Store {
 
     /// Rows left `streaming` by a process that stopped checkpointing become `interrupted`.
     pub async fn mark_interrupted(&self) -> Result<u64> {
+        self.mark_interrupted_except(&[]).await
+    }
+
+    /// As `mark_interrupted`, leaving alone the answers the caller is writing itself.
+    pub async fn mark_interrupted_except(&self, live: &[i64]) -> Result<u64> {
         let stale = now_ms() - STALE_AFTER.as_millis() as i64;
+        let live = serde_json::to_string(live).unwrap_or_else(|_| "[]".into());
         let done = sqlx::query(
             "UPDATE messages SET status = 'interrupted', updated_at = ?1 \
-             WHERE status = 'streaming' AND updated_at < ?2",
+             WHERE status = 'streaming' AND updated_at < ?2 AND id NOT IN (SELECT value FROM json_each(?3))",
         )
         .bind(now_ms())
         .bind(stale)
+        .bind(live)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
