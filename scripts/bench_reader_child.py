@@ -46,7 +46,7 @@ def main():
     a = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
-    subprocess.run(["cargo", "build", "--release", "-p", "fin-r1-core", "--bin", "fin-r1"], cwd=root, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "fin-r1-cli", "--bin", "fin-r1"], cwd=root, check=True)
     work = tempfile.mkdtemp()
     files = []
     for n in a.pages:

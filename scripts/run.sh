@@ -14,12 +14,12 @@ model="$FIN_R1_FIXTURES/smollm2-135m-instruct-q4_1.gguf"
 target="${CARGO_TARGET_DIR:-target}"
 if [ "${1:-}" = "--cli" ]; then
   shift
-  cargo build --locked -p fin-r1-core --bin fin-r1
+  cargo build --locked -p fin-r1-cli --bin fin-r1
   exec "$target/debug/fin-r1" chat --model "$model" "$@"
 fi
 bash scripts/build-ui.sh
 # The app reads documents through the `fin-r1` beside it (its reader child).
-cargo build --locked -p fin-r1-desktop -p fin-r1-core --bins
+cargo build --locked -p fin-r1-desktop -p fin-r1-cli --bins
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run it inside a desktop session, or as: xvfb-run -a bash scripts/run.sh" >&2
   exit 1

@@ -8,10 +8,9 @@ use serde_json::Value;
 
 use super::item::{Item, Kind};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "kebab-case")]
-#[value(rename_all = "kebab-case")]
 pub enum Bench {
     /// ConvFinQA: Program-of-Thoughts' dev file, or the official ConvFinQA/FinQA JSON.
     Convfinqa,

@@ -141,3 +141,9 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Documents(a) => documents::run(a),
     }
 }
+
+/// An argument given by its kebab-case name, as the core's enums are serialized (the core does
+/// not depend on clap).
+pub fn kebab<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).map_err(|e| e.to_string())
+}

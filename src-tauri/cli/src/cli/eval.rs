@@ -45,7 +45,8 @@ enum EvalCommand {
 
 #[derive(Args, Debug)]
 struct DataArgs {
-    #[arg(long, value_enum)]
+    /// convfinqa, tatqa, tfns, fin-eva, fineval or jsonl.
+    #[arg(long, value_parser = super::kebab::<Bench>)]
     bench: Bench,
     /// The benchmark file (a folder of CSV files for fin-eva and fineval).
     #[arg(long)]
@@ -96,7 +97,7 @@ struct RunArgs {
     judge_api_key: Option<String>,
     /// rule: the rules alone; llm: the judge decides; llm-recall: the judge only where the rules say
     /// wrong; reasoning: the judge grades each reasoning chain on seven criteria.
-    #[arg(long, value_enum, default_value = "rule")]
+    #[arg(long, value_parser = super::kebab::<JudgeMode>, default_value = "rule")]
     judge: JudgeMode,
     /// The run's folder (default: a new one in the data folder's eval-runs, where the app's
     /// Evaluate page lists it).
@@ -190,7 +191,7 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
         (_, JudgeMode::Rule) => None,
         (None, _) => bail!(
             "--judge {} needs a judge server: --judge-remote URL --judge-model NAME",
-            clap::ValueEnum::to_possible_value(&a.judge).map(|v| v.get_name().to_owned()).unwrap_or_default()
+            serde_json::to_value(a.judge).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
         ),
         (Some(url), _) => {
             let mut c = RemoteConfig::new(url.clone(), a.judge_model.clone());
