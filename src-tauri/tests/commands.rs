@@ -479,6 +479,9 @@ fn no_command_blocks_the_main_thread() {
 #[test]
 fn a_document_read_for_the_window_goes_with_the_question() {
     use fin_r1_desktop::commands::documents;
+    // The app reads through itself (its `main` serves `documents extract --child`); this test
+    // binary does not, so it reads through `fin-r1`, which does the same.
+    std::env::set_var("FIN_R1_READER", fin_r1_tests::fin_r1_bin());
     let (app, _window) = app("documents");
     let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
     let pdf = fin_r1_tests::repo_data("documents/annual-report.pdf");

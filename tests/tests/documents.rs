@@ -496,3 +496,14 @@ fn a_later_questions_documents_fit_beside_the_earlier_ones() {
     let prompt = events.iter().find(|e| e["type"] == "usage").and_then(|e| e["prompt_tokens"].as_u64()).expect("usage");
     assert!(prompt <= 2048 - 64, "{prompt} prompt tokens");
 }
+
+/// A conversation that leaves no room for a document says so: the summary was "pages  of 5 of
+/// annual-report.pdf" over an empty list, and the question went without the file unsaid.
+#[test]
+fn a_document_with_no_room_left_is_said_to_be_left_out() {
+    use fin_r1_core::documents::chunks::select;
+    let d = doc("annual-report.pdf");
+    let none = select(&d, "operating margin", 0);
+    assert!(none.parts.is_empty());
+    assert!(none.summary.starts_with("nothing of annual-report.pdf: the conversation so far leaves no room"), "{}", none.summary);
+}

@@ -250,9 +250,24 @@ pub fn quantize_input(t: TensorType, x: &[f32], rows: usize, cols: usize) -> Res
 }
 
 /// `out[t * w.rows + r] = dot(weight row r, input row t)`.
+/// What the kernels' raw pointers rely on, checked at every public entry: `QInput`'s fields
+/// are public, so a caller can make one whose buffers disagree with its shape.
+fn check_buffers(w: &QWeight<'_>, x: &QInput, out: &[f32]) {
+    let m = x.rows();
+    assert_eq!(out.len(), m.checked_mul(w.rows).expect("output size overflows"), "output buffer size");
+    match x {
+        QInput::Q8K { blocks, sub_sums, rows, cols, .. } => {
+            assert_eq!(blocks.len(), rows * cols.div_ceil(256), "Q8_K blocks for the input's shape");
+            assert_eq!(sub_sums.len(), blocks.len(), "one sum set a block");
+        }
+        QInput::Q8x32 { blocks, rows, cols } => assert_eq!(blocks.len(), rows * cols.div_ceil(32), "Q8 blocks for the input's shape"),
+        QInput::Generic(_) => {}
+    }
+}
+
 pub fn matmul(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
     let m = x.rows();
-    assert_eq!(out.len(), m * w.rows, "output buffer size");
+    check_buffers(w, x, out);
     match (w.ttype, x) {
         (t, QInput::Q8K { blocks, sub_sums, offsets, cols, .. }) if uses_q8k(t) => {
             check_cols(*cols, w.cols)?;
@@ -907,6 +922,9 @@ pub fn dequantize_row(w: &QWeight<'_>, row: usize, out: &mut [f32]) -> Result<()
 
 /// For tests and benchmarks: the kernels of a chosen implementation (one this CPU runs).
 pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    // Only what this CPU has: the kernels' `target_feature` code is undefined behaviour elsewhere.
+    assert!(Isa::available().contains(&isa_choice), "{isa_choice:?} is not available on this CPU");
+    check_buffers(w, x, out);
     if let (QInput::Q8x32 { blocks, cols, rows }, true) = (x, uses_q32(w.ttype)) {
         check_cols(*cols, w.cols)?;
         return matmul_q32(isa_choice, w, blocks, *rows, out);
@@ -920,6 +938,7 @@ pub fn matmul_with(isa_choice: Isa, w: &QWeight<'_>, x: &QInput, out: &mut [f32]
 
 /// For tests: Q4_K / Q6_K through candle's dot products, the path CPUs without AVX2 take.
 pub fn matmul_candle_fallback(w: &QWeight<'_>, x: &QInput, out: &mut [f32]) -> Result<(), KernelError> {
+    check_buffers(w, x, out);
     match x {
         QInput::Q8K { blocks, cols, rows, .. } => {
             check_cols(*cols, w.cols)?;

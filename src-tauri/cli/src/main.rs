@@ -8,6 +8,11 @@ use clap::Parser;
 fn main() {
     // The CPU check ran before main (it exits with one clear line on a CPU without AVX2).
     fin_r1_engine::cpu_check_linked();
+    // The reader child of the app and of `chat --attach` (`documents extract --child`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(code) = fin_r1_core::documents::child::serve_if_asked(&args) {
+        std::process::exit(code);
+    }
     let args = cli::Cli::parse();
     fin_r1_engine::init_threads(args.threads());
     match cli::run(args) {

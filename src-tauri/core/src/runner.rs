@@ -316,8 +316,20 @@ impl Runner {
         if out.stop_reason.is_none() && out.error.is_none() {
             out.error = Some((ErrorKind::Unfinished, "the generation ended without finishing".into()));
         }
-        if let Some(h) = hashing {
-            out.model_sha256 = h.await.ok().flatten();
+        if let Some(mut h) = hashing {
+            // The row keeps its heartbeat while the hash finishes (a first use of a large
+            // model): a silent row is taken for a dead writer's.
+            loop {
+                tokio::select! {
+                    hash = &mut h => {
+                        out.model_sha256 = hash.ok().flatten();
+                        break;
+                    }
+                    _ = tick.tick() => {
+                        let _ = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await;
+                    }
+                }
+            }
         }
         let stored = match self.store.finish_answer(answer.id, &out).await {
             Ok(m) => m,

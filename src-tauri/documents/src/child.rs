@@ -43,16 +43,40 @@ pub enum Message {
 /// The longest line taken from a child: the text limit as JSON, with room.
 const MAX_LINE_BYTES: u64 = 64 << 20;
 
-/// The `fin-r1` binary installed beside this program (the app and the CLI ship together); a
-/// test binary of cargo's sits one folder below them, in `deps/`.
+/// The program that reads: `$FIN_R1_READER` when set (a packager's choice, or a test's), else
+/// this program itself — the app and `fin-r1` both answer `documents extract --child` (see
+/// `serve_if_asked`), so no second binary has to be shipped beside the app.
 pub fn reader_program() -> PathBuf {
-    let name = format!("fin-r1{}", std::env::consts::EXE_SUFFIX);
-    let Some(dir) = std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf)) else { return PathBuf::from(name) };
-    let beside = dir.join(&name);
-    match dir.parent() {
-        Some(up) if !beside.is_file() && dir.file_name().is_some_and(|d| d == "deps") => up.join(&name),
-        _ => beside,
+    if let Some(p) = std::env::var_os("FIN_R1_READER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
     }
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from(format!("fin-r1{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// For a program's `main`, before anything else starts: when it was started as a reader child
+/// (`documents extract --child [--max-memory-mb N] [--max-cpu-seconds N] -- FILE`), serves
+/// that and returns the exit code.
+pub fn serve_if_asked(args: &[std::ffi::OsString]) -> Option<i32> {
+    let words: Vec<&std::ffi::OsStr> = args.iter().skip(1).map(|a| a.as_os_str()).collect();
+    if words.len() < 3 || words[..3] != ["documents", "extract", "--child"] {
+        return None;
+    }
+    let mut limits = ChildLimits::default();
+    let mut i = 3;
+    while i < words.len() {
+        let value = |i: usize| words.get(i + 1).and_then(|v| v.to_str()).and_then(|v| v.parse::<u64>().ok());
+        match words[i].to_str() {
+            Some("--max-memory-mb") => limits.memory_bytes = value(i)?.saturating_mul(1 << 20),
+            Some("--max-cpu-seconds") => limits.cpu_seconds = value(i)?,
+            Some("--") => {
+                let path = words.get(i + 1)?;
+                return Some(serve(Path::new(path), limits, &mut std::io::stdout().lock()));
+            }
+            _ => return None,
+        }
+        i += 2;
+    }
+    None
 }
 
 /// The child's side: limits itself, reads `path` and writes the messages to `out`. Returns the
@@ -84,12 +108,17 @@ fn line(m: &Message) -> String {
 
 #[cfg(unix)]
 fn limit_self(limits: ChildLimits) -> Result<(), String> {
-    use nix::sys::resource::{setrlimit, Resource};
-    setrlimit(Resource::RLIMIT_AS, limits.memory_bytes, limits.memory_bytes).map_err(|e| format!("memory: {e}"))?;
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    // Never above what this process may already use (a lower `ulimit` it inherited).
+    let lower = |resource: Resource, soft: u64, hard: u64| -> Result<(), String> {
+        let (_, max) = getrlimit(resource).map_err(|e| e.to_string())?;
+        setrlimit(resource, soft.min(max), hard.min(max)).map_err(|e| e.to_string())
+    };
+    lower(Resource::RLIMIT_AS, limits.memory_bytes, limits.memory_bytes).map_err(|e| format!("memory: {e}"))?;
     // The soft limit sends SIGXCPU; the hard one a second later, SIGKILL.
-    setrlimit(Resource::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1).map_err(|e| format!("processor time: {e}"))?;
+    lower(Resource::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1).map_err(|e| format!("processor time: {e}"))?;
     // A crash leaves no core file of a document the analyst was sent.
-    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("core files: {e}"))?;
+    lower(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("core files: {e}"))?;
     Ok(())
 }
 
@@ -110,7 +139,14 @@ pub fn extract_in_child(
 ) -> Result<Document, DocumentError> {
     let shown = path.display().to_string();
     let stopped = |why: String| DocumentError::Reader(format!("{shown}: could not read this file (the reader stopped: {why})"));
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    #[cfg(windows)]
+    {
+        // No console window flashing up behind the app for each file.
+        use std::os::windows::process::CommandExt;
+        command.creation_flags(0x0800_0000);
+    }
+    let mut child = command
         .args(["documents", "extract", "--child", "--max-memory-mb"])
         .arg((limits.memory_bytes >> 20).to_string())
         .arg("--max-cpu-seconds")
@@ -166,6 +202,17 @@ pub fn extract_in_child(
     let started = Instant::now();
     let mut outcome: Option<Result<Document, DocumentError>> = None;
     while outcome.is_none() {
+        // Checked on every pass: a child sending progress all the time is still stopped.
+        if stop.load(Ordering::Relaxed) {
+            let _ = child.kill();
+            outcome = Some(Err(DocumentError::Cancelled(shown.clone())));
+            break;
+        }
+        if started.elapsed() > limits.wall {
+            let _ = child.kill();
+            outcome = Some(Err(stopped(format!("it took longer than {} s", limits.wall.as_secs()))));
+            break;
+        }
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Ok(Message::Progress { done, total })) => on_page(done, total),
             Ok(Ok(Message::Document(doc))) => outcome = Some(Ok(*doc)),
@@ -177,16 +224,16 @@ pub fn extract_in_child(
             }
             // Its output closed without a last message: it died (or exits); said below.
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if stop.load(Ordering::Relaxed) {
-                    let _ = child.kill();
-                    outcome = Some(Err(DocumentError::Cancelled(shown.clone())));
-                } else if started.elapsed() > limits.wall {
-                    let _ = child.kill();
-                    outcome = Some(Err(stopped(format!("it took longer than {} s", limits.wall.as_secs()))));
-                }
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
         }
+    }
+    // A child that has said its last word exits at once; one that does not is ended.
+    let settle = Instant::now();
+    while matches!(child.try_wait(), Ok(None)) && settle.elapsed() < Duration::from_secs(2) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if matches!(child.try_wait(), Ok(None)) {
+        let _ = child.kill();
     }
     let status = child.wait();
     let _ = reader.join();
@@ -244,6 +291,30 @@ mod tests {
         let e = extract_in_child(&fake, Path::new("report.pdf"), ChildLimits::default(), &mut |d, t| seen.push((d, t)), &AtomicBool::new(false)).unwrap_err();
         assert_eq!(seen, [(1, 9)]);
         assert_eq!(e.to_string(), "report.pdf: could not read this file (the reader stopped: it crashed (a stack overflow or a bad memory access))");
+    }
+
+    /// A child that keeps sending progress is still stopped (the checks ran only when nothing
+    /// arrived for a tenth of a second).
+    #[test]
+    fn a_child_sending_progress_all_the_time_is_still_stopped() {
+        let dir = std::env::temp_dir().join(format!("fin-r1-child-busy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let busy = dir.join("reader.sh");
+        std::fs::write(&busy, "#!/bin/sh\nwhile :; do echo '{\"progress\":{\"done\":1,\"total\":9}}'; sleep 0.01; done\n").unwrap();
+        std::fs::set_permissions(&busy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let limits = ChildLimits { wall: Duration::from_millis(500), ..ChildLimits::default() };
+        let t = Instant::now();
+        let e = extract_in_child(&busy, Path::new("a.pdf"), limits, &mut |_, _| {}, &AtomicBool::new(false)).unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(e.to_string().contains("it took longer than"), "{e}");
+    }
+
+    #[test]
+    fn only_a_childs_arguments_are_served() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(serve_if_asked(&args(&["app"])), None);
+        assert_eq!(serve_if_asked(&args(&["app", "documents", "extract", "x.pdf"])), None);
+        assert_eq!(serve_if_asked(&args(&["app", "documents", "extract", "--child", "--max-memory-mb", "lots", "--", "x.pdf"])), None);
     }
 
     #[test]

@@ -204,6 +204,14 @@ pub fn select(doc: &Document, question: &str, budget: usize) -> Selection {
         }
     }
     chosen.sort_unstable();
+    if chosen.is_empty() {
+        // Said, not sent as an empty list: the conversation so far leaves no room.
+        let summary = format!(
+            "nothing of {}: the conversation so far leaves no room for it (about {budget} tokens); ask in a new conversation, or raise the context length",
+            doc.file_name
+        );
+        return Selection { of: all.len(), parts: Vec::new(), summary };
+    }
     if let Some(pages) = doc.pages {
         // A PDF is spoken of by its pages: "pages 3–5 and 41 of 120 of report.pdf".
         let mut on: Vec<u32> = chosen.iter().filter_map(|&i| all[i].page).collect();

@@ -117,8 +117,11 @@ pub fn sparse_grid(mut cells: Vec<(u32, u32, String)>, what: &str, budget: &mut 
             last_row = Some(r);
             if rows.len() >= max_rows {
                 rows_left_out += 1;
-            } else {
+            } else if budget.take(width * 3) {
+                // A row's empty cells are text too once it is a Markdown table.
                 rows.push(vec![String::new(); width]);
+            } else {
+                break;
             }
         }
         if rows_left_out > 0 {

@@ -127,6 +127,10 @@ fn render(section: &str, value: f64, signed: bool) -> Option<String> {
     if !seen_number {
         return Some(pieces.into_iter().map(|p| if let Piece::Text(t) = p { t } else { String::new() }).collect());
     }
+    // Excel shows at most 30 decimals; a format asking for 70,000 made the precision panic.
+    if decimals > 30 {
+        return None;
+    }
     let v = if percent { value * 100.0 } else { value };
     let mut digits = format!("{:.*}", decimals, v.abs());
     if grouping {

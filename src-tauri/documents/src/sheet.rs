@@ -28,7 +28,7 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String
         // Cells by position, empty ones never held: a sheet's used range is what its file
         // says, and one cell at A1 with one at XFD1048576 spans 17 billion.
         let cells = match &mut book {
-            Sheets::Xlsx(x) => xlsx_cells(x, name, shown)?,
+            Sheets::Xlsx(x) => xlsx_cells(x, name, shown, &mut notes)?,
             other => {
                 let range = other.worksheet_range(name).map_err(unreadable)?;
                 let mut cells = Vec::new();
@@ -54,7 +54,12 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String
 }
 
 /// An .xlsx sheet's filled cells in file order, each under its own number format.
-fn xlsx_cells<R: std::io::Read + std::io::Seek>(book: &mut Xlsx<R>, name: &str, shown: &str) -> Result<Vec<(u32, u32, String)>, DocumentError> {
+fn xlsx_cells<R: std::io::Read + std::io::Seek>(
+    book: &mut Xlsx<R>,
+    name: &str,
+    shown: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(u32, u32, String)>, DocumentError> {
     let unreadable = |e: calamine::XlsxError| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
     let mut reader = book.worksheet_cells_reader(name).map_err(unreadable)?;
     let mut cells = Vec::new();
@@ -63,6 +68,7 @@ fn xlsx_cells<R: std::io::Read + std::io::Seek>(book: &mut Xlsx<R>, name: &str, 
             continue;
         }
         if cells.len() >= MAX_TABLE_CELLS {
+            notes.push(format!("sheet “{name}”: read up to {MAX_TABLE_CELLS} filled cells; the rest left out"));
             break;
         }
         let (r, c) = cell.get_position();

@@ -149,12 +149,20 @@ pub async fn discard_document(state: State<'_, AppState>, path: PathBuf) -> CmdR
     Ok(())
 }
 
+/// The folder a pasted file's copy is written in: `<data>/pasted/paste-<hex>/`, one per paste.
+/// Only folders of that form are ever removed (a data folder chosen in Settings may hold a
+/// `pasted/` of the analyst's own).
+fn is_paste_folder(name: &std::ffi::OsStr) -> bool {
+    name.to_str().and_then(|n| n.strip_prefix("paste-")).is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'))
+}
+
 /// A pasted file's copy is the app's own: removed once it is sent or discarded.
 pub fn forget_pasted(data_dir: &Path, path: &Path) {
     let pasted = data_dir.join("pasted");
     if let (Ok(dir), Some(parent)) = (pasted.canonicalize(), path.parent().and_then(|p| p.canonicalize().ok())) {
-        if parent.parent() == Some(dir.as_path()) {
-            let _ = std::fs::remove_dir_all(parent);
+        if parent.parent() == Some(dir.as_path()) && parent.file_name().is_some_and(is_paste_folder) {
+            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_dir(parent);
         }
     }
 }
@@ -163,7 +171,7 @@ pub fn forget_pasted(data_dir: &Path, path: &Path) {
 pub fn clean_pasted(data_dir: &Path) {
     let Ok(entries) = std::fs::read_dir(data_dir.join("pasted")) else { return };
     let day = std::time::Duration::from_secs(24 * 3600);
-    for e in entries.flatten() {
+    for e in entries.flatten().filter(|e| is_paste_folder(&e.file_name())) {
         let old = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age > day);
         if old {
             let _ = std::fs::remove_dir_all(e.path());
@@ -191,9 +199,11 @@ pub async fn save_pasted_document(state: State<'_, AppState>, file_name: String,
     .await
 }
 
+/// `paste-<time>-<n>`: the time's resolution is coarse on some systems, the count is not.
 fn uuid_like() -> String {
+    static PASTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("{now:x}")
+    format!("paste-{now:x}-{:x}", PASTES.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A stored attachment's extracted view: everything read, and what the prompt carried.

@@ -147,7 +147,7 @@ export function Settings() {
         </label>
         <label class="field">
           <span>{t(l, "settings.context")}</span>
-          <input id="set-context" type="number" min="512" max="131072" step="1024" placeholder={t(l, "settings.contextAuto")} value={draft.context ?? ""} onChange={(e) => set({ context: num((e.target as HTMLInputElement).value) })} />
+          <input id="set-context" type="number" min="512" max="131072" step="512" placeholder={t(l, "settings.contextAuto")} value={draft.context ?? ""} onChange={(e) => set({ context: num((e.target as HTMLInputElement).value) })} />
         </label>
       </div>
       <p class="inline-help">
