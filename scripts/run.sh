@@ -12,14 +12,15 @@ export FIN_R1_FIXTURES="${FIN_R1_FIXTURES:-$HOME/.cache/fin-r1/fixtures}"
 bash scripts/fetch-fixtures.sh >/dev/null
 model="$FIN_R1_FIXTURES/smollm2-135m-instruct-q4_1.gguf"
 target="${CARGO_TARGET_DIR:-target}"
+# One build for both of the README's commands: the workspace's binaries, as scripts/test.sh
+# builds them (a package-scoped build resolves features apart and compiles the crates again).
+# The UI first: the shell embeds ui/dist (rewritten only when its sources changed).
+bash scripts/build-ui.sh
+cargo build --locked --workspace --bins
 if [ "${1:-}" = "--cli" ]; then
   shift
-  cargo build --locked -p fin-r1-cli --bin fin-r1
   exec "$target/debug/fin-r1" chat --model "$model" "$@"
 fi
-bash scripts/build-ui.sh
-# The app reads documents through the `fin-r1` beside it (its reader child).
-cargo build --locked -p fin-r1-desktop -p fin-r1-cli --bins
 if [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
   echo "No display: run it inside a desktop session, or as: xvfb-run -a bash scripts/run.sh" >&2
   exit 1

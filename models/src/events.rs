@@ -137,6 +137,8 @@ pub enum ErrorKind {
     StoreNewer,
     StoreMigrate,
     StoreReadOnly,
+    /// The store's file is not a whole database (truncated, a corrupt page).
+    StoreDamaged,
     Store,
     DiskFull,
     ModelHash,
@@ -152,6 +154,8 @@ pub enum ErrorKind {
     Interrupted,
     /// An attached document could not be read (damaged, locked, scanned only, not a kind read).
     Document,
+    /// Something else is running that this must wait for (an answer streaming, a download).
+    Busy,
     #[serde(other)]
     Other,
 }
@@ -187,6 +191,7 @@ impl ErrorKind {
             Self::StoreNewer => "store_newer",
             Self::StoreMigrate => "store_migrate",
             Self::StoreReadOnly => "store_read_only",
+            Self::StoreDamaged => "store_damaged",
             Self::Store => "store",
             Self::DiskFull => "disk_full",
             Self::ModelHash => "model_hash",
@@ -197,7 +202,18 @@ impl ErrorKind {
             Self::HashMismatch => "hash_mismatch",
             Self::Interrupted => "interrupted",
             Self::Document => "document",
+            Self::Busy => "busy",
             Self::Other => "other",
+        }
+    }
+
+    /// A failed read or write: a full disk (or quota) is its own kind, the analyst's remedy
+    /// differs.
+    pub fn of_io(e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => Self::DiskFull,
+            std::io::ErrorKind::NotFound => Self::NotFound,
+            _ => Self::Io,
         }
     }
 

@@ -9,6 +9,7 @@
 pub mod cpu_ops;
 pub mod defaults;
 pub mod device;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod events;

@@ -2,10 +2,7 @@
 //! weights (header, shapes, tokenizer), and hashed. `runtime` loads through it, `inspect` reports
 //! from it, `prefix_cache` keys its files by the hash; it uses none of them.
 
-use std::io::Read;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{EngineError, Result};
 use crate::gguf::GgufFile;
@@ -23,16 +20,5 @@ pub fn open_model(path: &Path, tokenizer: Option<&Path>) -> Result<(GgufFile, HP
 
 /// The SHA-256 of the whole file, as lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let io = |source| EngineError::Io { path: path.to_owned(), source };
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(io)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    crate::digest::sha256_file(path).map_err(|source| EngineError::Io { path: path.to_owned(), source })
 }

@@ -247,9 +247,7 @@ pub fn key(fingerprint: &str, model_sha256: &str, tokens: &[u32]) -> Key {
     h.finalize().into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::digest::hex;
 
 /// Writes one snapshot and keeps the folder within its bound; a failure only costs the reuse.
 fn save(path: &Path, key: &Key, s: &KvSnapshot, dir: &Path, max_bytes: u64) {

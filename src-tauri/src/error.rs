@@ -15,8 +15,37 @@ pub enum CommandError {
     Model { kind: ErrorKind, message: String },
     #[error("no model is set: choose a GGUF file in the model picker")]
     NoModel,
+    /// The request itself is wrong (an empty title, a file that is not there): its words are
+    /// the message.
     #[error("{0}")]
     Invalid(String),
+    /// Something else is running that this must wait for.
+    #[error("{0}")]
+    Busy(String),
+    /// A file could not be read or written; a full disk says so by its kind.
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error(transparent)]
+    Eval(#[from] fin_r1_eval::RunError),
+    #[error(transparent)]
+    Export(#[from] fin_r1_report::ExportError),
+    #[error(transparent)]
+    Pdf(#[from] fin_r1_report::PdfError),
+    #[error("the remote server: {0}")]
+    Remote(#[from] fin_r1_core::remote::RemoteError),
+    #[error(transparent)]
+    Settings(#[from] fin_r1_core::settings::SaveError),
+    #[error(transparent)]
+    Catalog(#[from] fin_r1_core::catalog::CatalogError),
+    /// A background task died (a panic): the work it held is lost, nothing else.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+impl CommandError {
+    pub fn io(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Io { what: what.to_string(), source }
+    }
 }
 
 impl CommandError {
@@ -28,6 +57,16 @@ impl CommandError {
             Self::Model { kind, .. } => *kind,
             Self::NoModel => ErrorKind::NoModel,
             Self::Invalid(_) => ErrorKind::InvalidRequest,
+            Self::Busy(_) => ErrorKind::Busy,
+            Self::Io { source, .. } => ErrorKind::of_io(source),
+            Self::Eval(e) => e.kind(),
+            Self::Export(e) => e.kind(),
+            Self::Pdf(_) | Self::Task(_) => ErrorKind::Other,
+            Self::Remote(_) => ErrorKind::RemoteUnreachable,
+            Self::Settings(fin_r1_core::settings::SaveError::Store(e)) => e.kind(),
+            Self::Settings(_) => ErrorKind::InvalidRequest,
+            Self::Catalog(fin_r1_core::catalog::CatalogError::Unknown(_)) => ErrorKind::NotFound,
+            Self::Catalog(_) => ErrorKind::Other,
         }
     }
 }

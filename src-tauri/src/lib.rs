@@ -7,6 +7,7 @@ pub mod commands;
 pub mod error;
 pub mod instance;
 pub mod logging;
+pub mod reading;
 pub mod state;
 pub mod stream;
 
@@ -22,8 +23,9 @@ use state::{AppState, MODEL_PATH};
 /// and, in the background, loads the last model used (or `$FIN_R1_MODEL` on a first start),
 /// then applies the engine choice and starts the API server if it was left on.
 pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Result<()> {
-    let (store, report) =
-        tauri::async_runtime::block_on(Store::open(&data_dir)).with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
+    let restored = tauri::async_runtime::block_on(commands::settings::restore_chosen(&data_dir));
+    let (store, report) = tauri::async_runtime::block_on(Store::open_or_recover(&data_dir))
+        .with_context(|| format!("opening the conversation store in {}", data_dir.display()))?;
     let loaded = tauri::async_runtime::block_on(fin_r1_core::settings::load(&store)).context("reading the settings")?;
     if let Some(n) = loaded.settings.threads {
         // Only the first build of the global pool counts: a change applies at the next start.
@@ -39,6 +41,12 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
     }
     if report.interrupted > 0 {
         state.notice(interrupted_notice(report.interrupted));
+    }
+    if let Some(r) = &report.recovered {
+        state.notice(r.notice());
+    }
+    if let Some(n) = restored {
+        state.notice(n);
     }
     app.manage(state);
     let handle = app.handle().clone();
@@ -56,6 +64,10 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
             state.notice(e.to_string());
         }
         state.apply_server_settings().await;
+        // The day's backup, once the window is up (SQLite copies beside answers being written).
+        if let Err(e) = state.store.backup_if_due().await {
+            state.notice(format!("The daily backup of the conversations was not made: {e}"));
+        }
         state.startup_done();
         watch_dead_writers(&state.store, &state).await;
     });

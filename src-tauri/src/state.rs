@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use fin_r1_core::backend::Backend;
+use fin_r1_core::backend::{Backend, EngineKind};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_core::runner::Runner;
 use fin_r1_core::server::{self, ServerConfig};
@@ -57,11 +57,11 @@ pub struct ModelSummary {
     pub file_name: String,
     pub file_size: u64,
     pub name: Option<String>,
-    pub quantization: String,
+    /// The file's weight type; a remote server's is not known.
+    pub quantization: Option<String>,
     pub context: usize,
     pub n_params: u64,
-    /// "local" or "remote".
-    pub engine: &'static str,
+    pub engine: EngineKind,
     /// The model's own sampling defaults (its family's for a remote server): what an empty
     /// field of the sampling panel falls back to under the user's and a preset's.
     pub sampling: fin_r1_engine::SamplingParams,
@@ -119,7 +119,7 @@ pub struct AppState {
     /// The evaluation run in progress: its stop switch.
     pub eval: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Documents read for the window's next question.
-    pub reading: crate::commands::documents::Reading,
+    pub reading: crate::reading::Reading,
     /// False until the model of the last session has been loaded again (or found gone).
     started: tokio::sync::watch::Sender<bool>,
 }
@@ -173,7 +173,7 @@ impl AppState {
     pub fn record_error(&self, text: &str) {
         tracing::warn!(error = text, "shown to the user");
         if let Ok(mut e) = self.errors.lock() {
-            e.push_back(format!("{} {text}", fin_r1_core::report::local_time(now_ms())));
+            e.push_back(format!("{} {text}", fin_r1_report::local_time(now_ms())));
             while e.len() > 20 {
                 e.pop_front();
             }
@@ -209,13 +209,13 @@ impl AppState {
     /// "answer with this", a remote server in use steps aside. Every such path comes here.
     pub async fn choose_model(&self, path: &Path) -> CmdResult<ModelSummary> {
         if self.running.is_busy() {
-            return Err(CommandError::Invalid("an answer is streaming: stop it before changing the model".into()));
+            return Err(CommandError::Busy("an answer is streaming: stop it before changing the model".into()));
         }
         let summary = self.load_model(path).await?;
         let mut s = self.settings().await;
         if s.remote.enabled {
             s.remote.enabled = false;
-            fin_r1_core::settings::save(&self.store, &s).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
+            fin_r1_core::settings::save(&self.store, &s).await?;
             self.set_settings(s).await;
             self.apply_engine_choice().await?;
         }
@@ -244,10 +244,10 @@ impl AppState {
             file_name: info.file_name.clone(),
             file_size: info.file_size,
             name: info.name.clone(),
-            quantization: info.quantization.clone(),
+            quantization: Some(info.quantization.clone()),
             context: info.context,
             n_params: info.n_params,
-            engine: "local",
+            engine: EngineKind::Local,
             sampling: info.default_sampling(),
         };
         let engine = Arc::new(engine);
@@ -288,17 +288,17 @@ impl AppState {
         if s.remote.enabled {
             let mut config = RemoteConfig::new(s.remote.base_url.trim(), s.remote.model.trim());
             config.api_key = settings::secret(&self.store, settings::REMOTE_KEY).await?;
-            let backend = Backend::remote(config, tokio::runtime::Handle::current()).map_err(|e| CommandError::Invalid(format!("the remote server: {e}")))?;
+            let backend = Backend::remote(config, tokio::runtime::Handle::current())?;
             let summary = ModelSummary {
                 sampling: backend.default_sampling(),
                 path: PathBuf::from(s.remote.base_url.trim()),
                 file_name: s.remote.model.trim().to_owned(),
                 file_size: 0,
                 name: Some(s.remote.model.trim().to_owned()),
-                quantization: "remote".into(),
+                quantization: None,
                 context: 0,
                 n_params: 0,
-                engine: "remote",
+                engine: EngineKind::Remote,
             };
             tracing::info!(url = s.remote.base_url.trim(), "answers come from a remote server");
             self.use_backend(backend, summary).await;
@@ -391,6 +391,4 @@ impl AppState {
     }
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use fin_r1_engine::digest::now_ms;

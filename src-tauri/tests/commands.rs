@@ -359,7 +359,7 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
     assert_eq!(turn.answer.answer.trim(), "The present value is about $907");
     assert_eq!(turn.answer.reasoning.trim(), "Discount the cash flow twice at five percent");
     let engine = turn.answer.engine.as_ref().expect("provenance");
-    assert_eq!(engine.engine, "remote");
+    assert_eq!(engine.engine, fin_r1_core::store::EngineKind::Remote);
 
     // The export dialog: a title, the reasoning left out, a path without its extension.
     let out = scratch_dir().join(format!("remote-memo-{}", std::process::id()));
@@ -496,7 +496,7 @@ fn a_document_read_for_the_window_goes_with_the_question() {
             Ok(())
         });
         let preview = documents::read_document(app.state(), pdf.clone(), ch).await.expect("read");
-        assert_eq!((preview.kind.as_str(), preview.pages), ("pdf", Some(5)));
+        assert_eq!((preview.meta.kind.as_str(), preview.meta.pages), ("pdf", Some(5)));
         assert!(preview.markdown.contains("| Operating margin | 12.5% | 11.1% | 10.0% |"));
         let last = progress.lock().expect("lock").last().cloned().expect("told its pages");
         assert_eq!(last, json!({ "done": 5, "total": 5 }));
@@ -521,7 +521,7 @@ fn a_document_read_for_the_window_goes_with_the_question() {
         let turn = commands::send_message(app.state(), ok, ch).await.expect("turn");
         let docs = commands::conversation_attachments(app.state(), turn.conversation_id).await.expect("attachments");
         assert_eq!(docs.len(), 1);
-        assert_eq!((docs[0].file_name.as_str(), docs[0].pages), ("annual-report.pdf", Some(5)));
+        assert_eq!((docs[0].meta.file_name.as_str(), docs[0].meta.pages), ("annual-report.pdf", Some(5)));
         let text = documents::attachment_text(app.state(), docs[0].id).await.expect("text");
         assert!(text.included.contains("Operating margin") && text.text.contains("[p. 3]"), "{}", text.included);
     });
@@ -594,6 +594,23 @@ fn an_evaluation_of_a_keyed_server_keeps_its_key_and_opens_any_run_name() {
     let t = opened["config"]["sampling"]["temperature"].as_f64().expect("temperature");
     assert!((t - 0.7).abs() < 1e-6, "{t}");
     assert!(!opened.to_string().contains("eval-key-123") && !invoke(&window, "eval_runs", json!({})).expect("runs").to_string().contains("eval-key-123"));
+
+    // The kept key belongs to the server it was typed for: another server named later is not
+    // sent it (this one would take it: it has the same key), so its answers are refused.
+    let other = tauri::async_runtime::block_on(async {
+        let engine = fin_r1_engine::Engine::load(&model, Default::default()).expect("engine");
+        let mut config = fin_r1_core::server::ServerConfig::new("Fin-R1");
+        config.api_key = Some("eval-key-123".into());
+        fin_r1_core::server::start(Arc::new(engine), config, "127.0.0.1", 0).await.expect("server")
+    });
+    let other_url = format!("http://{}/v1", other.addr);
+    let elsewhere: EvalRequest = serde_json::from_value(json!({
+        "bench": "jsonl", "data": items, "limit": 5, "max_tokens": 64,
+        "remote": { "url": other_url, "model": "Fin-R1" }, "judge": "rule",
+    }))
+    .expect("the page's request");
+    let third = run(elsewhere);
+    assert_eq!(third.answered, 0, "the key kept for {url} went to {other_url}: {third:?}");
 
     // A run folder named in Chinese, with a space, made elsewhere: added, opened, exported.
     let elsewhere = dir.join("季度 评测");

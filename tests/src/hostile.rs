@@ -105,6 +105,13 @@ pub fn span_docx() -> Vec<u8> {
     docx_with_body(&format!("<w:tbl>{row}{row}</w:tbl>"))
 }
 
+/// The same lying span in a table that declares its two columns (`w:tblGrid`).
+pub fn span_docx_with_grid() -> Vec<u8> {
+    let row = format!("<w:tr>{}{}</w:tr>", cell("Loan", r#"<w:gridSpan w:val="4294967295"/>"#), cell("1,200", ""));
+    let grid = r#"<w:tblGrid><w:gridCol w:w="3000"/><w:gridCol w:w="3000"/></w:tblGrid>"#;
+    docx_with_body(&format!("<w:tbl>{grid}{row}{row}</w:tbl>"))
+}
+
 /// Tables nested `depth` deep.
 pub fn nested_docx(depth: usize) -> Vec<u8> {
     let mut body = "<w:p><w:r><w:t>core</w:t></w:r></w:p>".to_owned();

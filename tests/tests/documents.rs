@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use fin_r1_core::documents::{extract, Block, Document};
+use fin_r1_core::documents::{extract, Block, Document, DocumentKind, DocumentMeta};
 use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir};
 
 fn doc(name: &str) -> Document {
@@ -21,17 +21,17 @@ fn score(d: &Document, want: &[(usize, usize, usize, &str)]) -> (usize, usize) {
             wrong.push(format!("table {t} row {r} col {c}: want {text:?}, got {got:?}"));
         }
     }
-    assert!(wrong.is_empty(), "{}:\n{}\n\n{}", d.file_name, wrong.join("\n"), d.to_markdown());
+    assert!(wrong.is_empty(), "{}:\n{}\n\n{}", d.meta.file_name, wrong.join("\n"), d.to_markdown());
     (want.len() - wrong.len(), want.len())
 }
 
 #[test]
 fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
     let d = doc("income.xlsx");
-    assert_eq!(d.kind, "xlsx");
+    assert_eq!(d.meta.kind, DocumentKind::Xlsx);
     let labels: Vec<String> = d.tables().filter_map(|(l, _)| l.clone()).collect();
     assert_eq!(labels, ["Sheet: Income statement", "Sheet: Notes"]);
-    assert_eq!(d.notes, ["sheet “Workings” is hidden: left out"]);
+    assert_eq!(d.meta.notes, ["sheet “Workings” is hidden: left out"]);
     assert!(!d.to_markdown().contains("scratch"), "the hidden sheet's content stays out");
     score(
         &d,
@@ -58,7 +58,7 @@ fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
 #[test]
 fn a_gbk_csv_reads_in_chinese_with_numbers_as_printed() {
     let d = doc("loans-gbk.csv");
-    assert_eq!(d.notes, ["read as GBK text"]);
+    assert_eq!(d.meta.notes, ["read as GBK text"]);
     score(
         &d,
         &[
@@ -138,7 +138,7 @@ fn pdfs_from_libreoffice_and_tex_keep_their_tables_cell_by_cell() {
     };
     // LibreOffice, a table without rules on page 3 of 5, labels wrapped in a narrow column.
     let d = doc("annual-report.pdf");
-    assert_eq!((d.kind.as_str(), d.pages), ("pdf", Some(5)));
+    assert_eq!((d.meta.kind.as_str(), d.meta.pages), ("pdf", Some(5)));
     let table_at = d.blocks.iter().position(|b| matches!(b, Block::Table { .. })).expect("a table");
     let page = d.blocks[..table_at].iter().rev().find_map(|b| if let Block::Page { number } = b { Some(*number) } else { None });
     assert_eq!(page, Some(3), "the statement is on page 3");
@@ -180,8 +180,8 @@ fn a_two_column_page_is_read_column_by_column() {
 #[test]
 fn scanned_pages_are_said_and_locked_or_broken_pdfs_refused() {
     let d = doc("scanned-mixed.pdf");
-    assert_eq!(d.pages, Some(2));
-    assert_eq!(d.notes, ["1 page scanned with no text layer, not read: 2"]);
+    assert_eq!(d.meta.pages, Some(2));
+    assert_eq!(d.meta.notes, ["1 page scanned with no text layer, not read: 2"]);
     assert!(d.to_markdown().contains("[p. 2: a scanned image with no text layer; not read]"));
     add_cells_of_scanned(&d);
 
@@ -265,7 +265,10 @@ fn annual_report(zh: bool) -> Document {
         }
     }
     blocks.push(Block::Table { label: Some("Sheet: Income statement".into()), rows });
-    Document { file_name: "10-K.xlsx".into(), kind: "xlsx".into(), size: 0, pages: None, sha256: String::new(), notes: Vec::new(), blocks }
+    Document {
+        meta: DocumentMeta { file_name: "10-K.xlsx".into(), kind: DocumentKind::Xlsx, size: 0, pages: None, sha256: String::new(), notes: Vec::new() },
+        blocks,
+    }
 }
 
 /// Issue 18 item 3: a document over the budget is cut at its own boundaries (a table's header
@@ -461,7 +464,7 @@ fn a_pdf_read_reports_its_pages_and_stops_when_cancelled() {
         true
     })
     .expect("read");
-    assert_eq!(d.pages, Some(5));
+    assert_eq!(d.meta.pages, Some(5));
     assert_eq!(seen, [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]);
     let mut calls = 0;
     let err = extract_with(&path, &mut |done, _| {

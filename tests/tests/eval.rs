@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use fin_r1_core::eval::score::{score, Output, Rules};
-use fin_r1_core::eval::{load, Bench, Item, Kind};
+use fin_r1_eval::score::{score, Output, Rules};
+use fin_r1_eval::{load, Bench, Item, Kind};
 use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir, tiny_qwen2, TinySpec, THINKING_SCRIPT};
 use serde_json::Value;
 
@@ -264,15 +264,15 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     assert!(c.status.success() && table.contains("| own | pv | 66.7 (n=3) | 66.7 (n=3) |"), "{table}");
 
     // The run as the app's Evaluate page reads it (the rescored folder holds no config: not a run).
-    let listed = fin_r1_core::eval::runs::list(&dir);
+    let listed = fin_r1_eval::runs::list(&dir);
     assert_eq!(listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["run"]);
     assert_eq!((listed[0].planned, listed[0].answered, listed[0].score), (4, 4, Some(75.0)));
-    let d = fin_r1_core::eval::runs::detail(&out).expect("detail");
+    let d = fin_r1_eval::runs::detail(&out).expect("detail");
     let miss = d.reviews.iter().find(|r| r.id == "pv-3").expect("pv-3");
     assert!(!miss.correct && miss.gold == "1000" && miss.extracted.as_deref() == Some("907"), "{miss:?}");
     assert_eq!(miss.reasoning, "Discount the cash flow twice at five percent");
     // And as the report it exports: provenance, the wrong answer with its reasoning, the disclaimer.
-    let doc = fin_r1_core::eval::runs::document(&d, "test", "2026-12-02 12:00");
+    let doc = fin_r1_eval::runs::document(&d, "test", "2026-12-02 12:00");
     let sha = config["model_sha256"].as_str().expect("sha");
     for want in [
         "## Provenance",
@@ -287,9 +287,9 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
     ] {
         assert!(doc.contains(want), "{want:?} in:\n{doc}");
     }
-    let html = fin_r1_core::report::markdown_page("Evaluation", &doc);
+    let html = fin_r1_report::markdown_page("Evaluation", &doc);
     assert!(html.contains("<table") && html.contains("Provenance") && !html.contains("<script"), "{html}");
-    let pdf = fin_r1_core::report::markdown_pdf("Evaluation", &doc).expect("pdf");
+    let pdf = fin_r1_report::markdown_pdf("Evaluation", &doc).expect("pdf");
     assert!(pdf.starts_with(b"%PDF"));
 
     // Without --out a run goes where the app lists it; a folder made elsewhere can join it.
@@ -305,11 +305,11 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
         .expect("run");
     assert!(plain.status.success(), "{}", String::from_utf8_lossy(&plain.stderr));
     let runs_dir = data_dir.join("eval-runs");
-    let listed = fin_r1_core::eval::runs::list(&runs_dir);
+    let listed = fin_r1_eval::runs::list(&runs_dir);
     assert!(listed.len() == 1 && listed[0].id.starts_with("jsonl-"), "{listed:?}");
-    let added = fin_r1_core::eval::runs::import(&out, &runs_dir).expect("import");
+    let added = fin_r1_eval::runs::import(&out, &runs_dir).expect("import");
     assert_eq!((added.run.id.as_str(), added.run.answered, added.skipped_links.len()), ("run", 4, 0));
-    assert_eq!(fin_r1_core::eval::runs::list(&runs_dir).len(), 2);
+    assert_eq!(fin_r1_eval::runs::list(&runs_dir).len(), 2);
     let no_out = Command::new(fin_r1_bin())
         .args(["eval", "run", "--bench", "jsonl", "--resume", "--data"])
         .arg(&items)
@@ -322,12 +322,12 @@ fn a_run_through_the_local_engine_resumes_and_rescores() {
 
 /// A run folder written here by hand, as `fin-r1 eval run --out` leaves one: two items, one answered.
 fn hand_made_run(dir: &std::path::Path) {
-    use fin_r1_core::eval::run::RunConfig;
+    use fin_r1_eval::RunConfig;
     std::fs::create_dir_all(dir).expect("run dir");
     let config = RunConfig {
         bench: "own".into(),
         data: BTreeMap::new(),
-        engine: "local".into(),
+        engine: Some(fin_r1_core::store::EngineKind::Local),
         model: "tiny".into(),
         model_sha256: None,
         quantization: None,
@@ -335,7 +335,7 @@ fn hand_made_run(dir: &std::path::Path) {
         sampling: Default::default(),
         system_prompt: None,
         scenario: None,
-        prompt_version: fin_r1_core::eval::prompt::PROMPT_VERSION,
+        prompt_version: fin_r1_eval::prompt::PROMPT_VERSION,
         limit: 1,
         seed: 42,
         strict: false,
@@ -357,7 +357,7 @@ fn hand_made_run(dir: &std::path::Path) {
 /// outside it opens.
 #[test]
 fn a_run_in_a_folder_named_with_spaces_or_in_chinese_opens() {
-    use fin_r1_core::eval::runs;
+    use fin_r1_eval::runs;
     let root = scratch_dir().join(format!("eval-names-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let names = ["my run 1", "评测 运行", "convfinqa-20260101-120000"];
@@ -386,7 +386,7 @@ fn a_run_in_a_folder_named_with_spaces_or_in_chinese_opens() {
 #[cfg(unix)]
 #[test]
 fn importing_a_run_follows_no_link() {
-    use fin_r1_core::eval::runs;
+    use fin_r1_eval::runs;
     let base = scratch_dir().join(format!("eval-links-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let secret = base.join("secret.txt");

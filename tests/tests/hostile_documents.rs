@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use fin_r1_core::documents::child::{extract_in_child, ChildLimits};
 use fin_r1_core::documents::{extract, limits, Document, DocumentError};
-use fin_r1_tests::hostile::{far_cell_xlsx, nested_docx, pdf, policy_parts, rezip, span_docx};
+use fin_r1_tests::hostile::{far_cell_xlsx, nested_docx, pdf, policy_parts, rezip, span_docx, span_docx_with_grid};
 use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir};
 
 fn write(name: &str, bytes: &[u8]) -> PathBuf {
@@ -37,9 +37,21 @@ fn a_word_cell_spanning_four_billion_columns_is_cut_and_said() {
     assert!(t.elapsed() < Duration::from_secs(20));
     let (_, rows) = d.tables().next().expect("a table");
     assert_eq!(rows[0][0], "Loan");
+    // The cell after the lying one keeps its figure (it was pushed out of the table before).
+    assert_eq!(rows[0].last().map(String::as_str), Some("1,200"), "{}", rows[0].len());
     assert!(rows.iter().all(|r| r.len() <= limits::MAX_COLUMNS), "{}", rows[0].len());
-    assert!(d.notes.iter().any(|n| n.contains("span more columns")), "{:?}", d.notes);
+    assert!(d.meta.notes.iter().any(|n| n.contains("span more columns")), "{:?}", d.meta.notes);
     in_child(&path).expect("read in the child");
+}
+
+/// A span in a table that declares its columns is held to them: the row reads as the table is.
+#[test]
+fn a_lying_span_in_a_declared_grid_keeps_the_table_s_columns() {
+    let path = write("span-grid.docx", &span_docx_with_grid());
+    let d = extract(&path).expect("read");
+    let (_, rows) = d.tables().next().expect("a table");
+    assert_eq!(rows[0], ["Loan", "1,200"]);
+    assert!(d.meta.notes.iter().any(|n| n.contains("span more columns")), "{:?}", d.meta.notes);
 }
 
 #[test]
@@ -47,7 +59,7 @@ fn tables_nested_a_thousand_deep_read_to_a_result_or_an_error_in_the_child() {
     let path = write("nested.docx", &nested_docx(1000));
     // docx-rs parses nesting by recursion: whatever it does with this, the child ends it.
     match in_child(&path) {
-        Ok(d) => assert!(d.notes.iter().any(|n| n.contains("nested")), "{:?}", d.notes),
+        Ok(d) => assert!(d.meta.notes.iter().any(|n| n.contains("nested")), "{:?}", d.meta.notes),
         Err(e) => assert!(e.to_string().contains("nested.docx"), "{e}"),
     }
 }
@@ -101,7 +113,7 @@ fn one_huge_csv_line_is_cut_and_said() {
     let (_, rows) = d.tables().next().expect("a table");
     assert_eq!(rows[2], ["North Trading", "350"]);
     assert!(rows[1][1].len() <= limits::MAX_CELL_BYTES + 3);
-    assert!(d.notes.iter().any(|n| n.contains("cut to their first 32 KB")), "{:?}", d.notes);
+    assert!(d.meta.notes.iter().any(|n| n.contains("cut to their first 32 KB")), "{:?}", d.meta.notes);
 }
 
 #[test]
@@ -120,5 +132,20 @@ fn a_reader_out_of_memory_or_time_is_an_error_and_this_process_goes_on() {
     // The same file read whole, with page progress, within the usual limits.
     let mut pages = Vec::new();
     let d = extract_in_child(&fin_r1_bin(), &path, ChildLimits::default(), &mut |d, t| pages.push((d, t)), &AtomicBool::new(false)).expect("read");
-    assert_eq!(pages.last().map(|p| p.0), d.pages);
+    assert_eq!(pages.last().map(|p| p.0), d.meta.pages);
+}
+
+/// The child says what kind of failure it had: a file that is gone is a file error, not "this
+/// file cannot be read" (the UI words the two apart).
+#[test]
+fn a_child_s_error_keeps_its_kind() {
+    let gone = scratch_dir().join("hostile").join("gone.pdf");
+    let _ = std::fs::remove_file(&gone);
+    let e = in_child(&gone).expect_err("no such file");
+    assert_eq!(e.kind(), fin_r1_engine::ErrorKind::Io, "{e}");
+    let dir = scratch_dir().join("hostile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let damaged = write("damaged.pdf", b"%PDF-1.7\nnot a pdf at all");
+    let e = in_child(&damaged).expect_err("damaged");
+    assert_eq!(e.kind(), fin_r1_engine::ErrorKind::Document, "{e}");
 }

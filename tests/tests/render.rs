@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use fin_r1_core::render::render;
+use fin_r1_report::render::render;
 use fin_r1_tests::fin_r1_bin;
 
 const ALLOWED_TAGS: &[&str] = &[

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fin_r1_core::store::{EngineRef, Outcome, Provenance, Store};
+use fin_r1_core::store::{EngineKind, EngineRef, Outcome, Provenance, Store};
 use fin_r1_engine::{SamplingParams, Usage};
 use fin_r1_tests::{fin_r1_bin, scratch_dir};
 
@@ -32,7 +32,7 @@ fn seed(dir: &Path) {
         let form: fin_r1_core::store::QuestionForm = serde_json::from_value(serde_json::json!({ "question": "这笔理财产品销售是否合规？ Is this sale compliant?", "fields": { "facts": "向C1保守型客户销售R4产品", "rule": "《证券期货投资者适当性管理办法》" } })).expect("form");
         let q = store.add_question(c.id, None, "filled prompt", Some("compliance"), Some(&form)).await.expect("question");
         let p = Provenance {
-            engine: EngineRef { engine: "local".into(), model_file: Some("Fin-R1-Q4_K_M.gguf".into()), model_sha256: Some("ab".repeat(32)), quantization: Some("Q4_K_M".into()), remote_url: None },
+            engine: EngineRef { engine: EngineKind::Local, model_file: Some("Fin-R1-Q4_K_M.gguf".into()), model_sha256: Some("ab".repeat(32)), quantization: Some("Q4_K_M".into()), remote_url: None },
             system_prompt: Some("You are Fin-R1".into()),
             sampling: Some(SamplingParams { temperature: 0.7, top_p: 0.8, top_k: 20, repetition_penalty: 1.05, max_tokens: 4000, seed: Some(42), stop: vec![] }),
             scenario_id: Some("compliance".into()),
@@ -286,4 +286,32 @@ fn the_v1_conversation_file_is_pinned() {
             .join("\n")
     };
     assert_eq!(norm(&pinned), norm(&out), "conversation file v1 changed");
+}
+
+/// A conversation file from elsewhere is held to the app's own bounds (issue 27): a title of
+/// 50 MB, an answer past 16 MB or a hundred thousand and one messages are refused, the field
+/// named; nothing is stored.
+#[test]
+fn a_conversation_file_past_its_bounds_is_refused_naming_the_field() {
+    let pinned = std::fs::read_to_string(fin_r1_tests::repo_data("conversation-v1.json")).expect("pinned");
+    let file = fin_r1_report::from_json(&pinned).expect("the pinned file reads");
+    assert!(fin_r1_report::check_bounds(&file).is_ok());
+    let mut long_title = file.clone();
+    long_title.conversation.title = "x".repeat(50 << 20);
+    let e = fin_r1_report::check_bounds(&long_title).expect_err("a 50 MB title");
+    assert!(e.to_string().starts_with("the title is 52428800 characters; a conversation file may have at most 10000"), "{e}");
+    let mut long_answer = file.clone();
+    long_answer.messages[1].answer = "9".repeat((16 << 20) + 1);
+    let e = fin_r1_report::check_bounds(&long_answer).expect_err("an answer past 16 MB");
+    assert!(e.to_string().starts_with("message 1's answer is 16777217 bytes"), "{e}");
+
+    // Through the CLI: refused with the reason, the store left without it.
+    let dir = data_dir("json-bounds");
+    let path = dir.join("long-title.json");
+    std::fs::write(&path, serde_json::to_string(&long_title).expect("json")).expect("write");
+    let out = Command::new(fin_r1_bin()).arg("import").arg(&path).arg("--data-dir").arg(&dir).output().expect("import");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the title is 52428800 characters"), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed = Command::new(fin_r1_bin()).args(["conversations", "list", "--data-dir"]).arg(&dir).output().expect("list");
+    assert!(listed.stdout.len() < 4096, "{} bytes listed", listed.stdout.len());
 }

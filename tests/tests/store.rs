@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fin_r1_core::backend::Backend;
 use fin_r1_core::runner::{Runner, TurnKind, TurnRequest, TurnSink, TurnStarted};
-use fin_r1_core::store::{EngineRef, MessageRole, MessageStatus, Outcome, Provenance, SearchField, Store, StoreError, STALE_AFTER};
+use fin_r1_core::store::{EngineKind, EngineRef, MessageRole, MessageStatus, Outcome, Provenance, SearchField, Store, StoreError, STALE_AFTER};
 use fin_r1_engine::{Engine, GenerationEvent, LoadOptions};
 use fin_r1_tests::{fin_r1_bin, fixture, scratch_dir, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
 use serde_json::Value;
@@ -30,7 +30,7 @@ fn data_dir(name: &str) -> PathBuf {
 async fn turn(store: &Store, conversation: i64, question: &str, reasoning: &str, answer: &str) -> i64 {
     let leaf = store.conversation(conversation).await.expect("conversation").active_leaf_id;
     let q = store.add_question(conversation, leaf, question, None, None).await.expect("question");
-    let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
+    let p = Provenance { engine: EngineRef { engine: EngineKind::Local, ..Default::default() }, ..Default::default() };
     let a = store.begin_answer(conversation, q.id, &p).await.expect("begin");
     let o = Outcome { reasoning: reasoning.into(), answer: answer.into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
     store.finish_answer(a.id, &o).await.expect("finish");
@@ -122,7 +122,7 @@ fn search_finds_a_presets_typed_question_and_fields_not_its_template() {
             };
             let filled = format!("{template}\n{rule}\n问题：{typed}");
             let q = store.add_question(c.id, None, &filled, Some("compliance"), Some(&form)).await.expect("question");
-            let p = Provenance { engine: EngineRef { engine: "local".into(), ..Default::default() }, ..Default::default() };
+            let p = Provenance { engine: EngineRef { engine: EngineKind::Local, ..Default::default() }, ..Default::default() };
             let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
             store
                 .finish_answer(a.id, &Outcome { answer: "结论：不合规".into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() })
@@ -327,7 +327,7 @@ fn the_runner_stores_turns_and_keeps_old_answers_as_branches() {
         assert_eq!((a.reasoning.trim(), a.answer.trim()), (sink.reasoning.trim(), sink.answer.trim()));
         assert!(a.reasoning_tokens.unwrap_or(0) > 0 && a.answer_tokens.unwrap_or(0) > 0);
         let engine_ref = a.engine.clone().expect("provenance");
-        assert_eq!(engine_ref.engine, "local");
+        assert_eq!(engine_ref.engine, EngineKind::Local);
         assert_eq!(engine_ref.model_sha256.as_deref(), Some(fin_r1_core::store::sha256_file(&model).expect("hash").as_str()));
         assert!(a.sampling.as_ref().is_some_and(|s| s.temperature == 0.0));
         assert!(a.seed.is_some());

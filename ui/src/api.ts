@@ -45,6 +45,9 @@ export const api = {
     commands.saveSettings(settings, remoteApiKey ?? null, serverApiKey ?? null),
   serverStatus: commands.serverStatus,
   chooseDataDir: commands.chooseDataDir,
+  listBackups: commands.listBackups,
+  createBackup: commands.createBackup,
+  restoreBackupOnRestart: commands.restoreBackupOnRestart,
   catalog: commands.modelCatalog,
   download: (request: DownloadModel, onEvent: (e: JobEvent) => void): Promise<LibraryModel> =>
     commands.downloadModel(request, channel(onEvent)),

@@ -53,6 +53,15 @@ export const commands = {
 	serverStatus: () => __TAURI_INVOKE<ServerStatus_Serialize>("server_status"),
 	/**  Makes `path` the data folder from the next start (`None`: the platform's own). */
 	chooseDataDir: (path: string | null) => __TAURI_INVOKE<SettingsView_Serialize>("choose_data_dir", { path }),
+	/**  The store's backups, newest first (the app makes one a day and before each migration). */
+	listBackups: () => __TAURI_INVOKE<BackupsView_Serialize>("list_backups"),
+	/**  A backup now. */
+	createBackup: () => __TAURI_INVOKE<Backup>("create_backup"),
+	/**
+	 *  Puts a backup in the store's place at the next start (the store is in use now); `None`
+	 *  takes the choice back. The store it replaces is kept aside, never removed.
+	 */
+	restoreBackupOnRestart: (path: string | null) => __TAURI_INVOKE<BackupsView_Serialize>("restore_backup_on_restart", { path }),
 	modelCatalog: () => __TAURI_INVOKE<CatalogView_Serialize>("model_catalog"),
 	/**
 	 *  Downloads a model (a catalog entry, or a repository's file), checks it and adds it to the
@@ -187,32 +196,51 @@ export type AttachmentText = {
 export type Attachment_Deserialize = {
 	id: number,
 	message_id: number,
-	file_name: string,
-	kind: string,
-	size: number,
-	/**  A PDF's page count. */
-	pages?: number | null,
-	sha256: string,
-	/**  What reading the file left out or said (a hidden sheet, the encoding). */
-	notes: string[],
 	/**  "all of report.xlsx", or which parts went into the prompt. */
 	included_summary: string,
-};
+} & DocumentMeta_Deserialize;
 
 /**  One attached file as stored. */
 export type Attachment_Serialize = {
 	id: number,
 	message_id: number,
-	file_name: string,
-	kind: string,
-	size: number,
-	/**  A PDF's page count. */
-	pages: number | null,
-	sha256: string,
-	/**  What reading the file left out or said (a hidden sheet, the encoding). */
-	notes: string[],
 	/**  "all of report.xlsx", or which parts went into the prompt. */
 	included_summary: string,
+} & DocumentMeta_Serialize;
+
+/**  One backup on disk. */
+export type Backup = {
+	path: string,
+	file_name: string,
+	/**  When it was made (Unix ms), from its name. */
+	created_ms: number,
+	size: number,
+	reason: BackupReason,
+};
+
+/**  Why a backup was made. */
+export type BackupReason = 
+/**  The first opening of a day. */
+"daily" | 
+/**  Before the schema was migrated to this build's. */
+"migration" | 
+/**  Asked for (Settings, `fin-r1 backup create`). */
+"manual";
+
+export type BackupsView = BackupsView_Serialize | BackupsView_Deserialize;
+
+export type BackupsView_Deserialize = {
+	dir: string,
+	backups: Backup[],
+	/**  The backup the next start restores, if one was chosen. */
+	restore_on_restart?: string | null,
+};
+
+export type BackupsView_Serialize = {
+	dir: string,
+	backups: Backup[],
+	/**  The backup the next start restores, if one was chosen. */
+	restore_on_restart: string | null,
 };
 
 export type Bench = 
@@ -375,18 +403,67 @@ export type Dependency_Serialize = {
 
 export type DeviceChoice = "cpu" | "cuda" | "metal";
 
+/**  The kinds of file read, by what their content is (an .xlsm reads as .xlsx). */
+export type DocumentKind = DocumentKind_Serialize | DocumentKind_Deserialize;
+
+/**  The kinds of file read, by what their content is (an .xlsm reads as .xlsx). */
+export type DocumentKind_Deserialize = "pdf" | "csv" | "xlsx" | "xls" | "ods" | "docx" | 
+/**  A kind a conversation file from a newer build names: kept, not read. */
+string;
+
+/**  The kinds of file read, by what their content is (an .xlsm reads as .xlsx). */
+export type DocumentKind_Serialize = "pdf" | "csv" | "xlsx" | "xls" | "ods" | "docx" | 
+/**  A kind a conversation file from a newer build names: kept, not read. */
+"other";
+
+/**
+ *  What a read file is, wherever it goes: the chip, the store, a report's sources, a
+ *  conversation file. One declaration, so the five places agree on names and widths.
+ */
+export type DocumentMeta = DocumentMeta_Serialize | DocumentMeta_Deserialize;
+
+/**
+ *  What a read file is, wherever it goes: the chip, the store, a report's sources, a
+ *  conversation file. One declaration, so the five places agree on names and widths.
+ */
+export type DocumentMeta_Deserialize = {
+	file_name: string,
+	kind: DocumentKind_Deserialize,
+	size: number,
+	/**  A PDF's page count. */
+	pages?: number | null,
+	sha256: string,
+	/**
+	 *  What was left out or could not be read as it is, said rather than dropped silently
+	 *  (a hidden sheet, a merged cell's repeat, what a limit cut).
+	 */
+	notes?: string[],
+};
+
+/**
+ *  What a read file is, wherever it goes: the chip, the store, a report's sources, a
+ *  conversation file. One declaration, so the five places agree on names and widths.
+ */
+export type DocumentMeta_Serialize = {
+	file_name: string,
+	kind: DocumentKind_Serialize,
+	size: number,
+	/**  A PDF's page count. */
+	pages: number | null,
+	sha256: string,
+	/**
+	 *  What was left out or could not be read as it is, said rather than dropped silently
+	 *  (a hidden sheet, a merged cell's repeat, what a limit cut).
+	 */
+	notes: string[],
+};
+
 /**  What the window shows of a read file: its chip and its extracted view. */
 export type DocumentPreview = DocumentPreview_Serialize | DocumentPreview_Deserialize;
 
 /**  What the window shows of a read file: its chip and its extracted view. */
 export type DocumentPreview_Deserialize = {
 	path: string,
-	file_name: string,
-	kind: string,
-	size: number,
-	pages?: number | null,
-	sha256: string,
-	notes: string[],
 	/**
 	 *  What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
 	 *  what is not shown).
@@ -394,17 +471,11 @@ export type DocumentPreview_Deserialize = {
 	markdown: string,
 	/**  Of everything read. */
 	tokens: number,
-};
+} & DocumentMeta_Deserialize;
 
 /**  What the window shows of a read file: its chip and its extracted view. */
 export type DocumentPreview_Serialize = {
 	path: string,
-	file_name: string,
-	kind: string,
-	size: number,
-	pages: number | null,
-	sha256: string,
-	notes: string[],
 	/**
 	 *  What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
 	 *  what is not shown).
@@ -412,7 +483,7 @@ export type DocumentPreview_Serialize = {
 	markdown: string,
 	/**  Of everything read. */
 	tokens: number,
-};
+} & DocumentMeta_Serialize;
 
 export type Done = {
 	reason: StopReason,
@@ -446,13 +517,15 @@ export type DownloadModel_Serialize = {
 	target: string | null,
 };
 
+/**  Which engine answered: the model in this process, or an OpenAI-compatible server (vLLM). */
+export type EngineKind = "local" | "remote";
+
 /**  Where an answer came from: what a report's provenance section prints. */
 export type EngineRef = EngineRef_Serialize | EngineRef_Deserialize;
 
 /**  Where an answer came from: what a report's provenance section prints. */
 export type EngineRef_Deserialize = {
-	/**  "local" or "remote". */
-	engine: string,
+	engine?: EngineKind,
 	model_file?: string | null,
 	model_sha256?: string | null,
 	quantization?: string | null,
@@ -461,8 +534,7 @@ export type EngineRef_Deserialize = {
 
 /**  Where an answer came from: what a report's provenance section prints. */
 export type EngineRef_Serialize = {
-	/**  "local" or "remote". */
-	engine: string,
+	engine: EngineKind,
 	model_file: string | null,
 	model_sha256: string | null,
 	quantization: string | null,
@@ -519,7 +591,9 @@ export type ErrorKind_Deserialize = "io" | "not_gguf" | "malformed" | "truncated
 /**  A generation ended without a last event (its task died). */
 "unfinished" | 
 /**  A remote server refused the key. */
-"unauthorized" | "not_found" | "remote_unreachable" | "remote_busy" | "remote_server" | "remote_stream" | "store_open" | "store_newer" | "store_migrate" | "store_read_only" | "store" | "disk_full" | "model_hash" | "scenario" | "no_model" | 
+"unauthorized" | "not_found" | "remote_unreachable" | "remote_busy" | "remote_server" | "remote_stream" | "store_open" | "store_newer" | "store_migrate" | "store_read_only" | 
+/**  The store's file is not a whole database (truncated, a corrupt page). */
+"store_damaged" | "store" | "disk_full" | "model_hash" | "scenario" | "no_model" | 
 /**  The model hub could not be reached. */
 "unreachable" | 
 /**  The address answers, but not as a model hub. */
@@ -529,7 +603,9 @@ export type ErrorKind_Deserialize = "io" | "not_gguf" | "malformed" | "truncated
 /**  A download stopped part way (it resumes next time). */
 "interrupted" | 
 /**  An attached document could not be read (damaged, locked, scanned only, not a kind read). */
-"document" | string;
+"document" | 
+/**  Something else is running that this must wait for (an answer streaming, a download). */
+"busy" | string;
 
 /**
  *  Why something failed, in one vocabulary for the stream, the store, the API server and the UI:
@@ -540,7 +616,9 @@ export type ErrorKind_Serialize = "io" | "not_gguf" | "malformed" | "truncated" 
 /**  A generation ended without a last event (its task died). */
 "unfinished" | 
 /**  A remote server refused the key. */
-"unauthorized" | "not_found" | "remote_unreachable" | "remote_busy" | "remote_server" | "remote_stream" | "store_open" | "store_newer" | "store_migrate" | "store_read_only" | "store" | "disk_full" | "model_hash" | "scenario" | "no_model" | 
+"unauthorized" | "not_found" | "remote_unreachable" | "remote_busy" | "remote_server" | "remote_stream" | "store_open" | "store_newer" | "store_migrate" | "store_read_only" | 
+/**  The store's file is not a whole database (truncated, a corrupt page). */
+"store_damaged" | "store" | "disk_full" | "model_hash" | "scenario" | "no_model" | 
 /**  The model hub could not be reached. */
 "unreachable" | 
 /**  The address answers, but not as a model hub. */
@@ -550,7 +628,9 @@ export type ErrorKind_Serialize = "io" | "not_gguf" | "malformed" | "truncated" 
 /**  A download stopped part way (it resumes next time). */
 "interrupted" | 
 /**  An attached document could not be read (damaged, locked, scanned only, not a kind read). */
-"document" | "other";
+"document" | 
+/**  Something else is running that this must wait for (an answer streaming, a download). */
+"busy" | "other";
 
 /**  What a run tells the page as it goes. */
 export type EvalEvent = EvalEvent_Serialize | EvalEvent_Deserialize;
@@ -578,7 +658,7 @@ export type EvalReport = EvalReport_Serialize | EvalReport_Deserialize;
 
 export type EvalReport_Deserialize = {
 	model: string,
-	engine: string,
+	engine: EngineKind | null,
 	quantization?: string | null,
 	bench: string,
 	/**  Items the run set out to ask; fewer are scored when it was stopped part way. */
@@ -593,7 +673,7 @@ export type EvalReport_Deserialize = {
 
 export type EvalReport_Serialize = {
 	model: string,
-	engine: string,
+	engine: EngineKind | null,
 	quantization: string | null,
 	bench: string,
 	/**  Items the run set out to ask; fewer are scored when it was stopped part way. */
@@ -1017,11 +1097,11 @@ export type ModelSummary_Deserialize = {
 	file_name: string,
 	file_size: number,
 	name?: string | null,
-	quantization: string,
+	/**  The file's weight type; a remote server's is not known. */
+	quantization?: string | null,
 	context: number,
 	n_params: number,
-	/**  "local" or "remote". */
-	engine: string,
+	engine: EngineKind,
 	/**
 	 *  The model's own sampling defaults (its family's for a remote server): what an empty
 	 *  field of the sampling panel falls back to under the user's and a preset's.
@@ -1035,11 +1115,11 @@ export type ModelSummary_Serialize = {
 	file_name: string,
 	file_size: number,
 	name: string | null,
-	quantization: string,
+	/**  The file's weight type; a remote server's is not known. */
+	quantization: string | null,
 	context: number,
 	n_params: number,
-	/**  "local" or "remote". */
-	engine: string,
+	engine: EngineKind,
 	/**
 	 *  The model's own sampling defaults (its family's for a remote server): what an empty
 	 *  field of the sampling panel falls back to under the user's and a preset's.
@@ -1149,8 +1229,8 @@ export type RunConfig_Deserialize = {
 	bench: string,
 	/**  Each data file with its SHA-256. */
 	data: { [key in string]: string },
-	/**  "local" or "remote". */
-	engine: string,
+	/**  The engine asked; `None`: outputs made elsewhere, scored as given (`eval score`). */
+	engine: EngineKind | null,
 	model: string,
 	model_sha256?: string | null,
 	quantization?: string | null,
@@ -1173,8 +1253,8 @@ export type RunConfig_Serialize = {
 	bench: string,
 	/**  Each data file with its SHA-256. */
 	data: { [key in string]: string },
-	/**  "local" or "remote". */
-	engine: string,
+	/**  The engine asked; `None`: outputs made elsewhere, scored as given (`eval score`). */
+	engine: EngineKind | null,
 	model: string,
 	model_sha256: string | null,
 	quantization: string | null,
@@ -1222,7 +1302,7 @@ export type RunSummary_Deserialize = {
 	path: string,
 	bench: string,
 	model: string,
-	engine: string,
+	engine?: EngineKind | null,
 	quantization?: string | null,
 	/**  Items the run set out to ask, and those answered (scored when the run finished). */
 	planned: number,
@@ -1241,7 +1321,7 @@ export type RunSummary_Serialize = {
 	path: string,
 	bench: string,
 	model: string,
-	engine: string,
+	engine: EngineKind | null,
 	quantization: string | null,
 	/**  Items the run set out to ask, and those answered (scored when the run finished). */
 	planned: number,

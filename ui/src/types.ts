@@ -56,6 +56,7 @@ export type SendRequest = B.SendRequest_Deserialize;
 export type ServerStatus = B.ServerStatus_Serialize;
 export type Settings = B.Settings_Serialize;
 export type SettingsView = B.SettingsView_Serialize;
+export type BackupsView = B.BackupsView_Serialize;
 export type StopReason = B.StopReason;
 export type StreamMessage = B.StreamMessage_Serialize;
 export type Text = B.Text;

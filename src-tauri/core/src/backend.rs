@@ -7,6 +7,7 @@ use std::sync::Arc;
 use fin_r1_engine::{Engine, Generation, GenerationRequest, ModelFamily, SamplingParams};
 
 use crate::remote::{RemoteConfig, RemoteEngine, RemoteError};
+pub use crate::store::EngineKind;
 
 // One backend per app or command: boxing the larger variant would save nothing.
 #[allow(clippy::large_enum_variant)]
@@ -76,8 +77,15 @@ impl Backend {
         }
     }
 
+    pub fn kind(&self) -> EngineKind {
+        match self {
+            Backend::Local(_) => EngineKind::Local,
+            Backend::Remote { .. } => EngineKind::Remote,
+        }
+    }
+
     pub fn is_local(&self) -> bool {
-        matches!(self, Backend::Local(_))
+        self.kind() == EngineKind::Local
     }
 
     /// The local model file, whose SHA-256 goes into each answer's provenance.

@@ -8,7 +8,6 @@ pub mod catalog;
 /// The document readers live in their own crate (they parse untrusted files; nothing of the
 /// store is theirs to touch); the core's paths to them stay.
 pub use fin_r1_documents as documents;
-pub mod eval;
 pub mod hardware;
 pub mod hub;
 pub mod library;
@@ -16,8 +15,7 @@ pub mod model_jobs;
 pub mod openai;
 pub mod paths;
 pub mod remote;
-pub mod render;
-pub mod report;
+pub mod rt;
 pub mod runner;
 pub mod scenario;
 pub mod secrets;

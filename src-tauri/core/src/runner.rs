@@ -220,17 +220,7 @@ impl Runner {
                     .iter()
                     .map(|d| {
                         let chosen = crate::documents::chunks::select(d, typed, budget);
-                        NewAttachment {
-                            file_name: d.file_name.clone(),
-                            kind: d.kind.clone(),
-                            size: d.size,
-                            pages: d.pages,
-                            sha256: d.sha256.clone(),
-                            notes: d.notes.clone(),
-                            text: d.to_markdown(),
-                            included: chosen.to_markdown(),
-                            included_summary: chosen.summary,
-                        }
+                        NewAttachment { meta: d.meta.clone(), text: d.to_markdown(), included: chosen.to_markdown(), included_summary: chosen.summary }
                     })
                     .collect();
                 self.store.add_attachments(question.id, &files).await?
@@ -250,7 +240,7 @@ impl Runner {
         messages.push(ChatMessage::user(with_documents(&question.content, carried.get(&question.id))));
         let provenance = Provenance {
             engine: EngineRef {
-                engine: if self.backend.is_local() { "local".into() } else { "remote".into() },
+                engine: self.backend.kind(),
                 model_file: Some(self.backend.model_name()),
                 model_sha256: None,
                 quantization: self.backend.quantization(),
@@ -308,11 +298,22 @@ impl Runner {
                 // Also a heartbeat: a row that stops being checkpointed belongs to a dead process.
                 _ = tick.tick() => {
                     if let Err(e) = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await {
+                        let full = matches!(e, StoreError::DiskFull);
                         save_error.get_or_insert(e);
+                        if full {
+                            // Generating on would write what can no longer be kept: the answer
+                            // stops, its last checkpoint stays in the store.
+                            let message = "the disk is full: the answer stops here; what was saved before stays (free some space, then Regenerate)".to_owned();
+                            out.error = Some((ErrorKind::DiskFull, message.clone()));
+                            sink.event(&GenerationEvent::Error { kind: ErrorKind::DiskFull, message });
+                            break;
+                        }
                     }
                 }
             }
         }
+        // Dropped here, a generation stopped early (a full disk) is cancelled in the engine.
+        drop(generation);
         if out.stop_reason.is_none() && out.error.is_none() {
             out.error = Some((ErrorKind::Unfinished, "the generation ended without finishing".into()));
         }

@@ -27,7 +27,7 @@ fn main() {
             let t = Instant::now();
             let d = extract(&file).unwrap_or_else(|e| panic!("{e}"));
             inside.push(t.elapsed().as_secs_f64());
-            pages = d.pages;
+            pages = d.meta.pages;
             let t = Instant::now();
             extract_in_child(&program, &file, ChildLimits::default(), &mut |_, _| {}, &AtomicBool::new(false)).unwrap_or_else(|e| panic!("{e}"));
             child.push(t.elapsed().as_secs_f64());

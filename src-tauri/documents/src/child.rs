@@ -35,9 +35,19 @@ impl Default for ChildLimits {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Message {
-    Progress { done: u32, total: u32 },
+    Progress {
+        done: u32,
+        total: u32,
+    },
     Document(Box<Document>),
-    Error { cancelled: bool, message: String },
+    Error {
+        cancelled: bool,
+        message: String,
+        /// What kind of failure it was (a file not there is not a damaged file); a child of an
+        /// earlier build says none.
+        #[serde(default)]
+        kind: Option<fin_r1_engine::ErrorKind>,
+    },
 }
 
 /// The longest line taken from a child: the text limit as JSON, with room.
@@ -83,7 +93,7 @@ pub fn serve_if_asked(args: &[std::ffi::OsString]) -> Option<i32> {
 /// exit code.
 pub fn serve(path: &Path, limits: ChildLimits, out: &mut dyn Write) -> i32 {
     if let Err(e) = limit_self(limits) {
-        let _ = writeln!(out, "{}", line(&Message::Error { cancelled: false, message: format!("the reader could not limit itself: {e}") }));
+        let _ = writeln!(out, "{}", line(&Message::Error { cancelled: false, message: format!("the reader could not limit itself: {e}"), kind: None }));
         return 1;
     }
     let mut on_page = |done: u32, total: u32| {
@@ -93,7 +103,7 @@ pub fn serve(path: &Path, limits: ChildLimits, out: &mut dyn Write) -> i32 {
     let read = extract_with(path, &mut on_page);
     let (message, code) = match read {
         Ok(doc) => (Message::Document(Box::new(doc)), 0),
-        Err(e) => (Message::Error { cancelled: matches!(e, DocumentError::Cancelled(_)), message: e.to_string() }, 1),
+        Err(e) => (Message::Error { cancelled: matches!(e, DocumentError::Cancelled(_)), message: e.to_string(), kind: Some(e.kind()) }, 1),
     };
     let written = writeln!(out, "{}", line(&message)).and_then(|_| out.flush());
     if written.is_err() {
@@ -138,7 +148,7 @@ pub fn extract_in_child(
     stop: &AtomicBool,
 ) -> Result<Document, DocumentError> {
     let shown = path.display().to_string();
-    let stopped = |why: String| DocumentError::Reader(format!("{shown}: could not read this file (the reader stopped: {why})"));
+    let stopped = |why: String| DocumentError::reader(format!("{shown}: could not read this file (the reader stopped: {why})"));
     let mut command = Command::new(program);
     #[cfg(windows)]
     {
@@ -157,7 +167,7 @@ pub fn extract_in_child(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| DocumentError::Reader(format!("{shown}: the document reader {} could not be started: {e}", program.display())))?;
+        .map_err(|e| DocumentError::reader(format!("{shown}: the document reader {} could not be started: {e}", program.display())))?;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || {
@@ -217,7 +227,7 @@ pub fn extract_in_child(
             Ok(Ok(Message::Progress { done, total })) => on_page(done, total),
             Ok(Ok(Message::Document(doc))) => outcome = Some(Ok(*doc)),
             Ok(Ok(Message::Error { cancelled: true, .. })) => outcome = Some(Err(DocumentError::Cancelled(shown.clone()))),
-            Ok(Ok(Message::Error { message, .. })) => outcome = Some(Err(DocumentError::Reader(message))),
+            Ok(Ok(Message::Error { message, kind, .. })) => outcome = Some(Err(DocumentError::Reader { message, kind })),
             Ok(Err(why)) => {
                 let _ = child.kill();
                 outcome = Some(Err(stopped(why)));

@@ -56,7 +56,7 @@ pub fn parts(doc: &Document) -> Vec<Part> {
     let mut text = String::new();
     let mut page: Option<u32> = None;
     let place = |page: Option<u32>, section: &str| -> String {
-        let mut l = doc.file_name.clone();
+        let mut l = doc.meta.file_name.clone();
         if let Some(p) = page {
             l.push_str(&format!(" · p. {p}"));
         }
@@ -93,9 +93,9 @@ pub fn parts(doc: &Document) -> Vec<Part> {
             Block::Table { label, rows } => {
                 flush(&mut out, page, &section, &mut text);
                 let place = match (label, page) {
-                    (Some(l), _) => format!("{} · {l}", doc.file_name),
+                    (Some(l), _) => format!("{} · {l}", doc.meta.file_name),
                     (None, Some(_)) => place(page, &section),
-                    (None, None) => format!("{} · {}", doc.file_name, if section.is_empty() { "table" } else { section.as_str() }),
+                    (None, None) => format!("{} · {}", doc.meta.file_name, if section.is_empty() { "table" } else { section.as_str() }),
                 };
                 let Some((header, body)) = rows.split_first() else { continue };
                 let header_tokens = estimate_tokens(&markdown_table(std::slice::from_ref(header)));
@@ -166,7 +166,7 @@ pub fn select(doc: &Document, question: &str, budget: usize) -> Selection {
     let all = parts(doc);
     let total: usize = all.iter().map(|p| p.tokens).sum();
     if total <= budget {
-        return Selection { of: all.len(), parts: all, summary: format!("all of {}", doc.file_name) };
+        return Selection { of: all.len(), parts: all, summary: format!("all of {}", doc.meta.file_name) };
     }
     let docs: Vec<Vec<String>> = all.iter().map(|p| terms(&format!("{} {}", p.label, p.text))).collect();
     let n = docs.len() as f64;
@@ -208,11 +208,11 @@ pub fn select(doc: &Document, question: &str, budget: usize) -> Selection {
         // Said, not sent as an empty list: the conversation so far leaves no room.
         let summary = format!(
             "nothing of {}: the conversation so far leaves no room for it (about {budget} tokens); ask in a new conversation, or raise the context length",
-            doc.file_name
+            doc.meta.file_name
         );
         return Selection { of: all.len(), parts: Vec::new(), summary };
     }
-    if let Some(pages) = doc.pages {
+    if let Some(pages) = doc.meta.pages {
         // A PDF is spoken of by its pages: "pages 3–5 and 41 of 120 of report.pdf".
         let mut on: Vec<u32> = chosen.iter().filter_map(|&i| all[i].page).collect();
         on.dedup();
@@ -222,12 +222,12 @@ pub fn select(doc: &Document, question: &str, budget: usize) -> Selection {
             None => list,
         };
         let word = if on.len() == 1 && !list.contains('–') { "page" } else { "pages" };
-        let summary = format!("{word} {list} of {pages} of {}", doc.file_name);
+        let summary = format!("{word} {list} of {pages} of {}", doc.meta.file_name);
         return Selection { of: all.len(), parts: chosen.into_iter().map(|i| all[i].clone()).collect(), summary };
     }
     let numbers: Vec<String> = chosen.iter().map(|i| (i + 1).to_string()).collect();
     let labels: Vec<&str> = chosen.iter().map(|&i| all[i].label.as_str()).collect();
-    let summary = format!("parts {} of {} of {}: {}", numbers.join(", "), all.len(), doc.file_name, labels.join("; "));
+    let summary = format!("parts {} of {} of {}: {}", numbers.join(", "), all.len(), doc.meta.file_name, labels.join("; "));
     Selection { of: all.len(), parts: chosen.into_iter().map(|i| all[i].clone()).collect(), summary }
 }
 

@@ -21,7 +21,6 @@ mod table;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use limits::{Budget, MAX_FILE_BYTES};
 pub use pdf_file::page_list;
@@ -43,34 +42,91 @@ pub enum DocumentError {
     Unreadable { path: String, kind: &'static str, reason: String },
     #[error("{path}: it unpacks to more than {max} MB; files that unpack to at most {max} MB are read")]
     Inflates { path: String, max: u64 },
-    /// The reader child stopped without an answer, or said why it could not read the file.
-    #[error("{0}")]
-    Reader(String),
+    /// The reader child stopped without an answer, or said why it could not read the file
+    /// (and, when it said, what kind of failure it was).
+    #[error("{message}")]
+    Reader { message: String, kind: Option<fin_r1_engine::ErrorKind> },
 }
 
 impl DocumentError {
+    /// The child stopped, or could not be started: a document error.
+    pub fn reader(message: String) -> Self {
+        Self::Reader { message, kind: None }
+    }
+
     pub fn kind(&self) -> fin_r1_engine::ErrorKind {
         match self {
             Self::Io { .. } => fin_r1_engine::ErrorKind::Io,
             Self::Cancelled(_) => fin_r1_engine::ErrorKind::Cancelled,
+            Self::Reader { kind: Some(kind), .. } => *kind,
             _ => fin_r1_engine::ErrorKind::Document,
         }
     }
 }
 
-/// A file as read: what it is, and its content in order.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Document {
+/// The kinds of file read, by what their content is (an .xlsm reads as .xlsx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentKind {
+    Pdf,
+    Csv,
+    Xlsx,
+    Xls,
+    Ods,
+    Docx,
+    /// A kind a conversation file from a newer build names: kept, not read.
+    #[serde(other)]
+    Other,
+}
+
+impl DocumentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Csv => "csv",
+            Self::Xlsx => "xlsx",
+            Self::Xls => "xls",
+            Self::Ods => "ods",
+            Self::Docx => "docx",
+            Self::Other => "other",
+        }
+    }
+
+    /// A stored name; an unknown one is `Other`.
+    pub fn parse(s: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).unwrap_or(Self::Other)
+    }
+}
+
+impl std::fmt::Display for DocumentKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a read file is, wherever it goes: the chip, the store, a report's sources, a
+/// conversation file. One declaration, so the five places agree on names and widths.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DocumentMeta {
     pub file_name: String,
-    /// pdf, csv, xlsx, xls, ods, docx.
-    pub kind: String,
+    pub kind: DocumentKind,
     pub size: u64,
     /// A PDF's page count.
     pub pages: Option<u32>,
     pub sha256: String,
     /// What was left out or could not be read as it is, said rather than dropped silently
-    /// (a hidden sheet, a merged cell's repeat).
+    /// (a hidden sheet, a merged cell's repeat, what a limit cut).
+    #[serde(default)]
     pub notes: Vec<String>,
+}
+
+/// A file as read: what it is, and its content in order.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Document {
+    #[serde(flatten)]
+    pub meta: DocumentMeta,
     pub blocks: Vec<Block>,
 }
 
@@ -99,8 +155,8 @@ impl Document {
     /// The text the model sees: a heading naming the file, then each block; tables as
     /// Markdown tables.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("## {} ({})\n", self.file_name, self.kind);
-        for n in &self.notes {
+        let mut out = format!("## {} ({})\n", self.meta.file_name, self.meta.kind);
+        for n in &self.meta.notes {
             out.push_str(&format!("\n> {n}\n"));
         }
         for b in &self.blocks {
@@ -147,39 +203,48 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
     // Encrypted Office files are an OLE container, whatever their extension says.
     let ole = bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]);
     let zip = bytes.starts_with(b"PK\x03\x04");
+    // Every zipped kind (.docx, .xlsx, .ods) is unpacked once first, counting what it
+    // inflates to, before a library is given it.
+    if zip && matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "docx") {
+        inflate::check(&bytes, &shown, if ext == "docx" { "Word" } else { "spreadsheet" })?;
+    }
     let mut pages = None;
     let mut budget = Budget::new();
     let (kind, mut notes, blocks) = match ext.as_str() {
         "pdf" => {
             let read = pdf_file::read(&bytes, &shown, &mut budget, on_page)?;
             pages = Some(read.pages);
-            ("pdf", read.notes, read.blocks)
+            (DocumentKind::Pdf, read.notes, read.blocks)
         }
         "csv" | "tsv" | "txt" => {
             let (notes, table) = csv_file::read(&bytes, &shown, &mut budget)?;
-            ("csv", notes, vec![table])
+            (DocumentKind::Csv, notes, vec![table])
         }
         "xlsx" | "xlsm" if ole => return Err(DocumentError::Encrypted(shown)),
         "xlsx" | "xlsm" | "xls" | "ods" => {
-            if zip {
-                inflate::check(&bytes, &shown, "spreadsheet")?;
-            }
             let (notes, blocks) = sheet::read(path, &shown, &mut budget)?;
-            (if ext == "xlsm" { "xlsx" } else { ext.as_str() }, notes, blocks)
+            let kind = match ext.as_str() {
+                "xls" => DocumentKind::Xls,
+                "ods" => DocumentKind::Ods,
+                _ => DocumentKind::Xlsx,
+            };
+            (kind, notes, blocks)
         }
         "docx" if ole => return Err(DocumentError::Encrypted(shown)),
         "docx" if !zip => return Err(DocumentError::Unreadable { path: shown, kind: "Word", reason: "not a .docx (zip) file".into() }),
-        "docx" => ("docx", Vec::new(), docx_file::read(&bytes, &shown, &mut budget)?),
+        "docx" => (DocumentKind::Docx, Vec::new(), docx_file::read(&bytes, &shown, &mut budget)?),
         _ => return Err(DocumentError::Unsupported(shown)),
     };
     notes.extend(budget.into_notes());
     Ok(Document {
-        file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
-        kind: kind.to_owned(),
-        size: meta.len(),
-        pages,
-        sha256: Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect(),
-        notes,
+        meta: DocumentMeta {
+            file_name: path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            kind,
+            size: meta.len(),
+            pages,
+            sha256: fin_r1_engine::digest::sha256_hex(&bytes),
+            notes,
+        },
         blocks,
     })
 }

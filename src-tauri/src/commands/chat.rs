@@ -208,7 +208,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
             Some(doc) => doc,
             None => {
                 let at = path.clone();
-                super::off_thread(move || super::documents::read_in_child(&at, &mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false))).await?
+                super::off_thread(move || crate::reading::read_in_child(&at, &mut |_, _| {}, &std::sync::atomic::AtomicBool::new(false))).await?
             }
         };
         attachments.push(doc);
@@ -266,14 +266,14 @@ pub async fn stop_generation(state: State<'_, AppState>, answer_id: i64) -> CmdR
 #[tauri::command]
 #[specta::specta]
 pub async fn render_markdown(markdown: String) -> CmdResult<String> {
-    super::off_thread(move || Ok(fin_r1_core::render::render(&markdown))).await
+    super::off_thread(move || Ok(fin_r1_report::render::render(&markdown))).await
 }
 
 /// The stylesheet for the renderer's classes (highlighted code, math), shared with reports.
 #[tauri::command]
 #[specta::specta]
 pub fn renderer_css() -> &'static str {
-    fin_r1_core::render::highlight_css()
+    fin_r1_report::render::highlight_css()
 }
 
 /// The page keeps its own preferences under `ui.`; everything else in the settings table (the

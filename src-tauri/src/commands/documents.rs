@@ -3,44 +3,20 @@
 //! read until the question is sent (so a 300-page report is read once), and the stored text of
 //! an attachment for its extracted view.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
 use fin_r1_core::documents::limits::MAX_FILE_BYTES;
-use fin_r1_core::documents::{chunks::estimate_tokens, Document, DocumentError};
+use fin_r1_core::documents::{chunks::estimate_tokens, Document, DocumentMeta};
 use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 
 use super::off_thread;
 use crate::error::{CmdResult, CommandError};
+use crate::reading::read_in_child;
 use crate::state::AppState;
-
-/// Files read in this window and not yet sent, with the stop switches of those being read.
-#[derive(Default)]
-pub struct Reading {
-    read: Mutex<HashMap<PathBuf, (Stamp, Document)>>,
-    stops: Mutex<HashMap<PathBuf, Arc<AtomicBool>>>,
-}
-
-/// A file is read again if it changed since (saved over between attaching and sending).
-type Stamp = (u64, Option<SystemTime>);
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    std::fs::metadata(path).ok().map(|m| (m.len(), m.modified().ok()))
-}
-
-impl Reading {
-    /// The document as read for the window, if the file is as it was then.
-    pub fn take(&self, path: &Path) -> Option<Document> {
-        let kept = self.read.lock().ok().and_then(|mut m| m.remove(path));
-        kept.filter(|(s, _)| Some(*s) == stamp(path)).map(|(_, doc)| doc)
-    }
-}
 
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct ReadProgress {
@@ -52,12 +28,8 @@ pub struct ReadProgress {
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct DocumentPreview {
     pub path: PathBuf,
-    pub file_name: String,
-    pub kind: String,
-    pub size: u64,
-    pub pages: Option<u32>,
-    pub sha256: String,
-    pub notes: Vec<String>,
+    #[serde(flatten)]
+    pub meta: DocumentMeta,
     /// What was read, as the model would see it whole, up to `PREVIEW_BYTES` (a line says
     /// what is not shown).
     pub markdown: String,
@@ -68,9 +40,9 @@ pub struct DocumentPreview {
 /// The extracted view shows this much; the tokens count everything.
 const PREVIEW_BYTES: usize = 1 << 20;
 
-fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
-    let mut markdown = d.to_markdown();
-    let tokens = u32::try_from(estimate_tokens(&markdown)).unwrap_or(u32::MAX);
+/// A document's text as a view in the window shows it: at most `PREVIEW_BYTES`, and a line
+/// that says how much more there is.
+fn for_view(mut markdown: String, rest_is: &str) -> String {
     if markdown.len() > PREVIEW_BYTES {
         let mut end = PREVIEW_BYTES;
         while !markdown.is_char_boundary(end) {
@@ -78,33 +50,23 @@ fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
         }
         let rest = markdown.len() - end;
         markdown.truncate(end);
-        markdown.push_str(&format!("\n\n> … {} KB more not shown here; the question takes the parts that fit.\n", rest >> 10));
+        markdown.push_str(&format!("\n\n> … {} KB more not shown here; {rest_is}\n", rest >> 10));
     }
-    DocumentPreview {
-        path,
-        file_name: d.file_name.clone(),
-        kind: d.kind.clone(),
-        size: d.size,
-        pages: d.pages,
-        sha256: d.sha256.clone(),
-        notes: d.notes.clone(),
-        tokens,
-        markdown,
-    }
+    markdown
 }
 
-fn document_error(e: DocumentError) -> CommandError {
-    CommandError::Model { kind: e.kind(), message: e.to_string() }
+fn preview(path: PathBuf, d: &Document) -> DocumentPreview {
+    let markdown = d.to_markdown();
+    let tokens = u32::try_from(estimate_tokens(&markdown)).unwrap_or(u32::MAX);
+    let markdown = for_view(markdown, "the question takes the parts that fit.");
+    DocumentPreview { path, meta: d.meta.clone(), tokens, markdown }
 }
 
 /// Reads a file to attach, telling each page of a PDF through `on_progress`.
 #[tauri::command]
 #[specta::specta]
 pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progress: Channel<ReadProgress>) -> CmdResult<DocumentPreview> {
-    let stop = Arc::new(AtomicBool::new(false));
-    if let Ok(mut s) = state.reading.stops.lock() {
-        s.insert(path.clone(), stop.clone());
-    }
+    let stop = state.reading.begin(&path);
     let at = path.clone();
     let read = off_thread(move || {
         let mut last = std::time::Instant::now();
@@ -119,32 +81,16 @@ pub async fn read_document(state: State<'_, AppState>, path: PathBuf, on_progres
         read_in_child(&at, &mut on_page, &stop)
     })
     .await;
-    if let Ok(mut s) = state.reading.stops.lock() {
-        s.remove(&path);
-    }
+    state.reading.end(&path, read.as_ref().ok());
     let doc = read.inspect_err(|e| state.record_error(&e.to_string()))?;
-    let shown = preview(path.clone(), &doc);
-    if let (Some(s), Ok(mut m)) = (stamp(&path), state.reading.read.lock()) {
-        m.insert(path, (s, doc));
-    }
-    Ok(shown)
-}
-
-/// Reads a file in the reader child (the `fin-r1` installed beside the app).
-pub fn read_in_child(path: &Path, on_page: &mut dyn FnMut(u32, u32), stop: &AtomicBool) -> CmdResult<Document> {
-    extract_in_child(&reader_program(), path, ChildLimits::default(), on_page, stop).map_err(document_error)
+    Ok(preview(path, &doc))
 }
 
 /// Stops reading a file (the chip's ×), or forgets one read and not sent.
 #[tauri::command]
 #[specta::specta]
 pub async fn discard_document(state: State<'_, AppState>, path: PathBuf) -> CmdResult<()> {
-    if let Some(stop) = state.reading.stops.lock().ok().and_then(|s| s.get(&path).cloned()) {
-        stop.store(true, Ordering::Relaxed);
-    }
-    if let Ok(mut m) = state.reading.read.lock() {
-        m.remove(&path);
-    }
+    state.reading.discard(&path);
     forget_pasted(&state.data_dir, &path);
     Ok(())
 }
@@ -191,9 +137,9 @@ pub async fn save_pasted_document(state: State<'_, AppState>, file_name: String,
     }
     let dir = state.data_dir.join("pasted").join(uuid_like());
     off_thread(move || {
-        std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(CommandError::io(dir.display()))?;
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| CommandError::Invalid(format!("{}: {e}", path.display())))?;
+        std::fs::write(&path, bytes).map_err(CommandError::io(path.display()))?;
         Ok(path)
     })
     .await
@@ -217,5 +163,26 @@ pub struct AttachmentText {
 #[specta::specta]
 pub async fn attachment_text(state: State<'_, AppState>, id: i64) -> CmdResult<AttachmentText> {
     let (text, included) = state.store.attachment_text(id).await?;
-    Ok(AttachmentText { text, included })
+    // The store keeps everything read; the window's view of it is bounded as the preview was.
+    Ok(AttachmentText {
+        text: for_view(text, "the whole text is in the store and in exported reports."),
+        included: for_view(included, "the prompt carried all of it."),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored document's whole text no longer crosses to the window: its view is bounded,
+    /// cut at a character, and says what is left.
+    #[test]
+    fn a_long_text_is_cut_for_the_view_at_a_character() {
+        let text = "净利润".repeat(PREVIEW_BYTES / 5);
+        let shown = for_view(text.clone(), "rest.");
+        assert!(shown.len() < PREVIEW_BYTES + 200, "{}", shown.len());
+        assert!(shown.ends_with("KB more not shown here; rest.\n"), "{}", &shown[shown.len() - 80..]);
+        assert!(text.starts_with(shown.split("\n\n> …").next().unwrap_or_default()));
+        assert_eq!(for_view("short".into(), "rest."), "short");
+    }
 }

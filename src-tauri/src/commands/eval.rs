@@ -1,6 +1,6 @@
 //! The Evaluate page: benchmark runs of the model in use (or of another OpenAI-compatible
 //! server) into the data folder's `eval-runs`, their progress on a channel, and the runs read
-//! back and exported. The harness itself is `fin_r1_core::eval`, shared with `fin-r1 eval`.
+//! back and exported. The harness itself is `fin_r1_eval`, shared with `fin-r1 eval`.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fin_r1_core::backend::Backend;
-use fin_r1_core::eval::judge::JudgeMode;
-use fin_r1_core::eval::run::{self, Judge, JudgeConfig, Progress, RunOptions};
-use fin_r1_core::eval::runs::{self, Imported, RunDetail, RunSummary};
-use fin_r1_core::eval::score::Rules;
-use fin_r1_core::eval::{plan, Bench};
 use fin_r1_core::remote::RemoteConfig;
-use fin_r1_core::report::{self, Format};
 use fin_r1_engine::{SamplingOverrides, FIN_R1_SYSTEM_PROMPT};
+use fin_r1_eval::judge::JudgeMode;
+use fin_r1_eval::run::{self, Judge, Progress, RunOptions};
+use fin_r1_eval::runs::{self, Imported, RunDetail, RunSummary};
+use fin_r1_eval::score::Rules;
+use fin_r1_eval::JudgeConfig;
+use fin_r1_eval::{plan, Bench};
+use fin_r1_report::{self as report, Format};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
@@ -91,17 +92,35 @@ fn runs_dir(state: &AppState) -> PathBuf {
 
 /// A run's folder from its id: one of the runs folder's own folders, whatever its name.
 fn run_dir(state: &AppState, id: &str) -> CmdResult<PathBuf> {
-    runs::find(&runs_dir(state), id).map_err(|e| CommandError::Invalid(e.to_string()))
+    Ok(runs::find(&runs_dir(state), id)?)
 }
 
-/// The key to send: the one typed (kept from now on; `""` forgets the kept one), else the kept one.
-async fn api_key(state: &AppState, name: &str, typed: Option<&str>) -> CmdResult<Option<String>> {
+/// A server's origin (scheme, host and port): what a kept key belongs to.
+fn origin(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase())
+}
+
+/// The key to send: the one typed (kept from now on, with the server it was typed for; `""`
+/// forgets the kept one), else the kept one — only to the server it was typed for: a key kept
+/// for one server is never sent to another the analyst names later.
+async fn api_key(state: &AppState, name: &str, url: &str, typed: Option<&str>) -> CmdResult<Option<String>> {
+    let kept_for = format!("{name}.origin");
     match typed.map(str::trim) {
         Some(k) => {
             fin_r1_core::settings::set_secret(&state.store, name, Some(k)).await?;
+            state.store.set_setting(&kept_for, &serde_json::json!(origin(url))).await?;
             Ok(Some(k.to_owned()).filter(|k| !k.is_empty()))
         }
-        None => Ok(fin_r1_core::settings::secret(&state.store, name).await?),
+        None => {
+            let same = state.store.setting(&kept_for).await?.and_then(|v| v.as_str().map(str::to_owned)).is_some_and(|o| o == origin(url));
+            if !same {
+                return Ok(None);
+            }
+            Ok(fin_r1_core::settings::secret(&state.store, name).await?)
+        }
     }
 }
 
@@ -144,8 +163,8 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
     let runtime = tokio::runtime::Handle::current();
     let backend: Arc<Backend> = match &request.remote {
         Some(s) => {
-            let key = api_key(&state, REMOTE_KEY, s.api_key.as_deref()).await?;
-            Arc::new(Backend::remote(server(s, "server", key)?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?)
+            let key = api_key(&state, REMOTE_KEY, &s.url, s.api_key.as_deref()).await?;
+            Arc::new(Backend::remote(server(s, "server", key)?, runtime.clone())?)
         }
         None => state.runner().await?.backend().clone(),
     };
@@ -153,8 +172,8 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
         (_, JudgeMode::Rule) => None,
         (None, _) => return Err(CommandError::Invalid("an LLM judge needs a server: give its address and model".into())),
         (Some(s), _) => {
-            let key = api_key(&state, JUDGE_KEY, s.api_key.as_deref()).await?;
-            Some((Backend::remote(server(s, "judge", key)?, runtime.clone()).map_err(|e| CommandError::Invalid(e.to_string()))?, s.clone()))
+            let key = api_key(&state, JUDGE_KEY, &s.url, s.api_key.as_deref()).await?;
+            Some((Backend::remote(server(s, "judge", key)?, runtime.clone())?, s.clone()))
         }
     };
     let model_sha256 = match backend.model_path() {
@@ -163,9 +182,9 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
     };
     let stop = Arc::new(AtomicBool::new(false));
     {
-        let mut slot = state.eval.lock().map_err(|_| CommandError::Invalid("the evaluation slot is poisoned".into()))?;
+        let mut slot = state.eval.lock().map_err(|_| CommandError::Task("the evaluation slot is poisoned".into()))?;
         if slot.is_some() {
-            return Err(CommandError::Invalid("an evaluation is already running: stop it first".into()));
+            return Err(CommandError::Busy("an evaluation is already running: stop it first".into()));
         }
         *slot = Some(stop.clone());
     }
@@ -173,11 +192,10 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
     let root = runs_dir(&state);
     let out = runs::new_dir(&root, request.bench.name());
     let result = tauri::async_runtime::spawn_blocking(move || -> CmdResult<RunSummary> {
-        let invalid = |e: run::RunError| CommandError::Invalid(e.to_string());
         let seed = request.seed.unwrap_or(42);
-        let items = plan::chosen(request.bench, &request.data, request.limit, seed).map_err(invalid)?;
+        let items = plan::chosen(request.bench, &request.data, request.limit, seed)?;
         let asked = SamplingOverrides { temperature: request.temperature, max_tokens: request.max_tokens.filter(|m| *m > 0), ..SamplingOverrides::default() };
-        let sampling = plan::sampling(backend.default_sampling(), None, seed, &asked).map_err(invalid)?;
+        let sampling = plan::sampling(backend.default_sampling(), None, seed, &asked)?;
         let config = plan::config(
             &backend,
             plan::Plan {
@@ -193,8 +211,7 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
                 model_sha256,
             },
             &items,
-        )
-        .map_err(invalid)?;
+        )?;
         let options = RunOptions {
             out: out.clone(),
             resume: false,
@@ -215,11 +232,11 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
             }
             let _ = on_event.send(EvalEvent::Progress { progress: p.clone() });
         });
-        outcome.map_err(invalid)?;
-        runs::detail(&out).map(|d| d.summary).map_err(invalid)
+        outcome?;
+        Ok(runs::detail(&out).map(|d| d.summary)?)
     })
     .await
-    .map_err(|e| CommandError::Invalid(format!("the evaluation failed: {e}")))?;
+    .map_err(|e| CommandError::Task(format!("the evaluation stopped: {e}")))?;
     if let Err(e) = &result {
         state.record_error(&e.to_string());
     }
@@ -260,7 +277,7 @@ pub async fn eval_add(state: State<'_, AppState>, path: PathBuf) -> CmdResult<Im
         return Err(CommandError::Invalid(format!("{} is not an evaluation run: it has no config.json", path.display())));
     }
     let root = runs_dir(&state);
-    let result = super::off_thread(move || runs::import(&path, &root).map_err(|e| CommandError::Invalid(e.to_string()))).await;
+    let result = super::off_thread(move || runs::import(&path, &root).map_err(CommandError::from)).await;
     if let Err(e) = &result {
         state.record_error(&e.to_string());
     }
@@ -272,7 +289,7 @@ pub async fn eval_add(state: State<'_, AppState>, path: PathBuf) -> CmdResult<Im
 #[specta::specta]
 pub async fn eval_run(state: State<'_, AppState>, id: String) -> CmdResult<RunDetail> {
     let dir = run_dir(&state, &id)?;
-    super::off_thread(move || runs::detail(&dir).map_err(|e| CommandError::Invalid(e.to_string()))).await
+    super::off_thread(move || runs::detail(&dir).map_err(CommandError::from)).await
 }
 
 #[derive(Debug, Clone, Deserialize, specta::Type)]
@@ -294,15 +311,15 @@ pub async fn eval_export(state: State<'_, AppState>, request: EvalExport) -> Cmd
     let path = super::export::report_path(&request.path, request.format)?;
     let written = path.clone();
     let result = super::off_thread(move || {
-        let d = runs::detail(&dir).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let d = runs::detail(&dir)?;
         let md = runs::document(&d, env!("CARGO_PKG_VERSION"), &report::local_time(now_ms()));
         let title = format!("Evaluation: {} on {}", d.config.model, d.config.bench);
         let bytes = match request.format {
             Format::Html => report::markdown_page(&title, &md).into_bytes(),
-            Format::Pdf => report::markdown_pdf(&title, &md).map_err(|e| CommandError::Invalid(e.to_string()))?,
+            Format::Pdf => report::markdown_pdf(&title, &md)?,
             _ => md.into_bytes(),
         };
-        report::write_atomic(&path, &bytes).map_err(|e| CommandError::Invalid(format!("the report was not written: {e}")))
+        Ok(report::write_atomic(&path, &bytes)?)
     })
     .await;
     if let Err(e) = &result {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use fin_r1_core::report::{self, Format, ReasoningMode, ReportOptions};
+use fin_r1_report::{self as report, Format, ReasoningMode, ReportOptions};
 use serde::Deserialize;
 use tauri::State;
 
@@ -58,7 +58,7 @@ pub async fn export_conversation(state: State<'_, AppState>, request: ExportRequ
     }
     .await;
     result.map_err(|e| {
-        let e = CommandError::Invalid(format!("the report was not written: {e}"));
+        let e = CommandError::from(e);
         state.record_error(&e.to_string());
         e
     })?;

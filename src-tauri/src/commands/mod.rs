@@ -17,5 +17,5 @@ use crate::error::{CmdResult, CommandError};
 /// Runs work that may block (disk, a child process, CPU-heavy rendering) on the blocking pool:
 /// neither the GTK thread (where sync commands run) nor an async worker waits on it.
 pub async fn off_thread<T: Send + 'static>(f: impl FnOnce() -> CmdResult<T> + Send + 'static) -> CmdResult<T> {
-    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::Invalid(format!("background task failed: {e}")))?
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| CommandError::Task(e.to_string()))?
 }

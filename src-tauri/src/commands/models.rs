@@ -41,7 +41,7 @@ pub struct CatalogView {
 #[specta::specta]
 pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView> {
     let hw = Hardware::detect_off_thread().await;
-    let models = catalog::advise(catalog::load().map_err(|e| CommandError::Invalid(e.to_string()))?, &hw);
+    let models = catalog::advise(catalog::load()?, &hw);
     let s = state.settings().await;
     let library = state.store.models().await?;
     Ok(CatalogView {
@@ -151,7 +151,7 @@ pub async fn download_model(state: State<'_, AppState>, request: DownloadModel, 
     let store = state.store.clone();
     let models_dir = s.models_dir(&state.data_dir);
     let entry = match (&request.catalog_id, &request.repo, &request.file) {
-        (Some(id), _, _) => Some(catalog::get(id).map_err(|e| CommandError::Invalid(e.to_string()))?),
+        (Some(id), _, _) => Some(catalog::get(id)?),
         (None, Some(_), Some(_)) => None,
         _ => return Err(CommandError::Invalid("choose a catalog model, or give a repository and a file".into())),
     };
@@ -185,9 +185,9 @@ where
     Fut: std::future::Future<Output = CmdResult<LibraryModel>> + Send + 'static,
 {
     let handle = {
-        let mut slot = state.job.lock().map_err(|_| CommandError::Invalid("the job slot is poisoned".into()))?;
+        let mut slot = state.job.lock().map_err(|_| CommandError::Task("the job slot is poisoned".into()))?;
         if slot.as_ref().is_some_and(|j| !j.is_finished()) {
-            return Err(CommandError::Invalid("a download or quantization is already running".into()));
+            return Err(CommandError::Busy("a download or quantization is already running".into()));
         }
         let cancel = JobCancel::default();
         let handle = tokio::spawn(job(cancel.clone()));
@@ -196,7 +196,7 @@ where
     };
     let result = match handle.await {
         Ok(r) => r,
-        Err(e) => Err(CommandError::Invalid(format!("the job failed: {e}"))),
+        Err(e) => Err(CommandError::Task(format!("the job failed: {e}"))),
     };
     if let Err(e) = &result {
         state.record_error(&e.to_string());

@@ -66,7 +66,7 @@ pub async fn save_settings(
         return Err(CommandError::Invalid(format!("this build cannot run on {}; it has {}", settings.device, names.join(", "))));
     }
     let old = state.settings().await;
-    fin_r1_core::settings::save(&state.store, &settings).await.map_err(|e| CommandError::Invalid(e.to_string()))?;
+    fin_r1_core::settings::save(&state.store, &settings).await?;
     if let Some(k) = remote_api_key {
         settings::set_secret(&state.store, settings::REMOTE_KEY, Some(k.trim())).await?;
     }
@@ -78,7 +78,7 @@ pub async fn save_settings(
     tracing::info!(theme = %settings.theme, device = %settings.device, server = settings.server.enabled, remote = settings.remote.enabled, "settings saved");
     if old.remote != settings.remote || settings.remote.enabled {
         if state.running.is_busy() {
-            return Err(CommandError::Invalid("saved; an answer is streaming, so the engine changes after it ends: save again then".into()));
+            return Err(CommandError::Busy("saved; an answer is streaming, so the engine changes after it ends: save again then".into()));
         }
         state.apply_engine_choice().await?;
     }
@@ -98,6 +98,77 @@ pub async fn server_status(state: State<'_, AppState>) -> CmdResult<ServerStatus
 #[tauri::command]
 #[specta::specta]
 pub async fn choose_data_dir(state: State<'_, AppState>, path: Option<PathBuf>) -> CmdResult<SettingsView> {
-    fin_r1_core::paths::choose_data_dir(path.as_deref()).map_err(|e| CommandError::Invalid(format!("cannot use that folder: {e}")))?;
+    fin_r1_core::paths::choose_data_dir(path.as_deref()).map_err(CommandError::io("cannot use that folder"))?;
     view(&state).await
+}
+
+/// The store's backups, newest first (the app makes one a day and before each migration).
+#[tauri::command]
+#[specta::specta]
+pub async fn list_backups(state: State<'_, AppState>) -> CmdResult<BackupsView> {
+    let dir = fin_r1_core::store::backup::backups_dir(state.store.path());
+    let pending = pending_restore(&state.data_dir);
+    super::off_thread(move || Ok(BackupsView { backups: fin_r1_core::store::backup::list(&dir), dir, restore_on_restart: pending })).await
+}
+
+/// A backup now.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_backup(state: State<'_, AppState>) -> CmdResult<fin_r1_core::store::backup::Backup> {
+    Ok(state.store.backup(fin_r1_core::store::backup::BackupReason::Manual).await?)
+}
+
+/// Puts a backup in the store's place at the next start (the store is in use now); `None`
+/// takes the choice back. The store it replaces is kept aside, never removed.
+#[tauri::command]
+#[specta::specta]
+pub async fn restore_backup_on_restart(state: State<'_, AppState>, path: Option<PathBuf>) -> CmdResult<BackupsView> {
+    let marker = restore_marker(&state.data_dir);
+    match &path {
+        Some(p) => {
+            let dir = fin_r1_core::store::backup::backups_dir(state.store.path());
+            // Only one of the listed backups: the page names a file, the shell checks it is one.
+            if !fin_r1_core::store::backup::list(&dir).iter().any(|b| &b.path == p) {
+                return Err(CommandError::Invalid(format!("{} is not one of the backups in {}", p.display(), dir.display())));
+            }
+            std::fs::write(&marker, p.to_string_lossy().as_bytes()).map_err(CommandError::io(marker.display()))?;
+        }
+        None => {
+            let _ = std::fs::remove_file(&marker);
+        }
+    }
+    list_backups(state).await
+}
+
+#[derive(Debug, Serialize, specta::Type)]
+pub struct BackupsView {
+    pub dir: PathBuf,
+    pub backups: Vec<fin_r1_core::store::backup::Backup>,
+    /// The backup the next start restores, if one was chosen.
+    pub restore_on_restart: Option<PathBuf>,
+}
+
+/// The file that names the backup the next start restores.
+pub fn restore_marker(data_dir: &std::path::Path) -> PathBuf {
+    data_dir.join("restore-on-start")
+}
+
+fn pending_restore(data_dir: &std::path::Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(restore_marker(data_dir)).ok()?;
+    Some(PathBuf::from(text.trim())).filter(|p| !p.as_os_str().is_empty())
+}
+
+/// At start, before the store opens: the restore chosen in Settings, if any. Returns what to
+/// tell the analyst.
+pub async fn restore_chosen(data_dir: &std::path::Path) -> Option<String> {
+    let chosen = pending_restore(data_dir)?;
+    let _ = std::fs::remove_file(restore_marker(data_dir));
+    let store = data_dir.join(fin_r1_core::store::DB_FILE);
+    Some(match fin_r1_core::store::backup::restore(&store, &chosen).await {
+        Ok(r) => match r.kept_aside {
+            Some(k) => format!("The backup {} was restored; the conversations it replaced were kept as {}.", chosen.display(), k.display()),
+            None => format!("The backup {} was restored.", chosen.display()),
+        },
+        Err(e) => format!("The backup chosen was not restored: {e}"),
+    })
 }

@@ -20,7 +20,7 @@ pub fn open_with_system(target: &OsStr) -> CmdResult<()> {
     #[cfg(target_os = "windows")]
     let mut cmd = std::process::Command::new("explorer");
     let shown = target.to_string_lossy();
-    let mut child = cmd.arg(target).spawn().map_err(|e| CommandError::Invalid(format!("cannot open {shown}: {e}")))?;
+    let mut child = cmd.arg(target).spawn().map_err(CommandError::io(format!("cannot open {shown}")))?;
     // xdg-open hands over and exits; a failure (no application for the type) comes back as its
     // status within a moment. Still running after that: a viewer took it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
@@ -64,7 +64,7 @@ pub fn current_log(data_dir: &std::path::Path) -> Option<PathBuf> {
 pub async fn open_log_folder(state: State<'_, AppState>) -> CmdResult<PathBuf> {
     let dir = fin_r1_core::paths::log_dir(&state.data_dir);
     super::off_thread(move || {
-        std::fs::create_dir_all(&dir).map_err(|e| CommandError::Invalid(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir).map_err(CommandError::io(dir.display()))?;
         open_with_system(dir.as_os_str())?;
         Ok(dir)
     })
@@ -144,7 +144,7 @@ pub async fn diagnostics(state: State<'_, AppState>) -> CmdResult<String> {
                 "Local model: {} · {} · {} · {:.2} B params · {:.2} GB · context {} · {}",
                 m.file_name,
                 m.name.as_deref().unwrap_or("-"),
-                m.quantization,
+                m.quantization.as_deref().unwrap_or("-"),
                 m.n_params as f64 / 1e9,
                 m.file_size as f64 / 1e9,
                 m.context,
@@ -234,7 +234,7 @@ pub const CITATION: &str = "@article{liu2025finr1,
 #[specta::specta]
 pub async fn about() -> CmdResult<About> {
     let licences: Licences =
-        super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Invalid(format!("the licence list is damaged: {e}")))).await?;
+        super::off_thread(|| serde_json::from_str(LICENCES).map_err(|e| CommandError::Task(format!("the licence list is damaged: {e}")))).await?;
     Ok(About {
         version: env!("CARGO_PKG_VERSION"),
         licence: env!("CARGO_PKG_LICENSE"),

@@ -28,7 +28,7 @@ function PendingChip({ p, l }: { p: Pending; l: "zh" | "en" }) {
       : p.status === "error"
         ? p.error ?? ""
         : d
-          ? [d.kind.toUpperCase(), d.pages ? t(l, "attach.pages", { n: String(d.pages) }) : null, size(d.size), t(l, "attach.tokens", { n: String(d.tokens) })]
+          ? [d.kind.toUpperCase(), d.pages === 1 ? t(l, "attach.page") : d.pages ? t(l, "attach.pages", { n: String(d.pages) }) : null, size(d.size), t(l, "attach.tokens", { n: String(d.tokens) })]
               .filter(Boolean)
               .join(" · ")
           : "";

@@ -191,7 +191,7 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
               onClick={() => void showStored(d.id, d.file_name, d.included_summary, d.notes)}
             >
               📎 {d.file_name} · {d.kind.toUpperCase()}
-              {d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}
+              {d.pages === 1 ? ` · ${t(lang.value, "attach.page")}` : d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}
               {/* Never a silent cut: a document that did not fit says so on its chip. */}
               {!d.included_summary.startsWith("all of") && <span class="chip-partial"> · {t(lang.value, "attach.partial")}</span>}
             </button>

@@ -101,7 +101,7 @@ export function FirstRun() {
             <h2>{t(l, "firstrun.step.model")}</h2>
             {model ? (
               <p class="ok" id="fr-model-ready">
-                {t(l, "firstrun.modelReady", { file: model.file_name, quant: model.quantization })}
+                {t(l, "firstrun.modelReady", { file: model.file_name, quant: model.quantization ?? "" })}
               </p>
             ) : (
               <p>{t(l, "firstrun.modelHelp")}</p>

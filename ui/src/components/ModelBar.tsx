@@ -57,7 +57,7 @@ export function ModelBar() {
           </span>
         ) : model ? (
           <span title={model.path}>
-            {model.file_name} · {model.quantization} · {(model.file_size / 1e9).toFixed(2)} GB
+            {model.file_name} · {model.quantization ?? ""} · {(model.file_size / 1e9).toFixed(2)} GB
           </span>
         ) : (
           <span class="muted">{t(l, "model.none")}</span>

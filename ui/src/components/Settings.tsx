@@ -4,6 +4,7 @@ import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { lang, saveSettings, scenarios } from "../state";
 import type { DeviceChoice, Settings as S, SettingsView } from "../types";
+import { Backups } from "./Backups";
 import { gb } from "./format";
 
 /** The settings page: every choice the app keeps, saved together. */
@@ -128,6 +129,7 @@ export function Settings() {
         <input id="set-models-dir" value={draft.models_dir ?? ""} placeholder={view.models_dir} onInput={(e) => set({ models_dir: (e.target as HTMLInputElement).value.trim() || null })} />
         <button onClick={() => void pickFolder(view.models_dir).then((p) => p && set({ models_dir: p }))}>{t(l, "settings.choose")}</button>
       </div>
+      <Backups />
 
       <h2>{t(l, "settings.engine")}</h2>
       <div class="grid">

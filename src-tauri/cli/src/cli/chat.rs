@@ -7,13 +7,12 @@ use clap::Args;
 use serde_json::json;
 
 use fin_r1_core::backend::Backend;
-use fin_r1_core::remote::RemoteConfig;
 use fin_r1_core::runner::{Runner, SamplingOverrides, TurnRequest, TurnSink, TurnStarted};
 use fin_r1_core::store::{MessageStatus, Store};
 use fin_r1_core::terminal::{usage_line, TerminalView};
 use fin_r1_engine::{CancelToken, ContextPolicy, Engine, GenerationEvent};
 
-use super::EngineArgs;
+use super::{EngineArgs, RemoteArgs};
 
 #[derive(Args, Debug)]
 pub struct ChatArgs {
@@ -50,16 +49,8 @@ pub struct ChatArgs {
     /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
     #[arg(long)]
     json: bool,
-    /// Chat through a remote OpenAI-compatible server (vLLM, fin-r1 serve) instead of a local
-    /// model, e.g. http://gpu-server:8000/v1.
-    #[arg(long, conflicts_with = "model")]
-    remote: Option<String>,
-    /// The remote server's model name (vLLM's --served-model-name).
-    #[arg(long, default_value = "Fin-R1")]
-    remote_model: String,
-    /// API key for the remote server.
-    #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
-    remote_api_key: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// A scenario preset (`fin-r1 scenarios list`): its system prompt, sampling and form.
     #[arg(long)]
     scenario: Option<String>,
@@ -81,9 +72,7 @@ pub struct ChatArgs {
 }
 
 fn open_backend(a: &ChatArgs, store: &Store, runtime: &tokio::runtime::Runtime, interactive_out: bool) -> Result<Backend, (fin_r1_engine::ErrorKind, String)> {
-    if let Some(url) = &a.remote {
-        let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
-        config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
+    if let Some(config) = a.remote.config() {
         return Backend::remote(config, runtime.handle().clone()).map_err(|e| (fin_r1_engine::ErrorKind::InvalidRequest, e.to_string()));
     }
     let path = a.engine.path().map_err(|e| (fin_r1_engine::ErrorKind::InvalidRequest, e.to_string()))?;
@@ -139,7 +128,7 @@ impl TurnSink for Terminal {
             println!("{line}");
         } else {
             for a in &t.attachments {
-                eprintln!("[{}: {}]", a.file_name, a.included_summary);
+                eprintln!("[{}: {}]", a.meta.file_name, a.included_summary);
             }
         }
     }
@@ -189,7 +178,7 @@ fn report_error(json: bool, kind: fin_r1_engine::ErrorKind, message: &str) {
 
 pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
+    let runtime = fin_r1_core::rt::io("fin-r1-chat").context("starting the async runtime")?;
     // Read before anything is stored: an unreadable file is refused with nothing lost.
     let mut documents = Vec::new();
     for f in &a.attach {
@@ -216,7 +205,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
                 let Some(path) = form.get(&f.name).filter(|v| !v.trim().is_empty()).map(std::path::PathBuf::from) else { continue };
                 match fin_r1_core::documents::extract(&path) {
                     Ok(d) => {
-                        form.insert(f.name.clone(), d.file_name.clone());
+                        form.insert(f.name.clone(), d.meta.file_name.clone());
                         documents.push(d);
                     }
                     Err(e) => {
@@ -233,10 +222,13 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         return Ok(1);
     }
     let data_dir = super::data_dir(&a.data_dir);
-    let store = match runtime.block_on(Store::open(&data_dir)) {
+    let store = match runtime.block_on(Store::open_or_recover(&data_dir)) {
         Ok((store, report)) => {
             if report.interrupted > 0 && !a.json {
                 eprintln!("({} answer(s) cut off by an earlier exit were kept, marked interrupted)", report.interrupted);
+            }
+            if let Some(r) = &report.recovered {
+                eprintln!("fin-r1: {}", r.notice());
             }
             store
         }

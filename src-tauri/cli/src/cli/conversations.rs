@@ -54,7 +54,7 @@ enum ConversationsCommand {
 }
 
 pub fn run(a: ConversationsArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = fin_r1_core::rt::local().context("starting the async runtime")?;
     let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async move {
         let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };

@@ -11,17 +11,18 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 use fin_r1_core::backend::Backend;
-use fin_r1_core::eval::judge::JudgeMode;
-use fin_r1_core::eval::report::{self, Report};
-use fin_r1_core::eval::run::{self, RunConfig, RunOptions};
-use fin_r1_core::eval::run::{Judge, JudgeConfig};
-use fin_r1_core::eval::sample::DEFAULT_LIMIT;
-use fin_r1_core::eval::score::Rules;
-use fin_r1_core::eval::{plan, prompt::PROMPT_VERSION, Bench};
 use fin_r1_core::remote::RemoteConfig;
 use fin_r1_engine::{Engine, SamplingOverrides, FIN_R1_SYSTEM_PROMPT};
+use fin_r1_eval::judge::JudgeMode;
+use fin_r1_eval::report::{self, Report};
+use fin_r1_eval::run::Judge;
+use fin_r1_eval::run::{self, RunOptions};
+use fin_r1_eval::sample::DEFAULT_LIMIT;
+use fin_r1_eval::score::Rules;
+use fin_r1_eval::{plan, prompt::PROMPT_VERSION, Bench};
+use fin_r1_eval::{JudgeConfig, RunConfig};
 
-use super::EngineArgs;
+use super::{EngineArgs, RemoteArgs};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -64,13 +65,8 @@ struct RunArgs {
     data: DataArgs,
     #[command(flatten)]
     engine: EngineArgs,
-    /// A remote OpenAI-compatible server instead of --model (up to /v1).
-    #[arg(long, conflicts_with = "model")]
-    remote: Option<String>,
-    #[arg(long, default_value = "Fin-R1")]
-    remote_model: String,
-    #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
-    remote_api_key: Option<String>,
+    #[command(flatten)]
+    remote: RemoteArgs,
     /// Ask with this preset's system prompt instead of Fin-R1's <think>/<answer> one.
     #[arg(long)]
     scenario: Option<String>,
@@ -144,7 +140,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<i32> {
     }
 }
 
-fn chosen(d: &DataArgs) -> anyhow::Result<Vec<fin_r1_core::eval::Item>> {
+fn chosen(d: &DataArgs) -> anyhow::Result<Vec<fin_r1_eval::Item>> {
     Ok(plan::chosen(d.bench, &d.data, d.limit, d.seed)?)
 }
 
@@ -160,16 +156,12 @@ fn run_bench(a: RunArgs) -> anyhow::Result<i32> {
     let out = match (&a.out, a.resume) {
         (Some(o), _) => o.clone(),
         (None, true) => bail!("--resume needs --out: the folder of the run to go on with"),
-        (None, false) => fin_r1_core::eval::runs::new_dir(&fin_r1_core::paths::eval_runs_dir(&super::data_dir(&a.data_dir)), a.data.bench.name()),
+        (None, false) => fin_r1_eval::runs::new_dir(&fin_r1_core::paths::eval_runs_dir(&super::data_dir(&a.data_dir)), a.data.bench.name()),
     };
     let items = chosen(&a.data)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let backend = match &a.remote {
-        Some(url) => {
-            let mut config = RemoteConfig::new(url.clone(), a.remote_model.clone());
-            config.api_key = a.remote_api_key.clone().filter(|k| !k.is_empty());
-            Backend::remote(config, runtime.handle().clone())?
-        }
+    let runtime = fin_r1_core::rt::io("fin-r1-eval")?;
+    let backend = match a.remote.config() {
+        Some(config) => Backend::remote(config, runtime.handle().clone())?,
         None => {
             let path = a.engine.path()?;
             eprintln!("Loading {} …", path.display());
@@ -261,8 +253,8 @@ fn clock(d: Duration) -> String {
 }
 
 fn score(a: ScoreArgs) -> anyhow::Result<i32> {
-    let items = run::read_items(&a.items)?;
-    let predictions = run::read_predictions(&a.predictions)?;
+    let items = fin_r1_eval::record::read_items(&a.items)?;
+    let predictions = fin_r1_eval::record::read_predictions(&a.predictions)?;
     if predictions.is_empty() {
         bail!("{}: no prediction lines (each: {{\"id\", \"output\", \"finish_reason\"?}})", a.predictions.display());
     }
@@ -276,11 +268,11 @@ fn score(a: ScoreArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn outside_config(items: &[fin_r1_core::eval::Item], strict: bool) -> RunConfig {
+fn outside_config(items: &[fin_r1_eval::Item], strict: bool) -> RunConfig {
     RunConfig {
         bench: items.first().map(|i| i.bench.clone()).unwrap_or_default(),
         data: BTreeMap::new(),
-        engine: "outputs".into(),
+        engine: None,
         model: "(outputs scored as given)".into(),
         model_sha256: None,
         quantization: None,

@@ -3,8 +3,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 
-use fin_r1_core::report::{self, Format, ReasoningMode, ReportOptions};
 use fin_r1_core::store::Store;
+use fin_r1_report::{self as report, Format, ReasoningMode, ReportOptions};
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
@@ -63,7 +63,7 @@ pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
         }
     };
     let ext = format.extension();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = fin_r1_core::rt::local()?;
     let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async {
         let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };
@@ -94,22 +94,21 @@ pub fn run(a: ExportArgs) -> anyhow::Result<i32> {
 }
 
 pub fn run_import(a: ImportArgs) -> anyhow::Result<i32> {
-    let text = std::fs::read_to_string(&a.file).with_context(|| format!("reading {}", a.file.display()))?;
-    let file = match report::from_json(&text) {
+    let file = match report::read_file(&a.file) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("fin-r1: {}: {e}", a.file.display());
             return Ok(1);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = fin_r1_core::rt::local()?;
     let data_dir = super::data_dir(&a.data_dir);
     runtime.block_on(async {
         let Some(store) = super::open_store(&data_dir).await else { return Ok(1) };
         match report::import(&store, &file).await {
             Ok(c) => {
                 println!("{}", c.id);
-                eprintln!("Imported “{}” as conversation {} ({} messages).", c.title, c.id, file.messages.len());
+                eprintln!("Imported “{}” as conversation {} ({} messages).", fin_r1_core::title::short(&c.title, 60), c.id, file.messages.len());
                 Ok(0)
             }
             Err(e) => {

@@ -1,3 +1,4 @@
+mod backup;
 mod bench;
 mod chat;
 mod conversations;
@@ -52,6 +53,34 @@ enum Command {
     Render(render::RenderArgs),
     /// Documents for the conversation: what the model will see of a file.
     Documents(documents::DocumentsArgs),
+    /// Backups of the conversation store: list, create, restore.
+    Backup(backup::BackupArgs),
+}
+
+/// Answers from an OpenAI-compatible server instead of a local model: one set of options for
+/// every command that can ask one (chat, eval run).
+#[derive(Args, Debug, Clone)]
+pub struct RemoteArgs {
+    /// A remote OpenAI-compatible server (vLLM, fin-r1 serve) instead of --model, up to /v1,
+    /// e.g. http://gpu-server:8000/v1.
+    #[arg(long, conflicts_with = "model")]
+    pub remote: Option<String>,
+    /// The remote server's model name (vLLM's --served-model-name).
+    #[arg(long, default_value = "Fin-R1")]
+    pub remote_model: String,
+    /// API key for the remote server.
+    #[arg(long, env = "FIN_R1_REMOTE_API_KEY", hide_env_values = true)]
+    pub remote_api_key: Option<String>,
+}
+
+impl RemoteArgs {
+    /// The server to ask, when one is named.
+    pub fn config(&self) -> Option<fin_r1_core::remote::RemoteConfig> {
+        let url = self.remote.as_ref()?;
+        let mut config = fin_r1_core::remote::RemoteConfig::new(url.clone(), self.remote_model.clone());
+        config.api_key = self.remote_api_key.clone().filter(|k| !k.is_empty());
+        Some(config)
+    }
 }
 
 /// Options shared by the commands that load a model.
@@ -94,10 +123,16 @@ pub fn data_dir(given: &Option<PathBuf>) -> PathBuf {
     given.clone().unwrap_or_else(fin_r1_core::paths::default_data_dir)
 }
 
-/// Opens the conversation store, or says why not (and the command exits 1).
+/// Opens the conversation store (a damaged one kept aside and its newest backup restored, as
+/// the app does), or says why not (and the command exits 1).
 pub async fn open_store(data_dir: &Path) -> Option<fin_r1_core::store::Store> {
-    match fin_r1_core::store::Store::open(data_dir).await {
-        Ok((s, _)) => Some(s),
+    match fin_r1_core::store::Store::open_or_recover(data_dir).await {
+        Ok((s, report)) => {
+            if let Some(r) = &report.recovered {
+                eprintln!("fin-r1: {}", r.notice());
+            }
+            Some(s)
+        }
         Err(e) => {
             eprintln!("fin-r1: {e}");
             None
@@ -119,7 +154,8 @@ impl Cli {
             | Command::Conversations(_)
             | Command::Scenarios(_)
             | Command::Render(_)
-            | Command::Documents(_) => None,
+            | Command::Documents(_)
+            | Command::Backup(_) => None,
         }
     }
 }
@@ -139,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Render(a) => render::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Documents(a) => documents::run(a),
+        Command::Backup(a) => backup::run(a),
     }
 }
 

@@ -309,7 +309,7 @@ fn get(
 }
 
 pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the async runtime")?;
+    let runtime = fin_r1_core::rt::io("fin-r1-models").context("starting the async runtime")?;
     match a.command {
         ModelsCommand::Import { path } => {
             let Some(store) = open_store(&runtime, &a.data_dir) else { return Ok(1) };

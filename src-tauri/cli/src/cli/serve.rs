@@ -64,7 +64,7 @@ pub fn run(a: ServeArgs) -> anyhow::Result<i32> {
             if config.api_key.is_some() { "" } else { " without an API key (--api-key)" }
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("starting the server runtime")?;
+    let runtime = fin_r1_core::rt::io("fin-r1-serve").context("starting the server runtime")?;
     runtime.block_on(async move {
         let addr = SocketAddr::new(a.host, a.port);
         let listener = match tokio::net::TcpListener::bind(addr).await {

@@ -173,7 +173,7 @@ async fn isolated<T: Send + 'static>(work: impl std::future::Future<Output = T> 
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     // Dropped with this future: the download's runtime sees it and stops.
     let (_stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).thread_name("fin-r1-download").enable_all().build()?;
+    let runtime = crate::rt::io("fin-r1-download")?;
     std::thread::Builder::new().name("fin-r1-download".into()).spawn(move || {
         runtime.block_on(async move {
             tokio::select! {

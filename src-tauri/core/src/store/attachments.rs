@@ -1,6 +1,7 @@
 //! Documents attached to questions: stored with everything read from them and what of them the
 //! prompt carried.
 
+use fin_r1_documents::{DocumentKind, DocumentMeta};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -13,14 +14,8 @@ use super::{now_ms, Store};
 pub struct Attachment {
     pub id: i64,
     pub message_id: i64,
-    pub file_name: String,
-    pub kind: String,
-    pub size: i64,
-    /// A PDF's page count.
-    pub pages: Option<i64>,
-    pub sha256: String,
-    /// What reading the file left out or said (a hidden sheet, the encoding).
-    pub notes: Vec<String>,
+    #[serde(flatten)]
+    pub meta: DocumentMeta,
     /// "all of report.xlsx", or which parts went into the prompt.
     pub included_summary: String,
 }
@@ -28,12 +23,7 @@ pub struct Attachment {
 /// An attachment to store: the file as read, and the text the prompt carries.
 #[derive(Debug, Clone)]
 pub struct NewAttachment {
-    pub file_name: String,
-    pub kind: String,
-    pub size: u64,
-    pub pages: Option<u32>,
-    pub sha256: String,
-    pub notes: Vec<String>,
+    pub meta: DocumentMeta,
     /// Everything read from the file (Markdown).
     pub text: String,
     pub included: String,
@@ -50,16 +40,16 @@ impl Store {
             )
             .bind(message_id)
             .bind(i as i64)
-            .bind(&f.file_name)
-            .bind(&f.kind)
-            .bind(f.size as i64)
-            .bind(&f.sha256)
-            .bind(serde_json::to_string(&f.notes).unwrap_or_else(|_| "[]".into()))
+            .bind(&f.meta.file_name)
+            .bind(f.meta.kind.as_str())
+            .bind(i64::try_from(f.meta.size).unwrap_or(i64::MAX))
+            .bind(&f.meta.sha256)
+            .bind(serde_json::to_string(&f.meta.notes).unwrap_or_else(|_| "[]".into()))
             .bind(&f.text)
             .bind(&f.included)
             .bind(&f.included_summary)
             .bind(now_ms())
-            .bind(f.pages.map(i64::from))
+            .bind(f.meta.pages.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }
@@ -107,16 +97,21 @@ impl Store {
         let mut out = Vec::new();
         for r in sqlx::query(&sql).bind(id).fetch_all(&self.pool).await? {
             let notes: String = r.try_get("notes")?;
+            let kind: String = r.try_get("kind")?;
+            let size: i64 = r.try_get("size")?;
+            let pages: Option<i64> = r.try_get("pages")?;
             out.push((
                 Attachment {
                     id: r.try_get("id")?,
                     message_id: r.try_get("message_id")?,
-                    file_name: r.try_get("file_name")?,
-                    kind: r.try_get("kind")?,
-                    size: r.try_get("size")?,
-                    pages: r.try_get("pages")?,
-                    sha256: r.try_get("sha256")?,
-                    notes: serde_json::from_str(&notes).unwrap_or_default(),
+                    meta: DocumentMeta {
+                        file_name: r.try_get("file_name")?,
+                        kind: DocumentKind::parse(&kind),
+                        size: u64::try_from(size).unwrap_or(0),
+                        pages: pages.and_then(|p| u32::try_from(p).ok()),
+                        sha256: r.try_get("sha256")?,
+                        notes: serde_json::from_str(&notes).unwrap_or_default(),
+                    },
                     included_summary: r.try_get("included_summary")?,
                 },
                 r.try_get("included")?,

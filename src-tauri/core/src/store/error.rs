@@ -27,6 +27,12 @@ pub enum StoreError {
     Db(sqlx::Error),
     #[error("reading the model file {path} to hash it: {source}")]
     Hash { path: PathBuf, source: std::io::Error },
+    #[error("the conversation store {path} is damaged ({why})")]
+    Damaged { path: PathBuf, why: String },
+    #[error("a backup of the conversation store ({path}): {source}")]
+    Backup { path: PathBuf, source: std::io::Error },
+    #[error("{path} cannot be restored: {why}")]
+    BadBackup { path: PathBuf, why: String },
 }
 
 impl StoreError {
@@ -41,6 +47,8 @@ impl StoreError {
             Self::ReadOnly(_) => fin_r1_engine::ErrorKind::StoreReadOnly,
             Self::Db(_) => fin_r1_engine::ErrorKind::Store,
             Self::Hash { .. } => fin_r1_engine::ErrorKind::ModelHash,
+            Self::Damaged { .. } | Self::BadBackup { .. } => fin_r1_engine::ErrorKind::StoreDamaged,
+            Self::Backup { source, .. } => fin_r1_engine::ErrorKind::of_io(source),
         }
     }
 }
@@ -51,6 +59,8 @@ impl From<sqlx::Error> for StoreError {
         let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
         match code {
             Some(13) => Self::DiskFull,
+            // SQLITE_CORRUPT, SQLITE_NOTADB: the file is not (any more) a whole database.
+            Some(11) | Some(26) => Self::Damaged { path: PathBuf::new(), why: e.to_string() },
             Some(8) | Some(5) => Self::ReadOnly(e.to_string()),
             _ => Self::Db(e),
         }

@@ -3,6 +3,7 @@
 //! second, and on open rows a dead process left `streaming` become `interrupted` with their text.
 
 mod attachments;
+pub mod backup;
 mod error;
 mod rows;
 mod search;
@@ -17,7 +18,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
 pub use types::{
-    Conversation, ConversationSummary, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm, SearchField, SearchHit,
+    Conversation, ConversationSummary, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm,
+    SearchField, SearchHit,
 };
 
 /// The file inside the data folder.
@@ -31,8 +33,12 @@ pub const PURGE_AFTER: Duration = Duration::from_secs(12 * 3600);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+pub use fin_r1_engine::digest::now_ms;
+
+/// SQLite said the file is not a whole database (SQLITE_CORRUPT, SQLITE_NOTADB).
+fn is_damage(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
+    matches!(code, Some(11) | Some(26))
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +54,34 @@ pub struct OpenReport {
     pub interrupted: u64,
     /// Soft-deleted conversations purged for good.
     pub purged: u64,
+    /// The store was damaged: what was done about it.
+    pub recovered: Option<Recovery>,
+    /// The backup made before this build's migrations ran.
+    pub migration_backup: Option<backup::Backup>,
+}
+
+/// A damaged store found on opening: kept aside, and the newest whole backup put in its place.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    pub why: String,
+    /// Where the damaged file now is (it is never overwritten or removed).
+    pub kept_aside: Option<PathBuf>,
+    /// The backup restored; `None`: there was no whole backup, the store starts empty.
+    pub restored: Option<backup::Backup>,
+}
+
+impl Recovery {
+    /// What the analyst is told.
+    pub fn notice(&self) -> String {
+        let kept = self.kept_aside.as_ref().map(|p| format!(" It was kept as {}.", p.display())).unwrap_or_default();
+        match &self.restored {
+            Some(b) => format!(
+                "The conversation store was damaged ({}).{kept} The backup {} was restored: work since it was made is in the damaged file only.",
+                self.why, b.file_name
+            ),
+            None => format!("The conversation store was damaged ({}).{kept} No whole backup was found: a new, empty store was started.", self.why),
+        }
+    }
 }
 
 impl Store {
@@ -58,10 +92,76 @@ impl Store {
     }
 
     pub async fn open_file(path: &Path) -> Result<(Self, OpenReport)> {
-        let store = Self::connect(path).await?;
-        store.migrate(&MIGRATOR).await?;
-        let report = OpenReport { interrupted: store.mark_interrupted().await?, purged: store.purge_deleted(PURGE_AFTER).await? };
+        let damaged = |e: StoreError| match e {
+            StoreError::Damaged { why, .. } => StoreError::Damaged { path: path.to_owned(), why },
+            StoreError::Open { source, .. } if is_damage(&source) => StoreError::Damaged { path: path.to_owned(), why: source.to_string() },
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(source)) if is_damage(&source) => {
+                StoreError::Damaged { path: path.to_owned(), why: source.to_string() }
+            }
+            other => other,
+        };
+        let store = Self::connect(path).await.map_err(damaged)?;
+        let opened: Result<(Self, OpenReport)> = async {
+            store.quick_check().await?;
+            let applied = store.applied_version().await?;
+            let migration_backup =
+                if applied > 0 && applied < Self::schema_version() { Some(store.backup(backup::BackupReason::Migration).await?) } else { None };
+            store.migrate(&MIGRATOR).await?;
+            let report =
+                OpenReport { interrupted: store.mark_interrupted().await?, purged: store.purge_deleted(PURGE_AFTER).await?, recovered: None, migration_backup };
+            Ok((store.clone(), report))
+        }
+        .await;
+        if opened.is_err() {
+            store.close().await;
+        }
+        opened.map_err(damaged)
+    }
+
+    /// Opens the store; a damaged one (truncated, a corrupt page) is kept aside and the newest
+    /// whole backup restored in its place, or a new store started when there is none. A store
+    /// from a newer build, or one another program holds locked, is not touched: that is an
+    /// error to show.
+    pub async fn open_or_recover(data_dir: &Path) -> Result<(Self, OpenReport)> {
+        let why = match Self::open(data_dir).await {
+            Err(StoreError::Damaged { why, .. }) => why,
+            other => return other,
+        };
+        let path = data_dir.join(DB_FILE);
+        tracing::warn!(path = %path.display(), "the conversation store is damaged: {why}");
+        let kept_aside = backup::set_aside(&path, "damaged")?;
+        let mut restored = None;
+        for b in backup::list(&backup::backups_dir(&path)) {
+            match backup::restore(&path, &b.path).await {
+                Ok(_) => {
+                    restored = Some(b);
+                    break;
+                }
+                Err(e) => tracing::warn!(backup = %b.path.display(), "not restored: {e}"),
+            }
+        }
+        let (store, mut report) = Self::open(data_dir).await?;
+        report.recovered = Some(Recovery { why, kept_aside, restored });
         Ok((store, report))
+    }
+
+    /// SQLite's quick check of every page: a damaged store is found on opening, not mid-answer.
+    async fn quick_check(&self) -> Result<()> {
+        let verdict: Vec<String> = sqlx::query_scalar("PRAGMA quick_check").fetch_all(&self.pool).await?;
+        match verdict.first().map(String::as_str) {
+            Some("ok") => Ok(()),
+            _ => Err(StoreError::Damaged { path: self.path.clone(), why: verdict.into_iter().take(3).collect::<Vec<_>>().join("; ") }),
+        }
+    }
+
+    /// The schema version applied, 0 for a new file.
+    async fn applied_version(&self) -> Result<i64> {
+        let has_table: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'").fetch_one(&self.pool).await?;
+        if has_table == 0 {
+            return Ok(0);
+        }
+        self.version().await
     }
 
     /// A store at an earlier schema version, as an older release left it: for migration tests.
@@ -324,7 +424,7 @@ impl Store {
         )
         .bind(conversation_id)
         .bind(parent_id)
-        .bind(Some(p.engine.engine.as_str()).filter(|e| !e.is_empty()))
+        .bind(p.engine.engine.as_str())
         .bind(&p.engine.model_file)
         .bind(&p.engine.model_sha256)
         .bind(&p.engine.quantization)
@@ -528,7 +628,7 @@ impl Store {
             .bind(m.prefill_tok_s)
             .bind(m.decode_tok_s)
             .bind(m.total_ms)
-            .bind(m.engine.as_ref().map(|_| e.engine.clone()).filter(|x| !x.is_empty()))
+            .bind(m.engine.as_ref().map(|_| e.engine.as_str()))
             .bind(&e.model_file)
             .bind(&e.model_sha256)
             .bind(&e.quantization)
@@ -628,21 +728,7 @@ fn branch(all: &[Message], leaf: i64) -> Vec<Message> {
     path
 }
 
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
+pub use fin_r1_engine::digest::sha256_file;
 
 /// A model file as `model_files` records it: path, size, modification time (ms).
 fn file_identity(path: &Path) -> Result<(String, i64, i64)> {

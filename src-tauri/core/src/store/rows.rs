@@ -4,7 +4,7 @@
 use sqlx::sqlite::SqliteRow;
 use sqlx::Row;
 
-use super::types::{Conversation, EngineRef, LibraryModel, Message, MessageRole, MessageStatus};
+use super::types::{Conversation, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus};
 
 fn bad(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: column.to_owned(), source: format!("unknown value {value:?}").into() }
@@ -61,7 +61,7 @@ pub fn message(r: &SqliteRow) -> Result<Message, sqlx::Error> {
         engine: match engine {
             None => None,
             Some(engine) => Some(EngineRef {
-                engine,
+                engine: EngineKind::parse(&engine).unwrap_or_default(),
                 model_file: r.try_get("model_file")?,
                 model_sha256: r.try_get("model_sha256")?,
                 quantization: r.try_get("quantization")?,

@@ -115,12 +115,56 @@ pub struct Conversation {
     pub sampling: fin_r1_engine::SamplingOverrides,
 }
 
+/// Which engine answered: the model in this process, or an OpenAI-compatible server (vLLM).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Local,
+    Remote,
+}
+
+impl EngineKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Remote => "remote",
+        }
+    }
+
+    /// The stored word; anything else (a conversation file from elsewhere, a row of a newer
+    /// build) is not known.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "local" => Some(Self::Local),
+            "remote" => Some(Self::Remote),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A file that names an engine this build does not know still imports: its answers were made
+/// somewhere, and "local" is what the provenance of earlier builds' empty word meant.
+impl<'de> Deserialize<'de> for EngineKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(v.as_ref().and_then(serde_json::Value::as_str).and_then(Self::parse).unwrap_or_default())
+    }
+}
+
 /// Where an answer came from: what a report's provenance section prints.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct EngineRef {
-    /// "local" or "remote".
-    pub engine: String,
+    #[serde(default)]
+    pub engine: EngineKind,
     pub model_file: Option<String>,
     pub model_sha256: Option<String>,
     pub quantization: Option<String>,

@@ -2,11 +2,14 @@
 //! into one item form, a seeded per-category sample, prompts per kind, rule scoring of what
 //! follows the reasoning, and runs on disk that resume. The CLI (`fin-r1 eval`) drives it.
 
+#![forbid(unsafe_code)]
+
 pub mod adapters;
 pub mod item;
 pub mod judge;
 pub mod plan;
 pub mod prompt;
+pub mod record;
 pub mod report;
 pub mod run;
 pub mod runs;
@@ -15,3 +18,4 @@ pub mod score;
 
 pub use adapters::{load, Bench};
 pub use item::{Item, Kind};
+pub use record::{JudgeConfig, Prediction, Review, RunConfig, RunError};

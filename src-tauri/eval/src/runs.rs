@@ -9,8 +9,8 @@ use fin_r1_engine::StopReason;
 use serde::Serialize;
 
 use super::item::Item;
+use super::record::{read_items, read_jsonl, read_predictions, Prediction, Review, RunConfig, RunError};
 use super::report::{self, Report};
-use super::run::{read_items, read_jsonl, read_predictions, Prediction, Review, RunConfig, RunError};
 
 /// One run folder in the list.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -21,7 +21,7 @@ pub struct RunSummary {
     pub path: PathBuf,
     pub bench: String,
     pub model: String,
-    pub engine: String,
+    pub engine: Option<fin_r1_core::store::EngineKind>,
     pub quantization: Option<String>,
     /// Items the run set out to ask, and those answered (scored when the run finished).
     pub planned: usize,
@@ -86,7 +86,7 @@ fn summary(dir: &Path, config: &RunConfig, report: Option<&Report>, answered: us
         path: dir.to_owned(),
         bench: config.bench.clone(),
         model: config.model.clone(),
-        engine: config.engine.clone(),
+        engine: config.engine,
         quantization: config.quantization.clone(),
         planned: config.items.len(),
         answered,
@@ -259,7 +259,7 @@ pub fn document(d: &RunDetail, app_version: &str, generated: &str) -> String {
     o.push_str("\n## Provenance\n\n| | |\n|---|---|\n");
     let mut row = |k: &str, v: String| o.push_str(&format!("| {k} | {} |\n", inline(&v)));
     row("Run", d.summary.id.clone());
-    row("Engine", c.engine.clone());
+    row("Engine", super::record::engine_word(c.engine).to_owned());
     row("Model", c.model.clone());
     if let Some(h) = &c.model_sha256 {
         row("Model SHA-256", h.clone());
@@ -328,7 +328,7 @@ pub fn document(d: &RunDetail, app_version: &str, generated: &str) -> String {
             }
         }
     }
-    o.push_str(&format!("\n---\n\n{}\n\n{}\n", crate::report::DISCLAIMER_ZH, crate::report::DISCLAIMER_EN));
+    o.push_str(&format!("\n---\n\n{}\n\n{}\n", fin_r1_report::DISCLAIMER_ZH, fin_r1_report::DISCLAIMER_EN));
     o
 }
 

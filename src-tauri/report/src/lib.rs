@@ -3,21 +3,26 @@
 //! quantization, sampling, seed, tokens, timings, engine) and the "for reference only"
 //! disclaimer; a preset's lead sections (a compliance report's verdict) come first.
 
+#![forbid(unsafe_code)]
+
 mod export;
 mod html;
 mod json;
 mod markdown;
 mod pdf;
+pub mod render;
 mod typst_markup;
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenario::{Lang, Library, Scenario};
-use crate::store::{Conversation, Message, MessageRole, MessageStatus, Store, StoreError};
+use fin_r1_core::scenario::{Lang, Library, Scenario};
+use fin_r1_core::store::{Conversation, Message, MessageRole, MessageStatus, Store, StoreError};
 
 pub use export::{render as export, write_atomic, ExportError, Format};
 pub use html::{markdown_page, to_html};
-pub use json::{from_json, import, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION};
+pub use json::{
+    bounds as json_bounds, check_bounds, from_json, import, read_file, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION,
+};
 pub use markdown::to_markdown;
 pub use pdf::{markdown_pdf, to_pdf, PdfError};
 
@@ -65,7 +70,7 @@ pub struct Turn {
     pub question: Message,
     pub answer: Option<Message>,
     /// The documents attached to the question, as the prompt carried them.
-    pub attachments: Vec<crate::store::Attachment>,
+    pub attachments: Vec<fin_r1_core::store::Attachment>,
 }
 
 /// Everything a report is written from.
@@ -138,13 +143,13 @@ impl Report {
         }
         let scenario = conversation.scenario_id.as_deref().and_then(|id| Library::load(scenario_dir).get(id).ok().cloned());
         Ok(Self {
-            title: opts.title.clone().unwrap_or_else(|| crate::title::first_line(&conversation.title).to_owned()),
+            title: opts.title.clone().unwrap_or_else(|| fin_r1_core::title::first_line(&conversation.title).to_owned()),
             conversation,
             scenario,
             turns,
             reasoning: opts.reasoning,
             app_version: env!("CARGO_PKG_VERSION").to_owned(),
-            generated: local_time(crate::store::now_ms()),
+            generated: local_time(fin_r1_core::store::now_ms()),
             time_zone: zone_name(),
         })
     }
@@ -245,7 +250,7 @@ pub fn typed_question(q: &Message, scenario: Option<&Scenario>) -> (String, Vec<
     (typed, fields.into_iter().map(|(_, k, v)| (k, v)).collect())
 }
 
-fn field_label(label: &crate::scenario::Text) -> String {
+fn field_label(label: &fin_r1_core::scenario::Text) -> String {
     if label.zh == label.en {
         label.zh.clone()
     } else {
@@ -254,19 +259,35 @@ fn field_label(label: &crate::scenario::Text) -> String {
 }
 
 /// Provenance rows of one answer: (label, value).
-pub fn provenance(m: &Message, attachments: &[crate::store::Attachment]) -> Vec<(&'static str, String)> {
+pub fn provenance(m: &Message, attachments: &[fin_r1_core::store::Attachment]) -> Vec<(&'static str, String)> {
     let mut rows = Vec::new();
     for a in attachments {
         rows.push((
             "Document",
-            match a.pages {
-                Some(n) => format!("{} ({}, {n} pages, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
-                None => format!("{} ({}, {} bytes) · SHA-256 {} · in the prompt: {}", a.file_name, a.kind, a.size, a.sha256, a.included_summary),
+            match a.meta.pages {
+                Some(1) => format!(
+                    "{} ({}, 1 page, {} bytes) · SHA-256 {} · in the prompt: {}",
+                    a.meta.file_name, a.meta.kind, a.meta.size, a.meta.sha256, a.included_summary
+                ),
+                Some(n) => format!(
+                    "{} ({}, {n} pages, {} bytes) · SHA-256 {} · in the prompt: {}",
+                    a.meta.file_name, a.meta.kind, a.meta.size, a.meta.sha256, a.included_summary
+                ),
+                None => {
+                    format!("{} ({}, {} bytes) · SHA-256 {} · in the prompt: {}", a.meta.file_name, a.meta.kind, a.meta.size, a.meta.sha256, a.included_summary)
+                }
             },
         ));
     }
     if let Some(e) = &m.engine {
-        rows.push(("Engine", if e.engine == "remote" { format!("remote ({})", e.remote_url.as_deref().unwrap_or("?")) } else { "local (in-process)".into() }));
+        rows.push((
+            "Engine",
+            if e.engine == fin_r1_core::store::EngineKind::Remote {
+                format!("remote ({})", e.remote_url.as_deref().unwrap_or("?"))
+            } else {
+                "local (in-process)".into()
+            },
+        ));
         if let Some(f) = &e.model_file {
             rows.push(("Model file", f.clone()));
         }

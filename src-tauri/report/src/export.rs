@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{to_html, to_json, to_markdown, to_pdf, JsonError, PdfError, Report, ReportOptions};
-use crate::store::{Store, StoreError};
+use fin_r1_core::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
@@ -53,6 +53,18 @@ pub enum ExportError {
     Write { path: String, source: std::io::Error },
     #[error("the PDF typesetter stopped: {0}")]
     Task(String),
+}
+
+impl ExportError {
+    pub fn kind(&self) -> fin_r1_engine::ErrorKind {
+        use fin_r1_engine::ErrorKind;
+        match self {
+            Self::Store(e) | Self::Json(JsonError::Store(e)) => e.kind(),
+            Self::Json(_) => ErrorKind::InvalidRequest,
+            Self::Pdf(_) | Self::Task(_) => ErrorKind::Other,
+            Self::Write { source, .. } => ErrorKind::of_io(source),
+        }
+    }
 }
 
 /// The report's bytes. JSON holds every branch (it is the conversation itself, for import);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::item::Item;
-use super::run::{Prediction, RunConfig};
+use super::record::{Prediction, RunConfig};
 use super::score::Verdict;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -34,7 +34,9 @@ pub struct CategoryScore {
 #[serde(rename = "EvalReport")]
 pub struct Report {
     pub model: String,
-    pub engine: String,
+    #[serde(deserialize_with = "super::record::engine_kind")]
+    #[cfg_attr(feature = "specta", specta(type = Option<fin_r1_core::store::EngineKind>))]
+    pub engine: Option<fin_r1_core::store::EngineKind>,
     pub quantization: Option<String>,
     pub bench: String,
     /// Items the run set out to ask; fewer are scored when it was stopped part way.
@@ -79,7 +81,7 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
     }
     Report {
         model: config.model.clone(),
-        engine: config.engine.clone(),
+        engine: config.engine,
         quantization: config.quantization.clone(),
         bench: config.bench.clone(),
         planned: config.items.len(),
@@ -133,7 +135,7 @@ pub fn markdown(r: &Report) -> String {
         "# Evaluation: {} on {}\n\nEngine: {}{}\n\n| bench | category | items | score % | truncated | no answer read | engine errors | mean tokens | mean s | judge errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         r.model,
         r.bench,
-        r.engine,
+        super::record::engine_word(r.engine),
         r.quantization.as_deref().map(|q| format!(" · {q}")).unwrap_or_default()
     );
     let scored: usize = r.scores.values().filter_map(|c| c.get("all")).map(|s| s.num).sum();

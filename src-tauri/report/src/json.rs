@@ -24,7 +24,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::{Conversation, EngineRef, Message, MessageRole, MessageStatus, Store, StoreError};
+use fin_r1_core::store::{Conversation, EngineRef, Message, MessageRole, MessageStatus, Store, StoreError};
 
 pub const FORMAT: &str = "fin-r1-conversation";
 /// The newest version this app reads and writes.
@@ -94,12 +94,8 @@ pub struct FileMessage {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct FileAttachment {
-    pub file_name: String,
-    pub kind: String,
-    pub size: u64,
-    pub pages: Option<u32>,
-    pub sha256: String,
-    pub notes: Vec<String>,
+    #[serde(flatten)]
+    pub meta: fin_r1_core::documents::DocumentMeta,
     /// Everything read from the file.
     pub text: String,
     /// What the question's prompt carried of it.
@@ -149,7 +145,7 @@ impl FileMessage {
             decode_tok_s: m.decode_tok_s,
             total_ms: m.total_ms,
             engine: m.engine.as_ref().map(|e| FileEngine {
-                engine: e.engine.clone(),
+                engine: e.engine.as_str().to_owned(),
                 model_file: e.model_file.clone(),
                 model_sha256: e.model_sha256.clone(),
                 quantization: e.quantization.clone(),
@@ -196,7 +192,7 @@ impl FileMessage {
             decode_tok_s: self.decode_tok_s,
             total_ms: self.total_ms,
             engine: self.engine.as_ref().map(|e| EngineRef {
-                engine: e.engine.clone(),
+                engine: fin_r1_core::store::EngineKind::parse(&e.engine).unwrap_or_default(),
                 model_file: e.model_file.clone(),
                 model_sha256: e.model_sha256.clone(),
                 quantization: e.quantization.clone(),
@@ -231,6 +227,8 @@ pub enum JsonError {
     Newer(u32),
     #[error("message {index}: {problem}")]
     Message { index: usize, problem: String },
+    #[error("{what} is {size} {unit}; a conversation file may have at most {max}")]
+    TooLarge { what: String, size: usize, max: usize, unit: &'static str },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -244,17 +242,7 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
     for (a, included) in store.conversation_attachments(conversation_id).await? {
         let (text, _) = store.attachment_text(a.id).await?;
         if let Some(i) = index_of(a.message_id) {
-            out[i].attachments.push(FileAttachment {
-                file_name: a.file_name,
-                kind: a.kind,
-                size: u64::try_from(a.size).unwrap_or(0),
-                pages: a.pages.and_then(|p| u32::try_from(p).ok()),
-                sha256: a.sha256,
-                notes: a.notes,
-                text,
-                included,
-                included_summary: a.included_summary,
-            });
+            out[i].attachments.push(FileAttachment { meta: a.meta, text, included, included_summary: a.included_summary });
         }
     }
     let with_documents = out.iter().any(|m| !m.attachments.is_empty());
@@ -262,7 +250,7 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
         format: FORMAT.into(),
         version: if with_documents { 2 } else { 1 },
         app_version: env!("CARGO_PKG_VERSION").into(),
-        exported_at: crate::store::now_ms(),
+        exported_at: fin_r1_core::store::now_ms(),
         active_leaf: c.active_leaf_id.and_then(index_of),
         conversation: ConversationMeta {
             uid: c.uid,
@@ -292,9 +280,103 @@ pub fn from_json(text: &str) -> Result<ConversationFile, JsonError> {
     serde_json::from_value(v).map_err(|e| JsonError::Parse(e.to_string()))
 }
 
+/// What a conversation file may hold, whatever it declares: a file from elsewhere must not put
+/// a 50 MB title in every list, nor more in the store than the app itself would write.
+pub mod bounds {
+    /// The file itself (an answer of 16 MB with its documents' text fits many times).
+    pub const FILE_BYTES: u64 = 512 << 20;
+    pub const TITLE_CHARS: usize = 10_000;
+    pub const NAME_CHARS: usize = 1_000;
+    /// A question, a reasoning chain, an answer, a system prompt, an error message.
+    pub const TEXT_BYTES: usize = 16 << 20;
+    pub const MESSAGES: usize = 100_000;
+    pub const ATTACHMENTS: usize = 64;
+    pub const NOTES: usize = 1_000;
+    pub const NOTE_CHARS: usize = 4_000;
+}
+
+fn too_large(what: impl Into<String>, size: usize, max: usize, unit: &'static str) -> JsonError {
+    JsonError::TooLarge { what: what.into(), size, max, unit }
+}
+
+fn bounded_chars(what: &str, s: &str, max: usize) -> Result<(), JsonError> {
+    // Bytes bound characters from above: most strings are decided without counting.
+    if s.len() > max && s.chars().count() > max {
+        return Err(too_large(what, s.chars().count(), max, "characters"));
+    }
+    Ok(())
+}
+
+fn bounded_bytes(what: &str, s: &str, max: usize) -> Result<(), JsonError> {
+    if s.len() > max {
+        return Err(too_large(what, s.len(), max, "bytes"));
+    }
+    Ok(())
+}
+
+/// Every field of a file within `bounds`, or the first one past them, named.
+pub fn check_bounds(file: &ConversationFile) -> Result<(), JsonError> {
+    use bounds::*;
+    let c = &file.conversation;
+    bounded_chars("the title", &c.title, TITLE_CHARS)?;
+    bounded_chars("the conversation's uid", &c.uid, NAME_CHARS)?;
+    for (what, v) in [("the scenario id", &c.scenario_id), ("the model name", &c.model)] {
+        bounded_chars(what, v.as_deref().unwrap_or_default(), NAME_CHARS)?;
+    }
+    bounded_bytes("the system prompt", c.system_prompt.as_deref().unwrap_or_default(), TEXT_BYTES)?;
+    if file.messages.len() > MESSAGES {
+        return Err(too_large("the message list", file.messages.len(), MESSAGES, "messages"));
+    }
+    for (i, m) in file.messages.iter().enumerate() {
+        let at = |what: &str| format!("message {i}'s {what}");
+        for (what, v) in [("question or answer", &m.content), ("reasoning", &m.reasoning), ("answer", &m.answer)] {
+            bounded_bytes(&at(what), v, TEXT_BYTES)?;
+        }
+        for (what, v) in [("system prompt", &m.system_prompt), ("error message", &m.error_message)] {
+            bounded_bytes(&at(what), v.as_deref().unwrap_or_default(), TEXT_BYTES)?;
+        }
+        for (what, v) in [("scenario id", &m.scenario_id), ("error kind", &m.error_kind), ("stop reason", &m.stop_reason)] {
+            bounded_chars(&at(what), v.as_deref().unwrap_or_default(), NAME_CHARS)?;
+        }
+        if let Some(f) = &m.form {
+            bounded_bytes(&at("form"), &f.to_string(), TEXT_BYTES)?;
+        }
+        if m.attachments.len() > ATTACHMENTS {
+            return Err(too_large(at("document list"), m.attachments.len(), ATTACHMENTS, "documents"));
+        }
+        for a in &m.attachments {
+            bounded_chars(&at("document name"), &a.meta.file_name, NAME_CHARS)?;
+            bounded_chars(&at("document hash"), &a.meta.sha256, NAME_CHARS)?;
+            for (what, v) in [("document text", &a.text), ("document part", &a.included)] {
+                bounded_bytes(&at(what), v, TEXT_BYTES)?;
+            }
+            bounded_chars(&at("document summary"), &a.included_summary, NAME_CHARS)?;
+            if a.meta.notes.len() > NOTES {
+                return Err(too_large(at("document notes"), a.meta.notes.len(), NOTES, "notes"));
+            }
+            for n in &a.meta.notes {
+                bounded_chars(&at("document note"), n, NOTE_CHARS)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a conversation file from disk, refusing one larger than `bounds::FILE_BYTES` before
+/// reading it.
+pub fn read_file(path: &std::path::Path) -> Result<ConversationFile, JsonError> {
+    let size = std::fs::metadata(path).map_err(|e| JsonError::Parse(format!("{}: {e}", path.display())))?.len();
+    if size > bounds::FILE_BYTES {
+        return Err(too_large(path.display().to_string(), usize::try_from(size).unwrap_or(usize::MAX), bounds::FILE_BYTES as usize, "bytes"));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| JsonError::Parse(format!("{}: {e}", path.display())))?;
+    from_json(&text)
+}
+
 /// Imports a conversation file as a new conversation (its uid kept unless the store has it
-/// already); returns the new conversation.
+/// already); returns the new conversation. A file past `bounds` is refused, naming the field.
 pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversation, JsonError> {
+    check_bounds(file)?;
     let mut messages = Vec::with_capacity(file.messages.len());
     for (i, m) in file.messages.iter().enumerate() {
         let parent = match m.parent {
@@ -331,16 +413,11 @@ pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversati
             if m.attachments.is_empty() {
                 continue;
             }
-            let files: Vec<crate::store::NewAttachment> = m
+            let files: Vec<fin_r1_core::store::NewAttachment> = m
                 .attachments
                 .iter()
-                .map(|a| crate::store::NewAttachment {
-                    file_name: a.file_name.clone(),
-                    kind: a.kind.clone(),
-                    size: a.size,
-                    pages: a.pages,
-                    sha256: a.sha256.clone(),
-                    notes: a.notes.clone(),
+                .map(|a| fin_r1_core::store::NewAttachment {
+                    meta: a.meta.clone(),
                     text: a.text.clone(),
                     included: a.included.clone(),
                     included_summary: a.included_summary.clone(),

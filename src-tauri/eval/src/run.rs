@@ -2,7 +2,7 @@
 //! (flushed) as it finishes, so a kill loses nothing finished and `--resume` goes on from there;
 //! then every prediction scored (`reviews.jsonl`) and reported (`report.json`, `report.md`).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,146 +10,15 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fin_r1_engine::{ChatMessage, ContextPolicy, ErrorKind, GenerationEvent, GenerationRequest, SamplingParams, StopReason};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::item::Item;
 use super::judge::{self, JudgeMode, Judgement};
 use super::prompt::user_prompt;
+use super::record::{io, read_jsonl, read_predictions, write_items, write_json, Prediction, Review, RunConfig, RunError};
 use super::report::{self, Report};
-use super::score::{after_reasoning, score, Output, Rules, Verdict};
-use crate::backend::Backend;
-
-/// What a run was, recorded in `config.json`; `--resume` goes on only when it is the same.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct RunConfig {
-    pub bench: String,
-    /// Each data file with its SHA-256.
-    pub data: BTreeMap<String, String>,
-    /// "local" or "remote".
-    pub engine: String,
-    pub model: String,
-    pub model_sha256: Option<String>,
-    pub quantization: Option<String>,
-    pub remote_url: Option<String>,
-    pub sampling: SamplingParams,
-    pub system_prompt: Option<String>,
-    pub scenario: Option<String>,
-    pub prompt_version: u32,
-    pub limit: usize,
-    pub seed: u64,
-    pub strict: bool,
-    /// The LLM judge, when one is asked: its mode, server and model.
-    #[serde(default)]
-    pub judge: Option<JudgeConfig>,
-    /// The ids asked, in the order they are asked.
-    pub items: Vec<String>,
-}
-
-impl RunConfig {
-    /// The fields in which `other` differs, by name.
-    pub fn differences(&self, other: &RunConfig) -> Vec<&'static str> {
-        let mut d = Vec::new();
-        let mut check = |name, same: bool| {
-            if !same {
-                d.push(name);
-            }
-        };
-        check("bench", self.bench == other.bench);
-        check("data files", self.data == other.data);
-        check("engine", self.engine == other.engine && self.remote_url == other.remote_url);
-        check("model", self.model == other.model && self.model_sha256 == other.model_sha256);
-        check("sampling", self.sampling == other.sampling);
-        check("system prompt", self.system_prompt == other.system_prompt && self.scenario == other.scenario);
-        check("prompt version", self.prompt_version == other.prompt_version);
-        check("limit or seed (the items chosen)", self.items == other.items);
-        check("scoring (--strict)", self.strict == other.strict);
-        check("judge", self.judge == other.judge);
-        d
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct JudgeConfig {
-    pub mode: JudgeMode,
-    pub url: String,
-    pub model: String,
-}
-
-/// One line of `predictions.jsonl`. `eval score` also reads lines that carry only `id`,
-/// `output` and perhaps `finish_reason` (outputs made elsewhere).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Prediction {
-    pub id: String,
-    /// Everything written, the reasoning inside `<think>…</think>`.
-    pub output: String,
-    pub reasoning: Option<String>,
-    pub answer: Option<String>,
-    /// How the answer ended, as the engine says it (`end`, `stop_string`, `length`, `repetition`,
-    /// `cancelled`); OpenAI's `stop` and `abort` (outputs made elsewhere, runs of earlier builds)
-    /// read as `end` and `cancelled`; `None` when unknown.
-    #[serde(deserialize_with = "finish_reason")]
-    pub finish_reason: Option<StopReason>,
-    pub prompt_tokens: usize,
-    pub completion_tokens: usize,
-    pub seconds: f64,
-    /// The engine failed on this item (it is asked again on `--resume`).
-    pub error: Option<String>,
-}
-
-impl Prediction {
-    pub fn output(&self) -> Output<'_> {
-        // A loop stopped by the engine is cut off as surely as a token limit.
-        Output {
-            text: &self.output,
-            answer: self.answer.as_deref(),
-            truncated: matches!(self.finish_reason, Some(StopReason::Length | StopReason::Repetition)),
-        }
-    }
-}
-
-/// A prediction's `finish_reason`: the engine's name, or OpenAI's; anything else (an empty
-/// string, a server's own word, a number) is not known.
-fn finish_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StopReason>, D::Error> {
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(v.as_ref().and_then(serde_json::Value::as_str).and_then(|s| {
-        StopReason::parse(s).or(match s {
-            "stop" => Some(StopReason::End),
-            "abort" => Some(StopReason::Cancelled),
-            _ => None,
-        })
-    }))
-}
-
-/// One line of `reviews.jsonl`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Review {
-    pub id: String,
-    pub category: String,
-    pub extracted: Option<String>,
-    pub gold: String,
-    pub correct: bool,
-    pub reason: String,
-    /// The judge was asked and its reply could not be read: the item is left out of the score.
-    #[serde(default)]
-    pub judge_error: bool,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{0}")]
-    Invalid(String),
-    #[error("the run in {dir} was made differently ({what}): start a new folder, or run it as it was")]
-    ConfigDiffers { dir: PathBuf, what: String },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RunError + '_ {
-    move |source| RunError::Io { path: path.to_owned(), source }
-}
+use super::score::{after_reasoning, score, Rules, Verdict};
+use fin_r1_core::backend::Backend;
 
 pub struct RunOptions {
     pub out: PathBuf,
@@ -244,7 +113,7 @@ pub fn run(
             let queue = queue.clone();
             let tx = tx.clone();
             scope.spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                let Ok(rt) = fin_r1_core::rt::local() else { return };
                 loop {
                     if stop.load(Ordering::Relaxed) {
                         return;
@@ -441,7 +310,7 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
     let done: HashSet<String> = read_jsonl::<Judgement>(&path)?.into_iter().filter(|j| j.error.is_none()).map(|j| j.id).collect();
     let latest: HashMap<&str, &Prediction> = predictions.iter().map(|p| (p.id.as_str(), p)).collect();
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = fin_r1_core::rt::local() else {
         return Err(RunError::Invalid("no async runtime for the judge".into()));
     };
     for item in items {
@@ -508,86 +377,10 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
     Ok(())
 }
 
-/// The lines of a JSON Lines file that parse; a missing file has none.
-pub(super) fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(RunError::Io { path: path.to_owned(), source: e }),
-    }
-}
-
 /// The judge a run asks, and how.
 pub struct Judge<'a> {
     pub backend: &'a Backend,
     pub mode: JudgeMode,
     pub max_tokens: usize,
     pub timeout: Duration,
-}
-
-pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, RunError> {
-    // A line cut by a kill mid-write is skipped (`read_jsonl`); the item is asked again.
-    Ok(read_jsonl::<Prediction>(path)?.into_iter().filter(|p| !p.id.is_empty()).collect())
-}
-
-pub fn read_items(path: &Path) -> Result<Vec<Item>, RunError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| RunError::Invalid(format!("{} line {}: {e}", path.display(), i + 1))))
-        .collect()
-}
-
-fn write_items(path: &Path, items: &[Item]) -> Result<(), RunError> {
-    let text: String = items.iter().filter_map(|i| serde_json::to_string(i).ok()).map(|l| l + "\n").collect();
-    std::fs::write(path, text).map_err(io(path))
-}
-
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
-    let text = serde_json::to_string_pretty(v).map_err(|e| RunError::Invalid(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(io(path))
-}
-
-/// Ids that occur twice in a file (each must be unique to resume and score by).
-pub fn duplicate_ids(items: &[Item]) -> Vec<String> {
-    let mut seen = HashSet::new();
-    items.iter().filter(|i| !seen.insert(i.id.as_str())).map(|i| i.id.clone()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn finish(line: &str) -> Option<StopReason> {
-        serde_json::from_str::<Prediction>(line).expect("a prediction").finish_reason
-    }
-
-    /// The engine's typed reason is what a prediction keeps; the words of earlier runs and of
-    /// outputs made elsewhere (OpenAI's) still read, and a cut-off answer is still one.
-    #[test]
-    fn a_prediction_keeps_the_engine_s_stop_reason() {
-        let p = Prediction { id: "a".into(), finish_reason: Some(StopReason::Repetition), ..Default::default() };
-        let line = serde_json::to_string(&p).expect("json");
-        assert!(line.contains(r#""finish_reason":"repetition""#), "{line}");
-        assert_eq!(serde_json::from_str::<Prediction>(&line).expect("back"), p);
-        assert!(p.output().truncated);
-        for (word, reason) in [
-            ("end", Some(StopReason::End)),
-            ("stop_string", Some(StopReason::StopString)),
-            ("length", Some(StopReason::Length)),
-            ("cancelled", Some(StopReason::Cancelled)),
-            ("stop", Some(StopReason::End)),
-            ("abort", Some(StopReason::Cancelled)),
-            ("", None),
-            ("eos_token", None),
-        ] {
-            assert_eq!(finish(&format!(r#"{{"id":"a","output":"x","finish_reason":"{word}"}}"#)), reason, "{word:?}");
-        }
-        assert_eq!(finish(r#"{"id":"a","output":"x"}"#), None);
-        assert_eq!(finish(r#"{"id":"a","output":"x","finish_reason":null}"#), None);
-        assert_eq!(finish(r#"{"id":"a","output":"x","finish_reason":3}"#), None);
-        let cut: Prediction = serde_json::from_str(r#"{"id":"a","output":"x","finish_reason":"length"}"#).expect("json");
-        assert!(cut.output().truncated);
-    }
 }

@@ -10,9 +10,9 @@ use fin_r1_engine::{resolve_sampling, SamplingOverrides, SamplingParams};
 use super::adapters::{self, Bench};
 use super::item::Item;
 use super::prompt::PROMPT_VERSION;
-use super::run::{duplicate_ids, JudgeConfig, RunConfig, RunError};
+use super::record::{duplicate_ids, JudgeConfig, RunConfig, RunError};
 use super::sample::choose;
-use crate::backend::Backend;
+use fin_r1_core::backend::Backend;
 
 /// The items a run asks: at most `limit` per category, chosen by a seeded shuffle of ids.
 pub fn chosen(bench: Bench, data: &Path, limit: usize, seed: u64) -> Result<Vec<Item>, RunError> {
@@ -62,18 +62,18 @@ pub fn config(backend: &Backend, plan: Plan, items: &[Item]) -> Result<RunConfig
     plan.sampling.validate().map_err(|e| RunError::Invalid(e.to_string()))?;
     let mut data = BTreeMap::new();
     for f in adapters::data_files(plan.bench, &plan.data).map_err(|e| RunError::Invalid(e.to_string()))? {
-        let hash = crate::store::sha256_file(&f).map_err(|source| RunError::Io { path: f.clone(), source })?;
+        let hash = fin_r1_engine::digest::sha256_file(&f).map_err(|source| RunError::Io { path: f.clone(), source })?;
         data.insert(f.display().to_string(), hash);
     }
     let model_sha256 = match (backend.model_path(), plan.model_sha256) {
         (Some(_), Some(known)) => Some(known),
-        (Some(p), None) => Some(crate::store::sha256_file(&p).map_err(|source| RunError::Io { path: p.clone(), source })?),
+        (Some(p), None) => Some(fin_r1_engine::digest::sha256_file(&p).map_err(|source| RunError::Io { path: p.clone(), source })?),
         (None, _) => None,
     };
     Ok(RunConfig {
         bench: plan.bench.name().into(),
         data,
-        engine: if backend.is_local() { "local".into() } else { "remote".into() },
+        engine: Some(backend.kind()),
         model: backend.model_name(),
         model_sha256,
         quantization: backend.quantization(),

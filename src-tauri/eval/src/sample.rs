@@ -41,7 +41,7 @@ fn mix(seed: u64, id: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::item::Kind;
+    use crate::item::Kind;
 
     fn item(cat: &str, id: usize) -> Item {
         Item {

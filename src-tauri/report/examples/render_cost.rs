@@ -2,14 +2,14 @@
 //! batch of tokens, so this bounds how often it can. A benchmark, not a test:
 //!
 //! ```sh
-//! cargo run --release -p fin-r1-core --example render_cost
+//! cargo run --release -p fin-r1-report --example render_cost
 //! ```
 //!
-//! The figures `fin_r1_core::render`'s docs quote come from here.
+//! The figures `fin_r1_report::render`'s docs quote come from here.
 
 use std::time::Instant;
 
-use fin_r1_core::render::render;
+use fin_r1_report::render::render;
 
 fn main() {
     let unit = "## Step\n\nThe present value of $500 a year for 2 years at 5% is \\(\\frac{500}{1.05} + \\frac{500}{1.05^2}\\).\n\n| Year | CF |\n|--|--:|\n| 1 | 476.19 |\n\n```python\nprint(500 / 1.05)\n```\n\n";

@@ -8,7 +8,7 @@
 //! an allow-list: links only http(s)/mailto, opening outside (`target="_blank"`,
 //! `rel="noopener noreferrer nofollow"`).
 //!
-//! Cost, measured by `examples/render_cost.rs` (`cargo run --release -p fin-r1-core --example
+//! Cost, measured by `examples/render_cost.rs` (`cargo run --release -p fin-r1-report --example
 //! render_cost`) on the 2-core CI machine: re-rendering a 10,000-character answer (headings, tables, inline math, forty code
 //! blocks) takes 5.5 ms in a release build and 7.5 ms in the dev profile, once its code blocks
 //! have been highlighted (they are cached by content; highlighting all forty afresh costs 15 ms).
