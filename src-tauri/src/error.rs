@@ -62,6 +62,7 @@ impl CommandError {
             Self::Eval(e) => e.kind(),
             Self::Export(e) => e.kind(),
             Self::Pdf(_) | Self::Task(_) => ErrorKind::Other,
+            Self::Remote(fin_r1_core::remote::RemoteError::BadUrl(_)) => ErrorKind::InvalidRequest,
             Self::Remote(_) => ErrorKind::RemoteUnreachable,
             Self::Settings(fin_r1_core::settings::SaveError::Store(e)) => e.kind(),
             Self::Settings(_) => ErrorKind::InvalidRequest,

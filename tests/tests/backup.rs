@@ -53,7 +53,7 @@ fn a_backup_is_listed_and_restored_and_the_store_it_replaces_is_kept() {
     rt().block_on(async {
         let store = store_with(&dir, &["Q3 margin"]).await;
         let b = store.backup(BackupReason::Manual).await.expect("backup");
-        assert_eq!(backup::list(&backup::backups_dir(store.path())), [b.clone()]);
+        assert_eq!(backup::list(&backup::backups_dir(store.path())), std::slice::from_ref(&b));
         store.create_conversation("after the backup", None, None, None).await.expect("conversation");
         store.close().await;
 
@@ -115,7 +115,13 @@ fn a_damaged_store_is_kept_aside_and_its_backup_restored() {
             }
             let older = list_newest(&dir);
             assert!(older.is_none());
+            // Everything into the database file itself, so the damage below is to what is read
+            // (a WAL would otherwise hold the newest pages, whole).
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(store.pool()).await.expect("checkpoint");
             store.close().await;
+            for side in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(dir.join(format!("{DB_FILE}{side}")));
+            }
             // The backup holds the first conversation only: made from a copy of that state.
             let only_first = data_dir(&format!("{case}-first"));
             let first = store_with(&only_first, &["kept in the backup"]).await;
@@ -139,7 +145,7 @@ fn a_damaged_store_is_kept_aside_and_its_backup_restored() {
             std::fs::write(&path, &bytes).expect("damage");
             let damaged_len = bytes.len() as u64;
 
-            let plain = Store::open(&dir).await.map(|_| ()).expect_err("a damaged store is not opened as if whole");
+            let plain = Store::open(&dir).await.map(|_| ()).expect_err(&format!("{case}: a damaged store is not opened as if whole"));
             assert!(matches!(plain, StoreError::Damaged { .. }), "{case}: {plain}");
             let (store, report) = Store::open_or_recover(&dir).await.expect("recovered");
             let r = report.recovered.expect("recovery said");

@@ -126,3 +126,102 @@ fn an_export_onto_a_full_disk_fails_and_leaves_no_partial_file() {
         assert!(left.is_empty(), "{format}: left behind {left:?}");
     }
 }
+
+/// An OpenAI-compatible server on loopback that streams a word every 50 ms for 20 s: an
+/// answer long enough for the disk to fill while it is written.
+fn slow_server() -> String {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream);
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length.min(1 << 20)];
+                let _ = reader.read_exact(&mut body);
+                let mut stream = reader.into_inner();
+                if write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n").is_err() {
+                    return;
+                }
+                for i in 0..400 {
+                    let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": format!("figure{i} ")}}]});
+                    if write!(stream, "data: {chunk}\n\n").and_then(|()| stream.flush()).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                let end = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
+                let _ = write!(stream, "data: {end}\n\ndata: [DONE]\n\n");
+            });
+        }
+    });
+    url
+}
+
+/// The disk fills while an answer streams: the answer stops with "the disk is full" (not 20 s
+/// later), what was checkpointed before stays, and the store goes on once space returns.
+#[test]
+fn an_answer_stops_when_the_disk_fills_under_it_and_keeps_what_was_saved() {
+    use std::io::BufRead;
+    let Some(fs) = Tmpfs::mount("streaming", 8 << 10) else { return };
+    let data = fs.0.join("data");
+    let url = slow_server();
+    let started = std::time::Instant::now();
+    let mut child = Command::new(fin_r1_bin())
+        .args(["chat", "--json", "--remote", &url, "--data-dir"])
+        .arg(&data)
+        .arg("What was the operating margin?")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fin-r1 chat");
+    let out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut filler = None;
+    let mut answered = 0;
+    let mut error: Option<serde_json::Value> = None;
+    for line in out.lines() {
+        let Ok(line) = line else { break };
+        let Ok(ev) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        match ev["type"].as_str() {
+            Some("answer") => {
+                answered += 1;
+                // A checkpoint or two first (one a second), then no room left.
+                if answered == 40 && filler.is_none() {
+                    filler = Some(fill(&fs.0));
+                }
+            }
+            Some("error") => error = Some(ev),
+            _ => {}
+        }
+    }
+    let status = child.wait().expect("exit");
+    let took = started.elapsed();
+    let error = error.expect("an error event");
+    assert_eq!(error["kind"], "disk_full", "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| m.contains("disk is full")), "{error}");
+    assert!(!status.success());
+    assert!(took < std::time::Duration::from_secs(15), "the answer ran on for {took:?}");
+    std::fs::remove_file(filler.expect("filled")).expect("space back");
+    std::thread::sleep(fin_r1_core::store::STALE_AFTER + std::time::Duration::from_secs(1));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let (store, report) = Store::open(&data).await.expect("open");
+        let verdict: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(store.pool()).await.expect("check");
+        assert_eq!(verdict, "ok");
+        let c = store.latest_conversation().await.expect("latest").expect("the conversation was kept");
+        let answer = store.messages(c.id).await.expect("messages").into_iter().find(|m| m.role == fin_r1_core::store::MessageRole::Assistant).expect("answer");
+        assert!(answer.answer.starts_with("figure0 figure1 "), "what was saved stays: {:?}", &answer.answer);
+        assert!(report.interrupted <= 1);
+        store.close().await;
+    });
+}

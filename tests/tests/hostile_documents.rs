@@ -75,6 +75,14 @@ fn a_zip_that_inflates_a_thousandfold_is_refused_by_what_came_out() {
     assert!(matches!(e, DocumentError::Inflates { .. }), "{e}");
     assert!(e.to_string().contains("it unpacks to more than 512 MB"), "{e}");
     assert!(in_child(&path).unwrap_err().to_string().contains("it unpacks to more than 512 MB"));
+    // The same bomb behind a few bytes of anything, named as a workbook: zip libraries find an
+    // archive from its end, so it is refused for what it starts with, before any inflates it.
+    let mut hidden = b"not a zip header".to_vec();
+    hidden.extend_from_slice(&bomb);
+    for name in ["hidden-bomb.xlsx", "hidden-bomb.docx", "hidden-bomb.ods"] {
+        let e = extract(&write(name, &hidden)).unwrap_err();
+        assert!(e.to_string().contains("(zip) file"), "{name}: {e}");
+    }
 }
 
 #[test]

@@ -307,6 +307,7 @@ fn a_conversation_file_past_its_bounds_is_refused_naming_the_field() {
 
     // Through the CLI: refused with the reason, the store left without it.
     let dir = data_dir("json-bounds");
+    std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("long-title.json");
     std::fs::write(&path, serde_json::to_string(&long_title).expect("json")).expect("write");
     let out = Command::new(fin_r1_bin()).arg("import").arg(&path).arg("--data-dir").arg(&dir).output().expect("import");

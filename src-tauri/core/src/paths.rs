@@ -91,3 +91,18 @@ pub fn log_dir(data_dir: &Path) -> PathBuf {
 pub fn random_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
+
+/// The room left on the file system of `dir` for an unprivileged user, when it can be read.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        // The blocks free to an unprivileged user, in the file system's fragment size.
+        let st = nix::sys::statvfs::statvfs(dir).ok()?;
+        Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}

@@ -75,7 +75,7 @@ pub enum DocumentKind {
     Xls,
     Ods,
     Docx,
-    /// A kind a conversation file from a newer build names: kept, not read.
+    /// A kind a conversation file from a newer build names (it reads as this).
     #[serde(other)]
     Other,
 }
@@ -205,7 +205,12 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
     let zip = bytes.starts_with(b"PK\x03\x04");
     // Every zipped kind (.docx, .xlsx, .ods) is unpacked once first, counting what it
     // inflates to, before a library is given it.
-    if zip && matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "docx") {
+    if matches!(ext.as_str(), "xlsx" | "xlsm" | "ods" | "docx") && !ole {
+        // A zip's libraries find it from its end: one behind other bytes would skip the check.
+        if !zip {
+            let kind = if ext == "docx" { "Word" } else { "spreadsheet" };
+            return Err(DocumentError::Unreadable { path: shown, kind, reason: format!("not a .{ext} (zip) file") });
+        }
         inflate::check(&bytes, &shown, if ext == "docx" { "Word" } else { "spreadsheet" })?;
     }
     let mut pages = None;
@@ -231,7 +236,6 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
             (kind, notes, blocks)
         }
         "docx" if ole => return Err(DocumentError::Encrypted(shown)),
-        "docx" if !zip => return Err(DocumentError::Unreadable { path: shown, kind: "Word", reason: "not a .docx (zip) file".into() }),
         "docx" => (DocumentKind::Docx, Vec::new(), docx_file::read(&bytes, &shown, &mut budget)?),
         _ => return Err(DocumentError::Unsupported(shown)),
     };

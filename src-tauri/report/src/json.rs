@@ -268,23 +268,32 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
 }
 
 pub fn from_json(text: &str) -> Result<ConversationFile, JsonError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| JsonError::Parse(e.to_string()))?;
-    let format = v["format"].as_str().unwrap_or_default();
-    if format != FORMAT {
-        return Err(JsonError::Format { found: format.to_owned() });
+    // The header first, every other field skipped unread (no tree of the whole file is built:
+    // a file of numbers would cost many times its size), then the file into its own types.
+    #[derive(Deserialize)]
+    struct Header {
+        #[serde(default)]
+        format: Option<Value>,
+        #[serde(default)]
+        version: Option<Value>,
     }
-    let version = v["version"].as_u64().unwrap_or(0) as u32;
+    let h: Header = serde_json::from_str(text).map_err(|e| JsonError::Parse(e.to_string()))?;
+    let format = h.format.as_ref().and_then(Value::as_str).unwrap_or_default();
+    if format != FORMAT {
+        return Err(JsonError::Format { found: format.chars().take(100).collect() });
+    }
+    let version = h.version.as_ref().and_then(Value::as_u64).map_or(0, |v| u32::try_from(v).unwrap_or(u32::MAX));
     if version > VERSION {
         return Err(JsonError::Newer(version));
     }
-    serde_json::from_value(v).map_err(|e| JsonError::Parse(e.to_string()))
+    serde_json::from_str(text).map_err(|e| JsonError::Parse(e.to_string()))
 }
 
 /// What a conversation file may hold, whatever it declares: a file from elsewhere must not put
 /// a 50 MB title in every list, nor more in the store than the app itself would write.
 pub mod bounds {
     /// The file itself (an answer of 16 MB with its documents' text fits many times).
-    pub const FILE_BYTES: u64 = 512 << 20;
+    pub const FILE_BYTES: u64 = 256 << 20;
     pub const TITLE_CHARS: usize = 10_000;
     pub const NAME_CHARS: usize = 1_000;
     /// A question, a reasoning chain, an answer, a system prompt, an error message.

@@ -115,11 +115,17 @@ async fn api_key(state: &AppState, name: &str, url: &str, typed: Option<&str>) -
             Ok(Some(k.to_owned()).filter(|k| !k.is_empty()))
         }
         None => {
-            let same = state.store.setting(&kept_for).await?.and_then(|v| v.as_str().map(str::to_owned)).is_some_and(|o| o == origin(url));
-            if !same {
-                return Ok(None);
+            let Some(key) = fin_r1_core::settings::secret(&state.store, name).await? else { return Ok(None) };
+            match state.store.setting(&kept_for).await?.and_then(|v| v.as_str().map(str::to_owned)) {
+                Some(o) if o == origin(url) => Ok(Some(key)),
+                Some(_) => Ok(None),
+                // Kept by an earlier build, which did not note the server: it belongs to the
+                // first server it is used with from now on.
+                None => {
+                    state.store.set_setting(&kept_for, &serde_json::json!(origin(url))).await?;
+                    Ok(Some(key))
+                }
             }
-            Ok(fin_r1_core::settings::secret(&state.store, name).await?)
         }
     }
 }

@@ -316,7 +316,7 @@ function RunsTable() {
               </td>
               <td>
                 {r.model}
-                {r.quantization ? ` · ${r.quantization}` : ""} <span class="muted small">({r.engine})</span>
+                {r.quantization ? ` · ${r.quantization}` : ""} <span class="muted small">({r.engine ?? "outputs"})</span>
               </td>
               <td>
                 {r.answered} / {r.planned}
@@ -415,7 +415,7 @@ function RunView({ d }: { d: RunDetail }) {
         {c.model} · {t(l, `eval.bench.${c.bench}` as Key)}
       </h2>
       <p class="muted small" id="eval-provenance">
-        {c.engine}
+        {c.engine ?? "outputs"}
         {c.quantization ? ` · ${c.quantization}` : ""}
         {c.model_sha256 ? ` · SHA-256 ${c.model_sha256.slice(0, 12)}…` : ""}
         {c.remote_url ? ` · ${c.remote_url}` : ""} · {t(l, "eval.sample", { limit: c.limit, seed: c.seed, n: c.items.length })} · temperature {c.sampling.temperature} · max{" "}

@@ -202,19 +202,7 @@ fn resumable_bytes(partial: &Path, size: u64) -> u64 {
     }
 }
 
-fn free_space(dir: &Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        // The blocks free to an unprivileged user, in the file system's fragment size.
-        let st = nix::sys::statvfs::statvfs(dir).ok()?;
-        Some((st.blocks_available() as u64).saturating_mul(st.fragment_size() as u64))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = dir;
-        None
-    }
-}
+use crate::paths::free_space;
 
 /// The files of a repository at a revision, as the hub lists them.
 pub async fn list_files(req: &DownloadRequest) -> Result<Vec<String>, DownloadError> {

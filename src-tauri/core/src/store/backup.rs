@@ -106,12 +106,47 @@ pub fn prune(dir: &Path, keep: usize) {
     for b in list(dir).into_iter().skip(keep) {
         let _ = std::fs::remove_file(&b.path);
     }
+    // A partial copy a kill left behind; one being written now (another process's backup)
+    // is younger than an hour and left alone.
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_name().to_str().is_some_and(|n| n.starts_with("conversations-") && n.ends_with(".partial")) {
+            let partial = e.file_name().to_str().is_some_and(|n| n.starts_with("conversations-") && n.ends_with(".partial"));
+            let old = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|age| age > Duration::from_secs(3600));
+            if partial && old {
                 let _ = std::fs::remove_file(e.path());
             }
         }
+    }
+}
+
+/// The lock file beside the store.
+fn lock_path(store_path: &Path) -> PathBuf {
+    let name = store_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| DB_FILE.to_owned());
+    store_path.with_file_name(format!("{name}.lock"))
+}
+
+fn open_lock(store_path: &Path) -> Result<std::fs::File> {
+    let path = lock_path(store_path);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io(&path))
+}
+
+/// Held by every open store (waits out a restore in progress).
+pub(super) fn lock_shared(store_path: &Path) -> Result<std::fs::File> {
+    let f = open_lock(store_path)?;
+    f.lock_shared().map_err(io(&lock_path(store_path)))?;
+    Ok(f)
+}
+
+/// The store to itself: `None` while any process has it open.
+pub fn lock_exclusive(store_path: &Path) -> Result<Option<std::fs::File>> {
+    let f = open_lock(store_path)?;
+    match f.try_lock() {
+        Ok(()) => Ok(Some(f)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(&lock_path(store_path))(e)),
     }
 }
 
@@ -124,13 +159,22 @@ impl Store {
     pub async fn backup(&self, reason: BackupReason) -> Result<Backup> {
         let dir = backups_dir(self.path());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        // A name of its own, claimed by creating its partial file: two backups at once (the
+        // day's and one asked for, or another process's) never share one.
         let mut ms = now_ms();
-        // Two backups in one millisecond (a test, a double click) get names of their own.
-        while dir.join(backup_name(ms, reason)).exists() {
+        let (path, partial) = loop {
+            let path = dir.join(backup_name(ms, reason));
+            let partial = path.with_extension("partial");
+            if !path.exists() {
+                match std::fs::OpenOptions::new().write(true).create_new(true).open(&partial) {
+                    Ok(_) => break (path, partial),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(io(&partial)(e)),
+                }
+            }
             ms += 1;
-        }
-        let path = dir.join(backup_name(ms, reason));
-        let partial = path.with_extension("partial");
+        };
+        // SQLite writes into a file that does not exist yet.
         let _ = std::fs::remove_file(&partial);
         let written = sqlx::query("VACUUM INTO ?1").bind(partial.to_string_lossy().into_owned()).execute(self.pool()).await;
         if let Err(e) = written {
@@ -147,7 +191,8 @@ impl Store {
     /// The day's backup, when there is none from the last `DAILY`.
     pub async fn backup_if_due(&self) -> Result<Option<Backup>> {
         let newest = list(&backups_dir(self.path())).first().map(|b| b.created_ms);
-        if newest.is_some_and(|ms| now_ms() - ms < DAILY.as_millis() as i64) {
+        // One from the future (a clock set wrong then) does not stop the daily ones.
+        if newest.is_some_and(|ms| (0..DAILY.as_millis() as i64).contains(&(now_ms() - ms))) {
             return Ok(None);
         }
         self.backup(BackupReason::Daily).await.map(Some)
@@ -174,22 +219,47 @@ pub async fn check_file(path: &Path) -> std::result::Result<i64, String> {
     checked
 }
 
+/// A store moved aside: where its files went, and how to put them back.
+#[derive(Debug, Clone)]
+pub struct Aside {
+    /// The database file's new path.
+    pub path: PathBuf,
+    moved: Vec<(PathBuf, PathBuf)>,
+}
+
+impl Aside {
+    /// Puts every file back where it was (a restore that could not finish).
+    fn undo(&self) {
+        for (from, to) in self.moved.iter().rev() {
+            let _ = std::fs::rename(to, from);
+        }
+    }
+}
+
 /// Moves the store (and its WAL files) aside as `<name>.<why>-<ms>`, never overwriting it:
-/// what a damaged store becomes, and what a restore does with the store it replaces. Returns
-/// the new path of the database file, `None` when there was none.
-pub fn set_aside(store_path: &Path, why: &str) -> Result<Option<PathBuf>> {
+/// what a damaged store becomes, and what a restore does with the store it replaces. `None`
+/// when there was no store. The caller holds the exclusive lock.
+pub fn set_aside(store_path: &Path, why: &str) -> Result<Option<Aside>> {
     if !store_path.exists() {
         return Ok(None);
     }
     let ms = now_ms();
     let name = store_path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| DB_FILE.to_owned());
-    let aside = store_path.with_file_name(format!("{name}.{why}-{ms}"));
-    std::fs::rename(store_path, &aside).map_err(io(store_path))?;
-    for suffix in ["-wal", "-shm"] {
-        let side = store_path.with_file_name(format!("{name}{suffix}"));
-        if side.exists() {
-            let _ = std::fs::rename(&side, store_path.with_file_name(format!("{name}.{why}-{ms}{suffix}")));
+    let aside = Aside { path: store_path.with_file_name(format!("{name}.{why}-{ms}")), moved: Vec::new() };
+    let mut aside = aside;
+    // The WAL goes with its database: a WAL left behind would be replayed onto whatever takes
+    // the name next.
+    for suffix in ["-wal", "-shm", ""] {
+        let from = store_path.with_file_name(format!("{name}{suffix}"));
+        if !from.exists() {
+            continue;
         }
+        let to = store_path.with_file_name(format!("{name}.{why}-{ms}{suffix}"));
+        if let Err(e) = std::fs::rename(&from, &to) {
+            aside.undo();
+            return Err(io(&from)(e));
+        }
+        aside.moved.push((from, to));
     }
     Ok(Some(aside))
 }
@@ -204,8 +274,17 @@ pub struct Restored {
 }
 
 /// Replaces the store at `store_path` with a backup, once the backup is checked whole and not
-/// newer than this build; the store replaced is kept aside. The store must not be open.
+/// newer than this build; the store replaced is kept aside. Refused while any process has the
+/// store open.
 pub async fn restore(store_path: &Path, backup: &Path) -> Result<Restored> {
+    let Some(_exclusive) = lock_exclusive(store_path)? else {
+        return Err(StoreError::ReadOnly(format!("{} is open in Fin-R1 Desktop or a fin-r1 command: close them, then restore", store_path.display())));
+    };
+    restore_locked(store_path, backup).await
+}
+
+/// `restore`, the caller holding the exclusive lock.
+pub(super) async fn restore_locked(store_path: &Path, backup: &Path) -> Result<Restored> {
     let version = check_file(backup).await.map_err(|why| StoreError::BadBackup { path: backup.to_owned(), why })?;
     if version > Store::schema_version() {
         return Err(StoreError::Newer { path: backup.to_owned(), found: version });
@@ -222,8 +301,15 @@ pub async fn restore(store_path: &Path, backup: &Path) -> Result<Restored> {
             return Err(e);
         }
     };
-    std::fs::rename(&partial, store_path).map_err(io(store_path))?;
-    Ok(Restored { from: backup.to_owned(), kept_aside })
+    if let Err(e) = std::fs::rename(&partial, store_path) {
+        // The store it was to replace goes back where it was: never no store at all.
+        if let Some(a) = &kept_aside {
+            a.undo();
+        }
+        let _ = std::fs::remove_file(&partial);
+        return Err(io(store_path)(e));
+    }
+    Ok(Restored { from: backup.to_owned(), kept_aside: kept_aside.map(|a| a.path) })
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub enum StoreError {
     Db(sqlx::Error),
     #[error("reading the model file {path} to hash it: {source}")]
     Hash { path: PathBuf, source: std::io::Error },
-    #[error("the conversation store {path} is damaged ({why})")]
+    #[error("the conversation store is damaged ({why})")]
     Damaged { path: PathBuf, why: String },
     #[error("a backup of the conversation store ({path}): {source}")]
     Backup { path: PathBuf, source: std::io::Error },

@@ -11,6 +11,7 @@ mod types;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
@@ -35,6 +36,16 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub use fin_r1_engine::digest::now_ms;
 
+fn is_io_error(e: &sqlx::Error) -> bool {
+    let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
+    code == Some(10)
+}
+
+/// Less than a megabyte left beside the store.
+fn nearly_full(path: &Path) -> bool {
+    path.parent().and_then(crate::paths::free_space).is_some_and(|free| free < 1 << 20)
+}
+
 /// SQLite said the file is not a whole database (SQLITE_CORRUPT, SQLITE_NOTADB).
 fn is_damage(e: &sqlx::Error) -> bool {
     let code = e.as_database_error().and_then(|d| d.code()).and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
@@ -45,6 +56,10 @@ fn is_damage(e: &sqlx::Error) -> bool {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// A shared lock on `<store>.lock`, held while any process has the store open: a damaged
+    /// store is set aside, and a backup restored, only under the exclusive lock (never beneath
+    /// the app or a `fin-r1` that has the file open).
+    _lock: Arc<std::fs::File>,
 }
 
 /// What opening found and repaired.
@@ -98,6 +113,10 @@ impl Store {
             StoreError::Migrate(sqlx::migrate::MigrateError::Execute(source)) if is_damage(&source) => {
                 StoreError::Damaged { path: path.to_owned(), why: source.to_string() }
             }
+            // SQLite says only "disk I/O error" when it cannot size its shared-memory file or
+            // WAL on a full disk: the room left tells.
+            StoreError::Open { source, .. } | StoreError::Db(source) if is_io_error(&source) && nearly_full(path) => StoreError::DiskFull,
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(source)) if is_io_error(&source) && nearly_full(path) => StoreError::DiskFull,
             other => other,
         };
         let store = Self::connect(path).await.map_err(damaged)?;
@@ -129,10 +148,18 @@ impl Store {
         };
         let path = data_dir.join(DB_FILE);
         tracing::warn!(path = %path.display(), "the conversation store is damaged: {why}");
-        let kept_aside = backup::set_aside(&path, "damaged")?;
+        // Only when no other process has it open: renaming a database beneath its users loses
+        // what they write next.
+        let Some(_exclusive) = backup::lock_exclusive(&path)? else {
+            return Err(StoreError::Damaged {
+                path,
+                why: format!("{why}; another Fin-R1 process has it open: close it, then start again to restore the latest backup"),
+            });
+        };
+        let kept_aside = backup::set_aside(&path, "damaged")?.map(|a| a.path);
         let mut restored = None;
         for b in backup::list(&backup::backups_dir(&path)) {
-            match backup::restore(&path, &b.path).await {
+            match backup::restore_locked(&path, &b.path).await {
                 Ok(_) => {
                     restored = Some(b);
                     break;
@@ -140,6 +167,7 @@ impl Store {
                 Err(e) => tracing::warn!(backup = %b.path.display(), "not restored: {e}"),
             }
         }
+        drop(_exclusive);
         let (store, mut report) = Self::open(data_dir).await?;
         report.recovered = Some(Recovery { why, kept_aside, restored });
         Ok((store, report))
@@ -182,6 +210,7 @@ impl Store {
     }
 
     async fn connect(path: &Path) -> Result<Self> {
+        let lock = Arc::new(backup::lock_shared(path)?);
         let opts = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|source| StoreError::Open { path: path.to_owned(), source })?
             .filename(path)
@@ -192,7 +221,7 @@ impl Store {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        Ok(Self { pool, path: path.to_owned() })
+        Ok(Self { pool, path: path.to_owned(), _lock: lock })
     }
 
     async fn migrate(&self, migrator: &sqlx::migrate::Migrator) -> Result<()> {
@@ -216,8 +245,11 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?)
     }
 
+    /// Closes every connection of this store (its clones' too: they share the pool) and lets
+    /// go of its lock.
     pub async fn close(&self) {
         self.pool.close().await;
+        let _ = self._lock.unlock();
     }
 
     /// Rows left `streaming` by a process that stopped checkpointing become `interrupted`.
