@@ -52,6 +52,16 @@ fn the_ui_reaches_its_commands_through_the_capability() {
     let html = html.as_str().expect("html");
     assert!(html.contains("<strong>PV</strong>") && html.contains("<math") && !html.contains("onerror"), "{html}");
     assert_eq!(invoke(&window, "list_conversations", json!({})).expect("list"), json!([]));
+    // The backups, through the window's capability (once refused there: not allowed by ACL).
+    let made = invoke(&window, "create_backup", json!({})).expect("create_backup");
+    assert_eq!(made["reason"], "manual");
+    let listed = invoke(&window, "list_backups", json!({})).expect("list_backups");
+    assert_eq!(listed["backups"][0]["file_name"], made["file_name"]);
+    let chosen = invoke(&window, "restore_backup_on_restart", json!({ "path": made["path"] })).expect("restore_backup_on_restart");
+    assert_eq!(chosen["restore_on_restart"], made["path"]);
+    let err = invoke(&window, "restore_backup_on_restart", json!({ "path": "/etc/passwd" })).expect_err("not a backup");
+    assert!(err.to_string().contains("is not one of the backups"), "{err}");
+    invoke(&window, "restore_backup_on_restart", json!({ "path": null })).expect("taken back");
     let info = invoke(&window, "app_info", json!({})).expect("app_info");
     assert!(info["model"].is_null());
     // The page may keep its own preferences, not change what the shell trusts.

@@ -408,12 +408,12 @@ export type DocumentKind = DocumentKind_Serialize | DocumentKind_Deserialize;
 
 /**  The kinds of file read, by what their content is (an .xlsm reads as .xlsx). */
 export type DocumentKind_Deserialize = "pdf" | "csv" | "xlsx" | "xls" | "ods" | "docx" | 
-/**  A kind a conversation file from a newer build names: kept, not read. */
+/**  A kind a conversation file from a newer build names (it reads as this). */
 string;
 
 /**  The kinds of file read, by what their content is (an .xlsm reads as .xlsx). */
 export type DocumentKind_Serialize = "pdf" | "csv" | "xlsx" | "xls" | "ods" | "docx" | 
-/**  A kind a conversation file from a newer build names: kept, not read. */
+/**  A kind a conversation file from a newer build names (it reads as this). */
 "other";
 
 /**
