@@ -139,7 +139,11 @@ pub async fn save_pasted_document(state: State<'_, AppState>, file_name: String,
     off_thread(move || {
         std::fs::create_dir_all(&dir).map_err(CommandError::io(dir.display()))?;
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(CommandError::io(path.display()))?;
+        if let Err(e) = std::fs::write(&path, bytes) {
+            // A full disk leaves no part of the copy behind (nor its folder).
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(CommandError::io(path.display())(e));
+        }
         Ok(path)
     })
     .await
