@@ -6,6 +6,7 @@
 
 pub mod checkpoint;
 pub mod hostile;
+pub mod http;
 pub mod hub;
 pub mod webdriver;
 

@@ -622,28 +622,15 @@ fn a_reasoning_judge_grades_chains_on_seven_criteria() {
 
 /// An OpenAI-compatible server on loopback that streams `reply` to every chat request.
 fn stub_server(reply: &'static str) -> Served {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream);
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0u8; length];
-            let _ = reader.read_exact(&mut body);
+            let (mut stream, _) = fin_r1_tests::http::read_request(stream);
             let chunk = serde_json::json!({"choices": [{"index": 0, "delta": {"content": reply}}]});
             let end = serde_json::json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]});
             let sse = format!("data: {chunk}\n\ndata: {end}\n\ndata: [DONE]\n\n");
-            let mut stream = reader.into_inner();
             let _ = write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sse}", sse.len());
         }
     });

@@ -130,26 +130,12 @@ fn an_export_onto_a_full_disk_fails_and_leaves_no_partial_file() {
 /// An OpenAI-compatible server on loopback that streams a word every 50 ms for 20 s: an
 /// answer long enough for the disk to fill while it is written.
 fn slow_server() -> String {
-    use std::io::{BufRead, BufReader, Read};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/v1", listener.local_addr().expect("addr"));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream);
-                let mut length = 0usize;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                let mut body = vec![0u8; length.min(1 << 20)];
-                let _ = reader.read_exact(&mut body);
-                let mut stream = reader.into_inner();
+                let (mut stream, _) = fin_r1_tests::http::read_request(stream);
                 if write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n").is_err() {
                     return;
                 }
