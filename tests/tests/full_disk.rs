@@ -211,3 +211,154 @@ fn an_answer_stops_when_the_disk_fills_under_it_and_keeps_what_was_saved() {
         store.close().await;
     });
 }
+
+struct NoProgress;
+impl fin_r1_core::hub::Progress for NoProgress {
+    fn start(&self, _file: &str, _total: u64, _resumed_from: u64) {}
+    fn advance(&self, _bytes: u64) {}
+}
+
+/// Files of `dir` and below whose names end with `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The disk fills while a model downloads: the download stops with the disk named, its partial
+/// file is removed (it held the space), and once space returns the download completes.
+#[test]
+fn a_download_stopped_by_a_full_disk_removes_its_partial_file() {
+    use fin_r1_core::hub::{download, DownloadError, DownloadRequest};
+    let Some(fs) = Tmpfs::mount("download", 24 << 10) else { return };
+    let hub = fin_r1_tests::hub::Hub::start();
+    let bytes: Vec<u8> = (0..12u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    hub.add("SUFE-AIFLM-Lab/tiny-test", "model.gguf", bytes.clone());
+    hub.pace(4 << 20);
+    let cache = fs.0.join("hub");
+    let req =
+        DownloadRequest { endpoint: Some(hub.endpoint()), cache_dir: Some(cache.clone()), ..DownloadRequest::new("SUFE-AIFLM-Lab/tiny-test", "model.gguf") };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let running = {
+        let req = req.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+            rt.block_on(download(&req, std::sync::Arc::new(NoProgress)))
+        })
+    };
+    // Once the download is writing, the disk fills.
+    let t0 = std::time::Instant::now();
+    while files_ending(&cache, ".sync.part").is_empty() && t0.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let filler = fill(&fs.0);
+    let err = running.join().expect("download thread").expect_err("a download onto a full disk");
+    assert!(matches!(err, DownloadError::DiskFilled { .. }), "{err}");
+    assert_eq!(err.kind(), fin_r1_engine::ErrorKind::DiskFull);
+    assert!(err.to_string().contains("filled"), "{err}");
+    assert!(files_ending(&cache, ".sync.part").is_empty(), "the partial file is left: {:?}", files_ending(&cache, ".part"));
+
+    std::fs::remove_file(filler).expect("space back");
+    let done = rt.block_on(download(&req, std::sync::Arc::new(NoProgress))).expect("the download after space returns");
+    assert_eq!(std::fs::read(&done.path).expect("model"), bytes);
+}
+
+/// The prefix cache on a disk too small for a snapshot: the answer is given and stored as
+/// ever, and no half-written cache file is left.
+#[test]
+fn a_prefix_cache_on_a_full_disk_costs_only_the_reuse() {
+    let Some(fs) = Tmpfs::mount("prefix-cache", 256) else { return };
+    let data = scratch_dir().join(format!("full-prefix-data-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let ask = |cache: &Path| {
+        Command::new(fin_r1_bin())
+            .env("FIN_R1_CACHE_DIR", cache)
+            .args(["chat", "--temperature", "0", "--max-tokens", "32", "--scenario", "calculation", "--data-dir"])
+            .arg(&data)
+            .arg("--model")
+            .arg(&model)
+            .arg("What is the PV of $1,000 in two years at 5%?")
+            .output()
+            .expect("fin-r1 chat")
+    };
+    // Where there is room, the preset's prompt prefix is kept: a write is attempted.
+    let roomy = scratch_dir().join(format!("full-prefix-roomy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&roomy);
+    let first = ask(&roomy);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(!files_ending(&roomy, ".kv").is_empty(), "no prefix was cached where there is room: {:?}", std::fs::read_dir(&roomy).map(|d| d.count()));
+
+    let _filler = fill(&fs.0);
+    let full = ask(&fs.0.join("cache"));
+    assert!(full.status.success(), "the cache's disk being full failed the answer: {}", String::from_utf8_lossy(&full.stderr));
+    assert_eq!(integrity(&data), ("ok".to_owned(), 2));
+    let left: Vec<PathBuf> = files_ending(&fs.0, ".tmp").into_iter().chain(files_ending(&fs.0, ".kv")).collect();
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+}
+
+/// An evaluation run whose folder's disk fills: it stops with the disk named, every prediction
+/// it wrote is whole or skipped, and `--resume` after space returns finishes without redoing one.
+#[test]
+fn an_evaluation_stopped_by_a_full_disk_resumes_after() {
+    let Some(fs) = Tmpfs::mount("eval", 4 << 10) else { return };
+    let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let dir = scratch_dir().join(format!("full-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let items = dir.join("items.jsonl");
+    let text: String = (0..30)
+        .map(|i| {
+            serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    std::fs::write(&items, text).expect("items");
+    let out = fs.0.join("run");
+    let run = |extra: &[&str]| {
+        let mut c = Command::new(fin_r1_bin());
+        c.args(["eval", "run", "--bench", "jsonl", "--data"])
+            .arg(&items)
+            .args(["--max-tokens", "48", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .args(extra);
+        c
+    };
+    let child = run(&[]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().expect("eval");
+    let predictions = out.join("predictions.jsonl");
+    let t0 = std::time::Instant::now();
+    while std::fs::read_to_string(&predictions).map(|t| t.lines().count()).unwrap_or(0) < 3 && t0.elapsed() < std::time::Duration::from_secs(60) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let filler = fill(&fs.0);
+    let stopped = child.wait_with_output().expect("eval");
+    let said = String::from_utf8_lossy(&stopped.stderr);
+    assert!(!stopped.status.success(), "a run onto a full disk finished? {said}");
+    assert!(said.contains("No space left") || said.contains("disk is full"), "{said}");
+    let before = std::fs::read_to_string(&predictions).unwrap_or_default();
+
+    std::fs::remove_file(filler).expect("space back");
+    let resumed = run(&["--resume"]).output().expect("resume");
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let after = std::fs::read_to_string(&predictions).expect("predictions");
+    let parsed: Vec<serde_json::Value> = after.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let ids: std::collections::BTreeSet<&str> = parsed.iter().filter_map(|p| p["id"].as_str()).collect();
+    assert_eq!((ids.len(), parsed.len()), (30, 30), "every item once");
+    for line in before.lines().filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()) {
+        assert!(after.contains(line), "a whole prediction was redone: {line}");
+    }
+}

@@ -219,7 +219,8 @@ async fn chat_completions(State(state): State<Arc<AppState>>, req: Request) -> R
         Ok(b) => b,
         Err(e) => return api_error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}"), "invalid_request_error", None),
     };
-    let (request, stream, include_usage) = match to_engine_request(&state, body) {
+    let info = state.engine.info();
+    let (request, stream, include_usage) = match to_engine_request(&state.config, info.context, info.default_sampling(), body) {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -267,14 +268,22 @@ fn queue_full(state: &AppState) -> Response {
     r
 }
 
+/// A parsed request as the engine takes it, or the response refusing it: the whole of what the
+/// server reads from a client's body (fuzzed in `tests/fuzz`). Returns the request, whether it
+/// streams, and whether the stream ends with usage.
 #[allow(clippy::result_large_err)]
-fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(GenerationRequest, bool, bool), Response> {
+pub fn to_engine_request(
+    config: &ServerConfig,
+    context: usize,
+    model_defaults: fin_r1_engine::SamplingParams,
+    body: ChatCompletionRequest,
+) -> Result<(GenerationRequest, bool, bool), Response> {
     let bad = |m: String| api_error(StatusCode::BAD_REQUEST, &m, "invalid_request_error", None);
     if let Some(model) = &body.model {
-        if model != &state.config.served_model_name {
+        if model != &config.served_model_name {
             return Err(api_error(
                 StatusCode::NOT_FOUND,
-                &format!("The model `{model}` does not exist (this server serves `{}`).", state.config.served_model_name),
+                &format!("The model `{model}` does not exist (this server serves `{}`).", config.served_model_name),
                 "NotFoundError",
                 Some("model_not_found"),
             ));
@@ -290,8 +299,7 @@ fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(G
     if !messages.iter().any(|m| m.role == Role::User) {
         return Err(bad("messages must contain a user message".into()));
     }
-    let info = state.engine.info();
-    let limit = state.config.max_tokens_limit.min(info.context);
+    let limit = config.max_tokens_limit.min(context);
     let max_tokens = match body.max_completion_tokens.or(body.max_tokens) {
         Some(0) => return Err(bad("max_tokens must be at least 1".into())),
         Some(n) if n as usize > limit => return Err(bad(format!("max_tokens is {n}; this server allows at most {limit}"))),
@@ -309,7 +317,7 @@ fn to_engine_request(state: &AppState, body: ChatCompletionRequest) -> Result<(G
         seed: body.seed,
         stop: body.stop.map(|s| s.into_vec()),
     };
-    let mut model = info.default_sampling();
+    let mut model = model_defaults;
     model.max_tokens = model.max_tokens.min(limit);
     let none = SamplingOverrides::default();
     let sampling = resolve_sampling(model, None, &none, &none, &turn).map_err(|e| bad(e.to_string()))?;

@@ -129,6 +129,16 @@ fn limit_self(limits: ChildLimits) -> Result<(), String> {
     lower(Resource::RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1).map_err(|e| format!("processor time: {e}"))?;
     // A crash leaves no core file of a document the analyst was sent.
     lower(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("core files: {e}"))?;
+    // A parent killed mid-read (the app, a chat) takes its reader with it at once, rather than
+    // at the next page's progress line, which a single slow page may put off for minutes.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(|e| format!("parent death signal: {e}"))?;
+        // Killed before the line above: already an orphan, adopted by init.
+        if nix::unistd::getppid() == nix::unistd::Pid::from_raw(1) {
+            return Err("the program that asked for this file has ended".into());
+        }
+    }
     Ok(())
 }
 

@@ -193,12 +193,23 @@ pub fn read_items(path: &Path) -> Result<Vec<Item>, RunError> {
 
 pub(crate) fn write_items(path: &Path, items: &[Item]) -> Result<(), RunError> {
     let text: String = items.iter().filter_map(|i| serde_json::to_string(i).ok()).map(|l| l + "\n").collect();
-    std::fs::write(path, text).map_err(io(path))
+    write_whole(path, text.as_bytes())
 }
 
 pub(crate) fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), RunError> {
     let text = serde_json::to_string_pretty(v).map_err(|e| RunError::Invalid(e.to_string()))?;
-    std::fs::write(path, text + "\n").map_err(io(path))
+    write_whole(path, (text + "\n").as_bytes())
+}
+
+/// Written beside and renamed: a kill or a full disk mid-write leaves the old file or none,
+/// never half a `config.json` that makes `--resume` refuse the run.
+fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    let partial = path.with_extension("partial");
+    if let Err(e) = std::fs::write(&partial, bytes) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(io(&partial)(e));
+    }
+    std::fs::rename(&partial, path).map_err(io(path))
 }
 
 /// Ids that occur twice in a file (each must be unique to resume and score by).

@@ -84,8 +84,9 @@ pub fn run(
         }
         done = read_predictions(&predictions_path)?.into_iter().filter(|p| p.error.is_none()).map(|p| (p.id.clone(), p)).collect();
     } else {
-        write_json(&config_path, config)?;
+        // The items first: a config.json says a run is here to resume.
         write_items(&dir.join("items.jsonl"), items)?;
+        write_json(&config_path, config)?;
     }
 
     let by_id: HashMap<&str, &Item> = items.iter().map(|i| (i.id.as_str(), i)).collect();

@@ -176,13 +176,22 @@ fn report_error(json: bool, kind: fin_r1_engine::ErrorKind, message: &str) {
     }
 }
 
+/// Reads an attached file as the app does: in the reader child (this program run as
+/// `documents extract --child`), so a file that crashes or exhausts a reader takes only the
+/// child with it, never the chat holding the store.
+fn read_document(path: &std::path::Path) -> Result<fin_r1_core::documents::Document, fin_r1_core::documents::DocumentError> {
+    use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
+    let never = std::sync::atomic::AtomicBool::new(false);
+    extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, &never)
+}
+
 pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     let interactive_out = std::io::stdout().is_terminal();
     let runtime = fin_r1_core::rt::io("fin-r1-chat").context("starting the async runtime")?;
     // Read before anything is stored: an unreadable file is refused with nothing lost.
     let mut documents = Vec::new();
     for f in &a.attach {
-        match fin_r1_core::documents::extract(f) {
+        match read_document(f) {
             Ok(d) => documents.push(d),
             Err(e) => {
                 report_error(a.json, e.kind(), &e.to_string());
@@ -203,7 +212,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         if let Ok(s) = fin_r1_core::scenario::Library::load(Some(&super::data_dir(&a.data_dir).join("scenarios"))).get(id) {
             for f in s.fields.iter().filter(|f| f.kind == fin_r1_core::scenario::FieldKind::File) {
                 let Some(path) = form.get(&f.name).filter(|v| !v.trim().is_empty()).map(std::path::PathBuf::from) else { continue };
-                match fin_r1_core::documents::extract(&path) {
+                match read_document(&path) {
                     Ok(d) => {
                         form.insert(f.name.clone(), d.meta.file_name.clone());
                         documents.push(d);

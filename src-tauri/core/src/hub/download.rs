@@ -83,6 +83,8 @@ pub enum DownloadError {
     NotAHub { file: String, endpoint: String, what: &'static str },
     #[error("not enough disk space in {dir}: {file} needs {need} more bytes, {free} are free")]
     DiskSpace { dir: PathBuf, file: String, need: u64, free: u64 },
+    #[error("the disk holding {dir} filled while {file} was downloading; the partial file was removed to give its space back: free some space and download it again")]
+    DiskFilled { dir: PathBuf, file: String },
     #[error("{file} is corrupt: its SHA-256 is {got}, the hub says {want}; the file was removed, download it again")]
     HashMismatch { file: String, want: String, got: String },
     #[error("the download of {file} stopped: {reason}; run it again to resume")]
@@ -98,7 +100,7 @@ impl DownloadError {
             Self::Unauthorized { .. } => fin_r1_engine::ErrorKind::Unauthorized,
             Self::Unreachable { .. } => fin_r1_engine::ErrorKind::Unreachable,
             Self::NotAHub { .. } => fin_r1_engine::ErrorKind::NotAHub,
-            Self::DiskSpace { .. } => fin_r1_engine::ErrorKind::DiskFull,
+            Self::DiskSpace { .. } | Self::DiskFilled { .. } => fin_r1_engine::ErrorKind::DiskFull,
             Self::HashMismatch { .. } => fin_r1_engine::ErrorKind::HashMismatch,
             Self::Interrupted { .. } => fin_r1_engine::ErrorKind::Interrupted,
             Self::Io(_) => fin_r1_engine::ErrorKind::Io,
@@ -284,7 +286,17 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
         .map_err(|e| DownloadError::Unreachable { endpoint: endpoint.clone(), reason: e.to_string() })?;
     let file = req.file.clone();
     let forward = Forward(progress.clone());
-    let path = isolated(async move { api.repo(repo).download_with_progress(&file, forward).await }).await?.map_err(|e| interrupted(req, &endpoint, e))?;
+    let path = match isolated(async move { api.repo(repo).download_with_progress(&file, forward).await }).await? {
+        Ok(path) => path,
+        // A disk that filled under the download: the partial file is what holds the space the
+        // analyst now needs, and a resume would fail the same way. It goes; a download cut by
+        // the network keeps its partial file to resume from.
+        Err(e) if disk_filled(&e, &dir) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(DownloadError::DiskFilled { dir, file: req.file.clone() });
+        }
+        Err(e) => return Err(interrupted(req, &endpoint, e)),
+    };
 
     let sha256 = if is_sha256(&meta.etag) {
         let target = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -299,6 +311,21 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
         None
     };
     Ok(Downloaded { path, size: meta.size, sha256, commit: meta.commit, cached: false })
+}
+
+/// Whether a failed download failed because the disk is full: an I/O error saying so anywhere
+/// in its chain, or (where the library words it otherwise) less than 1 MB left free.
+fn disk_filled(e: &ApiError, dir: &Path) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if fin_r1_engine::ErrorKind::of_io(io) == fin_r1_engine::ErrorKind::DiskFull {
+                return true;
+            }
+        }
+        cause = c.source();
+    }
+    free_space(dir).is_some_and(|free| free < 1 << 20)
 }
 
 fn interrupted(req: &DownloadRequest, endpoint: &str, e: ApiError) -> DownloadError {
