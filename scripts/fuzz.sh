@@ -28,12 +28,15 @@ while [ $# -gt 0 ]; do
 done
 ALL=(gguf conversation_json preset_toml markdown openai_request eval_adapters document_pdf document_workbook document_docx document_csv)
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=("${ALL[@]}")
+for t in "${TARGETS[@]}"; do
+  case " ${ALL[*]} " in *" $t "*) ;; *) echo "unknown target $t (targets: ${ALL[*]})" >&2; exit 2 ;; esac
+done
 WORK="${FIN_R1_FUZZ_DIR:-$HOME/.cache/fin-r1/fuzz}"
 export CARGO_TARGET_DIR="${FIN_R1_FUZZ_TARGET:-$HOME/.cache/fin-r1/fuzz-target}"
 mkdir -p "$WORK"
 
 if ! cargo afl --version >/dev/null 2>&1; then
-  cargo install cargo-afl --locked
+  cargo install cargo-afl --locked --version ~0.18
 fi
 # AFL++ itself, built once by cargo-afl (no LLVM needed: rustc instruments).
 if ! out=$(cargo afl config --build 2>&1) && ! grep -q "already built" <<<"$out"; then
@@ -111,4 +114,12 @@ stat() { sed -n "s/^$2 *: *//p" "$1" 2>/dev/null | head -1; }
     echo "| $t | $((secs / 60)) | $execs | $(stat "$s" execs_per_sec) | $(stat "$s" corpus_count) | $(stat "$s" bitmap_cvg) | $(stat "$s" saved_crashes) | $(stat "$s" saved_hangs) |"
   done
 } | tee "$WORK/summary.md"
-echo "crashes and hangs, if any: $WORK/TARGET/out/default/{crashes,hangs}/"
+# A finding, or a target that did not run, fails the script.
+status=0
+for t in "${TARGETS[@]}"; do
+  s="$WORK/$t/out/default/fuzzer_stats"
+  if [ ! -f "$s" ]; then echo "$t: no run" >&2; status=1; continue; fi
+  found=$(( $(stat "$s" saved_crashes) + $(stat "$s" saved_hangs) ))
+  if [ "$found" -gt 0 ]; then echo "$t: $found crashes or hangs in $WORK/$t/out/default/{crashes,hangs}/" >&2; status=1; fi
+done
+exit $status

@@ -36,6 +36,7 @@ fn the_inputs_fuzzing_found_are_read_safely_now() {
     n += replay("document_csv", |d| targets::document("csv", d));
     n += replay("document_workbook", targets::document_workbook);
     eprintln!("{n} inputs replayed");
+    assert!(n > 0, "no inputs found under tests/fuzz/regressions: the folder moved?");
 }
 
 /// The renderer check the markdown target makes is itself sound: it passes what the

@@ -67,6 +67,9 @@ struct Tally {
 impl Tally {
     fn report(&self, case: &str) {
         eprintln!("{case}: {} kills made, {} of them mid-run, all survived", self.made, self.landed_mid_run);
+        // The moments are spread over 1.1–1.2 times a whole run: were none inside it, the case
+        // tested nothing.
+        assert!(self.landed_mid_run > 0, "{case}: no kill landed while the process ran");
     }
 }
 
@@ -159,7 +162,8 @@ fn a_chat_killed_at_any_moment_leaves_a_whole_store() {
         let at = moments.within(span);
         tally.landed_mid_run += usize::from(kill_at(&mut child, at));
         tally.made += 1;
-        let printed: Vec<Value> = rx.try_iter().collect();
+        // Everything it printed before it died (the pipe ends with it).
+        let printed: Vec<Value> = rx.iter().collect();
         let text: String = printed.iter().filter(|v| matches!(v["type"].as_str(), Some("reasoning" | "answer"))).filter_map(|v| v["text"].as_str()).collect();
         let finished = printed.iter().any(|v| v["type"] == "done");
         let after = check_store(&dir);
@@ -253,11 +257,19 @@ fn a_reader_child_or_its_parent_killed_while_reading_leaves_nothing_behind() {
         read_for.expect("a reader child was started and ended")
     };
     eprintln!("reader: the child reads the {}-page file in {span:?}", 400);
+    // A file that never finishes arriving (a named pipe, as a hung network share behaves):
+    // its reader child waits on it for ever unless it dies with its parent.
+    let stalled = dir.join("on-a-hung-share.pdf");
+    let made = Command::new("mkfifo").arg(&stalled).status().expect("mkfifo");
+    assert!(made.success());
+    let stalled = stalled.to_str().expect("path").to_owned();
     let mut moments = Moments::new("reader");
     let mut tally = Tally::default();
     for i in 0..kills() {
         let before = check_store(&dir);
-        let (mut chat, rx) = spawn_chat(&dir, &["--max-tokens", "8", "--ctx-size", "1024", "--model", &model, "--attach", &pdf, "What was the margin?"]);
+        let kill_parent = i % 2 == 1;
+        let file = if kill_parent { &stalled } else { &pdf };
+        let (mut chat, rx) = spawn_chat(&dir, &["--max-tokens", "8", "--ctx-size", "1024", "--model", &model, "--attach", file, "What was the margin?"]);
         // The moment the reader child is seen, then a random moment of its reading.
         let t0 = Instant::now();
         let child = loop {
@@ -278,19 +290,9 @@ fn a_reader_child_or_its_parent_killed_while_reading_leaves_nothing_behind() {
         }
         tally.made += 1;
         tally.landed_mid_run += 1;
-        if i % 2 == 0 {
-            // The reader dies: the chat says so in an error, and stops.
-            let _ = Command::new("kill").args(["-KILL", &reader.to_string()]).status();
-            let status = chat.wait().expect("chat");
-            let events: Vec<Value> = rx.try_iter().collect();
-            assert!(!status.success(), "kill {i}: a chat whose reader was killed does not succeed");
-            let said = events.iter().find(|v| v["type"] == "error").map(|v| v.to_string()).unwrap_or_default();
-            assert!(
-                said.contains("signal") || said.contains("reader") || said.contains("killed"),
-                "kill {i}: the error names the reader's death: {said} {events:?}"
-            );
-        } else {
-            // The chat dies: its reader does not read on for nobody.
+        if kill_parent {
+            // The chat dies while its reader waits on the file: the reader goes with it (it
+            // would otherwise wait for ever, its time limit kept by the parent that is gone).
             let _ = chat.kill();
             let _ = chat.wait();
             let t = Instant::now();
@@ -298,6 +300,18 @@ fn a_reader_child_or_its_parent_killed_while_reading_leaves_nothing_behind() {
                 std::thread::sleep(Duration::from_millis(20));
             }
             assert!(!alive(reader), "kill {i}: the reader child {reader} outlived its parent by 5 s");
+        } else {
+            // The reader dies: the chat says so in an error, and stops.
+            let _ = Command::new("kill").args(["-KILL", &reader.to_string()]).status();
+            let status = chat.wait().expect("chat");
+            // Everything it printed, to the end of its output.
+            let events: Vec<Value> = rx.iter().collect();
+            assert!(!status.success(), "kill {i}: a chat whose reader was killed does not succeed");
+            let said = events.iter().find(|v| v["type"] == "error").map(|v| v.to_string()).unwrap_or_default();
+            assert!(
+                said.contains("signal") || said.contains("reader") || said.contains("killed"),
+                "kill {i}: the error names the reader's death: {said} {events:?}"
+            );
         }
         assert_kept(&before, &check_store(&dir));
     }

@@ -275,6 +275,7 @@ impl Runner {
 
         let mut out = Outcome::default();
         let mut save_error: Option<StoreError> = None;
+        let mut done: Option<GenerationEvent> = None;
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -290,6 +291,10 @@ impl Runner {
                         GenerationEvent::Done(d) => {
                             out.stop_reason = Some(d.reason);
                             out.seed = Some(d.seed);
+                            // Told once the answer is stored whole: a process killed after
+                            // the analyst saw "done" still has the answer complete.
+                            done = Some(ev);
+                            continue;
                         }
                         GenerationEvent::Error { kind, message } => out.error = Some((*kind, message.clone())),
                     }
@@ -317,28 +322,29 @@ impl Runner {
         if out.stop_reason.is_none() && out.error.is_none() {
             out.error = Some((ErrorKind::Unfinished, "the generation ended without finishing".into()));
         }
-        if let Some(mut h) = hashing {
-            // The row keeps its heartbeat while the hash finishes (a first use of a large
-            // model): a silent row is taken for a dead writer's.
-            loop {
-                tokio::select! {
-                    hash = &mut h => {
-                        out.model_sha256 = hash.ok().flatten();
-                        break;
-                    }
-                    _ = tick.tick() => {
-                        let _ = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await;
+        let mut stored = match self.store.finish_answer(answer.id, &out).await {
+            Ok(m) => m,
+            Err(e) => {
+                save_error.get_or_insert(e);
+                unsaved(answer.clone(), &out)
+            }
+        };
+        if let Some(done) = &done {
+            sink.event(done);
+        }
+        if let Some(h) = hashing {
+            // A first use of a large model: the answer is stored and done; its provenance
+            // gets the model's hash when that finishes (finish_answer keeps the rest as is).
+            out.model_sha256 = h.await.ok().flatten();
+            if out.model_sha256.is_some() && save_error.is_none() {
+                match self.store.finish_answer(answer.id, &out).await {
+                    Ok(m) => stored = m,
+                    Err(e) => {
+                        save_error.get_or_insert(e);
                     }
                 }
             }
         }
-        let stored = match self.store.finish_answer(answer.id, &out).await {
-            Ok(m) => m,
-            Err(e) => {
-                save_error.get_or_insert(e);
-                unsaved(answer, &out)
-            }
-        };
         Ok(TurnResult { conversation_id, question_id, answer: stored, save_error })
     }
 

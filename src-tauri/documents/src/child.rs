@@ -50,6 +50,10 @@ pub enum Message {
     },
 }
 
+/// The reading program's pid, given to its child: a child whose parent is another has been
+/// orphaned (its parent killed before the child could ask to die with it).
+const PARENT_ENV: &str = "FIN_R1_READER_PARENT";
+
 /// The longest line taken from a child: the text limit as JSON, with room.
 const MAX_LINE_BYTES: u64 = 64 << 20;
 
@@ -134,8 +138,9 @@ fn limit_self(limits: ChildLimits) -> Result<(), String> {
     #[cfg(any(target_os = "linux", target_os = "android"))]
     {
         nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).map_err(|e| format!("parent death signal: {e}"))?;
-        // Killed before the line above: already an orphan, adopted by init.
-        if nix::unistd::getppid() == nix::unistd::Pid::from_raw(1) {
+        // Killed before the line above: already an orphan, adopted by another process.
+        let parent = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse::<i32>().ok());
+        if parent.is_some_and(|p| nix::unistd::getppid() != nix::unistd::Pid::from_raw(p)) {
             return Err("the program that asked for this file has ended".into());
         }
     }
@@ -173,6 +178,7 @@ pub fn extract_in_child(
         .arg(limits.cpu_seconds.to_string())
         .arg("--")
         .arg(path)
+        .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

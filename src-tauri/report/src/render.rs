@@ -76,8 +76,9 @@ fn split_boxed(src: &str) -> Vec<(String, bool)> {
     parts
 }
 
-/// LaTeX as MathML; what latex2mathml cannot read is shown as the source in a code span.
-pub fn math(src: &str, display: bool) -> String {
+/// LaTeX as MathML; what latex2mathml cannot read is shown as the source in a code span. Not
+/// safe alone (latex2mathml writes `a<b` as `<mo><</mo>`): `render` sanitises it with the rest.
+fn math(src: &str, display: bool) -> String {
     let style = if display { latex2mathml::DisplayStyle::Block } else { latex2mathml::DisplayStyle::Inline };
     let mut inner = String::new();
     for (part, boxed) in split_boxed(src.trim()) {

@@ -291,7 +291,7 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
         // A disk that filled under the download: the partial file is what holds the space the
         // analyst now needs, and a resume would fail the same way. It goes; a download cut by
         // the network keeps its partial file to resume from.
-        Err(e) if disk_filled(&e, &dir) => {
+        Err(e) if disk_filled(&e) => {
             let _ = std::fs::remove_file(&partial);
             return Err(DownloadError::DiskFilled { dir, file: req.file.clone() });
         }
@@ -313,19 +313,18 @@ pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Res
     Ok(Downloaded { path, size: meta.size, sha256, commit: meta.commit, cached: false })
 }
 
-/// Whether a failed download failed because the disk is full: an I/O error saying so anywhere
-/// in its chain, or (where the library words it otherwise) less than 1 MB left free.
-fn disk_filled(e: &ApiError, dir: &Path) -> bool {
+/// Whether a failed download failed because the disk is full: an I/O error saying so in its
+/// chain. Nothing else counts (not little space left: a network cut near the end of a file
+/// that just fits must keep its partial file to resume).
+fn disk_filled(e: &ApiError) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
-        if let Some(io) = c.downcast_ref::<std::io::Error>() {
-            if fin_r1_engine::ErrorKind::of_io(io) == fin_r1_engine::ErrorKind::DiskFull {
-                return true;
-            }
+        if c.downcast_ref::<std::io::Error>().is_some_and(|io| fin_r1_engine::ErrorKind::of_io(io) == fin_r1_engine::ErrorKind::DiskFull) {
+            return true;
         }
         cause = c.source();
     }
-    free_space(dir).is_some_and(|free| free < 1 << 20)
+    false
 }
 
 fn interrupted(req: &DownloadRequest, endpoint: &str, e: ApiError) -> DownloadError {
