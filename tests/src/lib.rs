@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod hostile;
 pub mod http;
 pub mod hub;
+pub mod serve;
 pub mod webdriver;
 
 use std::collections::HashSet;

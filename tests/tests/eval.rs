@@ -419,13 +419,7 @@ fn a_resumed_run_after_a_kill_loses_no_finished_item() {
     let dir = scratch_dir().join(format!("eval-kill-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let text: String = (0..40)
-        .map(|i| {
-            serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"})
-                .to_string()
-                + "\n"
-        })
-        .collect();
+    let text = fin_r1_tests::serve::eval_items(40);
     let items = dir.join("items.jsonl");
     std::fs::write(&items, text).expect("items");
     let out = dir.join("run");

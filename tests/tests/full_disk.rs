@@ -319,13 +319,7 @@ fn an_evaluation_stopped_by_a_full_disk_resumes_after() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let items = dir.join("items.jsonl");
-    let text: String = (0..80)
-        .map(|i| {
-            serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"})
-                .to_string()
-                + "\n"
-        })
-        .collect();
+    let text = fin_r1_tests::serve::eval_items(80);
     std::fs::write(&items, text).expect("items");
     let out = fs.0.join("run");
     let run = |extra: &[&str]| {

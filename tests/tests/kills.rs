@@ -454,13 +454,7 @@ fn a_migration_killed_at_any_moment_leaves_the_old_or_the_new_store_whole() {
 fn an_evaluation_killed_at_any_moment_resumes_without_redoing_an_item() {
     let model = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
     let dir = fresh_dir("eval");
-    let text: String = (0..30)
-        .map(|i| {
-            serde_json::json!({"id": format!("q{i}"), "bench": "own", "category": "pv", "kind": "numeric", "question": format!("PV {i}?"), "answer": "907"})
-                .to_string()
-                + "\n"
-        })
-        .collect();
+    let text = fin_r1_tests::serve::eval_items(30);
     let items = dir.join("items.jsonl");
     std::fs::write(&items, text).expect("items");
     let run = |out: &Path, extra: &[&str]| {

@@ -3,54 +3,18 @@
 //! Everything listens on loopback only. Python comes from `$FIN_R1_PYTHON`, the environment
 //! `scripts/setup-python.sh` makes (openai, llama-cpp-python[server]).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fin_r1_core::remote::{RemoteConfig, RemoteEngine};
 use fin_r1_engine::{ChatMessage, GenerationEvent, GenerationRequest, SamplingParams, StopReason};
-use fin_r1_tests::{fin_r1_bin, fixture, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
+use fin_r1_tests::serve::{serve, Server};
+use fin_r1_tests::{fixture, tiny_qwen2, TinySpec, SMOLLM2_FILE, THINKING_SCRIPT};
 use serde_json::{json, Value};
 
 const REASONING: &str = "Discount the cash flow twice at five percent";
 const ANSWER: &str = "The present value is about $907";
-
-/// A server process, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(model: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(fin_r1_bin())
-        .args(["serve", "--port", "0", "--served-model-name", "Fin-R1", "--model"])
-        .arg(model)
-        .args(extra)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start fin-r1 serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("fin-r1 serve exited before listening").expect("read stderr");
-        if let Some(rest) = line.split(" at ").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    // Keep draining stderr so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
-    Server { child, base }
-}
 
 fn python() -> PathBuf {
     let p = std::env::var_os("FIN_R1_PYTHON").map(PathBuf::from).unwrap_or_else(|| {

@@ -10,51 +10,19 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fin_r1_tests::{fin_r1_bin, fixture, SMOLLM2_FILE};
+use fin_r1_tests::serve::Server;
+use fin_r1_tests::{fixture, SMOLLM2_FILE};
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-load-test";
 const MAX_BODY: usize = 64 * 1024;
 const MAX_QUEUED: usize = 4;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve() -> Server {
-    let mut child = Command::new(fin_r1_bin())
-        .args(["serve", "--port", "0", "--served-model-name", "Fin-R1", "--api-key", KEY, "--max-body-bytes"])
-        .arg(MAX_BODY.to_string())
-        .arg("--max-queued")
-        .arg(MAX_QUEUED.to_string())
-        .arg("--model")
-        .arg(fixture(SMOLLM2_FILE))
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start fin-r1 serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("fin-r1 serve exited before listening").expect("read stderr");
-        if let Some(rest) = line.split(" at ").nth(1) {
-            break rest.split_whitespace().next().expect("address").to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server { child, base }
+    fin_r1_tests::serve::serve(&fixture(SMOLLM2_FILE), &["--api-key", KEY, "--max-body-bytes", &MAX_BODY.to_string(), "--max-queued", &MAX_QUEUED.to_string()])
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
