@@ -77,13 +77,20 @@ pub fn pdf(media_box: &str, lines: &[String]) -> Vec<u8> {
         content.push_str(&format!("1 0 0 1 40 {} Tm ({l}) Tj ", 700 - 14 * i));
     }
     content.push_str("ET");
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_owned(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [{media_box}] /Resources << /Font << /F1 5 0 R >> >> /Contents 4 0 R >>"),
-        format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()),
-        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned(),
-    ];
+    pdf_of_pages(media_box, &[content])
+}
+
+/// A PDF of one page per content stream, in Helvetica (`/F1`).
+pub fn pdf_of_pages(media_box: &str, contents: &[String]) -> Vec<u8> {
+    let mut objects = vec!["<< /Type /Catalog /Pages 2 0 R >>".to_owned(), String::new(), "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned()];
+    let mut kids = Vec::new();
+    for content in contents {
+        objects.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()));
+        let stream = objects.len();
+        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [{media_box}] /Resources << /Font << /F1 3 0 R >> >> /Contents {stream} 0 R >>"));
+        kids.push(format!("{} 0 R", objects.len()));
+    }
+    objects[1] = format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), contents.len());
     let mut out = b"%PDF-1.4\n".to_vec();
     let mut offsets = Vec::new();
     for (i, o) in objects.iter().enumerate() {

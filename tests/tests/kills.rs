@@ -201,33 +201,15 @@ fn a_chat_killed_at_any_moment_leaves_a_whole_store() {
 
 /// A PDF of `pages` pages of statement lines: long enough that reading it takes a while.
 fn long_pdf(pages: usize) -> Vec<u8> {
-    let mut objects = vec!["<< /Type /Catalog /Pages 2 0 R >>".to_owned(), String::new(), "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_owned()];
-    let mut kids = Vec::new();
-    for p in 0..pages {
-        let mut content = String::from("BT /F1 9 Tf ");
-        for l in 0..45 {
-            content.push_str(&format!("1 0 0 1 40 {} Tm (Note {p}.{l}  Revenue {} 000  Cost {} 000  Margin 12.5%) Tj ", 740 - 16 * l, 4822 + l, 4286 + p));
-        }
-        content.push_str("ET");
-        objects.push(format!("<< /Length {} >>\nstream\n{content}\nendstream", content.len()));
-        let contents = objects.len();
-        objects.push(format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {contents} 0 R >>"));
-        kids.push(format!("{} 0 R", objects.len()));
-    }
-    objects[1] = format!("<< /Type /Pages /Kids [{}] /Count {pages} >>", kids.join(" "));
-    let mut out = b"%PDF-1.4\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
-    for o in offsets {
-        out.extend(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
-    out
+    let contents: Vec<String> = (0..pages)
+        .map(|p| {
+            let lines: String = (0..45)
+                .map(|l| format!("1 0 0 1 40 {} Tm (Note {p}.{l}  Revenue {} 000  Cost {} 000  Margin 12.5%) Tj ", 740 - 16 * l, 4822 + l, 4286 + p))
+                .collect();
+            format!("BT /F1 9 Tf {lines}ET")
+        })
+        .collect();
+    fin_r1_tests::hostile::pdf_of_pages("0 0 612 792", &contents)
 }
 
 /// The reader children of `parent` (Linux: /proc's children list).
