@@ -184,6 +184,12 @@ fn stated(run: &[Token], approx: bool) -> Option<Stated> {
         end = run[i].span.end;
         i += 1;
     }
+    // `(21.08) million`: a scale after the brackets.
+    while let Some(Tok::Scale(s)) = run.get(i).map(|t| &t.tok) {
+        scale = scale.checked_mul(*s)?;
+        end = run[i].span.end;
+        i += 1;
+    }
     // `= 536 × 2`: the rest is arithmetic, so this is no result.
     if matches!(run.get(i).map(|t| &t.tok), Some(Tok::Op(_) | Tok::Num { .. } | Tok::Frac | Tok::Sqrt | Tok::Ln)) {
         return None;

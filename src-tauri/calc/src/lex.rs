@@ -442,7 +442,7 @@ impl Lexer<'_> {
             self.push(Tok::Ln, start, j);
         } else if lower == "sqrt" && self.next_non_space(j) == Some('(') {
             self.push(Tok::Sqrt, start, j);
-        } else if quantity_before && !matches!(self.last_tok(), Some(Tok::Close(_))) && scale_word(&lower).is_some() && lower.len() > 1 {
+        } else if quantity_before && scale_word(&lower).is_some() && lower.len() > 1 {
             let s = scale_word(&lower).unwrap_or(Decimal::ONE);
             self.push(Tok::Scale(s), start, j);
         } else if matches!(self.last_tok(), Some(Tok::Num { .. })) && (lower == "pct" || lower == "percent") {
