@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "send_message",
     "stop_generation",
     "render_markdown",
+    "check_calculations",
     "renderer_css",
     "get_setting",
     "set_setting",

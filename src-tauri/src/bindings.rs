@@ -30,6 +30,7 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::chat::send_message,
             crate::commands::chat::stop_generation,
             crate::commands::chat::render_markdown,
+            crate::commands::chat::check_calculations,
             crate::commands::chat::renderer_css,
             crate::commands::chat::get_setting,
             crate::commands::chat::set_setting,

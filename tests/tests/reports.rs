@@ -39,7 +39,7 @@ fn seed(dir: &Path) {
         };
         let a = store.begin_answer(c.id, q.id, &p).await.expect("begin");
         let usage = Usage { prompt_tokens: 120, cached_prompt_tokens: 0, reasoning_tokens: 300, answer_tokens: 180, time_to_first_token_ms: 850.0, prefill_tok_s: 140.0, decode_tok_s: 9.5, total_ms: 52_000.0 };
-        let o = Outcome { reasoning: "先找适用条款，再逐条对照事实。Check the clause, then the facts.".into(), answer: ANSWER.into(), stop_reason: Some(fin_r1_engine::StopReason::End), usage: Some(usage), seed: Some(42), ..Default::default() };
+        let o = Outcome { reasoning: "先找适用条款，再逐条对照事实。Check the clause, then the facts. 损失 = 200,000 × 12% = 25,000。".into(), answer: ANSWER.into(), stop_reason: Some(fin_r1_engine::StopReason::End), usage: Some(usage), seed: Some(42), ..Default::default() };
         store.finish_answer(a.id, &o).await.expect("finish");
         let q2 = store.add_question(c.id, Some(a.id), "Summarise the remediation in English.", None, None).await.expect("q2");
         let a2 = store.begin_answer(c.id, q2.id, &p).await.expect("begin 2");
@@ -91,6 +91,14 @@ fn markdown_and_html_reports_carry_the_answer_provenance_and_disclaimer() {
     ] {
         assert!(md.contains(want), "the Markdown lacks {want:?}:\n{md}");
     }
+    // The calculation check: the answer's PV agrees, the reasoning's loss does not.
+    for want in [
+        "计算核对 / Calculation check: 1 个回答含计算 / answers with calculations, 1 个有不一致 / with a differing result",
+        "**计算核对 / Calculations checked: 2 · 1 一致 / agree · 1 不一致 / differ**",
+        "- ≠ 推理 / Reasoning: `200,000 × 12% = 25,000` → 24000",
+    ] {
+        assert!(md.contains(want), "the Markdown lacks {want:?}:\n{md}");
+    }
     // The compliance preset leads with its verdict.
     let summary = md.find("## 摘要 / Summary").expect("summary");
     assert!(summary < md.find("## 问题 1").expect("question"), "the summary comes first");
@@ -103,6 +111,11 @@ fn markdown_and_html_reports_carry_the_answer_provenance_and_disclaimer() {
     assert!(html.contains("<math") && html.contains("menclose"), "math as MathML");
     assert!(html.contains("<table>") && html.contains("hl-"), "a table and highlighted code");
     assert!(html.contains("@media print") && html.contains("break-inside:avoid"));
+    assert!(
+        html.contains("<mark class=\"calc-differs\">25,000</mark><span class=\"calc-recomputed\" title=\"24000\">≠ 24000</span>"),
+        "the differing result marked in the reasoning"
+    );
+    assert!(html.contains("不一致 / differ") && html.contains("calc-overview"));
     let lower = html.to_lowercase();
     assert!(!lower.contains("<script") && !lower.contains(" src=\"http") && !lower.contains("url(http") && !lower.contains("<link"), "self-contained");
     export(&dir, "html", "none", &html_path);
@@ -226,7 +239,9 @@ fn the_pdf_report_holds_chinese_text_and_every_page_renders() {
     // Selectable text: the Chinese question comes back as Chinese, not boxes.
     let text = Command::new("pdftotext").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
     let text = String::from_utf8_lossy(&text.stdout);
-    for want in ["这笔理财产品销售是否合规", "Is this sale compliant?", "仅供参考", "for reference only", "第6条", "Interrupted", "1 / "] {
+    for want in
+        ["这笔理财产品销售是否合规", "Is this sale compliant?", "仅供参考", "for reference only", "第6条", "Interrupted", "1 / ", "不一致 / differ", "→ 24000"]
+    {
         assert!(text.contains(want), "the PDF's text lacks {want:?}:\n{text}");
     }
     // The CJK font is embedded (as a subset), so the reader needs none of its own.

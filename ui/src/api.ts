@@ -34,6 +34,7 @@ export const api = {
   scenarios: commands.listScenarios,
   stop: commands.stopGeneration,
   render: commands.renderMarkdown,
+  checkCalculations: commands.checkCalculations,
   rendererCss: commands.rendererCss,
   /** The page's own preferences (keys under `ui.`), as JSON. */
   getSetting: <T>(key: string) => commands.getSetting(key) as Promise<T | null>,

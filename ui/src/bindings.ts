@@ -43,6 +43,8 @@ export const commands = {
 	stopGeneration: (answerId: number) => __TAURI_INVOKE<boolean>("stop_generation", { answerId }),
 	/**  Model output as sanitised HTML: the only HTML the UI puts into the page. */
 	renderMarkdown: (markdown: string) => __TAURI_INVOKE<string>("render_markdown", { markdown }),
+	/**  The calculation check of an answer, as the chat view shows it under the answer. */
+	checkCalculations: (reasoning: string, answer: string) => __TAURI_INVOKE<CalcCheck>("check_calculations", { reasoning, answer }),
 	/**  The stylesheet for the renderer's classes (highlighted code, math), shared with reports. */
 	rendererCss: () => __TAURI_INVOKE<string>("renderer_css"),
 	getSetting: (key: string) => __TAURI_INVOKE<Value | null>("get_setting", { key }),
@@ -256,6 +258,28 @@ export type Bench =
 "fineval" | 
 /**  Items already in the normalised JSON Lines form (an analyst's own set). */
 "jsonl";
+
+/**
+ *  A finished answer with its calculations checked: the reasoning (plain text) and the answer
+ *  (markdown) as HTML with each differing result marked, and the counts.
+ */
+export type CalcCheck = {
+	summary: Summary,
+	reasoning_html: string,
+	answer_html: string,
+	differing: CalcDiff[],
+};
+
+/**  One stated result that the exact arithmetic does not give. */
+export type CalcDiff = {
+	part: CalcPart,
+	/**  The statement as written (`1000 / 1.05^2 = 907.02`). */
+	statement: string,
+	/**  The exact value in the result's units, two digits finer (`907.0295`). */
+	recomputed: string,
+};
+
+export type CalcPart = "reasoning" | "answer";
 
 export type CatalogView = CatalogView_Serialize | CatalogView_Deserialize;
 
@@ -1710,6 +1734,12 @@ export type StreamMessage_Serialize =
  *  the page never maps a stop reason to a status itself.
  */
 { type: "ended"; status: MessageStatus };
+
+export type Summary = {
+	checked: number,
+	agree: number,
+	differ: number,
+};
 
 export type Text = {
 	zh: string,

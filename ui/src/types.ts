@@ -68,3 +68,4 @@ export type Vault = B.Vault;
 export type Attachment = B.Attachment_Serialize;
 export type DocumentPreview = B.DocumentPreview_Serialize;
 export type ReadProgress = B.ReadProgress;
+export type CalcCheck = B.CalcCheck;

@@ -124,14 +124,7 @@ impl Lexer<'_> {
         self.cs.get(i).map_or(self.text.len(), |&(o, _)| o)
     }
     fn starts(&self, i: usize, s: &str) -> bool {
-        let mut j = i;
-        for want in s.chars() {
-            if self.at(j) != Some(want) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        (i..).zip(s.chars()).all(|(j, want)| self.at(j) == Some(want))
     }
     /// Only blanks between the line's start and here.
     fn line_start(&self) -> bool {

@@ -26,6 +26,15 @@ pub struct CategoryScore {
     pub judge_errors: usize,
     pub mean_tokens: f64,
     pub mean_seconds: f64,
+    /// Answers that state at least one calculation (`fin_r1_calc::check` over the output).
+    #[serde(default)]
+    pub calc_checked: usize,
+    /// Answers with a calculation whose stated result the exact arithmetic does not give.
+    #[serde(default)]
+    pub calc_differs: usize,
+    /// Wrong answers with such a calculation: how often arithmetic is the cause.
+    #[serde(default)]
+    pub wrong_with_calc_differs: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +65,8 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
     let mut scores: BTreeMap<String, BTreeMap<String, CategoryScore>> = BTreeMap::new();
     let mut sums: BTreeMap<(String, String), (f64, f64)> = BTreeMap::new();
     for (item, p, v, judge_error) in scored {
+        let calc = fin_r1_calc::summarise(&fin_r1_calc::check(&p.output));
+        let wrong = !v.correct && !judge_error;
         for category in [item.category.as_str(), "all"] {
             let s = scores.entry(item.bench.clone()).or_default().entry(category.to_owned()).or_default();
             s.num += 1;
@@ -64,6 +75,9 @@ pub fn build(config: &RunConfig, scored: &[(&Item, &Prediction, Verdict, bool)])
             s.truncated += usize::from(p.output().truncated);
             s.errors += usize::from(p.error.is_some());
             s.parse_failures += usize::from(p.error.is_none() && v.extracted.is_none());
+            s.calc_checked += usize::from(calc.checked > 0);
+            s.calc_differs += usize::from(calc.differ > 0);
+            s.wrong_with_calc_differs += usize::from(wrong && calc.differ > 0);
             let sum = sums.entry((item.bench.clone(), category.to_owned())).or_default();
             sum.0 += p.completion_tokens as f64;
             sum.1 += p.seconds;
@@ -155,6 +169,18 @@ pub fn markdown(r: &Report) -> String {
             ));
         }
     }
+    let with_calc: Vec<(&String, &CategoryScore)> =
+        r.scores.iter().filter_map(|(b, c)| c.get("all").map(|s| (b, s))).filter(|(_, s)| s.calc_checked > 0).collect();
+    if !with_calc.is_empty() {
+        out.push_str(
+            "\n## Calculations checked\n\nEvery calculation an output states, recomputed exactly and compared at the precision it was written in.\n\n| bench | answers with calculations | with a differing result | wrong answers | wrong, with a differing result |\n|---|---:|---:|---:|---:|\n",
+        );
+        for (bench, s) in with_calc {
+            let wrong = s.num.saturating_sub(s.correct + s.judge_errors);
+            let share = if wrong > 0 { format!(" ({:.0}%)", 100.0 * s.wrong_with_calc_differs as f64 / wrong as f64) } else { String::new() };
+            out.push_str(&format!("| {bench} | {} | {} | {wrong} | {}{share} |\n", s.calc_checked, s.calc_differs, s.wrong_with_calc_differs));
+        }
+    }
     if let Some(rs) = &r.reasoning {
         out.push_str(&format!(
             "\n## Reasoning chains ({} judged, {} judge errors)\n\nGood (all seven criteria): {:.1}%\n\n| criterion | pass % |\n|---|---:|\n",
@@ -196,4 +222,37 @@ pub fn compare(runs: &[(String, Report)]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_counts_answers_with_a_differing_calculation_and_the_wrong_ones_among_them() {
+        let config: RunConfig = serde_json::from_value(serde_json::json!({
+            "bench": "convfinqa", "data": {}, "engine": "local", "model": "m.gguf", "model_sha256": null, "quantization": null,
+            "remote_url": null, "sampling": {"temperature": 0.0, "top_p": 1.0, "top_k": 0, "repetition_penalty": 1.0, "max_tokens": 100, "seed": null, "stop": []},
+            "system_prompt": null, "scenario": null, "prompt_version": 1, "limit": 3, "seed": 1, "strict": false, "judge": null, "items": ["a", "b", "c"]
+        }))
+        .expect("config");
+        let item = |id: &str| -> Item {
+            serde_json::from_value(serde_json::json!({"id": id, "bench": "convfinqa", "category": "numeric", "kind": "numeric", "question": "q", "context": null, "choices": null, "answer": "536"})).expect("item")
+        };
+        let prediction = |id: &str, output: &str| -> Prediction {
+            serde_json::from_value(serde_json::json!({"id": id, "output": output, "reasoning": null, "answer": null, "finish_reason": "end", "prompt_tokens": 1, "completion_tokens": 1, "seconds": 1.0, "error": null})).expect("prediction")
+        };
+        let verdict = |correct: bool| Verdict { extracted: Some("x".into()), correct, reason: String::new() };
+        let (a, b, c) = (item("a"), item("b"), item("c"));
+        let (pa, pb, pc) = (
+            prediction("a", "4,822 − 4,286 = 536. The answer is 536."),
+            prediction("b", "4,822 − 4,286 = 563. The answer is 563."),
+            prediction("c", "The answer is 600."),
+        );
+        let r = build(&config, &[(&a, &pa, verdict(true), false), (&b, &pb, verdict(false), false), (&c, &pc, verdict(false), false)]);
+        let all = &r.scores["convfinqa"]["all"];
+        assert_eq!((all.calc_checked, all.calc_differs, all.wrong_with_calc_differs), (2, 1, 1));
+        let md = markdown(&r);
+        assert!(md.contains("| convfinqa | 2 | 1 | 2 | 1 (50%) |"), "{md}");
+    }
 }

@@ -1,7 +1,7 @@
 use std::fmt::Write;
 
-use super::{provenance, status_note, typed_question, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
-use crate::render::{highlight_css, render};
+use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use crate::render::{highlight_css, plain_checked, render, render_checked};
 
 /// Text for HTML: everything not from the renderer goes through here.
 fn esc(s: &str) -> String {
@@ -21,7 +21,7 @@ details.reasoning summary{cursor:pointer;font-weight:600}\
 .note{color:#9a6700;font-size:13px}table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #d0d7de;padding:4px 10px;vertical-align:top}\
 th{background:#f3f5f8}.answer h1,.answer h2,.answer h3{font-size:15px;border-bottom:none;margin:16px 0 6px}\
 menclose[notation=box]{border:1px solid #1d2430;padding:1px 4px}.provenance{font-size:11.5px;color:#5b6575}.provenance td:first-child{white-space:nowrap}\
-.provenance td{word-break:break-all}footer{margin-top:32px;border-top:1px solid #d9dee6;padding-top:8px;font-size:12px;color:#5b6575}\
+.provenance td{word-break:break-all}.calc{font-size:13px;border-left:3px solid #8c959f;padding:2px 10px;margin:8px 0}.calc p{margin:2px 0}.calc-overview{font-size:13px;color:#3d4654}footer{margin-top:32px;border-top:1px solid #d9dee6;padding-top:8px;font-size:12px;color:#5b6575}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}table,pre,.code-block,.math-display,.question{break-inside:avoid}\
 .turn{break-before:auto}details.reasoning{display:block}a{color:inherit}}";
 
@@ -46,6 +46,9 @@ pub fn to_html(r: &Report) -> String {
     }
     let _ = writeln!(o, "<li>Fin-R1 Desktop {}</li></ul>", esc(&r.app_version));
     let _ = writeln!(o, "<div class=\"disclaimer\">{}<br>{}</div>", esc(DISCLAIMER_ZH), esc(DISCLAIMER_EN));
+    if let Some(line) = calc_overview(r) {
+        let _ = writeln!(o, "<p class=\"calc-overview\">{}</p>", esc(&line));
+    }
     let lead = r.lead_sections();
     if !lead.is_empty() {
         let _ = writeln!(o, "<section class=\"summary\"><h2>摘要 / Summary</h2>");
@@ -71,17 +74,30 @@ pub fn to_html(r: &Report) -> String {
         if !a.reasoning.trim().is_empty() {
             match r.reasoning {
                 ReasoningMode::Full => {
-                    let _ = writeln!(o, "<h3>推理过程 / Reasoning</h3><div class=\"reasoning\">{}</div>", esc(a.reasoning.trim()));
+                    let _ = writeln!(o, "<h3>推理过程 / Reasoning</h3><div class=\"reasoning\">{}</div>", plain_checked(a.reasoning.trim()).html);
                 }
                 ReasoningMode::Collapsed => {
-                    let _ = writeln!(o, "<details class=\"reasoning\"><summary>推理过程 / Reasoning</summary>{}</details>", esc(a.reasoning.trim()));
+                    let _ =
+                        writeln!(o, "<details class=\"reasoning\"><summary>推理过程 / Reasoning</summary>{}</details>", plain_checked(a.reasoning.trim()).html);
                 }
                 ReasoningMode::None => {}
             }
         }
-        let _ = writeln!(o, "<h3>回答 / Answer</h3><div class=\"answer\">{}</div>", render(&a.answer));
+        let _ = writeln!(o, "<h3>回答 / Answer</h3><div class=\"answer\">{}</div>", render_checked(&a.answer).html);
         if let Some(note) = status_note(a) {
             let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(note));
+        }
+        let calc = CalcNotes::of(a);
+        if let Some(line) = calc.line() {
+            let _ = write!(o, "<div class=\"calc\"><p><strong>{}</strong></p>", esc(&line));
+            if !calc.differing.is_empty() {
+                let _ = write!(o, "<ul>");
+                for (part, statement, recomputed) in &calc.differing {
+                    let _ = write!(o, "<li>≠ {}: <code>{}</code> → <span class=\"calc-recomputed\">{}</span></li>", esc(part), esc(statement), esc(recomputed));
+                }
+                let _ = write!(o, "</ul>");
+            }
+            let _ = writeln!(o, "</div>");
         }
         let _ = write!(o, "<table class=\"provenance\">");
         for (k, v) in provenance(a, &t.attachments) {

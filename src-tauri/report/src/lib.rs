@@ -205,6 +205,45 @@ fn split_sections(md: &str) -> Vec<(String, String)> {
     out
 }
 
+/// An answer's calculations, checked (`fin_r1_calc`): what a report says under it.
+#[derive(Debug, Clone, Default)]
+pub struct CalcNotes {
+    pub summary: fin_r1_calc::Summary,
+    /// (where: 推理 / Reasoning or 回答 / Answer, the statement as written, the recomputed value)
+    pub differing: Vec<(&'static str, String, String)>,
+}
+
+impl CalcNotes {
+    pub fn of(m: &Message) -> Self {
+        let mut notes = Self::default();
+        for (part, text) in [("推理 / Reasoning", &m.reasoning), ("回答 / Answer", &m.answer)] {
+            let findings = fin_r1_calc::check(text);
+            notes.summary.add(fin_r1_calc::summarise(&findings));
+            for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
+                let statement: String = text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" ");
+                notes.differing.push((part, fin_r1_core::title::short(&statement, 160), f.recomputed.clone()));
+            }
+        }
+        notes
+    }
+
+    /// "计算核对 / Calculations checked: 6 · 5 一致 / agree · 1 不一致 / differ"; `None` where
+    /// the answer states none.
+    pub fn line(&self) -> Option<String> {
+        let s = self.summary;
+        (s.checked > 0).then(|| format!("计算核对 / Calculations checked: {} · {} 一致 / agree · {} 不一致 / differ", s.checked, s.agree, s.differ))
+    }
+}
+
+/// The report's count of answers with a differing calculation, for its head.
+pub fn calc_overview(r: &Report) -> Option<String> {
+    let notes: Vec<CalcNotes> = r.turns.iter().filter_map(|t| t.answer.as_ref()).map(CalcNotes::of).collect();
+    let checked = notes.iter().filter(|n| n.summary.checked > 0).count();
+    let differ = notes.iter().filter(|n| n.summary.differ > 0).count();
+    (checked > 0)
+        .then(|| format!("计算核对 / Calculation check: {checked} 个回答含计算 / answers with calculations, {differ} 个有不一致 / with a differing result"))
+}
+
 /// A note for an answer that did not end normally.
 pub fn status_note(m: &Message) -> Option<&'static str> {
     match m.status {

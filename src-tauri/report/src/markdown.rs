@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{provenance, status_note, typed_question, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 /// The report as Markdown (GitHub-flavoured: tables, and `<details>` for folded reasoning).
 pub fn to_markdown(r: &Report) -> String {
@@ -16,6 +16,9 @@ pub fn to_markdown(r: &Report) -> String {
     }
     let _ = writeln!(o, "- Fin-R1 Desktop {}\n", r.app_version);
     let _ = writeln!(o, "> {DISCLAIMER_ZH}\n>\n> {DISCLAIMER_EN}\n");
+    if let Some(line) = calc_overview(r) {
+        let _ = writeln!(o, "{line}\n");
+    }
 
     let lead = r.lead_sections();
     if !lead.is_empty() {
@@ -56,6 +59,16 @@ pub fn to_markdown(r: &Report) -> String {
         let _ = writeln!(o, "### 回答 / Answer\n\n{}\n", a.answer.trim());
         if let Some(note) = status_note(a) {
             let _ = writeln!(o, "*{note}*\n");
+        }
+        let calc = CalcNotes::of(a);
+        if let Some(line) = calc.line() {
+            let _ = writeln!(o, "**{line}**\n");
+            for (part, statement, recomputed) in &calc.differing {
+                let _ = writeln!(o, "- ≠ {part}: `{}` → {recomputed}", statement.replace('`', "'"));
+            }
+            if !calc.differing.is_empty() {
+                o.push('\n');
+            }
         }
         let _ = writeln!(o, "<sub>\n\n| 来源 / Provenance | |\n|---|---|");
         for (k, v) in provenance(a, &t.attachments) {

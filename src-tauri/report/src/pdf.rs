@@ -13,7 +13,7 @@ use typst::utils::LazyHash;
 use typst::{Library, World};
 
 use super::typst_markup::{lit, markdown, text};
-use super::{provenance, status_note, typed_question, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -170,6 +170,9 @@ fn document(r: &Report, cjk: &str) -> String {
         text(DISCLAIMER_ZH),
         text(DISCLAIMER_EN)
     ));
+    if let Some(line) = calc_overview(r) {
+        o.push_str(&format!("#text(size: 9pt)[{}]\n", text(&line)));
+    }
     let lead = r.lead_sections();
     if !lead.is_empty() {
         o.push_str("#block(fill: rgb(\"#f5f8fc\"), stroke: 0.5pt + rgb(\"#c9d3e0\"), radius: 4pt, inset: 10pt, width: 100%)[\n");
@@ -208,6 +211,14 @@ fn document(r: &Report, cjk: &str) -> String {
         o.push('\n');
         if let Some(note) = status_note(a) {
             o.push_str(&format!("#text(fill: rgb(\"#9a6700\"), size: 9pt)[{}]\n", text(note)));
+        }
+        let calc = CalcNotes::of(a);
+        if let Some(line) = calc.line() {
+            o.push_str(&format!("#block(stroke: (left: 1.5pt + luma(140)), inset: (left: 8pt, y: 3pt))[#text(size: 8.5pt)[#strong[{}]", text(&line)));
+            for (part, statement, recomputed) in &calc.differing {
+                o.push_str(&format!(" #linebreak() #text(fill: rgb(\"#cf222e\"))[{}]", text(&format!("≠ {part}: {statement} → {recomputed}"))));
+            }
+            o.push_str("]]\n");
         }
         o.push_str("#text(size: 7pt, fill: luma(90))[#table(columns: (auto, 1fr), inset: 3pt, stroke: 0.3pt + luma(200), ");
         for (k, v) in provenance(a, &t.attachments) {

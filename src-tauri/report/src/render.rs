@@ -16,6 +16,7 @@
 
 use std::sync::OnceLock;
 
+use fin_r1_calc::{Finding, Verdict};
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, Options, Parser, Tag, TagEnd};
 use syntect::html::{ClassStyle, ClassedHTMLGenerator};
 use syntect::parsing::SyntaxSet;
@@ -189,7 +190,8 @@ fn escape_currency(s: &str) -> String {
     for (i, c) in s.char_indices() {
         if c == '$' {
             let prev = if i > 0 { b[i - 1] } else { b' ' };
-            let next = b.get(i + 1).copied().unwrap_or(b' ');
+            // A calculation's mark between `$` and the digits does not make it math.
+            let next = s[i + 1..].chars().find(|c| !is_mark(*c)).map_or(b' ', |c| if c.is_ascii() { c as u8 } else { b'x' });
             if next.is_ascii_digit() && prev != b'$' && prev != b'\\' {
                 out.push('\\');
             }
@@ -342,8 +344,116 @@ pub(crate) fn prepare(markdown: &str) -> (String, Options) {
     (normalise_math(markdown), opts)
 }
 
+/// Where a differing calculation's result starts and ends in the text handed to the renderer;
+/// in a formula, where its note goes after it. Private-use characters: a model's own are
+/// removed before marks are placed (`strip_marks`).
+const MARK_START: char = '\u{E000}';
+const MARK_END: char = '\u{E001}';
+const MARK_BADGE: char = '\u{E002}';
+
+fn is_mark(c: char) -> bool {
+    matches!(c, MARK_START | MARK_END | MARK_BADGE)
+}
+
+fn strip_marks(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(is_mark) {
+        std::borrow::Cow::Owned(s.chars().filter(|c| !is_mark(*c)).collect())
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// A formula cannot hold a mark: its marks leave it, and each differing result's note follows it.
+fn unmark(m: &str) -> (String, String) {
+    let badges = m.chars().filter(|c| *c == MARK_END).map(|_| MARK_BADGE).collect();
+    (m.chars().filter(|c| !is_mark(*c)).collect(), badges)
+}
+
+/// Text with a mark around each differing result (findings of `fin_r1_calc::check` on the same
+/// text, in order).
+fn place_marks(text: &str, findings: &[Finding]) -> String {
+    let mut out = String::with_capacity(text.len() + 8 * findings.len());
+    let mut at = 0;
+    for f in findings.iter().filter(|f| f.verdict == Verdict::Differs) {
+        if f.stated.start < at || f.stated.end > text.len() {
+            continue;
+        }
+        out.push_str(&text[at..f.stated.start]);
+        out.push(MARK_START);
+        out.push_str(&text[f.stated.clone()]);
+        out.push(MARK_END);
+        at = f.stated.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// The marks as HTML, after sanitising (so this markup is the renderer's own, never the
+/// model's): `<mark>` around the result as written, then the recomputed value.
+fn marks_to_html(html: &str, findings: &[Finding]) -> String {
+    let mut differing = findings.iter().filter(|f| f.verdict == Verdict::Differs);
+    let mut out = String::with_capacity(html.len() + 96 * findings.len());
+    let mut open = false;
+    let note = |f: Option<&Finding>| match f {
+        Some(f) => format!("<span class=\"calc-recomputed\" title=\"{}\">≠ {}</span>", escape(&f.exact.normalize().to_string()), escape(&f.recomputed)),
+        None => String::new(),
+    };
+    for c in html.chars() {
+        match c {
+            MARK_START => {
+                out.push_str("<mark class=\"calc-differs\">");
+                open = true;
+            }
+            MARK_END => {
+                if open {
+                    out.push_str("</mark>");
+                    open = false;
+                }
+                out.push_str(&note(differing.next()));
+            }
+            MARK_BADGE => out.push_str(&note(differing.next())),
+            c => out.push(c),
+        }
+    }
+    if open {
+        out.push_str("</mark>");
+    }
+    out
+}
+
+/// An answer rendered with its calculations checked: each differing result marked where it
+/// stands, with the recomputed value after it.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub html: String,
+    pub findings: Vec<Finding>,
+}
+
+/// `render`, with the calculation check's marks.
+pub fn render_checked(markdown: &str) -> Checked {
+    let text = strip_marks(markdown);
+    let findings = fin_r1_calc::check(&text);
+    if !findings.iter().any(|f| f.verdict == Verdict::Differs) {
+        return Checked { html: render(&text), findings };
+    }
+    let html = render_inner(&place_marks(&text, &findings));
+    Checked { html: marks_to_html(&html, &findings), findings }
+}
+
+/// Plain text (a reasoning chain) as escaped HTML with the same marks.
+pub fn plain_checked(text: &str) -> Checked {
+    let text = strip_marks(text);
+    let findings = fin_r1_calc::check(&text);
+    let html = escape(&place_marks(&text, &findings));
+    Checked { html: marks_to_html(&html, &findings), findings }
+}
+
 /// Renders model output (markdown) as sanitised HTML.
 pub fn render(markdown: &str) -> String {
+    render_inner(&strip_marks(markdown))
+}
+
+fn render_inner(markdown: &str) -> String {
     let (md, opts) = prepare(markdown);
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut code: Option<(String, String)> = None;
@@ -376,8 +486,14 @@ pub fn render(markdown: &str) -> String {
             }
             // Raw HTML written by the model is dropped, never passed through.
             Event::Html(_) | Event::InlineHtml(_) => {}
-            Event::InlineMath(m) => events.push(Event::Html(CowStr::from(math(&m, false)))),
-            Event::DisplayMath(m) => events.push(Event::Html(CowStr::from(format!("<div class=\"math-display\">{}</div>", math(&m, true))))),
+            Event::InlineMath(m) => {
+                let (m, badges) = unmark(&m);
+                events.push(Event::Html(CowStr::from(math(&m, false) + &badges)));
+            }
+            Event::DisplayMath(m) => {
+                let (m, badges) = unmark(&m);
+                events.push(Event::Html(CowStr::from(format!("<div class=\"math-display\">{}{badges}</div>", math(&m, true)))));
+            }
             // Images are never loaded: shown as a link to the address, labelled with the alt text.
             Event::Start(Tag::Image { dest_url, .. }) => {
                 events.push(Event::Html(CowStr::from(format!("<a class=\"image-link\" href=\"{}\">[image: ", escape(&dest_url)))));
@@ -394,7 +510,7 @@ pub fn render(markdown: &str) -> String {
     sanitizer().clean(&html).to_string().replace("<p></p>", "")
 }
 
-/// CSS for the highlighted code classes (`hl-*`) and math, light theme; the UI and the HTML
+/// CSS for the highlighted code classes (`hl-*`), math and the calculation marks, light theme; the UI and the HTML
 /// reports embed it.
 pub fn highlight_css() -> &'static str {
     ".code-block{margin:.6em 0;border:1px solid #d0d7de;border-radius:6px;overflow:hidden}\
@@ -402,5 +518,39 @@ pub fn highlight_css() -> &'static str {
      .code-block pre{margin:0;padding:8px;overflow-x:auto}\
      .hl-comment{color:#6a737d;font-style:italic}.hl-string{color:#032f62}.hl-keyword,.hl-storage{color:#d73a49}\
      .hl-constant{color:#005cc5}.hl-entity.hl-name{color:#6f42c1}.hl-support{color:#005cc5}.hl-variable{color:#24292e}\
-     .math-display{overflow-x:auto;margin:.5em 0}"
+     .math-display{overflow-x:auto;margin:.5em 0}\
+     mark.calc-differs{background:#fde2e1;color:inherit;border-bottom:2px solid #cf222e;padding:0 1px}\
+     .calc-recomputed{color:#cf222e;font-size:.85em;margin-left:4px;white-space:nowrap}"
+}
+
+#[cfg(test)]
+mod calc_marks {
+    use super::*;
+
+    #[test]
+    fn a_differing_result_is_marked_where_it_stands_and_nothing_else_is() {
+        let c = render_checked("Revenue grew $4,822 - $4,286 = $563, and 1000 / 1.05^2 = 907.03.");
+        assert_eq!(c.findings.len(), 2);
+        assert!(c.html.contains("<mark class=\"calc-differs\">563</mark><span class=\"calc-recomputed\" title=\"536\">≠ 536</span>"), "{}", c.html);
+        assert_eq!(c.html.matches("<mark").count(), 1);
+        assert!(c.html.contains("907.03"));
+    }
+
+    #[test]
+    fn in_a_formula_the_note_follows_the_formula() {
+        let c = render_checked("$$PV = \\frac{1000}{1.05^2} \\approx 907.02$$");
+        assert!(c.html.contains("<math"), "{}", c.html);
+        assert!(!c.html.contains('\u{E000}') && !c.html.contains('\u{E001}') && !c.html.contains('\u{E002}'));
+        assert!(c.html.contains("≠ 907.0295</span></div>"), "{}", c.html);
+    }
+
+    #[test]
+    fn the_models_own_private_use_characters_cannot_forge_a_mark() {
+        let c = render_checked("so \u{E000}<script>x</script>\u{E001} and 1 + 1 = 3");
+        assert_eq!(c.html.matches("<mark").count(), 1, "{}", c.html);
+        assert!(!c.html.contains("<script"));
+        let p = plain_checked("2 + 2 = 5 <b>\u{E001}");
+        assert!(p.html.contains("<mark class=\"calc-differs\">5</mark>"), "{}", p.html);
+        assert!(p.html.contains("&lt;b&gt;"));
+    }
 }

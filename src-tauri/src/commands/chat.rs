@@ -269,6 +269,56 @@ pub async fn render_markdown(markdown: String) -> CmdResult<String> {
     super::off_thread(move || Ok(fin_r1_report::render::render(&markdown))).await
 }
 
+#[derive(Debug, Clone, Copy, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum CalcPart {
+    Reasoning,
+    Answer,
+}
+
+/// One stated result that the exact arithmetic does not give.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct CalcDiff {
+    pub part: CalcPart,
+    /// The statement as written (`1000 / 1.05^2 = 907.02`).
+    pub statement: String,
+    /// The exact value in the result's units, two digits finer (`907.0295`).
+    pub recomputed: String,
+}
+
+/// A finished answer with its calculations checked: the reasoning (plain text) and the answer
+/// (markdown) as HTML with each differing result marked, and the counts.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct CalcCheck {
+    pub summary: fin_r1_calc::Summary,
+    pub reasoning_html: String,
+    pub answer_html: String,
+    pub differing: Vec<CalcDiff>,
+}
+
+/// The calculation check of an answer, as the chat view shows it under the answer.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_calculations(reasoning: String, answer: String) -> CmdResult<CalcCheck> {
+    super::off_thread(move || {
+        let r = fin_r1_report::render::plain_checked(&reasoning);
+        let a = fin_r1_report::render::render_checked(&answer);
+        let mut summary = fin_r1_calc::summarise(&r.findings);
+        summary.add(fin_r1_calc::summarise(&a.findings));
+        let mut differing = Vec::new();
+        for (part, text, findings) in [(CalcPart::Reasoning, &reasoning, &r.findings), (CalcPart::Answer, &answer, &a.findings)] {
+            for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
+                // The findings' spans are of the text without private-use marks, which a model
+                // does not write; where it did, the statement is read from the cleaned text.
+                let statement = text.get(f.statement()).unwrap_or_default();
+                differing.push(CalcDiff { part, statement: statement.split_whitespace().collect::<Vec<_>>().join(" "), recomputed: f.recomputed.clone() });
+            }
+        }
+        Ok(CalcCheck { summary, reasoning_html: r.html, answer_html: a.html, differing })
+    })
+    .await
+}
+
 /// The stylesheet for the renderer's classes (highlighted code, math), shared with reports.
 #[tauri::command]
 #[specta::specta]

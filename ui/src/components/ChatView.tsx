@@ -9,7 +9,7 @@ import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
-import type { Attachment, ConversationView, Message } from "../types";
+import type { Attachment, CalcCheck, ConversationView, Message } from "../types";
 import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
@@ -231,14 +231,43 @@ function Answer({ m, view }: { m: Message; view: ConversationView }) {
   return <StoredAnswer m={m} view={view} />;
 }
 
+/** Each finished answer's calculation check, by the text it was made of (the newest few kept). */
+const checkedAnswers = new Recent<string, CalcCheck>(64);
+
+/** The calculation check of a finished answer; null until it is back (or if it failed). */
+function useCalcCheck(m: Message): CalcCheck | null {
+  const key = `${m.id}:${m.reasoning.length}:${m.answer.length}`;
+  const [check, setCheck] = useState<CalcCheck | null>(() => checkedAnswers.get(key) ?? null);
+  useEffect(() => {
+    const known = checkedAnswers.get(key);
+    if (known) return setCheck(known);
+    let alive = true;
+    api
+      .checkCalculations(m.reasoning, m.answer)
+      .then((c) => {
+        checkedAnswers.set(key, c);
+        if (alive) setCheck(c);
+      })
+      // The check is a help, never in the way of reading the answer.
+      .catch(() => undefined);
+    return () => {
+      alive = false;
+    };
+  }, [key]);
+  return check;
+}
+
 function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
   const l = lang.value;
   const secs = storedReasoningSeconds(m.reasoning_tokens, m.decode_tok_s);
   const label = secs !== null ? t(l, "reasoning.thought", { s: secs }) : t(l, "reasoning.title");
+  const calc = useCalcCheck(m);
+  const marked = calc !== null && calc.summary.differ > 0;
   return (
     <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
-      {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} />}
-      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} /> : null}
+      {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} html={marked ? calc.reasoning_html : null} />}
+      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} /> : null}
+      {calc !== null && calc.summary.checked > 0 && <CalcLine calc={calc} />}
       <StatusLine m={m} />
       <div class="actions">
         <BranchNav m={m} view={view} />
@@ -287,7 +316,40 @@ function prefillLine(l: Lang, p: PrefillProgress): string {
   );
 }
 
-function Reasoning({ text, label, thinking }: { text: string; label: string; thinking: boolean }) {
+/** "6 calculations checked · 5 agree · 1 differs", and what differs, recomputed. */
+function CalcLine({ calc }: { calc: CalcCheck }) {
+  const l = lang.value;
+  const s = calc.summary;
+  const [open, setOpen] = useState(false);
+  const text = [
+    t(l, s.checked === 1 ? "calc.checked1" : "calc.checked", { n: s.checked }),
+    t(l, "calc.agree", { n: s.agree }),
+    t(l, s.differ === 1 ? "calc.differs1" : "calc.differs", { n: s.differ }),
+  ].join(" · ");
+  return (
+    <div class={`calc-line${s.differ > 0 ? " differs" : ""}`} data-checked={s.checked} data-differ={s.differ}>
+      {s.differ > 0 ? (
+        <button class="link calc-toggle" aria-expanded={open} onClick={() => setOpen(!open)} title={t(l, "calc.explain")}>
+          {"⚠ " + text}
+        </button>
+      ) : (
+        <span title={t(l, "calc.explain")}>{"✓ " + text}</span>
+      )}
+      {open && (
+        <ul class="calc-list">
+          {calc.differing.map((d, i) => (
+            <li key={i}>
+              <span class="calc-part">{t(l, d.part === "reasoning" ? "calc.inReasoning" : "calc.inAnswer")}</span> <code>{d.statement}</code>{" "}
+              <span class="calc-recomputed">{t(l, "calc.recomputed", { v: d.recomputed })}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+function Reasoning({ text, label, thinking, html = null }: { text: string; label: string; thinking: boolean; html?: string | null }) {
   const l = lang.value;
   // Open while the model thinks, folded once the answer starts; a click overrides either.
   const [userOpen, setUserOpen] = useState<boolean | null>(null);
@@ -297,12 +359,13 @@ function Reasoning({ text, label, thinking }: { text: string; label: string; thi
       <button class="reasoning-toggle" aria-expanded={open} title={t(l, open ? "reasoning.hide" : "reasoning.show")} onClick={() => setUserOpen(!open)}>
         <span class="chevron">{open ? "▾" : "▸"}</span> <span class="reasoning-label">{label}</span>
       </button>
-      {open && <div class="reasoning-text">{text}</div>}
+      {/* Marked by the core's check: escaped text with its own <mark>s, nothing else. */}
+      {open && (html !== null ? <div class="reasoning-text" dangerouslySetInnerHTML={{ __html: html }} /> : <div class="reasoning-text">{text}</div>)}
     </div>
   );
 }
 
-function Markdown({ text, streaming, id }: { text: string; streaming: boolean; id: number }) {
+function Markdown({ text, streaming, id, marked = null }: { text: string; streaming: boolean; id: number; marked?: string | null }) {
   // A message that stops streaming is drawn by a new component: it starts from what the live
   // one showed, not empty (the answer vanished until the render came back, and a reader
   // scrolled up lost their place as the view collapsed and grew again).
@@ -320,9 +383,10 @@ function Markdown({ text, streaming, id }: { text: string; streaming: boolean; i
     );
   useEffect(() => renderer.current?.push(text, !streaming), [text, streaming]);
   useEffect(() => () => renderer.current?.cancel(), []);
-  useEffect(() => addCopyButtons(ref.current, lang.value), [html]);
+  const shown = marked ?? html;
+  useEffect(() => addCopyButtons(ref.current, lang.value), [shown]);
   // The core's renderer sanitised this HTML: the only HTML the UI puts into the page.
-  return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: html }} />;
+  return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: shown }} />;
 }
 
 /** The last HTML each answer rendered to, for Markdown's first paint (the newest few kept). */

@@ -108,6 +108,8 @@ struct Terminal {
     conversation: Option<i64>,
     /// A "reading the prompt" line is on stderr (a terminal) and must be cleared.
     progress_line: bool,
+    /// The answer so far, for its calculation check when it ends.
+    written: (String, String),
 }
 
 impl TurnSink for Terminal {
@@ -148,8 +150,12 @@ impl TurnSink for Terminal {
             return;
         }
         match ev {
+            GenerationEvent::Reasoning { text } => self.written.0.push_str(text),
+            GenerationEvent::Answer { text } => self.written.1.push_str(text),
             GenerationEvent::Usage(u) => eprintln!("[{}]", usage_line(u)),
             GenerationEvent::Done(d) => {
+                let (reasoning, answer) = std::mem::take(&mut self.written);
+                calc_lines(&reasoning, &answer);
                 if d.reasoning_unterminated {
                     eprintln!("[the output ended inside the reasoning: no answer was given ({})]", d.reason.as_str());
                 } else if d.reason.as_str() != "end" {
@@ -161,6 +167,25 @@ impl TurnSink for Terminal {
             }
             GenerationEvent::Error { message, .. } => eprintln!("fin-r1: {message}"),
             _ => {}
+        }
+    }
+}
+
+/// The answer's calculations checked, under it: a count, and each differing result recomputed.
+fn calc_lines(reasoning: &str, answer: &str) {
+    let mut summary = fin_r1_calc::Summary::default();
+    let mut differing = Vec::new();
+    for (part, text) in [("reasoning", reasoning), ("answer", answer)] {
+        let findings = fin_r1_calc::check(text);
+        summary.add(fin_r1_calc::summarise(&findings));
+        for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
+            differing.push(format!("  ≠ {part}: {}  (exact: {})", text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" "), f.recomputed));
+        }
+    }
+    if summary.checked > 0 {
+        eprintln!("[calculations: {} checked · {} agree · {} differ]", summary.checked, summary.agree, summary.differ);
+        for d in differing {
+            eprintln!("{d}");
         }
     }
 }
@@ -291,6 +316,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         current: current.clone(),
         conversation,
         progress_line: false,
+        written: Default::default(),
     };
     let policy = if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error };
     // Returns whether the turn failed.

@@ -1,6 +1,7 @@
 mod backup;
 mod bench;
 mod chat;
+mod check;
 mod conversations;
 mod documents;
 mod eval;
@@ -51,6 +52,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Markdown on standard input to sanitised HTML (tables, math as MathML, highlighted code).
     Render(render::RenderArgs),
+    /// Check the calculations a text states: each result recomputed exactly, compared at the
+    /// precision it was written in (exit code 1 where one differs).
+    Check(check::CheckArgs),
     /// Documents for the conversation: what the model will see of a file.
     Documents(documents::DocumentsArgs),
     /// Backups of the conversation store: list, create, restore.
@@ -154,6 +158,7 @@ impl Cli {
             | Command::Conversations(_)
             | Command::Scenarios(_)
             | Command::Render(_)
+            | Command::Check(_)
             | Command::Documents(_)
             | Command::Backup(_) => None,
         }
@@ -173,6 +178,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(a) => serve::run(a),
         Command::Scenarios(a) => scenarios::run(a),
         Command::Render(a) => render::run(a),
+        Command::Check(a) => check::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Documents(a) => documents::run(a),
         Command::Backup(a) => backup::run(a),
