@@ -10,7 +10,9 @@
 
 pub mod check;
 pub mod expr;
+pub mod finance;
 mod lex;
+pub mod tool;
 
 pub use check::{check, summarise, Finding, Summary, Verdict};
 pub use expr::{evaluate, EvalError};
