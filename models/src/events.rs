@@ -22,6 +22,17 @@ pub enum GenerationEvent {
         done: usize,
         total: usize,
     },
+    /// The model called a tool (`<tool_call>…</tool_call>` parsed); whoever runs the turn
+    /// decides whether it runs.
+    ToolCall(crate::ToolCall),
+    /// A `<tool_call>` that is no call (not JSON, no name, never closed): shown as the text it
+    /// is, with the reason.
+    ToolCallMalformed {
+        text: String,
+        reason: String,
+    },
+    /// What a tool call gave (or why it did not run): sent by the runner, never by the engine.
+    ToolResult(ToolResult),
     Usage(Usage),
     /// The generation ended; always the last event unless an `Error` came instead.
     Done(Done),
@@ -240,4 +251,31 @@ impl std::fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    Done,
+    /// The tool ran and failed (its error is the content).
+    Error,
+    /// The analyst said no.
+    Denied,
+    /// No result within the time allowed.
+    Timeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct ToolResult {
+    /// The call's id.
+    pub id: String,
+    pub name: String,
+    /// Where it ran: `calculator`, or `mcp:SERVER`.
+    pub source: String,
+    pub status: ToolStatus,
+    /// What the model is told: the result, or the error.
+    pub content: String,
+    pub ms: u64,
 }

@@ -36,11 +36,11 @@ pub use defaults::{ModelFamily, FIN_R1_SYSTEM_PROMPT};
 pub use device::DeviceChoice;
 pub use engine::{Engine, Generation};
 pub use error::{EngineError, Result};
-pub use events::{Done, ErrorKind, GenerationEvent, StopReason, Usage};
+pub use events::{Done, ErrorKind, GenerationEvent, StopReason, ToolResult, ToolStatus, Usage};
 pub use prefix_cache::PrefixCacheOptions;
 pub use runtime::{CancelToken, ContextPolicy, GenerationRequest, LoadOptions, ModelInfo, Runtime};
 pub use sampler::{resolve as resolve_sampling, SamplingError, SamplingOverrides, SamplingParams};
-pub use template::{ChatMessage, Role};
+pub use template::{with_tools, ChatMessage, Role, ToolCall, ToolSpec};
 
 /// The model catalog (`models/catalog.toml`): the models the app offers to fetch.
 pub const CATALOG: &str = include_str!("../catalog.toml");

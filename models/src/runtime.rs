@@ -94,6 +94,8 @@ pub struct GenerationRequest {
     /// prompt included) are kept, so the next conversation that shares them runs only the rest.
     /// The system prompt alone is kept without it.
     pub shared_prefix: Option<String>,
+    /// Functions the model may call (written into the prompt as Qwen2.5 writes them).
+    pub tools: Vec<crate::ToolSpec>,
 }
 
 /// Cancels a generation when set; checked before every forward pass.
@@ -176,8 +178,8 @@ impl Runtime {
     /// Renders and tokenizes the request's prompt, applying its context policy.
     pub fn prepare(&self, req: &GenerationRequest, max_new: usize) -> Result<PreparedPrompt> {
         let mut messages: Vec<ChatMessage> = req.messages.clone();
-        if messages.last().map(|m| m.role) != Some(Role::User) {
-            return Err(EngineError::InvalidRequest("the conversation must end with a user message".into()));
+        if !matches!(messages.last().map(|m| m.role), Some(Role::User | Role::Tool)) {
+            return Err(EngineError::InvalidRequest("the conversation must end with a user message or a tool's result".into()));
         }
         if messages.first().map(|m| m.role) != Some(Role::System) {
             let system = match &req.system {
@@ -188,6 +190,7 @@ impl Runtime {
                 messages.insert(0, ChatMessage::system(s));
             }
         }
+        let mut messages = crate::template::with_tools(&messages, &req.tools);
         // Keep room for at least a short answer.
         let budget = self.info.context.saturating_sub(max_new.clamp(1, 256));
         let mut dropped = 0;
@@ -360,13 +363,10 @@ impl Runtime {
         let Some((mut logits, reused)) = prefilled else {
             return self.finish(usage, done, sink);
         };
+        let mut calls = 0usize;
         let mut send = |pieces: Vec<Piece>, listening: &mut bool| {
             for p in pieces {
-                let ev = match p {
-                    Piece::Reasoning(text) => GenerationEvent::Reasoning { text },
-                    Piece::Answer(text) => GenerationEvent::Answer { text },
-                };
-                *listening &= sink(ev);
+                *listening &= sink(p.into_event(&mut calls, !req.tools.is_empty()));
             }
         };
 

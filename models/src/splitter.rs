@@ -12,7 +12,38 @@
 pub enum Piece {
     Reasoning(String),
     Answer(String),
+    /// The body of a `<tool_call>…</tool_call>` in the answer, as written.
+    ToolCall(String),
+    /// A `<tool_call>` never closed (or past its size), as written.
+    UnclosedToolCall(String),
 }
+
+impl Piece {
+    /// The event a piece is; `calls` numbers the answer's tool calls (`call_1`, …). Where no
+    /// tools were offered, a `<tool_call>` is only text the model wrote.
+    pub fn into_event(self, calls: &mut usize, tools_offered: bool) -> crate::GenerationEvent {
+        use crate::GenerationEvent;
+        match self {
+            Piece::Reasoning(text) => GenerationEvent::Reasoning { text },
+            Piece::Answer(text) => GenerationEvent::Answer { text },
+            Piece::ToolCall(body) if !tools_offered => GenerationEvent::Answer { text: format!("<tool_call>{body}</tool_call>") },
+            Piece::UnclosedToolCall(body) if !tools_offered => GenerationEvent::Answer { text: format!("<tool_call>{body}") },
+            Piece::ToolCall(body) => {
+                *calls += 1;
+                match crate::template::parse_tool_call(&body, *calls) {
+                    Ok(call) => GenerationEvent::ToolCall(call),
+                    Err(reason) => GenerationEvent::ToolCallMalformed { text: format!("<tool_call>{body}</tool_call>"), reason },
+                }
+            }
+            Piece::UnclosedToolCall(body) => {
+                GenerationEvent::ToolCallMalformed { text: format!("<tool_call>{body}"), reason: "the call was never closed".into() }
+            }
+        }
+    }
+}
+
+/// A tool call's body longer than this is no call a model meant.
+const MAX_TOOL_CALL: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -59,6 +90,8 @@ pub struct ThinkSplitter {
     section_has_text: bool,
     code: Code,
     at_line_start: bool,
+    /// Inside `<tool_call>`: its body so far.
+    tool: Option<String>,
     out: Vec<Piece>,
 }
 
@@ -73,6 +106,7 @@ impl ThinkSplitter {
             section_has_text: false,
             code: Code::None,
             at_line_start: true,
+            tool: None,
             out: Vec::new(),
         }
     }
@@ -154,6 +188,10 @@ impl ThinkSplitter {
         }
         self.pending = pending[i..].to_owned();
         if finished {
+            if let Some(body) = self.tool.take() {
+                let rest = std::mem::take(&mut self.pending);
+                self.out.push(Piece::UnclosedToolCall(format!("{body}{rest}")));
+            }
             // A partial tag or backtick run left at the end is plain text.
             let rest = std::mem::take(&mut self.pending);
             if !rest.is_empty() {
@@ -177,6 +215,28 @@ impl ThinkSplitter {
     /// One step inside a part: consumes and returns a byte count, or `None` to wait for more.
     fn step(&mut self, rest: &str, finished: bool) -> Option<usize> {
         let c = rest.chars().next()?;
+        if self.tool.is_some() {
+            match match_tag(rest, &["</tool_call>"], finished) {
+                Match::Tag(tag) => {
+                    let body = self.tool.take().unwrap_or_default();
+                    self.out.push(Piece::ToolCall(body));
+                    self.section_has_text = true;
+                    return Some(tag.len());
+                }
+                Match::NeedMore => return None,
+                Match::NoTag => {
+                    let long = self.tool.as_mut().is_some_and(|body| {
+                        body.push(c);
+                        body.len() > MAX_TOOL_CALL
+                    });
+                    if long {
+                        let body = self.tool.take().unwrap_or_default();
+                        self.out.push(Piece::UnclosedToolCall(body));
+                    }
+                    return Some(c.len_utf8());
+                }
+            }
+        }
         if c == '`' {
             let run = rest.chars().take_while(|&c| c == '`').count();
             if run == rest.len() && !finished {
@@ -197,11 +257,18 @@ impl ThinkSplitter {
             let tags: &[&'static str] = match self.state {
                 State::Reasoning if !self.section_has_text => &["</think>", "<think>"],
                 State::Reasoning => &["</think>"],
-                State::Answer { wrapped: true } => &["</answer>"],
+                State::Answer { wrapped: true } => &["</answer>", "<tool_call>"],
+                State::Answer { wrapped: false } => &["<tool_call>"],
                 _ => &[],
             };
             match match_tag(rest, tags, finished) {
                 Match::NeedMore => return None,
+                Match::Tag("<tool_call>") => {
+                    // The blank before a call is no part of the answer's text.
+                    self.held_ws.clear();
+                    self.tool = Some(String::new());
+                    return Some("<tool_call>".len());
+                }
                 Match::Tag("<think>") => return Some("<think>".len()),
                 Match::Tag("</think>") => {
                     self.enter(State::AfterThink);
@@ -257,4 +324,65 @@ pub fn boxed_answer(text: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tool_calls {
+    use super::*;
+
+    fn split_every_way(text: &str) -> Vec<Piece> {
+        let mut whole = ThinkSplitter::new(true);
+        let mut expected = whole.push(text);
+        expected.extend(whole.finish());
+        // Any chunking gives the same pieces (merged).
+        for step in [1, 2, 3, 7] {
+            let mut s = ThinkSplitter::new(true);
+            let mut got = Vec::new();
+            let chars: Vec<char> = text.chars().collect();
+            for chunk in chars.chunks(step) {
+                got.extend(s.push(&chunk.iter().collect::<String>()));
+            }
+            got.extend(s.finish());
+            assert_eq!(merge(got), merge(expected.clone()), "step {step}");
+        }
+        merge(expected)
+    }
+
+    fn merge(pieces: Vec<Piece>) -> Vec<Piece> {
+        let mut out: Vec<Piece> = Vec::new();
+        for p in pieces {
+            match (out.last_mut(), p) {
+                (Some(Piece::Reasoning(a)), Piece::Reasoning(b)) | (Some(Piece::Answer(a)), Piece::Answer(b)) => a.push_str(&b),
+                (_, p) => out.push(p),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_tool_call_in_the_answer_is_its_own_piece() {
+        let pieces = split_every_way(
+            "Need the PV.</think>Let me compute.\n<tool_call>\n{\"name\": \"calculate\", \"arguments\": {\"expression\": \"1000/1.05^2\"}}\n</tool_call>",
+        );
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Reasoning("Need the PV.".into()),
+                Piece::Answer("Let me compute.".into()),
+                Piece::ToolCall("\n{\"name\": \"calculate\", \"arguments\": {\"expression\": \"1000/1.05^2\"}}\n".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tool_call_in_code_is_text_and_an_unclosed_one_is_kept() {
+        assert_eq!(
+            split_every_way("x</think>Write `<tool_call>` to call."),
+            vec![Piece::Reasoning("x".into()), Piece::Answer("Write `<tool_call>` to call.".into())]
+        );
+        assert_eq!(
+            split_every_way("x</think><tool_call>{\"name\": \"calc"),
+            vec![Piece::Reasoning("x".into()), Piece::UnclosedToolCall("{\"name\": \"calc".into())]
+        );
+    }
 }

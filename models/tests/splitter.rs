@@ -22,6 +22,15 @@ fn run(chunks: &[&str], opened: bool) -> (String, String, bool) {
                 seen_answer = true;
                 a.push_str(&t)
             }
+            // Written back as the text it was, for the answer's comparisons.
+            Piece::ToolCall(t) => {
+                seen_answer = true;
+                a.push_str(&format!("<tool_call>{t}</tool_call>"))
+            }
+            Piece::UnclosedToolCall(t) => {
+                seen_answer = true;
+                a.push_str(&format!("<tool_call>{t}"))
+            }
         }
     }
     (r, a, s.reasoning_unterminated())

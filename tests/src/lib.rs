@@ -48,7 +48,7 @@ pub fn repo_data(name: &str) -> PathBuf {
 }
 
 /// Bumped whenever `write_tiny_qwen2` changes what it writes, so stale files are not reused.
-const WRITER_VERSION: u32 = 1;
+const WRITER_VERSION: u32 = 2;
 
 /// The first X display from `from` on that no server holds: an Xvfb killed with its test leaves
 /// its lock file behind, and a second Xvfb on that number exits at once (seen in CI: the app
@@ -106,6 +106,10 @@ pub struct TinySpec {
     /// The script's last token leads back to its first instead of to end-of-sequence: a model
     /// stuck in a loop, as small models get.
     pub script_loops: bool,
+    /// A second script, written after a prompt ending in its own token (`.0`): what the model
+    /// says once its template ends the prompt differently (after a tool's result). Its tokens
+    /// must differ from the first script's.
+    pub second_script: Option<(String, String)>,
 }
 
 impl Default for TinySpec {
@@ -123,6 +127,7 @@ impl Default for TinySpec {
             script: None,
             script_after: "\n".into(),
             script_loops: false,
+            second_script: None,
         }
     }
 }
@@ -201,12 +206,31 @@ pub fn write_tiny_qwen2(header: &Path, out: &Path, spec: &TinySpec) -> Result<()
             chain.pop();
             chain.extend(body.first());
         }
-        for pair in chain.windows(2) {
-            let (cur, next) = (pair[0] as usize, pair[1] as usize);
-            let e = &mut embd[cur * h..(cur + 1) * h];
-            let rms = (e.iter().map(|x| x * x).sum::<f32>() / h as f32).sqrt();
-            for (o, x) in output[next * h..(next + 1) * h].iter_mut().zip(e.iter()) {
-                *o = 20.0 * x / rms / h as f32;
+        let mut chains = vec![chain];
+        if let Some((after, script)) = &spec.second_script {
+            let mut second = tok.encode(after)?;
+            if second.len() != 1 {
+                bail!("the second script's start {after:?} is not one token");
+            }
+            second.extend(tok.encode(script)?);
+            second.push(tok.eos.context("the header names no eos token")?);
+            let first: HashSet<u32> = chains[0].iter().copied().collect();
+            let eos = tok.eos.unwrap_or(u32::MAX);
+            let shared: Vec<u32> = second.iter().copied().filter(|t| *t != eos && first.contains(t)).collect();
+            if !shared.is_empty() || second.iter().collect::<HashSet<_>>().len() != second.len() {
+                bail!("the second script repeats a token or shares one with the first: {second:?} (shared {shared:?})");
+            }
+            chains.push(second);
+        }
+        for chain in &chains {
+            for pair in chain.windows(2) {
+                let (cur, next) = (pair[0] as usize, pair[1] as usize);
+                let e = &mut embd[cur * h..(cur + 1) * h];
+                let rms = (e.iter().map(|x| x * x).sum::<f32>() / h as f32).sqrt();
+                // Added, not set: the end token follows the last token of either script.
+                for (o, x) in output[next * h..(next + 1) * h].iter_mut().zip(e.iter()) {
+                    *o += 20.0 * x / rms / h as f32;
+                }
             }
         }
     }
@@ -280,6 +304,24 @@ pub fn tiny_qwen2(spec: &TinySpec) -> PathBuf {
     }
     out
 }
+
+/// A model that calls the calculator (`3*9`) and, once its template shows it the result (the
+/// prompt then ends in `Answer:` instead of opening its reasoning), answers with it. Bigram
+/// scripts: every token distinct.
+pub fn tool_caller() -> TinySpec {
+    TinySpec {
+        name: "tiny-qwen2-tools".into(),
+        chat_template: Some(TOOL_TEMPLATE.into()),
+        script: Some(TOOL_SCRIPT.into()),
+        second_script: Some((":".into(), "The product is 27".into())),
+        ..TinySpec::default()
+    }
+}
+
+pub const TOOL_SCRIPT: &str = "Use the calculator</think><tool_call>{\"name\":\"calculate\",\"arguments\":{\"expression\": \"3*9\"}}</tool_call>";
+
+/// ChatML whose generation prompt after a tool's result ends in `Answer:` (no reasoning).
+pub const TOOL_TEMPLATE: &str = "{%- for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{%- if add_generation_prompt %}{% if messages[-1].content.startswith('<tool_response>') %}<|im_start|>assistant\nAnswer:{% else %}<|im_start|>assistant\n<think>\n{% endif %}{% endif %}";
 
 /// The reasoning model's script the thinking fixture follows: every token distinct.
 pub const THINKING_SCRIPT: &str = "Discount the cash flow twice at five percent</think>The present value is about $907";

@@ -959,3 +959,44 @@ fn hostile_files_dropped_on_the_window_leave_it_alive() {
     assert_eq!(chips.len(), 1, "{nested}");
     s.end().expect("close");
 }
+
+/// Issue 28 in the window: a model's answer states 3×9≈28 (and, in its reasoning, 4+6=10); the
+/// answer's foot says "2 calculations checked · 1 agree · 1 differs", the 28 is marked where it
+/// stands with 27 beside it, the list names it, and the HTML report exported from the dialog
+/// carries the mark and the count.
+#[test]
+fn a_differing_calculation_is_marked_in_the_window_and_in_the_exported_report() {
+    // A bigram script: no token may repeat, hence the terse arithmetic.
+    let model = tiny_qwen2(&TinySpec::thinking("Add 4+6=10 first</think>Interest:3×9≈28"));
+    let data = fresh_data("calc");
+    seed_settings(&data, |_| {});
+    let d = Desktop::start(8, &data, &[("FIN_R1_MODEL", model.as_path())]);
+    let s = d.session();
+    let answer = ask(&s, "What is the interest?");
+    assert_eq!(answer.trim(), "Interest:3×9≈28");
+    let line = s.wait_text(".calc-line", LONG, |t| !t.is_empty()).expect("the calculation line");
+    assert_eq!(line.trim(), "⚠ 2 calculations checked · 1 agree · 1 differs");
+    assert_eq!(s.text(&s.find("mark.calc-differs").expect("the mark")).expect("mark text"), "28");
+    assert_eq!(s.text(&s.find(".answer-body .calc-recomputed").expect("the recomputed value")).expect("text"), "≠ 27");
+    s.click_css(".calc-toggle").expect("open the list");
+    let item = s.wait_text(".calc-list li", LONG, |t| !t.is_empty()).expect("the differing calculation");
+    assert!(item.contains("3×9≈28") && item.contains("recomputed: 27"), "{item}");
+    s.click_css(".reasoning-toggle").expect("open the reasoning");
+    let reasoning = s.wait_text(".reasoning-text", LONG, |t| !t.is_empty()).expect("reasoning");
+    assert_eq!(reasoning.trim(), "Add 4+6=10 first", "the agreeing one is not marked");
+    d.screenshot("calc-check.png");
+
+    s.click_css("#export-open-dialog").expect("export");
+    s.wait_for("#export-dialog", LONG).expect("the export dialog");
+    s.click_css("input[name=export-format][value=html]").expect("HTML");
+    let report = data.join("interest.html");
+    let path = s.find("#export-path").expect("path field");
+    s.clear(&path).expect("clear");
+    s.type_into(&path, &report.to_string_lossy()).expect("path");
+    s.click_css("#export-go").expect("export");
+    s.wait_text("#export-result", LONG, |t| t.contains("interest.html")).expect("exported");
+    let html = std::fs::read_to_string(&report).expect("the report");
+    assert!(html.contains("<mark class=\"calc-differs\">28</mark>"), "{html}");
+    assert!(html.contains("计算核对 / Calculations checked: 2 · 1 一致 / agree · 1 不一致 / differ"), "{html}");
+    s.end().expect("close");
+}

@@ -33,7 +33,7 @@ fn done(events: &[GenerationEvent]) -> &fin_r1_engine::Done {
 }
 
 fn ask(q: &str, sampling: SamplingParams) -> GenerationRequest {
-    GenerationRequest { messages: vec![ChatMessage::user(q)], sampling: Some(sampling), ..Default::default() }
+    GenerationRequest { tools: Vec::new(), messages: vec![ChatMessage::user(q)], sampling: Some(sampling), ..Default::default() }
 }
 
 fn greedy(max_tokens: usize) -> SamplingParams {
@@ -54,6 +54,7 @@ fn thinking_model_streams_reasoning_then_answer() {
             GenerationEvent::Usage(_) => "usage",
             GenerationEvent::Done(_) => "done",
             GenerationEvent::Error { .. } => "error",
+            GenerationEvent::ToolCall(_) | GenerationEvent::ToolCallMalformed { .. } | GenerationEvent::ToolResult(_) => "tool",
         })
         .collect();
     let first_answer = kinds.iter().position(|k| *k == "answer").expect("answer events");
@@ -152,6 +153,7 @@ fn next_turn_prefills_only_the_new_tokens() {
     let first = collect(&engine, ask("What is the PV of $1,000 in two years at 5%?", greedy(64)));
     let (reasoning, answer) = text_of(&first);
     let second = GenerationRequest {
+        tools: Vec::new(),
         messages: vec![
             ChatMessage::user("What is the PV of $1,000 in two years at 5%?"),
             ChatMessage::assistant(answer, Some(reasoning)),
@@ -190,6 +192,7 @@ fn prompt_over_the_context_is_refused_or_trimmed_by_policy() {
     let events = collect(
         &engine,
         GenerationRequest {
+            tools: Vec::new(),
             messages: history.clone(),
             sampling: Some(greedy(8)),
             context_policy: ContextPolicy::DropOldestTurns,
@@ -198,14 +201,14 @@ fn prompt_over_the_context_is_refused_or_trimmed_by_policy() {
         },
     );
     assert_eq!(done(&events).dropped_turns, 1);
-    let err = collect(&engine, GenerationRequest { messages: history, sampling: Some(greedy(8)), ..Default::default() });
+    let err = collect(&engine, GenerationRequest { tools: Vec::new(), messages: history, sampling: Some(greedy(8)), ..Default::default() });
     assert!(matches!(err.as_slice(), [GenerationEvent::Error { .. }]));
 }
 
 #[test]
 fn bad_requests_are_errors_not_panics() {
     let engine = Engine::load(&tiny_qwen2(&TinySpec::default()), LoadOptions::default()).expect("load");
-    let events = collect(&engine, GenerationRequest { messages: vec![], ..Default::default() });
+    let events = collect(&engine, GenerationRequest { tools: Vec::new(), messages: vec![], ..Default::default() });
     assert!(matches!(events.as_slice(), [GenerationEvent::Error { kind, .. }] if kind == "invalid_request"));
     let events = collect(&engine, ask("x", SamplingParams { top_p: 0.0, ..greedy(4) }));
     assert!(matches!(events.as_slice(), [GenerationEvent::Error { kind, .. }] if kind == "invalid_request"));
@@ -286,7 +289,7 @@ fn long_system() -> String {
 }
 
 fn with_system(system: &str, q: &str) -> GenerationRequest {
-    GenerationRequest { system: Some(system.into()), ..ask(q, greedy(8)) }
+    GenerationRequest { tools: Vec::new(), system: Some(system.into()), ..ask(q, greedy(8)) }
 }
 
 /// Issue 17 item 2: the prompt's reading is reported as it goes, before any output.
@@ -319,7 +322,7 @@ fn a_shared_prefix_is_reused_by_a_new_process() {
         ..Default::default()
     };
     let head = "Rule:\n";
-    let req = |q: &str| GenerationRequest { shared_prefix: Some(head.into()), ..with_system(&long_system(), &format!("{head}{q}")) };
+    let req = |q: &str| GenerationRequest { tools: Vec::new(), shared_prefix: Some(head.into()), ..with_system(&long_system(), &format!("{head}{q}")) };
 
     // The first engine hashes the file itself.
     let first = Engine::load(&model, opts(None)).expect("load");
@@ -349,7 +352,7 @@ fn a_shared_prefix_is_reused_by_a_new_process() {
     assert_eq!(text_of(&c), text_of(&f), "a cached prefix answers as a fresh run");
 
     // Another system prompt shares no more than the chat template's opening token.
-    let d = collect(&second, GenerationRequest { shared_prefix: Some(head.into()), ..with_system("Be brief.", &format!("{head}x")) });
+    let d = collect(&second, GenerationRequest { tools: Vec::new(), shared_prefix: Some(head.into()), ..with_system("Be brief.", &format!("{head}x")) });
     assert!(usage(&d).cached_prompt_tokens <= 3, "{:?}", usage(&d));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -70,7 +70,9 @@ fn a_safetensors_checkpoint_becomes_gguf_that_runs_close_to_the_original() {
     if let Ok(want) = reference {
         assert_eq!(prompt, want, "the converted tokenizer encodes like the original");
     }
-    let prepared = rt.prepare(&GenerationRequest { messages: vec![fin_r1_engine::ChatMessage::user("PV?")], ..Default::default() }, 16).expect("template");
+    let prepared = rt
+        .prepare(&GenerationRequest { tools: Vec::new(), messages: vec![fin_r1_engine::ChatMessage::user("PV?")], ..Default::default() }, 16)
+        .expect("template");
     assert!(prepared.text.contains("<|im_start|>") || prepared.text.contains("<｜User｜>"), "the chat template is in the file: {}", prepared.text);
     drop(rt);
 

@@ -34,7 +34,13 @@ fn greedy(max_tokens: usize) -> SamplingParams {
 }
 
 fn ask(q: &str, max_tokens: usize) -> GenerationRequest {
-    GenerationRequest { messages: vec![ChatMessage::user(q)], system: Some(String::new()), sampling: Some(greedy(max_tokens)), ..Default::default() }
+    GenerationRequest {
+        tools: Vec::new(),
+        messages: vec![ChatMessage::user(q)],
+        system: Some(String::new()),
+        sampling: Some(greedy(max_tokens)),
+        ..Default::default()
+    }
 }
 
 /// (reasoning, answer, usage, done or error)
@@ -47,6 +53,9 @@ fn collect(engine: &RemoteEngine, req: GenerationRequest) -> (String, String, Op
             GenerationEvent::Answer { text } => a.push_str(&text),
             GenerationEvent::Usage(x) => u = Some(x),
             GenerationEvent::Prefill { .. } => {}
+            other @ (GenerationEvent::ToolCall(_) | GenerationEvent::ToolCallMalformed { .. } | GenerationEvent::ToolResult(_)) => {
+                panic!("no tools were offered: {other:?}")
+            }
             last @ (GenerationEvent::Done(_) | GenerationEvent::Error { .. }) => return (r, a, u, last),
         }
     }

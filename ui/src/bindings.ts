@@ -311,7 +311,9 @@ export type CatalogView_Serialize = {
 	busy: boolean,
 };
 
-export type CategoryScore = {
+export type CategoryScore = CategoryScore_Serialize | CategoryScore_Deserialize;
+
+export type CategoryScore_Deserialize = {
 	num: number,
 	/**  Per cent right. */
 	score: number | null,
@@ -326,6 +328,35 @@ export type CategoryScore = {
 	judge_errors: number,
 	mean_tokens: number | null,
 	mean_seconds: number | null,
+	/**  Answers that state at least one calculation (`fin_r1_calc::check` over the output). */
+	calc_checked?: number,
+	/**  Answers with a calculation whose stated result the exact arithmetic does not give. */
+	calc_differs?: number,
+	/**  Wrong answers with such a calculation: how often arithmetic is the cause. */
+	wrong_with_calc_differs?: number,
+};
+
+export type CategoryScore_Serialize = {
+	num: number,
+	/**  Per cent right. */
+	score: number | null,
+	correct: number,
+	/**  Cut off at the token limit. */
+	truncated: number,
+	/**  No answer could be read out of the output. */
+	parse_failures: number,
+	/**  The engine failed on the item. */
+	errors: number,
+	/**  The judge's reply could not be read (never counted as wrong). */
+	judge_errors: number,
+	mean_tokens: number | null,
+	mean_seconds: number | null,
+	/**  Answers that state at least one calculation (`fin_r1_calc::check` over the output). */
+	calc_checked: number,
+	/**  Answers with a calculation whose stated result the exact arithmetic does not give. */
+	calc_differs: number,
+	/**  Wrong answers with such a calculation: how often arithmetic is the cause. */
+	wrong_with_calc_differs: number,
 };
 
 /**  The shape the page receives (and the TypeScript bindings describe). */
@@ -366,6 +397,8 @@ export type ConversationView_Deserialize = {
 	conversation: Conversation_Deserialize,
 	messages: Message_Deserialize[],
 	active_path: number[],
+	/**  The tools the answers called, in order, with what each gave. */
+	tool_calls: StoredToolCall[],
 };
 
 /**  A conversation with every message of every branch; `active_path` is the branch on show. */
@@ -373,6 +406,8 @@ export type ConversationView_Serialize = {
 	conversation: Conversation_Serialize,
 	messages: Message_Serialize[],
 	active_path: number[],
+	/**  The tools the answers called, in order, with what each gave. */
+	tool_calls: StoredToolCall[],
 };
 
 export type Conversation_Deserialize = {
@@ -692,7 +727,7 @@ export type EvalReport_Deserialize = {
 	/**  The reasoning review (`--judge reasoning`). */
 	reasoning?: ReasoningScore | null,
 	/**  bench → category → score; `all` sums a bench's categories. */
-	scores: { [key in string]: { [key in string]: CategoryScore } },
+	scores: { [key in string]: { [key in string]: CategoryScore_Deserialize } },
 };
 
 export type EvalReport_Serialize = {
@@ -707,7 +742,7 @@ export type EvalReport_Serialize = {
 	/**  The reasoning review (`--judge reasoning`). */
 	reasoning?: ReasoningScore,
 	/**  bench → category → score; `all` sums a bench's categories. */
-	scores: { [key in string]: { [key in string]: CategoryScore } },
+	scores: { [key in string]: { [key in string]: CategoryScore_Serialize } },
 };
 
 export type EvalRequest = EvalRequest_Serialize | EvalRequest_Deserialize;
@@ -853,39 +888,71 @@ export type GenerationEvent = GenerationEvent_Serialize | GenerationEvent_Deseri
 
 export type GenerationEvent_Deserialize = 
 /**  A piece of the reasoning chain (inside `<think>…</think>`). */
-({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; reason?: never; total?: never } | 
 /**  A piece of the answer. */
-({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; reason?: never; total?: never } | 
 /**
  *  Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
  *  included). Sent before the first forward pass and after each; a consumer that shows no
  *  progress ignores it.
  */
-({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; text?: never } | {
+({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; reason?: never; text?: never } | 
+/**
+ *  The model called a tool (`<tool_call>…</tool_call>` parsed); whoever runs the turn
+ *  decides whether it runs.
+ */
+{
+	type: "tool_call",
+} & ToolCall | 
+/**
+ *  A `<tool_call>` that is no call (not JSON, no name, never closed): shown as the text it
+ *  is, with the reason.
+ */
+({ type: "tool_call_malformed"; text: string; reason: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+/**  What a tool call gave (or why it did not run): sent by the runner, never by the engine. */
+{
+	type: "tool_result",
+} & ToolResult | {
 	type: "usage",
 } & Usage | 
 /**  The generation ended; always the last event unless an `Error` came instead. */
 {
 	type: "done",
-} & Done | ({ type: "error"; kind: ErrorKind_Deserialize; message: string }) & { done?: never; text?: never; total?: never };
+} & Done | ({ type: "error"; kind: ErrorKind_Deserialize; message: string }) & { done?: never; reason?: never; text?: never; total?: never };
 
 export type GenerationEvent_Serialize = 
 /**  A piece of the reasoning chain (inside `<think>…</think>`). */
-({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+({ type: "reasoning"; text: string }) & { done?: never; kind?: never; message?: never; reason?: never; total?: never } | 
 /**  A piece of the answer. */
-({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+({ type: "answer"; text: string }) & { done?: never; kind?: never; message?: never; reason?: never; total?: never } | 
 /**
  *  Reading the prompt: `done` of its `total` tokens are in the cache (reused ones
  *  included). Sent before the first forward pass and after each; a consumer that shows no
  *  progress ignores it.
  */
-({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; text?: never } | {
+({ type: "prefill"; done: number; total: number }) & { kind?: never; message?: never; reason?: never; text?: never } | 
+/**
+ *  The model called a tool (`<tool_call>…</tool_call>` parsed); whoever runs the turn
+ *  decides whether it runs.
+ */
+{
+	type: "tool_call",
+} & ToolCall | 
+/**
+ *  A `<tool_call>` that is no call (not JSON, no name, never closed): shown as the text it
+ *  is, with the reason.
+ */
+({ type: "tool_call_malformed"; text: string; reason: string }) & { done?: never; kind?: never; message?: never; total?: never } | 
+/**  What a tool call gave (or why it did not run): sent by the runner, never by the engine. */
+{
+	type: "tool_result",
+} & ToolResult | {
 	type: "usage",
 } & Usage | 
 /**  The generation ended; always the last event unless an `Error` came instead. */
 {
 	type: "done",
-} & Done | ({ type: "error"; kind: ErrorKind_Serialize; message: string }) & { done?: never; text?: never; total?: never };
+} & Done | ({ type: "error"; kind: ErrorKind_Serialize; message: string }) & { done?: never; reason?: never; text?: never; total?: never };
 
 export type Gpu = {
 	name: string,
@@ -1467,6 +1534,11 @@ export type Scenario_Deserialize = {
 	/**  The question sent to the model, with `{field}` placeholders; `{{` and `}}` are braces. */
 	prompt_template: string,
 	starter_questions?: Text[],
+	/**
+	 *  Tools the model may call (`calculator`); before `fields` so a TOML export writes it
+	 *  above the tables.
+	 */
+	tools?: string[],
 	fields?: Field_Deserialize[],
 	sampling: Sampling_Deserialize,
 	report: Report_Deserialize,
@@ -1482,6 +1554,11 @@ export type Scenario_Serialize = {
 	/**  The question sent to the model, with `{field}` placeholders; `{{` and `}}` are braces. */
 	prompt_template: string,
 	starter_questions: Text[],
+	/**
+	 *  Tools the model may call (`calculator`); before `fields` so a TOML export writes it
+	 *  above the tables.
+	 */
+	tools?: string[],
 	fields: Field_Serialize[],
 	sampling: Sampling_Serialize,
 	report: Report_Serialize,
@@ -1711,6 +1788,13 @@ export type StopReason =
 /**  The output had become the same few tokens over and over (`repetition`). */
 "repetition";
 
+/**  One call of an answer, as stored and as the window's folded card shows it. */
+export type StoredToolCall = {
+	message_id: number,
+	call: ToolCall,
+	result: ToolResult,
+};
+
 export type StreamMessage = StreamMessage_Serialize | StreamMessage_Deserialize;
 
 export type StreamMessage_Deserialize = 
@@ -1749,6 +1833,35 @@ export type Text = {
 export type Theme = 
 /**  Follows the system's light or dark preference. */
 "system" | "light" | "dark";
+
+/**  A call the model wrote (`<tool_call>{"name": …, "arguments": {…}}</tool_call>`). */
+export type ToolCall = {
+	/**  Unique within the answer (`call_1`, or the remote server's id). */
+	id: string,
+	name: string,
+	/**  A JSON object. */
+	arguments: Value,
+};
+
+export type ToolResult = {
+	/**  The call's id. */
+	id: string,
+	name: string,
+	/**  Where it ran: `calculator`, or `mcp:SERVER`. */
+	source: string,
+	status: ToolStatus,
+	/**  What the model is told: the result, or the error. */
+	content: string,
+	ms: number,
+};
+
+export type ToolStatus = "done" | 
+/**  The tool ran and failed (its error is the content). */
+"error" | 
+/**  The analyst said no. */
+"denied" | 
+/**  No result within the time allowed. */
+"timeout";
 
 export type TurnKind = 
 /**  A new question after the branch on show (or opening a new conversation). */

@@ -42,6 +42,7 @@ function view(status: Message["status"], text: string, set: { temperature?: numb
     },
     messages: [answer(status, text)],
     active_path: [1, 2],
+    tool_calls: [],
   };
 }
 

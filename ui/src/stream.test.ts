@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyMessage, emptyLive, prefillSecondsLeft, reasoningPhase } from "./stream";
+import { applyEvent, applyMessage, emptyLive, prefillSecondsLeft, reasoningPhase } from "./stream";
 import type { StreamMessage } from "./types";
 
 const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值" };
@@ -77,5 +77,18 @@ describe("stream assembly", () => {
     const a = emptyLive();
     applyMessage(a, { type: "events", events: [{ type: "answer", text: "x" }] }, 1);
     expect(a.answer).toBe("");
+  });
+});
+
+describe("tool calls in a live answer", () => {
+  it("a call becomes a card that its result fills in; a malformed one stays text with a note", () => {
+    let live = emptyLive();
+    live = applyEvent(live, { type: "tool_call", id: "call_1", name: "calculate", arguments: { expression: "3*9" } }, 1);
+    expect(live.tools).toEqual([{ call: { id: "call_1", name: "calculate", arguments: { expression: "3*9" } }, result: null }]);
+    live = applyEvent(live, { type: "tool_result", id: "call_1", name: "calculate", source: "calculator", status: "done", content: '{"result":"27"}', ms: 1 }, 2);
+    expect(live.tools[0].result?.content).toBe('{"result":"27"}');
+    live = applyEvent(live, { type: "tool_call_malformed", text: "<tool_call>{bad}</tool_call>", reason: "not JSON" }, 3);
+    expect(live.answer).toBe("<tool_call>{bad}</tool_call>");
+    expect(live.toolNotes).toEqual(["not JSON"]);
   });
 });

@@ -1,7 +1,13 @@
 // Assembles a live answer from the channel's messages: reasoning and answer kept apart, the
 // figures and the end recorded. Pure, so the UI's view of a stream is tested without a window.
 
-import type { ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, Usage } from "./types";
+import type { ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, ToolCall, ToolResult, Usage } from "./types";
+
+/** A tool the model called, and (once it ran, or was refused) what it gave. */
+export interface ToolCard {
+  call: ToolCall;
+  result: ToolResult | null;
+}
 
 export interface LiveAnswer {
   conversationId: number | null;
@@ -21,6 +27,9 @@ export interface LiveAnswer {
   endedAt: number | null;
   /** Reading the prompt: tokens in the cache of the total, and where the reading began. */
   prefill: PrefillProgress | null;
+  tools: ToolCard[];
+  /** Why a `<tool_call>` the model wrote was no call (it stays in the answer as text). */
+  toolNotes: string[];
 }
 
 export interface PrefillProgress {
@@ -49,6 +58,8 @@ export function emptyLive(): LiveAnswer {
     answerStartedAt: null,
     endedAt: null,
     prefill: null,
+    tools: [],
+    toolNotes: [],
   };
 }
 
@@ -102,6 +113,19 @@ export function applyEvent(live: LiveAnswer, ev: GenerationEvent, now: number): 
       };
     case "error":
       return { ...live, error: { kind: ev.kind, message: ev.message }, endedAt: now };
+    case "tool_call": {
+      const { type: _t, ...call } = ev;
+      return { ...live, tools: [...live.tools, { call, result: null }] };
+    }
+    case "tool_result": {
+      const { type: _t, ...result } = ev;
+      const i = live.tools.findIndex((c) => c.call.id === result.id && c.result === null);
+      const card = i >= 0 ? { ...live.tools[i], result } : { call: { id: result.id, name: result.name, arguments: {} }, result };
+      const tools = i >= 0 ? live.tools.map((c, j) => (j === i ? card : c)) : [...live.tools, card];
+      return { ...live, tools };
+    }
+    case "tool_call_malformed":
+      return { ...live, answer: live.answer + ev.text, answerStartedAt: live.answerStartedAt ?? now, toolNotes: [...live.toolNotes, ev.reason] };
   }
 }
 

@@ -69,3 +69,6 @@ export type Attachment = B.Attachment_Serialize;
 export type DocumentPreview = B.DocumentPreview_Serialize;
 export type ReadProgress = B.ReadProgress;
 export type CalcCheck = B.CalcCheck;
+export type ToolCall = B.ToolCall;
+export type ToolResult = B.ToolResult;
+export type StoredToolCall = B.StoredToolCall;

@@ -28,6 +28,12 @@ pub struct ChatCompletionRequest {
     pub n: Option<u32>,
     /// vLLM's extension.
     pub repetition_penalty: Option<f32>,
+    /// Functions the model may call (OpenAI's shape).
+    #[serde(default)]
+    pub tools: Option<Vec<Value>>,
+    /// `"none"` leaves the tools out of the prompt; anything else lets the model choose.
+    #[serde(default)]
+    pub tool_choice: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -59,6 +65,33 @@ pub struct WireMessage {
     pub content: Option<Content>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
+    /// An assistant turn's calls: `[{"id", "type": "function", "function": {"name", "arguments": "<JSON text>"}}]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<Value>>,
+    /// A tool's result: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool as OpenAI's `tools` array holds it.
+pub fn tool_json(t: &fin_r1_engine::ToolSpec) -> Value {
+    json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}})
+}
+
+/// A call as OpenAI's `tool_calls` holds it (the arguments as JSON text).
+pub fn tool_call_json(c: &fin_r1_engine::ToolCall) -> Value {
+    json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments.to_string()}})
+}
+
+/// The request's `tools`, or a client error.
+pub fn tools_of(tools: &[Value]) -> Result<Vec<fin_r1_engine::ToolSpec>, String> {
+    tools
+        .iter()
+        .map(|t| {
+            let f = t.get("function").ok_or("each tool needs a \"function\"")?;
+            serde_json::from_value::<fin_r1_engine::ToolSpec>(f.clone()).map_err(|e| format!("a tool's function: {e}"))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -79,7 +112,13 @@ pub struct Part {
 impl WireMessage {
     pub fn from_chat(m: &ChatMessage) -> Self {
         // Earlier reasoning is not sent back: R1-style templates drop it anyway.
-        Self { role: m.role.as_str().to_owned(), content: Some(Content::Text(m.content.clone())), reasoning_content: None }
+        Self {
+            role: m.role.as_str().to_owned(),
+            content: Some(Content::Text(m.content.clone())),
+            reasoning_content: None,
+            tool_calls: (!m.tool_calls.is_empty()).then(|| m.tool_calls.iter().map(tool_call_json).collect()),
+            tool_call_id: m.tool_call_id.clone(),
+        }
     }
 
     /// The engine's message, or a client error naming what is wrong with it.
@@ -101,7 +140,21 @@ impl WireMessage {
         Ok(match self.role.as_str() {
             "system" | "developer" => ChatMessage::system(text),
             "user" => ChatMessage::user(text),
-            "assistant" => ChatMessage::assistant(text, self.reasoning_content.clone()),
+            "assistant" => {
+                let mut m = ChatMessage::assistant(text, self.reasoning_content.clone());
+                for (i, c) in self.tool_calls.iter().flatten().enumerate() {
+                    let name = c.pointer("/function/name").and_then(Value::as_str).ok_or("a tool call without a function name")?;
+                    let arguments = match c.pointer("/function/arguments") {
+                        Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| format!("a tool call's arguments are not JSON: {e}"))?,
+                        Some(v @ Value::Object(_)) => v.clone(),
+                        _ => json!({}),
+                    };
+                    let id = c.get("id").and_then(Value::as_str).map_or_else(|| format!("call_{}", i + 1), str::to_owned);
+                    m.tool_calls.push(fin_r1_engine::ToolCall { id, name: name.to_owned(), arguments });
+                }
+                m
+            }
+            "tool" => ChatMessage::tool(self.tool_call_id.clone().unwrap_or_default(), text),
             other => return Err(format!("unsupported message role {other:?}")),
         })
     }

@@ -148,6 +148,9 @@ fn request_body(model: &str, r: &GenerationRequest, defaults: &SamplingParams) -
     if let Some(seed) = s.seed {
         body["seed"] = json!(seed);
     }
+    if !r.tools.is_empty() {
+        body["tools"] = Value::Array(r.tools.iter().map(crate::openai::tool_json).collect());
+    }
     body
 }
 
@@ -211,7 +214,7 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
     }
 
     let mut splitter = ThinkSplitter::new(false);
-    let mut state = Tally::default();
+    let mut state = Tally { tools_offered: body.get("tools").is_some(), ..Tally::default() };
     let mut lines = LineBuffer::default();
     let mut bytes = response.bytes_stream();
     let mut finish: Option<String> = None;
@@ -260,6 +263,12 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
                     return;
                 }
             }
+            if let Some(calls) = delta.get("tool_calls").and_then(Value::as_array) {
+                state.first(started);
+                for c in calls {
+                    state.tool_delta(c);
+                }
+            }
             if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
                 finish = Some(f.to_owned());
             }
@@ -267,6 +276,11 @@ async fn run(http: reqwest::Client, config: RemoteConfig, body: Value, seed: u64
     }
     if !forward(&tx, splitter.finish(), &mut state) {
         return;
+    }
+    for ev in state.tool_events() {
+        if tx.send(ev).is_err() {
+            return;
+        }
     }
     let Some(finish) = finish else {
         return error(&tx, ErrorKind::RemoteStream, format!("the answer stream from {} ended before the answer was complete", config.base_url));
@@ -304,6 +318,59 @@ struct Tally {
     ttft: Option<f64>,
     reasoning_deltas: usize,
     answer_deltas: usize,
+    calls: usize,
+    tools_offered: bool,
+    /// Tool calls the server parsed (vLLM's `--tool-call-parser hermes`), by index: id, name
+    /// and the arguments' JSON as it streams in.
+    tool_calls: Vec<(String, String, String)>,
+}
+
+/// At most this many tool calls in one answer, and this much of their arguments.
+const MAX_TOOL_CALLS: usize = 64;
+const MAX_TOOL_ARGUMENTS: usize = 64 * 1024;
+
+impl Tally {
+    /// One `delta.tool_calls` entry: the first names the call, later ones add to its arguments.
+    fn tool_delta(&mut self, d: &Value) {
+        let index = d.get("index").and_then(Value::as_u64).unwrap_or(self.tool_calls.len() as u64) as usize;
+        if index >= MAX_TOOL_CALLS {
+            return;
+        }
+        while self.tool_calls.len() <= index {
+            self.tool_calls.push(Default::default());
+        }
+        let call = &mut self.tool_calls[index];
+        if let Some(id) = d.get("id").and_then(Value::as_str) {
+            call.0 = id.to_owned();
+        }
+        if let Some(name) = d.pointer("/function/name").and_then(Value::as_str) {
+            call.1.push_str(name);
+        }
+        if let Some(args) = d.pointer("/function/arguments").and_then(Value::as_str) {
+            if call.2.len() + args.len() <= MAX_TOOL_ARGUMENTS {
+                call.2.push_str(args);
+            }
+        }
+    }
+
+    /// The server's parsed calls, as the engine's events.
+    fn tool_events(&mut self) -> Vec<GenerationEvent> {
+        std::mem::take(&mut self.tool_calls)
+            .into_iter()
+            .map(|(id, name, args)| {
+                self.calls += 1;
+                let id = if id.is_empty() { format!("call_{}", self.calls) } else { id };
+                let arguments = if args.trim().is_empty() { Ok(json!({})) } else { serde_json::from_str::<Value>(&args) };
+                match arguments {
+                    Ok(arguments @ Value::Object(_)) if !name.is_empty() => GenerationEvent::ToolCall(fin_r1_engine::ToolCall { id, name, arguments }),
+                    _ => GenerationEvent::ToolCallMalformed {
+                        text: format!("<tool_call>{}</tool_call>", json!({"name": name, "arguments": args})),
+                        reason: "the server sent a tool call without a name or with arguments that are not a JSON object".into(),
+                    },
+                }
+            })
+            .collect()
+    }
 }
 
 impl Tally {
@@ -314,16 +381,12 @@ impl Tally {
 
 fn forward(tx: &UnboundedSender<GenerationEvent>, pieces: Vec<Piece>, state: &mut Tally) -> bool {
     for p in pieces {
-        let ev = match p {
-            Piece::Reasoning(text) => {
-                state.reasoning_deltas += 1;
-                GenerationEvent::Reasoning { text }
-            }
-            Piece::Answer(text) => {
-                state.answer_deltas += 1;
-                GenerationEvent::Answer { text }
-            }
-        };
+        match &p {
+            Piece::Reasoning(_) => state.reasoning_deltas += 1,
+            _ => state.answer_deltas += 1,
+        }
+        // A server without a tool parser sends the model's `<tool_call>` as text: read here.
+        let ev = p.into_event(&mut state.calls, state.tools_offered);
         if tx.send(ev).is_err() {
             return false;
         }

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use fin_r1_engine::{resolve_sampling, CancelToken, ChatMessage, ContextPolicy, ErrorKind, GenerationEvent, GenerationRequest, SamplingError};
+use fin_r1_engine::{
+    resolve_sampling, CancelToken, ChatMessage, ContextPolicy, Done, ErrorKind, GenerationEvent, GenerationRequest, SamplingError, StopReason, ToolCall,
+    ToolStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -16,6 +19,7 @@ use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{
     Conversation, EngineRef, Message, MessageRole, MessageStatus, NewAttachment, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
 };
+use crate::tools::{self, ToolBox, MAX_ROUNDS};
 
 pub use fin_r1_engine::SamplingOverrides;
 
@@ -53,6 +57,8 @@ pub struct TurnRequest {
     pub context_policy: ContextPolicy,
     /// Documents attached to an `Ask`, already read (`documents::extract`).
     pub attachments: Vec<crate::documents::Document>,
+    /// Tools offered in this turn beside the preset's (`calculator`).
+    pub tools: Vec<String>,
 }
 
 impl TurnRequest {
@@ -69,6 +75,7 @@ impl TurnRequest {
             defaults: SamplingOverrides::default(),
             context_policy: ContextPolicy::Error,
             attachments: Vec::new(),
+            tools: Vec::new(),
         }
     }
 }
@@ -261,17 +268,23 @@ impl Runner {
             tokio::spawn(async move { store.model_sha256(&path).await.ok() })
         });
 
-        let request = GenerationRequest {
+        let (toolbox, _) = ToolBox::from_names(scenario.iter().flat_map(|s| s.tools.iter()).chain(req.tools.iter()).map(String::as_str));
+        let mut request = GenerationRequest {
+            tools: toolbox.specs(),
             messages,
             system: Some(system),
             sampling: Some(sampling),
             context_policy: req.context_policy,
             shared_prefix: scenario.as_ref().map(Scenario::shared_head),
         };
-        let mut generation = self.backend.generate(request);
+        let mut generation = self.backend.generate(request.clone());
+        // One stop for the whole turn, however many rounds of tool calls it takes (a round's own
+        // token is cancelled when its generation is dropped, so it cannot be the turn's).
+        let turn_cancel = CancelToken::default();
+        link_cancel(&turn_cancel, generation.cancel_token());
         let conversation_id = conversation.id;
         let question_id = question.id;
-        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: generation.cancel_token(), attachments });
+        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: turn_cancel.clone(), attachments });
 
         let mut out = Outcome::default();
         let mut save_error: Option<StoreError> = None;
@@ -279,43 +292,105 @@ impl Runner {
         let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        loop {
-            tokio::select! {
-                ev = generation.next() => {
-                    let Some(ev) = ev else { break };
-                    match &ev {
-                        GenerationEvent::Reasoning { text } => out.reasoning.push_str(text),
-                        GenerationEvent::Answer { text } => out.answer.push_str(text),
-                        GenerationEvent::Prefill { .. } => {}
-                        GenerationEvent::Usage(u) => out.usage = Some(u.clone()),
-                        GenerationEvent::Done(d) => {
-                            out.stop_reason = Some(d.reason);
-                            out.seed = Some(d.seed);
-                            // Told once the answer is stored whole: a process killed after
-                            // the analyst saw "done" still has the answer complete.
-                            done = Some(ev);
-                            continue;
+        let mut round = 0usize;
+        // The round whose reasoning was last written: each later round's starts a paragraph.
+        let mut reasoning_round = 0usize;
+        'rounds: loop {
+            let mut calls: Vec<ToolCall> = Vec::new();
+            // This round's answer text: what the model said before its calls.
+            let mut said = String::new();
+            let mut ended: Option<Done> = None;
+            loop {
+                tokio::select! {
+                    ev = generation.next() => {
+                        let Some(ev) = ev else { break };
+                        match &ev {
+                            GenerationEvent::Reasoning { text } => {
+                                if round > 0 && reasoning_round < round {
+                                    reasoning_round = round;
+                                    if !out.reasoning.is_empty() {
+                                        out.reasoning.push_str("\n\n");
+                                    }
+                                }
+                                out.reasoning.push_str(text)
+                            }
+                            GenerationEvent::Answer { text } => {
+                                out.answer.push_str(text);
+                                said.push_str(text);
+                            }
+                            // Not a call: shown and kept as the text it is.
+                            GenerationEvent::ToolCallMalformed { text, .. } => {
+                                out.answer.push_str(text);
+                                said.push_str(text);
+                            }
+                            GenerationEvent::ToolCall(c) => calls.push(c.clone()),
+                            GenerationEvent::ToolResult(_) | GenerationEvent::Prefill { .. } => {}
+                            GenerationEvent::Usage(u) => out.usage = Some(merge_usage(out.usage.take(), u, round)),
+                            GenerationEvent::Done(d) => {
+                                out.stop_reason = Some(d.reason);
+                                out.seed.get_or_insert(d.seed);
+                                ended = Some(d.clone());
+                                // Told once the answer is stored whole: a process killed after
+                                // the analyst saw "done" still has the answer complete.
+                                done = Some(ev);
+                                continue;
+                            }
+                            GenerationEvent::Error { kind, message } => out.error = Some((*kind, message.clone())),
                         }
-                        GenerationEvent::Error { kind, message } => out.error = Some((*kind, message.clone())),
+                        sink.event(&ev);
                     }
-                    sink.event(&ev);
-                }
-                // Also a heartbeat: a row that stops being checkpointed belongs to a dead process.
-                _ = tick.tick() => {
-                    if let Err(e) = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await {
-                        let full = matches!(e, StoreError::DiskFull);
-                        save_error.get_or_insert(e);
-                        if full {
-                            // Generating on would write what can no longer be kept: the answer
-                            // stops, its last checkpoint stays in the store.
-                            let message = "the disk is full: the answer stops here; what was saved before stays (free some space, then Regenerate)".to_owned();
-                            out.error = Some((ErrorKind::DiskFull, message.clone()));
-                            sink.event(&GenerationEvent::Error { kind: ErrorKind::DiskFull, message });
-                            break;
+                    // Also a heartbeat: a row that stops being checkpointed belongs to a dead process.
+                    _ = tick.tick() => {
+                        if let Err(e) = self.store.checkpoint(answer.id, &out.reasoning, &out.answer).await {
+                            let full = matches!(e, StoreError::DiskFull);
+                            save_error.get_or_insert(e);
+                            if full {
+                                // Generating on would write what can no longer be kept: the answer
+                                // stops, its last checkpoint stays in the store.
+                                let message = "the disk is full: the answer stops here; what was saved before stays (free some space, then Regenerate)".to_owned();
+                                out.error = Some((ErrorKind::DiskFull, message.clone()));
+                                sink.event(&GenerationEvent::Error { kind: ErrorKind::DiskFull, message });
+                                break 'rounds;
+                            }
                         }
                     }
                 }
             }
+            // The model called tools and stopped to read their results: run them, then ask on.
+            let finished_for_tools =
+                matches!(&ended, Some(d) if d.reason == StopReason::End) && out.error.is_none() && !calls.is_empty() && !turn_cancel.is_cancelled();
+            if !finished_for_tools {
+                break;
+            }
+            round += 1;
+            let mut results = Vec::with_capacity(calls.len());
+            for call in &calls {
+                let result = if round > MAX_ROUNDS {
+                    tools::not_run(call, ToolStatus::Denied, &format!("not run: an answer may make {MAX_ROUNDS} rounds of tool calls"))
+                } else {
+                    toolbox.run(call)
+                };
+                if let Err(e) = self.store.add_tool_call(answer.id, call, &result).await {
+                    save_error.get_or_insert(e);
+                }
+                sink.event(&GenerationEvent::ToolResult(result.clone()));
+                results.push(result);
+            }
+            if round > MAX_ROUNDS {
+                break;
+            }
+            let mut turn = ChatMessage::assistant(said.trim().to_owned(), None);
+            turn.tool_calls = calls;
+            request.messages.push(turn);
+            for r in results {
+                request.messages.push(ChatMessage::tool(r.id, r.content));
+            }
+            // The first round's shared prefix is already cached.
+            request.shared_prefix = None;
+            done = None;
+            out.stop_reason = None;
+            generation = self.backend.generate(request.clone());
+            link_cancel(&turn_cancel, generation.cancel_token());
         }
         // Dropped here, a generation stopped early (a full disk) is cancelled in the engine.
         drop(generation);
@@ -413,6 +488,43 @@ impl Runner {
 
 /// The earlier turns as the model sees them: answers only (reasoning is never sent back, as
 /// Fin-R1 and R1-style models expect), and questions that got no answer left out.
+/// The turn's stop reaches a round's generation (checked every 50 ms; the watch ends with the
+/// round, whose token its drop cancels).
+fn link_cancel(turn: &CancelToken, round: CancelToken) {
+    if turn.is_cancelled() {
+        round.cancel();
+        return;
+    }
+    let turn = turn.clone();
+    tokio::spawn(async move {
+        while !round.is_cancelled() {
+            if turn.is_cancelled() {
+                round.cancel();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+}
+
+/// The usage of a turn of several rounds: the last prompt, every round's generated tokens and
+/// time, the first round's time to first token.
+fn merge_usage(before: Option<fin_r1_engine::Usage>, u: &fin_r1_engine::Usage, round: usize) -> fin_r1_engine::Usage {
+    match before {
+        Some(b) if round > 0 => fin_r1_engine::Usage {
+            prompt_tokens: u.prompt_tokens,
+            cached_prompt_tokens: u.cached_prompt_tokens,
+            reasoning_tokens: b.reasoning_tokens + u.reasoning_tokens,
+            answer_tokens: b.answer_tokens + u.answer_tokens,
+            time_to_first_token_ms: b.time_to_first_token_ms,
+            prefill_tok_s: u.prefill_tok_s,
+            decode_tok_s: u.decode_tok_s,
+            total_ms: b.total_ms + u.total_ms,
+        },
+        _ => u.clone(),
+    }
+}
+
 fn prompt_history(path: &[Message], documents: &BTreeMap<i64, Vec<String>>) -> Vec<ChatMessage> {
     let mut out = Vec::new();
     let mut pending: Option<&Message> = None;

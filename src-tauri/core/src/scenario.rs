@@ -156,6 +156,10 @@ pub struct Scenario {
     pub prompt_template: String,
     #[serde(default)]
     pub starter_questions: Vec<Text>,
+    /// Tools the model may call (`calculator`); before `fields` so a TOML export writes it
+    /// above the tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
     #[serde(default)]
     pub fields: Vec<Field>,
     pub sampling: Sampling,
@@ -285,6 +289,11 @@ impl Scenario {
                 "does not ask for Fin-R1's output format",
                 "end it with Fin-R1's format: <think>\\n...\\n</think>\\n<answer>\\n...\\n</answer>",
             ));
+        }
+        for (i, t) in self.tools.iter().enumerate() {
+            if t != crate::tools::CALCULATOR {
+                return Err(invalid(file, format!("tools[{i}]"), format!("{t:?} is not a tool this app has"), "use \"calculator\""));
+            }
         }
         let mut names = BTreeSet::new();
         for (i, f) in self.fields.iter().enumerate() {

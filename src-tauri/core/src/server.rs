@@ -20,7 +20,7 @@ use fin_r1_engine::{resolve_sampling, ChatMessage, ContextPolicy, Engine, ErrorK
 use futures_util::stream::{self, Stream};
 use serde_json::{json, Value};
 
-use crate::openai::{error_body, finish_reason, ChatCompletionRequest};
+use crate::openai::{error_body, finish_reason, tool_call_json, ChatCompletionRequest};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -321,7 +321,13 @@ pub fn to_engine_request(
     model.max_tokens = model.max_tokens.min(limit);
     let none = SamplingOverrides::default();
     let sampling = resolve_sampling(model, None, &none, &none, &turn).map_err(|e| bad(e.to_string()))?;
+    let tools = match (&body.tools, &body.tool_choice) {
+        (_, Some(Value::String(c))) if c == "none" => Vec::new(),
+        (Some(t), _) => crate::openai::tools_of(t).map_err(bad)?,
+        (None, _) => Vec::new(),
+    };
     let request = GenerationRequest {
+        tools,
         messages,
         // As vLLM: no system prompt unless the client sends one (the template may add its own).
         system: Some(String::new()),
@@ -402,6 +408,8 @@ struct StreamState {
     include_usage: bool,
     pending: VecDeque<Event>,
     ended: bool,
+    /// Tool calls sent so far (their `index`).
+    calls: usize,
 }
 
 fn stream_response(
@@ -415,7 +423,7 @@ fn stream_response(
     let created = now();
     let mut pending = VecDeque::new();
     pending.push_back(chunk(&id, &model, created, json!({ "role": "assistant", "content": "" }), None));
-    let st = StreamState { generation, watch: Watch::new(state, seq), id, model, created, include_usage, pending, ended: false };
+    let st = StreamState { generation, watch: Watch::new(state, seq), id, model, created, include_usage, pending, ended: false, calls: 0 };
     let s = stream::unfold(st, |mut st| async move {
         loop {
             if let Some(ev) = st.pending.pop_front() {
@@ -427,7 +435,17 @@ fn stream_response(
             let (id, model, created) = (st.id.clone(), st.model.clone(), st.created);
             match st.generation.next().await {
                 Some(GenerationEvent::Reasoning { text }) => st.pending.push_back(chunk(&id, &model, created, reasoning_delta(text), None)),
-                Some(GenerationEvent::Answer { text }) => st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None)),
+                Some(GenerationEvent::Answer { text }) | Some(GenerationEvent::ToolCallMalformed { text, .. }) => {
+                    st.pending.push_back(chunk(&id, &model, created, json!({ "content": text }), None))
+                }
+                Some(GenerationEvent::ToolCall(c)) => {
+                    let mut call = tool_call_json(&c);
+                    call["index"] = json!(st.calls);
+                    st.calls += 1;
+                    st.pending.push_back(chunk(&id, &model, created, json!({ "tool_calls": [call] }), None));
+                }
+                // The server runs no tools: the client does, and sends their results back.
+                Some(GenerationEvent::ToolResult(_)) => {}
                 // OpenAI's stream has no progress of its own.
                 Some(GenerationEvent::Prefill { .. }) => {}
                 Some(GenerationEvent::Usage(u)) => {
@@ -441,7 +459,8 @@ fn stream_response(
                 }
                 Some(GenerationEvent::Done(d)) => {
                     // The finish chunk goes before the usage chunk, as OpenAI orders them.
-                    let fin = chunk(&id, &model, created, json!({}), Some(finish_reason(d.reason)));
+                    let reason = if st.calls > 0 && d.reason == fin_r1_engine::StopReason::End { "tool_calls" } else { finish_reason(d.reason) };
+                    let fin = chunk(&id, &model, created, json!({}), Some(reason));
                     st.pending.push_front(fin);
                     st.pending.push_back(Event::default().data("[DONE]"));
                     st.watch.done(Outcome::Completed);
@@ -469,13 +488,17 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
     let (mut reasoning, mut answer) = (String::new(), String::new());
     let mut usage = fin_r1_engine::Usage::default();
     let mut finish = "stop";
+    let mut calls: Vec<Value> = Vec::new();
     while let Some(ev) = generation.next().await {
         match ev {
             GenerationEvent::Reasoning { text } => reasoning.push_str(&text),
-            GenerationEvent::Answer { text } => answer.push_str(&text),
-            GenerationEvent::Prefill { .. } => {}
+            GenerationEvent::Answer { text } | GenerationEvent::ToolCallMalformed { text, .. } => answer.push_str(&text),
+            GenerationEvent::ToolCall(c) => calls.push(tool_call_json(&c)),
+            GenerationEvent::ToolResult(_) | GenerationEvent::Prefill { .. } => {}
             GenerationEvent::Usage(u) => usage = u,
-            GenerationEvent::Done(d) => finish = finish_reason(d.reason),
+            GenerationEvent::Done(d) => {
+                finish = if !calls.is_empty() && d.reason == fin_r1_engine::StopReason::End { "tool_calls" } else { finish_reason(d.reason) };
+            }
             GenerationEvent::Error { kind, message } => {
                 watch.done(Outcome::Failed);
                 let (status, t, code) = error_status(kind);
@@ -485,6 +508,9 @@ async fn complete_response(state: Arc<AppState>, seq: u64, id: String, mut gener
     }
     watch.done(Outcome::Completed);
     let mut message = json!({ "role": "assistant", "content": answer });
+    if !calls.is_empty() {
+        message["tool_calls"] = Value::Array(calls);
+    }
     if !reasoning.is_empty() {
         message["reasoning"] = Value::String(reasoning.clone());
         message["reasoning_content"] = Value::String(reasoning);

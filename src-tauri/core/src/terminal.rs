@@ -57,6 +57,33 @@ impl<W: Write> TerminalView<W> {
                 }
                 write!(self.out, "{text}")?;
             }
+            GenerationEvent::ToolCallMalformed { text, reason } => {
+                if self.section != Section::Answer {
+                    if self.section == Section::Reasoning {
+                        writeln!(self.out)?;
+                    }
+                    self.section = Section::Answer;
+                    self.label("Answer")?;
+                }
+                write!(self.out, "{text}")?;
+                writeln!(self.out, "\n[not a tool call: {reason}]")?;
+            }
+            GenerationEvent::ToolCall(c) => {
+                if self.section == Section::Reasoning || self.section == Section::Answer {
+                    writeln!(self.out)?;
+                }
+                self.section = Section::None;
+                self.label(&format!("Tool call: {} {}", c.name, c.arguments))?;
+            }
+            GenerationEvent::ToolResult(r) => {
+                let status = match r.status {
+                    fin_r1_engine::ToolStatus::Done => "",
+                    fin_r1_engine::ToolStatus::Error => " (failed)",
+                    fin_r1_engine::ToolStatus::Denied => " (denied)",
+                    fin_r1_engine::ToolStatus::Timeout => " (timed out)",
+                };
+                self.label(&format!("Tool result{status}: {} → {}", r.name, r.content))?;
+            }
             // Progress goes to stderr (the CLI's own line), not into the text.
             GenerationEvent::Prefill { .. } => {}
             GenerationEvent::Usage(_) | GenerationEvent::Done(_) | GenerationEvent::Error { .. } => {

@@ -227,6 +227,7 @@ fn ask(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config: &Ru
 
 fn ask_once(rt: &tokio::runtime::Runtime, backend: &Backend, item: &Item, config: &RunConfig, timeout: Duration, stop: &AtomicBool) -> Option<Prediction> {
     let request = GenerationRequest {
+        tools: Vec::new(),
         messages: vec![ChatMessage::user(user_prompt(item))],
         system: Some(config.system_prompt.clone().unwrap_or_default()),
         sampling: Some(config.sampling.clone()),
@@ -283,8 +284,12 @@ fn collect(
                 Ok(None) => return Some(Err("the generation ended without finishing".to_owned())),
                 Ok(Some(ev)) => match ev {
                     GenerationEvent::Reasoning { text } => c.reasoning.push_str(&text),
-                    GenerationEvent::Answer { text } => c.answer.push_str(&text),
-                    GenerationEvent::Prefill { .. } => {}
+                    GenerationEvent::Answer { text } | GenerationEvent::ToolCallMalformed { text, .. } => c.answer.push_str(&text),
+                    // A benchmark offers no tools: a call is kept as the text it was.
+                    GenerationEvent::ToolCall(call) => {
+                        c.answer.push_str(&format!("<tool_call>{}</tool_call>", serde_json::json!({"name": call.name, "arguments": call.arguments})))
+                    }
+                    GenerationEvent::ToolResult(_) | GenerationEvent::Prefill { .. } => {}
                     GenerationEvent::Usage(u) => {
                         c.prompt_tokens = u.prompt_tokens;
                         c.completion_tokens = u.reasoning_tokens + u.answer_tokens;
@@ -339,6 +344,7 @@ fn judge_items(dir: &Path, items: &[Item], predictions: &[Prediction], judge: &J
             (judge::JUDGE_SYSTEM.to_owned(), judge::prompt(item, &final_text.chars().take(4000).collect::<String>()))
         };
         let request = GenerationRequest {
+            tools: Vec::new(),
             messages: vec![ChatMessage::user(user)],
             system: Some(system),
             sampling: Some(SamplingParams { temperature: 0.0, max_tokens: judge.max_tokens, seed: Some(0), ..SamplingParams::default() }),

@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 use crate::render::{highlight_css, plain_checked, render, render_checked};
 
 /// Text for HTML: everything not from the renderer goes through here.
@@ -21,7 +21,7 @@ details.reasoning summary{cursor:pointer;font-weight:600}\
 .note{color:#9a6700;font-size:13px}table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #d0d7de;padding:4px 10px;vertical-align:top}\
 th{background:#f3f5f8}.answer h1,.answer h2,.answer h3{font-size:15px;border-bottom:none;margin:16px 0 6px}\
 menclose[notation=box]{border:1px solid #1d2430;padding:1px 4px}.provenance{font-size:11.5px;color:#5b6575}.provenance td:first-child{white-space:nowrap}\
-.provenance td{word-break:break-all}.calc{font-size:13px;border-left:3px solid #8c959f;padding:2px 10px;margin:8px 0}.calc p{margin:2px 0}.calc-overview{font-size:13px;color:#3d4654}footer{margin-top:32px;border-top:1px solid #d9dee6;padding-top:8px;font-size:12px;color:#5b6575}\
+.provenance td{word-break:break-all}.calc{font-size:13px;border-left:3px solid #8c959f;padding:2px 10px;margin:8px 0}.calc p{margin:2px 0}.calc-overview{font-size:13px;color:#3d4654}details.tools{font-size:12.5px;margin:8px 0}details.tools code{white-space:pre-wrap;word-break:break-all}footer{margin-top:32px;border-top:1px solid #d9dee6;padding-top:8px;font-size:12px;color:#5b6575}\
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}table,pre,.code-block,.math-display,.question{break-inside:avoid}\
 .turn{break-before:auto}details.reasoning{display:block}a{color:inherit}}";
 
@@ -82,6 +82,14 @@ pub fn to_html(r: &Report) -> String {
                 }
                 ReasoningMode::None => {}
             }
+        }
+        let tools = tool_lines(t);
+        if !tools.is_empty() {
+            let _ = write!(o, "<details class=\"tools\" open><summary>工具调用 / Tool calls ({})</summary><ul>", tools.len());
+            for l in &tools {
+                let _ = write!(o, "<li><code>{}</code></li>", esc(l));
+            }
+            let _ = writeln!(o, "</ul></details>");
         }
         let _ = writeln!(o, "<h3>回答 / Answer</h3><div class=\"answer\">{}</div>", render_checked(&a.answer).html);
         if let Some(note) = status_note(a) {

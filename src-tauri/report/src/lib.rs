@@ -71,6 +71,8 @@ pub struct Turn {
     pub answer: Option<Message>,
     /// The documents attached to the question, as the prompt carried them.
     pub attachments: Vec<fin_r1_core::store::Attachment>,
+    /// The tools the answer called, in order, with what each gave.
+    pub tool_calls: Vec<fin_r1_core::store::StoredToolCall>,
 }
 
 /// Everything a report is written from.
@@ -129,7 +131,7 @@ impl Report {
         let mut turns: Vec<Turn> = Vec::new();
         for m in chosen {
             match m.role {
-                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new() }),
+                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new(), tool_calls: Vec::new() }),
                 MessageRole::Assistant => match turns.last_mut() {
                     Some(t) if t.answer.is_none() && m.parent_id == Some(t.question.id) => t.answer = Some(m),
                     _ => {}
@@ -138,8 +140,11 @@ impl Report {
             }
         }
         let attachments = store.conversation_attachments(conversation_id).await?;
+        let calls = store.conversation_tool_calls(conversation_id).await?;
         for t in &mut turns {
             t.attachments = attachments.iter().filter(|(a, _)| a.message_id == t.question.id).map(|(a, _)| a.clone()).collect();
+            let answer = t.answer.as_ref().map(|a| a.id);
+            t.tool_calls = calls.iter().filter(|c| Some(c.message_id) == answer).cloned().collect();
         }
         let scenario = conversation.scenario_id.as_deref().and_then(|id| Library::load(scenario_dir).get(id).ok().cloned());
         Ok(Self {
@@ -233,6 +238,19 @@ impl CalcNotes {
         let s = self.summary;
         (s.checked > 0).then(|| format!("计算核对 / Calculations checked: {} · {} 一致 / agree · {} 不一致 / differ", s.checked, s.agree, s.differ))
     }
+}
+
+/// Each tool call of a turn as one line: `calculate {"expression":"3*9"} → {"result":"27"}
+/// (calculator, done, 3 ms)`.
+pub fn tool_lines(t: &Turn) -> Vec<String> {
+    t.tool_calls
+        .iter()
+        .map(|c| {
+            let status = serde_json::to_value(c.result.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let source = if c.result.source.is_empty() { String::new() } else { format!("{}, ", c.result.source) };
+            format!("{} {} → {} ({source}{status}, {} ms)", c.call.name, c.call.arguments, fin_r1_core::title::short(&c.result.content, 600), c.result.ms)
+        })
+        .collect()
 }
 
 /// The report's count of answers with a differing calculation, for its head.

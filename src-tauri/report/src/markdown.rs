@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 /// The report as Markdown (GitHub-flavoured: tables, and `<details>` for folded reasoning).
 pub fn to_markdown(r: &Report) -> String {
@@ -55,6 +55,14 @@ pub fn to_markdown(r: &Report) -> String {
                 }
                 ReasoningMode::None => {}
             }
+        }
+        let tools = tool_lines(t);
+        if !tools.is_empty() {
+            let _ = writeln!(o, "### 工具调用 / Tool calls\n");
+            for l in &tools {
+                let _ = writeln!(o, "- `{}`", l.replace('`', "'"));
+            }
+            o.push('\n');
         }
         let _ = writeln!(o, "### 回答 / Answer\n\n{}\n", a.answer.trim());
         if let Some(note) = status_note(a) {

@@ -13,7 +13,7 @@ use typst::utils::LazyHash;
 use typst::{Library, World};
 
 use super::typst_markup::{lit, markdown, text};
-use super::{calc_overview, provenance, status_note, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -205,6 +205,14 @@ fn document(r: &Report, cjk: &str) -> String {
                 text("推理过程 / Reasoning"),
                 text(a.reasoning.trim())
             ));
+        }
+        let tools = tool_lines(t);
+        if !tools.is_empty() {
+            o.push_str(&format!("#heading(level: 3, outlined: false)[{}]\n#text(size: 8pt)[", text("工具调用 / Tool calls")));
+            for l in &tools {
+                o.push_str(&format!("{} #linebreak() ", text(l)));
+            }
+            o.push_str("]\n");
         }
         o.push_str(&format!("#heading(level: 3, outlined: false)[{}]\n", text("回答 / Answer")));
         o.push_str(&markdown(&a.answer, 4));

@@ -73,6 +73,8 @@ pub struct ConversationView {
     pub conversation: Conversation,
     pub messages: Vec<Message>,
     pub active_path: Vec<i64>,
+    /// The tools the answers called, in order, with what each gave.
+    pub tool_calls: Vec<fin_r1_core::store::StoredToolCall>,
 }
 
 #[tauri::command]
@@ -85,7 +87,8 @@ async fn view(state: &AppState, id: i64) -> CmdResult<ConversationView> {
     let conversation = state.store.conversation(id).await?;
     let messages = state.store.messages(id).await?;
     let active_path = state.store.active_path(id).await?.iter().map(|m| m.id).collect();
-    Ok(ConversationView { conversation, messages, active_path })
+    let tool_calls = state.store.conversation_tool_calls(id).await?;
+    Ok(ConversationView { conversation, messages, active_path, tool_calls })
 }
 
 /// Shows the branch through `message_id`, down to its newest descendant.
@@ -225,6 +228,8 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
         attachments,
+        // The preset's tools (the calculation preset's calculator).
+        tools: Vec::new(),
     };
     let mut sink = ChannelSink::new(on_event, state.running.clone());
     let result = runner.run(req, &mut sink).await;

@@ -116,6 +116,7 @@ pub fn gguf(data: &[u8]) {
     let opts = LoadOptions { device: DeviceChoice::Cpu, context: Some(64), tokenizer: None, prefix_cache: None };
     if let Ok(rt) = Runtime::load(&path, &opts) {
         let req = GenerationRequest {
+            tools: Vec::new(),
             messages: vec![ChatMessage::user("营业收入 4,822 − 4,286 = ? <think>")],
             system: None,
             sampling: None,

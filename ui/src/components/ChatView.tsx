@@ -9,7 +9,7 @@ import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
-import type { Attachment, CalcCheck, ConversationView, Message } from "../types";
+import type { Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
 import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
@@ -266,6 +266,7 @@ function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
   return (
     <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
       {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} html={marked ? calc.reasoning_html : null} />}
+      <ToolCards cards={(view.tool_calls ?? []).filter((c) => c.message_id === m.id)} />
       {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} /> : null}
       {calc !== null && calc.summary.checked > 0 && <CalcLine calc={calc} />}
       <StatusLine m={m} />
@@ -294,7 +295,13 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
     <div class="msg answer status-streaming" data-id={m.id} data-status="streaming">
       {reasoning && <Reasoning text={reasoning} label={label} thinking={phase === "thinking"} />}
       {!reasoning && !answer && <div class="typing">{mine && lv.prefill ? prefillLine(l, lv.prefill) : "…"}</div>}
+      {mine && <ToolCards cards={lv.tools} />}
       {answer && <Markdown text={answer} streaming={true} id={m.id} />}
+      {mine && lv.toolNotes.map((r, i) => (
+        <div key={i} class="tool-note">
+          {t(l, "tool.malformed", { r })}
+        </div>
+      ))}
       <div class="actions">
         <BranchNav m={m} view={view} />
         {!mine && (
@@ -313,6 +320,50 @@ function prefillLine(l: Lang, p: PrefillProgress): string {
     t(l, "prefill.reading", { done: p.done, total: p.total }) +
     (p.startDone > 0 ? t(l, "prefill.cached", { n: p.startDone }) : "") +
     (left !== null && p.done < p.total ? t(l, "prefill.left", { s: left }) : "")
+  );
+}
+
+/** JSON as a reader reads it: indented where it parses, as written where it does not. */
+function pretty(v: unknown): string {
+  if (typeof v === "string") {
+    try {
+      return JSON.stringify(JSON.parse(v), null, 2);
+    } catch {
+      return v;
+    }
+  }
+  return JSON.stringify(v, null, 2);
+}
+
+/** The tools an answer called, each a folded card: name, status and time; opened, the
+ * arguments and the result. */
+function ToolCards({ cards }: { cards: { call: ToolCall; result: ToolResult | null }[] }) {
+  const l = lang.value;
+  if (cards.length === 0) return null;
+  return (
+    <div class="tool-cards">
+      {cards.map(({ call, result }, i) => (
+        <details key={`${call.id}-${i}`} class={`tool-card status-${result?.status ?? "running"}`} data-tool={call.name}>
+          <summary>
+            <span class="tool-icon">{call.name === "calculate" || call.name === "finance" ? "🧮" : "🔧"}</span> <span class="tool-name">{call.name}</span>
+            {" · "}
+            <span class="tool-status">{t(l, result === null ? "tool.running" : (`tool.${result.status}` as const))}</span>
+            {result !== null && result.ms > 0 && <span class="tool-ms">{` · ${result.ms} ms`}</span>}
+            {result?.source && <span class="tool-source">{` · ${result.source}`}</span>}
+          </summary>
+          <div class="tool-body">
+            <div class="tool-label">{t(l, "tool.arguments")}</div>
+            <pre>{pretty(call.arguments)}</pre>
+            {result !== null && (
+              <>
+                <div class="tool-label">{t(l, "tool.result")}</div>
+                <pre class="tool-result">{pretty(result.content)}</pre>
+              </>
+            )}
+          </div>
+        </details>
+      ))}
+    </div>
   );
 }
 

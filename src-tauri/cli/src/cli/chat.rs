@@ -45,6 +45,10 @@ pub struct ChatArgs {
     /// (default: refuse with an error).
     #[arg(long)]
     drop_old_turns: bool,
+    /// A tool the model may call, over the preset's: `calculator` (exact arithmetic and finance
+    /// functions). Repeatable.
+    #[arg(long = "tool", value_name = "NAME", value_parser = ["calculator"])]
+    tools: Vec<String>,
     /// One JSON object per event and line: started (the stored conversation's and messages' ids),
     /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
     #[arg(long)]
@@ -330,6 +334,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             context_policy: policy,
             // The documents go with the first question.
             attachments: std::mem::take(&mut *documents.borrow_mut()),
+            tools: a.tools.clone(),
             ..TurnRequest::ask(conversation, question)
         };
         let result = runtime.block_on(runner.run(req, terminal));

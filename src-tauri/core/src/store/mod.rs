@@ -7,6 +7,7 @@ pub mod backup;
 mod error;
 mod rows;
 mod search;
+mod tool_calls;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
+pub use tool_calls::StoredToolCall;
 pub use types::{
     Conversation, ConversationSummary, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm,
     SearchField, SearchHit,
