@@ -972,8 +972,11 @@ fn a_differing_calculation_is_marked_in_the_window_and_in_the_exported_report() 
     seed_settings(&data, |_| {});
     let d = Desktop::start(8, &data, &[("FIN_R1_MODEL", model.as_path())]);
     let s = d.session();
+    let name = model.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
+    s.wait_text("#model-current", LONG, |t| t.contains(&name)).expect("the model loaded");
     let answer = ask(&s, "What is the interest?");
-    assert_eq!(answer.trim(), "Interest:3×9≈28");
+    // The answer as written, and (once checked) the recomputed value beside the 28.
+    assert!(answer.trim().starts_with("Interest:3×9≈28"), "{answer}");
     let line = s.wait_text(".calc-line", LONG, |t| !t.is_empty()).expect("the calculation line");
     assert_eq!(line.trim(), "⚠ 2 calculations checked · 1 agree · 1 differs");
     assert_eq!(s.text(&s.find("mark.calc-differs").expect("the mark")).expect("mark text"), "28");
@@ -998,5 +1001,31 @@ fn a_differing_calculation_is_marked_in_the_window_and_in_the_exported_report() 
     let html = std::fs::read_to_string(&report).expect("the report");
     assert!(html.contains("<mark class=\"calc-differs\">28</mark>"), "{html}");
     assert!(html.contains("计算核对 / Calculations checked: 2 · 1 一致 / agree · 1 不一致 / differ"), "{html}");
+    s.end().expect("close");
+}
+
+/// Issue 28 in the window: the calculation preset offers the calculator; a model that calls it
+/// shows a folded card (name, status) between its reasoning and its answer, which opens on the
+/// arguments and the result, and is still there after the conversation is opened again.
+#[test]
+fn the_calculation_preset_s_calculator_call_shows_as_a_card() {
+    let model = tiny_qwen2(&fin_r1_tests::tool_caller());
+    let data = fresh_data("tools");
+    seed_settings(&data, |_| {});
+    let d = Desktop::start(9, &data, &[("FIN_R1_MODEL", model.as_path())]);
+    let s = d.session();
+    let name = model.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
+    s.wait_text("#model-current", LONG, |t| t.contains(&name)).expect("the model loaded");
+    s.click_css("#scenario-calculation").expect("preset card");
+    let rate = s.wait_for("input[name=rate]", LONG).expect("the preset's form");
+    s.type_into(&rate, "5").expect("rate");
+    let answer = ask(&s, "What is 3 times 9?");
+    assert_eq!(answer.trim(), "The product is 27");
+    let summary = s.wait_text(".tool-card summary", LONG, |t| t.contains("calculate")).expect("the tool card");
+    assert!(summary.contains("done") && summary.contains("calculator"), "{summary}");
+    s.click_css(".tool-card summary").expect("open the card");
+    let result = s.wait_text(".tool-card .tool-result", LONG, |t| !t.is_empty()).expect("the result");
+    assert!(result.contains("\"result\": \"27\""), "{result}");
+    d.screenshot("tool-card.png");
     s.end().expect("close");
 }
