@@ -7,6 +7,7 @@ mod documents;
 mod eval;
 mod export;
 mod inspect;
+mod mcp;
 mod models;
 mod render;
 mod scenarios;
@@ -55,6 +56,9 @@ enum Command {
     /// Check the calculations a text states: each result recomputed exactly, compared at the
     /// precision it was written in (exit code 1 where one differs).
     Check(check::CheckArgs),
+    /// Serve Fin-R1 to other agents over MCP (stdio): ask under a preset, search and fetch
+    /// conversations, check calculations, the finance calculator.
+    Mcp(mcp::McpArgs),
     /// Documents for the conversation: what the model will see of a file.
     Documents(documents::DocumentsArgs),
     /// Backups of the conversation store: list, create, restore.
@@ -150,6 +154,7 @@ impl Cli {
             Command::Chat(a) => a.engine.threads,
             Command::Bench(a) => a.engine.threads,
             Command::Serve(a) => a.engine.threads,
+            Command::Mcp(a) => a.engine.threads,
             Command::Eval(_) => None,
             Command::Inspect(_)
             | Command::Export(_)
@@ -179,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Scenarios(a) => scenarios::run(a),
         Command::Render(a) => render::run(a),
         Command::Check(a) => check::run(a),
+        Command::Mcp(a) => mcp::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Documents(a) => documents::run(a),
         Command::Backup(a) => backup::run(a),
