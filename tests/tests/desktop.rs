@@ -1001,6 +1001,13 @@ fn a_differing_calculation_is_marked_in_the_window_and_in_the_exported_report() 
     let html = std::fs::read_to_string(&report).expect("the report");
     assert!(html.contains("<mark class=\"calc-differs\">28</mark>"), "{html}");
     assert!(html.contains("计算核对 / Calculations checked: 2 · 1 一致 / agree · 1 不一致 / differ"), "{html}");
+    s.click_css("#export-dialog .modal-actions button").expect("close the dialog");
+
+    // In Chinese.
+    s.click_css("#lang").expect("中文");
+    let line = s.wait_text(".calc-line", LONG, |t| t.contains("核对")).expect("the line in Chinese");
+    assert!(line.trim().starts_with("⚠ 2 处计算已核对 · 1 处一致 · 1 处不一致\n回答： 3×9≈28 重新计算为 27"), "{line}");
+    d.screenshot("calc-check-zh.png");
     s.end().expect("close");
 }
 

@@ -163,6 +163,7 @@ fn stated(run: &[Token], approx: bool) -> Option<Stated> {
             return None;
         }
     }
+    let first = i;
     let Some(Tok::Num { value, decimals, trailing_zeros, .. }) = run.get(i).map(|t| &t.tok) else { return None };
     let (mut value, decimals, trailing_zeros) = (*value, *decimals, *trailing_zeros);
     i += 1;
@@ -181,7 +182,9 @@ fn stated(run: &[Token], approx: bool) -> Option<Stated> {
         if run.get(i).map(|t| &t.tok) != Some(&Tok::Close(*want)) {
             return None;
         }
-        end = run[i].span.end;
+        if *want == Bracket::Paren {
+            end = run[i].span.end;
+        }
         i += 1;
     }
     // `(21.08) million`: a scale after the brackets.
@@ -194,45 +197,73 @@ fn stated(run: &[Token], approx: bool) -> Option<Stated> {
     if matches!(run.get(i).map(|t| &t.tok), Some(Tok::Op(_) | Tok::Num { .. } | Tok::Frac | Tok::Sqrt | Tok::Ln)) {
         return None;
     }
-    let mut tolerance = Decimal::new(5, decimals + 1);
+    // More decimals than a decimal holds (a repeating model's 0.333…): not a stated precision.
+    let mut tolerance = Decimal::try_new(5, decimals.checked_add(1)?).ok()?;
     if approx && decimals == 0 && trailing_zeros > 0 {
-        // `≈ 900`: to the hundred.
-        tolerance = Decimal::new(5, 1) * Decimal::from(10u64.pow(trailing_zeros.min(18)));
+        // `≈ 900`: to the hundred, but never looser than a tenth of the value (`≈ 200` for 240
+        // does not agree).
+        let place = Decimal::new(5, 1).checked_mul(Decimal::from(10u64.pow(trailing_zeros.min(18))))?;
+        tolerance = place.min(value.abs() / Decimal::TEN).max(tolerance);
     }
     let unit = if percent { scale / Decimal::ONE_HUNDRED } else { scale };
     value = value.checked_mul(unit)?;
     if negative {
         value = -value;
     }
-    Some(Stated { value, tolerance: tolerance.checked_mul(unit)?, percent, scale, decimals, span: run[0].span.start..end, len: i })
+    // The mark goes on the number as written, inside a box's braces (so `\boxed{…}` still
+    // renders) but around an accountant's brackets.
+    let from = if closers.first() == Some(&Bracket::Brace) { run[..first].iter().position(|t| t.tok != Tok::Open(Bracket::Brace)).unwrap_or(first) } else { 0 };
+    Some(Stated { value, tolerance: tolerance.checked_mul(unit)?, percent, scale, decimals, span: run[from].span.start..end, len: i })
 }
 
-fn agrees(e: &Expr, s: &Stated) -> bool {
-    let exact = e.value;
+/// `|a − b| ≤ tolerance`, false where the difference is out of a decimal's range.
+fn within(a: Decimal, b: Decimal, tolerance: Decimal) -> bool {
     // The last digit of a 28-digit quotient is itself rounded.
-    let slack = Decimal::new(1, 20) * (s.value.abs() + Decimal::ONE);
-    if (exact - s.value).abs() <= s.tolerance + slack {
-        return true;
+    let slack = b.abs().checked_add(Decimal::ONE).and_then(|m| m.checked_mul(Decimal::new(1, 20))).unwrap_or(Decimal::ZERO);
+    match (a.checked_sub(b), tolerance.checked_add(slack)) {
+        (Some(d), Some(t)) => d.abs() <= t,
+        _ => false,
     }
+}
+
+/// The readings of a stated result, in the expression's terms: (value, tolerance, shown
+/// as a percentage). The first is the plain one.
+fn readings(e: &Expr, s: &Stated) -> Vec<(Decimal, Decimal, bool)> {
+    let mut out = vec![(s.value, s.tolerance, s.percent)];
     // `4822 − 4286 = 536万元`: the scale is the line's unit.
     if e.unscaled && s.scale != Decimal::ONE && !s.scale.is_zero() {
-        let (v, t) = (s.value / s.scale, s.tolerance / s.scale);
-        if (exact - v).abs() <= t + slack || (s.percent && (exact - v * Decimal::ONE_HUNDRED).abs() <= t * Decimal::ONE_HUNDRED + slack) {
-            return true;
+        if let (Some(v), Some(t)) = (s.value.checked_div(s.scale), s.tolerance.checked_div(s.scale)) {
+            out.push((v, t, s.percent));
+            if s.percent {
+                if let (Some(v), Some(t)) = (v.checked_mul(Decimal::ONE_HUNDRED), t.checked_mul(Decimal::ONE_HUNDRED)) {
+                    out.push((v, t, false));
+                }
+            }
         }
     }
     // `536 / 4,286 × 100 = 12.5%`: the percent sign names the unit, not a hundredth.
-    s.percent && {
-        let written = s.value * Decimal::ONE_HUNDRED;
-        (exact - written).abs() <= s.tolerance * Decimal::ONE_HUNDRED + slack
+    if s.percent {
+        if let (Some(v), Some(t)) = (s.value.checked_mul(Decimal::ONE_HUNDRED), s.tolerance.checked_mul(Decimal::ONE_HUNDRED)) {
+            out.push((v, t, false));
+        }
     }
+    out
+}
+
+fn agrees(e: &Expr, s: &Stated) -> bool {
+    readings(e, s).into_iter().any(|(v, t, _)| within(e.value, v, t))
 }
 
 fn finding(expr: &Expr, s: &Stated, approx: bool) -> Finding {
     let verdict = if agrees(expr, s) { Verdict::Agrees } else { Verdict::Differs };
     let scale = if expr.unscaled { Decimal::ONE } else { s.scale };
-    let unit = if s.percent { scale / Decimal::ONE_HUNDRED } else { scale };
-    let shown = if unit.is_zero() { expr.value } else { expr.value / unit };
+    // The reading nearest the stated value: `× 100 = 12.6%` is recomputed as 12.506%, not 1250%.
+    let as_written = s.percent && {
+        let near = |v: Decimal| expr.value.checked_sub(v).map(|d| d.abs());
+        matches!((near(s.value.checked_mul(Decimal::ONE_HUNDRED).unwrap_or(Decimal::MAX)), near(s.value)), (Some(a), Some(b)) if a < b)
+    };
+    let unit = if s.percent && !as_written { scale / Decimal::ONE_HUNDRED } else { scale };
+    let shown = expr.value.checked_div(unit).unwrap_or(expr.value);
     let suffix = if s.percent { "%" } else { "" };
     Finding {
         expression: expr.span.clone(),
@@ -312,7 +343,7 @@ mod tests {
         one(r"$$PV = \frac{1000}{(1+5\%)^{2}} \approx 907.03$$", "907.03", true);
         one(r"\[ \frac{536}{4{,}286} \times 100\% \approx 12.5\% \]", r"12.5\%", true);
         one(r"\boxed{1000 \times 1.05^2 = 1102.5}", "1102.5", true);
-        one(r"收益 = 1000 \times (1 + 5\%)^2 = \boxed{1102.5}", "{1102.5}", true);
+        one(r"收益 = 1000 \times (1 + 5\%)^2 = \boxed{1102.5}", "1102.5", true);
         one("毛利＝４８２２－４２８６＝５３６万元", "５３６万", true);
         one("增长率 = 536 ÷ 4286 约 12.5%", "12.5%", true);
         one("增长率 = 536 ÷ 4286 = 约12.5％", "12.5％", true);
@@ -363,6 +394,10 @@ mod tests {
         assert_eq!(f.recomputed, "907.0295");
         let f = &check("4822万 - 4286万 = 546万")[0];
         assert_eq!(f.recomputed, "536");
+        let f = &check("536 / 4,286 × 100 = 12.6%")[0];
+        assert_eq!(f.recomputed, "12.506%");
+        assert_eq!(check("1000 × 1.5 ≈ 1,000")[0].verdict, Verdict::Differs, "≈ is no licence for 50%");
+        assert!(check("an area of 100 m² × 2 = 200 m²").iter().all(|f| f.verdict == Verdict::Agrees));
     }
 
     #[test]
@@ -373,5 +408,13 @@ mod tests {
         let _ = check(&long);
         let _ = check(&"= ".repeat(100_000));
         let _ = check("9".repeat(100).as_str());
+        let _ = check(&format!("= {}4 = 2", "\\sqrt".repeat(200_000)));
+        let _ = check(&format!("= {}4 = 2", "\\ln".repeat(200_000)));
+        // More decimals than a decimal holds, results at the edge of its range.
+        assert_eq!(check(&format!("1/3 = 0.{}", "3".repeat(40))).len(), 0);
+        let _ = check("1+1 = 79228162514264337593543950335");
+        let _ = check("79228162514264337593543950335 + 1 = 5%");
+        let _ = check("79228162514264337593543950335 * 1 = 79228162514264337593543950335%");
+        let _ = check("0.0000000000000000000000000001 / 1 = 0.0000000000000000000000000001万");
     }
 }

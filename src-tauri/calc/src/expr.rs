@@ -181,6 +181,17 @@ impl<'a> Parser<'a> {
     }
 
     fn primary(&mut self) -> Parsed {
+        // `\sqrt\sqrt\sqrt…` and `\ln\ln…` nest here without passing `unary`.
+        if self.depth >= MAX_DEPTH {
+            return Err(Some(EvalError::Syntax(format!("nested deeper than {MAX_DEPTH} levels"))));
+        }
+        self.depth += 1;
+        let v = self.primary_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn primary_inner(&mut self) -> Parsed {
         match self.peek().cloned() {
             Some(Tok::Num { value, .. }) => {
                 self.i += 1;
@@ -291,5 +302,8 @@ mod tests {
         assert!(matches!(evaluate("((((((((((1"), Err(EvalError::Syntax(_))));
         assert!(matches!(evaluate(&"(".repeat(100_000)), Err(EvalError::Syntax(_))));
         assert!(matches!(evaluate(&"-".repeat(100_000)), Err(EvalError::Syntax(_))));
+        assert!(matches!(evaluate(&format!("{}4", "\\sqrt".repeat(100_000))), Err(EvalError::Syntax(_))));
+        assert!(matches!(evaluate(&format!("{}4", "\\ln".repeat(100_000))), Err(EvalError::Syntax(_))));
+        assert!(matches!(evaluate(&format!("{}4", "sqrt(".repeat(100_000))), Err(EvalError::Syntax(_))));
     }
 }

@@ -32,14 +32,23 @@ fn add(a: Decimal, b: Decimal) -> R {
     a.checked_add(b).ok_or(EvalError::Overflow)
 }
 
+fn sub(a: Decimal, b: Decimal) -> R {
+    a.checked_sub(b).ok_or(EvalError::Overflow)
+}
+
+/// `1 + r` (and `1 + r` for payments due at the start, else 1), out of range an error.
+fn one_plus(r: Decimal) -> R {
+    add(Decimal::ONE, r)
+}
+
 /// Present value of a level annuity and a final amount (Excel `PV`); `due`: payments at the
 /// start of each period.
 pub fn pv(rate: Decimal, nper: Decimal, pmt: Decimal, fv: Decimal, due: bool) -> R {
     if rate.is_zero() {
         return Ok(-(add(mul(pmt, nper)?, fv)?));
     }
-    let g = powi(Decimal::ONE + rate, nper)?;
-    let annuity = mul(mul(pmt, Decimal::ONE + if due { rate } else { Decimal::ZERO })?, div(g - Decimal::ONE, rate)?)?;
+    let g = powi(one_plus(rate)?, nper)?;
+    let annuity = mul(mul(pmt, one_plus(if due { rate } else { Decimal::ZERO })?)?, div(sub(g, Decimal::ONE)?, rate)?)?;
     Ok(-div(add(annuity, fv)?, g)?)
 }
 
@@ -48,8 +57,8 @@ pub fn fv(rate: Decimal, nper: Decimal, pmt: Decimal, pv: Decimal, due: bool) ->
     if rate.is_zero() {
         return Ok(-(add(pv, mul(pmt, nper)?)?));
     }
-    let g = powi(Decimal::ONE + rate, nper)?;
-    let annuity = mul(mul(pmt, Decimal::ONE + if due { rate } else { Decimal::ZERO })?, div(g - Decimal::ONE, rate)?)?;
+    let g = powi(one_plus(rate)?, nper)?;
+    let annuity = mul(mul(pmt, one_plus(if due { rate } else { Decimal::ZERO })?)?, div(sub(g, Decimal::ONE)?, rate)?)?;
     Ok(-add(mul(pv, g)?, annuity)?)
 }
 
@@ -61,22 +70,28 @@ pub fn pmt(rate: Decimal, nper: Decimal, pv: Decimal, fv: Decimal, due: bool) ->
     if rate.is_zero() {
         return Ok(-div(add(pv, fv)?, nper)?);
     }
-    let g = powi(Decimal::ONE + rate, nper)?;
+    let g = powi(one_plus(rate)?, nper)?;
     let num = mul(rate, add(mul(pv, g)?, fv)?)?;
-    let den = mul(Decimal::ONE + if due { rate } else { Decimal::ZERO }, g - Decimal::ONE)?;
+    let den = mul(one_plus(if due { rate } else { Decimal::ZERO })?, sub(g, Decimal::ONE)?)?;
     Ok(-div(num, den)?)
 }
 
 /// Net present value, the first value one period out (Excel `NPV`).
 pub fn npv(rate: Decimal, values: &[Decimal]) -> R {
     let mut total = Decimal::ZERO;
-    let base = Decimal::ONE + rate;
+    let base = one_plus(rate)?;
     if base.is_zero() {
         return Err(EvalError::DivisionByZero);
     }
     let mut factor = Decimal::ONE;
     for v in values {
-        factor = mul(factor, base)?;
+        factor = match factor.checked_mul(base) {
+            Some(f) => f,
+            // Discounted past 10²⁸ the remaining flows add nothing a decimal can hold (a rate
+            // of 1,000% over a long series, as the solver's bracket tries).
+            None if base.abs() > Decimal::ONE => break,
+            None => return Err(EvalError::Overflow),
+        };
         total = add(total, div(*v, factor)?)?;
     }
     Ok(total)
@@ -105,7 +120,7 @@ pub fn xnpv(rate: Decimal, values: &[Decimal], days: &[i64]) -> R {
     let t = years(days)?;
     let mut total = Decimal::ZERO;
     for (v, t) in values.iter().zip(&t) {
-        total = add(total, div(*v, powi(Decimal::ONE + rate, *t)?)?)?;
+        total = add(total, div(*v, powi(one_plus(rate)?, *t)?)?)?;
     }
     Ok(total)
 }
@@ -113,8 +128,14 @@ pub fn xnpv(rate: Decimal, values: &[Decimal], days: &[i64]) -> R {
 /// The rate where `f` crosses zero, by bisection between -99% and 1,000%: slow but sure, and
 /// exact to 1e-12 in decimals.
 fn solve(f: impl Fn(Decimal) -> R) -> R {
-    let (mut lo, mut hi) = (Decimal::new(-99, 2), Decimal::from(10));
-    let (mut flo, fhi) = (f(lo)?, f(hi)?);
+    // The widest bracket a decimal can evaluate: a long series overflows at -99% or 1,000%.
+    let first_ok = |points: &[Decimal]| points.iter().find_map(|&p| f(p).ok().map(|v| (p, v)));
+    let lows = [Decimal::new(-99, 2), Decimal::new(-9, 1), Decimal::new(-5, 1), Decimal::new(-2, 1), Decimal::ZERO];
+    let highs = [Decimal::from(10), Decimal::from(3), Decimal::ONE, Decimal::new(5, 1), Decimal::new(2, 1)];
+    let ((mut lo, mut flo), (mut hi, fhi)) = match (first_ok(&lows), first_ok(&highs)) {
+        (Some(l), Some(h)) => (l, h),
+        _ => return Err(EvalError::Overflow),
+    };
     if flo.is_sign_negative() == fhi.is_sign_negative() {
         return Err(EvalError::Domain("no rate between -99% and 1000% gives zero: check the signs of the cash flows"));
     }
@@ -153,7 +174,7 @@ pub fn cagr(begin: Decimal, end: Decimal, years: Decimal) -> R {
     if begin <= Decimal::ZERO || end < Decimal::ZERO {
         return Err(EvalError::Domain("CAGR needs a positive beginning value"));
     }
-    Ok(powi(div(end, begin)?, div(Decimal::ONE, years)?)? - Decimal::ONE)
+    sub(powi(div(end, begin)?, div(Decimal::ONE, years)?)?, Decimal::ONE)
 }
 
 /// A bond's periods and coupon: `years × freq` whole periods.
@@ -181,7 +202,7 @@ pub fn bond_price(face: Decimal, coupon_rate: Decimal, ytm: Decimal, years: Deci
 /// Yield to maturity from a price.
 pub fn bond_yield(price: Decimal, face: Decimal, coupon_rate: Decimal, years: Decimal, freq: u32) -> R {
     periods(years, freq)?;
-    solve(|y| Ok(bond_price(face, coupon_rate, y, years, freq)? - price))
+    solve(|y| sub(bond_price(face, coupon_rate, y, years, freq)?, price))
 }
 
 /// Macaulay and modified duration, in years.
@@ -192,20 +213,20 @@ pub fn duration(face: Decimal, coupon_rate: Decimal, ytm: Decimal, years: Decima
     let y = div(ytm, f)?;
     let (mut weighted, mut price, mut factor) = (Decimal::ZERO, Decimal::ZERO, Decimal::ONE);
     for k in 1..=n {
-        factor = mul(factor, Decimal::ONE + y)?;
+        factor = mul(factor, one_plus(y)?)?;
         let flow = if k == n { add(c, face)? } else { c };
         let pv = div(flow, factor)?;
         price = add(price, pv)?;
         weighted = add(weighted, mul(pv, div(Decimal::from(k), f)?)?)?;
     }
     let macaulay = div(weighted, price)?;
-    Ok((macaulay, div(macaulay, Decimal::ONE + y)?))
+    Ok((macaulay, div(macaulay, one_plus(y)?)?))
 }
 
 /// Weighted average cost of capital: E/V·Re + D/V·Rd·(1 − t).
 pub fn wacc(equity: Decimal, debt: Decimal, cost_equity: Decimal, cost_debt: Decimal, tax_rate: Decimal) -> R {
     let v = add(equity, debt)?;
-    add(mul(div(equity, v)?, cost_equity)?, mul(mul(div(debt, v)?, cost_debt)?, Decimal::ONE - tax_rate)?)
+    add(mul(div(equity, v)?, cost_equity)?, mul(mul(div(debt, v)?, cost_debt)?, sub(Decimal::ONE, tax_rate)?)?)
 }
 
 #[cfg(test)]
@@ -243,6 +264,11 @@ mod tests {
         near(mac, "4.198878", 5);
         near(modified, "4.0180654", 5);
         near(wacc(d("600"), d("400"), d("0.08"), d("0.05"), d("0.25")).expect("wacc"), "0.063", 6);
+        // Long series: 60 monthly flows, a 30-year annual bond.
+        let mut monthly = vec![d("-10000")];
+        monthly.extend(std::iter::repeat_n(d("250"), 60));
+        assert!(irr(&monthly).expect("irr of 61 flows") > Decimal::ZERO);
+        near(bond_yield(bond_price(d("100"), d("0.04"), d("0.035"), d("30"), 1).expect("price"), d("100"), d("0.04"), d("30"), 1).expect("yield"), "0.035", 6);
     }
 
     #[test]
@@ -253,5 +279,11 @@ mod tests {
         assert!(bond_price(d("1000"), d("0.05"), d("0.06"), d("1000000"), 12).is_err());
         assert!(pmt(d("0.05"), d("0"), d("100"), d("0"), false).is_err());
         assert!(xnpv(d("0.1"), &[d("1")], &[1, 2]).is_err());
+        // Out of a decimal's range: errors, never panics.
+        let huge = d("79228162514264337593543950335");
+        assert!(pv(huge, d("1"), d("0"), d("0"), false).is_err());
+        assert!(wacc(d("1"), d("1"), d("0.1"), d("1e27"), -huge).is_err());
+        assert!(bond_yield(-huge, d("1000"), d("0.05"), d("10"), 1).is_err());
+        assert!(fv(huge, d("3"), d("1"), d("1"), true).is_err());
     }
 }

@@ -184,6 +184,7 @@ impl Lexer<'_> {
                     self.space = true;
                 }
                 '`' => self.code(),
+                '~' if self.line_start() && self.starts(self.i, "~~~") => self.tilde_fence(),
                 '0'..='9' => self.number(),
                 '.' if self.at(self.i + 1).is_some_and(|d| d.is_ascii_digit()) && !self.last_tok().is_some_and(|t| matches!(t, Tok::Num { .. })) => {
                     self.number()
@@ -216,7 +217,8 @@ impl Lexer<'_> {
                 '×' | '✕' | '·' | '⋅' | '∙' => self.one(Tok::Op(Op::Mul)),
                 '÷' | '/' => self.one(Tok::Op(Op::Div)),
                 '^' => self.one(Tok::Op(Op::Pow)),
-                '²' | '³' => {
+                // A power only after a number or a bracket: `m²` is a unit.
+                '²' | '³' if matches!(self.last_tok(), Some(Tok::Num { .. } | Tok::Close(_))) && !self.space => {
                     self.i += 1;
                     self.push(Tok::Op(Op::Pow), start, self.i);
                     let n = if c == '²' { 2 } else { 3 };
@@ -314,6 +316,20 @@ impl Lexer<'_> {
             }
             if !fence && (c == '`' || c == '\n') {
                 self.i += 1;
+                break;
+            }
+            self.i += 1;
+        }
+        self.push(Tok::Break, start, self.i);
+    }
+
+    /// A `~~~` fence up to its close: code, like a backtick fence.
+    fn tilde_fence(&mut self) {
+        let start = self.i;
+        self.i += 3;
+        while self.at(self.i).is_some() {
+            if self.at(self.i) == Some('\n') && self.starts(self.i + 1, "~~~") {
+                self.i += 4;
                 break;
             }
             self.i += 1;

@@ -295,6 +295,7 @@ impl Runner {
         let mut round = 0usize;
         // The round whose reasoning was last written: each later round's starts a paragraph.
         let mut reasoning_round = 0usize;
+        let mut call_count = 0usize;
         'rounds: loop {
             let mut calls: Vec<ToolCall> = Vec::new();
             // This round's answer text: what the model said before its calls.
@@ -303,7 +304,14 @@ impl Runner {
             loop {
                 tokio::select! {
                     ev = generation.next() => {
-                        let Some(ev) = ev else { break };
+                        let Some(mut ev) = ev else { break };
+                        // The engine numbers a round's calls from 1: ids unique in the turn.
+                        if let GenerationEvent::ToolCall(c) = &mut ev {
+                            call_count += 1;
+                            if c.id.starts_with("call_") {
+                                c.id = format!("call_{call_count}");
+                            }
+                        }
                         match &ev {
                             GenerationEvent::Reasoning { text } => {
                                 if round > 0 && reasoning_round < round {
@@ -357,27 +365,36 @@ impl Runner {
                 }
             }
             // The model called tools and stopped to read their results: run them, then ask on.
-            let finished_for_tools =
-                matches!(&ended, Some(d) if d.reason == StopReason::End) && out.error.is_none() && !calls.is_empty() && !turn_cancel.is_cancelled();
+            let finished_for_tools = matches!(&ended, Some(d) if d.reason == StopReason::End)
+                && out.error.is_none()
+                && !calls.is_empty()
+                && !request.tools.is_empty()
+                && !turn_cancel.is_cancelled();
             if !finished_for_tools {
+                // A call shown that will not run (the answer was stopped, cut off or failed):
+                // its card and its row say so.
+                for call in &calls {
+                    let result = tools::not_run(call, ToolStatus::Denied, "not run: the answer ended before its tools ran");
+                    if let Err(e) = self.store.add_tool_call(answer.id, call, &result).await {
+                        save_error.get_or_insert(e);
+                    }
+                    sink.event(&GenerationEvent::ToolResult(result));
+                }
                 break;
             }
             round += 1;
             let mut results = Vec::with_capacity(calls.len());
             for call in &calls {
-                let result = if round > MAX_ROUNDS {
-                    tools::not_run(call, ToolStatus::Denied, &format!("not run: an answer may make {MAX_ROUNDS} rounds of tool calls"))
-                } else {
-                    toolbox.run(call)
-                };
+                let result = toolbox.run(call);
                 if let Err(e) = self.store.add_tool_call(answer.id, call, &result).await {
                     save_error.get_or_insert(e);
                 }
                 sink.event(&GenerationEvent::ToolResult(result.clone()));
                 results.push(result);
             }
-            if round > MAX_ROUNDS {
-                break;
+            if round >= MAX_ROUNDS {
+                // The last round offers no tools: the model answers with what it has.
+                request.tools.clear();
             }
             let mut turn = ChatMessage::assistant(said.trim().to_owned(), None);
             turn.tool_calls = calls;

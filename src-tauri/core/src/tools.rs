@@ -8,7 +8,8 @@ use fin_r1_engine::{ToolCall, ToolResult, ToolSpec, ToolStatus};
 /// The calculator's name in presets, settings and a result's `source`.
 pub const CALCULATOR: &str = "calculator";
 
-/// Rounds of tool calls one answer may make before it must answer.
+/// Rounds of tool calls one answer may make; the round after them offers no tools, so the
+/// model answers with what it has.
 pub const MAX_ROUNDS: usize = 5;
 
 /// A result longer than this is cut for the prompt (and says so).
@@ -77,7 +78,7 @@ fn cut(mut s: String) -> String {
     s
 }
 
-/// A call that is not run: the loop limit, the analyst's no.
+/// A call that is not run: the answer stopped before it, the analyst's no.
 pub fn not_run(call: &ToolCall, status: ToolStatus, why: &str) -> ToolResult {
     ToolResult { id: call.id.clone(), name: call.name.clone(), source: String::new(), status, content: why.to_owned(), ms: 0 }
 }

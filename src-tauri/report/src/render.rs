@@ -345,17 +345,21 @@ pub(crate) fn prepare(markdown: &str) -> (String, Options) {
 }
 
 /// Where a differing calculation's result starts and ends in the text handed to the renderer;
-/// in a formula, where its note goes after it. Private-use characters: a model's own are
-/// removed before marks are placed (`strip_marks`).
+/// in a formula, where its note goes after it. Each is followed by its finding's index as one
+/// character of plane 15 (U+F0000 + i), so a mark the renderer drops cannot shift the notes.
+/// Private-use characters: a model's own are removed first (`strip_marks`), and marks are kept
+/// out of attributes (links, titles, code languages) before the HTML is written.
 const MARK_START: char = '\u{E000}';
 const MARK_END: char = '\u{E001}';
 const MARK_BADGE: char = '\u{E002}';
+const INDEX_BASE: u32 = 0xF0000;
 
 fn is_mark(c: char) -> bool {
-    matches!(c, MARK_START | MARK_END | MARK_BADGE)
+    matches!(c, MARK_START | MARK_END | MARK_BADGE) || ('\u{F0000}'..='\u{FFFFD}').contains(&c)
 }
 
-fn strip_marks(s: &str) -> std::borrow::Cow<'_, str> {
+/// The text without the characters marks are made of.
+pub fn strip_marks(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains(is_mark) {
         std::borrow::Cow::Owned(s.chars().filter(|c| !is_mark(*c)).collect())
     } else {
@@ -363,9 +367,30 @@ fn strip_marks(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+fn strip_cow(s: CowStr<'_>) -> CowStr<'_> {
+    if s.contains(is_mark) {
+        CowStr::from(s.chars().filter(|c| !is_mark(*c)).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn index_char(i: usize) -> char {
+    u32::try_from(i).ok().and_then(|i| char::from_u32(INDEX_BASE + i.min(0xFFFD))).unwrap_or(MARK_BADGE)
+}
+
 /// A formula cannot hold a mark: its marks leave it, and each differing result's note follows it.
 fn unmark(m: &str) -> (String, String) {
-    let badges = m.chars().filter(|c| *c == MARK_END).map(|_| MARK_BADGE).collect();
+    let mut badges = String::new();
+    let mut chars = m.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == MARK_END {
+            if let Some(&i) = chars.peek() {
+                badges.push(MARK_BADGE);
+                badges.push(i);
+            }
+        }
+    }
     (m.chars().filter(|c| !is_mark(*c)).collect(), badges)
 }
 
@@ -374,14 +399,16 @@ fn unmark(m: &str) -> (String, String) {
 fn place_marks(text: &str, findings: &[Finding]) -> String {
     let mut out = String::with_capacity(text.len() + 8 * findings.len());
     let mut at = 0;
-    for f in findings.iter().filter(|f| f.verdict == Verdict::Differs) {
-        if f.stated.start < at || f.stated.end > text.len() {
+    for (i, f) in findings.iter().enumerate().filter(|(_, f)| f.verdict == Verdict::Differs) {
+        if f.stated.start < at || f.stated.end > text.len() || !text.is_char_boundary(f.stated.start) || !text.is_char_boundary(f.stated.end) {
             continue;
         }
         out.push_str(&text[at..f.stated.start]);
         out.push(MARK_START);
+        out.push(index_char(i));
         out.push_str(&text[f.stated.clone()]);
         out.push(MARK_END);
+        out.push(index_char(i));
         at = f.stated.end;
     }
     out.push_str(&text[at..]);
@@ -391,27 +418,31 @@ fn place_marks(text: &str, findings: &[Finding]) -> String {
 /// The marks as HTML, after sanitising (so this markup is the renderer's own, never the
 /// model's): `<mark>` around the result as written, then the recomputed value.
 fn marks_to_html(html: &str, findings: &[Finding]) -> String {
-    let mut differing = findings.iter().filter(|f| f.verdict == Verdict::Differs);
     let mut out = String::with_capacity(html.len() + 96 * findings.len());
     let mut open = false;
-    let note = |f: Option<&Finding>| match f {
+    let note = |i: Option<char>| match i.and_then(|c| findings.get((c as u32).wrapping_sub(INDEX_BASE) as usize)) {
         Some(f) => format!("<span class=\"calc-recomputed\" title=\"{}\">≠ {}</span>", escape(&f.exact.normalize().to_string()), escape(&f.recomputed)),
         None => String::new(),
     };
-    for c in html.chars() {
+    let mut chars = html.chars();
+    while let Some(c) = chars.next() {
         match c {
             MARK_START => {
-                out.push_str("<mark class=\"calc-differs\">");
-                open = true;
+                let _ = chars.next();
+                if !open {
+                    out.push_str("<mark class=\"calc-differs\">");
+                    open = true;
+                }
             }
             MARK_END => {
                 if open {
                     out.push_str("</mark>");
                     open = false;
                 }
-                out.push_str(&note(differing.next()));
+                out.push_str(&note(chars.next()));
             }
-            MARK_BADGE => out.push_str(&note(differing.next())),
+            MARK_BADGE => out.push_str(&note(chars.next())),
+            c if is_mark(c) => {}
             c => out.push(c),
         }
     }
@@ -419,6 +450,29 @@ fn marks_to_html(html: &str, findings: &[Finding]) -> String {
         out.push_str("</mark>");
     }
     out
+}
+
+/// Marks out of everything that becomes an attribute or code: only text nodes and formulas
+/// carry them into the HTML.
+fn unmark_event(ev: Event<'_>) -> Event<'_> {
+    match ev {
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Link { link_type, dest_url: strip_cow(dest_url), title: strip_cow(title), id: strip_cow(id) })
+        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Image { link_type, dest_url: strip_cow(dest_url), title: strip_cow(title), id: strip_cow(id) })
+        }
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => Event::Start(Tag::Heading {
+            level,
+            id: id.map(strip_cow),
+            classes: classes.into_iter().map(strip_cow).collect(),
+            attrs: attrs.into_iter().map(|(k, v)| (strip_cow(k), v.map(strip_cow))).collect(),
+        }),
+        Event::Start(Tag::FootnoteDefinition(label)) => Event::Start(Tag::FootnoteDefinition(strip_cow(label))),
+        Event::FootnoteReference(label) => Event::FootnoteReference(strip_cow(label)),
+        Event::Code(c) => Event::Code(strip_cow(c)),
+        other => other,
+    }
 }
 
 /// An answer rendered with its calculations checked: each differing result marked where it
@@ -457,10 +511,10 @@ fn render_inner(markdown: &str) -> String {
     let (md, opts) = prepare(markdown);
     let mut events: Vec<Event<'_>> = Vec::new();
     let mut code: Option<(String, String)> = None;
-    for ev in Parser::new_ext(&md, opts) {
+    for ev in Parser::new_ext(&md, opts).map(unmark_event) {
         if let Some((lang, buf)) = code.as_mut() {
             match ev {
-                Event::Text(t) => buf.push_str(&t),
+                Event::Text(t) => buf.push_str(&strip_marks(&t)),
                 Event::End(TagEnd::CodeBlock) => {
                     let label = if lang.is_empty() { "text".to_owned() } else { lang.clone() };
                     let html = format!(
@@ -479,7 +533,7 @@ fn render_inner(markdown: &str) -> String {
         match ev {
             Event::Start(Tag::CodeBlock(kind)) => {
                 let lang = match kind {
-                    CodeBlockKind::Fenced(l) => l.split_whitespace().next().unwrap_or("").to_owned(),
+                    CodeBlockKind::Fenced(l) => strip_marks(l.split_whitespace().next().unwrap_or("")).into_owned(),
                     CodeBlockKind::Indented => String::new(),
                 };
                 code = Some((lang, String::new()));
@@ -540,8 +594,21 @@ mod calc_marks {
     fn in_a_formula_the_note_follows_the_formula() {
         let c = render_checked("$$PV = \\frac{1000}{1.05^2} \\approx 907.02$$");
         assert!(c.html.contains("<math"), "{}", c.html);
-        assert!(!c.html.contains('\u{E000}') && !c.html.contains('\u{E001}') && !c.html.contains('\u{E002}'));
+        assert!(!c.html.contains(is_mark));
         assert!(c.html.contains("≠ 907.0295</span></div>"), "{}", c.html);
+    }
+
+    #[test]
+    fn marks_stay_out_of_attributes_and_notes_stay_with_their_results() {
+        // A link title and a fence's language holding a differing calculation.
+        let c = render_checked("[see](https://x.example \"1+1=3\") and 2+2=5\n\n~~~1+1=3\ncode\n~~~\n\nthen 3+3=7");
+        assert!(c.html.contains("rel=\"noopener noreferrer nofollow\""), "the link keeps what the sanitiser gave it: {}", c.html);
+        assert!(!c.html.contains("title=\"1+1=<"), "{}", c.html);
+        assert!(c.html.contains("<mark class=\"calc-differs\">5</mark><span class=\"calc-recomputed\" title=\"4\">≠ 4</span>"), "{}", c.html);
+        assert!(c.html.contains("<mark class=\"calc-differs\">7</mark><span class=\"calc-recomputed\" title=\"6\">≠ 6</span>"), "{}", c.html);
+        // A boxed final answer that differs still renders as math.
+        let c = render_checked("\\boxed{1000 / 1.05^2 = 907.02}");
+        assert!(c.html.contains("menclose") && c.html.contains("≠ 907.0295"), "{}", c.html);
     }
 
     #[test]

@@ -312,9 +312,10 @@ pub async fn check_calculations(reasoning: String, answer: String) -> CmdResult<
         summary.add(fin_r1_calc::summarise(&a.findings));
         let mut differing = Vec::new();
         for (part, text, findings) in [(CalcPart::Reasoning, &reasoning, &r.findings), (CalcPart::Answer, &answer, &a.findings)] {
+            // The findings' spans are of the text without private-use marks (a model rarely
+            // writes them; where it did, they are gone from the text checked).
+            let text = fin_r1_report::render::strip_marks(text);
             for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
-                // The findings' spans are of the text without private-use marks, which a model
-                // does not write; where it did, the statement is read from the cleaned text.
                 let statement = text.get(f.statement()).unwrap_or_default();
                 differing.push(CalcDiff { part, statement: statement.split_whitespace().collect::<Vec<_>>().join(" "), recomputed: f.recomputed.clone() });
             }

@@ -28,7 +28,12 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
     }
     let text = String::from_utf8_lossy(&raw);
     let findings = fin_r1_calc::check(&text);
+    // Line numbers counted as the findings go, not from the start for each.
+    let (mut line, mut counted_to) = (1usize, 0usize);
     for f in &findings {
+        let at = f.stated.start.max(counted_to);
+        line += text[counted_to..at].matches('\n').count();
+        counted_to = at;
         let statement: String = text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" ");
         let verdict = match f.verdict {
             fin_r1_calc::Verdict::Agrees => "agrees",
@@ -46,7 +51,6 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
             });
             println!("{line}");
         } else {
-            let line = text[..f.stated.start].matches('\n').count() + 1;
             println!("{line}: {verdict:<7} {statement}  (exact: {})", f.recomputed);
         }
     }
