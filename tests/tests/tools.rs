@@ -116,6 +116,22 @@ fn the_runner_runs_the_calculator_and_the_model_answers_with_its_result() {
     // The report lists the call.
     let md = fin_r1_tests::export_latest_markdown(&data);
     assert!(md.contains("calculate") && md.contains("\"result\":\"27\""), "{md}");
+    // The conversation file carries it (version 3) and imports it back.
+    let file = data.join("conversation.json");
+    let out = Command::new(fin_r1_bin())
+        .args(["export", "--conversation", "latest", "--format", "json", "--data-dir"])
+        .arg(&data)
+        .arg("-o")
+        .arg(&file)
+        .output()
+        .expect("export");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
+    assert_eq!(json["version"], 3);
+    let other = data_dir("runner-imported");
+    let out = Command::new(fin_r1_bin()).arg("import").arg(&file).arg("--data-dir").arg(&other).output().expect("import");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stored_calls(&other), stored_calls(&data));
 
     // Without a tool offered, a `<tool_call>` is only text the model wrote: nothing runs, no
     // loop, no crash.

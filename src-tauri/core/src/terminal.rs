@@ -48,23 +48,11 @@ impl<W: Write> TerminalView<W> {
                 }
             }
             GenerationEvent::Answer { text } => {
-                if self.section != Section::Answer {
-                    if self.section == Section::Reasoning {
-                        writeln!(self.out)?;
-                    }
-                    self.section = Section::Answer;
-                    self.label("Answer")?;
-                }
+                self.answer_section()?;
                 write!(self.out, "{text}")?;
             }
             GenerationEvent::ToolCallMalformed { text, reason } => {
-                if self.section != Section::Answer {
-                    if self.section == Section::Reasoning {
-                        writeln!(self.out)?;
-                    }
-                    self.section = Section::Answer;
-                    self.label("Answer")?;
-                }
+                self.answer_section()?;
                 write!(self.out, "{text}")?;
                 writeln!(self.out, "\n[not a tool call: {reason}]")?;
             }
@@ -94,6 +82,18 @@ impl<W: Write> TerminalView<W> {
             }
         }
         self.out.flush()
+    }
+
+    /// Under the "Answer" label, opening it (after a line break) where the answer starts.
+    fn answer_section(&mut self) -> std::io::Result<()> {
+        if self.section != Section::Answer {
+            if self.section == Section::Reasoning {
+                writeln!(self.out)?;
+            }
+            self.section = Section::Answer;
+            self.label("Answer")?;
+        }
+        Ok(())
     }
 
     fn label(&mut self, name: &str) -> std::io::Result<()> {

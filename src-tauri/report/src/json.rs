@@ -19,7 +19,9 @@
 //! Version 2 adds a question's attached documents (everything read from each, and what the
 //! prompt carried); a conversation without any is still written as version 1, byte for byte,
 //! so an older app reads it, and one with documents is refused by an older app rather than
-//! imported without them.
+//! imported without them. Version 3 adds an answer's tool calls, each with its result
+//! (`"tool_calls": [ { "call": { "id", "name", "arguments" }, "result": { "id", "name",
+//! "source", "status", "content", "ms" } } ]`); written only where there are any.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -28,7 +30,7 @@ use fin_r1_core::store::{Conversation, EngineRef, Message, MessageRole, MessageS
 
 pub const FORMAT: &str = "fin-r1-conversation";
 /// The newest version this app reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ConversationMeta {
@@ -90,6 +92,15 @@ pub struct FileMessage {
     /// Version 2: documents attached to a question.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<FileAttachment>,
+    /// Version 3: the tools an answer called, in order, with what each gave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<FileToolCall>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileToolCall {
+    pub call: fin_r1_engine::ToolCall,
+    pub result: fin_r1_engine::ToolResult,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -167,6 +178,7 @@ impl FileMessage {
             created_at: m.created_at,
             updated_at: m.updated_at,
             attachments: Vec::new(),
+            tool_calls: Vec::new(),
         }
     }
 
@@ -245,10 +257,22 @@ pub async fn to_json(store: &Store, conversation_id: i64) -> Result<String, Json
             out[i].attachments.push(FileAttachment { meta: a.meta, text, included, included_summary: a.included_summary });
         }
     }
+    for c in store.conversation_tool_calls(conversation_id).await? {
+        if let Some(i) = index_of(c.message_id) {
+            out[i].tool_calls.push(FileToolCall { call: c.call, result: c.result });
+        }
+    }
     let with_documents = out.iter().any(|m| !m.attachments.is_empty());
+    let with_tools = out.iter().any(|m| !m.tool_calls.is_empty());
     let file = ConversationFile {
         format: FORMAT.into(),
-        version: if with_documents { 2 } else { 1 },
+        version: if with_tools {
+            3
+        } else if with_documents {
+            2
+        } else {
+            1
+        },
         app_version: env!("CARGO_PKG_VERSION").into(),
         exported_at: fin_r1_core::store::now_ms(),
         active_leaf: c.active_leaf_id.and_then(index_of),
@@ -302,6 +326,8 @@ pub mod bounds {
     pub const ATTACHMENTS: usize = 64;
     pub const NOTES: usize = 1_000;
     pub const NOTE_CHARS: usize = 4_000;
+    /// Tool calls of one answer: far more rounds than the runner makes.
+    pub const TOOL_CALLS: usize = 256;
 }
 
 fn too_large(what: impl Into<String>, size: usize, max: usize, unit: &'static str) -> JsonError {
@@ -352,6 +378,16 @@ pub fn check_bounds(file: &ConversationFile) -> Result<(), JsonError> {
         }
         if m.attachments.len() > ATTACHMENTS {
             return Err(too_large(at("document list"), m.attachments.len(), ATTACHMENTS, "documents"));
+        }
+        if m.tool_calls.len() > TOOL_CALLS {
+            return Err(too_large(at("tool call list"), m.tool_calls.len(), TOOL_CALLS, "calls"));
+        }
+        for t in &m.tool_calls {
+            for (what, v) in [("tool call id", &t.call.id), ("tool name", &t.call.name), ("tool source", &t.result.source)] {
+                bounded_chars(&at(what), v, NAME_CHARS)?;
+            }
+            bounded_bytes(&at("tool arguments"), &t.call.arguments.to_string(), TEXT_BYTES)?;
+            bounded_bytes(&at("tool result"), &t.result.content, TEXT_BYTES)?;
         }
         for a in &m.attachments {
             bounded_chars(&at("document name"), &a.meta.file_name, NAME_CHARS)?;
@@ -415,6 +451,14 @@ pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversati
         sampling: Default::default(),
     };
     let created = store.insert_conversation(&conv, &messages, file.active_leaf).await?;
+    if file.messages.iter().any(|m| !m.tool_calls.is_empty()) {
+        let stored = store.messages(created.id).await?;
+        for (m, s) in file.messages.iter().zip(&stored) {
+            for t in &m.tool_calls {
+                store.add_tool_call(s.id, &t.call, &t.result).await?;
+            }
+        }
+    }
     if file.messages.iter().any(|m| !m.attachments.is_empty()) {
         // Messages are stored in the file's order: the i-th stored is the file's i-th.
         let stored = store.messages(created.id).await?;
