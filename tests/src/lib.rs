@@ -363,14 +363,19 @@ pub fn fin_r1_bin() -> PathBuf {
 
 /// `fin-r1 export` of the data folder's latest conversation as Markdown (a report file), read back.
 pub fn export_latest_markdown(data: &Path) -> String {
-    let report = data.join("latest-report.md");
+    std::fs::read_to_string(export_latest(data, "md")).expect("report")
+}
+
+/// `fin-r1 export --conversation latest --format FORMAT` into the data folder; the file's path.
+pub fn export_latest(data: &Path, format: &str) -> PathBuf {
+    let report = data.join(format!("latest-report.{format}"));
     let out = std::process::Command::new(fin_r1_bin())
-        .args(["export", "--conversation", "latest", "--format", "md", "--data-dir"])
+        .args(["export", "--conversation", "latest", "--format", format, "--data-dir"])
         .arg(data)
         .arg("-o")
         .arg(&report)
         .output()
         .expect("export");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::read_to_string(&report).expect("report")
+    report
 }

@@ -371,15 +371,7 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
 
     // The conversation file carries the documents (version 2) and imports with them.
-    let file = data.join("conversation.json");
-    let out = Command::new(fin_r1_bin())
-        .args(["export", "--conversation", "latest", "--format", "json", "--data-dir"])
-        .arg(&data)
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("export");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = fin_r1_tests::export_latest(&data, "json");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
     assert_eq!(v["version"], 2);
     let docs: Vec<&serde_json::Value> =

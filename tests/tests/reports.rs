@@ -319,6 +319,28 @@ fn a_conversation_file_past_its_bounds_is_refused_naming_the_field() {
     long_answer.messages[1].answer = "9".repeat((16 << 20) + 1);
     let e = fin_r1_report::check_bounds(&long_answer).expect_err("an answer past 16 MB");
     assert!(e.to_string().starts_with("message 1's answer is 16777217 bytes"), "{e}");
+    // Tool calls: more than an answer could make, and a name past its bound.
+    let call = fin_r1_report::FileToolCall {
+        call: fin_r1_engine::ToolCall { id: "call_1".into(), name: "calculate".into(), arguments: serde_json::json!({"expression": "3*9"}) },
+        result: fin_r1_engine::ToolResult {
+            id: "call_1".into(),
+            name: "calculate".into(),
+            source: "calculator".into(),
+            status: fin_r1_engine::ToolStatus::Done,
+            content: "27".into(),
+            ms: 0,
+        },
+    };
+    let mut many_calls = file.clone();
+    many_calls.messages[1].tool_calls = vec![call.clone(); 257];
+    let e = fin_r1_report::check_bounds(&many_calls).expect_err("257 calls");
+    assert!(e.to_string().starts_with("message 1's tool call list is 257 calls"), "{e}");
+    let mut long_name = file.clone();
+    let mut named = call;
+    named.call.name = "n".repeat(1001);
+    long_name.messages[1].tool_calls = vec![named];
+    let e = fin_r1_report::check_bounds(&long_name).expect_err("a 1001-character tool name");
+    assert!(e.to_string().starts_with("message 1's tool name is 1001 characters"), "{e}");
 
     // Through the CLI: refused with the reason, the store left without it.
     let dir = data_dir("json-bounds");

@@ -117,15 +117,7 @@ fn the_runner_runs_the_calculator_and_the_model_answers_with_its_result() {
     let md = fin_r1_tests::export_latest_markdown(&data);
     assert!(md.contains("calculate") && md.contains("\"result\":\"27\""), "{md}");
     // The conversation file carries it (version 3) and imports it back.
-    let file = data.join("conversation.json");
-    let out = Command::new(fin_r1_bin())
-        .args(["export", "--conversation", "latest", "--format", "json", "--data-dir"])
-        .arg(&data)
-        .arg("-o")
-        .arg(&file)
-        .output()
-        .expect("export");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = fin_r1_tests::export_latest(&data, "json");
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("file")).expect("json");
     assert_eq!(json["version"], 3);
     let other = data_dir("runner-imported");

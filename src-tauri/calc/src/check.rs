@@ -43,6 +43,12 @@ impl Finding {
     pub fn statement(&self) -> Range<usize> {
         self.expression.start.min(self.stated.start)..self.stated.end.max(self.expression.end)
     }
+
+    /// The statement as written in `text` (the text checked), on one line; empty where `text`
+    /// is not that text.
+    pub fn statement_text(&self, text: &str) -> String {
+        text.get(self.statement()).unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ")
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]

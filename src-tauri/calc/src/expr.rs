@@ -113,15 +113,20 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn unary(&mut self) -> Parsed {
-        // Every nesting passes here: a text of ten thousand `(` must not exhaust the stack.
+    /// One level deeper: every recursion passes `unary` or `primary`, so ten thousand `(`,
+    /// `-` or `\sqrt` cannot exhaust the stack.
+    fn nested(&mut self, f: fn(&mut Self) -> Parsed) -> Parsed {
         if self.depth >= MAX_DEPTH {
             return Err(Some(EvalError::Syntax(format!("nested deeper than {MAX_DEPTH} levels"))));
         }
         self.depth += 1;
-        let v = self.unary_inner();
+        let v = f(self);
         self.depth -= 1;
         v
+    }
+
+    fn unary(&mut self) -> Parsed {
+        self.nested(Self::unary_inner)
     }
 
     fn unary_inner(&mut self) -> Parsed {
@@ -182,13 +187,7 @@ impl<'a> Parser<'a> {
 
     fn primary(&mut self) -> Parsed {
         // `\sqrt\sqrt\sqrt…` and `\ln\ln…` nest here without passing `unary`.
-        if self.depth >= MAX_DEPTH {
-            return Err(Some(EvalError::Syntax(format!("nested deeper than {MAX_DEPTH} levels"))));
-        }
-        self.depth += 1;
-        let v = self.primary_inner();
-        self.depth -= 1;
-        v
+        self.nested(Self::primary_inner)
     }
 
     fn primary_inner(&mut self) -> Parsed {

@@ -21,7 +21,8 @@ use fin_r1_core::store::{Conversation, Message, MessageRole, MessageStatus, Stor
 pub use export::{render as export, write_atomic, ExportError, Format};
 pub use html::{markdown_page, to_html};
 pub use json::{
-    bounds as json_bounds, check_bounds, from_json, import, read_file, to_json, ConversationFile, JsonError, FORMAT as JSON_FORMAT, VERSION as JSON_VERSION,
+    bounds as json_bounds, check_bounds, from_json, import, read_file, to_json, ConversationFile, FileToolCall, JsonError, FORMAT as JSON_FORMAT,
+    VERSION as JSON_VERSION,
 };
 pub use markdown::to_markdown;
 pub use pdf::{markdown_pdf, to_pdf, PdfError};
@@ -225,8 +226,7 @@ impl CalcNotes {
             let findings = fin_r1_calc::check(text);
             notes.summary.add(fin_r1_calc::summarise(&findings));
             for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
-                let statement: String = text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" ");
-                notes.differing.push((part, fin_r1_core::title::short(&statement, 160), f.recomputed.clone()));
+                notes.differing.push((part, fin_r1_core::title::short(&f.statement_text(text), 160), f.recomputed.clone()));
             }
         }
         notes

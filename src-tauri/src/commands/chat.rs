@@ -316,8 +316,7 @@ pub async fn check_calculations(reasoning: String, answer: String) -> CmdResult<
             // writes them; where it did, they are gone from the text checked).
             let text = fin_r1_report::render::strip_marks(text);
             for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
-                let statement = text.get(f.statement()).unwrap_or_default();
-                differing.push(CalcDiff { part, statement: statement.split_whitespace().collect::<Vec<_>>().join(" "), recomputed: f.recomputed.clone() });
+                differing.push(CalcDiff { part, statement: f.statement_text(&text), recomputed: f.recomputed.clone() });
             }
         }
         Ok(CalcCheck { summary, reasoning_html: r.html, answer_html: a.html, differing })

@@ -183,7 +183,7 @@ fn calc_lines(reasoning: &str, answer: &str) {
         let findings = fin_r1_calc::check(text);
         summary.add(fin_r1_calc::summarise(&findings));
         for f in findings.iter().filter(|f| f.verdict == fin_r1_calc::Verdict::Differs) {
-            differing.push(format!("  ≠ {part}: {}  (exact: {})", text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" "), f.recomputed));
+            differing.push(format!("  ≠ {part}: {}  (exact: {})", f.statement_text(text), f.recomputed));
         }
     }
     if summary.checked > 0 {

@@ -34,7 +34,7 @@ pub fn run(a: CheckArgs) -> anyhow::Result<i32> {
         let at = f.stated.start.max(counted_to);
         line += text[counted_to..at].matches('\n').count();
         counted_to = at;
-        let statement: String = text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" ");
+        let statement = f.statement_text(&text);
         let verdict = match f.verdict {
             fin_r1_calc::Verdict::Agrees => "agrees",
             fin_r1_calc::Verdict::Differs => "differs",

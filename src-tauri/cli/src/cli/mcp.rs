@@ -122,7 +122,7 @@ fn check_json(text: &str) -> Value {
         .iter()
         .map(|f| {
             json!({
-                "statement": text[f.statement()].split_whitespace().collect::<Vec<_>>().join(" "),
+                "statement": f.statement_text(text),
                 "stated": &text[f.stated.clone()],
                 "verdict": if f.verdict == fin_r1_calc::Verdict::Agrees { "agrees" } else { "differs" },
                 "recomputed": f.recomputed,
