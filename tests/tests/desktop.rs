@@ -168,7 +168,18 @@ fn ask(s: &Session, question: &str) -> String {
     s.type_into(&composer, question).expect("question");
     s.click_css("#send").expect("send");
     s.wait_for(".msg.answer[data-status=complete]", LONG).expect("a complete answer");
-    s.wait_text(".msg.answer .answer-body", LONG, |t| !t.is_empty()).expect("answer")
+    // A finished answer first shows the live view's last render, which on a loaded machine can
+    // lag the text (CI once read "The"): read it until two reads agree.
+    let mut last = String::new();
+    for _ in 0..100 {
+        let text = s.wait_text(".msg.answer .answer-body", LONG, |t| !t.is_empty()).expect("answer");
+        if text == last {
+            return text;
+        }
+        last = text;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    last
 }
 
 #[test]

@@ -109,6 +109,10 @@ fn the_runner_runs_the_calculator_and_the_model_answers_with_its_result() {
     assert_eq!(serde_json::from_str::<Value>(result["content"].as_str().expect("content")).expect("json")["result"], "27");
     let answer: String = events.iter().filter(|e| e["type"] == "answer").filter_map(|e| e["text"].as_str()).collect();
     assert_eq!(answer, "The product is 27");
+    // The figures are the turn's: the last usage counts both rounds' tokens (3 reasoning; 17
+    // answer tokens for the call, 6 for the answer).
+    let usage = events.iter().rev().find(|e| e["type"] == "usage").expect("usage");
+    assert_eq!((usage["reasoning_tokens"].as_u64(), usage["answer_tokens"].as_u64()), (Some(3), Some(23)), "{usage}");
     // One `done`, at the end: the rounds in between are not the turn's end.
     assert_eq!(kinds.iter().filter(|k| **k == "done").count(), 1, "{kinds:?}");
     assert_eq!(kinds.last(), Some(&"done"));

@@ -306,11 +306,16 @@ impl Runner {
                     ev = generation.next() => {
                         let Some(mut ev) = ev else { break };
                         // The engine numbers a round's calls from 1: ids unique in the turn.
-                        if let GenerationEvent::ToolCall(c) = &mut ev {
-                            call_count += 1;
-                            if c.id.starts_with("call_") {
-                                c.id = format!("call_{call_count}");
+                        match &mut ev {
+                            GenerationEvent::ToolCall(c) => {
+                                call_count += 1;
+                                if c.id.starts_with("call_") {
+                                    c.id = format!("call_{call_count}");
+                                }
                             }
+                            // The turn's figures so far, as the store keeps them, not the round's.
+                            GenerationEvent::Usage(u) => *u = merge_usage(out.usage.take(), u, round),
+                            _ => {}
                         }
                         match &ev {
                             GenerationEvent::Reasoning { text } => {
@@ -333,7 +338,7 @@ impl Runner {
                             }
                             GenerationEvent::ToolCall(c) => calls.push(c.clone()),
                             GenerationEvent::ToolResult(_) | GenerationEvent::Prefill { .. } => {}
-                            GenerationEvent::Usage(u) => out.usage = Some(merge_usage(out.usage.take(), u, round)),
+                            GenerationEvent::Usage(u) => out.usage = Some(u.clone()),
                             GenerationEvent::Done(d) => {
                                 out.stop_reason = Some(d.reason);
                                 out.seed.get_or_insert(d.seed);
