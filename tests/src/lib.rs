@@ -318,6 +318,26 @@ pub fn tool_caller() -> TinySpec {
     }
 }
 
+/// A model that calls the MCP tool `name` with `arguments` (JSON), then answers `answer` once
+/// it has read the result.
+pub fn mcp_caller(name: &str, arguments: &str, answer: &str) -> TinySpec {
+    TinySpec {
+        name: "tiny-qwen2-mcp".into(),
+        chat_template: Some(TOOL_TEMPLATE.into()),
+        script: Some(format!("Ask the server</think><tool_call>{{\"name\":\"{name}\",\"arguments\":{arguments}}}</tool_call>")),
+        second_script: Some((":".into(), answer.into())),
+        ..TinySpec::default()
+    }
+}
+
+/// A real third-party MCP server from the npm registry (scripts/fetch-fixtures.sh installs
+/// them): `everything` or `filesystem`; the script node runs.
+pub fn mcp_server_script(name: &str) -> PathBuf {
+    let p = fixtures_dir().join(format!("mcp-servers/node_modules/@modelcontextprotocol/server-{name}/dist/index.js"));
+    assert!(p.is_file(), "MCP server {} is missing: run scripts/fetch-fixtures.sh", p.display());
+    p
+}
+
 pub const TOOL_SCRIPT: &str = "Use the calculator</think><tool_call>{\"name\":\"calculate\",\"arguments\":{\"expression\": \"3*9\"}}</tool_call>";
 
 /// ChatML whose generation prompt after a tool's result ends in `Answer:` (no reasoning).

@@ -11,6 +11,7 @@ pub use fin_r1_documents as documents;
 pub mod hardware;
 pub mod hub;
 pub mod library;
+pub mod mcp;
 pub mod model_jobs;
 pub mod openai;
 pub mod paths;

@@ -15,11 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::documents::chunks::estimate_tokens;
+use crate::mcp::{McpHub, McpTool};
 use crate::scenario::{Lang, Library, Scenario};
 use crate::store::{
     Conversation, EngineRef, Message, MessageRole, MessageStatus, NewAttachment, Outcome, Provenance, QuestionForm, Store, StoreError, CHECKPOINT_EVERY,
 };
-use crate::tools::{self, ToolBox, MAX_ROUNDS};
+use crate::tools::{self, Approval, ApprovalRequest, ToolBox, APPROVAL_TIMEOUT, MAX_ROUNDS};
 
 pub use fin_r1_engine::SamplingOverrides;
 
@@ -57,7 +58,7 @@ pub struct TurnRequest {
     pub context_policy: ContextPolicy,
     /// Documents attached to an `Ask`, already read (`documents::extract`).
     pub attachments: Vec<crate::documents::Document>,
-    /// Tools offered in this turn beside the preset's (`calculator`).
+    /// Tools offered in this turn beside the preset's (`calculator`, `mcp:NAME`).
     pub tools: Vec<String>,
 }
 
@@ -92,12 +93,20 @@ pub struct TurnStarted {
     pub cancel: CancelToken,
     /// The question's documents, each saying what of it the prompt carries.
     pub attachments: Vec<crate::store::Attachment>,
+    /// What the turn could not offer (an MCP server that did not start), for the analyst.
+    pub notices: Vec<String>,
 }
 
 /// A consumer of one turn: the terminal, the app's channel, a test.
 pub trait TurnSink: Send {
     fn started(&mut self, turn: &TurnStarted);
     fn event(&mut self, event: &GenerationEvent);
+    /// Asks the analyst whether an MCP tool call may run; the answer comes on the receiver.
+    /// `None`: this consumer cannot ask (the call is not run).
+    fn approve(&mut self, request: &ApprovalRequest) -> Option<tokio::sync::oneshot::Receiver<Approval>> {
+        let _ = request;
+        None
+    }
 }
 
 #[derive(Debug)]
@@ -141,12 +150,19 @@ pub struct Runner {
     store: Store,
     backend: Arc<Backend>,
     scenario_dir: Option<PathBuf>,
+    mcp: Option<Arc<McpHub>>,
 }
 
 impl Runner {
     /// `scenario_dir`: the user's presets (read afresh each turn, so an import shows at once).
     pub fn new(store: Store, backend: Arc<Backend>, scenario_dir: Option<PathBuf>) -> Self {
-        Self { store, backend, scenario_dir }
+        Self { store, backend, scenario_dir, mcp: None }
+    }
+
+    /// The MCP servers a turn's `mcp:NAME` tools come from.
+    pub fn with_mcp(mut self, hub: Arc<McpHub>) -> Self {
+        self.mcp = Some(hub);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -268,7 +284,18 @@ impl Runner {
             tokio::spawn(async move { store.model_sha256(&path).await.ok() })
         });
 
-        let (toolbox, _) = ToolBox::from_names(scenario.iter().flat_map(|s| s.tools.iter()).chain(req.tools.iter()).map(String::as_str));
+        let (mut toolbox, _) = ToolBox::from_names(scenario.iter().flat_map(|s| s.tools.iter()).chain(req.tools.iter()).map(String::as_str));
+        let mut notices = Vec::new();
+        if !toolbox.servers.is_empty() {
+            match &self.mcp {
+                Some(hub) => {
+                    let (found, problems) = hub.tools(&toolbox.servers).await;
+                    toolbox.mcp = found;
+                    notices.extend(problems.into_iter().map(|p| format!("MCP tools not offered: {p}")));
+                }
+                None => notices.push(format!("MCP tools not offered: no MCP servers here ({})", toolbox.servers.join(", "))),
+            }
+        }
         let mut request = GenerationRequest {
             tools: toolbox.specs(),
             messages,
@@ -284,7 +311,7 @@ impl Runner {
         link_cancel(&turn_cancel, generation.cancel_token());
         let conversation_id = conversation.id;
         let question_id = question.id;
-        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: turn_cancel.clone(), attachments });
+        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: turn_cancel.clone(), attachments, notices });
 
         let mut out = Outcome::default();
         let mut save_error: Option<StoreError> = None;
@@ -296,6 +323,8 @@ impl Runner {
         // The round whose reasoning was last written: each later round's starts a paragraph.
         let mut reasoning_round = 0usize;
         let mut call_count = 0usize;
+        // Tools the analyst allowed "always" during this turn.
+        let mut allowed: Vec<String> = Vec::new();
         'rounds: loop {
             let mut calls: Vec<ToolCall> = Vec::new();
             // This round's answer text: what the model said before its calls.
@@ -390,7 +419,10 @@ impl Runner {
             round += 1;
             let mut results = Vec::with_capacity(calls.len());
             for call in &calls {
-                let result = toolbox.run(call);
+                let result = match toolbox.mcp_tool(&call.name) {
+                    Some(tool) => self.run_mcp(tool, call, answer.id, sink, &turn_cancel, &mut allowed).await,
+                    None => toolbox.run(call),
+                };
                 if let Err(e) = self.store.add_tool_call(answer.id, call, &result).await {
                     save_error.get_or_insert(e);
                 }
@@ -485,6 +517,57 @@ impl Runner {
     }
 
     /// Stores a question; the conversation's first goes through its preset's form.
+    /// An MCP call: asked of the analyst (unless allowed always), then run with its timeout.
+    async fn run_mcp(
+        &self,
+        tool: &McpTool,
+        call: &ToolCall,
+        answer_id: i64,
+        sink: &mut dyn TurnSink,
+        cancel: &CancelToken,
+        allowed: &mut Vec<String>,
+    ) -> fin_r1_engine::ToolResult {
+        let Some(hub) = &self.mcp else {
+            return tools::not_run(call, ToolStatus::Error, "not run: no MCP servers here");
+        };
+        if !(tool.always_allowed || allowed.contains(&tool.spec.name)) {
+            let request = ApprovalRequest {
+                id: format!("{answer_id}:{}", call.id),
+                answer_id,
+                call: call.clone(),
+                server: tool.server.clone(),
+                tool: tool.tool.clone(),
+                description: tool.spec.description.clone(),
+                timeout_secs: APPROVAL_TIMEOUT.as_secs(),
+            };
+            let Some(answer) = sink.approve(&request) else {
+                return tools::not_run(call, ToolStatus::Denied, "not run: this client cannot ask the analyst to allow it");
+            };
+            let decision = tokio::select! {
+                r = tokio::time::timeout(APPROVAL_TIMEOUT, answer) => match r {
+                    Ok(Ok(d)) => d,
+                    Ok(Err(_)) => return tools::not_run(call, ToolStatus::Denied, "not run: the request to allow it was closed unanswered"),
+                    Err(_) => return tools::not_run(call, ToolStatus::Timeout, &format!("not run: no one allowed it within {} s", APPROVAL_TIMEOUT.as_secs())),
+                },
+                _ = cancelled(cancel) => return tools::not_run(call, ToolStatus::Denied, "not run: the answer was stopped"),
+            };
+            match decision {
+                Approval::Deny => return tools::not_run(call, ToolStatus::Denied, "not run: the analyst did not allow it"),
+                Approval::Once => {}
+                Approval::Always => {
+                    allowed.push(tool.spec.name.clone());
+                    if let Err(e) = hub.allow_always(&tool.server, &tool.tool).await {
+                        tracing::warn!("could not keep \"always\" for {}: {e}", tool.spec.name);
+                    }
+                }
+            }
+        }
+        tokio::select! {
+            r = hub.call(tool, call) => r,
+            _ = cancelled(cancel) => tools::not_run(call, ToolStatus::Denied, "stopped: the answer was stopped while the tool ran"),
+        }
+    }
+
     async fn store_question(
         &self,
         conversation: &Conversation,
@@ -623,5 +706,12 @@ mod tests {
         let hot = SamplingOverrides { temperature: Some(5.0), ..Default::default() };
         assert!(hot.validate().is_err());
         assert!(resolve_sampling(model, None, &SamplingOverrides::default(), &hot, &SamplingOverrides::default()).is_err());
+    }
+}
+
+/// Resolves once the turn is stopped (the token is a flag: looked at ten times a second).
+async fn cancelled(token: &CancelToken) {
+    while !token.is_cancelled() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

@@ -291,8 +291,13 @@ impl Scenario {
             ));
         }
         for (i, t) in self.tools.iter().enumerate() {
-            if t != crate::tools::CALCULATOR {
-                return Err(invalid(file, format!("tools[{i}]"), format!("{t:?} is not a tool this app has"), "use \"calculator\""));
+            if !crate::tools::is_tool_name(t) {
+                return Err(invalid(
+                    file,
+                    format!("tools[{i}]"),
+                    format!("{t:?} is not a tool this app has"),
+                    "use \"calculator\", or \"mcp:NAME\" for an MCP server in Settings",
+                ));
             }
         }
         let mut names = BTreeSet::new();
