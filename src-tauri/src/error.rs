@@ -37,6 +37,8 @@ pub enum CommandError {
     Settings(#[from] fin_r1_core::settings::SaveError),
     #[error(transparent)]
     Catalog(#[from] fin_r1_core::catalog::CatalogError),
+    #[error(transparent)]
+    Mcp(#[from] fin_r1_core::mcp::McpError),
     /// A background task died (a panic): the work it held is lost, nothing else.
     #[error("background task failed: {0}")]
     Task(String),
@@ -68,6 +70,7 @@ impl CommandError {
             Self::Settings(_) => ErrorKind::InvalidRequest,
             Self::Catalog(fin_r1_core::catalog::CatalogError::Unknown(_)) => ErrorKind::NotFound,
             Self::Catalog(_) => ErrorKind::Other,
+            Self::Mcp(e) => e.kind(),
         }
     }
 }

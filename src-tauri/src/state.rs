@@ -17,6 +17,30 @@ use serde::Serialize;
 
 use crate::error::{CmdResult, CommandError};
 
+/// Tool calls waiting for the analyst's answer, by request id (`ApprovalRequest::id`).
+#[derive(Clone, Default)]
+pub struct Approvals(Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<fin_r1_core::tools::Approval>>>>);
+
+impl Approvals {
+    pub fn insert(&self, id: String, answer: tokio::sync::oneshot::Sender<fin_r1_core::tools::Approval>) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(id, answer);
+        }
+    }
+    /// Passes the analyst's answer on; `false` when the request is gone (timed out, stopped).
+    pub fn answer(&self, id: &str, approval: fin_r1_core::tools::Approval) -> bool {
+        let sender = self.0.lock().ok().and_then(|mut m| m.remove(id));
+        sender.is_some_and(|s| s.send(approval).is_ok())
+    }
+    /// Requests of an answer that ended (their receivers are gone with the turn).
+    pub fn forget_answer(&self, answer_id: i64) {
+        let prefix = format!("{answer_id}:");
+        if let Ok(mut m) = self.0.lock() {
+            m.retain(|k, _| !k.starts_with(&prefix));
+        }
+    }
+}
+
 /// Stop handles of the answers streaming now, by answer id.
 #[derive(Clone, Default)]
 pub struct Running(Arc<Mutex<HashMap<i64, CancelToken>>>);
@@ -103,6 +127,10 @@ pub struct AppState {
     pub store: Store,
     pub data_dir: PathBuf,
     pub running: Running,
+    /// MCP tool calls waiting for the analyst.
+    pub approvals: Approvals,
+    /// The MCP servers of the data folder (`mcp.json`), connected on first use.
+    pub mcp: Arc<fin_r1_core::mcp::McpHub>,
     model: tokio::sync::RwLock<Option<Arc<Loaded>>>,
     /// The local engine, kept while a remote server answers (the API server serves it).
     local: tokio::sync::RwLock<Option<(Arc<Engine>, ModelSummary)>>,
@@ -130,10 +158,13 @@ pub const RECENT_MODELS: &str = "model.recent";
 
 impl AppState {
     pub fn new(store: Store, data_dir: PathBuf, settings: Settings) -> Self {
+        let mcp = Arc::new(fin_r1_core::mcp::McpHub::new(&data_dir));
         Self {
             store,
             data_dir,
             running: Running::default(),
+            approvals: Approvals::default(),
+            mcp,
             model: tokio::sync::RwLock::new(None),
             local: tokio::sync::RwLock::new(None),
             settings: tokio::sync::RwLock::new(settings),
@@ -278,7 +309,7 @@ impl AppState {
     }
 
     async fn use_backend(&self, backend: Backend, summary: ModelSummary) {
-        let runner = Runner::new(self.store.clone(), Arc::new(backend), Some(self.scenario_dir()));
+        let runner = Runner::new(self.store.clone(), Arc::new(backend), Some(self.scenario_dir())).with_mcp(self.mcp.clone());
         *self.model.write().await = Some(Arc::new(Loaded { runner, summary }));
     }
 

@@ -9,8 +9,9 @@ use tauri::ipc::Channel;
 
 use fin_r1_core::runner::{TurnSink, TurnStarted};
 use fin_r1_core::store::MessageStatus;
+use fin_r1_core::tools::{Approval, ApprovalRequest};
 
-use crate::state::Running;
+use crate::state::{Approvals, Running};
 
 pub const FLUSH_EVERY: Duration = Duration::from_millis(30);
 pub const MAX_BATCH_BYTES: usize = 8 * 1024;
@@ -19,7 +20,18 @@ pub const MAX_BATCH_BYTES: usize = 8 * 1024;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamMessage {
     /// Where the turn is stored, before any text.
-    Started { conversation_id: i64, question_id: i64, answer_id: i64, created: bool, title: String },
+    Started {
+        conversation_id: i64,
+        question_id: i64,
+        answer_id: i64,
+        created: bool,
+        title: String,
+        /// What the turn could not offer (an MCP server that did not start).
+        notices: Vec<String>,
+    },
+    /// An MCP tool call waits for the analyst: allow once, always for this tool, or not
+    /// (`answer_tool_approval`). A result for the call follows either way.
+    Approval { request: ApprovalRequest },
     /// The generation's own events, in order; neighbouring text of one kind merged.
     Events { events: Vec<GenerationEvent> },
     /// After the last event: the status the answer is stored with (`MessageStatus::after`), so
@@ -30,6 +42,7 @@ pub enum StreamMessage {
 pub struct ChannelSink {
     channel: Channel<StreamMessage>,
     running: Running,
+    approvals: Approvals,
     answer_id: Option<i64>,
     pending: Vec<GenerationEvent>,
     bytes: usize,
@@ -39,8 +52,8 @@ pub struct ChannelSink {
 }
 
 impl ChannelSink {
-    pub fn new(channel: Channel<StreamMessage>, running: Running) -> Self {
-        Self { channel, running, answer_id: None, pending: Vec::new(), bytes: 0, last_flush: Instant::now(), closed: false }
+    pub fn new(channel: Channel<StreamMessage>, running: Running, approvals: Approvals) -> Self {
+        Self { channel, running, approvals, answer_id: None, pending: Vec::new(), bytes: 0, last_flush: Instant::now(), closed: false }
     }
 
     fn send(&mut self, m: StreamMessage) {
@@ -88,6 +101,7 @@ impl TurnSink for ChannelSink {
             answer_id: t.answer.id,
             created: t.created,
             title: t.conversation.title.clone(),
+            notices: t.notices.clone(),
         });
         self.last_flush = Instant::now();
     }
@@ -109,6 +123,22 @@ impl TurnSink for ChannelSink {
             }
         }
     }
+
+    fn approve(&mut self, request: &ApprovalRequest) -> Option<tokio::sync::oneshot::Receiver<Approval>> {
+        // No window to ask in: the call is not run.
+        if self.closed {
+            return None;
+        }
+        self.flush();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.approvals.insert(request.id.clone(), tx);
+        self.send(StreamMessage::Approval { request: request.clone() });
+        if self.closed {
+            self.approvals.forget_answer(request.answer_id);
+            return None;
+        }
+        Some(rx)
+    }
 }
 
 impl Drop for ChannelSink {
@@ -116,6 +146,7 @@ impl Drop for ChannelSink {
         self.flush();
         if let Some(id) = self.answer_id {
             self.running.remove(id);
+            self.approvals.forget_answer(id);
         }
     }
 }

@@ -320,3 +320,44 @@ fn a_turn_asks_before_each_mcp_call_and_keeps_always_in_the_file() {
         store.close().await;
     });
 }
+
+/// `fin-r1 chat --json` with `input` on stdin (the analyst's answers), as JSON events.
+fn chat(dir: &Path, model: &Path, input: &str) -> Vec<serde_json::Value> {
+    use std::io::Write;
+    let mut child = std::process::Command::new(fin_r1_tests::fin_r1_bin())
+        .args(["chat", "--json", "--temperature", "0", "--max-tokens", "64", "--tool", "mcp:everything", "--data-dir"])
+        .arg(dir)
+        .arg("--model")
+        .arg(model)
+        .arg("Echo hello")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("fin-r1 chat");
+    child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("answer");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("json line")).collect()
+}
+
+#[test]
+fn the_cli_asks_on_its_input_and_keeps_always() {
+    let model = tiny_qwen2(&mcp_caller("everything__echo", "{\"message\": \"hello\"}", "Echo received in full"));
+    let dir = data_dir("cli");
+    let hub = write_config(&dir, &[("everything", everything_stdio())]);
+    let result = |events: &[serde_json::Value]| events.iter().find(|e| e["type"] == "tool_result").cloned().expect("a tool_result");
+
+    // No answer (the input ends): not run.
+    let events = chat(&dir, &model, "");
+    assert!(events.iter().any(|e| e["type"] == "approval" && e["request"]["tool"] == "echo"), "{events:?}");
+    assert_eq!(result(&events)["status"], "denied");
+
+    // "a": run, and kept for next time, which asks nothing.
+    let events = chat(&dir, &model, "a\n");
+    assert_eq!((result(&events)["status"].as_str(), result(&events)["content"].as_str()), (Some("done"), Some("Echo: hello")));
+    assert_eq!(McpConfig::load(hub.path()).expect("config").servers["everything"].always_allow, vec!["echo".to_owned()]);
+    let events = chat(&dir, &model, "");
+    assert!(!events.iter().any(|e| e["type"] == "approval"), "{events:?}");
+    assert_eq!(result(&events)["status"], "done");
+}

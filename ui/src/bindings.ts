@@ -41,6 +41,11 @@ export const commands = {
 	sendMessage: (request: SendRequest_Deserialize, onEvent: Channel<StreamMessage_Deserialize>) => __TAURI_INVOKE<TurnSummary_Serialize>("send_message", { request, onEvent }),
 	/**  Stops a streaming answer; what it wrote so far is kept as `cancelled`. */
 	stopGeneration: (answerId: number) => __TAURI_INVOKE<boolean>("stop_generation", { answerId }),
+	/**
+	 *  The analyst's answer to an MCP tool call waiting in the chat; `false` when it is no longer
+	 *  waiting (it timed out, or the answer was stopped).
+	 */
+	answerToolApproval: (id: string, approval: Approval) => __TAURI_INVOKE<boolean>("answer_tool_approval", { id, approval }),
 	/**  Model output as sanitised HTML: the only HTML the UI puts into the page. */
 	renderMarkdown: (markdown: string) => __TAURI_INVOKE<string>("render_markdown", { markdown }),
 	/**  The calculation check of an answer, as the chat view shows it under the answer. */
@@ -52,6 +57,14 @@ export const commands = {
 	getSettings: () => __TAURI_INVOKE<SettingsView_Serialize>("get_settings"),
 	/**  A key typed into a password field: `None` keeps the stored one, `""` clears it. */
 	saveSettings: (settings: Settings_Deserialize, remoteApiKey: string | null, serverApiKey: string | null) => __TAURI_INVOKE<SettingsView_Serialize>("save_settings", { settings, remoteApiKey, serverApiKey }),
+	getMcpConfig: () => __TAURI_INVOKE<McpConfigView>("get_mcp_config"),
+	/**
+	 *  Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
+	 *  changed are restarted on their next use.
+	 */
+	saveMcpConfig: (text: string) => __TAURI_INVOKE<McpConfigView>("save_mcp_config", { text }),
+	/**  Each configured server, started if it is on, with its tools or why it is not connected. */
+	mcpServers: () => __TAURI_INVOKE<McpServerStatus_Serialize[]>("mcp_servers"),
 	serverStatus: () => __TAURI_INVOKE<ServerStatus_Serialize>("server_status"),
 	/**  Makes `path` the data folder from the next start (`None`: the platform's own). */
 	chooseDataDir: (path: string | null) => __TAURI_INVOKE<SettingsView_Serialize>("choose_data_dir", { path }),
@@ -183,6 +196,25 @@ export type AppInfo_Serialize = {
 	settings: Settings_Serialize,
 	/**  Things to tell the user once (settings reset, a crash report from last time). */
 	notices: string[],
+};
+
+/**  The analyst's answer. */
+export type Approval = "once" | 
+/**  Always for this tool (kept in the MCP configuration's `alwaysAllow`). */
+"always" | "deny";
+
+/**  A call the analyst is asked about before it runs. */
+export type ApprovalRequest = {
+	/**  Unique while the app runs: the answer's id and the call's. */
+	id: string,
+	answer_id: number,
+	call: ToolCall,
+	/**  The MCP server, and its own name for the tool. */
+	server: string,
+	tool: string,
+	description: string,
+	/**  Seconds before an unanswered request is not run. */
+	timeout_secs: number,
 };
 
 /**  One attached file as stored. */
@@ -1104,6 +1136,52 @@ export type Licences_Serialize = {
 	fonts: Dependency_Serialize[],
 };
 
+/**
+ *  The MCP servers file as Settings edits it: its text (the analyst's own formatting), where it
+ *  is, and what is wrong with a server in it.
+ */
+export type McpConfigView = {
+	path: string,
+	text: string,
+	problems: string[],
+};
+
+/**  A server as Settings shows it. */
+export type McpServerStatus = McpServerStatus_Serialize | McpServerStatus_Deserialize;
+
+/**  A server as Settings shows it. */
+export type McpServerStatus_Deserialize = {
+	name: string,
+	/**  `stdio` or `http`. */
+	transport: string,
+	disabled: boolean,
+	connected: boolean,
+	/**  The model's names for the tools, with the server's descriptions. */
+	tools: McpToolInfo[],
+	/**  Why it is not connected, or what was left out. */
+	problem?: string | null,
+};
+
+/**  A server as Settings shows it. */
+export type McpServerStatus_Serialize = {
+	name: string,
+	/**  `stdio` or `http`. */
+	transport: string,
+	disabled: boolean,
+	connected: boolean,
+	/**  The model's names for the tools, with the server's descriptions. */
+	tools: McpToolInfo[],
+	/**  Why it is not connected, or what was left out. */
+	problem: string | null,
+};
+
+export type McpToolInfo = {
+	name: string,
+	call_name: string,
+	description: string,
+	always_allowed: boolean,
+};
+
 export type Message = Message_Serialize | Message_Deserialize;
 
 export type MessageRole = "system" | "user" | "assistant";
@@ -1799,7 +1877,14 @@ export type StreamMessage = StreamMessage_Serialize | StreamMessage_Deserialize;
 
 export type StreamMessage_Deserialize = 
 /**  Where the turn is stored, before any text. */
-{ type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string } | 
+{ type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string; 
+/**  What the turn could not offer (an MCP server that did not start). */
+notices: string[] } | 
+/**
+ *  An MCP tool call waits for the analyst: allow once, always for this tool, or not
+ *  (`answer_tool_approval`). A result for the call follows either way.
+ */
+{ type: "approval"; request: ApprovalRequest } | 
 /**  The generation's own events, in order; neighbouring text of one kind merged. */
 { type: "events"; events: GenerationEvent_Deserialize[] } | 
 /**
@@ -1810,7 +1895,14 @@ export type StreamMessage_Deserialize =
 
 export type StreamMessage_Serialize = 
 /**  Where the turn is stored, before any text. */
-{ type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string } | 
+{ type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string; 
+/**  What the turn could not offer (an MCP server that did not start). */
+notices: string[] } | 
+/**
+ *  An MCP tool call waits for the analyst: allow once, always for this tool, or not
+ *  (`answer_tool_approval`). A result for the call follows either way.
+ */
+{ type: "approval"; request: ApprovalRequest } | 
 /**  The generation's own events, in order; neighbouring text of one kind merged. */
 { type: "events"; events: GenerationEvent_Serialize[] } | 
 /**

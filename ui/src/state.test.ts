@@ -69,7 +69,7 @@ describe("a turn's reloads", () => {
       return view("complete", "现值约 907 元");
     };
     send = async (_req, cb) => {
-      cb({ type: "started", conversation_id: 1, question_id: 1, answer_id: 2, created: true, title: "PV" });
+      cb({ type: "started", conversation_id: 1, question_id: 1, answer_id: 2, created: true, title: "PV", notices: [] });
       return { conversation_id: 1, question_id: 1, answer: answer("complete", "现值约 907 元"), save_error: null };
     };
     await state.send({ kind: "ask", question: "PV?" });

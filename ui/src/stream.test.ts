@@ -2,9 +2,27 @@ import { describe, expect, it } from "vitest";
 import { applyEvent, applyMessage, emptyLive, prefillSecondsLeft, reasoningPhase } from "./stream";
 import type { StreamMessage } from "./types";
 
-const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值" };
+const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值", notices: [] };
 
 describe("stream assembly", () => {
+  it("shows an MCP call waiting for the analyst until its result comes, and the turn's notices", () => {
+    let live = applyMessage(emptyLive(), { ...started, notices: ["MCP tools not offered: no MCP server is named \"x\""] }, 0);
+    expect(live.notices).toHaveLength(1);
+    const call = { id: "call_1", name: "everything__echo", arguments: { message: "hi" } };
+    live = applyMessage(live, { type: "events", events: [{ type: "tool_call", ...call }] }, 10);
+    live = applyMessage(
+      live,
+      { type: "approval", request: { id: "8:call_1", answer_id: 8, call, server: "everything", tool: "echo", description: "Echoes", timeout_secs: 120 } },
+      20,
+    );
+    expect(live.approvals.map((a) => a.id)).toEqual(["8:call_1"]);
+    expect(live.tools[0].result).toBeNull();
+    const result = { id: "call_1", name: "everything__echo", source: "everything", status: "denied" as const, content: "not run: the analyst did not allow it", ms: 0 };
+    live = applyMessage(live, { type: "events", events: [{ type: "tool_result", ...result }] }, 30);
+    expect(live.approvals).toEqual([]);
+    expect(live.tools[0].result?.status).toBe("denied");
+  });
+
   it("follows the prompt's reading, with time left at the rate seen (reused tokens are not speed)", () => {
     let live = applyMessage(emptyLive(), started, 0);
     const step = (done: number, at: number) => {

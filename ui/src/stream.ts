@@ -1,7 +1,7 @@
 // Assembles a live answer from the channel's messages: reasoning and answer kept apart, the
 // figures and the end recorded. Pure, so the UI's view of a stream is tested without a window.
 
-import type { ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, ToolCall, ToolResult, Usage } from "./types";
+import type { ApprovalRequest, ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, ToolCall, ToolResult, Usage } from "./types";
 
 /** A tool the model called, and (once it ran, or was refused) what it gave. */
 export interface ToolCard {
@@ -30,6 +30,10 @@ export interface LiveAnswer {
   tools: ToolCard[];
   /** Why a `<tool_call>` the model wrote was no call (it stays in the answer as text). */
   toolNotes: string[];
+  /** MCP calls waiting for the analyst's allow or deny (gone once their result comes). */
+  approvals: ApprovalRequest[];
+  /** What the turn could not offer (an MCP server that did not start). */
+  notices: string[];
 }
 
 export interface PrefillProgress {
@@ -60,6 +64,8 @@ export function emptyLive(): LiveAnswer {
     prefill: null,
     tools: [],
     toolNotes: [],
+    approvals: [],
+    notices: [],
   };
 }
 
@@ -72,8 +78,10 @@ export function applyMessage(live: LiveAnswer, msg: StreamMessage, now: number):
       questionId: msg.question_id,
       answerId: msg.answer_id,
       title: msg.title,
+      notices: msg.notices ?? [],
     };
   }
+  if (msg.type === "approval") return { ...live, approvals: [...live.approvals, msg.request] };
   // The status comes from the shell (the one mapping from an ending to a status, in Rust).
   if (msg.type === "ended") return { ...live, status: msg.status };
   let next = { ...live };
@@ -122,7 +130,7 @@ export function applyEvent(live: LiveAnswer, ev: GenerationEvent, now: number): 
       const i = live.tools.findIndex((c) => c.call.id === result.id && c.result === null);
       const card = i >= 0 ? { ...live.tools[i], result } : { call: { id: result.id, name: result.name, arguments: {} }, result };
       const tools = i >= 0 ? live.tools.map((c, j) => (j === i ? card : c)) : [...live.tools, card];
-      return { ...live, tools };
+      return { ...live, tools, approvals: live.approvals.filter((a) => a.call.id !== result.id) };
     }
     case "tool_call_malformed":
       return { ...live, answer: live.answer + ev.text, answerStartedAt: live.answerStartedAt ?? now, toolNotes: [...live.toolNotes, ev.reason] };

@@ -591,6 +591,13 @@ impl Runner {
     }
 }
 
+/// Resolves once the turn is stopped (the token is a flag: looked at ten times a second).
+async fn cancelled(token: &CancelToken) {
+    while !token.is_cancelled() {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The earlier turns as the model sees them: answers only (reasoning is never sent back, as
 /// Fin-R1 and R1-style models expect), and questions that got no answer left out.
 /// The turn's stop reaches a round's generation (checked every 50 ms; the watch ends with the
@@ -706,12 +713,5 @@ mod tests {
         let hot = SamplingOverrides { temperature: Some(5.0), ..Default::default() };
         assert!(hot.validate().is_err());
         assert!(resolve_sampling(model, None, &SamplingOverrides::default(), &hot, &SamplingOverrides::default()).is_err());
-    }
-}
-
-/// Resolves once the turn is stopped (the token is a flag: looked at ten times a second).
-async fn cancelled(token: &CancelToken) {
-    while !token.is_cancelled() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }

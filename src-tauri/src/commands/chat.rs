@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use fin_r1_core::runner::{SamplingOverrides, TurnKind, TurnRequest};
 use fin_r1_core::scenario::{Lang, Library, Scenario};
 use fin_r1_core::store::{Conversation, ConversationSummary, Message, SearchHit};
+use fin_r1_core::tools::Approval;
 use fin_r1_engine::ContextPolicy;
 use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
@@ -228,10 +229,11 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
         attachments,
-        // The preset's tools (the calculation preset's calculator).
-        tools: Vec::new(),
+        // The preset's tools (the calculation preset's calculator), and every MCP server
+        // Settings has on: each call is asked of the analyst first.
+        tools: state.mcp.config().map(|c| c.enabled()).unwrap_or_default().into_iter().map(|n| format!("{}{n}", fin_r1_core::tools::MCP_PREFIX)).collect(),
     };
-    let mut sink = ChannelSink::new(on_event, state.running.clone());
+    let mut sink = ChannelSink::new(on_event, state.running.clone(), state.approvals.clone());
     let result = runner.run(req, &mut sink).await;
     drop(sink);
     let r = result.inspect_err(|e| state.record_error(&e.to_string()))?;
@@ -258,6 +260,14 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         state.record_error(&e.to_string());
     }
     Ok(TurnSummary { conversation_id: r.conversation_id, question_id: r.question_id, answer: r.answer, save_error: r.save_error.map(|e| e.to_string()) })
+}
+
+/// The analyst's answer to an MCP tool call waiting in the chat; `false` when it is no longer
+/// waiting (it timed out, or the answer was stopped).
+#[tauri::command]
+#[specta::specta]
+pub async fn answer_tool_approval(state: State<'_, AppState>, id: String, approval: Approval) -> CmdResult<bool> {
+    Ok(state.approvals.answer(&id, approval))
 }
 
 /// Stops a streaming answer; what it wrote so far is kept as `cancelled`.

@@ -172,3 +172,47 @@ pub async fn restore_chosen(data_dir: &std::path::Path) -> Option<String> {
         Err(e) => format!("The backup chosen was not restored: {e}"),
     })
 }
+
+/// The MCP servers file as Settings edits it: its text (the analyst's own formatting), where it
+/// is, and what is wrong with a server in it.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct McpConfigView {
+    pub path: PathBuf,
+    pub text: String,
+    pub problems: Vec<String>,
+}
+
+const MCP_EXAMPLE: &str = "{\n  \"mcpServers\": {}\n}\n";
+
+fn mcp_view(state: &AppState) -> CmdResult<McpConfigView> {
+    let path = state.mcp.path().to_owned();
+    let config = state.mcp.config()?;
+    let text = if path.is_file() { std::fs::read_to_string(&path).map_err(CommandError::io(path.display()))? } else { MCP_EXAMPLE.to_owned() };
+    Ok(McpConfigView { problems: config.problems(), path, text })
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn get_mcp_config(state: State<'_, AppState>) -> CmdResult<McpConfigView> {
+    mcp_view(&state)
+}
+
+/// Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
+/// changed are restarted on their next use.
+#[tauri::command]
+#[specta::specta]
+pub async fn save_mcp_config(state: State<'_, AppState>, text: String) -> CmdResult<McpConfigView> {
+    if text.len() as u64 > fin_r1_core::mcp::MAX_CONFIG_BYTES {
+        return Err(CommandError::Invalid(format!("the MCP configuration is over {} KB", fin_r1_core::mcp::MAX_CONFIG_BYTES / 1024)));
+    }
+    let config = fin_r1_core::mcp::McpConfig::parse(&text)?;
+    state.mcp.set_config(&config).await?;
+    mcp_view(&state)
+}
+
+/// Each configured server, started if it is on, with its tools or why it is not connected.
+#[tauri::command]
+#[specta::specta]
+pub async fn mcp_servers(state: State<'_, AppState>) -> CmdResult<Vec<fin_r1_core::mcp::McpServerStatus>> {
+    Ok(state.mcp.status().await?)
+}

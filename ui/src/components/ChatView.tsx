@@ -9,7 +9,7 @@ import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
-import type { Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
+import type { Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
 import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
@@ -295,7 +295,13 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
     <div class="msg answer status-streaming" data-id={m.id} data-status="streaming">
       {reasoning && <Reasoning text={reasoning} label={label} thinking={phase === "thinking"} />}
       {!reasoning && !answer && <div class="typing">{mine && lv.prefill ? prefillLine(l, lv.prefill) : "…"}</div>}
+      {mine && lv.notices.map((r, i) => (
+        <div key={`n${i}`} class="tool-note turn-notice">
+          {t(l, "tool.notice", { r })}
+        </div>
+      ))}
       {mine && <ToolCards cards={lv.tools} />}
+      {mine && lv.approvals.map((a) => <ApprovalCard key={a.id} request={a} />)}
       {answer && <Markdown text={answer} streaming={true} id={m.id} />}
       {mine && lv.toolNotes.map((r, i) => (
         <div key={i} class="tool-note">
@@ -363,6 +369,39 @@ function ToolCards({ cards }: { cards: { call: ToolCall; result: ToolResult | nu
           </div>
         </details>
       ))}
+    </div>
+  );
+}
+
+/** An MCP call waiting for the analyst: what it would run, with allow once / always / deny.
+ *  The card goes when the call's result comes (run, refused, or timed out). */
+function ApprovalCard({ request }: { request: ApprovalRequest }) {
+  const l = lang.value;
+  const [sent, setSent] = useState(false);
+  const answer = (approval: Approval) => {
+    setSent(true);
+    void api.answerApproval(request.id, approval);
+  };
+  return (
+    <div class="approval-card" role="alertdialog" aria-label={t(l, "tool.approve.title", { server: request.server, tool: request.tool })} data-request={request.id}>
+      <div class="approval-title">
+        🔧 {t(l, "tool.approve.title", { server: request.server, tool: request.tool })}
+      </div>
+      {request.description && <div class="approval-description">{request.description}</div>}
+      <div class="tool-label">{t(l, "tool.arguments")}</div>
+      <pre>{pretty(request.call.arguments)}</pre>
+      <div class="approval-actions">
+        <button class="primary approve-once" disabled={sent} onClick={() => answer("once")}>
+          {t(l, "tool.approve.once")}
+        </button>
+        <button class="approve-always" disabled={sent} onClick={() => answer("always")}>
+          {t(l, "tool.approve.always")}
+        </button>
+        <button class="approve-deny" disabled={sent} onClick={() => answer("deny")}>
+          {t(l, "tool.approve.deny")}
+        </button>
+      </div>
+      <div class="inline-help">{t(l, "tool.approve.timeout", { s: request.timeout_secs })}</div>
     </div>
   );
 }

@@ -10,6 +10,7 @@ use fin_r1_core::backend::Backend;
 use fin_r1_core::runner::{Runner, SamplingOverrides, TurnRequest, TurnSink, TurnStarted};
 use fin_r1_core::store::{MessageStatus, Store};
 use fin_r1_core::terminal::{usage_line, TerminalView};
+use fin_r1_core::tools::{Approval, ApprovalRequest};
 use fin_r1_engine::{CancelToken, ContextPolicy, Engine, GenerationEvent};
 
 use super::{EngineArgs, RemoteArgs};
@@ -46,8 +47,9 @@ pub struct ChatArgs {
     #[arg(long)]
     drop_old_turns: bool,
     /// A tool the model may call, over the preset's: `calculator` (exact arithmetic and finance
-    /// functions). Repeatable.
-    #[arg(long = "tool", value_name = "NAME", value_parser = ["calculator"])]
+    /// functions), or `mcp:NAME` for the tools of an MCP server in the data folder's mcp.json
+    /// (each call is asked on the terminal first: once, always, or no). Repeatable.
+    #[arg(long = "tool", value_name = "NAME", value_parser = tool_name)]
     tools: Vec<String>,
     /// One JSON object per event and line: started (the stored conversation's and messages' ids),
     /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
@@ -104,6 +106,25 @@ impl ChatArgs {
     }
 }
 
+fn tool_name(s: &str) -> Result<String, String> {
+    if fin_r1_core::tools::is_tool_name(s) {
+        Ok(s.to_owned())
+    } else {
+        Err("a tool is `calculator` or `mcp:NAME` (an MCP server in mcp.json)".into())
+    }
+}
+
+/// The analyst's answer to an MCP call: the next line of input (typed, or a script's line).
+fn read_approval() -> Approval {
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    match (read, line.trim().to_lowercase().as_str()) {
+        (Ok(_), "o" | "once" | "y" | "yes") => Approval::Once,
+        (Ok(_), "a" | "always") => Approval::Always,
+        _ => Approval::Deny,
+    }
+}
+
 /// The terminal as a turn's sink; remembers how to stop the answer in progress.
 struct Terminal {
     view: TerminalView<std::io::Stdout>,
@@ -130,11 +151,15 @@ impl TurnSink for Terminal {
                 "question_id": t.question.id,
                 "answer_id": t.answer.id,
                 "attachments": t.attachments,
+                "notices": t.notices,
             });
             println!("{line}");
         } else {
             for a in &t.attachments {
                 eprintln!("[{}: {}]", a.meta.file_name, a.included_summary);
+            }
+            for n in &t.notices {
+                eprintln!("[{n}]");
             }
         }
     }
@@ -172,6 +197,21 @@ impl TurnSink for Terminal {
             GenerationEvent::Error { message, .. } => eprintln!("fin-r1: {message}"),
             _ => {}
         }
+    }
+
+    fn approve(&mut self, r: &ApprovalRequest) -> Option<tokio::sync::oneshot::Receiver<Approval>> {
+        if self.json {
+            println!("{}", json!({ "type": "approval", "request": r }));
+        } else {
+            eprintln!("\n[the model asks to run {} on MCP server {:?} with {}]", r.tool, r.server, r.call.arguments);
+            eprint!("Allow? [o]nce / [a]lways for this tool / [N]o (not run after {} s): ", r.timeout_secs);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // Reading blocks: on its own thread, so the turn can time out or be stopped meanwhile.
+        std::thread::spawn(move || {
+            let _ = tx.send(read_approval());
+        });
+        Some(rx)
     }
 }
 
@@ -299,7 +339,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let runner = Runner::new(store.clone(), backend.clone(), Some(data_dir.join("scenarios")));
+    let runner = Runner::new(store.clone(), backend.clone(), Some(data_dir.join("scenarios"))).with_mcp(Arc::new(fin_r1_core::mcp::McpHub::new(&data_dir)));
     // The sampling defaults set in the app's Settings apply here too (same data folder).
     let user_sampling = runtime.block_on(fin_r1_core::settings::load(&store)).map(|l| l.settings.sampling).unwrap_or_default();
 
@@ -368,14 +408,16 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
     if interactive_in {
         eprintln!("Ask a question (/new starts a new conversation, /exit or Ctrl-D quits, Ctrl-C stops an answer).");
     }
-    let mut lines = stdin.lock().lines();
     loop {
         if interactive_in {
             eprint!("\n> ");
             std::io::stderr().flush()?;
         }
-        let Some(line) = lines.next() else { break };
-        let line = line?;
+        // Locked per line, not for the session: an MCP call's approval reads the next line.
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 {
+            break;
+        }
         let question = line.trim();
         match question {
             "" => continue,
