@@ -1047,3 +1047,57 @@ fn the_calculation_preset_s_calculator_call_shows_as_a_card() {
     d.screenshot("tool-card.png");
     s.end().expect("close");
 }
+
+/// Issue 28: an MCP server in the data folder's mcp.json (server-everything from npm, over
+/// stdio) is offered in a chat; its call waits in the answer as a card naming the server, the
+/// tool and the arguments until the analyst allows it once (it runs, the model answers with its
+/// result) or denies it (not run, and the card says so); Settings shows the file and, checked,
+/// the server connected with its tools.
+#[test]
+fn an_mcp_tool_call_waits_for_the_analyst_and_settings_show_the_server() {
+    let model = tiny_qwen2(&fin_r1_tests::mcp_caller("everything__echo", "{\"message\": \"hello\"}", "Echo received in full"));
+    let data = fresh_data("mcp");
+    seed_settings(&data, |_| {});
+    let script = fin_r1_tests::mcp_server_script("everything");
+    let config = serde_json::json!({"mcpServers": {"everything": {"command": "node", "args": [script.to_string_lossy(), "stdio"]}}});
+    std::fs::write(data.join("mcp.json"), config.to_string()).expect("mcp.json");
+    let d = Desktop::start(10, &data, &[("FIN_R1_MODEL", model.as_path())]);
+    let s = d.session();
+    let name = model.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
+    s.wait_text("#model-current", LONG, |t| t.contains(&name)).expect("the model loaded");
+
+    let send = |question: &str| {
+        let composer = s.wait_for("#composer", LONG).expect("composer");
+        s.type_into(&composer, question).expect("question");
+        s.click_css("#send").expect("send");
+    };
+    send("Echo hello");
+    let card = s.wait_text(".approval-card", LONG, |t| t.contains("echo")).expect("the approval card");
+    assert!(card.contains("everything") && card.contains("hello"), "{card}");
+    d.screenshot("mcp-approval.png");
+    s.click_css(".approval-card .approve-once").expect("allow once");
+    s.wait_for(".msg.answer[data-status=complete]", LONG).expect("a complete answer");
+    let answer = s.wait_text(".msg.answer .answer-body", LONG, |t| t.contains("Echo received in full")).expect("the answer");
+    assert!(answer.contains("Echo received in full"), "{answer}");
+    let summary = s.wait_text(".tool-card summary", LONG, |t| t.contains("everything__echo") && t.contains("done")).expect("the tool card");
+    assert!(summary.contains("everything"), "{summary}");
+    assert!(s.find_all(".approval-card").expect("cards").is_empty(), "the approval card is gone once the call ran");
+
+    send("Echo hello again");
+    s.wait_for(".approval-card .approve-deny", LONG).expect("asked again");
+    s.click_css(".approval-card .approve-deny").expect("deny");
+    s.wait_until("return document.querySelectorAll('.msg.answer[data-status=complete]').length >= 2", LONG).expect("the second answer");
+    let denied = s.wait_text(".tool-card.status-denied summary", LONG, |t| !t.is_empty()).expect("the denied call's card");
+    assert!(denied.contains("not run"), "{denied}");
+
+    s.click_css("#nav-settings").expect("settings");
+    let text = s.wait_for("#mcp-config", LONG).expect("the MCP file");
+    let value = s.script("return document.querySelector('#mcp-config').value").expect("value");
+    assert!(value.to_string().contains("everything"), "{value} {text}");
+    s.click_css("#mcp-check").expect("check");
+    let server = s.wait_text("#mcp-servers li[data-server=everything]", LONG, |t| t.contains("echo")).expect("the server's tools");
+    assert!(server.contains("connected"), "{server}");
+    s.script("document.querySelector('#mcp-settings').scrollIntoView()").expect("scroll");
+    d.screenshot("mcp-settings.png");
+    s.end().expect("close");
+}
