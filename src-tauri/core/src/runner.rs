@@ -60,6 +60,17 @@ pub struct TurnRequest {
     pub attachments: Vec<crate::documents::Document>,
     /// Tools offered in this turn beside the preset's (`calculator`, `mcp:NAME`).
     pub tools: Vec<String>,
+    /// Ask the library: the parts that best match the question go into the prompt, numbered
+    /// for the model to cite, and are kept as the answer's sources.
+    pub library: Option<LibraryScope>,
+}
+
+/// Which of the library a question is asked of.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LibraryScope {
+    /// One folder, or (none) every folder.
+    pub folder: Option<i64>,
 }
 
 impl TurnRequest {
@@ -77,6 +88,7 @@ impl TurnRequest {
             context_policy: ContextPolicy::Error,
             attachments: Vec::new(),
             tools: Vec::new(),
+            library: None,
         }
     }
 }
@@ -95,6 +107,8 @@ pub struct TurnStarted {
     pub attachments: Vec<crate::store::Attachment>,
     /// What the turn could not offer (an MCP server that did not start), for the analyst.
     pub notices: Vec<String>,
+    /// The library's parts the prompt carries, numbered as the answer cites them.
+    pub sources: Vec<crate::store::AnswerSource>,
 }
 
 /// A consumer of one turn: the terminal, the app's channel, a test.
@@ -260,7 +274,14 @@ impl Runner {
             carried.entry(a.message_id).or_default().push(included);
         }
         let mut messages = prompt_history(&history, &carried);
-        messages.push(ChatMessage::user(with_documents(&question.content, carried.get(&question.id))));
+        let mut asked = with_documents(&question.content, carried.get(&question.id));
+        let mut hits = Vec::new();
+        if let Some(scope) = req.library {
+            let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &messages, &asked);
+            hits = crate::filings::retrieve(&self.store, scope.folder, &question.content, budget).await?;
+            asked = crate::filings::with_excerpts(&asked, &hits);
+        }
+        messages.push(ChatMessage::user(asked));
         let provenance = Provenance {
             engine: EngineRef {
                 engine: self.backend.kind(),
@@ -274,6 +295,10 @@ impl Runner {
             scenario_id: conversation.scenario_id.clone(),
         };
         let answer = self.store.begin_answer(conversation.id, question.id, &provenance).await?;
+        let sources = crate::filings::sources(answer.id, &hits);
+        if !sources.is_empty() {
+            self.store.add_answer_sources(answer.id, &sources).await?;
+        }
         if let Some(id) = &conversation.scenario_id {
             // Recency only orders the new-chat cards: not worth failing a turn over.
             let _ = self.store.scenario_used(id).await;
@@ -311,7 +336,7 @@ impl Runner {
         link_cancel(&turn_cancel, generation.cancel_token());
         let conversation_id = conversation.id;
         let question_id = question.id;
-        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: turn_cancel.clone(), attachments, notices });
+        sink.started(&TurnStarted { conversation, created, question, answer: answer.clone(), cancel: turn_cancel.clone(), attachments, notices, sources });
 
         let mut out = Outcome::default();
         let mut save_error: Option<StoreError> = None;

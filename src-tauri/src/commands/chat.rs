@@ -187,6 +187,9 @@ pub struct SendRequest {
     /// Files attached to the question (read already by `read_document`, or read now).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
+    /// Ask the library (all of it, or one folder): its best parts go with the question.
+    #[serde(default)]
+    pub library: Option<fin_r1_core::runner::LibraryScope>,
 }
 
 /// How a turn ended, once its events have all gone down the channel.
@@ -232,6 +235,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         // The preset's tools (the calculation preset's calculator), and every MCP server
         // Settings has on: each call is asked of the analyst first.
         tools: state.mcp.config().map(|c| c.enabled()).unwrap_or_default().into_iter().map(|n| format!("{}{n}", fin_r1_core::tools::MCP_PREFIX)).collect(),
+        library: request.library,
     };
     let mut sink = ChannelSink::new(on_event, state.running.clone(), state.approvals.clone());
     let result = runner.run(req, &mut sink).await;

@@ -51,6 +51,13 @@ pub struct ChatArgs {
     /// (each call is asked on the terminal first: once, always, or no). Repeatable.
     #[arg(long = "tool", value_name = "NAME", value_parser = tool_name)]
     tools: Vec<String>,
+    /// Ask the library (`fin-r1 library add`): the parts that best match each question go with
+    /// it, numbered, and the answer cites them as [n] (listed with file and page after it).
+    #[arg(long)]
+    library: bool,
+    /// With --library: one folder of it (its id in `fin-r1 library list`).
+    #[arg(long, value_name = "ID", requires = "library")]
+    library_folder: Option<i64>,
     /// One JSON object per event and line: started (the stored conversation's and messages' ids),
     /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
     #[arg(long)]
@@ -114,6 +121,29 @@ fn tool_name(s: &str) -> Result<String, String> {
     }
 }
 
+/// The sources an answer was given: those it cited first, then a count of the rest; a
+/// citation of a number it was not given is named.
+fn source_lines(answer: &str, sources: &[fin_r1_core::store::AnswerSource]) {
+    if sources.is_empty() {
+        return;
+    }
+    let cited = fin_r1_core::filings::citations(answer, sources.len());
+    let mut shown = std::collections::BTreeSet::new();
+    for c in &cited {
+        if !c.known {
+            eprintln!("[cites [{}], which it was not given]", c.n);
+        } else if shown.insert(c.n) {
+            if let Some(s) = sources.iter().find(|s| s.n == i64::from(c.n)) {
+                eprintln!("[{}] {} · sha256 {}", s.n, s.label, &s.sha256.get(..12).unwrap_or(""));
+            }
+        }
+    }
+    let uncited = sources.len().saturating_sub(shown.len());
+    if uncited > 0 {
+        eprintln!("[{} of the {} library passages given were not cited]", uncited, sources.len());
+    }
+}
+
 /// The analyst's answer to an MCP call: the next line of input (typed, or a script's line).
 fn read_approval() -> Approval {
     let mut line = String::new();
@@ -135,6 +165,8 @@ struct Terminal {
     progress_line: bool,
     /// The answer so far, for its calculation check when it ends.
     written: (String, String),
+    /// The library's parts the answer was given, listed after it with what it cited.
+    sources: Vec<fin_r1_core::store::AnswerSource>,
 }
 
 impl TurnSink for Terminal {
@@ -143,6 +175,7 @@ impl TurnSink for Terminal {
             *c = Some(t.cancel.clone());
         }
         self.conversation = Some(t.conversation.id);
+        self.sources = t.sources.clone();
         if self.json {
             let line = json!({
                 "type": "started",
@@ -152,6 +185,7 @@ impl TurnSink for Terminal {
                 "answer_id": t.answer.id,
                 "attachments": t.attachments,
                 "notices": t.notices,
+                "sources": t.sources,
             });
             println!("{line}");
         } else {
@@ -185,6 +219,7 @@ impl TurnSink for Terminal {
             GenerationEvent::Done(d) => {
                 let (reasoning, answer) = std::mem::take(&mut self.written);
                 calc_lines(&reasoning, &answer);
+                source_lines(&answer, &std::mem::take(&mut self.sources));
                 if d.reasoning_unterminated {
                     eprintln!("[the output ended inside the reasoning: no answer was given ({})]", d.reason.as_str());
                 } else if d.reason.as_str() != "end" {
@@ -361,6 +396,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         conversation,
         progress_line: false,
         written: Default::default(),
+        sources: Vec::new(),
     };
     let policy = if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error };
     // Returns whether the turn failed.
@@ -375,6 +411,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             // The documents go with the first question.
             attachments: std::mem::take(&mut *documents.borrow_mut()),
             tools: a.tools.clone(),
+            library: a.library.then_some(fin_r1_core::runner::LibraryScope { folder: a.library_folder }),
             ..TurnRequest::ask(conversation, question)
         };
         let result = runtime.block_on(runner.run(req, terminal));

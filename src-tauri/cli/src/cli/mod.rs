@@ -7,6 +7,7 @@ mod documents;
 mod eval;
 mod export;
 mod inspect;
+mod library;
 mod mcp;
 mod models;
 mod render;
@@ -63,6 +64,9 @@ enum Command {
     Documents(documents::DocumentsArgs),
     /// Backups of the conversation store: list, create, restore.
     Backup(backup::BackupArgs),
+    /// The library of filings: folders read once, searched for each question asked of it
+    /// (`chat --library`), answers citing the page.
+    Library(library::LibraryArgs),
 }
 
 /// Answers from an OpenAI-compatible server instead of a local model: one set of options for
@@ -165,7 +169,8 @@ impl Cli {
             | Command::Render(_)
             | Command::Check(_)
             | Command::Documents(_)
-            | Command::Backup(_) => None,
+            | Command::Backup(_)
+            | Command::Library(_) => None,
         }
     }
 }
@@ -188,6 +193,7 @@ pub fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Eval(a) => eval::run(a),
         Command::Documents(a) => documents::run(a),
         Command::Backup(a) => backup::run(a),
+        Command::Library(a) => library::run(a),
     }
 }
 

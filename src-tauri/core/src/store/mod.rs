@@ -5,6 +5,7 @@
 mod attachments;
 pub mod backup;
 mod error;
+pub mod library;
 mod rows;
 mod search;
 mod tool_calls;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
+pub use library::{AnswerSource, LibraryFile, LibraryFolder, LibraryHit, NewLibraryFile, NewPart};
 pub use tool_calls::StoredToolCall;
 pub use types::{
     Conversation, ConversationSummary, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm,

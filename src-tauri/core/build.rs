@@ -1,0 +1,4 @@
+fn main() {
+    // sqlx::migrate! embeds the migrations: a new or changed one rebuilds the crate.
+    println!("cargo:rerun-if-changed=migrations");
+}

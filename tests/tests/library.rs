@@ -1,0 +1,224 @@
+//! Issue 29's library of filings: a folder of real documents (tests/fixtures/documents) read
+//! once by the reader child, read again only where it changed, searched in English and
+//! Chinese within a budget, and a question asked of it answered with numbered sources that the
+//! answer cites and the store keeps (after the folder is gone too). Hostile files in the folder
+//! are refused with their reason and the rest is read.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use fin_r1_core::backend::Backend;
+use fin_r1_core::filings::{self, Reader};
+use fin_r1_core::runner::{LibraryScope, Runner, TurnRequest, TurnSink, TurnStarted};
+use fin_r1_core::store::Store;
+use fin_r1_engine::{Engine, GenerationEvent, LoadOptions};
+use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir, tiny_qwen2, TinySpec, THINKING_TEMPLATE};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let d = scratch_dir().join(format!("library-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("dir");
+    d
+}
+
+/// The reader child of the fin-r1 binary, as the app and the CLI read.
+fn child() -> Reader {
+    Arc::new(|path: &Path| {
+        use fin_r1_core::documents::child::{extract_in_child, ChildLimits};
+        extract_in_child(&fin_r1_bin(), path, ChildLimits::default(), &mut |_, _| {}, &AtomicBool::new(false))
+    })
+}
+
+/// A folder of filings: the repository's real documents, a hostile PDF that lies about its
+/// sizes, a hidden file and a link.
+fn filings_folder(name: &str) -> PathBuf {
+    let dir = fresh(name).join("filings");
+    std::fs::create_dir_all(dir.join("2023")).expect("dir");
+    for f in ["annual-report.pdf", "zh-loans.pdf", "policy.docx", "income.xlsx", "scanned-only.pdf", "encrypted.pdf"] {
+        std::fs::copy(repo_data(&format!("documents/{f}")), dir.join(f)).expect("copy");
+    }
+    std::fs::copy(repo_data("documents/two-column-tex.pdf"), dir.join("2023/two-column-tex.pdf")).expect("copy");
+    let mut liar = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Count 4000000000 /Kids [3 0 R] >> endobj\n3 0 obj << /Length 999999999999 >> stream\n".to_vec();
+    liar.resize(2048, b'x');
+    std::fs::write(dir.join("liar.pdf"), liar).expect("liar");
+    std::fs::write(dir.join(".hidden.csv"), "a,b\n1,2\n").expect("hidden");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("/etc", dir.join("etc-link")).expect("link");
+    dir
+}
+
+#[test]
+fn a_folder_is_read_once_and_again_only_where_it_changed() {
+    let dir = filings_folder("scan");
+    let data = dir.parent().expect("parent").join("data");
+    rt().block_on(async {
+        let (store, _) = Store::open(&data).await.expect("store");
+        let folder = filings::add_folder(&store, &dir).await.expect("add");
+        let mut seen = Vec::new();
+        let report = filings::scan(&store, folder.id, child(), &mut |p| seen.push(p.clone()), &AtomicBool::new(false)).await.expect("scan");
+        assert_eq!((report.added, report.refused, report.updated, report.missing), (5, 3, 0, 0), "{report:?}");
+        assert!(report.notes.iter().any(|n| n.contains("etc-link") && n.contains("not followed")), "{:?}", report.notes);
+        assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((8, 8)));
+        let files = store.library_files(folder.id).await.expect("files");
+        let by_name = |n: &str| files.iter().find(|f| f.file_name == n).cloned().unwrap_or_else(|| panic!("{n} in {files:?}"));
+        assert!(!files.iter().any(|f| f.file_name.starts_with('.')), "hidden files are not read");
+        assert_eq!(by_name("encrypted.pdf").status, "refused");
+        assert!(by_name("encrypted.pdf").error.as_deref().unwrap_or("").contains("password"), "{:?}", by_name("encrypted.pdf"));
+        assert_eq!(by_name("liar.pdf").status, "refused");
+        assert!(by_name("income.xlsx").notes.iter().any(|n| n.contains("hidden")));
+        let report_pdf = by_name("annual-report.pdf");
+        assert_eq!((report_pdf.status.as_str(), report_pdf.pages), ("indexed", Some(5)));
+        assert!(report_pdf.parts > 3);
+        let listed = store.library_folders().await.expect("folders");
+        assert_eq!((listed[0].files, listed[0].indexed, listed[0].refused), (8, 5, 3));
+
+        // Nothing changed: nothing is read.
+        let again = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("rescan");
+        assert_eq!((again.added, again.updated, again.unchanged, again.missing), (0, 0, 8, 0), "{again:?}");
+        // A new time on the same bytes is not a change; new bytes are; a file gone is marked and
+        // its parts leave the index.
+        let policy = dir.join("policy.docx");
+        let bytes = std::fs::read(&policy).expect("read");
+        std::fs::write(&policy, &bytes).expect("rewrite");
+        std::fs::write(dir.join("2023/notes.csv"), "Item,2023,2024\nRevenue,4286,4822\nNet interest income,912,1004\n").expect("csv");
+        std::fs::remove_file(dir.join("zh-loans.pdf")).expect("remove");
+        let third = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("third");
+        assert_eq!((third.added, third.updated, third.missing), (1, 0, 1), "{third:?}");
+        assert!(filings::retrieve(&store, None, "贷款利率是多少", 4000).await.expect("search").is_empty(), "a gone file's parts are not found");
+        let files = store.library_files(folder.id).await.expect("files");
+        assert_eq!(files.iter().find(|f| f.file_name == "zh-loans.pdf").map(|f| f.status.as_str()), Some("missing"));
+
+        // The folder goes: marked, what was read stays until the analyst removes it.
+        let moved = dir.with_file_name("moved");
+        std::fs::rename(&dir, &moved).expect("move");
+        let gone = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("gone");
+        assert!(gone.folder_missing);
+        assert_eq!(store.library_folder(folder.id).await.expect("folder").map(|f| f.status), Some("missing".into()));
+        assert!(!filings::retrieve(&store, None, "net interest income", 4000).await.expect("search").is_empty());
+        assert!(store.remove_library_folder(folder.id).await.expect("remove"));
+        assert!(filings::retrieve(&store, None, "net interest income", 4000).await.expect("search").is_empty());
+        store.close().await;
+    });
+}
+
+#[test]
+fn retrieval_finds_english_and_chinese_parts_within_its_budget() {
+    let dir = filings_folder("search");
+    let data = dir.parent().expect("parent").join("data");
+    rt().block_on(async {
+        let (store, _) = Store::open(&data).await.expect("store");
+        let folder = filings::add_folder(&store, &dir).await.expect("add");
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("scan");
+        let hits = filings::retrieve(&store, Some(folder.id), "What was revenue and the cost of revenue in 2024?", 4000).await.expect("search");
+        let top: Vec<&str> = hits.iter().take(2).map(|h| h.label.as_str()).collect();
+        assert!(top.iter().any(|l| l.starts_with("annual-report.pdf · p. 3")), "{top:?}");
+        let zh = filings::retrieve(&store, None, "贷款利率是多少？", 4000).await.expect("search");
+        assert_eq!(zh[0].file_name, "zh-loans.pdf");
+        assert!(zh[0].text.contains("4.35%"), "{}", zh[0].text);
+        // The budget holds: a small one gives fewer parts, none past it.
+        let small = filings::retrieve(&store, None, "revenue income interest loans", 300).await.expect("search");
+        assert!(small.iter().map(|h| h.tokens).sum::<i64>() <= 300, "{small:?}");
+        assert!(filings::retrieve(&store, None, "？！", 4000).await.expect("search").is_empty());
+        store.close().await;
+    });
+}
+
+#[derive(Default)]
+struct Collect {
+    started: Option<TurnStarted>,
+    answer: String,
+}
+
+impl TurnSink for Collect {
+    fn started(&mut self, t: &TurnStarted) {
+        self.started = Some(t.clone());
+    }
+    fn event(&mut self, ev: &GenerationEvent) {
+        if let GenerationEvent::Answer { text } = ev {
+            self.answer.push_str(text);
+        }
+    }
+}
+
+#[test]
+fn a_question_asked_of_the_library_is_answered_with_sources_it_cites_and_keeps() {
+    let dir = filings_folder("ask");
+    let data = dir.parent().expect("parent").join("data");
+    let model = tiny_qwen2(&TinySpec {
+        name: "tiny-qwen2-cites".into(),
+        chat_template: Some(THINKING_TEMPLATE.into()),
+        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
+        ..TinySpec::default()
+    });
+    let engine = Arc::new(Engine::load(&model, LoadOptions::default()).expect("load"));
+    rt().block_on(async {
+        let (store, _) = Store::open(&data).await.expect("store");
+        let folder = filings::add_folder(&store, &dir).await.expect("add");
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("scan");
+        let runner = Runner::new(store.clone(), Arc::new(Backend::Local(engine)), None);
+        let mut req = TurnRequest::ask(None, "What was revenue in 2024?");
+        req.library = Some(LibraryScope { folder: None });
+        req.sampling.temperature = Some(0.0);
+        req.sampling.max_tokens = Some(64);
+        let mut sink = Collect::default();
+        let r = runner.run(req, &mut sink).await.expect("turn");
+        let sources = sink.started.expect("started").sources;
+        assert!(!sources.is_empty() && sources.len() < 9, "{sources:?}");
+        assert_eq!(sources[0].n, 1);
+        assert!(sources.iter().any(|s| s.file_name == "annual-report.pdf" && s.page == Some(3)), "{sources:?}");
+        assert_eq!(sources[0].sha256.len(), 64);
+        assert_eq!(sink.answer, "Revenue grew [1]; see([9])");
+        let cited = filings::citations(&sink.answer, sources.len());
+        assert_eq!(cited.iter().map(|c| (c.n, c.known)).collect::<Vec<_>>(), vec![(1, true), (9, false)]);
+        // The prompt carried them, numbered (the stored question is as typed).
+        let stored = store.conversation_sources(r.conversation_id).await.expect("sources");
+        assert_eq!(stored, sources);
+        // The folder removed: the answer's sources stay.
+        store.remove_library_folder(folder.id).await.expect("remove");
+        let kept = store.conversation_sources(r.conversation_id).await.expect("sources");
+        assert_eq!(kept.len(), sources.len());
+        assert_eq!(kept[0].part_id, None);
+        assert_eq!(kept[0].text, sources[0].text);
+        store.close().await;
+    });
+}
+
+#[test]
+fn the_cli_adds_lists_searches_and_asks_the_library() {
+    let dir = filings_folder("cli");
+    let data = dir.parent().expect("parent").join("data");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(fin_r1_bin()).args(args).arg("--data-dir").arg(&data).output().expect("fin-r1");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, out, err) = run(&["library", "add", &dir.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("5 added") && out.contains("3 refused"), "{out}");
+    let (_, out, _) = run(&["library", "list"]);
+    assert!(out.contains("8 files (5 read, 3 refused)"), "{out}");
+    let (_, out, _) = run(&["library", "files", "1"]);
+    assert!(out.contains("refused") && out.contains("password-protected"), "{out}");
+    let (_, out, _) = run(&["library", "search", "贷款利率"]);
+    assert!(out.starts_with("[1] zh-loans.pdf · p. 1"), "{out}");
+    let (code, _, err) = run(&["library", "add", "/nonexistent/folder"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is not a folder"), "{err}");
+
+    let model = tiny_qwen2(&TinySpec {
+        name: "tiny-qwen2-cites".into(),
+        chat_template: Some(THINKING_TEMPLATE.into()),
+        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
+        ..TinySpec::default()
+    });
+    let (code, out, err) =
+        run(&["chat", "--model", &model.to_string_lossy(), "--temperature", "0", "--max-tokens", "64", "--library", "What was revenue in 2024?"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("Revenue grew [1]"), "{out}");
+    assert!(err.contains("[1] ") && err.contains("sha256"), "{err}");
+    assert!(err.contains("[cites [9], which it was not given]"), "{err}");
+}
