@@ -178,6 +178,12 @@ fn a_question_asked_of_the_library_is_answered_with_sources_it_cites_and_keeps()
         // The prompt carried them, numbered (the stored question is as typed).
         let stored = store.conversation_sources(r.conversation_id).await.expect("sources");
         assert_eq!(stored, sources);
+        // The report lists what the answer cited, with the file's hash, and what it cited wrongly.
+        let report = fin_r1_report::Report::build(&store, r.conversation_id, None, &fin_r1_report::ReportOptions::default()).await.expect("report");
+        let md = fin_r1_report::to_markdown(&report);
+        assert!(md.contains("#### 来源 / Sources"), "{md}");
+        assert!(md.contains(&format!("\\[1\\] {} — SHA-256 {}", sources[0].label, sources[0].sha256)), "{md}");
+        assert!(md.contains("Cites sources it was not given: \\[9\\]"), "{md}");
         // The folder removed: the answer's sources stay.
         store.remove_library_folder(folder.id).await.expect("remove");
         let kept = store.conversation_sources(r.conversation_id).await.expect("sources");

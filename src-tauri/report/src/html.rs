@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, source_lines, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 use crate::render::{highlight_css, plain_checked, render, render_checked};
 
 /// Text for HTML: everything not from the renderer goes through here.
@@ -92,6 +92,14 @@ pub fn to_html(r: &Report) -> String {
             let _ = writeln!(o, "</ul></details>");
         }
         let _ = writeln!(o, "<h3>回答 / Answer</h3><div class=\"answer\">{}</div>", render_checked(&a.answer).html);
+        let sources = source_lines(t);
+        if !sources.is_empty() {
+            let _ = write!(o, "<div class=\"sources\"><h4>来源 / Sources</h4><ul>");
+            for l in &sources {
+                let _ = write!(o, "<li>{}</li>", esc(l));
+            }
+            let _ = writeln!(o, "</ul></div>");
+        }
         if let Some(note) = status_note(a) {
             let _ = writeln!(o, "<p class=\"note\">{}</p>", esc(note));
         }

@@ -74,6 +74,8 @@ pub struct Turn {
     pub attachments: Vec<fin_r1_core::store::Attachment>,
     /// The tools the answer called, in order, with what each gave.
     pub tool_calls: Vec<fin_r1_core::store::StoredToolCall>,
+    /// The library's parts the answer was given, numbered as it cites them.
+    pub sources: Vec<fin_r1_core::store::AnswerSource>,
 }
 
 /// Everything a report is written from.
@@ -132,7 +134,7 @@ impl Report {
         let mut turns: Vec<Turn> = Vec::new();
         for m in chosen {
             match m.role {
-                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new(), tool_calls: Vec::new() }),
+                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new(), tool_calls: Vec::new(), sources: Vec::new() }),
                 MessageRole::Assistant => match turns.last_mut() {
                     Some(t) if t.answer.is_none() && m.parent_id == Some(t.question.id) => t.answer = Some(m),
                     _ => {}
@@ -142,10 +144,12 @@ impl Report {
         }
         let attachments = store.conversation_attachments(conversation_id).await?;
         let calls = store.conversation_tool_calls(conversation_id).await?;
+        let sources = store.conversation_sources(conversation_id).await?;
         for t in &mut turns {
             t.attachments = attachments.iter().filter(|(a, _)| a.message_id == t.question.id).map(|(a, _)| a.clone()).collect();
             let answer = t.answer.as_ref().map(|a| a.id);
             t.tool_calls = calls.iter().filter(|c| Some(c.message_id) == answer).cloned().collect();
+            t.sources = sources.iter().filter(|s| Some(s.message_id) == answer).cloned().collect();
         }
         let scenario = conversation.scenario_id.as_deref().and_then(|id| Library::load(scenario_dir).get(id).ok().cloned());
         Ok(Self {
@@ -251,6 +255,36 @@ pub fn tool_lines(t: &Turn) -> Vec<String> {
             format!("{} {} → {} ({source}{status}, {} ms)", c.call.name, c.call.arguments, fin_r1_core::title::short(&c.result.content, 600), c.result.ms)
         })
         .collect()
+}
+
+/// The sources an answer cited, one line each (`[1] report.pdf · p. 3 · Item 8 — SHA-256 …`),
+/// then a line for a citation of a number it was not given and for what it was given but did
+/// not cite.
+pub fn source_lines(t: &Turn) -> Vec<String> {
+    let Some(a) = &t.answer else { return Vec::new() };
+    if t.sources.is_empty() {
+        return Vec::new();
+    }
+    let cited = fin_r1_core::filings::citations(&a.answer, t.sources.len());
+    let mut out = Vec::new();
+    let mut shown = std::collections::BTreeSet::new();
+    for c in &cited {
+        if c.known && shown.insert(c.n) {
+            if let Some(s) = t.sources.iter().find(|s| s.n == i64::from(c.n)) {
+                out.push(format!("[{}] {} — SHA-256 {} — {}", s.n, s.label, s.sha256, s.path));
+            }
+        }
+    }
+    let unknown: std::collections::BTreeSet<u32> = cited.iter().filter(|c| !c.known).map(|c| c.n).collect();
+    if !unknown.is_empty() {
+        let list: Vec<String> = unknown.iter().map(|n| format!("[{n}]")).collect();
+        out.push(format!("引用了不存在的来源 / Cites sources it was not given: {}", list.join(", ")));
+    }
+    let uncited = t.sources.len() - shown.len();
+    if uncited > 0 {
+        out.push(format!("另有 {uncited} 段资料未被引用 / {uncited} more passages given, not cited"));
+    }
+    out
 }
 
 /// The report's count of answers with a differing calculation, for its head.

@@ -1,6 +1,6 @@
 use std::fmt::Write;
 
-use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, source_lines, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 /// The report as Markdown (GitHub-flavoured: tables, and `<details>` for folded reasoning).
 pub fn to_markdown(r: &Report) -> String {
@@ -65,6 +65,14 @@ pub fn to_markdown(r: &Report) -> String {
             o.push('\n');
         }
         let _ = writeln!(o, "### 回答 / Answer\n\n{}\n", a.answer.trim());
+        let sources = source_lines(t);
+        if !sources.is_empty() {
+            let _ = writeln!(o, "#### 来源 / Sources\n");
+            for l in &sources {
+                let _ = writeln!(o, "- {}", l.replace('[', "\\[").replace(']', "\\]"));
+            }
+            o.push('\n');
+        }
         if let Some(note) = status_note(a) {
             let _ = writeln!(o, "*{note}*\n");
         }

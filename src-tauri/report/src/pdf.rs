@@ -13,7 +13,7 @@ use typst::utils::LazyHash;
 use typst::{Library, World};
 
 use super::typst_markup::{lit, markdown, text};
-use super::{calc_overview, provenance, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
+use super::{calc_overview, provenance, source_lines, status_note, tool_lines, typed_question, CalcNotes, ReasoningMode, Report, DISCLAIMER_EN, DISCLAIMER_ZH};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PdfError {
@@ -217,6 +217,14 @@ fn document(r: &Report, cjk: &str) -> String {
         o.push_str(&format!("#heading(level: 3, outlined: false)[{}]\n", text("回答 / Answer")));
         o.push_str(&markdown(&a.answer, 4));
         o.push('\n');
+        let sources = source_lines(t);
+        if !sources.is_empty() {
+            o.push_str(&format!("#heading(level: 4, outlined: false)[{}]\n#text(size: 8pt)[", text("来源 / Sources")));
+            for l in &sources {
+                o.push_str(&format!("{} #linebreak() ", text(l)));
+            }
+            o.push_str("]\n");
+        }
         if let Some(note) = status_note(a) {
             o.push_str(&format!("#text(fill: rgb(\"#9a6700\"), size: 9pt)[{}]\n", text(note)));
         }
