@@ -146,6 +146,8 @@ pub struct AppState {
     pub job: Mutex<Option<RunningJob>>,
     /// The evaluation run in progress: its stop switch.
     pub eval: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
+    /// The library folder being read: its stop switch.
+    pub library_scan: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Documents read for the window's next question.
     pub reading: crate::reading::Reading,
     /// False until the model of the last session has been loaded again (or found gone).
@@ -174,6 +176,7 @@ impl AppState {
             errors: Mutex::new(VecDeque::new()),
             job: Mutex::new(None),
             eval: Mutex::new(None),
+            library_scan: Mutex::new(None),
             reading: Default::default(),
             started: tokio::sync::watch::Sender::new(false),
         }

@@ -28,6 +28,8 @@ pub enum StreamMessage {
         title: String,
         /// What the turn could not offer (an MCP server that did not start).
         notices: Vec<String>,
+        /// The library's parts the prompt carries, numbered as the answer cites them.
+        sources: Vec<fin_r1_core::store::AnswerSource>,
     },
     /// An MCP tool call waits for the analyst: allow once, always for this tool, or not
     /// (`answer_tool_approval`). A result for the call follows either way.
@@ -102,6 +104,7 @@ impl TurnSink for ChannelSink {
             created: t.created,
             title: t.conversation.title.clone(),
             notices: t.notices.clone(),
+            sources: t.sources.clone(),
         });
         self.last_flush = Instant::now();
     }

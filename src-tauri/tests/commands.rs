@@ -108,6 +108,7 @@ fn a_streamed_turn_arrives_on_the_channel_and_in_the_store() {
             lang: Some(fin_r1_core::scenario::Lang::En),
             sampling: Default::default(),
             attachments: Vec::new(),
+            library: None,
         };
         let (ch, _) = channel();
         let err = commands::send_message(app.state(), no_model.clone(), ch).await.expect_err("no model");
@@ -191,6 +192,7 @@ fn stop_ends_a_streaming_answer_as_cancelled() {
             lang: None,
             sampling: Some(fin_r1_core::runner::SamplingOverrides { max_tokens: Some(30_000), ..Default::default() }),
             attachments: Vec::new(),
+            library: None,
         };
         let turn = commands::send_message(app.state(), request, ch).await.expect("turn");
         assert_eq!(turn.answer.status, fin_r1_core::store::MessageStatus::Cancelled);
@@ -341,6 +343,7 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
         lang: Some(fin_r1_core::scenario::Lang::En),
         sampling: Some(fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() }),
         attachments: Vec::new(),
+        library: None,
     };
     tauri::async_runtime::block_on(async {
         let (ch, _) = channel();
@@ -519,6 +522,7 @@ fn a_document_read_for_the_window_goes_with_the_question() {
             lang: None,
             sampling: None,
             attachments: vec![pdf.clone(), "/nonexistent/ledger.xlsx".into()],
+            library: None,
         };
         let (ch, _) = channel();
         let err = commands::send_message(app.state(), missing, ch).await.expect_err("an unreadable file");
@@ -546,6 +550,7 @@ fn missing_without_files() -> SendRequest {
         lang: None,
         sampling: None,
         attachments: Vec::new(),
+        library: None,
     }
 }
 

@@ -1101,3 +1101,56 @@ fn an_mcp_tool_call_waits_for_the_analyst_and_settings_show_the_server() {
     d.screenshot("mcp-settings.png");
     s.end().expect("close");
 }
+
+/// Issue 29: a folder of filings added with the CLI (the same store) is in Settings' library,
+/// read again from the window with its report; "Ask the library" sends the question with the
+/// best passages, and the answer's `[1]` opens its passage (file, page) under it while `[9]`,
+/// a passage it was not given, is marked.
+#[test]
+fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
+    let model = tiny_qwen2(&TinySpec {
+        name: "tiny-qwen2-cites".into(),
+        chat_template: Some(fin_r1_tests::THINKING_TEMPLATE.into()),
+        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
+        ..TinySpec::default()
+    });
+    let data = fresh_data("library");
+    seed_settings(&data, |_| {});
+    let folder = data.join("filings");
+    std::fs::create_dir_all(&folder).expect("folder");
+    for f in ["annual-report.pdf", "zh-loans.pdf", "encrypted.pdf"] {
+        std::fs::copy(fin_r1_tests::repo_data(&format!("documents/{f}")), folder.join(f)).expect("copy");
+    }
+    let out = Command::new(fin_r1_bin()).args(["library", "add"]).arg(&folder).arg("--data-dir").arg(&data).output().expect("library add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let d = Desktop::start(11, &data, &[("FIN_R1_MODEL", model.as_path())]);
+    let s = d.session();
+    let name = model.file_name().and_then(|f| f.to_str()).expect("name").to_owned();
+    s.wait_text("#model-current", LONG, |t| t.contains(&name)).expect("the model loaded");
+
+    s.click_css("#nav-settings").expect("settings");
+    let listed = s.wait_text("#library-folders li", LONG, |t| t.contains("filings")).expect("the folder");
+    assert!(listed.contains("3 files (2 read, 1 refused)"), "{listed}");
+    s.click_css("#library-folders .library-reindex").expect("read again");
+    let report = s.wait_text("#library-report", LONG, |t| !t.is_empty()).expect("the report");
+    assert!(report.contains("3 unchanged"), "{report}");
+    s.click_css("#library-folders .library-files").expect("files");
+    let files = s.wait_text(".library-file-list", LONG, |t| t.contains("encrypted")).expect("files");
+    assert!(files.contains("password"), "{files}");
+    s.script("document.querySelector('#library-settings').scrollIntoView()").expect("scroll");
+    d.screenshot("library-settings.png");
+
+    s.click_css("#new-chat").expect("new chat");
+    let toggle = s.wait_for("#ask-library", LONG).expect("the library toggle");
+    s.click(&toggle).expect("ask the library");
+    let answer = ask(&s, "What was revenue in 2024?");
+    assert_eq!(answer.trim(), "Revenue grew [1]; see([9])");
+    s.wait_for(".sources .source", LONG).expect("the sources");
+    s.click_css(".answer-body a.cite[data-n='1']").expect("citation 1");
+    let source = s.wait_text(".source[open] summary", LONG, |t| t.contains("[1]")).expect("the passage");
+    assert!(source.contains(".pdf · p."), "{source}");
+    let unknown = s.script("return document.querySelectorAll('.answer-body a.cite-unknown').length").expect("unknown");
+    assert_eq!(unknown, serde_json::json!(1));
+    d.screenshot("library-answer.png");
+    s.end().expect("close");
+}

@@ -5,7 +5,7 @@ import { Channel } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import { hasKey, t, type Key, type Lang } from "./i18n";
 import type { Value } from "./bindings";
-import type { DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
+import type { ScanProgress, DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
 
 export type { DownloadModel as DownloadModelRequest, ExportRequest, SendRequest, TurnSummary };
 
@@ -37,6 +37,12 @@ export const api = {
   mcpConfig: commands.getMcpConfig,
   saveMcpConfig: commands.saveMcpConfig,
   mcpServers: commands.mcpServers,
+  libraryFolders: commands.libraryFolders,
+  libraryFiles: commands.libraryFiles,
+  removeLibraryFolder: commands.removeLibraryFolder,
+  stopLibraryScan: commands.stopLibraryScan,
+  addLibraryFolder: (path: string, onProgress: (p: ScanProgress) => void) => commands.addLibraryFolder(path, channel(onProgress)),
+  reindexLibraryFolder: (id: number, onProgress: (p: ScanProgress) => void) => commands.reindexLibraryFolder(id, channel(onProgress)),
   render: commands.renderMarkdown,
   checkCalculations: commands.checkCalculations,
   rendererCss: commands.rendererCss,

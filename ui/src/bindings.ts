@@ -57,6 +57,15 @@ export const commands = {
 	getSettings: () => __TAURI_INVOKE<SettingsView_Serialize>("get_settings"),
 	/**  A key typed into a password field: `None` keeps the stored one, `""` clears it. */
 	saveSettings: (settings: Settings_Deserialize, remoteApiKey: string | null, serverApiKey: string | null) => __TAURI_INVOKE<SettingsView_Serialize>("save_settings", { settings, remoteApiKey, serverApiKey }),
+	libraryFolders: () => __TAURI_INVOKE<LibraryFolder_Serialize[]>("library_folders"),
+	/**  Adds a folder and reads it, telling its progress through `on_progress`. */
+	addLibraryFolder: (path: string, onProgress: Channel<ScanProgress>) => __TAURI_INVOKE<ScanReport>("add_library_folder", { path, onProgress }),
+	/**  Reads again what changed in a folder. */
+	reindexLibraryFolder: (id: number, onProgress: Channel<ScanProgress>) => __TAURI_INVOKE<ScanReport>("reindex_library_folder", { id, onProgress }),
+	/**  Stops the folder being read (what was read stays). */
+	stopLibraryScan: () => __TAURI_INVOKE<boolean>("stop_library_scan"),
+	removeLibraryFolder: (id: number) => __TAURI_INVOKE<boolean>("remove_library_folder", { id }),
+	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
 	getMcpConfig: () => __TAURI_INVOKE<McpConfigView>("get_mcp_config"),
 	/**
 	 *  Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
@@ -166,6 +175,35 @@ export type Advice_Serialize = {
 	fits: boolean,
 	/**  The one variant suggested for this machine. */
 	suggested: boolean,
+};
+
+/**  A source an answer was given: `[n]` in its text. */
+export type AnswerSource = AnswerSource_Serialize | AnswerSource_Deserialize;
+
+/**  A source an answer was given: `[n]` in its text. */
+export type AnswerSource_Deserialize = {
+	message_id: number,
+	n: number,
+	part_id?: number | null,
+	path: string,
+	file_name: string,
+	page?: number | null,
+	label: string,
+	sha256: string,
+	text: string,
+};
+
+/**  A source an answer was given: `[n]` in its text. */
+export type AnswerSource_Serialize = {
+	message_id: number,
+	n: number,
+	part_id: number | null,
+	path: string,
+	file_name: string,
+	page: number | null,
+	label: string,
+	sha256: string,
+	text: string,
 };
 
 export type AppInfo = AppInfo_Serialize | AppInfo_Deserialize;
@@ -431,6 +469,8 @@ export type ConversationView_Deserialize = {
 	active_path: number[],
 	/**  The tools the answers called, in order, with what each gave. */
 	tool_calls: StoredToolCall[],
+	/**  The library's parts the answers were given, numbered as each cites them. */
+	sources: AnswerSource_Deserialize[],
 };
 
 /**  A conversation with every message of every branch; `active_path` is the branch on show. */
@@ -440,6 +480,8 @@ export type ConversationView_Serialize = {
 	active_path: number[],
 	/**  The tools the answers called, in order, with what each gave. */
 	tool_calls: StoredToolCall[],
+	/**  The library's parts the answers were given, numbered as each cites them. */
+	sources: AnswerSource_Serialize[],
 };
 
 export type Conversation_Deserialize = {
@@ -1085,6 +1127,72 @@ export type JudgeMode =
 
 export type Lang = "zh" | "en";
 
+export type LibraryFile = LibraryFile_Serialize | LibraryFile_Deserialize;
+
+export type LibraryFile_Deserialize = {
+	id: number,
+	folder_id: number,
+	path: string,
+	file_name: string,
+	kind: string,
+	size: number,
+	mtime: number,
+	sha256: string,
+	pages?: number | null,
+	/**  `indexed`, `refused` (the reader's reason in `error`) or `missing`. */
+	status: string,
+	error?: string | null,
+	notes: string[],
+	parts: number,
+};
+
+export type LibraryFile_Serialize = {
+	id: number,
+	folder_id: number,
+	path: string,
+	file_name: string,
+	kind: string,
+	size: number,
+	mtime: number,
+	sha256: string,
+	pages: number | null,
+	/**  `indexed`, `refused` (the reader's reason in `error`) or `missing`. */
+	status: string,
+	error: string | null,
+	notes: string[],
+	parts: number,
+};
+
+export type LibraryFolder = LibraryFolder_Serialize | LibraryFolder_Deserialize;
+
+export type LibraryFolder_Deserialize = {
+	id: number,
+	path: string,
+	/**  `ok`, or `missing` (gone at the last scan; its parts are kept until it is removed). */
+	status: string,
+	added_at: number,
+	scanned_at?: number | null,
+	files: number,
+	indexed: number,
+	refused: number,
+	parts: number,
+	pages: number,
+};
+
+export type LibraryFolder_Serialize = {
+	id: number,
+	path: string,
+	/**  `ok`, or `missing` (gone at the last scan; its parts are kept until it is removed). */
+	status: string,
+	added_at: number,
+	scanned_at: number | null,
+	files: number,
+	indexed: number,
+	refused: number,
+	parts: number,
+	pages: number,
+};
+
 /**  A GGUF in the model library. */
 export type LibraryModel = LibraryModel_Serialize | LibraryModel_Deserialize;
 
@@ -1120,6 +1228,21 @@ export type LibraryModel_Serialize = {
 	source: string,
 	repo: string | null,
 	added_at: number,
+};
+
+/**  Which of the library a question is asked of. */
+export type LibraryScope = LibraryScope_Serialize | LibraryScope_Deserialize;
+
+/**  Which of the library a question is asked of. */
+export type LibraryScope_Deserialize = {
+	/**  One folder, or (none) every folder. */
+	folder?: number | null,
+};
+
+/**  Which of the library a question is asked of. */
+export type LibraryScope_Serialize = {
+	/**  One folder, or (none) every folder. */
+	folder: number | null,
 };
 
 export type Licences = Licences_Serialize | Licences_Deserialize;
@@ -1586,6 +1709,36 @@ export type Sampling_Serialize = {
 	max_tokens: number,
 };
 
+/**  Where a scan is, for a progress line: files done of total, pages read, time. */
+export type ScanProgress = {
+	folder_id: number,
+	done: number,
+	total: number,
+	/**  The file being read. */
+	file: string,
+	/**  Pages read in this scan (a PDF's; other kinds count one). */
+	pages: number,
+	ms: number,
+};
+
+/**  What a scan did. */
+export type ScanReport = {
+	folder_id: number,
+	added: number,
+	updated: number,
+	unchanged: number,
+	/**  Files the reader refused (each with its reason in the folder's file list). */
+	refused: number,
+	/**  Files gone since the last scan. */
+	missing: number,
+	pages: number,
+	ms: number,
+	/**  What the scan left out (files past the limit, folders too deep, links). */
+	notes: string[],
+	/**  The folder itself is gone: nothing was read, its parts are kept. */
+	folder_missing: boolean,
+};
+
 export type Scenario = Scenario_Serialize | Scenario_Deserialize;
 
 export type ScenarioList = ScenarioList_Serialize | ScenarioList_Deserialize;
@@ -1685,6 +1838,8 @@ export type SendRequest_Deserialize = {
 	sampling?: SamplingOverrides_Deserialize | null,
 	/**  Files attached to the question (read already by `read_document`, or read now). */
 	attachments?: string[],
+	/**  Ask the library (all of it, or one folder): its best parts go with the question. */
+	library?: LibraryScope_Deserialize | null,
 };
 
 export type SendRequest_Serialize = {
@@ -1701,6 +1856,8 @@ export type SendRequest_Serialize = {
 	sampling: SamplingOverrides_Serialize | null,
 	/**  Files attached to the question (read already by `read_document`, or read now). */
 	attachments: string[],
+	/**  Ask the library (all of it, or one folder): its best parts go with the question. */
+	library: LibraryScope_Serialize | null,
 };
 
 export type ServerSettings = ServerSettings_Serialize | ServerSettings_Deserialize;
@@ -1879,7 +2036,9 @@ export type StreamMessage_Deserialize =
 /**  Where the turn is stored, before any text. */
 { type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string; 
 /**  What the turn could not offer (an MCP server that did not start). */
-notices: string[] } | 
+notices: string[]; 
+/**  The library's parts the prompt carries, numbered as the answer cites them. */
+sources: AnswerSource_Deserialize[] } | 
 /**
  *  An MCP tool call waits for the analyst: allow once, always for this tool, or not
  *  (`answer_tool_approval`). A result for the call follows either way.
@@ -1897,7 +2056,9 @@ export type StreamMessage_Serialize =
 /**  Where the turn is stored, before any text. */
 { type: "started"; conversation_id: number; question_id: number; answer_id: number; created: boolean; title: string; 
 /**  What the turn could not offer (an MCP server that did not start). */
-notices: string[] } | 
+notices: string[]; 
+/**  The library's parts the prompt carries, numbered as the answer cites them. */
+sources: AnswerSource_Serialize[] } | 
 /**
  *  An MCP tool call waits for the analyst: allow once, always for this tool, or not
  *  (`answer_tool_approval`). A result for the call follows either way.

@@ -43,6 +43,7 @@ function view(status: Message["status"], text: string, set: { temperature?: numb
     messages: [answer(status, text)],
     active_path: [1, 2],
     tool_calls: [],
+    sources: [],
   };
 }
 
@@ -69,7 +70,7 @@ describe("a turn's reloads", () => {
       return view("complete", "现值约 907 元");
     };
     send = async (_req, cb) => {
-      cb({ type: "started", conversation_id: 1, question_id: 1, answer_id: 2, created: true, title: "PV", notices: [] });
+      cb({ type: "started", conversation_id: 1, question_id: 1, answer_id: 2, created: true, title: "PV", notices: [], sources: [] });
       return { conversation_id: 1, question_id: 1, answer: answer("complete", "现值约 907 元"), save_error: null };
     };
     await state.send({ kind: "ask", question: "PV?" });

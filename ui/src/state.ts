@@ -10,6 +10,7 @@ import { missingFields } from "./formRows";
 import { readyPaths, sent, withAttachedFiles } from "./attach";
 import type {
   AppInfo,
+  LibraryFolder,
   ConversationSummary,
   Settings,
   SettingsView,
@@ -72,6 +73,14 @@ export const sampling = signal<SamplingOverrides>({});
 /** Why the sampling panel's last change was refused; cleared by the next one that is kept. */
 export const samplingError = signal<string | null>(null);
 export const draft = signal("");
+/** Ask the library with the next questions: its best passages go with each, numbered to cite. */
+export const askLibrary = signal(false);
+/** Folders in the library (for the composer's toggle and Settings). */
+export const libraryFolders = signal<LibraryFolder[]>([]);
+export async function refreshLibrary() {
+  libraryFolders.value = await api.libraryFolders();
+  if (libraryFolders.value.length === 0) askLibrary.value = false;
+}
 export const modelBusy = signal(false);
 export const notice = signal<{ text: string; undo?: () => void } | null>(null);
 export const errorLine = signal<string | null>(null);
@@ -305,6 +314,7 @@ export async function send(turn: TurnKind) {
         lang: lang.value,
         sampling: view ? null : sampling.value,
         attachments: files,
+        library: askLibrary.value ? { folder: null } : null,
       },
       (msg) => {
         if (!owns()) return;

@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { applyEvent, applyMessage, emptyLive, prefillSecondsLeft, reasoningPhase } from "./stream";
 import type { StreamMessage } from "./types";
 
-const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值", notices: [] };
+const started: StreamMessage = { type: "started", conversation_id: 3, question_id: 7, answer_id: 8, created: true, title: "现值", notices: [], sources: [] };
 
 describe("stream assembly", () => {
   it("shows an MCP call waiting for the analyst until its result comes, and the turn's notices", () => {
-    let live = applyMessage(emptyLive(), { ...started, notices: ["MCP tools not offered: no MCP server is named \"x\""] }, 0);
+    let live = applyMessage(emptyLive(), { ...(started as Extract<StreamMessage, { type: "started" }>), notices: ["MCP tools not offered: no MCP server is named \"x\""] }, 0);
     expect(live.notices).toHaveLength(1);
     const call = { id: "call_1", name: "everything__echo", arguments: { message: "hi" } };
     live = applyMessage(live, { type: "events", events: [{ type: "tool_call", ...call }] }, 10);

@@ -1,7 +1,7 @@
 // Assembles a live answer from the channel's messages: reasoning and answer kept apart, the
 // figures and the end recorded. Pure, so the UI's view of a stream is tested without a window.
 
-import type { ApprovalRequest, ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, ToolCall, ToolResult, Usage } from "./types";
+import type { AnswerSource, ApprovalRequest, ErrorKind, GenerationEvent, MessageStatus, StopReason, StreamMessage, ToolCall, ToolResult, Usage } from "./types";
 
 /** A tool the model called, and (once it ran, or was refused) what it gave. */
 export interface ToolCard {
@@ -34,6 +34,8 @@ export interface LiveAnswer {
   approvals: ApprovalRequest[];
   /** What the turn could not offer (an MCP server that did not start). */
   notices: string[];
+  /** The library's passages the answer was given, numbered as it cites them. */
+  sources: AnswerSource[];
 }
 
 export interface PrefillProgress {
@@ -66,6 +68,7 @@ export function emptyLive(): LiveAnswer {
     toolNotes: [],
     approvals: [],
     notices: [],
+    sources: [],
   };
 }
 
@@ -79,6 +82,7 @@ export function applyMessage(live: LiveAnswer, msg: StreamMessage, now: number):
       answerId: msg.answer_id,
       title: msg.title,
       notices: msg.notices ?? [],
+      sources: msg.sources ?? [],
     };
   }
   if (msg.type === "approval") return { ...live, approvals: [...live.approvals, msg.request] };

@@ -76,6 +76,8 @@ pub struct ConversationView {
     pub active_path: Vec<i64>,
     /// The tools the answers called, in order, with what each gave.
     pub tool_calls: Vec<fin_r1_core::store::StoredToolCall>,
+    /// The library's parts the answers were given, numbered as each cites them.
+    pub sources: Vec<fin_r1_core::store::AnswerSource>,
 }
 
 #[tauri::command]
@@ -89,7 +91,8 @@ async fn view(state: &AppState, id: i64) -> CmdResult<ConversationView> {
     let messages = state.store.messages(id).await?;
     let active_path = state.store.active_path(id).await?.iter().map(|m| m.id).collect();
     let tool_calls = state.store.conversation_tool_calls(id).await?;
-    Ok(ConversationView { conversation, messages, active_path, tool_calls })
+    let sources = state.store.conversation_sources(id).await?;
+    Ok(ConversationView { conversation, messages, active_path, tool_calls, sources })
 }
 
 /// Shows the branch through `message_id`, down to its newest descendant.

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod documents;
 pub mod eval;
 pub mod export;
+pub mod library;
 pub mod models;
 pub mod settings;
 pub mod system;

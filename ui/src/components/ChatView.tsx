@@ -9,7 +9,7 @@ import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
-import type { Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
+import type { AnswerSource, Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
 import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
@@ -267,7 +267,8 @@ function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
     <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
       {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} html={marked ? calc.reasoning_html : null} />}
       <ToolCards cards={(view.tool_calls ?? []).filter((c) => c.message_id === m.id)} />
-      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} /> : null}
+      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} cites={sourcesOf(view, m.id).length} /> : null}
+      <Sources id={m.id} sources={sourcesOf(view, m.id)} />
       {calc !== null && calc.summary.checked > 0 && <CalcLine calc={calc} />}
       <StatusLine m={m} />
       <div class="actions">
@@ -302,7 +303,8 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
       ))}
       {mine && <ToolCards cards={lv.tools} />}
       {mine && lv.approvals.map((a) => <ApprovalCard key={a.id} request={a} />)}
-      {answer && <Markdown text={answer} streaming={true} id={m.id} />}
+      {answer && <Markdown text={answer} streaming={true} id={m.id} cites={mine ? lv.sources.length : 0} />}
+      {mine && <Sources id={m.id} sources={lv.sources} />}
       {mine && lv.toolNotes.map((r, i) => (
         <div key={i} class="tool-note">
           {t(l, "tool.malformed", { r })}
@@ -455,7 +457,7 @@ function Reasoning({ text, label, thinking, html = null }: { text: string; label
   );
 }
 
-function Markdown({ text, streaming, id, marked = null }: { text: string; streaming: boolean; id: number; marked?: string | null }) {
+function Markdown({ text, streaming, id, marked = null, cites = 0 }: { text: string; streaming: boolean; id: number; marked?: string | null; cites?: number }) {
   // A message that stops streaming is drawn by a new component: it starts from what the live
   // one showed, not empty (the answer vanished until the render came back, and a reader
   // scrolled up lost their place as the view collapsed and grew again).
@@ -475,8 +477,88 @@ function Markdown({ text, streaming, id, marked = null }: { text: string; stream
   useEffect(() => () => renderer.current?.cancel(), []);
   const shown = marked ?? html;
   useEffect(() => addCopyButtons(ref.current, lang.value), [shown]);
+  useEffect(() => linkCitations(ref.current, id, cites, lang.value), [shown, cites]);
   // The core's renderer sanitised this HTML: the only HTML the UI puts into the page.
   return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: shown }} />;
+}
+
+/** The sources of one answer in a stored conversation. */
+function sourcesOf(view: ConversationView, id: number): AnswerSource[] {
+  return (view.sources ?? []).filter((s) => s.message_id === id);
+}
+
+/** `[n]` in an answer given library passages: a link to passage n under it, or marked as
+ *  citing a passage it was not given. Text nodes only (never code), after sanitising. */
+function linkCitations(root: HTMLElement | null, id: number, count: number, l: Lang) {
+  if (!root || count === 0) return;
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
+    acceptNode: (n) => (n.parentElement?.closest("code, pre, .cite") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
+  });
+  const nodes: Text[] = [];
+  while (walker.nextNode()) nodes.push(walker.currentNode as Text);
+  const pattern = /\[(\d{1,3}(?:\s*[,，;]\s*\d{1,3})*)\]/g;
+  for (const node of nodes) {
+    const text = node.data;
+    if (!pattern.test(text)) continue;
+    pattern.lastIndex = 0;
+    const frag = document.createDocumentFragment();
+    let at = 0;
+    for (const m of text.matchAll(pattern)) {
+      frag.append(text.slice(at, m.index));
+      frag.append("[");
+      m[1].split(/\s*[,，;]\s*/).forEach((num, i) => {
+        if (i > 0) frag.append(", ");
+        const n = Number(num);
+        const a = document.createElement("a");
+        a.textContent = num;
+        a.dataset.n = num;
+        if (n >= 1 && n <= count) {
+          a.className = "cite";
+          a.href = `#source-${id}-${n}`;
+          a.addEventListener("click", (e) => {
+            e.preventDefault();
+            const target = document.getElementById(`source-${id}-${n}`) as HTMLDetailsElement | null;
+            if (target) {
+              target.open = true;
+              target.scrollIntoView({ block: "nearest" });
+              target.classList.add("flash");
+              setTimeout(() => target.classList.remove("flash"), 1500);
+            }
+          });
+        } else {
+          a.className = "cite cite-unknown";
+          a.title = t(l, "sources.unknown");
+        }
+        frag.append(a);
+      });
+      frag.append("]");
+      at = (m.index ?? 0) + m[0].length;
+    }
+    frag.append(text.slice(at));
+    node.replaceWith(frag);
+  }
+}
+
+/** The library passages an answer was given: each folded, with its file, page and text. */
+function Sources({ id, sources }: { id: number; sources: AnswerSource[] }) {
+  const l = lang.value;
+  if (sources.length === 0) return null;
+  return (
+    <div class="sources" data-answer={id}>
+      <div class="sources-title">{t(l, "sources.title", { n: sources.length })}</div>
+      {sources.map((s) => (
+        <details key={s.n} id={`source-${id}-${s.n}`} class="source" data-n={s.n}>
+          <summary>
+            <span class="source-n">[{s.n}]</span> {s.label}
+          </summary>
+          <div class="source-meta">
+            {s.path} · SHA-256 {s.sha256.slice(0, 12)}…
+          </div>
+          <pre class="source-text">{s.text}</pre>
+        </details>
+      ))}
+    </div>
+  );
 }
 
 /** The last HTML each answer rendered to, for Markdown's first paint (the newest few kept). */

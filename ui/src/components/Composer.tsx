@@ -2,7 +2,7 @@ import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { useEffect, useRef } from "preact/hooks";
 import { attach, attachPasted, DOCUMENT_EXTENSIONS, readingAny } from "../attach";
 import { t } from "../i18n";
-import { draft, info, isStreaming, lang, live, send, stop } from "../state";
+import { askLibrary, draft, info, isStreaming, lang, libraryFolders, live, refreshLibrary, send, stop } from "../state";
 import { PendingChips } from "./Attachments";
 
 export function Composer() {
@@ -12,6 +12,9 @@ export function Composer() {
   // A new chat (Ctrl+N) and the chat that replaces it after the first question take the keys.
   const box = useRef<HTMLTextAreaElement>(null);
   useEffect(() => box.current?.focus(), []);
+  useEffect(() => void refreshLibrary().catch(() => undefined), []);
+  const folders = libraryFolders.value;
+  const pages = folders.reduce((n, f) => n + f.pages, 0);
   const reading = readingAny();
   const submit = () => {
     const q = draft.value.trim();
@@ -26,6 +29,14 @@ export function Composer() {
     <div class="composer-wrap">
       <PendingChips />
       {reading && <div class="muted composer-note">{t(l, "attach.wait")}</div>}
+      {folders.length > 0 && (
+        <label class="check ask-library" title={t(l, "library.help")}>
+          <input id="ask-library" type="checkbox" checked={askLibrary.value} onChange={(e) => (askLibrary.value = (e.target as HTMLInputElement).checked)} />
+          <span>
+            {t(l, "library.ask")} <span class="muted">({t(l, "library.askHelp", { folders: folders.length, pages })})</span>
+          </span>
+        </label>
+      )}
     <div class="composer">
       <button class="attach" id="attach" title={t(l, "attach.button")} aria-label={t(l, "attach.button")} disabled={noModel} onClick={() => void pick()}>
         📎

@@ -5,6 +5,7 @@ import { t, type Key } from "../i18n";
 import { lang, saveSettings, scenarios } from "../state";
 import type { DeviceChoice, Settings as S, SettingsView } from "../types";
 import { Backups } from "./Backups";
+import { LibraryPanel } from "./LibraryPanel";
 import { McpServers } from "./McpServers";
 import { gb } from "./format";
 
@@ -240,6 +241,7 @@ print(r.choices[0].message.reasoning_content, r.choices[0].message.content)`}</p
       <p class={view.secrets === "keychain" ? "inline-help" : "inline-help warning"} id="secrets-vault">
         {t(l, view.secrets === "keychain" ? "settings.keychain" : "settings.noKeychain")}
       </p>
+      <LibraryPanel />
       <McpServers />
     </section>
   );

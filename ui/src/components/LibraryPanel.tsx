@@ -1,0 +1,115 @@
+import { open } from "@tauri-apps/plugin-dialog";
+import { useEffect, useState } from "preact/hooks";
+import { api, errorText } from "../api";
+import { t } from "../i18n";
+import { lang, libraryFolders, refreshLibrary } from "../state";
+import type { LibraryFile, ScanProgress, ScanReport } from "../types";
+
+/** Settings' library: folders added and read with progress (files, pages, time) and a Stop,
+ *  read again, removed; each folder's files with what was refused and why. */
+export function LibraryPanel() {
+  const l = lang.value;
+  const [progress, setProgress] = useState<ScanProgress | null>(null);
+  const [report, setReport] = useState<ScanReport | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [files, setFiles] = useState<{ id: number; list: LibraryFile[] } | null>(null);
+  useEffect(() => void refreshLibrary().catch((e) => setError(errorText(e))), []);
+
+  const run = async (work: (on: (p: ScanProgress) => void) => Promise<ScanReport>) => {
+    setError(null);
+    setReport(null);
+    setProgress({ folder_id: 0, done: 0, total: 0, file: "", pages: 0, ms: 0 });
+    try {
+      setReport(await work(setProgress));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setProgress(null);
+      await refreshLibrary().catch(() => undefined);
+    }
+  };
+  const add = async () => {
+    const chosen = await open({ directory: true });
+    if (typeof chosen === "string") await run((on) => api.addLibraryFolder(chosen, on));
+  };
+  const showFiles = async (id: number) => {
+    if (files?.id === id) return setFiles(null);
+    setFiles({ id, list: await api.libraryFiles(id) });
+  };
+  const busy = progress !== null;
+  return (
+    <div id="library-settings">
+      <h2>{t(l, "library.title")}</h2>
+      <p class="inline-help">{t(l, "library.help")}</p>
+      <div class="row">
+        <button id="library-add" class="primary" disabled={busy} onClick={() => void add()}>
+          {t(l, "library.add")}
+        </button>
+        {busy && (
+          <>
+            <span class="muted" id="library-progress">
+              {t(l, "library.progress", { done: progress.done, total: progress.total, pages: progress.pages, s: (progress.ms / 1000).toFixed(1) })} {progress.file}
+            </span>
+            <button id="library-stop" onClick={() => void api.stopLibraryScan()}>
+              {t(l, "library.stop")}
+            </button>
+          </>
+        )}
+      </div>
+      {report && (
+        <p class="ok" id="library-report">
+          {t(l, "library.report", { added: report.added, updated: report.updated, unchanged: report.unchanged, refused: report.refused, missing: report.missing })}
+          {report.notes.length > 0 && ` · ${report.notes.join(" · ")}`}
+        </p>
+      )}
+      {error && (
+        <p class="error" id="library-error">
+          {error}
+        </p>
+      )}
+      {libraryFolders.value.length === 0 && <p class="muted">{t(l, "library.empty")}</p>}
+      <ul class="library-folders" id="library-folders">
+        {libraryFolders.value.map((f) => (
+          <li key={f.id} data-folder={f.id} data-status={f.status}>
+            <strong>{f.path}</strong>
+            <div class="muted">
+              {t(l, "library.folder", { files: f.files, indexed: f.indexed, refused: f.refused, pages: f.pages, parts: f.parts })}
+              {f.status === "missing" && <span class="warning"> · {t(l, "library.missing")}</span>}
+            </div>
+            <div class="row">
+              <button class="library-files" onClick={() => void showFiles(f.id)}>
+                {t(l, "library.files")}
+              </button>
+              <button class="library-reindex" disabled={busy} onClick={() => void run((on) => api.reindexLibraryFolder(f.id, on))}>
+                {t(l, "library.reindex")}
+              </button>
+              <button
+                class="library-remove"
+                disabled={busy}
+                onClick={() => void api.removeLibraryFolder(f.id).then(() => refreshLibrary()).catch((e) => setError(errorText(e)))}
+              >
+                {t(l, "library.remove")}
+              </button>
+            </div>
+            {files?.id === f.id && (
+              <ul class="library-file-list">
+                {files.list.map((x) => (
+                  <li key={x.id} data-status={x.status}>
+                    <code>{x.path}</code> · {x.status}
+                    {x.pages !== null && ` · ${x.pages} p.`}
+                    {x.error && <div class="inline-help warning">{x.error}</div>}
+                    {x.notes.map((n) => (
+                      <div key={n} class="muted">
+                        {n}
+                      </div>
+                    ))}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
