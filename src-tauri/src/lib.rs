@@ -69,6 +69,9 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
             state.notice(format!("The daily backup of the conversations was not made: {e}"));
         }
         state.startup_done();
+        // The library's folders, read again for what changed while the app was closed.
+        let again = handle.clone();
+        tauri::async_runtime::spawn(async move { commands::library::rescan_at_start(&again.state::<AppState>()).await });
         watch_dead_writers(&state.store, &state).await;
     });
     Ok(())

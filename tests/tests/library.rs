@@ -28,9 +28,9 @@ fn fresh(name: &str) -> PathBuf {
 
 /// The reader child of the fin-r1 binary, as the app and the CLI read.
 fn child() -> Reader {
-    Arc::new(|path: &Path| {
+    Arc::new(|path: &Path, stop: &AtomicBool| {
         use fin_r1_core::documents::child::{extract_in_child, ChildLimits};
-        extract_in_child(&fin_r1_bin(), path, ChildLimits::default(), &mut |_, _| {}, &AtomicBool::new(false))
+        extract_in_child(&fin_r1_bin(), path, ChildLimits::default(), &mut |_, _| {}, stop)
     })
 }
 
@@ -60,7 +60,7 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         let (store, _) = Store::open(&data).await.expect("store");
         let folder = filings::add_folder(&store, &dir).await.expect("add");
         let mut seen = Vec::new();
-        let report = filings::scan(&store, folder.id, child(), &mut |p| seen.push(p.clone()), &AtomicBool::new(false)).await.expect("scan");
+        let report = filings::scan(&store, folder.id, child(), &mut |p| seen.push(p.clone()), &Arc::new(AtomicBool::new(false))).await.expect("scan");
         assert_eq!((report.added, report.refused, report.updated, report.missing), (5, 3, 0, 0), "{report:?}");
         assert!(report.notes.iter().any(|n| n.contains("etc-link") && n.contains("not followed")), "{:?}", report.notes);
         assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((8, 8)));
@@ -77,9 +77,9 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         let listed = store.library_folders().await.expect("folders");
         assert_eq!((listed[0].files, listed[0].indexed, listed[0].refused), (8, 5, 3));
 
-        // Nothing changed: nothing is read.
-        let again = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("rescan");
-        assert_eq!((again.added, again.updated, again.unchanged, again.missing), (0, 0, 8, 0), "{again:?}");
+        // Nothing changed: nothing is read but the refused files, which are tried again.
+        let again = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("rescan");
+        assert_eq!((again.added, again.updated, again.unchanged, again.refused, again.missing), (0, 0, 5, 3, 0), "{again:?}");
         // A new time on the same bytes is not a change; new bytes are; a file gone is marked and
         // its parts leave the index.
         let policy = dir.join("policy.docx");
@@ -87,8 +87,28 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         std::fs::write(&policy, &bytes).expect("rewrite");
         std::fs::write(dir.join("2023/notes.csv"), "Item,2023,2024\nRevenue,4286,4822\nNet interest income,912,1004\n").expect("csv");
         std::fs::remove_file(dir.join("zh-loans.pdf")).expect("remove");
-        let third = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("third");
+        let third = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("third");
         assert_eq!((third.added, third.updated, third.missing), (1, 0, 1), "{third:?}");
+        // A folder inside one in the library (or holding one) is refused: a file is read once.
+        let inner = filings::add_folder(&store, &dir.join("2023")).await;
+        assert!(matches!(inner, Err(filings::FilingsError::Nested { .. })), "{inner:?}");
+        let outer = filings::add_folder(&store, dir.parent().expect("parent")).await;
+        assert!(matches!(outer, Err(filings::FilingsError::Nested { .. })), "{outer:?}");
+        // A subfolder that cannot be listed keeps what was read from it.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let sub = dir.join("2023");
+            std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+            let listed = std::fs::read_dir(&sub).is_err();
+            let r = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("unlisted");
+            std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).expect("chmod back");
+            // (root reads any folder: then there is nothing to show.)
+            if listed {
+                assert_eq!(r.missing, 0, "{r:?}");
+                assert!(r.notes.iter().any(|n| n.contains("could not be listed")), "{r:?}");
+            }
+        }
         assert!(filings::retrieve(&store, None, "贷款利率是多少", 4000).await.expect("search").is_empty(), "a gone file's parts are not found");
         let files = store.library_files(folder.id).await.expect("files");
         assert_eq!(files.iter().find(|f| f.file_name == "zh-loans.pdf").map(|f| f.status.as_str()), Some("missing"));
@@ -96,7 +116,7 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         // The folder goes: marked, what was read stays until the analyst removes it.
         let moved = dir.with_file_name("moved");
         std::fs::rename(&dir, &moved).expect("move");
-        let gone = filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("gone");
+        let gone = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("gone");
         assert!(gone.folder_missing);
         assert_eq!(store.library_folder(folder.id).await.expect("folder").map(|f| f.status), Some("missing".into()));
         assert!(!filings::retrieve(&store, None, "net interest income", 4000).await.expect("search").is_empty());
@@ -113,7 +133,7 @@ fn retrieval_finds_english_and_chinese_parts_within_its_budget() {
     rt().block_on(async {
         let (store, _) = Store::open(&data).await.expect("store");
         let folder = filings::add_folder(&store, &dir).await.expect("add");
-        filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("scan");
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("scan");
         let hits = filings::retrieve(&store, Some(folder.id), "What was revenue and the cost of revenue in 2024?", 4000).await.expect("search");
         let top: Vec<&str> = hits.iter().take(2).map(|h| h.label.as_str()).collect();
         assert!(top.iter().any(|l| l.starts_with("annual-report.pdf · p. 3")), "{top:?}");
@@ -159,7 +179,7 @@ fn a_question_asked_of_the_library_is_answered_with_sources_it_cites_and_keeps()
     rt().block_on(async {
         let (store, _) = Store::open(&data).await.expect("store");
         let folder = filings::add_folder(&store, &dir).await.expect("add");
-        filings::scan(&store, folder.id, child(), &mut |_| {}, &AtomicBool::new(false)).await.expect("scan");
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("scan");
         let runner = Runner::new(store.clone(), Arc::new(Backend::Local(engine)), None);
         let mut req = TurnRequest::ask(None, "What was revenue in 2024?");
         req.library = Some(LibraryScope { folder: None });

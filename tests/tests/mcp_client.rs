@@ -108,6 +108,18 @@ fn a_hostile_configuration_is_refused_with_a_reason() {
         let (tools, problems) = hub.tools(&["ghost".into()]).await;
         assert!(tools.is_empty());
         assert!(problems[0].contains("could not start \"/nonexistent/mcp-server\""), "{problems:?}");
+        // Not started again on the next question: the reason, and when it is tried again.
+        let (_, again) = hub.tools(&["ghost".into()]).await;
+        assert!(again[0].contains("could not start") && again[0].contains("tried again after 60 s"), "{again:?}");
+        // Settings' save of text loaded before the file changed is refused, not a lost edit.
+        let loaded = hub.text().expect("text");
+        let mut changed = hub.config().expect("config");
+        changed.servers.get_mut("ghost").expect("ghost").always_allow.push("x".into());
+        hub.set_config(&changed).await.expect("save");
+        let stale = hub.set_config_if_unchanged(&McpConfig::default(), loaded.as_deref()).await;
+        assert!(matches!(stale, Err(McpError::Changed(_))), "{stale:?}");
+        let fresh = hub.text().expect("text");
+        hub.set_config_if_unchanged(&McpConfig::default(), fresh.as_deref()).await.expect("a save of what is there");
     });
 }
 

@@ -66,12 +66,12 @@ export const commands = {
 	stopLibraryScan: () => __TAURI_INVOKE<boolean>("stop_library_scan"),
 	removeLibraryFolder: (id: number) => __TAURI_INVOKE<boolean>("remove_library_folder", { id }),
 	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
-	getMcpConfig: () => __TAURI_INVOKE<McpConfigView>("get_mcp_config"),
+	getMcpConfig: () => __TAURI_INVOKE<McpConfigView_Serialize>("get_mcp_config"),
 	/**
 	 *  Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
 	 *  changed are restarted on their next use.
 	 */
-	saveMcpConfig: (text: string) => __TAURI_INVOKE<McpConfigView>("save_mcp_config", { text }),
+	saveMcpConfig: (text: string, loaded: string | null) => __TAURI_INVOKE<McpConfigView_Serialize>("save_mcp_config", { text, loaded }),
 	/**  Each configured server, started if it is on, with its tools or why it is not connected. */
 	mcpServers: () => __TAURI_INVOKE<McpServerStatus_Serialize[]>("mcp_servers"),
 	serverStatus: () => __TAURI_INVOKE<ServerStatus_Serialize>("server_status"),
@@ -1263,9 +1263,35 @@ export type Licences_Serialize = {
  *  The MCP servers file as Settings edits it: its text (the analyst's own formatting), where it
  *  is, and what is wrong with a server in it.
  */
-export type McpConfigView = {
+export type McpConfigView = McpConfigView_Serialize | McpConfigView_Deserialize;
+
+/**
+ *  The MCP servers file as Settings edits it: its text (the analyst's own formatting), where it
+ *  is, and what is wrong with a server in it.
+ */
+export type McpConfigView_Deserialize = {
 	path: string,
 	text: string,
+	/**
+	 *  The file's text as read (none: no file yet): handed back on save, which refuses when the
+	 *  file changed since.
+	 */
+	loaded?: string | null,
+	problems: string[],
+};
+
+/**
+ *  The MCP servers file as Settings edits it: its text (the analyst's own formatting), where it
+ *  is, and what is wrong with a server in it.
+ */
+export type McpConfigView_Serialize = {
+	path: string,
+	text: string,
+	/**
+	 *  The file's text as read (none: no file yet): handed back on save, which refuses when the
+	 *  file changed since.
+	 */
+	loaded: string | null,
 	problems: string[],
 };
 

@@ -65,3 +65,6 @@ CREATE TABLE answer_sources (
     text TEXT NOT NULL,
     PRIMARY KEY (message_id, n)
 );
+-- A part's deletion (a re-read, a folder removed) sets its sources' part_id to NULL: found by
+-- this index, not by a scan of every source.
+CREATE INDEX answer_sources_by_part ON answer_sources (part_id);

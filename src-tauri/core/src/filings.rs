@@ -35,6 +35,8 @@ pub enum FilingsError {
     NoFolder(i64),
     #[error("stopped")]
     Stopped,
+    #[error("{new} is inside or holds {existing}, already in the library: add one of them")]
+    Nested { new: String, existing: String },
 }
 
 impl FilingsError {
@@ -44,12 +46,13 @@ impl FilingsError {
             Self::NotAFolder(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::NoFolder(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::Stopped => fin_r1_engine::ErrorKind::Cancelled,
+            Self::Nested { .. } => fin_r1_engine::ErrorKind::InvalidRequest,
         }
     }
 }
 
-/// How a file is read: the reader child in the app and the CLI, `documents::extract` in a test.
-pub type Reader = Arc<dyn Fn(&Path) -> Result<Document, DocumentError> + Send + Sync>;
+/// How a file is read: the reader child in the app and the CLI; the flag, set, stops it.
+pub type Reader = Arc<dyn Fn(&Path, &AtomicBool) -> Result<Document, DocumentError> + Send + Sync>;
 
 /// Where a scan is, for a progress line: files done of total, pages read, time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -91,18 +94,38 @@ pub async fn add_folder(store: &Store, path: &Path) -> Result<LibraryFolder, Fil
     if !path.is_dir() {
         return Err(FilingsError::NotAFolder(path.display().to_string()));
     }
+    // A file belongs to one folder: a folder inside another (or holding one) would read it twice
+    // and each scan would take the other's files for gone.
+    for f in store.library_folders().await? {
+        let existing = Path::new(&f.path);
+        if existing != path && (path.starts_with(existing) || existing.starts_with(&path)) {
+            return Err(FilingsError::Nested { new: path.display().to_string(), existing: f.path });
+        }
+    }
     Ok(store.add_library_folder(&path.to_string_lossy()).await?)
 }
 
-/// The files a folder holds that a reader takes, sorted; links are not followed.
-pub fn list_files(root: &Path) -> (Vec<PathBuf>, Vec<String>) {
+/// What a folder holds that a reader takes.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Sorted.
+    pub files: Vec<PathBuf>,
+    pub notes: Vec<String>,
+    /// Folders that could not be listed: their files are not taken for gone.
+    pub unlisted: Vec<PathBuf>,
+}
+
+/// The files a folder holds that a reader takes; links are not followed.
+pub fn list_files(root: &Path) -> Listing {
     let mut files = Vec::new();
     let mut notes = Vec::new();
+    let mut unlisted = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0usize)];
     let mut over = 0usize;
     while let Some((dir, depth)) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            notes.push(format!("{}: could not be listed", dir.display()));
+            notes.push(format!("{}: could not be listed (what was read from it is kept)", dir.display()));
+            unlisted.push(dir);
             continue;
         };
         for e in entries.flatten() {
@@ -136,7 +159,7 @@ pub fn list_files(root: &Path) -> (Vec<PathBuf>, Vec<String>) {
         notes.push(format!("{over} more files past the first {MAX_FILES} were not read"));
     }
     files.sort();
-    (files, notes)
+    Listing { files, notes, unlisted }
 }
 
 fn mtime_of(meta: &std::fs::Metadata) -> i64 {
@@ -144,13 +167,14 @@ fn mtime_of(meta: &std::fs::Metadata) -> i64 {
 }
 
 /// Reads what changed in a folder since its last scan: new and changed files read, gone ones
-/// marked, the rest left as they are. `stop` ends it between files (what was read stays).
+/// marked, the rest left as they are. `stop` ends it, the file being read too (what was read
+/// before stays).
 pub async fn scan(
     store: &Store,
     folder_id: i64,
     read: Reader,
     progress: &mut (dyn FnMut(&ScanProgress) + Send),
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
 ) -> Result<ScanReport, FilingsError> {
     let started = Instant::now();
     let folder = store.library_folder(folder_id).await?.ok_or(FilingsError::NoFolder(folder_id))?;
@@ -165,7 +189,7 @@ pub async fn scan(
         let root = root.clone();
         tokio::task::spawn_blocking(move || list_files(&root)).await.unwrap_or_default()
     };
-    let (files, notes) = listing;
+    let Listing { files, notes, unlisted } = listing;
     report.notes = notes;
     let known: HashMap<String, crate::store::LibraryFile> = store.library_files(folder_id).await?.into_iter().map(|f| (f.path.clone(), f)).collect();
     let total = u32::try_from(files.len()).unwrap_or(u32::MAX);
@@ -182,7 +206,9 @@ pub async fn scan(
         let (size, mtime) = (meta.len(), mtime_of(&meta));
         let before = known.get(&shown);
         if let Some(b) = before {
-            if b.status != "missing" && b.size == i64::try_from(size).unwrap_or(i64::MAX) && b.mtime == mtime {
+            // A refused file is tried again: the reason may have passed (a copy in progress, a
+            // reader that timed out).
+            if b.status == "indexed" && b.size == i64::try_from(size).unwrap_or(i64::MAX) && b.mtime == mtime {
                 report.unchanged += 1;
                 continue;
             }
@@ -201,7 +227,14 @@ pub async fn scan(
         }
         let read_one = read.clone();
         let p = path.clone();
-        let doc = tokio::task::spawn_blocking(move || read_one(&p)).await.unwrap_or_else(|e| Err(DocumentError::reader(format!("the reader failed: {e}"))));
+        let stop_one = stop.clone();
+        let doc = tokio::task::spawn_blocking(move || read_one(&p, &stop_one))
+            .await
+            .unwrap_or_else(|e| Err(DocumentError::reader(format!("the reader failed: {e}"))));
+        if stop.load(Ordering::Relaxed) {
+            // Stopped mid-file: the file is not refused, only not read this time.
+            return Err(FilingsError::Stopped);
+        }
         let kind = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
         match doc {
             Ok(doc) => {
@@ -258,7 +291,8 @@ pub async fn scan(
         }
     }
     for (path, f) in &known {
-        if !seen.contains(path) && f.status != "missing" {
+        let under_unlisted = unlisted.iter().any(|d| Path::new(path).starts_with(d));
+        if !seen.contains(path) && f.status != "missing" && !under_unlisted {
             store.mark_library_file_missing(f.id).await?;
             report.missing += 1;
         }
@@ -335,7 +369,8 @@ pub fn with_excerpts(question: &str, hits: &[LibraryHit]) -> String {
     s
 }
 
-/// A citation in an answer: `[n]`, or `[n, m]` / `[n–m]` read as each number.
+/// A citation in an answer: `[n]` or `【n】`, `[n, m]`, and a range `[n–m]` read as each
+/// number in it (at most 20).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct Citation {
@@ -349,38 +384,56 @@ pub struct Citation {
 
 /// The citations in `answer`, given that it had `sources` numbered from 1.
 pub fn citations(answer: &str, sources: usize) -> Vec<Citation> {
-    let bytes = answer.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'[' {
-            i += 1;
+    while i < answer.len() {
+        let rest = &answer[i..];
+        let (open_len, close) = if rest.starts_with('[') {
+            (1, ']')
+        } else if rest.starts_with('【') {
+            ('【'.len_utf8(), '】')
+        } else {
+            i += rest.chars().next().map_or(1, char::len_utf8);
             continue;
-        }
-        let Some(close) = answer[i + 1..].find(']').map(|j| i + 1 + j) else { break };
-        let inner = &answer[i + 1..close];
-        // A markdown link's text is not a citation.
-        let is_link = answer[close + 1..].starts_with('(');
-        let numbers: Option<Vec<u32>> = if inner.is_empty() || inner.len() > 24 || is_link {
-            None
-        } else {
-            inner.split([',', '，', ';']).map(|p| p.trim()).map(|p| p.parse::<u32>().ok().filter(|n| *n > 0 && *n < 1000)).collect()
         };
-        if let Some(ns) = numbers {
-            for n in ns {
-                out.push(Citation {
-                    n,
-                    start: u32::try_from(i).unwrap_or(u32::MAX),
-                    end: u32::try_from(close + 1).unwrap_or(u32::MAX),
-                    known: (n as usize) <= sources,
-                });
+        let Some(end) = rest[open_len..].find(close).map(|j| open_len + j) else { break };
+        let inner = &rest[open_len..end];
+        let after = end + close.len_utf8();
+        // A markdown link's text is not a citation.
+        let is_link = close == ']' && rest[after..].starts_with('(');
+        let numbers = if inner.is_empty() || inner.len() > 32 || is_link { None } else { numbers_in(inner) };
+        match numbers {
+            Some(ns) => {
+                let (start, stop) = (u32::try_from(i).unwrap_or(u32::MAX), u32::try_from(i + after).unwrap_or(u32::MAX));
+                for n in ns {
+                    out.push(Citation { n, start, end: stop, known: (n as usize) <= sources });
+                }
+                i += after;
             }
-            i = close + 1;
-        } else {
-            i += 1;
+            None => i += open_len,
         }
     }
     out
+}
+
+/// `1`, `1, 3`, `2–4`: the numbers, or none when the text is anything else.
+fn numbers_in(inner: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in inner.split([',', '，', ';', '、']) {
+        let part = part.trim();
+        let num = |s: &str| s.trim().parse::<u32>().ok().filter(|n| *n > 0 && *n < 1000);
+        match part.split_once(['-', '–', '—', '~']) {
+            Some((a, b)) => {
+                let (a, b) = (num(a)?, num(b)?);
+                if b < a || b - a > 20 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(num(part)?),
+        }
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -395,5 +448,8 @@ mod tests {
         assert_eq!(&"Revenue rose 12% [1]."[c[0].start as usize..c[0].end as usize], "[1]");
         assert!(citations("[", 1).is_empty());
         assert!(citations("净利润增长[1]。", 1)[0].known);
+        let zh = citations("营收增长【2】，见[1–3]与[5-4]。", 3);
+        assert_eq!(zh.iter().map(|c| c.n).collect::<Vec<_>>(), vec![2, 1, 2, 3]);
+        assert_eq!(&"营收增长【2】"[zh[0].start as usize..zh[0].end as usize], "【2】");
     }
 }

@@ -53,6 +53,8 @@ pub enum McpError {
     Server { server: String, message: String },
     #[error("MCP server {server:?} did not answer within {secs} s")]
     Timeout { server: String, secs: u64 },
+    #[error("{} changed since it was opened here (an \"always\" given in a chat?): open it again, then save", .0.display())]
+    Changed(PathBuf),
 }
 
 impl McpError {
@@ -60,7 +62,7 @@ impl McpError {
         use fin_r1_engine::ErrorKind;
         match self {
             Self::Read { source, .. } | Self::Write(source) => ErrorKind::of_io(source),
-            Self::TooLarge { .. } | Self::Json(_) | Self::NoServer(_) | Self::Disabled(_) => ErrorKind::InvalidRequest,
+            Self::TooLarge { .. } | Self::Json(_) | Self::NoServer(_) | Self::Disabled(_) | Self::Changed(_) => ErrorKind::InvalidRequest,
             Self::Server { .. } | Self::Timeout { .. } => ErrorKind::RemoteServer,
         }
     }
@@ -165,7 +167,8 @@ impl McpConfig {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(McpError::Write)?;
         }
-        let tmp = path.with_extension("json.partial");
+        // Named for this write alone: two writers never rename each other's half-written file.
+        let tmp = path.with_extension(format!("json.{}.{}.partial", std::process::id(), crate::paths::random_token()));
         std::fs::write(&tmp, text + "\n").map_err(McpError::Write)?;
         std::fs::rename(&tmp, path).map_err(McpError::Write)
     }
@@ -273,7 +276,15 @@ pub struct McpHub {
     connections: Mutex<HashMap<String, Arc<Connection>>>,
     /// Serialises connecting, so two turns do not start one server twice.
     connecting: Mutex<()>,
+    /// Serialises reading and rewriting the file (Settings' save, an "always").
+    file: Mutex<()>,
+    /// A server that just failed to start, with why: not tried again for `RETRY_AFTER`, so a
+    /// broken entry does not hold up every question.
+    failed: std::sync::Mutex<HashMap<String, (Instant, String)>>,
 }
+
+/// How long a server that failed to start is left alone.
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 impl std::fmt::Debug for McpHub {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -287,7 +298,7 @@ impl McpHub {
     }
 
     pub fn with_file(path: PathBuf) -> Self {
-        Self { path, connections: Mutex::new(HashMap::new()), connecting: Mutex::new(()) }
+        Self { path, connections: Mutex::new(HashMap::new()), connecting: Mutex::new(()), file: Mutex::new(()), failed: std::sync::Mutex::new(HashMap::new()) }
     }
 
     pub fn path(&self) -> &Path {
@@ -300,7 +311,15 @@ impl McpHub {
 
     /// Saves a new configuration; servers whose entry changed or went away are disconnected.
     pub async fn set_config(&self, config: &McpConfig) -> Result<(), McpError> {
+        let _file = self.file.lock().await;
+        self.save_locked(config).await
+    }
+
+    async fn save_locked(&self, config: &McpConfig) -> Result<(), McpError> {
         config.save(&self.path)?;
+        if let Ok(mut f) = self.failed.lock() {
+            f.clear();
+        }
         let mut conns = self.connections.lock().await;
         conns.retain(|name, c| config.servers.get(name).is_some_and(|s| !s.disabled && same_connection(s, &c.config)));
         Ok(())
@@ -308,7 +327,7 @@ impl McpHub {
 
     /// Remembers the analyst's "always for this tool".
     pub async fn allow_always(&self, server: &str, tool: &str) -> Result<(), McpError> {
-        let _guard = self.connecting.lock().await;
+        let _file = self.file.lock().await;
         let mut config = self.config()?;
         let entry = config.servers.get_mut(server).ok_or_else(|| McpError::NoServer(server.into()))?;
         if !entry.always_allow.iter().any(|t| t == tool) {
@@ -377,25 +396,58 @@ impl McpHub {
         if server.disabled {
             return Err(McpError::Disabled(name.into()));
         }
-        let _guard = self.connecting.lock().await;
-        if let Some(c) = self.connections.lock().await.get(name) {
-            if same_connection(server, &c.config) && !c.service.is_transport_closed() {
-                return Ok(c.clone());
+        let live = |conns: &HashMap<String, Arc<Connection>>| {
+            conns.get(name).filter(|c| same_connection(server, &c.config) && !c.service.is_transport_closed()).cloned()
+        };
+        // Connected already: no waiting behind another server's start.
+        if let Some(c) = live(&*self.connections.lock().await) {
+            return Ok(c);
+        }
+        if let Some((at, why)) = self.failed.lock().ok().and_then(|f| f.get(name).cloned()) {
+            if at.elapsed() < RETRY_AFTER {
+                let message = format!("{why} (tried {} s ago; tried again after {} s)", at.elapsed().as_secs(), RETRY_AFTER.as_secs());
+                return Err(McpError::Server { server: name.into(), message });
             }
         }
-        let c = Arc::new(
-            tokio::time::timeout(CONNECT_TIMEOUT, connect(name, server))
-                .await
-                .map_err(|_| McpError::Timeout { server: name.into(), secs: CONNECT_TIMEOUT.as_secs() })??,
-        );
-        self.connections.lock().await.insert(name.to_owned(), c.clone());
-        Ok(c)
+        let _guard = self.connecting.lock().await;
+        if let Some(c) = live(&*self.connections.lock().await) {
+            return Ok(c);
+        }
+        let made = match tokio::time::timeout(CONNECT_TIMEOUT, connect(name, server)).await {
+            Ok(r) => r,
+            Err(_) => Err(McpError::Timeout { server: name.into(), secs: CONNECT_TIMEOUT.as_secs() }),
+        };
+        match made {
+            Ok(c) => {
+                let c = Arc::new(c);
+                self.connections.lock().await.insert(name.to_owned(), c.clone());
+                if let Ok(mut f) = self.failed.lock() {
+                    f.remove(name);
+                }
+                Ok(c)
+            }
+            Err(e) => {
+                let why = match &e {
+                    McpError::Server { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                if let Ok(mut f) = self.failed.lock() {
+                    f.insert(name.to_owned(), (Instant::now(), why));
+                }
+                Err(e)
+            }
+        }
     }
 
     /// Runs one call; the result (or the server's error, or the timeout) is what the model reads.
     pub async fn call(&self, tool: &McpTool, call: &ToolCall) -> ToolResult {
         let started = Instant::now();
-        let (status, content) = match self.call_inner(tool, call).await {
+        // The timeout holds for all of it: a server still starting counts against it too.
+        let outcome = match tokio::time::timeout(tool.timeout + CONNECT_TIMEOUT, self.call_inner(tool, call)).await {
+            Ok(r) => r,
+            Err(_) => Err(McpError::Timeout { server: tool.server.clone(), secs: (tool.timeout + CONNECT_TIMEOUT).as_secs() }),
+        };
+        let (status, content) = match outcome {
             Ok((false, text)) => (ToolStatus::Done, text),
             Ok((true, text)) => (ToolStatus::Error, format!("error: {text}")),
             Err(e @ McpError::Timeout { .. }) => (ToolStatus::Timeout, format!("error: {e}")),
@@ -445,6 +497,27 @@ impl McpHub {
     /// Stops every server (the app quits, the settings changed).
     pub async fn disconnect_all(&self) {
         self.connections.lock().await.clear();
+        if let Ok(mut f) = self.failed.lock() {
+            f.clear();
+        }
+    }
+
+    /// The file's text as it is now (Settings compares it with what it loaded before saving).
+    pub fn text(&self) -> Result<Option<String>, McpError> {
+        if !self.path.is_file() {
+            return Ok(None);
+        }
+        read_limited(&self.path).map(Some)
+    }
+
+    /// Saves `config` unless the file changed since its text was `loaded` (an "always" given in
+    /// a chat meanwhile would otherwise be lost).
+    pub async fn set_config_if_unchanged(&self, config: &McpConfig, loaded: Option<&str>) -> Result<(), McpError> {
+        let _file = self.file.lock().await;
+        if self.text()?.as_deref() != loaded {
+            return Err(McpError::Changed(self.path.clone()));
+        }
+        self.save_locked(config).await
     }
 }
 

@@ -275,13 +275,6 @@ impl Runner {
         }
         let mut messages = prompt_history(&history, &carried);
         let mut asked = with_documents(&question.content, carried.get(&question.id));
-        let mut hits = Vec::new();
-        if let Some(scope) = req.library {
-            let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &messages, &asked);
-            hits = crate::filings::retrieve(&self.store, scope.folder, &question.content, budget).await?;
-            asked = crate::filings::with_excerpts(&asked, &hits);
-        }
-        messages.push(ChatMessage::user(asked));
         let provenance = Provenance {
             engine: EngineRef {
                 engine: self.backend.kind(),
@@ -295,10 +288,6 @@ impl Runner {
             scenario_id: conversation.scenario_id.clone(),
         };
         let answer = self.store.begin_answer(conversation.id, question.id, &provenance).await?;
-        let sources = crate::filings::sources(answer.id, &hits);
-        if !sources.is_empty() {
-            self.store.add_answer_sources(answer.id, &sources).await?;
-        }
         if let Some(id) = &conversation.scenario_id {
             // Recency only orders the new-chat cards: not worth failing a turn over.
             let _ = self.store.scenario_used(id).await;
@@ -314,15 +303,31 @@ impl Runner {
         if !toolbox.servers.is_empty() {
             match &self.mcp {
                 Some(hub) => {
-                    let (found, problems) = hub.tools(&toolbox.servers).await;
+                    // Starting a server can take a while (npx fetching it): the answer's row
+                    // keeps its heartbeat, so no one takes it for a dead writer's.
+                    let (found, problems) = self.beating(answer.id, "", "", hub.tools(&toolbox.servers)).await;
                     toolbox.mcp = found;
                     notices.extend(problems.into_iter().map(|p| format!("MCP tools not offered: {p}")));
                 }
                 None => notices.push(format!("MCP tools not offered: no MCP servers here ({})", toolbox.servers.join(", "))),
             }
         }
+        let specs = toolbox.specs();
+        let mut hits = Vec::new();
+        if let Some(scope) = req.library {
+            // The tools' descriptions go into the prompt too: the excerpts get what they leave.
+            let tools_text = serde_json::to_string(&specs).unwrap_or_default();
+            let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &messages, &asked).saturating_sub(estimate_tokens(&tools_text));
+            hits = crate::filings::retrieve(&self.store, scope.folder, &question.content, budget).await?;
+            asked = crate::filings::with_excerpts(&asked, &hits);
+        }
+        messages.push(ChatMessage::user(asked));
+        let sources = crate::filings::sources(answer.id, &hits);
+        if !sources.is_empty() {
+            self.store.add_answer_sources(answer.id, &sources).await?;
+        }
         let mut request = GenerationRequest {
-            tools: toolbox.specs(),
+            tools: specs,
             messages,
             system: Some(system),
             sampling: Some(sampling),
@@ -445,7 +450,10 @@ impl Runner {
             let mut results = Vec::with_capacity(calls.len());
             for call in &calls {
                 let result = match toolbox.mcp_tool(&call.name) {
-                    Some(tool) => self.run_mcp(tool, call, answer.id, sink, &turn_cancel, &mut allowed).await,
+                    Some(tool) => {
+                        let waiting = self.run_mcp(tool, call, answer.id, sink, &turn_cancel, &mut allowed);
+                        self.beating(answer.id, &out.reasoning, &out.answer, waiting).await
+                    }
                     None => toolbox.run(call),
                 };
                 if let Err(e) = self.store.add_tool_call(answer.id, call, &result).await {
@@ -542,6 +550,22 @@ impl Runner {
     }
 
     /// Stores a question; the conversation's first goes through its preset's form.
+    /// `work`, with the answer's row checkpointed every second meanwhile (a wait for the
+    /// analyst or a tool is no sign of a dead writer).
+    async fn beating<T>(&self, answer_id: i64, reasoning: &str, answer: &str, work: impl std::future::Future<Output = T>) -> T {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                r = &mut work => return r,
+                _ = tick.tick() => {
+                    let _ = self.store.checkpoint(answer_id, reasoning, answer).await;
+                }
+            }
+        }
+    }
+
     /// An MCP call: asked of the analyst (unless allowed always), then run with its timeout.
     async fn run_mcp(
         &self,

@@ -69,7 +69,7 @@ pub fn to_markdown(r: &Report) -> String {
         if !sources.is_empty() {
             let _ = writeln!(o, "#### 来源 / Sources\n");
             for l in &sources {
-                let _ = writeln!(o, "- {}", l.replace('[', "\\[").replace(']', "\\]"));
+                let _ = writeln!(o, "- {}", md_text(l));
             }
             o.push('\n');
         }
@@ -99,4 +99,23 @@ pub fn to_markdown(r: &Report) -> String {
 /// A table cell: pipes escaped, lines joined.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Text from a filing (its label, its path) as Markdown text, not markup: what a renderer would
+/// read as a link, emphasis, code or HTML is escaped.
+fn md_text(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '[' | ']' | '*' | '_' | '`' | '\\' | '#' | '|' => {
+                o.push('\\');
+                o.push(c);
+            }
+            _ => o.push(c),
+        }
+    }
+    o
 }

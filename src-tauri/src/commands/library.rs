@@ -14,33 +14,72 @@ use crate::error::{CmdResult, CommandError};
 use crate::state::AppState;
 
 fn reader() -> Reader {
-    Arc::new(|path| {
+    Arc::new(|path, stop| {
         use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
-        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, &AtomicBool::new(false))
+        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, stop)
     })
 }
 
 async fn scan(state: &AppState, id: i64, on_progress: Channel<ScanProgress>) -> CmdResult<ScanReport> {
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let mut slot = state.library_scan.lock().map_err(|_| CommandError::Task("the library's scan slot".into()))?;
-        if slot.as_ref().is_some_and(|s| !s.load(Ordering::Relaxed)) {
-            return Err(CommandError::Busy("a folder is being read: wait for it, or stop it".into()));
-        }
-        *slot = Some(stop.clone());
-    }
     let mut last = std::time::Instant::now();
-    let mut progress = |p: &ScanProgress| {
+    let mut progress = move |p: &ScanProgress| {
         if p.done == p.total || last.elapsed().as_millis() >= 100 {
             last = std::time::Instant::now();
             let _ = on_progress.send(p.clone());
         }
     };
-    let result = filings::scan(&state.store, id, reader(), &mut progress, &stop).await;
-    if let Ok(mut slot) = state.library_scan.lock() {
-        *slot = None;
+    scan_with(state, id, &mut progress).await
+}
+
+/// Every folder read again for what changed while the app was closed, in the background (a
+/// folder the analyst is reading from Settings waits its turn: the slot is one).
+pub async fn rescan_at_start(state: &AppState) {
+    let Ok(folders) = state.store.library_folders().await else { return };
+    for f in folders {
+        match scan_with(state, f.id, &mut |_| {}).await {
+            Ok(r) if r.added + r.updated + r.missing > 0 || r.folder_missing => {
+                tracing::info!(
+                    folder = f.id,
+                    added = r.added,
+                    updated = r.updated,
+                    gone = r.missing,
+                    folder_gone = r.folder_missing,
+                    "library folder read again at start"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(folder = f.id, "library folder not read again at start: {e}"),
+        }
     }
-    result.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+}
+
+async fn scan_with(state: &AppState, id: i64, progress: &mut (dyn FnMut(&ScanProgress) + Send)) -> CmdResult<ScanReport> {
+    let stop = Arc::new(AtomicBool::new(false));
+    // One folder is read at a time: another waits for the slot (the start's rescan is short).
+    loop {
+        {
+            let mut slot = state.library_scan.lock().map_err(|_| CommandError::Task("the library's scan slot".into()))?;
+            if slot.is_none() {
+                *slot = Some(stop.clone());
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Freed however the scan ends (an error, or its command dropped with the window).
+    struct Free<'a>(&'a AppState, Arc<AtomicBool>);
+    impl Drop for Free<'_> {
+        fn drop(&mut self) {
+            if let Ok(mut slot) = self.0.library_scan.lock() {
+                // Only its own: never a later scan's switch.
+                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.1)) {
+                    *slot = None;
+                }
+            }
+        }
+    }
+    let _free = Free(state, stop.clone());
+    filings::scan(&state.store, id, reader(), progress, &stop).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
 }
 
 #[tauri::command]

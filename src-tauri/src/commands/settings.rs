@@ -179,6 +179,9 @@ pub async fn restore_chosen(data_dir: &std::path::Path) -> Option<String> {
 pub struct McpConfigView {
     pub path: PathBuf,
     pub text: String,
+    /// The file's text as read (none: no file yet): handed back on save, which refuses when the
+    /// file changed since.
+    pub loaded: Option<String>,
     pub problems: Vec<String>,
 }
 
@@ -187,8 +190,9 @@ const MCP_EXAMPLE: &str = "{\n  \"mcpServers\": {}\n}\n";
 fn mcp_view(state: &AppState) -> CmdResult<McpConfigView> {
     let path = state.mcp.path().to_owned();
     let config = state.mcp.config()?;
-    let text = if path.is_file() { std::fs::read_to_string(&path).map_err(CommandError::io(path.display()))? } else { MCP_EXAMPLE.to_owned() };
-    Ok(McpConfigView { problems: config.problems(), path, text })
+    let loaded = state.mcp.text()?;
+    let text = loaded.clone().unwrap_or_else(|| MCP_EXAMPLE.to_owned());
+    Ok(McpConfigView { problems: config.problems(), path, text, loaded })
 }
 
 #[tauri::command]
@@ -201,12 +205,12 @@ pub async fn get_mcp_config(state: State<'_, AppState>) -> CmdResult<McpConfigVi
 /// changed are restarted on their next use.
 #[tauri::command]
 #[specta::specta]
-pub async fn save_mcp_config(state: State<'_, AppState>, text: String) -> CmdResult<McpConfigView> {
+pub async fn save_mcp_config(state: State<'_, AppState>, text: String, loaded: Option<String>) -> CmdResult<McpConfigView> {
     if text.len() as u64 > fin_r1_core::mcp::MAX_CONFIG_BYTES {
         return Err(CommandError::Invalid(format!("the MCP configuration is over {} KB", fin_r1_core::mcp::MAX_CONFIG_BYTES / 1024)));
     }
     let config = fin_r1_core::mcp::McpConfig::parse(&text)?;
-    state.mcp.set_config(&config).await?;
+    state.mcp.set_config_if_unchanged(&config, loaded.as_deref()).await?;
     mcp_view(&state)
 }
 

@@ -496,42 +496,49 @@ function linkCitations(root: HTMLElement | null, id: number, count: number, l: L
   });
   const nodes: Text[] = [];
   while (walker.nextNode()) nodes.push(walker.currentNode as Text);
-  const pattern = /\[(\d{1,3}(?:\s*[,，;]\s*\d{1,3})*)\]/g;
+  const pattern = /(\[|【)(\d{1,3}(?:\s*[-–—~]\s*\d{1,3})?(?:\s*[,，;、]\s*\d{1,3}(?:\s*[-–—~]\s*\d{1,3})?)*)(\]|】)/g;
+  const link = (num: string) => {
+    const n = Number(num);
+    const a = document.createElement("a");
+    a.textContent = num;
+    a.dataset.n = num;
+    if (n >= 1 && n <= count) {
+      a.className = "cite";
+      a.href = `#source-${id}-${n}`;
+      a.addEventListener("click", (e) => {
+        e.preventDefault();
+        const target = document.getElementById(`source-${id}-${n}`) as HTMLDetailsElement | null;
+        if (target) {
+          target.open = true;
+          target.scrollIntoView({ block: "nearest" });
+          target.classList.add("flash");
+          setTimeout(() => target.classList.remove("flash"), 1500);
+        }
+      });
+    } else {
+      a.className = "cite cite-unknown";
+      a.title = t(l, "sources.unknown");
+    }
+    return a;
+  };
   for (const node of nodes) {
     const text = node.data;
+    pattern.lastIndex = 0;
     if (!pattern.test(text)) continue;
     pattern.lastIndex = 0;
     const frag = document.createDocumentFragment();
     let at = 0;
     for (const m of text.matchAll(pattern)) {
+      // A bracket closed by the other kind is not a citation.
+      if ((m[1] === "[") !== (m[3] === "]")) continue;
       frag.append(text.slice(at, m.index));
-      frag.append("[");
-      m[1].split(/\s*[,，;]\s*/).forEach((num, i) => {
-        if (i > 0) frag.append(", ");
-        const n = Number(num);
-        const a = document.createElement("a");
-        a.textContent = num;
-        a.dataset.n = num;
-        if (n >= 1 && n <= count) {
-          a.className = "cite";
-          a.href = `#source-${id}-${n}`;
-          a.addEventListener("click", (e) => {
-            e.preventDefault();
-            const target = document.getElementById(`source-${id}-${n}`) as HTMLDetailsElement | null;
-            if (target) {
-              target.open = true;
-              target.scrollIntoView({ block: "nearest" });
-              target.classList.add("flash");
-              setTimeout(() => target.classList.remove("flash"), 1500);
-            }
-          });
-        } else {
-          a.className = "cite cite-unknown";
-          a.title = t(l, "sources.unknown");
-        }
-        frag.append(a);
-      });
-      frag.append("]");
+      frag.append(m[1]);
+      // Numbers become links; separators and range dashes stay as written.
+      for (const piece of m[2].split(/(\s*[-–—~,，;、]\s*)/)) {
+        if (/^\d+$/.test(piece)) frag.append(link(piece));
+        else frag.append(piece);
+      }
+      frag.append(m[3]);
       at = (m.index ?? 0) + m[0].length;
     }
     frag.append(text.slice(at));

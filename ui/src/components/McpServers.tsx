@@ -28,7 +28,7 @@ export function McpServers() {
     setBusy(true);
     setStatus(null);
     try {
-      const v = await api.saveMcpConfig(text);
+      const v = await api.saveMcpConfig(text, view?.loaded ?? null);
       setView(v);
       setText(v.text);
       setServers(null);

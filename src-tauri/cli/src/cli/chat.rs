@@ -144,13 +144,37 @@ fn source_lines(answer: &str, sources: &[fin_r1_core::store::AnswerSource]) {
     }
 }
 
-/// The analyst's answer to an MCP call: the next line of input (typed, or a script's line).
-fn read_approval() -> Approval {
-    let mut line = String::new();
-    let read = std::io::stdin().lock().read_line(&mut line);
-    match (read, line.trim().to_lowercase().as_str()) {
-        (Ok(_), "o" | "once" | "y" | "yes") => Approval::Once,
-        (Ok(_), "a" | "always") => Approval::Always,
+/// Standard input, a line at a time, read on one thread: the question loop and an MCP call's
+/// approval take lines from it in turn, and an approval given up (timed out, stopped) takes
+/// none, so the analyst's next question is not eaten.
+fn input() -> &'static Mutex<std::sync::mpsc::Receiver<String>> {
+    static INPUT: std::sync::OnceLock<Mutex<std::sync::mpsc::Receiver<String>>> = std::sync::OnceLock::new();
+    INPUT.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let stdin = std::io::stdin();
+            loop {
+                let mut line = String::new();
+                match stdin.lock().read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if tx.send(line).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        Mutex::new(rx)
+    })
+}
+
+/// The analyst's answer to an MCP call: the next line of input (typed, or a script's line);
+/// the end of input is no.
+fn approval_of(line: &str) -> Approval {
+    match line.trim().to_lowercase().as_str() {
+        "o" | "once" | "y" | "yes" => Approval::Once,
+        "a" | "always" => Approval::Always,
         _ => Approval::Deny,
     }
 }
@@ -241,10 +265,28 @@ impl TurnSink for Terminal {
             eprintln!("\n[the model asks to run {} on MCP server {:?} with {}]", r.tool, r.server, r.call.arguments);
             eprint!("Allow? [o]nce / [a]lways for this tool / [N]o (not run after {} s): ", r.timeout_secs);
         }
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        // Reading blocks: on its own thread, so the turn can time out or be stopped meanwhile.
-        std::thread::spawn(move || {
-            let _ = tx.send(read_approval());
+        let (tx, rx) = tokio::sync::oneshot::channel::<Approval>();
+        // Waits on its own thread, so the turn can time out or be stopped meanwhile; once the
+        // turn stops waiting, so does this, without taking a line.
+        std::thread::spawn(move || loop {
+            if tx.is_closed() {
+                break;
+            }
+            let got = match input().lock() {
+                Ok(lines) => lines.recv_timeout(std::time::Duration::from_millis(100)),
+                Err(_) => Err(std::sync::mpsc::RecvTimeoutError::Disconnected),
+            };
+            match got {
+                Ok(line) => {
+                    let _ = tx.send(approval_of(&line));
+                    break;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    let _ = tx.send(Approval::Deny);
+                    break;
+                }
+            }
         });
         Some(rx)
     }
@@ -450,11 +492,9 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             eprint!("\n> ");
             std::io::stderr().flush()?;
         }
-        // Locked per line, not for the session: an MCP call's approval reads the next line.
-        let mut line = String::new();
-        if stdin.lock().read_line(&mut line)? == 0 {
-            break;
-        }
+        // From the one reader of stdin: an MCP call's approval takes lines from it too.
+        let next = input().lock().map_err(|_| anyhow::anyhow!("standard input's reader failed"))?.recv();
+        let Ok(line) = next else { break };
         let question = line.trim();
         match question {
             "" => continue,

@@ -51,9 +51,9 @@ enum LibraryCommand {
 
 /// The reader child of this binary (`fin-r1 documents extract --child`), as the app reads.
 pub fn child_reader() -> Reader {
-    Arc::new(|path| {
+    Arc::new(|path, stop| {
         use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
-        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, &AtomicBool::new(false))
+        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, stop)
     })
 }
 
@@ -88,7 +88,7 @@ fn print_report(r: &ScanReport, json: bool) {
 }
 
 async fn scan(store: &Store, id: i64, json: bool) -> anyhow::Result<ScanReport> {
-    let stop = AtomicBool::new(false);
+    let stop = Arc::new(AtomicBool::new(false));
     let report = filings::scan(store, id, child_reader(), &mut progress_line, &stop).await?;
     print_report(&report, json);
     Ok(report)
