@@ -23,6 +23,10 @@ fc-list 2>/dev/null | grep -qi "emoji" || need+=(fonts-noto-color-emoji)
 # Noto Sans CJK (SIL OFL) is also the font PDF reports embed.
 [ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || need+=(fonts-noto-cjk)
 command -v pdftotext >/dev/null || need+=(poppler-utils)
+# Scanned pages are read by OCR: Tesseract with English and simplified Chinese.
+command -v tesseract >/dev/null || need+=(tesseract-ocr)
+[ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata 2>/dev/null)" ] || need+=(tesseract-ocr-eng)
+[ -n "$(ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata 2>/dev/null)" ] || need+=(tesseract-ocr-chi-sim)
 # The .deb's test: its desktop entry checked, its window found.
 command -v desktop-file-validate >/dev/null || need+=(desktop-file-utils)
 command -v xwininfo >/dev/null || need+=(x11-utils)

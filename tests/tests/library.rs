@@ -39,7 +39,7 @@ fn child() -> Reader {
 fn filings_folder(name: &str) -> PathBuf {
     let dir = fresh(name).join("filings");
     std::fs::create_dir_all(dir.join("2023")).expect("dir");
-    for f in ["annual-report.pdf", "zh-loans.pdf", "policy.docx", "income.xlsx", "scanned-only.pdf", "encrypted.pdf"] {
+    for f in ["annual-report.pdf", "zh-loans.pdf", "policy.docx", "income.xlsx", "scanned-report.pdf", "encrypted.pdf"] {
         std::fs::copy(repo_data(&format!("documents/{f}")), dir.join(f)).expect("copy");
     }
     std::fs::copy(repo_data("documents/two-column-tex.pdf"), dir.join("2023/two-column-tex.pdf")).expect("copy");
@@ -60,8 +60,9 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         let (store, _) = Store::open(&data).await.expect("store");
         let folder = filings::add_folder(&store, &dir).await.expect("add");
         let mut seen = Vec::new();
+        assert!(fin_r1_core::documents::ocr::Ocr::find().is_some(), "OCR needs tesseract-ocr and poppler-utils: scripts/setup.sh installs them");
         let report = filings::scan(&store, folder.id, child(), &mut |p| seen.push(p.clone()), &Arc::new(AtomicBool::new(false))).await.expect("scan");
-        assert_eq!((report.added, report.refused, report.updated, report.missing), (5, 3, 0, 0), "{report:?}");
+        assert_eq!((report.added, report.refused, report.updated, report.missing), (6, 2, 0, 0), "{report:?}");
         assert!(report.notes.iter().any(|n| n.contains("etc-link") && n.contains("not followed")), "{:?}", report.notes);
         assert_eq!(seen.last().map(|p| (p.done, p.total)), Some((8, 8)));
         let files = store.library_files(folder.id).await.expect("files");
@@ -71,15 +72,22 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         assert!(by_name("encrypted.pdf").error.as_deref().unwrap_or("").contains("password"), "{:?}", by_name("encrypted.pdf"));
         assert_eq!(by_name("liar.pdf").status, "refused");
         assert!(by_name("income.xlsx").notes.iter().any(|n| n.contains("hidden")));
+        // The scanned report is read by OCR (Tesseract: scripts/setup.sh installs it), and its
+        // passage says so wherever it is cited.
+        let scan = by_name("scanned-report.pdf");
+        assert!(scan.status == "indexed" && scan.notes[0].contains("read by OCR"), "{scan:?}");
+        let hits = filings::retrieve(&store, None, "scanned net income 43,870", 4000).await.expect("search");
+        let ocr_hit = hits.iter().find(|h| h.file_name == "scanned-report.pdf").expect("the scanned page found");
+        assert!(ocr_hit.text.contains("read by OCR") && ocr_hit.label.contains("p. 1"), "{ocr_hit:?}");
         let report_pdf = by_name("annual-report.pdf");
         assert_eq!((report_pdf.status.as_str(), report_pdf.pages), ("indexed", Some(5)));
         assert!(report_pdf.parts > 3);
         let listed = store.library_folders().await.expect("folders");
-        assert_eq!((listed[0].files, listed[0].indexed, listed[0].refused), (8, 5, 3));
+        assert_eq!((listed[0].files, listed[0].indexed, listed[0].refused), (8, 6, 2));
 
         // Nothing changed: nothing is read but the refused files, which are tried again.
         let again = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("rescan");
-        assert_eq!((again.added, again.updated, again.unchanged, again.refused, again.missing), (0, 0, 5, 3, 0), "{again:?}");
+        assert_eq!((again.added, again.updated, again.unchanged, again.refused, again.missing), (0, 0, 6, 2, 0), "{again:?}");
         // A new time on the same bytes is not a change; new bytes are; a file gone is marked and
         // its parts leave the index.
         let policy = dir.join("policy.docx");
@@ -224,9 +232,9 @@ fn the_cli_adds_lists_searches_and_asks_the_library() {
     };
     let (code, out, err) = run(&["library", "add", &dir.to_string_lossy()]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("5 added") && out.contains("3 refused"), "{out}");
+    assert!(out.contains("6 added") && out.contains("2 refused"), "{out}");
     let (_, out, _) = run(&["library", "list"]);
-    assert!(out.contains("8 files (5 read, 3 refused)"), "{out}");
+    assert!(out.contains("8 files (6 read, 2 refused)"), "{out}");
     let (_, out, _) = run(&["library", "files", "1"]);
     assert!(out.contains("refused") && out.contains("password-protected"), "{out}");
     let (_, out, _) = run(&["library", "search", "贷款利率"]);

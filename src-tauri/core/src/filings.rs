@@ -236,6 +236,19 @@ pub async fn scan(
             return Err(FilingsError::Stopped);
         }
         let kind = path.extension().and_then(|x| x.to_str()).unwrap_or("").to_ascii_lowercase();
+        // As refused: what is known without reading it.
+        let refused = NewLibraryFile {
+            folder_id,
+            path: &shown,
+            file_name: &file_name,
+            kind: &kind,
+            size,
+            mtime,
+            sha256: hash.as_deref().unwrap_or(""),
+            pages: None,
+            error: None,
+            notes: &[],
+        };
         match doc {
             Ok(doc) => {
                 let parts: Vec<NewPart> = crate::documents::chunks::parts(&doc)
@@ -243,44 +256,13 @@ pub async fn scan(
                     .map(|p| NewPart { page: p.page, label: p.label, text: p.text, tokens: p.tokens })
                     .collect();
                 report.pages += doc.meta.pages.unwrap_or(1);
-                store
-                    .put_library_file(
-                        &NewLibraryFile {
-                            folder_id,
-                            path: &shown,
-                            file_name: &file_name,
-                            kind: doc.meta.kind.as_str(),
-                            size,
-                            mtime,
-                            sha256: &doc.meta.sha256,
-                            pages: doc.meta.pages,
-                            error: None,
-                            notes: &doc.meta.notes,
-                        },
-                        &parts,
-                    )
-                    .await?;
+                let read = NewLibraryFile { kind: doc.meta.kind.as_str(), sha256: &doc.meta.sha256, pages: doc.meta.pages, notes: &doc.meta.notes, ..refused };
+                store.put_library_file(&read, &parts).await?;
             }
             Err(e) => {
                 report.refused += 1;
                 let reason = e.to_string();
-                store
-                    .put_library_file(
-                        &NewLibraryFile {
-                            folder_id,
-                            path: &shown,
-                            file_name: &file_name,
-                            kind: &kind,
-                            size,
-                            mtime,
-                            sha256: hash.as_deref().unwrap_or(""),
-                            pages: None,
-                            error: Some(&reason),
-                            notes: &[],
-                        },
-                        &[],
-                    )
-                    .await?;
+                store.put_library_file(&NewLibraryFile { error: Some(&reason), ..refused }, &[]).await?;
                 continue;
             }
         }

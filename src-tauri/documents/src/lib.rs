@@ -13,6 +13,7 @@ mod docx_file;
 mod inflate;
 pub mod limits;
 mod numfmt;
+pub mod ocr;
 mod pdf_file;
 mod pdf_layout;
 mod sheet;

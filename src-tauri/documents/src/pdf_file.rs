@@ -1,6 +1,7 @@
 //! PDFs through pdf-extract (lopdf underneath): every character with its place on the page,
 //! laid out by `pdf_layout`; each page opens with a page marker; a page with an image and no
-//! text is a scanned page and is said to be one.
+//! text is a scanned page, read by OCR where this machine has it (`ocr`), said to be one
+//! otherwise.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Once;
@@ -42,6 +43,10 @@ pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnM
     }
     let mut blocks = Vec::new();
     let mut scanned = Vec::new();
+    // Found once a file, at its first scanned page.
+    let mut ocr: Option<Option<super::ocr::Ocr>> = None;
+    let mut read_by_ocr: Vec<(u32, f32)> = Vec::new();
+    let mut ocr_failed: Vec<(u32, String)> = Vec::new();
     let mut failed = Vec::new();
     let mut crowded = Vec::new();
     let total = pages.len() as u32;
@@ -66,6 +71,20 @@ pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnM
         if page.glyphs.iter().all(|g| g.text.trim().is_empty()) {
             let images = catch_unwind(AssertUnwindSafe(|| doc.get_page_images(id).map(|v| v.len()).unwrap_or(0))).unwrap_or(0);
             if images > 0 {
+                let engine = ocr.get_or_insert_with(super::ocr::Ocr::find);
+                let within = (read_by_ocr.len() as u32) < super::ocr::MAX_OCR_PAGES;
+                if let (Some(engine), true) = (engine.as_ref(), within) {
+                    match engine.page(std::path::Path::new(path), number) {
+                        Ok(p) if p.words > 0 && budget.take(p.text.len()) => {
+                            read_by_ocr.push((number, p.confidence));
+                            blocks.push(Block::Paragraph { text: format!("[p. {number}: read by OCR, confidence {:.0}%]", p.confidence) });
+                            blocks.extend(p.text.split("\n\n").map(|t| Block::Paragraph { text: t.to_owned() }));
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => ocr_failed.push((number, e)),
+                    }
+                }
                 scanned.push(number);
                 blocks.push(Block::Paragraph { text: format!("[p. {number}: a scanned image with no text layer; not read]") });
             }
@@ -85,10 +104,22 @@ pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnM
     }
     on_page(total, total);
     let mut notes = Vec::new();
+    if !read_by_ocr.is_empty() {
+        let pages: Vec<u32> = read_by_ocr.iter().map(|(n, _)| *n).collect();
+        let mean = read_by_ocr.iter().map(|(_, c)| c).sum::<f32>() / read_by_ocr.len() as f32;
+        let low: Vec<u32> = read_by_ocr.iter().filter(|(_, c)| *c < 60.0).map(|(n, _)| *n).collect();
+        notes.push(format!("{} scanned, read by OCR (Tesseract; mean confidence {mean:.0}%): {}", plural_pages(pages.len()), page_list(&pages)));
+        if !low.is_empty() {
+            notes.push(format!("OCR confidence under 60% (check the figures against the page): {}", page_list(&low)));
+        }
+    }
+    if let Some((n, why)) = ocr_failed.first() {
+        notes.push(format!("OCR failed on {} (p. {n}: {why})", plural_pages(ocr_failed.len())));
+    }
     if !scanned.is_empty() {
         if scanned.len() as u32 == total {
             return Err(unreadable(format!(
-                "{} is scanned images with no text layer; run it through OCR (e.g. ocrmypdf) and attach the result",
+                "{} is scanned images with no text layer and this machine has no OCR (install tesseract-ocr and poppler-utils, or run it through ocrmypdf and attach the result)",
                 if total == 1 { "its page".to_owned() } else { format!("all {total} pages") }
             )));
         }
