@@ -117,3 +117,17 @@ describe("sampling", () => {
     expect((sent as { sampling: unknown }).sampling).toEqual({});
   });
 });
+
+describe("the library", () => {
+  it("a regenerate or an edit of a question whose answer cited the library asks it again", () => {
+    const withSources: ConversationView = {
+      ...view("complete", "Revenue grew [1]"),
+      sources: [{ message_id: 2, n: 1, part_id: 7, path: "/r.pdf", file_name: "r.pdf", page: 3, label: "r.pdf · p. 3", sha256: "ab", text: "Revenue" }],
+    };
+    expect(state.askedOfLibrary(withSources, { kind: "regenerate", question_id: 1 })).toBe(true);
+    expect(state.askedOfLibrary(withSources, { kind: "edit", question_id: 1, question: "Again?" })).toBe(true);
+    expect(state.askedOfLibrary(withSources, { kind: "ask", question: "New" })).toBe(false);
+    expect(state.askedOfLibrary(view("complete", "no sources"), { kind: "regenerate", question_id: 1 })).toBe(false);
+    expect(state.askedOfLibrary(null, { kind: "regenerate", question_id: 1 })).toBe(false);
+  });
+});

@@ -277,6 +277,14 @@ export function isStreaming(): boolean {
   return live.value?.status === "streaming";
 }
 
+/** A regenerate or an edit of a question whose answers had library passages is asked of the
+ *  library again, whatever the composer's toggle says now. */
+export function askedOfLibrary(view: ConversationView | null, turn: TurnKind): boolean {
+  if (!view || turn.kind === "ask") return false;
+  const answers = new Set(view.messages.filter((m) => m.parent_id === turn.question_id).map((m) => m.id));
+  return (view.sources ?? []).some((s) => answers.has(s.message_id));
+}
+
 /** Sends a turn and streams it into `live`; the stored conversation is reloaded around it. */
 export async function send(turn: TurnKind) {
   if (isStreaming()) return;
@@ -314,7 +322,7 @@ export async function send(turn: TurnKind) {
         lang: lang.value,
         sampling: view ? null : sampling.value,
         attachments: files,
-        library: askLibrary.value ? { folder: null } : null,
+        library: askLibrary.value || askedOfLibrary(view, turn) ? { folder: null } : null,
       },
       (msg) => {
         if (!owns()) return;
