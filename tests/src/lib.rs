@@ -330,6 +330,16 @@ pub fn mcp_caller(name: &str, arguments: &str, answer: &str) -> TinySpec {
     }
 }
 
+/// A model that, asked anything, answers citing library passage [1] and a [9] it was not given.
+pub fn citer() -> TinySpec {
+    TinySpec {
+        name: "tiny-qwen2-cites".into(),
+        chat_template: Some(THINKING_TEMPLATE.into()),
+        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
+        ..TinySpec::default()
+    }
+}
+
 /// A real third-party MCP server from the npm registry (scripts/fetch-fixtures.sh installs
 /// them): `everything` or `filesystem`; the script node runs.
 pub fn mcp_server_script(name: &str) -> PathBuf {

@@ -1108,12 +1108,7 @@ fn an_mcp_tool_call_waits_for_the_analyst_and_settings_show_the_server() {
 /// a passage it was not given, is marked.
 #[test]
 fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
-    let model = tiny_qwen2(&TinySpec {
-        name: "tiny-qwen2-cites".into(),
-        chat_template: Some(fin_r1_tests::THINKING_TEMPLATE.into()),
-        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
-        ..TinySpec::default()
-    });
+    let model = tiny_qwen2(&fin_r1_tests::citer());
     let data = fresh_data("library");
     seed_settings(&data, |_| {});
     let folder = data.join("filings");
@@ -1153,5 +1148,10 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     let unknown = s.script("return document.querySelectorAll('.answer-body a.cite-unknown').length").expect("unknown");
     assert_eq!(unknown, serde_json::json!(1));
     d.screenshot("library-answer.png");
+    // In Chinese: the sources' heading and the toggle speak it.
+    s.click_css("#lang").expect("中文");
+    s.wait_text(".sources-title", LONG, |t| t.contains("资料库来源")).expect("the sources in Chinese");
+    s.wait_text(".ask-library", LONG, |t| t.contains("向资料库提问")).expect("the toggle in Chinese");
+    d.screenshot("library-answer-zh.png");
     s.end().expect("close");
 }

@@ -241,6 +241,49 @@ fn a_scanned_page_is_read_by_ocr_with_its_confidence() {
     assert!(String::from_utf8_lossy(&bare.stderr).contains("this machine has no OCR (install tesseract-ocr"), "{}", String::from_utf8_lossy(&bare.stderr));
 }
 
+/// A 2 KB "scan" that lies: its page box a kilometre square, its image 100,000 pixels a side
+/// with a few bytes behind it. OCR draws it at its bounded size and the file is read or refused
+/// with a reason, never aborting, in a bounded time.
+#[test]
+fn a_scan_that_lies_about_its_sizes_is_bounded() {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Count 1 /Kids [3 0 R] >>".to_owned(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 2834645 2834645] /Resources << /XObject << /Im0 4 0 R >> >> /Contents 5 0 R >>".to_owned(),
+        "<< /Type /XObject /Subtype /Image /Width 100000 /Height 100000 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 16 >>\nstream\n0123456789abcdef\nendstream".to_owned(),
+        "<< /Length 44 >>\nstream\nq 2834645 0 0 2834645 0 0 cm /Im0 Do Q      \nendstream".to_owned(),
+    ];
+    // A comment pads it to 2 KB (lopdf looks for `startxref` near the end).
+    let mut pdf = format!("%PDF-1.4\n%{}\n", "x".repeat(1200)).into_bytes();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for o in &offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes());
+    let dir = scratch_dir().join(format!("documents-lying-scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("lying-scan.pdf");
+    std::fs::write(&path, &pdf).expect("write");
+    let started = std::time::Instant::now();
+    match extract(&path) {
+        Ok(d) => assert!(d.meta.notes.iter().any(|n| n.contains("OCR") || n.contains("scanned")), "{:?}", d.meta.notes),
+        Err(e) => {
+            let e = e.to_string();
+            assert!(e.contains("scanned images") && !e.contains('\n'), "{e}");
+            // OCR was there: the reason is what it made of the page, not a missing program.
+            assert!(!e.contains("has no OCR"), "{e}");
+        }
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(120), "{:?}", started.elapsed());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The text page before the scan is read as any other.
 fn add_cells_of_scanned(d: &Document) {
     let want: Vec<(usize, usize, usize, &str)> = STATEMENT_CELLS.iter().map(|&(r, c, t)| (0, r, c, t)).collect();

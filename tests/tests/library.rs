@@ -177,12 +177,7 @@ impl TurnSink for Collect {
 fn a_question_asked_of_the_library_is_answered_with_sources_it_cites_and_keeps() {
     let dir = filings_folder("ask");
     let data = dir.parent().expect("parent").join("data");
-    let model = tiny_qwen2(&TinySpec {
-        name: "tiny-qwen2-cites".into(),
-        chat_template: Some(THINKING_TEMPLATE.into()),
-        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
-        ..TinySpec::default()
-    });
+    let model = tiny_qwen2(&fin_r1_tests::citer());
     let engine = Arc::new(Engine::load(&model, LoadOptions::default()).expect("load"));
     rt().block_on(async {
         let (store, _) = Store::open(&data).await.expect("store");
@@ -243,12 +238,7 @@ fn the_cli_adds_lists_searches_and_asks_the_library() {
     assert_eq!(code, Some(1));
     assert!(err.contains("is not a folder"), "{err}");
 
-    let model = tiny_qwen2(&TinySpec {
-        name: "tiny-qwen2-cites".into(),
-        chat_template: Some(THINKING_TEMPLATE.into()),
-        script: Some("Read the excerpts</think>Revenue grew [1]; see([9])".into()),
-        ..TinySpec::default()
-    });
+    let model = tiny_qwen2(&fin_r1_tests::citer());
     let (code, out, err) =
         run(&["chat", "--model", &model.to_string_lossy(), "--temperature", "0", "--max-tokens", "64", "--library", "What was revenue in 2024?"]);
     assert_eq!(code, Some(0), "{err}");

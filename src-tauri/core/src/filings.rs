@@ -54,6 +54,14 @@ impl FilingsError {
 /// How a file is read: the reader child in the app and the CLI; the flag, set, stops it.
 pub type Reader = Arc<dyn Fn(&Path, &AtomicBool) -> Result<Document, DocumentError> + Send + Sync>;
 
+/// The reader child of this program (`documents::child`), as the app and the CLI read.
+pub fn child_reader() -> Reader {
+    Arc::new(|path, stop| {
+        use crate::documents::child::{extract_in_child, reader_program, ChildLimits};
+        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, stop)
+    })
+}
+
 /// Where a scan is, for a progress line: files done of total, pages read, time.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]

@@ -46,7 +46,9 @@ pub fn estimate_tokens(text: &str) -> usize {
     single + other.div_ceil(4)
 }
 
-fn is_cjk(c: char) -> bool {
+/// Chinese and Japanese text, with its full-width punctuation: one token a character, and
+/// written without spaces.
+pub fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x3000..=0x303F | 0xFF00..=0xFFEF)
 }
 

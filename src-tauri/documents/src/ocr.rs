@@ -1,4 +1,5 @@
-//! Scanned PDF pages read by OCR: poppler's `pdftoppm` draws the page at 300 dpi in grey,
+//! Scanned PDF pages read by OCR: poppler's `pdftoppm` draws the page in grey (its long side at
+//! 3,508 pixels, A4 at 300 dpi),
 //! Tesseract reads it (English, and simplified Chinese where installed: the language that reads
 //! with the higher confidence wins), its words kept with their mean confidence. Both are
 //! programs run with a time limit; without them a scanned page is said to be one, as before.
@@ -66,7 +67,9 @@ impl Ocr {
     fn page_in(&self, pdf: &Path, number: u32, dir: &Path) -> Result<OcrPage, String> {
         let image = dir.join("page");
         let n = number.to_string();
-        run(Command::new(&self.pdftoppm).args(["-r", "300", "-gray", "-png", "-singlefile", "-f", &n, "-l", &n]).arg(pdf).arg(&image))
+        // The long side at A4's 300 dpi whatever page box the file declares: a page that claims
+        // to be a kilometre wide still draws as 3,508 pixels.
+        run(Command::new(&self.pdftoppm).args(["-scale-to", "3508", "-gray", "-png", "-singlefile", "-f", &n, "-l", &n]).arg(pdf).arg(&image))
             .map_err(|e| format!("pdftoppm: {e}"))?;
         let png = image.with_extension("png");
         let english = self.read(&png, "eng")?;
@@ -142,7 +145,7 @@ fn from_tsv(tsv: &str, chinese: bool) -> OcrPage {
             Some(prev) if prev != key => text.push('\n'),
             Some(_) => {
                 // Chinese is written without spaces between words.
-                let cjk = |c: Option<char>| c.is_some_and(|c| matches!(c as u32, 0x4E00..=0x9FFF | 0x3000..=0x303F | 0xFF00..=0xFFEF));
+                let cjk = |c: Option<char>| c.is_some_and(super::chunks::is_cjk);
                 if !(chinese && cjk(text.chars().last()) && cjk(word.chars().next())) {
                     text.push(' ');
                 }

@@ -118,10 +118,13 @@ pub fn read(bytes: &[u8], path: &str, budget: &mut Budget, on_page: &mut dyn FnM
     }
     if !scanned.is_empty() {
         if scanned.len() as u32 == total {
-            return Err(unreadable(format!(
-                "{} is scanned images with no text layer and this machine has no OCR (install tesseract-ocr and poppler-utils, or run it through ocrmypdf and attach the result)",
-                if total == 1 { "its page".to_owned() } else { format!("all {total} pages") }
-            )));
+            let pages = if total == 1 { "its page is".to_owned() } else { format!("all {total} pages are") };
+            let why = match (&ocr, ocr_failed.first()) {
+                (Some(Some(_)), Some((n, e))) => format!("OCR could not read them (p. {n}: {e})"),
+                (Some(Some(_)), None) => "OCR found no text in them".to_owned(),
+                _ => "this machine has no OCR (install tesseract-ocr and poppler-utils, or run it through ocrmypdf and attach the result)".to_owned(),
+            };
+            return Err(unreadable(format!("{pages} scanned images with no text layer and {why}")));
         }
         notes.push(format!("{} scanned with no text layer, not read: {}", plural_pages(scanned.len()), page_list(&scanned)));
     }

@@ -5,20 +5,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use fin_r1_core::filings::{self, Reader, ScanProgress, ScanReport};
+use fin_r1_core::filings::{self, ScanProgress, ScanReport};
 use fin_r1_core::store::{LibraryFile, LibraryFolder};
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::error::{CmdResult, CommandError};
 use crate::state::AppState;
-
-fn reader() -> Reader {
-    Arc::new(|path, stop| {
-        use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
-        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, stop)
-    })
-}
 
 async fn scan(state: &AppState, id: i64, on_progress: Channel<ScanProgress>) -> CmdResult<ScanReport> {
     let mut last = std::time::Instant::now();
@@ -79,7 +72,7 @@ async fn scan_with(state: &AppState, id: i64, progress: &mut (dyn FnMut(&ScanPro
         }
     }
     let _free = Free(state, stop.clone());
-    filings::scan(&state.store, id, reader(), progress, &stop).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+    filings::scan(&state.store, id, filings::child_reader(), progress, &stop).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
 }
 
 #[tauri::command]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use fin_r1_core::filings::{self, Reader, ScanProgress, ScanReport};
+use fin_r1_core::filings::{self, ScanProgress, ScanReport};
 use fin_r1_core::store::Store;
 
 #[derive(Args, Debug)]
@@ -49,14 +49,6 @@ enum LibraryCommand {
     },
 }
 
-/// The reader child of this binary (`fin-r1 documents extract --child`), as the app reads.
-pub fn child_reader() -> Reader {
-    Arc::new(|path, stop| {
-        use fin_r1_core::documents::child::{extract_in_child, reader_program, ChildLimits};
-        extract_in_child(&reader_program(), path, ChildLimits::default(), &mut |_, _| {}, stop)
-    })
-}
-
 fn progress_line(p: &ScanProgress) {
     if std::io::stderr().is_terminal() {
         eprint!("\r\x1b[K[{}/{} files · {} pages · {:.1} s] {}", p.done, p.total, p.pages, p.ms as f64 / 1000.0, p.file);
@@ -89,7 +81,7 @@ fn print_report(r: &ScanReport, json: bool) {
 
 async fn scan(store: &Store, id: i64, json: bool) -> anyhow::Result<ScanReport> {
     let stop = Arc::new(AtomicBool::new(false));
-    let report = filings::scan(store, id, child_reader(), &mut progress_line, &stop).await?;
+    let report = filings::scan(store, id, filings::child_reader(), &mut progress_line, &stop).await?;
     print_report(&report, json);
     Ok(report)
 }

@@ -151,7 +151,7 @@ pub fn chinese_bigrams(question: &str) -> Vec<String> {
         run.clear();
     };
     for c in question.chars() {
-        if is_cjk(c) {
+        if is_han(c) {
             run.push(c);
         } else {
             flush(&mut run, &mut out);
@@ -213,7 +213,7 @@ pub fn retrieval_query(question: &str) -> Option<String> {
         cjk.clear();
     };
     for c in question.chars() {
-        if is_cjk(c) {
+        if is_han(c) {
             flush_word(&mut word, &mut push);
             cjk.push(c);
         } else if c.is_alphanumeric() || c == '.' && !word.is_empty() {
@@ -236,7 +236,9 @@ pub fn retrieval_query(question: &str) -> Option<String> {
     (!quoted.is_empty()).then(|| quoted.join(" OR "))
 }
 
-fn is_cjk(c: char) -> bool {
+/// A Chinese character, not its punctuation (`chunks::is_cjk` counts that too): what a word
+/// of a question is made of.
+fn is_han(c: char) -> bool {
     matches!(c as u32, 0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF)
 }
 
