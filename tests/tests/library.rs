@@ -13,7 +13,7 @@ use fin_r1_core::filings::{self, Reader};
 use fin_r1_core::runner::{LibraryScope, Runner, TurnRequest, TurnSink, TurnStarted};
 use fin_r1_core::store::Store;
 use fin_r1_engine::{Engine, GenerationEvent, LoadOptions};
-use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir, tiny_qwen2, TinySpec, THINKING_TEMPLATE};
+use fin_r1_tests::{fin_r1_bin, repo_data, scratch_dir, tiny_qwen2};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime")
