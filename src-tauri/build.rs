@@ -35,6 +35,8 @@ const COMMANDS: &[&str] = &[
     "stop_library_scan",
     "remove_library_folder",
     "library_files",
+    "check_source",
+    "source_pdf",
     "get_mcp_config",
     "save_mcp_config",
     "mcp_servers",

@@ -43,6 +43,7 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::library::stop_library_scan,
             crate::commands::library::remove_library_folder,
             crate::commands::library::library_files,
+            crate::commands::library::check_source,
             crate::commands::settings::get_mcp_config,
             crate::commands::settings::save_mcp_config,
             crate::commands::settings::mcp_servers,
@@ -77,6 +78,20 @@ pub fn builder<R: Runtime>() -> Builder<R> {
         // Safe here: ids and sizes stay far below 2^53, and seeds are kept within it
         // (`fin_r1_engine::sampler::MAX_SEED`).
         .dangerously_cast_bigints_to_number()
+}
+
+/// The typed commands and the one that answers raw bytes (a cited PDF), which specta cannot
+/// type.
+pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + Send + Sync + 'static {
+    // The typed handler borrows its builder (tauri-specta's signature), so the builder lives as
+    // long as the app: one per app, built once.
+    let typed = Box::leak(Box::new(builder::<R>())).invoke_handler();
+    // The bound gives the macro's closure its argument's type.
+    fn typed_as<R: Runtime, F: Fn(tauri::ipc::Invoke<R>) -> bool>(f: F) -> F {
+        f
+    }
+    let raw = typed_as::<R, _>(tauri::generate_handler![crate::commands::library::source_pdf]);
+    move |invoke| if invoke.message.command() == "source_pdf" { raw(invoke) } else { typed(invoke) }
 }
 
 /// The TypeScript for `builder`'s commands and their types, as `ui/src/bindings.ts` holds it.

@@ -69,9 +69,13 @@ pub fn setup<R: Runtime>(app: &tauri::App<R>, data_dir: PathBuf) -> anyhow::Resu
             state.notice(format!("The daily backup of the conversations was not made: {e}"));
         }
         state.startup_done();
-        // The library's folders, read again for what changed while the app was closed.
+        // The library's folders, read again for what changed while the app was closed, then
+        // watched for what changes while it runs.
         let again = handle.clone();
-        tauri::async_runtime::spawn(async move { commands::library::rescan_at_start(&again.state::<AppState>()).await });
+        tauri::async_runtime::spawn(async move {
+            commands::library::rescan_at_start(&again.state::<AppState>()).await;
+            commands::library::watch_folders(again).await
+        });
         watch_dead_writers(&state.store, &state).await;
     });
     Ok(())
@@ -112,7 +116,7 @@ pub fn run() -> anyhow::Result<()> {
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
-        .invoke_handler(bindings::builder().invoke_handler())
+        .invoke_handler(bindings::invoke_handler())
         .setup(move |app| {
             setup(app, data_dir.clone())?;
             instance.serve(app.handle().clone());

@@ -148,6 +148,8 @@ pub struct AppState {
     pub eval: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// The library folder being read: its stop switch.
     pub library_scan: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
+    /// Told when a folder is added or removed: the watch takes the new list.
+    pub library_rewatch: tokio::sync::Notify,
     /// Documents read for the window's next question.
     pub reading: crate::reading::Reading,
     /// False until the model of the last session has been loaded again (or found gone).
@@ -177,6 +179,7 @@ impl AppState {
             job: Mutex::new(None),
             eval: Mutex::new(None),
             library_scan: Mutex::new(None),
+            library_rewatch: tokio::sync::Notify::new(),
             reading: Default::default(),
             started: tokio::sync::watch::Sender::new(false),
         }

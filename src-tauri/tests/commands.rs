@@ -18,7 +18,7 @@ use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 fn app(name: &str) -> (App<MockRuntime>, WebviewWindow<MockRuntime>) {
     let data = scratch_dir().join(format!("shell-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
-    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::builder().invoke_handler()).build(tauri::generate_context!()).expect("mock app");
+    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::invoke_handler()).build(tauri::generate_context!()).expect("mock app");
     fin_r1_desktop::setup(&app, data).expect("setup");
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
     (app, window)
@@ -228,7 +228,7 @@ fn a_damaged_settings_row_is_recovered_and_keys_stay_write_only() {
             .expect("write the damaged row");
         pool.close().await;
     });
-    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::builder().invoke_handler()).build(tauri::generate_context!()).expect("mock app");
+    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::invoke_handler()).build(tauri::generate_context!()).expect("mock app");
     fin_r1_desktop::setup(&app, data.clone()).expect("setup survives a damaged row");
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
 
@@ -270,7 +270,7 @@ fn a_damaged_settings_row_is_recovered_and_keys_stay_write_only() {
     // Saved settings are what the next start reads.
     drop(window);
     drop(app);
-    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::builder().invoke_handler()).build(tauri::generate_context!()).expect("mock app");
+    let app = mock_builder().invoke_handler(fin_r1_desktop::bindings::invoke_handler()).build(tauri::generate_context!()).expect("mock app");
     fin_r1_desktop::setup(&app, data).expect("setup");
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
     let info = invoke(&window, "app_info", json!({})).expect("app_info");

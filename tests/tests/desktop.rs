@@ -1143,6 +1143,25 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     assert_eq!(answer.trim(), "Revenue grew [1]; see([9])");
     s.wait_for(".sources .source", LONG).expect("the sources");
     s.click_css(".answer-body a.cite[data-n='1']").expect("citation 1");
+    // The citation opens its PDF drawn as the page (pdf.js), the passage marked over it.
+    s.wait_for("#page-view canvas", LONG).expect("the page view");
+    let marks = s
+        .wait_until("const n = document.querySelectorAll('#page-view .page-mark').length; return n > 0 ? n : null", LONG)
+        .unwrap_or_else(|e| panic!("the passage marked: {e}; the view says {:?}", s.script("return document.querySelector('#page-view')?.innerText")));
+    assert!(marks.as_u64().unwrap_or(0) >= 1, "{marks}");
+    let drawn = s.script("const c = document.querySelector('#page-view canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let ink = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) ink++; return ink").expect("ink");
+    assert!(drawn.as_u64().unwrap_or(0) > 500, "the page is drawn, not blank: {drawn}");
+    let heading = s.wait_text("#page-view h2", LONG, |t| t.contains("[1]")).expect("the heading");
+    let number = s.wait_text("#page-number", LONG, |t| t.contains("Page")).expect("the page number");
+    assert!(heading.contains(&format!("p. {}", number.trim_start_matches("Page ").split(' ').next().unwrap_or("?"))), "{heading} / {number}");
+    d.screenshot("library-page.png");
+    // Another page has no marks; the way back to the cited one is offered.
+    if s.script("return !document.querySelector('#page-next').disabled").expect("next") == serde_json::json!(true) {
+        s.click_css("#page-next").expect("next page");
+        s.wait_for("#page-cited", LONG).expect("back to the cited page");
+        s.wait_until("return document.querySelectorAll('#page-view .page-mark').length === 0 || null", LONG).expect("no marks elsewhere");
+    }
+    s.click_css("#page-view .close").expect("close the page");
     let source = s.wait_text(".source[open] summary", LONG, |t| t.contains("[1]")).expect("the passage");
     assert!(source.contains(".pdf · p."), "{source}");
     let unknown = s.script("return document.querySelectorAll('.answer-body a.cite-unknown').length").expect("unknown");

@@ -1,7 +1,7 @@
 // Typed calls to the shell's commands: the generated `commands` (bindings.ts), with the few
 // conveniences the components want. Nothing else in the UI talks to Rust.
 
-import { Channel } from "@tauri-apps/api/core";
+import { Channel, invoke } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import { hasKey, t, type Key, type Lang } from "./i18n";
 import type { Value } from "./bindings";
@@ -39,6 +39,9 @@ export const api = {
   mcpServers: commands.mcpServers,
   libraryFolders: commands.libraryFolders,
   libraryFiles: commands.libraryFiles,
+  checkSource: commands.checkSource,
+  /** A cited PDF's bytes (raw, not JSON: outside the typed bindings). */
+  sourcePdf: (messageId: number, n: number) => invoke<ArrayBuffer>("source_pdf", { messageId, n }),
   removeLibraryFolder: commands.removeLibraryFolder,
   stopLibraryScan: commands.stopLibraryScan,
   addLibraryFolder: (path: string, onProgress: (p: ScanProgress) => void) => commands.addLibraryFolder(path, channel(onProgress)),

@@ -66,6 +66,8 @@ export const commands = {
 	stopLibraryScan: () => __TAURI_INVOKE<boolean>("stop_library_scan"),
 	removeLibraryFolder: (id: number) => __TAURI_INVOKE<boolean>("remove_library_folder", { id }),
 	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
+	/**  Whether a cited file is still the one the answer read, and how the window shows it. */
+	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck>("check_source", { messageId, n }),
 	getMcpConfig: () => __TAURI_INVOKE<McpConfigView_Serialize>("get_mcp_config"),
 	/**
 	 *  Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
@@ -2040,6 +2042,26 @@ export type Settings_Serialize = {
 	/**  The first-run setup was finished or skipped. */
 	first_run_done: boolean,
 };
+
+/**  What the window needs to show a cited source at its page. */
+export type SourceCheck = {
+	state: SourceState,
+	/**  Drawn as its pages (a PDF), or shown as the passage read (a sheet, a document). */
+	paged: boolean,
+	/**  The page was a scan read by OCR: its image has no text to mark. */
+	ocr: boolean,
+};
+
+/**  Whether a cited file is still the one the answer read. */
+export type SourceState = 
+/**  The same bytes (its SHA-256 matches). */
+"same" | 
+/**  Changed since the answer: the page shown may not be the page read. */
+"changed" | 
+/**  Gone from where it was. */
+"missing" | 
+/**  Over `MAX_VIEW_BYTES`: not shown in the window. */
+"too_big";
 
 export type StopReason = 
 /**  The model ended its turn. */

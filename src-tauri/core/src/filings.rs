@@ -347,6 +347,73 @@ pub fn sources(message_id: i64, hits: &[LibraryHit]) -> Vec<AnswerSource> {
         .collect()
 }
 
+/// A cited file shown in the window, at most (a larger one is opened with the system's viewer).
+pub const MAX_VIEW_BYTES: u64 = 256 << 20;
+
+/// Whether a cited file is still the one the answer read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// The same bytes (its SHA-256 matches).
+    Same,
+    /// Changed since the answer: the page shown may not be the page read.
+    Changed,
+    /// Gone from where it was.
+    Missing,
+    /// Over `MAX_VIEW_BYTES`: not shown in the window.
+    TooBig,
+}
+
+/// What the window needs to show a cited source at its page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SourceCheck {
+    pub state: SourceState,
+    /// Drawn as its pages (a PDF), or shown as the passage read (a sheet, a document).
+    pub paged: bool,
+    /// The page was a scan read by OCR: its image has no text to mark.
+    pub ocr: bool,
+}
+
+/// Checks that a cited file is still the one read: its size first, then its SHA-256.
+pub fn check_source(source: &AnswerSource) -> SourceCheck {
+    let path = Path::new(&source.path);
+    let paged = path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf"));
+    let ocr = source.text.contains(": read by OCR, confidence");
+    let state = match std::fs::metadata(path) {
+        Err(_) => SourceState::Missing,
+        Ok(m) if !m.is_file() => SourceState::Missing,
+        Ok(m) if m.len() > MAX_VIEW_BYTES => SourceState::TooBig,
+        Ok(_) => match fin_r1_engine::digest::sha256_file(path) {
+            Ok(h) if h.eq_ignore_ascii_case(&source.sha256) => SourceState::Same,
+            Ok(_) => SourceState::Changed,
+            Err(_) => SourceState::Missing,
+        },
+    };
+    SourceCheck { state, paged, ocr }
+}
+
+/// A cited PDF's bytes for the window's page view: read up to `MAX_VIEW_BYTES`, whatever the
+/// file grows to meanwhile.
+pub fn read_source(source: &AnswerSource) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let path = Path::new(&source.path);
+    if !path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf")) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a PDF: its passage is shown as read", source.file_name)));
+    }
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_VIEW_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_VIEW_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is over {} MB: open it with the system's viewer", source.file_name, MAX_VIEW_BYTES >> 20),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// A question followed by the library's excerpts, each numbered, and how to cite them.
 pub fn with_excerpts(question: &str, hits: &[LibraryHit]) -> String {
     if hits.is_empty() {

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod catalog;
 pub mod filings;
+pub mod filings_watch;
 /// The document readers live in their own crate (they parse untrusted files; nothing of the
 /// store is theirs to touch); the core's paths to them stay.
 pub use fin_r1_documents as documents;

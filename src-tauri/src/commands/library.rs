@@ -46,6 +46,42 @@ pub async fn rescan_at_start(state: &AppState) {
     }
 }
 
+/// Watches the library's folders while the app runs: a folder whose files change is read
+/// again, and the window told (`library-changed`, with what the scan did). Runs for the app's
+/// life; the folders watched are the store's, taken again when one is added or removed.
+pub async fn watch_folders<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
+    use tauri::{Emitter, Manager};
+    let state = app.state::<AppState>();
+    loop {
+        let folders: Vec<(i64, PathBuf)> = state.store.library_folders().await.unwrap_or_default().into_iter().map(|f| (f.id, PathBuf::from(f.path))).collect();
+        let on = app.clone();
+        let watch = fin_r1_core::filings_watch::watch(&folders, move |id| {
+            let app = on.clone();
+            tauri::async_runtime::spawn(async move {
+                match scan_with(&app.state::<AppState>(), id, &mut |_| {}).await {
+                    Ok(report) => {
+                        tracing::info!(
+                            folder = id,
+                            added = report.added,
+                            updated = report.updated,
+                            gone = report.missing,
+                            "library folder changed and read again"
+                        );
+                        let _ = app.emit("library-changed", report);
+                    }
+                    Err(e) => tracing::warn!(folder = id, "library folder changed, not read again: {e}"),
+                }
+            });
+        });
+        match &watch {
+            Ok(w) => w.notes.iter().for_each(|n| tracing::warn!("{n}")),
+            Err(e) => tracing::warn!("the library's folders are not watched ({e}): they are read again at start and on Read again"),
+        }
+        state.library_rewatch.notified().await;
+        drop(watch);
+    }
+}
+
 async fn scan_with(state: &AppState, id: i64, progress: &mut (dyn FnMut(&ScanProgress) + Send)) -> CmdResult<ScanReport> {
     let stop = Arc::new(AtomicBool::new(false));
     // One folder is read at a time: another waits for the slot (the start's rescan is short).
@@ -86,6 +122,7 @@ pub async fn library_folders(state: State<'_, AppState>) -> CmdResult<Vec<Librar
 #[specta::specta]
 pub async fn add_library_folder(state: State<'_, AppState>, path: PathBuf, on_progress: Channel<ScanProgress>) -> CmdResult<ScanReport> {
     let folder = filings::add_folder(&state.store, &path).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })?;
+    state.library_rewatch.notify_one();
     scan(&state, folder.id, on_progress).await
 }
 
@@ -107,11 +144,39 @@ pub async fn stop_library_scan(state: State<'_, AppState>) -> CmdResult<bool> {
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_library_folder(state: State<'_, AppState>, id: i64) -> CmdResult<bool> {
-    Ok(state.store.remove_library_folder(id).await?)
+    let removed = state.store.remove_library_folder(id).await?;
+    state.library_rewatch.notify_one();
+    Ok(removed)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub async fn library_files(state: State<'_, AppState>, id: i64) -> CmdResult<Vec<LibraryFile>> {
     Ok(state.store.library_files(id).await?)
+}
+
+async fn cited(state: &AppState, message_id: i64, n: i64) -> CmdResult<fin_r1_core::store::AnswerSource> {
+    state.store.answer_source(message_id, n).await?.ok_or_else(|| CommandError::Invalid(format!("answer {message_id} has no source [{n}]")))
+}
+
+/// Whether a cited file is still the one the answer read, and how the window shows it.
+#[tauri::command]
+#[specta::specta]
+pub async fn check_source(state: State<'_, AppState>, message_id: i64, n: i64) -> CmdResult<filings::SourceCheck> {
+    let source = cited(&state, message_id, n).await?;
+    tauri::async_runtime::spawn_blocking(move || filings::check_source(&source)).await.map_err(|e| CommandError::Task(e.to_string()))
+}
+
+/// A cited PDF's bytes, for its page drawn in the window: only files an answer cited, never a
+/// path the page names. Raw bytes (an `ArrayBuffer` in the page), not JSON; outside the typed
+/// bindings, which cannot name that type (`bindings::invoke_handler`).
+#[tauri::command]
+pub async fn source_pdf(state: State<'_, AppState>, message_id: i64, n: i64) -> CmdResult<tauri::ipc::Response> {
+    let source = cited(&state, message_id, n).await?;
+    let what = source.path.clone();
+    let bytes = tauri::async_runtime::spawn_blocking(move || filings::read_source(&source))
+        .await
+        .map_err(|e| CommandError::Task(e.to_string()))?
+        .map_err(|source| CommandError::Io { what, source })?;
+    Ok(tauri::ipc::Response::new(bytes))
 }

@@ -13,6 +13,7 @@ import { Sidebar } from "./Sidebar";
 import { t } from "../i18n";
 import { lang } from "../state";
 import { DocumentViewer } from "./Attachments";
+import { PageView } from "./PageView";
 
 export function App() {
   useEffect(() => {
@@ -54,6 +55,7 @@ export function App() {
           </div>
         ))}
         <DocumentViewer />
+        <PageView />
         {p === "evaluate" ? <Evaluate /> : p === "models" ? <Models /> : p === "settings" ? <Settings /> : p === "about" ? <About /> : current.value ? <ChatView /> : <NewChat />}
         <footer class="disclaimer">{t(lang.value, "disclaimer")}</footer>
       </main>

@@ -14,6 +14,7 @@ import { showStored } from "../attach";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
 import { ExportDialog } from "./ExportDialog";
+import { openSource } from "./PageView";
 
 export function ChatView() {
   const view = current.value!;
@@ -267,7 +268,7 @@ function StoredAnswer({ m, view }: { m: Message; view: ConversationView }) {
     <div class={`msg answer status-${m.status}`} data-id={m.id} data-status={m.status}>
       {m.reasoning.trim() && <Reasoning text={m.reasoning} label={label} thinking={false} html={marked ? calc.reasoning_html : null} />}
       <ToolCards cards={(view.tool_calls ?? []).filter((c) => c.message_id === m.id)} />
-      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} cites={sourcesOf(view, m.id).length} /> : null}
+      {m.answer.trim() ? <Markdown text={m.answer} streaming={false} id={m.id} marked={marked ? calc.answer_html : null} sources={sourcesOf(view, m.id)} /> : null}
       <Sources id={m.id} sources={sourcesOf(view, m.id)} />
       {calc !== null && calc.summary.checked > 0 && <CalcLine calc={calc} />}
       <StatusLine m={m} />
@@ -303,7 +304,7 @@ function LiveAnswerItem({ m, view }: { m: Message; view: ConversationView }) {
       ))}
       {mine && <ToolCards cards={lv.tools} />}
       {mine && lv.approvals.map((a) => <ApprovalCard key={a.id} request={a} />)}
-      {answer && <Markdown text={answer} streaming={true} id={m.id} cites={mine ? lv.sources.length : 0} />}
+      {answer && <Markdown text={answer} streaming={true} id={m.id} sources={mine ? lv.sources : NO_SOURCES} />}
       {mine && <Sources id={m.id} sources={lv.sources} />}
       {mine && lv.toolNotes.map((r, i) => (
         <div key={i} class="tool-note">
@@ -457,7 +458,9 @@ function Reasoning({ text, label, thinking, html = null }: { text: string; label
   );
 }
 
-function Markdown({ text, streaming, id, marked = null, cites = 0 }: { text: string; streaming: boolean; id: number; marked?: string | null; cites?: number }) {
+const NO_SOURCES: AnswerSource[] = [];
+
+function Markdown({ text, streaming, id, marked = null, sources = NO_SOURCES }: { text: string; streaming: boolean; id: number; marked?: string | null; sources?: AnswerSource[] }) {
   // A message that stops streaming is drawn by a new component: it starts from what the live
   // one showed, not empty (the answer vanished until the render came back, and a reader
   // scrolled up lost their place as the view collapsed and grew again).
@@ -477,7 +480,7 @@ function Markdown({ text, streaming, id, marked = null, cites = 0 }: { text: str
   useEffect(() => () => renderer.current?.cancel(), []);
   const shown = marked ?? html;
   useEffect(() => addCopyButtons(ref.current, lang.value), [shown]);
-  useEffect(() => linkCitations(ref.current, id, cites, lang.value), [shown, cites]);
+  useEffect(() => linkCitations(ref.current, id, sources, lang.value), [shown, sources.length]);
   // The core's renderer sanitised this HTML: the only HTML the UI puts into the page.
   return <div class="answer-body markdown" ref={ref} dangerouslySetInnerHTML={{ __html: shown }} />;
 }
@@ -487,9 +490,11 @@ function sourcesOf(view: ConversationView, id: number): AnswerSource[] {
   return (view.sources ?? []).filter((s) => s.message_id === id);
 }
 
-/** `[n]` in an answer given library passages: a link to passage n under it, or marked as
- *  citing a passage it was not given. Text nodes only (never code), after sanitising. */
-function linkCitations(root: HTMLElement | null, id: number, count: number, l: Lang) {
+/** `[n]` in an answer given library passages: a link that opens passage n under the answer and
+ *  its page (`PageView`), or marked as citing a passage it was not given. Text nodes only
+ *  (never code), after sanitising. */
+function linkCitations(root: HTMLElement | null, id: number, sources: AnswerSource[], l: Lang) {
+  const count = sources.length;
   if (!root || count === 0) return;
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT, {
     acceptNode: (n) => (n.parentElement?.closest("code, pre, .cite") ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT),
@@ -514,6 +519,8 @@ function linkCitations(root: HTMLElement | null, id: number, count: number, l: L
           target.classList.add("flash");
           setTimeout(() => target.classList.remove("flash"), 1500);
         }
+        const source = sources.find((s) => s.n === n);
+        if (source) openSource(source);
       });
     } else {
       a.className = "cite cite-unknown";

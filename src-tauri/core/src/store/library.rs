@@ -409,6 +409,12 @@ impl Store {
         Ok(())
     }
 
+    /// Source `n` of one answer.
+    pub async fn answer_source(&self, message_id: i64, n: i64) -> Result<Option<AnswerSource>> {
+        let row = sqlx::query("SELECT * FROM answer_sources WHERE message_id = ?1 AND n = ?2").bind(message_id).bind(n).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(source))
+    }
+
     /// Every source of a conversation's answers, by answer then number.
     pub async fn conversation_sources(&self, conversation_id: i64) -> Result<Vec<AnswerSource>> {
         let rows =
@@ -416,20 +422,21 @@ impl Store {
                 .bind(conversation_id)
                 .fetch_all(&self.pool)
                 .await?;
-        Ok(rows
-            .iter()
-            .map(|r| AnswerSource {
-                message_id: r.get("message_id"),
-                n: r.get("n"),
-                part_id: r.get("part_id"),
-                path: r.get("path"),
-                file_name: r.get("file_name"),
-                page: r.get("page"),
-                label: r.get("label"),
-                sha256: r.get("sha256"),
-                text: r.get("text"),
-            })
-            .collect())
+        Ok(rows.iter().map(source).collect())
+    }
+}
+
+fn source(r: &sqlx::sqlite::SqliteRow) -> AnswerSource {
+    AnswerSource {
+        message_id: r.get("message_id"),
+        n: r.get("n"),
+        part_id: r.get("part_id"),
+        path: r.get("path"),
+        file_name: r.get("file_name"),
+        page: r.get("page"),
+        label: r.get("label"),
+        sha256: r.get("sha256"),
+        text: r.get("text"),
     }
 }
 

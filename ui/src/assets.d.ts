@@ -1,0 +1,5 @@
+// Vite's `?url` imports: the URL of the file as built.
+declare module "*?url" {
+  const url: string;
+  export default url;
+}

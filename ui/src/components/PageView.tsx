@@ -1,0 +1,209 @@
+// A cited source opened where it was read: a PDF drawn as its page (pdf.js, in the window) with
+// the passage marked; a sheet or a document shown as the passage read, its tables as tables.
+// Only files an answer cited can be opened (the shell looks the path up by answer and number).
+
+import { signal } from "@preact/signals";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { api } from "../api";
+import type { AnswerSource, SourceCheck } from "../bindings";
+import { t } from "../i18n";
+import { markedItems } from "../pageMark";
+import { lang } from "../state";
+
+/** The source on show, or none. */
+export const citedSource = signal<AnswerSource | null>(null);
+
+export function openSource(s: AnswerSource) {
+  citedSource.value = s;
+}
+
+// pdf.js reads a page's text with `for await` over a ReadableStream, which WebKitGTK (2.50)
+// and older macOS WebKit cannot iterate: the reader's loop, where it is missing.
+function iterableStreams() {
+  const proto = ReadableStream.prototype as unknown as Record<symbol, unknown>;
+  if (typeof proto[Symbol.asyncIterator] === "function") return;
+  proto[Symbol.asyncIterator] = async function* (this: ReadableStream<unknown>) {
+    const reader = this.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        yield value;
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  };
+}
+
+// pdf.js is loaded the first time a page is drawn, not with the window.
+type PdfJs = typeof import("pdfjs-dist");
+let pdfjs: Promise<PdfJs> | null = null;
+function loadPdfJs(): Promise<PdfJs> {
+  iterableStreams();
+  pdfjs ??= Promise.all([import("pdfjs-dist"), import("pdfjs-dist/build/pdf.worker.min.mjs?url")]).then(([lib, worker]) => {
+    lib.GlobalWorkerOptions.workerSrc = worker.default;
+    return lib;
+  });
+  return pdfjs;
+}
+
+type Doc = Awaited<ReturnType<PdfJs["getDocument"]>["promise"]>;
+
+export function PageView() {
+  const l = lang.value;
+  const s = citedSource.value;
+  const [check, setCheck] = useState<SourceCheck | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [doc, setDoc] = useState<Doc | null>(null);
+  const [page, setPage] = useState(1);
+  const [found, setFound] = useState<number | null>(null);
+  const [html, setHtml] = useState<string | null>(null);
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const marks = useRef<HTMLDivElement>(null);
+  const close = () => (citedSource.value = null);
+
+  useEffect(() => {
+    setCheck(null);
+    setError(null);
+    setDoc(null);
+    setFound(null);
+    setHtml(null);
+    if (!s) return;
+    setPage(s.page ?? 1);
+    let gone = false;
+    let opened: Doc | null = null;
+    void (async () => {
+      try {
+        const c = await api.checkSource(s.message_id, s.n);
+        if (gone) return;
+        setCheck(c);
+        if (!c.paged || c.state === "missing" || c.state === "too_big") {
+          setHtml(await api.render(s.text));
+          return;
+        }
+        const [lib, bytes] = await Promise.all([loadPdfJs(), api.sourcePdf(s.message_id, s.n)]);
+        if (gone) return;
+        opened = await lib.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false }).promise;
+        if (gone) return void opened.destroy();
+        setDoc(opened);
+      } catch (e) {
+        if (!gone) setError(String((e as { message?: string })?.message ?? e));
+      }
+    })();
+    return () => {
+      gone = true;
+      void opened?.destroy();
+    };
+  }, [s]);
+
+  // The page drawn to the dialog's width, and on the cited page the passage marked.
+  useEffect(() => {
+    if (!doc || !s || !canvas.current || !marks.current) return;
+    let task: { cancel(): void; promise: Promise<unknown> } | null = null;
+    let gone = false;
+    void (async () => {
+      try {
+        const p = await doc.getPage(Math.min(Math.max(page, 1), doc.numPages));
+        const width = Math.min(900, window.innerWidth * 0.9) - 40;
+        const viewport = p.getViewport({ scale: width / p.getViewport({ scale: 1 }).width });
+        const ratio = window.devicePixelRatio || 1;
+        const c = canvas.current!;
+        c.width = Math.floor(viewport.width * ratio);
+        c.height = Math.floor(viewport.height * ratio);
+        c.style.width = `${viewport.width}px`;
+        c.style.height = `${viewport.height}px`;
+        task = p.render({ canvas: c, viewport, transform: ratio === 1 ? undefined : [ratio, 0, 0, ratio, 0, 0] });
+        await task.promise;
+        if (gone) return;
+        const layer = marks.current!;
+        layer.replaceChildren();
+        layer.style.width = `${viewport.width}px`;
+        layer.style.height = `${viewport.height}px`;
+        if (page !== (s.page ?? 1)) return setFound(null);
+        const content = await p.getTextContent();
+        const items = content.items.filter((i): i is (typeof content.items)[number] & { str: string; transform: number[]; width: number; height: number } => "str" in i);
+        const hit = markedItems(
+          items.map((i) => i.str),
+          s.text,
+        );
+        const lib = await loadPdfJs();
+        for (const k of hit) {
+          const item = items[k];
+          const tx = lib.Util.transform(viewport.transform, item.transform);
+          const h = Math.hypot(tx[2], tx[3]);
+          const box = document.createElement("div");
+          box.className = "page-mark";
+          box.style.left = `${tx[4]}px`;
+          box.style.top = `${tx[5] - h}px`;
+          box.style.width = `${item.width * viewport.scale}px`;
+          box.style.height = `${h * 1.15}px`;
+          layer.append(box);
+        }
+        setFound(hit.length);
+        layer.querySelector(".page-mark")?.scrollIntoView({ block: "center" });
+      } catch (e) {
+        if (!gone && (e as { name?: string })?.name !== "RenderingCancelledException") setError(String((e as { message?: string })?.message ?? e));
+      }
+    })();
+    return () => {
+      gone = true;
+      task?.cancel();
+    };
+  }, [doc, page, s]);
+
+  useEffect(() => {
+    const esc = (e: KeyboardEvent) => e.key === "Escape" && close();
+    window.addEventListener("keydown", esc);
+    return () => window.removeEventListener("keydown", esc);
+  }, []);
+  if (!s) return null;
+  const cited = s.page ?? 1;
+  return (
+    <div class="modal-back" onClick={(e) => e.target === e.currentTarget && close()}>
+      <div class="modal page-view" id="page-view" role="dialog" aria-label={s.label}>
+        <header>
+          <h2>
+            [{s.n}] {s.label}
+          </h2>
+          <button class="close" aria-label={t(l, "attach.close")} onClick={close}>
+            ×
+          </button>
+        </header>
+        <div class="muted page-path">
+          {s.path} · SHA-256 {s.sha256.slice(0, 12)}…
+        </div>
+        {check?.state === "changed" && <p class="page-warn">⚠ {t(l, "page.changed")}</p>}
+        {check?.state === "missing" && <p class="page-warn">⚠ {t(l, "page.missing")}</p>}
+        {check?.state === "too_big" && <p class="page-warn">⚠ {t(l, "page.tooBig")}</p>}
+        {check?.ocr && page === cited && <p class="page-note">{t(l, "page.ocr")}</p>}
+        {!check?.ocr && found === 0 && page === cited && <p class="page-note">{t(l, "page.notFound")}</p>}
+        {error && <p class="page-warn">⚠ {error}</p>}
+        {doc && (
+          <div class="page-nav">
+            <button class="link" id="page-prev" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+              ‹ {t(l, "page.prev")}
+            </button>
+            <span id="page-number">{t(l, "page.of", { p: page, n: doc.numPages })}</span>
+            <button class="link" id="page-next" disabled={page >= doc.numPages} onClick={() => setPage(page + 1)}>
+              {t(l, "page.next")} ›
+            </button>
+            {page !== cited && (
+              <button class="link" id="page-cited" onClick={() => setPage(cited)}>
+                {t(l, "page.back", { p: cited })}
+              </button>
+            )}
+          </div>
+        )}
+        {check?.paged && check.state !== "missing" && check.state !== "too_big" && !error && (
+          <div class="page-sheet">
+            <canvas ref={canvas} />
+            <div class="page-marks" ref={marks} />
+          </div>
+        )}
+        {!doc && !error && !html && <p class="muted">{t(l, "page.opening")}</p>}
+        {html !== null && <div class="markdown doc-text page-passage" dangerouslySetInnerHTML={{ __html: html }} />}
+      </div>
+    </div>
+  );
+}
