@@ -1133,6 +1133,20 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     s.click_css("#library-folders .library-files").expect("files");
     let files = s.wait_text(".library-file-list", LONG, |t| t.contains("encrypted")).expect("files");
     assert!(files.contains("password"), "{files}");
+    // A scanned report dropped into the folder while the app runs is read (by OCR) without a
+    // Read again: the folder is watched.
+    std::fs::copy(fin_r1_tests::repo_data("documents/scanned-report.pdf"), folder.join("scanned-report.pdf")).expect("copy the scan");
+    s.wait_text("#library-folders li", LONG, |t| t.contains("4 files (3 read, 1 refused)")).expect("the new file read by the watch");
+    // A collection of the files ticked.
+    s.click_css("#library-folders .library-files").expect("files closed");
+    s.click_css("#library-folders .library-files").expect("files again");
+    s.wait_for(".library-pick[aria-label='scanned-report.pdf']", LONG).expect("the scan's box");
+    s.click_css(".library-pick[aria-label='scanned-report.pdf']").expect("tick the scan");
+    let name = s.wait_for("#collection-name", LONG).expect("the name");
+    s.type_into(&name, "Scans").expect("name");
+    s.click_css("#collection-add").expect("add to the collection");
+    let collections = s.wait_text("#library-collections", LONG, |t| t.contains("Scans")).expect("the collection");
+    assert!(collections.contains("Scans (1 files)") && collections.contains("scanned-report.pdf"), "{collections}");
     s.script("document.querySelector('#library-settings').scrollIntoView()").expect("scroll");
     d.screenshot("library-settings.png");
 
@@ -1167,6 +1181,23 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     let unknown = s.script("return document.querySelectorAll('.answer-body a.cite-unknown').length").expect("unknown");
     assert_eq!(unknown, serde_json::json!(1));
     d.screenshot("library-answer.png");
+
+    // Asked of the collection: only its scanned report, whose OCR'd page opens as the scan.
+    s.click_css("#new-chat").expect("new chat");
+    s.wait_for("#library-scope", LONG).expect("the scope");
+    let scans =
+        s.script("return [...document.querySelectorAll('#library-scope option')].find((o) => o.textContent.includes('Scans'))?.value").expect("the option");
+    s.select("#library-scope", scans.as_str().expect("a collection option")).expect("ask the collection");
+    let answer = ask(&s, "What was net income?");
+    assert!(answer.contains("[1]"), "{answer}");
+    let sources = s.wait_text(".sources", LONG, |t| t.contains("[1]")).expect("the sources");
+    assert!(!sources.contains("annual-report.pdf") && !sources.contains("zh-loans.pdf"), "{sources}");
+    s.click_css(".answer-body a.cite[data-n='1']").expect("citation 1");
+    s.wait_for("#page-view canvas", LONG).expect("the scan drawn");
+    let note = s.wait_text("#page-view .page-note", LONG, |t| !t.is_empty()).expect("the OCR note");
+    assert!(note.contains("OCR"), "{note}");
+    d.screenshot("library-ocr-page.png");
+    s.click_css("#page-view .close").expect("close the page");
     // In Chinese: the sources' heading and the toggle speak it.
     s.click_css("#lang").expect("中文");
     s.wait_text(".sources-title", LONG, |t| t.contains("资料库来源")).expect("the sources in Chinese");

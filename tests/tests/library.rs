@@ -76,7 +76,7 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         // passage says so wherever it is cited.
         let scan = by_name("scanned-report.pdf");
         assert!(scan.status == "indexed" && scan.notes[0].contains("read by OCR"), "{scan:?}");
-        let hits = filings::retrieve(&store, None, "scanned net income 43,870", 4000).await.expect("search");
+        let hits = filings::retrieve(&store, LibraryScope::default(), "scanned net income 43,870", 4000).await.expect("search");
         let ocr_hit = hits.iter().find(|h| h.file_name == "scanned-report.pdf").expect("the scanned page found");
         assert!(ocr_hit.text.contains("read by OCR") && ocr_hit.label.contains("p. 1"), "{ocr_hit:?}");
         let report_pdf = by_name("annual-report.pdf");
@@ -117,7 +117,10 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
                 assert!(r.notes.iter().any(|n| n.contains("could not be listed")), "{r:?}");
             }
         }
-        assert!(filings::retrieve(&store, None, "贷款利率是多少", 4000).await.expect("search").is_empty(), "a gone file's parts are not found");
+        assert!(
+            filings::retrieve(&store, LibraryScope::default(), "贷款利率是多少", 4000).await.expect("search").is_empty(),
+            "a gone file's parts are not found"
+        );
         let files = store.library_files(folder.id).await.expect("files");
         assert_eq!(files.iter().find(|f| f.file_name == "zh-loans.pdf").map(|f| f.status.as_str()), Some("missing"));
 
@@ -127,9 +130,9 @@ fn a_folder_is_read_once_and_again_only_where_it_changed() {
         let gone = filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("gone");
         assert!(gone.folder_missing);
         assert_eq!(store.library_folder(folder.id).await.expect("folder").map(|f| f.status), Some("missing".into()));
-        assert!(!filings::retrieve(&store, None, "net interest income", 4000).await.expect("search").is_empty());
+        assert!(!filings::retrieve(&store, LibraryScope::default(), "net interest income", 4000).await.expect("search").is_empty());
         assert!(store.remove_library_folder(folder.id).await.expect("remove"));
-        assert!(filings::retrieve(&store, None, "net interest income", 4000).await.expect("search").is_empty());
+        assert!(filings::retrieve(&store, LibraryScope::default(), "net interest income", 4000).await.expect("search").is_empty());
         store.close().await;
     });
 }
@@ -142,18 +145,110 @@ fn retrieval_finds_english_and_chinese_parts_within_its_budget() {
         let (store, _) = Store::open(&data).await.expect("store");
         let folder = filings::add_folder(&store, &dir).await.expect("add");
         filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("scan");
-        let hits = filings::retrieve(&store, Some(folder.id), "What was revenue and the cost of revenue in 2024?", 4000).await.expect("search");
+        let hits =
+            filings::retrieve(&store, LibraryScope { folder: Some(folder.id), collection: None }, "What was revenue and the cost of revenue in 2024?", 4000)
+                .await
+                .expect("search");
         let top: Vec<&str> = hits.iter().take(2).map(|h| h.label.as_str()).collect();
         assert!(top.iter().any(|l| l.starts_with("annual-report.pdf · p. 3")), "{top:?}");
-        let zh = filings::retrieve(&store, None, "贷款利率是多少？", 4000).await.expect("search");
+        let zh = filings::retrieve(&store, LibraryScope::default(), "贷款利率是多少？", 4000).await.expect("search");
         assert_eq!(zh[0].file_name, "zh-loans.pdf");
         assert!(zh[0].text.contains("4.35%"), "{}", zh[0].text);
         // The budget holds: a small one gives fewer parts, none past it.
-        let small = filings::retrieve(&store, None, "revenue income interest loans", 300).await.expect("search");
+        let small = filings::retrieve(&store, LibraryScope::default(), "revenue income interest loans", 300).await.expect("search");
         assert!(small.iter().map(|h| h.tokens).sum::<i64>() <= 300, "{small:?}");
-        assert!(filings::retrieve(&store, None, "？！", 4000).await.expect("search").is_empty());
+        assert!(filings::retrieve(&store, LibraryScope::default(), "？！", 4000).await.expect("search").is_empty());
         store.close().await;
     });
+}
+
+#[test]
+fn a_collection_scopes_a_question_to_the_files_picked_and_keeps_them_when_read_again() {
+    let dir = filings_folder("collection");
+    let data = dir.parent().expect("parent").join("data");
+    rt().block_on(async {
+        let (store, _) = Store::open(&data).await.expect("store");
+        let folder = filings::add_folder(&store, &dir).await.expect("add");
+        let stop = Arc::new(AtomicBool::new(false));
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &stop).await.expect("scan");
+        // Named by any path that leads to it (here through a `..`).
+        let loans = dir.join("2023").join("..").join("zh-loans.pdf");
+        let c = filings::add_to_collection(&store, " Loans ", &[loans, dir.join("policy.docx")]).await.expect("collection");
+        assert_eq!(c.name, "Loans");
+        assert_eq!(c.files.len(), 2, "{c:?}");
+        let scope = LibraryScope { folder: None, collection: Some(c.id) };
+        let hits = filings::retrieve(&store, scope, "What was revenue and the cost of revenue in 2024? 贷款利率", 4000).await.expect("search");
+        assert!(!hits.is_empty());
+        assert!(hits.iter().all(|h| h.file_name == "zh-loans.pdf" || h.file_name == "policy.docx"), "{:?}", hits.iter().map(|h| &h.label).collect::<Vec<_>>());
+        let everywhere = filings::retrieve(&store, LibraryScope::default(), "What was revenue and the cost of revenue in 2024?", 4000).await.expect("search");
+        assert!(everywhere.iter().any(|h| h.file_name == "annual-report.pdf"));
+
+        // A file read again (a new row in the store) stays in its collection.
+        let pdf = dir.join("zh-loans.pdf");
+        let mut bytes = std::fs::read(&pdf).expect("read");
+        bytes.extend_from_slice(b"\n% revised\n");
+        std::fs::write(&pdf, bytes).expect("write");
+        let r = filings::scan(&store, folder.id, child(), &mut |_| {}, &stop).await.expect("rescan");
+        assert_eq!(r.updated, 1, "{r:?}");
+        let zh = filings::retrieve(&store, scope, "贷款利率是多少？", 4000).await.expect("search");
+        assert_eq!(zh.first().map(|h| h.file_name.as_str()), Some("zh-loans.pdf"));
+
+        // A file the library does not hold, a refused one, no name: each said.
+        let outside = data.join("elsewhere.pdf");
+        std::fs::write(&outside, b"%PDF-1.4").expect("outside");
+        let e = filings::add_to_collection(&store, "Loans", &[outside]).await.expect_err("not in the library");
+        assert!(e.to_string().contains("is not in the library"), "{e}");
+        assert!(filings::add_to_collection(&store, "  ", &[dir.join("policy.docx")]).await.is_err());
+        // Gone from the library: kept, shown as missing.
+        std::fs::remove_file(dir.join("policy.docx")).expect("rm");
+        filings::scan(&store, folder.id, child(), &mut |_| {}, &stop).await.expect("rescan");
+        let c = filings::collection_named(&store, "Loans").await.expect("named");
+        assert!(c.files.iter().any(|f| f.path.ends_with("policy.docx") && f.status == "missing"), "{c:?}");
+        store.remove_from_collection(c.id, &[c.files[0].path.clone()]).await.expect("take out");
+        assert_eq!(filings::collection_named(&store, "Loans").await.expect("named").files.len(), 1);
+        assert!(store.delete_collection(c.id).await.expect("delete"));
+        assert!(filings::collection_named(&store, "Loans").await.is_err());
+        assert!(
+            !filings::retrieve(&store, LibraryScope::default(), "贷款利率是多少？", 4000).await.expect("search").is_empty(),
+            "its files stay in the library"
+        );
+        store.close().await;
+    });
+}
+
+#[test]
+fn a_cited_file_is_checked_before_its_page_is_shown() {
+    use fin_r1_core::filings::SourceState;
+    let dir = fresh("cited");
+    let pdf = dir.join("annual-report.pdf");
+    std::fs::copy(repo_data("documents/annual-report.pdf"), &pdf).expect("copy");
+    let bytes = std::fs::read(&pdf).expect("read");
+    let source = fin_r1_core::store::AnswerSource {
+        message_id: 1,
+        n: 1,
+        part_id: None,
+        path: pdf.to_string_lossy().into_owned(),
+        file_name: "annual-report.pdf".into(),
+        page: Some(3),
+        label: "annual-report.pdf · p. 3".into(),
+        sha256: fin_r1_engine::digest::sha256_hex(&bytes),
+        text: "Revenue 482,210".into(),
+    };
+    let c = filings::check_source(&source);
+    assert_eq!((c.state, c.paged, c.ocr), (SourceState::Same, true, false));
+    assert_eq!(filings::read_source(&source).expect("bytes"), bytes);
+    std::fs::write(&pdf, [bytes.as_slice(), b"\n"].concat()).expect("change");
+    assert_eq!(filings::check_source(&source).state, SourceState::Changed);
+    std::fs::remove_file(&pdf).expect("rm");
+    assert_eq!(filings::check_source(&source).state, SourceState::Missing);
+    assert!(filings::read_source(&source).is_err());
+    // A sheet is shown as its passage, never read whole by the window.
+    let sheet = fin_r1_core::store::AnswerSource { path: dir.join("income.xlsx").to_string_lossy().into_owned(), ..source.clone() };
+    std::fs::copy(repo_data("documents/income.xlsx"), &sheet.path).expect("copy");
+    assert!(!filings::check_source(&sheet).paged);
+    assert!(filings::read_source(&sheet).is_err());
+    let ocr = fin_r1_core::store::AnswerSource { text: "[p. 2: read by OCR, confidence 91%]\nNet income".into(), ..source };
+    assert!(filings::check_source(&ocr).ocr);
 }
 
 #[derive(Default)]
@@ -185,7 +280,7 @@ fn a_question_asked_of_the_library_is_answered_with_sources_it_cites_and_keeps()
         filings::scan(&store, folder.id, child(), &mut |_| {}, &Arc::new(AtomicBool::new(false))).await.expect("scan");
         let runner = Runner::new(store.clone(), Arc::new(Backend::Local(engine)), None);
         let mut req = TurnRequest::ask(None, "What was revenue in 2024?");
-        req.library = Some(LibraryScope { folder: None });
+        req.library = Some(LibraryScope::default());
         req.sampling.temperature = Some(0.0);
         req.sampling.max_tokens = Some(64);
         let mut sink = Collect::default();
@@ -245,4 +340,35 @@ fn the_cli_adds_lists_searches_and_asks_the_library() {
     assert!(out.contains("Revenue grew [1]"), "{out}");
     assert!(err.contains("[1] ") && err.contains("sha256"), "{err}");
     assert!(err.contains("[cites [9], which it was not given]"), "{err}");
+
+    // A collection: made from the CLI, searched, asked; a name it does not know refused.
+    let loans = dir.join("zh-loans.pdf");
+    let (code, out, err) = run(&["library", "collection", "add", "Loans", &loans.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("Loans (1 files)"), "{out}");
+    let (_, out, _) = run(&["library", "search", "--collection", "Loans", "What was revenue in 2024? 贷款"]);
+    assert!(out.lines().filter(|l| l.starts_with('[')).all(|l| l.contains("zh-loans.pdf")), "{out}");
+    let (code, out, err) = run(&[
+        "chat",
+        "--model",
+        &model.to_string_lossy(),
+        "--temperature",
+        "0",
+        "--max-tokens",
+        "64",
+        "--library-collection",
+        "Loans",
+        "What was revenue in 2024?",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(err.contains("[1] zh-loans.pdf"), "{err}");
+    let (code, _, err) = run(&["chat", "--model", &model.to_string_lossy(), "--library-collection", "Nope", "Hi"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no collection is named \"Nope\""), "{err}");
+    let (code, _, err) = run(&["library", "collection", "add", "Loans", "/etc/hostname"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is not in the library"), "{err}");
+    let (code, out, _) = run(&["library", "collection", "delete", "Loans"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("its files stay in the library"), "{out}");
 }

@@ -40,6 +40,10 @@ export const api = {
   libraryFolders: commands.libraryFolders,
   libraryFiles: commands.libraryFiles,
   checkSource: commands.checkSource,
+  libraryCollections: commands.libraryCollections,
+  addToLibraryCollection: commands.addToLibraryCollection,
+  removeFromLibraryCollection: commands.removeFromLibraryCollection,
+  deleteLibraryCollection: commands.deleteLibraryCollection,
   /** A cited PDF's bytes (raw, not JSON: outside the typed bindings). */
   sourcePdf: (messageId: number, n: number) => invoke<ArrayBuffer>("source_pdf", { messageId, n }),
   removeLibraryFolder: commands.removeLibraryFolder,

@@ -68,6 +68,13 @@ export const commands = {
 	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
 	/**  Whether a cited file is still the one the answer read, and how the window shows it. */
 	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck>("check_source", { messageId, n }),
+	libraryCollections: () => __TAURI_INVOKE<LibraryCollection[]>("library_collections"),
+	/**  Adds the library's files at `paths` to the collection `name` (made if new). */
+	addToLibraryCollection: (name: string, paths: string[]) => __TAURI_INVOKE<LibraryCollection>("add_to_library_collection", { name, paths }),
+	/**  Takes files out of a collection (they stay in the library). */
+	removeFromLibraryCollection: (id: number, paths: string[]) => __TAURI_INVOKE<null>("remove_from_library_collection", { id, paths }),
+	/**  Deletes a collection (its files stay in the library). */
+	deleteLibraryCollection: (id: number) => __TAURI_INVOKE<boolean>("delete_library_collection", { id }),
 	getMcpConfig: () => __TAURI_INVOKE<McpConfigView_Serialize>("get_mcp_config"),
 	/**
 	 *  Saves the MCP servers file (the `mcpServers` JSON other apps write); servers whose entry
@@ -429,6 +436,15 @@ export type CategoryScore_Serialize = {
 	calc_differs: number,
 	/**  Wrong answers with such a calculation: how often arithmetic is the cause. */
 	wrong_with_calc_differs: number,
+};
+
+/**
+ *  A collection's member: its path and the library's status for it (`missing` where the
+ *  library no longer holds it).
+ */
+export type CollectionFile = {
+	path: string,
+	status: string,
 };
 
 /**  The shape the page receives (and the TypeScript bindings describe). */
@@ -1129,6 +1145,13 @@ export type JudgeMode =
 
 export type Lang = "zh" | "en";
 
+/**  A hand-picked set of the library's files. */
+export type LibraryCollection = {
+	id: number,
+	name: string,
+	files: CollectionFile[],
+};
+
 export type LibraryFile = LibraryFile_Serialize | LibraryFile_Deserialize;
 
 export type LibraryFile_Deserialize = {
@@ -1232,19 +1255,28 @@ export type LibraryModel_Serialize = {
 	added_at: number,
 };
 
-/**  Which of the library a question is asked of. */
+/**
+ *  Where a question's passages are looked for: the whole library, one folder, one collection
+ *  (both given: the collection's files in that folder).
+ */
 export type LibraryScope = LibraryScope_Serialize | LibraryScope_Deserialize;
 
-/**  Which of the library a question is asked of. */
+/**
+ *  Where a question's passages are looked for: the whole library, one folder, one collection
+ *  (both given: the collection's files in that folder).
+ */
 export type LibraryScope_Deserialize = {
-	/**  One folder, or (none) every folder. */
 	folder?: number | null,
+	collection?: number | null,
 };
 
-/**  Which of the library a question is asked of. */
+/**
+ *  Where a question's passages are looked for: the whole library, one folder, one collection
+ *  (both given: the collection's files in that folder).
+ */
 export type LibraryScope_Serialize = {
-	/**  One folder, or (none) every folder. */
 	folder: number | null,
+	collection: number | null,
 };
 
 export type Licences = Licences_Serialize | Licences_Deserialize;

@@ -10,7 +10,9 @@ import { missingFields } from "./formRows";
 import { readyPaths, sent, withAttachedFiles } from "./attach";
 import type {
   AppInfo,
+  LibraryCollection,
   LibraryFolder,
+  LibraryScope,
   ConversationSummary,
   Settings,
   SettingsView,
@@ -77,9 +79,20 @@ export const draft = signal("");
 export const askLibrary = signal(false);
 /** Folders in the library (for the composer's toggle and Settings). */
 export const libraryFolders = signal<LibraryFolder[]>([]);
+/** Hand-picked sets of the library's files. */
+export const libraryCollections = signal<LibraryCollection[]>([]);
+/** Which of the library a question asked of it is asked of: all of it, a folder, a collection. */
+export const libraryScope = signal<LibraryScope>({ folder: null, collection: null });
 export async function refreshLibrary() {
-  libraryFolders.value = await api.libraryFolders();
-  if (libraryFolders.value.length === 0) askLibrary.value = false;
+  const [folders, collections] = await Promise.all([api.libraryFolders(), api.libraryCollections()]);
+  libraryFolders.value = folders;
+  libraryCollections.value = collections;
+  if (folders.length === 0) askLibrary.value = false;
+  // A scope whose folder or collection is gone falls back to the whole library.
+  const { folder, collection } = libraryScope.value;
+  if ((folder !== null && !folders.some((f) => f.id === folder)) || (collection !== null && !collections.some((c) => c.id === collection))) {
+    libraryScope.value = { folder: null, collection: null };
+  }
 }
 export const modelBusy = signal(false);
 export const notice = signal<{ text: string; undo?: () => void } | null>(null);
@@ -322,7 +335,7 @@ export async function send(turn: TurnKind) {
         lang: lang.value,
         sampling: view ? null : sampling.value,
         attachments: files,
-        library: askLibrary.value || askedOfLibrary(view, turn) ? { folder: null } : null,
+        library: askLibrary.value || askedOfLibrary(view, turn) ? libraryScope.value : null,
       },
       (msg) => {
         if (!owns()) return;

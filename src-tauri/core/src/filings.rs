@@ -12,7 +12,7 @@ use std::time::{Instant, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::{Document, DocumentError};
-use crate::store::{AnswerSource, LibraryFolder, LibraryHit, NewLibraryFile, NewPart, Store, StoreError};
+use crate::store::{AnswerSource, LibraryFolder, LibraryHit, LibraryScope, NewLibraryFile, NewPart, Store, StoreError};
 
 /// The kinds the readers take, by extension.
 pub const EXTENSIONS: &[&str] = &["pdf", "csv", "xlsx", "xlsm", "xls", "ods", "docx"];
@@ -37,6 +37,12 @@ pub enum FilingsError {
     Stopped,
     #[error("{new} is inside or holds {existing}, already in the library: add one of them")]
     Nested { new: String, existing: String },
+    #[error("{0} is not in the library: add its folder first (Settings → Library, or `fin-r1 library add FOLDER`)")]
+    NotInLibrary(String),
+    #[error("no collection is named {0:?}")]
+    NoCollection(String),
+    #[error("a collection needs a name")]
+    Unnamed,
 }
 
 impl FilingsError {
@@ -46,7 +52,8 @@ impl FilingsError {
             Self::NotAFolder(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::NoFolder(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::Stopped => fin_r1_engine::ErrorKind::Cancelled,
-            Self::Nested { .. } => fin_r1_engine::ErrorKind::InvalidRequest,
+            Self::Nested { .. } | Self::Unnamed => fin_r1_engine::ErrorKind::InvalidRequest,
+            Self::NotInLibrary(_) | Self::NoCollection(_) => fin_r1_engine::ErrorKind::NotFound,
         }
     }
 }
@@ -300,9 +307,9 @@ fn ms(started: Instant) -> u64 {
 /// The parts that best match `question`, as many as fit `budget` tokens (at most
 /// `MAX_SOURCES`), best first: bm25 over the trigram index and, for Chinese, the count of the
 /// question's two-character words a part holds, fused by rank (reciprocal rank fusion).
-pub async fn retrieve(store: &Store, folder: Option<i64>, question: &str, budget: usize) -> Result<Vec<LibraryHit>, StoreError> {
-    let ranked = store.search_library(folder, question, CANDIDATES).await?;
-    let words = store.search_library_words(folder, &crate::store::library::chinese_bigrams(question), CANDIDATES).await?;
+pub async fn retrieve(store: &Store, scope: LibraryScope, question: &str, budget: usize) -> Result<Vec<LibraryHit>, StoreError> {
+    let ranked = store.search_library(scope, question, CANDIDATES).await?;
+    let words = store.search_library_words(scope, &crate::store::library::chinese_bigrams(question), CANDIDATES).await?;
     let mut fused: HashMap<i64, (f64, LibraryHit)> = HashMap::new();
     for list in [ranked, words] {
         for (i, h) in list.into_iter().enumerate() {
@@ -345,6 +352,40 @@ pub fn sources(message_id: i64, hits: &[LibraryHit]) -> Vec<AnswerSource> {
             text: h.text.clone(),
         })
         .collect()
+}
+
+/// Adds files to the collection `name` (made if new): each must be a file the library holds,
+/// named as it was found or by any path that leads to it.
+pub async fn add_to_collection(store: &Store, name: &str, files: &[PathBuf]) -> Result<crate::store::LibraryCollection, FilingsError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(FilingsError::Unnamed);
+    }
+    let mut paths = Vec::with_capacity(files.len());
+    for f in files {
+        paths.push(library_path(store, f).await?);
+    }
+    Ok(store.add_to_collection(name, &paths).await?)
+}
+
+/// The path the library holds `file` under: as given, or as the folder's listing names it.
+pub async fn library_path(store: &Store, file: &Path) -> Result<String, FilingsError> {
+    let given = file.to_string_lossy().into_owned();
+    if store.library_file_at(&given).await?.is_some() {
+        return Ok(given);
+    }
+    if let Ok(real) = std::fs::canonicalize(file) {
+        let real = real.to_string_lossy().into_owned();
+        if store.library_file_at(&real).await?.is_some() {
+            return Ok(real);
+        }
+    }
+    Err(FilingsError::NotInLibrary(given))
+}
+
+/// The collection named `name`.
+pub async fn collection_named(store: &Store, name: &str) -> Result<crate::store::LibraryCollection, FilingsError> {
+    store.library_collections().await?.into_iter().find(|c| c.name == name.trim()).ok_or_else(|| FilingsError::NoCollection(name.to_owned()))
 }
 
 /// A cited file shown in the window, at most (a larger one is opened with the system's viewer).

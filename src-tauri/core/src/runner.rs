@@ -66,12 +66,7 @@ pub struct TurnRequest {
 }
 
 /// Which of the library a question is asked of.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-pub struct LibraryScope {
-    /// One folder, or (none) every folder.
-    pub folder: Option<i64>,
-}
+pub use crate::store::LibraryScope;
 
 impl TurnRequest {
     pub fn ask(conversation: Option<i64>, question: impl Into<String>) -> Self {
@@ -318,7 +313,7 @@ impl Runner {
             // The tools' descriptions go into the prompt too: the excerpts get what they leave.
             let tools_text = serde_json::to_string(&specs).unwrap_or_default();
             let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &messages, &asked).saturating_sub(estimate_tokens(&tools_text));
-            hits = crate::filings::retrieve(&self.store, scope.folder, &question.content, budget).await?;
+            hits = crate::filings::retrieve(&self.store, scope, &question.content, budget).await?;
             asked = crate::filings::with_excerpts(&asked, &hits);
         }
         messages.push(ChatMessage::user(asked));

@@ -180,3 +180,30 @@ pub async fn source_pdf(state: State<'_, AppState>, message_id: i64, n: i64) -> 
         .map_err(|source| CommandError::Io { what, source })?;
     Ok(tauri::ipc::Response::new(bytes))
 }
+
+#[tauri::command]
+#[specta::specta]
+pub async fn library_collections(state: State<'_, AppState>) -> CmdResult<Vec<fin_r1_core::store::LibraryCollection>> {
+    Ok(state.store.library_collections().await?)
+}
+
+/// Adds the library's files at `paths` to the collection `name` (made if new).
+#[tauri::command]
+#[specta::specta]
+pub async fn add_to_library_collection(state: State<'_, AppState>, name: String, paths: Vec<PathBuf>) -> CmdResult<fin_r1_core::store::LibraryCollection> {
+    filings::add_to_collection(&state.store, &name, &paths).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+}
+
+/// Takes files out of a collection (they stay in the library).
+#[tauri::command]
+#[specta::specta]
+pub async fn remove_from_library_collection(state: State<'_, AppState>, id: i64, paths: Vec<String>) -> CmdResult<()> {
+    Ok(state.store.remove_from_collection(id, &paths).await?)
+}
+
+/// Deletes a collection (its files stay in the library).
+#[tauri::command]
+#[specta::specta]
+pub async fn delete_library_collection(state: State<'_, AppState>, id: i64) -> CmdResult<bool> {
+    Ok(state.store.delete_collection(id).await?)
+}

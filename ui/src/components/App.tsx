@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { current, info, isStreaming, newChat, notice, notices, page, refreshInfo, stop } from "../state";
+import { current, info, isStreaming, newChat, notice, notices, page, refreshInfo, refreshLibrary, stop } from "../state";
 import { listen } from "@tauri-apps/api/event";
 import { About } from "./About";
 import { Evaluate } from "./Evaluate";
@@ -33,9 +33,12 @@ export function App() {
     window.addEventListener("keydown", onKey);
     // A model opened from the file manager while the app runs.
     const un = listen("model-changed", () => void refreshInfo());
+    // A library folder whose files changed was read again while the app runs.
+    const unLibrary = listen("library-changed", () => void refreshLibrary().catch(() => undefined));
     return () => {
       window.removeEventListener("keydown", onKey);
       void un.then((f) => f());
+      void unLibrary.then((f) => f());
     };
   }, []);
   const n = notice.value;

@@ -2,7 +2,7 @@ import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { useEffect, useRef } from "preact/hooks";
 import { attach, attachPasted, DOCUMENT_EXTENSIONS, readingAny } from "../attach";
 import { t } from "../i18n";
-import { askLibrary, draft, info, isStreaming, lang, libraryFolders, live, refreshLibrary, send, stop } from "../state";
+import { askLibrary, draft, info, isStreaming, lang, libraryCollections, libraryFolders, libraryScope, live, refreshLibrary, send, stop } from "../state";
 import { PendingChips } from "./Attachments";
 
 export function Composer() {
@@ -37,6 +37,7 @@ export function Composer() {
           </span>
         </label>
       )}
+      {folders.length > 0 && askLibrary.value && (folders.length > 1 || libraryCollections.value.length > 0) && <ScopePicker />}
     <div class="composer">
       <button class="attach" id="attach" title={t(l, "attach.button")} aria-label={t(l, "attach.button")} disabled={noModel} onClick={() => void pick()}>
         📎
@@ -76,5 +77,36 @@ export function Composer() {
       )}
     </div>
     </div>
+  );
+}
+
+/** Which of the library the next questions are asked of: all of it, one folder, one collection. */
+function ScopePicker() {
+  const l = lang.value;
+  const { folder, collection } = libraryScope.value;
+  const value = collection !== null ? `c${collection}` : folder !== null ? `f${folder}` : "all";
+  const choose = (v: string) => {
+    const id = Number(v.slice(1));
+    libraryScope.value = v.startsWith("c") ? { folder: null, collection: id } : v.startsWith("f") ? { folder: id, collection: null } : { folder: null, collection: null };
+  };
+  const base = (p: string) => p.split(/[\\/]/).filter(Boolean).pop() ?? p;
+  return (
+    <label class="library-scope">
+      <span class="muted">{t(l, "library.scope")}</span>
+      <select id="library-scope" value={value} onChange={(e) => choose((e.target as HTMLSelectElement).value)}>
+        <option value="all">{t(l, "library.scopeAll")}</option>
+        {libraryFolders.value.length > 1 &&
+          libraryFolders.value.map((f) => (
+            <option key={`f${f.id}`} value={`f${f.id}`} title={f.path}>
+              📁 {base(f.path)}
+            </option>
+          ))}
+        {libraryCollections.value.map((c) => (
+          <option key={`c${c.id}`} value={`c${c.id}`}>
+            ▦ {c.name} ({t(l, "library.collectionFiles", { n: c.files.length })})
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -58,6 +58,9 @@ pub struct ChatArgs {
     /// With --library: one folder of it (its id in `fin-r1 library list`).
     #[arg(long, value_name = "ID", requires = "library")]
     library_folder: Option<i64>,
+    /// Ask one collection of the library (`fin-r1 library collection add NAME FILE…`).
+    #[arg(long, value_name = "NAME")]
+    library_collection: Option<String>,
     /// One JSON object per event and line: started (the stored conversation's and messages' ids),
     /// prefill (prompt tokens read so far), reasoning, answer, usage, done, error.
     #[arg(long)]
@@ -402,6 +405,17 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             }
         },
     };
+    // So is a collection that does not exist.
+    let collection = match &a.library_collection {
+        Some(name) => match runtime.block_on(fin_r1_core::filings::collection_named(&store, name)) {
+            Ok(c) => Some(c.id),
+            Err(e) => {
+                eprintln!("fin-r1: {e}");
+                return Ok(1);
+            }
+        },
+        None => None,
+    };
     // A preset that does not exist is refused before a model is loaded.
     if let Some(id) = &a.scenario {
         if let Err(e) = fin_r1_core::scenario::Library::load(Some(&data_dir.join("scenarios"))).get(id) {
@@ -453,7 +467,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
             // The documents go with the first question.
             attachments: std::mem::take(&mut *documents.borrow_mut()),
             tools: a.tools.clone(),
-            library: a.library.then_some(fin_r1_core::runner::LibraryScope { folder: a.library_folder }),
+            library: (a.library || collection.is_some()).then_some(fin_r1_core::runner::LibraryScope { folder: a.library_folder, collection }),
             ..TurnRequest::ask(conversation, question)
         };
         let result = runtime.block_on(runner.run(req, terminal));

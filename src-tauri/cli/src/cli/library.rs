@@ -1,4 +1,4 @@
-//! `fin-r1 library add|list|files|remove|reindex|search`: the library of filings the app and
+//! `fin-r1 library add|list|files|remove|reindex|search|collection`: the library of filings the app and
 //! `fin-r1 chat --library` answer from (the same store, the same data folder).
 
 use std::io::{IsTerminal, Write};
@@ -43,10 +43,46 @@ enum LibraryCommand {
         /// One folder only.
         #[arg(long)]
         folder: Option<i64>,
+        /// One collection only (its name).
+        #[arg(long, value_name = "NAME")]
+        collection: Option<String>,
         /// Tokens the parts may take.
         #[arg(long, default_value_t = 4000)]
         budget: usize,
     },
+    /// Collections: hand-picked sets of the library's files, asked with
+    /// `chat --library-collection NAME`.
+    Collection {
+        #[command(subcommand)]
+        command: CollectionCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CollectionCommand {
+    /// The collections and their files.
+    List,
+    /// Add files the library holds to a collection (made if new).
+    Add {
+        name: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Take files out of a collection (they stay in the library).
+    Remove {
+        name: String,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Delete a collection (its files stay in the library).
+    Delete { name: String },
+}
+
+fn print_collection(c: &fin_r1_core::store::LibraryCollection) {
+    println!("{} ({} files)", c.name, c.files.len());
+    for f in &c.files {
+        println!("  {}{}", f.path, if f.status == "indexed" { String::new() } else { format!(" · {}", f.status) });
+    }
 }
 
 fn progress_line(p: &ScanProgress) {
@@ -84,6 +120,58 @@ async fn scan(store: &Store, id: i64, json: bool) -> anyhow::Result<ScanReport> 
     let report = filings::scan(store, id, filings::child_reader(), &mut progress_line, &stop).await?;
     print_report(&report, json);
     Ok(report)
+}
+
+async fn collection(store: &Store, command: CollectionCommand, json: bool) -> Result<(), filings::FilingsError> {
+    match command {
+        CollectionCommand::List => {
+            let all = store.library_collections().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+            } else if all.is_empty() {
+                println!("No collections: `fin-r1 library collection add NAME FILE…` makes one.");
+            }
+            if !json {
+                all.iter().for_each(print_collection);
+            }
+        }
+        CollectionCommand::Add { name, files } => {
+            let c = filings::add_to_collection(store, &name, &files).await?;
+            if json {
+                println!("{}", serde_json::to_string(&c).unwrap_or_default());
+            } else {
+                print_collection(&c);
+            }
+        }
+        CollectionCommand::Remove { name, files } => {
+            let c = filings::collection_named(store, &name).await?;
+            // A file gone from the library can still be taken out by the path it had.
+            let paths: Vec<String> = files
+                .iter()
+                .map(|f| {
+                    let given = f.to_string_lossy().into_owned();
+                    let real = std::fs::canonicalize(f).map(|p| p.to_string_lossy().into_owned()).unwrap_or_else(|_| given.clone());
+                    if c.files.iter().any(|m| m.path == given) {
+                        given
+                    } else {
+                        real
+                    }
+                })
+                .collect();
+            store.remove_from_collection(c.id, &paths).await?;
+            if !json {
+                print_collection(&filings::collection_named(store, &name).await?);
+            }
+        }
+        CollectionCommand::Delete { name } => {
+            let c = filings::collection_named(store, &name).await?;
+            store.delete_collection(c.id).await?;
+            if !json {
+                println!("deleted the collection {} (its files stay in the library)", c.name);
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn run(a: LibraryArgs) -> anyhow::Result<i32> {
@@ -168,8 +256,26 @@ pub fn run(a: LibraryArgs) -> anyhow::Result<i32> {
                 }
                 code
             }
-            LibraryCommand::Search { question, folder, budget } => {
-                let hits = filings::retrieve(&store, folder, &question, budget).await?;
+            LibraryCommand::Collection { command } => match collection(&store, command, a.json).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("fin-r1: {e}");
+                    1
+                }
+            },
+            LibraryCommand::Search { question, folder, collection, budget } => {
+                let collection = match collection {
+                    Some(name) => match filings::collection_named(&store, &name).await {
+                        Ok(c) => Some(c.id),
+                        Err(e) => {
+                            eprintln!("fin-r1: {e}");
+                            store.close().await;
+                            return Ok(1);
+                        }
+                    },
+                    None => None,
+                };
+                let hits = filings::retrieve(&store, fin_r1_core::store::LibraryScope { folder, collection }, &question, budget).await?;
                 if a.json {
                     println!("{}", serde_json::to_string_pretty(&hits)?);
                 } else if hits.is_empty() {

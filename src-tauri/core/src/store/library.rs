@@ -8,6 +8,35 @@ use sqlx::Row;
 use super::error::Result;
 use super::{now_ms, Store};
 
+/// Where a question's passages are looked for: the whole library, one folder, one collection
+/// (both given: the collection's files in that folder).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LibraryScope {
+    #[serde(default)]
+    pub folder: Option<i64>,
+    #[serde(default)]
+    pub collection: Option<i64>,
+}
+
+/// A hand-picked set of the library's files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct LibraryCollection {
+    pub id: i64,
+    pub name: String,
+    pub files: Vec<CollectionFile>,
+}
+
+/// A collection's member: its path and the library's status for it (`missing` where the
+/// library no longer holds it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct CollectionFile {
+    pub path: String,
+    pub status: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct LibraryFolder {
@@ -345,18 +374,20 @@ impl Store {
         Ok(())
     }
 
-    /// The parts that best match `question` (bm25 over the trigram index), in one folder or
-    /// all of them, at most `limit`.
-    pub async fn search_library(&self, folder: Option<i64>, question: &str, limit: usize) -> Result<Vec<LibraryHit>> {
+    /// The parts that best match `question` (bm25 over the trigram index), within `scope`, at
+    /// most `limit`.
+    pub async fn search_library(&self, scope: LibraryScope, question: &str, limit: usize) -> Result<Vec<LibraryHit>> {
         let Some(expr) = retrieval_query(question) else { return Ok(Vec::new()) };
         let rows = sqlx::query(
             "SELECT p.id AS part_id, p.file_id, f.path, f.file_name, f.sha256, p.page, p.label, p.text, p.tokens, bm25(library_search) AS rank \
              FROM library_search s JOIN library_parts p ON p.id = s.rowid JOIN library_files f ON f.id = p.file_id \
-             WHERE library_search MATCH ?1 AND (?2 IS NULL OR f.folder_id = ?2) ORDER BY rank LIMIT ?3",
+             WHERE library_search MATCH ?1 AND (?2 IS NULL OR f.folder_id = ?2) \
+             AND (?4 IS NULL OR f.path IN (SELECT path FROM library_collection_files WHERE collection_id = ?4)) ORDER BY rank LIMIT ?3",
         )
         .bind(expr)
-        .bind(folder)
+        .bind(scope.folder)
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(scope.collection)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(hit).collect())
@@ -364,18 +395,19 @@ impl Store {
 
     /// Parts holding any of `words` (LIKE: the two-character Chinese words a trigram index
     /// cannot hold), each scored by how many of them it holds, best first.
-    pub async fn search_library_words(&self, folder: Option<i64>, words: &[String], limit: usize) -> Result<Vec<LibraryHit>> {
+    pub async fn search_library_words(&self, scope: LibraryScope, words: &[String], limit: usize) -> Result<Vec<LibraryHit>> {
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let any: Vec<String> = (0..words.len()).map(|i| format!("p.text LIKE ?{} ESCAPE '\\'", i + 3)).collect();
+        let any: Vec<String> = (0..words.len()).map(|i| format!("p.text LIKE ?{} ESCAPE '\\'", i + 4)).collect();
         let sql = format!(
             "SELECT p.id AS part_id, p.file_id, f.path, f.file_name, f.sha256, p.page, p.label, p.text, p.tokens, 0.0 AS rank \
              FROM library_parts p JOIN library_files f ON f.id = p.file_id \
-             WHERE (?1 IS NULL OR f.folder_id = ?1) AND ({}) LIMIT ?2",
+             WHERE (?1 IS NULL OR f.folder_id = ?1) \
+             AND (?3 IS NULL OR f.path IN (SELECT path FROM library_collection_files WHERE collection_id = ?3)) AND ({}) LIMIT ?2",
             any.join(" OR ")
         );
-        let mut q = sqlx::query(&sql).bind(folder).bind(i64::try_from(limit.saturating_mul(4)).unwrap_or(i64::MAX));
+        let mut q = sqlx::query(&sql).bind(scope.folder).bind(i64::try_from(limit.saturating_mul(4)).unwrap_or(i64::MAX)).bind(scope.collection);
         for w in words {
             q = q.bind(format!("%{}%", w.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         }
@@ -387,6 +419,71 @@ impl Store {
         hits.sort_by(|a, b| a.rank.total_cmp(&b.rank));
         hits.truncate(limit);
         Ok(hits)
+    }
+
+    /// Every collection, by name, with its members' paths.
+    pub async fn library_collections(&self) -> Result<Vec<LibraryCollection>> {
+        let rows = sqlx::query("SELECT id, name FROM library_collections ORDER BY name COLLATE NOCASE").fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id: i64 = r.get("id");
+            out.push(LibraryCollection { id, name: r.get("name"), files: self.collection_members(id).await? });
+        }
+        Ok(out)
+    }
+
+    async fn collection_members(&self, id: i64) -> Result<Vec<CollectionFile>> {
+        let rows = sqlx::query(
+            "SELECT c.path, f.status FROM library_collection_files c LEFT JOIN library_files f ON f.path = c.path \
+             WHERE c.collection_id = ?1 ORDER BY c.path",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CollectionFile { path: r.get("path"), status: r.get::<Option<String>, _>("status").unwrap_or_else(|| "missing".into()) })
+            .collect())
+    }
+
+    /// The collection named `name`, made if there is none, with `paths` added to it.
+    pub async fn add_to_collection(&self, name: &str, paths: &[String]) -> Result<LibraryCollection> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO library_collections (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await?;
+        let id: i64 = sqlx::query_scalar("SELECT id FROM library_collections WHERE name = ?1").bind(name).fetch_one(&mut *tx).await?;
+        for p in paths {
+            sqlx::query("INSERT OR IGNORE INTO library_collection_files (collection_id, path) VALUES (?1, ?2)").bind(id).bind(p).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(LibraryCollection { id, name: name.to_owned(), files: self.collection_members(id).await? })
+    }
+
+    /// Takes `paths` out of a collection (not out of the library).
+    pub async fn remove_from_collection(&self, id: i64, paths: &[String]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for p in paths {
+            sqlx::query("DELETE FROM library_collection_files WHERE collection_id = ?1 AND path = ?2").bind(id).bind(p).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a collection (its files stay in the library).
+    pub async fn delete_collection(&self, id: i64) -> Result<bool> {
+        Ok(sqlx::query("DELETE FROM library_collections WHERE id = ?1").bind(id).execute(&self.pool).await?.rows_affected() > 0)
+    }
+
+    /// The library's file at `path`, if it holds one.
+    pub async fn library_file_at(&self, path: &str) -> Result<Option<LibraryFile>> {
+        let row = sqlx::query("SELECT f.*, (SELECT COUNT(*) FROM library_parts p WHERE p.file_id = f.id) AS parts FROM library_files f WHERE f.path = ?1")
+            .bind(path)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(file))
     }
 
     pub async fn add_answer_sources(&self, message_id: i64, sources: &[AnswerSource]) -> Result<()> {

@@ -20,7 +20,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use attachments::{Attachment, NewAttachment};
 pub use error::{Result, StoreError};
-pub use library::{AnswerSource, LibraryFile, LibraryFolder, LibraryHit, NewLibraryFile, NewPart};
+pub use library::{AnswerSource, CollectionFile, LibraryCollection, LibraryFile, LibraryFolder, LibraryHit, LibraryScope, NewLibraryFile, NewPart};
 pub use tool_calls::StoredToolCall;
 pub use types::{
     Conversation, ConversationSummary, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm,
