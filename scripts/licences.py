@@ -52,7 +52,9 @@ def npm():
     lock = json.loads((ROOT / "ui" / "package-lock.json").read_text())
     out = []
     for path, p in lock.get("packages", {}).items():
-        if not path or p.get("dev") or p.get("devOptional"):
+        # Optional packages are the Node-only extras of browser libraries (pdf.js's canvas for
+        # Node): the bundle never holds them.
+        if not path or p.get("dev") or p.get("devOptional") or p.get("optional"):
             continue
         name = path.split("node_modules/")[-1]
         out.append({"name": name, "version": p.get("version", ""), "license": p.get("license", "unknown"), "repository": None})
