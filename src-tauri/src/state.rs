@@ -150,6 +150,8 @@ pub struct AppState {
     pub library_scan: Mutex<Option<Arc<std::sync::atomic::AtomicBool>>>,
     /// Told when a folder is added or removed: the watch takes the new list.
     pub library_rewatch: tokio::sync::Notify,
+    /// Counts the library's Stops: a scan waiting for the slot when one comes stops too.
+    pub library_stops: std::sync::atomic::AtomicU64,
     /// Documents read for the window's next question.
     pub reading: crate::reading::Reading,
     /// False until the model of the last session has been loaded again (or found gone).
@@ -180,6 +182,7 @@ impl AppState {
             eval: Mutex::new(None),
             library_scan: Mutex::new(None),
             library_rewatch: tokio::sync::Notify::new(),
+            library_stops: Default::default(),
             reading: Default::default(),
             started: tokio::sync::watch::Sender::new(false),
         }

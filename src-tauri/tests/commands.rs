@@ -109,6 +109,7 @@ fn a_streamed_turn_arrives_on_the_channel_and_in_the_store() {
             sampling: Default::default(),
             attachments: Vec::new(),
             library: None,
+            keep_attachments: None,
         };
         let (ch, _) = channel();
         let err = commands::send_message(app.state(), no_model.clone(), ch).await.expect_err("no model");
@@ -193,6 +194,7 @@ fn stop_ends_a_streaming_answer_as_cancelled() {
             sampling: Some(fin_r1_core::runner::SamplingOverrides { max_tokens: Some(30_000), ..Default::default() }),
             attachments: Vec::new(),
             library: None,
+            keep_attachments: None,
         };
         let turn = commands::send_message(app.state(), request, ch).await.expect("turn");
         assert_eq!(turn.answer.status, fin_r1_core::store::MessageStatus::Cancelled);
@@ -344,6 +346,7 @@ fn a_remote_server_answers_with_its_reasoning_apart() {
         sampling: Some(fin_r1_core::runner::SamplingOverrides { temperature: Some(0.0), ..Default::default() }),
         attachments: Vec::new(),
         library: None,
+        keep_attachments: None,
     };
     tauri::async_runtime::block_on(async {
         let (ch, _) = channel();
@@ -523,6 +526,7 @@ fn a_document_read_for_the_window_goes_with_the_question() {
             sampling: None,
             attachments: vec![pdf.clone(), "/nonexistent/ledger.xlsx".into()],
             library: None,
+            keep_attachments: None,
         };
         let (ch, _) = channel();
         let err = commands::send_message(app.state(), missing, ch).await.expect_err("an unreadable file");
@@ -551,6 +555,7 @@ fn missing_without_files() -> SendRequest {
         sampling: None,
         attachments: Vec::new(),
         library: None,
+        keep_attachments: None,
     }
 }
 

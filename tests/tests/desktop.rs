@@ -1146,7 +1146,7 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     s.type_into(&name, "Scans").expect("name");
     s.click_css("#collection-add").expect("add to the collection");
     let collections = s.wait_text("#library-collections", LONG, |t| t.contains("Scans")).expect("the collection");
-    assert!(collections.contains("Scans (1 files)") && collections.contains("scanned-report.pdf"), "{collections}");
+    assert!(collections.contains("Scans (1 file)") && collections.contains("scanned-report.pdf"), "{collections}");
     s.script("document.querySelector('#library-settings').scrollIntoView()").expect("scroll");
     d.screenshot("library-settings.png");
 
@@ -1169,6 +1169,16 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     let number = s.wait_text("#page-number", LONG, |t| t.contains("Page")).expect("the page number");
     assert!(heading.contains(&format!("p. {}", number.trim_start_matches("Page ").split(' ').next().unwrap_or("?"))), "{heading} / {number}");
     d.screenshot("library-page.png");
+    // pdf.js's data is in the bundle and the page may use it (its CSP): the character maps of
+    // Chinese fonts a PDF names without embedding, and the decoders of JPEG 2000 scans.
+    let cmap = s
+        .script("return fetch('/pdfjs/cmaps/UniGB-UCS2-H.bcmap').then((r) => (r.ok ? r.arrayBuffer() : null)).then((b) => (b ? b.byteLength : 0))")
+        .expect("a character map");
+    assert!(cmap.as_u64().unwrap_or(0) > 1000, "{cmap}");
+    let wasm = s
+        .script("return fetch('/pdfjs/wasm/openjpeg.wasm').then((r) => r.arrayBuffer()).then((b) => WebAssembly.compile(b)).then(() => 'compiled', (e) => String(e))")
+        .expect("the JPEG 2000 decoder");
+    assert_eq!(wasm, serde_json::json!("compiled"));
     // Another page has no marks; the way back to the cited one is offered.
     if s.script("return !document.querySelector('#page-next').disabled").expect("next") == serde_json::json!(true) {
         s.click_css("#page-next").expect("next page");
@@ -1196,6 +1206,13 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     s.wait_for("#page-view canvas", LONG).expect("the scan drawn");
     let note = s.wait_text("#page-view .page-note", LONG, |t| !t.is_empty()).expect("the OCR note");
     assert!(note.contains("OCR"), "{note}");
+    let ink = s
+        .wait_until(
+            "const c = document.querySelector('#page-view canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let ink = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) ink++; return ink > 500 ? ink : null",
+            LONG,
+        )
+        .expect("the scan drawn, not blank");
+    assert!(ink.as_u64().unwrap_or(0) > 500, "{ink}");
     d.screenshot("library-ocr-page.png");
     s.click_css("#page-view .close").expect("close the page");
     // In Chinese: the sources' heading and the toggle speak it.

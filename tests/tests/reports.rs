@@ -262,6 +262,41 @@ fn the_pdf_report_holds_chinese_text_and_every_page_renders() {
 }
 
 #[test]
+fn the_word_report_reads_back_with_its_tables_provenance_and_disclaimer() {
+    let dir = data_dir("docx");
+    seed(&dir);
+    let docx = dir.join("report.docx");
+    export(&dir, "docx", "full", &docx);
+    // Read back by the app's own Word reader, as an analyst's Word would open it.
+    let doc = fin_r1_core::documents::extract(&docx).expect("the .docx reads back");
+    let md = doc.to_markdown();
+    for want in [
+        "理财产品销售合规审查 / Sales compliance review",
+        "这笔理财产品销售是否合规？ Is this sale compliant?",
+        "向C1保守型客户销售R4产品",
+        "先找适用条款",
+        "第6条",
+        "未做风险测评",
+        &"ab".repeat(32),
+        "Interrupted",
+        "仅供参考",
+        "for reference only",
+    ] {
+        assert!(md.contains(want), "the Word report lacks {want:?}:\n{md}");
+    }
+    // Its tables are Word tables (the form's, the answer's, the provenance), each with a header
+    // row that repeats on every page it runs onto.
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&docx).expect("open")).expect("a zip package");
+    let mut xml = String::new();
+    zip.by_name("word/document.xml").expect("the body").read_to_string(&mut xml).expect("read");
+    assert!(xml.matches("<w:tbl>").count() >= 3, "tables");
+    assert_eq!(xml.matches("<w:tbl>").count(), xml.matches("<w:tblHeader/>").count());
+    let mut core = String::new();
+    zip.by_name("docProps/core.xml").expect("the properties").read_to_string(&mut core).expect("read");
+    assert!(core.contains("Fin-R1 Desktop") && core.contains("for reference only"), "{core}");
+}
+
+#[test]
 fn every_conversation_exports_into_a_folder() {
     let dir = data_dir("all");
     seed(&dir);

@@ -560,3 +560,60 @@ fn a_chat_killed_mid_answer_keeps_its_text_as_interrupted() {
         }
     });
 }
+
+/// Issue 30: one 157 MB attachment grew the store and its log to ~1 GB. Its text can be
+/// dropped (name, size and SHA-256 kept, still found by name) and the file compacted.
+#[test]
+fn old_documents_text_is_dropped_and_the_store_compacted() {
+    use fin_r1_core::documents::{DocumentKind, DocumentMeta};
+    use fin_r1_core::store::NewAttachment;
+    let dir = data_dir("upkeep");
+    rt().block_on(async {
+        let (store, _) = Store::open(&dir).await.expect("open");
+        let c = store.create_conversation("Annual report", None, None, None).await.expect("conversation");
+        let q = store.add_question(c.id, None, "What was net income?", None, None).await.expect("question");
+        let text: String = (0..40_000).map(|i| format!("row {i}: revenue 482,210; 净利润 43,870\n")).collect();
+        let meta = DocumentMeta {
+            file_name: "annual-report-2024.pdf".into(),
+            kind: DocumentKind::Pdf,
+            size: 157 << 20,
+            pages: Some(300),
+            sha256: "cd".repeat(32),
+            notes: vec![],
+        };
+        store
+            .add_attachments(
+                q.id,
+                &[NewAttachment { meta, text: text.clone(), included: text[..20_000].to_owned(), included_summary: "pages 1–3 of 300".into() }],
+            )
+            .await
+            .expect("attach");
+        let before = store.store_size().await.expect("size");
+        assert_eq!((before.documents, before.documents_with_text), (1, 1));
+        assert!(before.documents_bytes > 1_500_000, "{before:?}");
+
+        // Attached today: nothing is older than a day.
+        assert_eq!(store.drop_document_text(1).await.expect("drop").documents, 0);
+        let dropped = store.drop_document_text(0).await.expect("drop");
+        assert_eq!(dropped.documents, 1);
+        assert!(dropped.bytes >= before.documents_bytes, "{dropped:?}");
+        let after = store.store_size().await.expect("size");
+        assert_eq!(after.documents_with_text, 0);
+        assert!(after.documents_bytes < 1000, "{after:?}");
+
+        // The name, size and hash stay; what a later question gets says the text went.
+        let (a, included) = store.attachments_of(q.id).await.expect("attachments").into_iter().next().expect("one");
+        assert_eq!((a.meta.file_name.as_str(), a.meta.sha256.as_str(), a.meta.size), ("annual-report-2024.pdf", "cd".repeat(32).as_str(), 157 << 20));
+        assert!(included.contains("dropped to keep the store small"), "{included}");
+        assert!(a.meta.notes.iter().any(|n| n.contains("dropped")), "{:?}", a.meta.notes);
+        // Still found by its name, no longer by its text.
+        assert!(!store.search("annual-report-2024", 10).await.expect("search").is_empty());
+        assert!(store.search("净利润 43,870", 10).await.expect("search").is_empty());
+
+        let freed = store.compact().await.expect("compact");
+        let compacted = store.store_size().await.expect("size");
+        assert!(freed > 1_000_000, "{freed} bytes given back: {before:?} → {compacted:?}");
+        assert_eq!(compacted.wal_bytes, 0);
+        store.close().await;
+    });
+}

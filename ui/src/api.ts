@@ -4,6 +4,7 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import { hasKey, t, type Key, type Lang } from "./i18n";
+import { remoteInChinese } from "./remoteText";
 import type { Value } from "./bindings";
 import type { ScanProgress, DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
 
@@ -40,6 +41,9 @@ export const api = {
   libraryFolders: commands.libraryFolders,
   libraryFiles: commands.libraryFiles,
   checkSource: commands.checkSource,
+  storeSize: commands.storeSize,
+  dropDocumentText: commands.dropDocumentText,
+  compactStore: commands.compactStore,
   libraryCollections: commands.libraryCollections,
   addToLibraryCollection: commands.addToLibraryCollection,
   removeFromLibraryCollection: commands.removeFromLibraryCollection,
@@ -104,9 +108,10 @@ export function errorText(e: unknown, l: Lang = uiLang()): string {
   // A refusal's own words are the message; "invalid input" over them would say less.
   if (!kind || kind === "invalid_request" || kind === "other" || !hasKey(key)) return message;
   const headline = t(l, key);
+  const details = l === "zh" ? (remoteInChinese(message) ?? message) : message;
   // The English details often say the same at their start; no need to say it twice.
   if (l === "en" && message.toLowerCase().startsWith(headline.toLowerCase().slice(0, 12))) return message;
-  return l === "zh" ? `${headline}：${message}` : `${headline}: ${message}`;
+  return l === "zh" ? `${headline}：${details}` : `${headline}: ${message}`;
 }
 
 /** The page's language (state.ts keeps `<html lang>` in step with the chosen one). */

@@ -67,7 +67,13 @@ export const commands = {
 	removeLibraryFolder: (id: number) => __TAURI_INVOKE<boolean>("remove_library_folder", { id }),
 	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
 	/**  Whether a cited file is still the one the answer read, and how the window shows it. */
-	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck>("check_source", { messageId, n }),
+	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck_Serialize>("check_source", { messageId, n }),
+	/**  What the store's files hold: conversations, documents' text, the library, free pages. */
+	storeSize: () => __TAURI_INVOKE<StoreSize>("store_size"),
+	/**  Drops the read text of documents attached more than `days` ago (names and hashes stay). */
+	dropDocumentText: (days: number) => __TAURI_INVOKE<DroppedText>("drop_document_text", { days }),
+	/**  Compacts the store (its log folded in, its free pages given back); returns the bytes freed. */
+	compactStore: () => __TAURI_INVOKE<number>("compact_store"),
 	libraryCollections: () => __TAURI_INVOKE<LibraryCollection[]>("library_collections"),
 	/**  Adds the library's files at `paths` to the collection `name` (made if new). */
 	addToLibraryCollection: (name: string, paths: string[]) => __TAURI_INVOKE<LibraryCollection>("add_to_library_collection", { name, paths }),
@@ -126,7 +132,7 @@ export const commands = {
 	evalAdd: (path: string) => __TAURI_INVOKE<Imported_Serialize>("eval_add", { path }),
 	/**  Whether a key is kept for the evaluated server and for the judge (the page shows "kept"). */
 	evalKeys: () => __TAURI_INVOKE<EvalKeys>("eval_keys"),
-	/**  Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written. */
+	/**  Writes a run's report (Markdown, HTML, PDF or Word) with its provenance; returns the path written. */
 	evalExport: (request: EvalExport) => __TAURI_INVOKE<string>("eval_export", { request }),
 	/**  Writes the report; returns the path written (with the format's extension added if missing). */
 	exportConversation: (request: ExportRequest_Deserialize) => __TAURI_INVOKE<string>("export_conversation", { request }),
@@ -668,6 +674,12 @@ export type DownloadModel_Serialize = {
 	target: string | null,
 };
 
+/**  What dropping old documents' text did. */
+export type DroppedText = {
+	documents: number,
+	bytes: number,
+};
+
 /**  Which engine answered: the model in this process, or an OpenAI-compatible server (vLLM). */
 export type EngineKind = "local" | "remote";
 
@@ -974,7 +986,9 @@ export type FileFit = "fits" |
 /**  Fits in memory, but on the CPU it decodes slowly. */
 "slow" | "too_big";
 
-export type Format = "md" | "html" | "pdf" | "json";
+export type Format = "md" | "html" | "pdf" | 
+/**  Word (.docx): the memo an analyst hands in. */
+"docx" | "json";
 
 export type GenerationEvent = GenerationEvent_Serialize | GenerationEvent_Deserialize;
 
@@ -1898,8 +1912,10 @@ export type SendRequest_Deserialize = {
 	sampling?: SamplingOverrides_Deserialize | null,
 	/**  Files attached to the question (read already by `read_document`, or read now). */
 	attachments?: string[],
-	/**  Ask the library (all of it, or one folder): its best parts go with the question. */
+	/**  Ask the library (all of it, a folder, a collection): its best parts go with the question. */
 	library?: LibraryScope_Deserialize | null,
+	/**  An edit: which of the question's documents it keeps (ids); none given keeps them all. */
+	keep_attachments?: number[] | null,
 };
 
 export type SendRequest_Serialize = {
@@ -1916,8 +1932,10 @@ export type SendRequest_Serialize = {
 	sampling: SamplingOverrides_Serialize | null,
 	/**  Files attached to the question (read already by `read_document`, or read now). */
 	attachments: string[],
-	/**  Ask the library (all of it, or one folder): its best parts go with the question. */
+	/**  Ask the library (all of it, a folder, a collection): its best parts go with the question. */
 	library: LibraryScope_Serialize | null,
+	/**  An edit: which of the question's documents it keeps (ids); none given keeps them all. */
+	keep_attachments: number[] | null,
 };
 
 export type ServerSettings = ServerSettings_Serialize | ServerSettings_Deserialize;
@@ -2076,12 +2094,28 @@ export type Settings_Serialize = {
 };
 
 /**  What the window needs to show a cited source at its page. */
-export type SourceCheck = {
+export type SourceCheck = SourceCheck_Serialize | SourceCheck_Deserialize;
+
+/**  What the window needs to show a cited source at its page. */
+export type SourceCheck_Deserialize = {
 	state: SourceState,
 	/**  Drawn as its pages (a PDF), or shown as the passage read (a sheet, a document). */
 	paged: boolean,
 	/**  The page was a scan read by OCR: its image has no text to mark. */
 	ocr: boolean,
+	/**  Why an `Unreadable` file could not be read. */
+	why?: string | null,
+};
+
+/**  What the window needs to show a cited source at its page. */
+export type SourceCheck_Serialize = {
+	state: SourceState,
+	/**  Drawn as its pages (a PDF), or shown as the passage read (a sheet, a document). */
+	paged: boolean,
+	/**  The page was a scan read by OCR: its image has no text to mark. */
+	ocr: boolean,
+	/**  Why an `Unreadable` file could not be read. */
+	why: string | null,
 };
 
 /**  Whether a cited file is still the one the answer read. */
@@ -2093,7 +2127,9 @@ export type SourceState =
 /**  Gone from where it was. */
 "missing" | 
 /**  Over `MAX_VIEW_BYTES`: not shown in the window. */
-"too_big";
+"too_big" | 
+/**  There, but not readable (permissions, not a plain file): `why` says. */
+"unreadable";
 
 export type StopReason = 
 /**  The model ended its turn. */
@@ -2102,6 +2138,25 @@ export type StopReason =
 "length" | "stop_string" | "cancelled" | 
 /**  The output had become the same few tokens over and over (`repetition`). */
 "repetition";
+
+/**  What the store's files hold, in bytes. */
+export type StoreSize = {
+	/**  The database file. */
+	file_bytes: number,
+	/**  Its write-ahead log (folded into the file by a compaction). */
+	wal_bytes: number,
+	/**  Pages the file holds free (given back by a compaction). */
+	free_bytes: number,
+	/**  Attached documents' text, as read and as the prompts carried it. */
+	documents_bytes: number,
+	documents: number,
+	/**  Documents whose text can still be dropped (not dropped already). */
+	documents_with_text: number,
+	/**  The library's passages. */
+	library_bytes: number,
+	/**  Questions, reasoning and answers. */
+	messages_bytes: number,
+};
 
 /**  One call of an answer, as stored and as the window's folded card shows it. */
 export type StoredToolCall = {

@@ -12,4 +12,14 @@ describe("errors as the analyst reads them", () => {
     expect(errorText({ kind: "disk_full", message: "The disk is full: 12 MB free" }, "en")).toBe("The disk is full: 12 MB free");
     expect(errorText("plain", "en")).toBe("plain");
   });
+  it("says a remote server's error wholly in Chinese in the Chinese window", () => {
+    const down = { kind: "remote_unreachable", message: "cannot reach http://10.0.0.5:8000/v1 after 3 attempts: is the server running?" };
+    expect(errorText(down, "zh")).toBe("无法连接远程服务器：无法连接 http://10.0.0.5:8000/v1（已尝试 3 次）：服务器是否在运行？");
+    expect(errorText(down, "en")).toBe("cannot reach http://10.0.0.5:8000/v1 after 3 attempts: is the server running?");
+    const busy = { kind: "remote_server", message: 'the server at http://gpu:8000/v1 failed with HTTP 503 (server said: model "fin-r1" is loading)' };
+    expect(errorText(busy, "zh")).toBe('远程服务器出错：http://gpu:8000/v1 出错（HTTP 503）（服务器原话：model "fin-r1" is loading）');
+    expect(errorText({ kind: "remote_stream", message: "the answer stream from http://gpu:8000/v1 ended before the answer was complete" }, "zh")).toBe(
+      "远程服务器的输出中断：来自 http://gpu:8000/v1 的回答在完成前就结束了",
+    );
+  });
 });

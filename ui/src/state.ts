@@ -124,6 +124,44 @@ export async function boot() {
   }
   if (info.value?.notices.length) notices.value = [...notices.value, ...info.value.notices];
   if (s?.default_scenario) chosenScenario.value = scenarios.value.find((x) => x.id === s.default_scenario) ?? null;
+  // Where the analyst was: the conversation open when the app closed (if it is still there).
+  if (s?.first_run_done) {
+    const last = await api.getSetting<number>(LAST_CONVERSATION).catch(() => null);
+    if (typeof last === "number" && current.value === null && page.value === "chat" && conversations.value.some((c) => c.id === last)) {
+      await openConversation(last).catch(() => undefined);
+    }
+  }
+  restored = true;
+  watchOtherWriters();
+}
+
+const LAST_CONVERSATION = "ui.last_conversation";
+/** Set once the start has restored the last conversation: before, an empty view is not news. */
+let restored = false;
+let lastSaved: number | null | undefined;
+/** Keeps which conversation is open, for the next start. */
+function rememberOpen(id: number | null) {
+  if (!restored || id === lastSaved) return;
+  lastSaved = id;
+  void api.setSetting(LAST_CONVERSATION, id).catch(() => undefined);
+}
+
+/** Conversations written by the CLI or another window appear without a restart, and the one
+ *  open here is read again when it changed elsewhere (never while an answer streams into it). */
+let watching: ReturnType<typeof setInterval> | null = null;
+function watchOtherWriters() {
+  if (watching !== null || typeof window === "undefined") return;
+  const look = async () => {
+    if (isStreaming() || document.hidden) return;
+    const before = current.value;
+    await refreshConversations().catch(() => undefined);
+    const open = before && conversations.value.find((c) => c.id === before.conversation.id);
+    if (open && current.value === before && open.updated_at > before.conversation.updated_at && !isStreaming()) {
+      await reloadConversation(open.id).catch(() => undefined);
+    }
+  };
+  watching = setInterval(() => void look(), 5000);
+  window.addEventListener("focus", () => void look());
 }
 
 export async function refreshInfo() {
@@ -194,6 +232,7 @@ export async function setLang(l: Lang) {
 export function newChat() {
   // An answer being written goes on in its conversation (and into the store) without the view.
   detachLive();
+  rememberOpen(null);
   const preset = info.value?.settings.default_scenario;
   batch(() => {
     page.value = "chat";
@@ -239,6 +278,7 @@ export async function openConversation(id: number) {
   const mine = ++reloadSeq;
   const view = await api.openConversation(id);
   if (mine !== reloadSeq) return;
+  rememberOpen(id);
   batch(() => {
     page.value = "chat";
     current.value = view;
@@ -299,7 +339,14 @@ export function askedOfLibrary(view: ConversationView | null, turn: TurnKind): b
 }
 
 /** Sends a turn and streams it into `live`; the stored conversation is reloaded around it. */
-export async function send(turn: TurnKind) {
+/** What an edit changes beside the question: the preset's form and which documents stay (new
+ *  ones are the composer's pending files). */
+export interface EditRest {
+  form: Record<string, string>;
+  keep: number[];
+}
+
+export async function send(turn: TurnKind, edit?: EditRest) {
   if (isStreaming()) return;
   if (!info.value?.model) {
     errorLine.value = null;
@@ -322,7 +369,7 @@ export async function send(turn: TurnKind) {
   // The question is on its way: the composer empties (and gets it back if the send fails).
   const typed = draft.value;
   if (turn.kind === "ask") draft.value = "";
-  const files = turn.kind === "ask" ? readyPaths() : [];
+  const files = turn.kind === "ask" || edit ? readyPaths() : [];
   startTicker();
   let reloaded = false;
   try {
@@ -331,11 +378,12 @@ export async function send(turn: TurnKind) {
         conversation_id: view?.conversation.id ?? null,
         turn,
         scenario: scenario?.id ?? null,
-        form: view ? {} : formValues.value,
+        form: edit ? edit.form : view ? {} : formValues.value,
         lang: lang.value,
         sampling: view ? null : sampling.value,
         attachments: files,
         library: askLibrary.value || askedOfLibrary(view, turn) ? libraryScope.value : null,
+        keep_attachments: edit ? edit.keep : null,
       },
       (msg) => {
         if (!owns()) return;
@@ -346,6 +394,7 @@ export async function send(turn: TurnKind) {
           // Stored with the question: the chips move from the composer to the question.
           sent(files);
           // Show the stored question and the answer's row at once; the text streams into it.
+          if (msg.created) rememberOpen(msg.conversation_id);
           void reloadConversation(msg.conversation_id).then(() => {
             if (msg.created) void refreshConversations();
           });
@@ -395,8 +444,12 @@ export async function openHit(conversationId: number, messageId: number | null) 
   batch(() => {
     current.value = view;
     foundMessage.value = messageId;
+    foundTerms.value = searchQuery.value.trim();
   });
 }
+
+/** The words of the search whose hit was opened: marked in the message it opened. */
+export const foundTerms = signal("");
 
 export async function showBranch(messageId: number) {
   const view = current.value;

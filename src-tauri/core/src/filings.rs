@@ -41,6 +41,8 @@ pub enum FilingsError {
     NotInLibrary(String),
     #[error("no collection is named {0:?}")]
     NoCollection(String),
+    #[error("the collection {name:?} does not hold {paths}")]
+    NotInCollection { name: String, paths: String },
     #[error("a collection needs a name")]
     Unnamed,
 }
@@ -53,7 +55,7 @@ impl FilingsError {
             Self::NoFolder(_) => fin_r1_engine::ErrorKind::NotFound,
             Self::Stopped => fin_r1_engine::ErrorKind::Cancelled,
             Self::Nested { .. } | Self::Unnamed => fin_r1_engine::ErrorKind::InvalidRequest,
-            Self::NotInLibrary(_) | Self::NoCollection(_) => fin_r1_engine::ErrorKind::NotFound,
+            Self::NotInLibrary(_) | Self::NoCollection(_) | Self::NotInCollection { .. } => fin_r1_engine::ErrorKind::NotFound,
         }
     }
 }
@@ -404,6 +406,8 @@ pub enum SourceState {
     Missing,
     /// Over `MAX_VIEW_BYTES`: not shown in the window.
     TooBig,
+    /// There, but not readable (permissions, not a plain file): `why` says.
+    Unreadable,
 }
 
 /// What the window needs to show a cited source at its page.
@@ -415,6 +419,8 @@ pub struct SourceCheck {
     pub paged: bool,
     /// The page was a scan read by OCR: its image has no text to mark.
     pub ocr: bool,
+    /// Why an `Unreadable` file could not be read.
+    pub why: Option<String>,
 }
 
 /// Checks that a cited file is still the one read: its size first, then its SHA-256.
@@ -422,17 +428,29 @@ pub fn check_source(source: &AnswerSource) -> SourceCheck {
     let path = Path::new(&source.path);
     let paged = path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf"));
     let ocr = source.text.contains(": read by OCR, confidence");
+    let mut why = None;
     let state = match std::fs::metadata(path) {
-        Err(_) => SourceState::Missing,
-        Ok(m) if !m.is_file() => SourceState::Missing,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SourceState::Missing,
+        Err(e) => {
+            why = Some(e.to_string());
+            SourceState::Unreadable
+        }
+        // A folder, a pipe or a device where the file was: never opened.
+        Ok(m) if !m.is_file() => {
+            why = Some("not a plain file".into());
+            SourceState::Unreadable
+        }
         Ok(m) if m.len() > MAX_VIEW_BYTES => SourceState::TooBig,
         Ok(_) => match fin_r1_engine::digest::sha256_file(path) {
             Ok(h) if h.eq_ignore_ascii_case(&source.sha256) => SourceState::Same,
             Ok(_) => SourceState::Changed,
-            Err(_) => SourceState::Missing,
+            Err(e) => {
+                why = Some(e.to_string());
+                SourceState::Unreadable
+            }
         },
     };
-    SourceCheck { state, paged, ocr }
+    SourceCheck { state, paged, ocr, why }
 }
 
 /// A cited PDF's bytes for the window's page view: read up to `MAX_VIEW_BYTES`, whatever the
@@ -442,6 +460,10 @@ pub fn read_source(source: &AnswerSource) -> std::io::Result<Vec<u8>> {
     let path = Path::new(&source.path);
     if !path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf")) {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a PDF: its passage is shown as read", source.file_name)));
+    }
+    // Never opened unless a plain file (a pipe named like the PDF would block the read).
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a plain file", source.file_name)));
     }
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();

@@ -15,6 +15,9 @@ use crate::filings::{list_files, EXTENSIONS, MAX_DEPTH};
 pub const QUIET: Duration = Duration::from_secs(2);
 /// Where the system cannot tell of changes, how often a folder's listing is compared.
 pub const POLL: Duration = Duration::from_secs(30);
+/// Every folder's listing is compared this often too: inotify hears nothing of what other
+/// machines write to a network share, or of a folder unmounted and mounted again.
+pub const BACKSTOP: Duration = Duration::from_secs(300);
 const TICK: Duration = Duration::from_millis(250);
 
 /// Watching: the folders stop being watched when this is dropped.
@@ -30,23 +33,44 @@ impl Drop for FolderWatch {
     }
 }
 
-/// Watches `folders` (id, path); `changed(id)` runs on the watch's own thread after each burst
-/// of changes to a folder.
-pub fn watch(folders: &[(i64, PathBuf)], changed: impl Fn(i64) + Send + 'static) -> std::io::Result<FolderWatch> {
-    watch_with(folders, QUIET, POLL, changed)
+/// How a folder's changes are found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    /// The system's notifications (inotify), with the slow backstop.
+    System,
+    /// Only by comparing listings (`POLL`).
+    Poll,
 }
 
-/// As `watch`, with the quiet time and the poll given (the tests shorten them).
-pub fn watch_with(folders: &[(i64, PathBuf)], quiet: Duration, poll: Duration, changed: impl Fn(i64) + Send + 'static) -> std::io::Result<FolderWatch> {
+/// Watches `folders` (id, path); `changed(id)` runs on the watch's own thread after each burst
+/// of changes to a folder. Walks the folders to set the watches: call it off async workers.
+pub fn watch(folders: &[(i64, PathBuf)], changed: impl Fn(i64) + Send + 'static) -> std::io::Result<FolderWatch> {
+    watch_with(folders, Listen::System, QUIET, POLL, changed)
+}
+
+/// As `watch`, with how and how often given (the tests shorten the times).
+pub fn watch_with(
+    folders: &[(i64, PathBuf)],
+    listen: Listen,
+    quiet: Duration,
+    poll: Duration,
+    changed: impl Fn(i64) + Send + 'static,
+) -> std::io::Result<FolderWatch> {
     let mut notes = Vec::new();
-    let (events, polled) = system::watch(folders, &mut notes);
-    let mut polled: Vec<(i64, PathBuf, u64)> = polled.into_iter().map(|(id, root)| (id, root.clone(), fingerprint(&root))).collect();
+    let (events, polled) = match listen {
+        Listen::System => system::watch(folders, &mut notes),
+        Listen::Poll => (None, folders.iter().map(|(id, _)| *id).collect()),
+    };
+    // Every folder is compared: the polled ones every `poll`, the others every `BACKSTOP`.
+    let mut listings: Vec<(i64, PathBuf, u64, Duration)> =
+        folders.iter().map(|(id, root)| (*id, root.clone(), fingerprint(root), if polled.contains(id) { poll } else { BACKSTOP.max(poll) })).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     std::thread::Builder::new().name("library-watch".into()).spawn(move || {
         let mut events = events;
         let mut pending: HashMap<i64, Instant> = HashMap::new();
-        let mut last_poll = Instant::now();
+        let mut compared = Instant::now();
+        let started = Instant::now();
         while !stopped.load(Ordering::Relaxed) {
             std::thread::sleep(TICK);
             if let Some(ev) = events.as_mut() {
@@ -54,9 +78,14 @@ pub fn watch_with(folders: &[(i64, PathBuf)], quiet: Duration, poll: Duration, c
                     pending.insert(id, Instant::now());
                 }
             }
-            if last_poll.elapsed() >= poll {
-                last_poll = Instant::now();
-                for (id, root, seen) in &mut polled {
+            if compared.elapsed() >= poll.min(BACKSTOP) {
+                compared = Instant::now();
+                let age = started.elapsed();
+                for (id, root, seen, every) in &mut listings {
+                    // Each at its own pace (whole multiples of the shortest).
+                    if age.as_millis() % every.as_millis().max(1) >= poll.min(BACKSTOP).as_millis() {
+                        continue;
+                    }
                     let now = fingerprint(root);
                     if now != *seen {
                         *seen = now;
@@ -74,10 +103,15 @@ pub fn watch_with(folders: &[(i64, PathBuf)], quiet: Duration, poll: Duration, c
     Ok(FolderWatch { stop, notes })
 }
 
-/// A file of a kind the library reads (Office's lock files, `~$report.xlsx`, come and go while a
-/// file is open).
+/// A name the library skips: hidden (`.git`, macOS's `._report.pdf`) or Office's lock file
+/// (`~$report.xlsx`, there while a file is open), as the folder's listing skips them.
+fn skipped(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("~$")
+}
+
+/// A file of a kind the library reads.
 fn readable(name: &str) -> bool {
-    !name.starts_with("~$") && Path::new(name).extension().and_then(|x| x.to_str()).is_some_and(|x| EXTENSIONS.iter().any(|e| x.eq_ignore_ascii_case(e)))
+    !skipped(name) && Path::new(name).extension().and_then(|x| x.to_str()).is_some_and(|x| EXTENSIONS.iter().any(|e| x.eq_ignore_ascii_case(e)))
 }
 
 /// The listing of a folder's readable files with their sizes and times, hashed.
@@ -103,6 +137,8 @@ mod system {
     pub struct Events {
         inotify: Inotify,
         dirs: HashMap<WatchDescriptor, (i64, PathBuf, usize)>,
+        /// Folders whose own watch went (deleted, moved, unmounted): watched again when back.
+        lost: Vec<(i64, PathBuf)>,
         buffer: Vec<u8>,
     }
 
@@ -118,16 +154,37 @@ mod system {
     }
 
     impl Events {
+        /// Watches `dir` and the folders below it (as deep as the listing reads, hidden ones
+        /// left out). A folder below that cannot be read is skipped; past the system's limit
+        /// on watches, this folder's watches are all taken back and the error returned.
         fn add(&mut self, id: i64, dir: &Path, depth: usize) -> std::io::Result<()> {
+            let added = self.add_below(id, dir, depth);
+            if added.is_err() {
+                let mine: Vec<WatchDescriptor> = self.dirs.iter().filter(|(_, (i, p, _))| *i == id && p.starts_with(dir)).map(|(wd, _)| wd.clone()).collect();
+                for wd in mine {
+                    self.dirs.remove(&wd);
+                    let _ = self.inotify.watches().remove(wd);
+                }
+            }
+            added
+        }
+
+        fn add_below(&mut self, id: i64, dir: &Path, depth: usize) -> std::io::Result<()> {
             let wd = self.inotify.watches().add(dir, mask() | WatchMask::ONLYDIR | WatchMask::DONT_FOLLOW)?;
             self.dirs.insert(wd, (id, dir.to_path_buf(), depth));
             if depth >= MAX_DEPTH {
                 return Ok(());
             }
-            for entry in std::fs::read_dir(dir)?.flatten() {
-                // Links are not followed, as the listing does not follow them.
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    self.add(id, &entry.path(), depth + 1)?;
+            let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                // Links are not followed, hidden folders not read, as the listing does.
+                if entry.file_type().is_ok_and(|t| t.is_dir()) && !skipped(&name.to_string_lossy()) {
+                    match self.add_below(id, &entry.path(), depth + 1) {
+                        // ENOSPC: the system's limit on watches, which more folders only worsen.
+                        Err(e) if e.kind() == std::io::ErrorKind::StorageFull => return Err(e),
+                        _ => {}
+                    }
                 }
             }
             Ok(())
@@ -137,23 +194,55 @@ mod system {
         pub fn changed(&mut self) -> Vec<i64> {
             let mut out = Vec::new();
             let mut new_dirs = Vec::new();
-            if let Ok(events) = self.inotify.read_events(&mut self.buffer) {
+            // Drained: a copy of hundreds of files fills more than one read.
+            loop {
+                let Ok(events) = self.inotify.read_events(&mut self.buffer) else { break };
+                let mut any = false;
                 for e in events {
+                    any = true;
+                    // The queue overflowed: what was lost is not known, so every folder.
+                    if e.mask.contains(EventMask::Q_OVERFLOW) {
+                        out.extend(self.dirs.values().map(|(id, _, _)| *id));
+                        continue;
+                    }
                     let Some((id, dir, depth)) = self.dirs.get(&e.wd).cloned() else { continue };
+                    if e.mask.contains(EventMask::IGNORED) {
+                        self.dirs.remove(&e.wd);
+                        if depth == 0 {
+                            self.lost.push((id, dir.clone()));
+                        }
+                        out.push(id);
+                        continue;
+                    }
                     let name = e.name.and_then(|n| n.to_str()).unwrap_or("");
                     let is_dir = e.mask.contains(EventMask::ISDIR);
+                    if is_dir && skipped(name) {
+                        continue;
+                    }
                     if is_dir && e.mask.intersects(EventMask::CREATE | EventMask::MOVED_TO) {
                         new_dirs.push((id, dir.join(name), depth + 1));
                     }
-                    let whole = e.mask.intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF | EventMask::Q_OVERFLOW);
+                    let whole = e.mask.intersects(EventMask::DELETE_SELF | EventMask::MOVE_SELF);
                     if whole || is_dir || readable(name) {
                         out.push(id);
                     }
+                }
+                if !any {
+                    break;
                 }
             }
             for (id, dir, depth) in new_dirs {
                 if depth <= MAX_DEPTH {
                     let _ = self.add(id, &dir, depth);
+                }
+            }
+            // A folder that came back (mounted again, restored) is watched again, and read.
+            let lost = std::mem::take(&mut self.lost);
+            for (id, root) in lost {
+                if root.is_dir() && self.add(id, &root, 0).is_ok() {
+                    out.push(id);
+                } else {
+                    self.lost.push((id, root));
                 }
             }
             out.sort_unstable();
@@ -162,13 +251,13 @@ mod system {
         }
     }
 
-    /// Watches what inotify can; returns the rest to be polled, each with a note.
-    pub fn watch(folders: &[(i64, PathBuf)], notes: &mut Vec<String>) -> (Option<Events>, Vec<(i64, PathBuf)>) {
+    /// Watches what inotify can; returns the ids of the rest, to be polled, each with a note.
+    pub fn watch(folders: &[(i64, PathBuf)], notes: &mut Vec<String>) -> (Option<Events>, Vec<i64>) {
         let mut events = match Inotify::init() {
-            Ok(inotify) => Events { inotify, dirs: HashMap::new(), buffer: vec![0; 64 * 1024] },
+            Ok(inotify) => Events { inotify, dirs: HashMap::new(), lost: Vec::new(), buffer: vec![0; 64 * 1024] },
             Err(e) => {
                 notes.push(format!("changes are looked for every {} s (inotify: {e})", POLL.as_secs()));
-                return (None, folders.to_vec());
+                return (None, folders.iter().map(|(id, _)| *id).collect());
             }
         };
         let mut polled = Vec::new();
@@ -176,7 +265,7 @@ mod system {
             if let Err(e) = events.add(*id, root, 0) {
                 // Past the system's limit on watches (fs.inotify.max_user_watches), or gone.
                 notes.push(format!("{}: changes are looked for every {} s ({e})", root.display(), POLL.as_secs()));
-                polled.push((*id, root.clone()));
+                polled.push(*id);
             }
         }
         (Some(events), polled)
@@ -196,11 +285,11 @@ mod system {
     }
 
     /// Every folder polled: its listing compared every `POLL`.
-    pub fn watch(folders: &[(i64, PathBuf)], notes: &mut Vec<String>) -> (Option<Events>, Vec<(i64, PathBuf)>) {
+    pub fn watch(folders: &[(i64, PathBuf)], notes: &mut Vec<String>) -> (Option<Events>, Vec<i64>) {
         if !folders.is_empty() {
             notes.push(format!("changes are looked for every {} s", POLL.as_secs()));
         }
-        (None, folders.to_vec())
+        (None, folders.iter().map(|(id, _)| *id).collect())
     }
 }
 
@@ -220,6 +309,7 @@ mod tests {
         seen.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_burst_of_new_reports_reads_their_folder_once_and_other_files_not_at_all() {
         let dir = std::env::temp_dir().join(format!("fin-r1-watch-{}", std::process::id()));
@@ -230,11 +320,14 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let into = seen.clone();
         let watch =
-            watch_with(&[(1, a.clone()), (2, b.clone())], Duration::from_millis(300), POLL, move |id| into.lock().expect("seen").push(id)).expect("watch");
+            watch_with(&[(1, a.clone()), (2, b.clone())], Listen::System, Duration::from_millis(300), POLL, move |id| into.lock().expect("seen").push(id))
+                .expect("watch");
         assert!(watch.notes.is_empty(), "{:?}", watch.notes);
         // Not a kind the library reads: nothing happens.
         std::fs::write(b.join("notes.txt"), "x").expect("txt");
         std::fs::write(b.join("~$sheet.xlsx"), "lock").expect("lock");
+        std::fs::write(b.join("._report.pdf"), "resource fork").expect("dot file");
+        std::fs::create_dir_all(b.join(".git").join("objects")).expect("hidden folder");
         for i in 0..5 {
             std::fs::write(a.join("2024").join(format!("report-{i}.pdf")), "%PDF-1.4").expect("pdf");
         }
@@ -258,11 +351,19 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("fin-r1-poll-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let before = fingerprint(&dir);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = seen.clone();
+        let watch = watch_with(&[(7, dir.clone())], Listen::Poll, Duration::from_millis(100), Duration::from_millis(500), move |id| {
+            into.lock().expect("seen").push(id)
+        })
+        .expect("watch");
+        // A file the library does not read changes nothing.
         std::fs::write(dir.join("notes.txt"), "x").expect("txt");
-        assert_eq!(fingerprint(&dir), before, "a file the library does not read");
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(seen.lock().expect("seen").is_empty());
         std::fs::write(dir.join("report.pdf"), "%PDF").expect("pdf");
-        assert_ne!(fingerprint(&dir), before);
+        assert_eq!(wait_for(&seen, 1), vec![7]);
+        drop(watch);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

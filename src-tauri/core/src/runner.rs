@@ -56,8 +56,10 @@ pub struct TurnRequest {
     /// The user's own defaults (Settings): over the model's and a preset's.
     pub defaults: SamplingOverrides,
     pub context_policy: ContextPolicy,
-    /// Documents attached to an `Ask`, already read (`documents::extract`).
+    /// Documents attached to an `Ask` or added to an `Edit`, already read (`documents::extract`).
     pub attachments: Vec<crate::documents::Document>,
+    /// An `Edit`: which of the question's documents it keeps (their ids); `None` keeps them all.
+    pub keep_attachments: Option<Vec<i64>>,
     /// Tools offered in this turn beside the preset's (`calculator`, `mcp:NAME`).
     pub tools: Vec<String>,
     /// Ask the library: the parts that best match the question go into the prompt, numbered
@@ -82,6 +84,7 @@ impl TurnRequest {
             defaults: SamplingOverrides::default(),
             context_policy: ContextPolicy::Error,
             attachments: Vec::new(),
+            keep_attachments: None,
             tools: Vec::new(),
             library: None,
         }
@@ -140,6 +143,8 @@ pub enum RunError {
     EmptyQuestion,
     #[error("regenerate and edit need the conversation the message is in")]
     NeedsConversation,
+    #[error("the library has no collection {0} (was it deleted?): choose another scope")]
+    NoCollection(i64),
     #[error(transparent)]
     Sampling(#[from] SamplingError),
 }
@@ -150,6 +155,7 @@ impl RunError {
             Self::Store(e) => e.kind(),
             Self::Scenario(_) => ErrorKind::Scenario,
             Self::NotAQuestion(_) | Self::EmptyQuestion | Self::NeedsConversation | Self::Sampling(_) => ErrorKind::InvalidRequest,
+            Self::NoCollection(_) => ErrorKind::NotFound,
         }
     }
 }
@@ -196,6 +202,13 @@ impl Runner {
         if let Some(o) = &req.conversation_sampling {
             o.validate()?;
         }
+        // A collection deleted meanwhile (from the CLI, another window) is said, not searched
+        // as an empty one.
+        if let Some(LibraryScope { collection: Some(c), .. }) = req.library {
+            if !self.store.library_collections().await?.iter().any(|x| x.id == c) {
+                return Err(RunError::NoCollection(c));
+            }
+        }
         let (mut conversation, created) = self.conversation_for(&req).await?;
         if let Some(o) = &req.conversation_sampling {
             self.store.set_conversation_sampling(conversation.id, o).await?;
@@ -237,7 +250,12 @@ impl Runner {
         let sampling = resolve_sampling(self.backend.default_sampling(), preset.as_ref(), &req.defaults, &conversation.sampling, &req.sampling)?;
         let system = conversation.system_prompt.clone().or_else(|| self.backend.default_system_prompt()).unwrap_or_default();
         let attachments = match &req.kind {
-            TurnKind::Ask { question: typed } if !req.attachments.is_empty() => {
+            TurnKind::Ask { question: typed } | TurnKind::Edit { question: typed, .. }
+                if !req.attachments.is_empty() || matches!(req.kind, TurnKind::Edit { .. }) =>
+            {
+                if let TurnKind::Edit { question_id, .. } = &req.kind {
+                    self.store.copy_attachments(*question_id, question.id, req.keep_attachments.as_deref()).await?;
+                }
                 // What the documents may take: the context less the answer's room and the rest
                 // of the prompt as it will be sent (the earlier questions' documents included),
                 // shared between the files.
@@ -245,8 +263,15 @@ impl Runner {
                 for (a, included) in self.store.conversation_attachments(conversation.id).await? {
                     earlier.entry(a.message_id).or_default().push(included);
                 }
-                let budget = document_budget(self.backend.context(), sampling.max_tokens, &system, &prompt_history(&history, &earlier), &question.content)
-                    / req.attachments.len();
+                // An edit's kept documents go with this question: they take their room first.
+                let kept = earlier.get(&question.id).map(|k| k.concat()).unwrap_or_default();
+                let budget = document_budget(
+                    self.backend.context(),
+                    sampling.max_tokens,
+                    &system,
+                    &prompt_history(&history, &earlier),
+                    &format!("{}{kept}", question.content),
+                ) / req.attachments.len().max(1);
                 let files: Vec<NewAttachment> = req
                     .attachments
                     .iter()
@@ -255,10 +280,9 @@ impl Runner {
                         NewAttachment { meta: d.meta.clone(), text: d.to_markdown(), included: chosen.to_markdown(), included_summary: chosen.summary }
                     })
                     .collect();
-                self.store.add_attachments(question.id, &files).await?
-            }
-            TurnKind::Edit { question_id, .. } => {
-                self.store.copy_attachments(*question_id, question.id).await?;
+                if !files.is_empty() {
+                    self.store.add_attachments(question.id, &files).await?;
+                }
                 self.store.attachments_of(question.id).await?.into_iter().map(|(a, _)| a).collect()
             }
             _ => self.store.attachments_of(question.id).await?.into_iter().map(|(a, _)| a).collect(),

@@ -14,6 +14,8 @@ pub enum Format {
     Md,
     Html,
     Pdf,
+    /// Word (.docx): the memo an analyst hands in.
+    Docx,
     Json,
 }
 
@@ -23,6 +25,7 @@ impl Format {
             Format::Md => "md",
             Format::Html => "html",
             Format::Pdf => "pdf",
+            Format::Docx => "docx",
             Format::Json => "json",
         }
     }
@@ -35,8 +38,9 @@ impl std::str::FromStr for Format {
             "md" | "markdown" => Ok(Self::Md),
             "html" => Ok(Self::Html),
             "pdf" => Ok(Self::Pdf),
+            "docx" | "word" => Ok(Self::Docx),
             "json" => Ok(Self::Json),
-            other => Err(format!("format {other:?}: md, html, pdf or json")),
+            other => Err(format!("format {other:?}: md, html, pdf, docx or json")),
         }
     }
 }
@@ -53,6 +57,8 @@ pub enum ExportError {
     Write { path: String, source: std::io::Error },
     #[error("the PDF typesetter stopped: {0}")]
     Task(String),
+    #[error(transparent)]
+    Docx(#[from] crate::DocxError),
 }
 
 impl ExportError {
@@ -61,7 +67,7 @@ impl ExportError {
         match self {
             Self::Store(e) | Self::Json(JsonError::Store(e)) => e.kind(),
             Self::Json(_) => ErrorKind::InvalidRequest,
-            Self::Pdf(_) | Self::Task(_) => ErrorKind::Other,
+            Self::Pdf(_) | Self::Task(_) | Self::Docx(_) => ErrorKind::Other,
             Self::Write { source, .. } => ErrorKind::of_io(source),
         }
     }
@@ -76,6 +82,7 @@ pub async fn render(store: &Store, id: i64, scenario_dir: Option<&Path>, format:
     let r = Report::build(store, id, scenario_dir, opts).await?;
     Ok(match format {
         Format::Html => to_html(&r).into_bytes(),
+        Format::Docx => crate::to_docx(&r)?,
         // Typesetting takes a moment: off the async threads.
         Format::Pdf => tokio::task::spawn_blocking(move || to_pdf(&r)).await.map_err(|e| ExportError::Task(e.to_string()))??,
         _ => to_markdown(&r).into_bytes(),

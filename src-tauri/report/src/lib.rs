@@ -5,6 +5,7 @@
 
 #![forbid(unsafe_code)]
 
+mod docx;
 mod export;
 mod html;
 mod json;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use fin_r1_core::scenario::{Lang, Library, Scenario};
 use fin_r1_core::store::{Conversation, Message, MessageRole, MessageStatus, Store, StoreError};
 
+pub use docx::{markdown_docx, to_docx, DocxError};
 pub use export::{render as export, write_atomic, ExportError, Format};
 pub use html::{markdown_page, to_html};
 pub use json::{

@@ -190,9 +190,12 @@ pub struct SendRequest {
     /// Files attached to the question (read already by `read_document`, or read now).
     #[serde(default)]
     pub attachments: Vec<PathBuf>,
-    /// Ask the library (all of it, or one folder): its best parts go with the question.
+    /// Ask the library (all of it, a folder, a collection): its best parts go with the question.
     #[serde(default)]
     pub library: Option<fin_r1_core::runner::LibraryScope>,
+    /// An edit: which of the question's documents it keeps (ids); none given keeps them all.
+    #[serde(default)]
+    pub keep_attachments: Option<Vec<i64>>,
 }
 
 /// How a turn ended, once its events have all gone down the channel.
@@ -235,6 +238,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
         defaults: state.settings().await.sampling,
         context_policy: ContextPolicy::Error,
         attachments,
+        keep_attachments: request.keep_attachments,
         // The preset's tools (the calculation preset's calculator), and every MCP server
         // Settings has on: each call is asked of the analyst first.
         tools: state.mcp.config().map(|c| c.enabled()).unwrap_or_default().into_iter().map(|n| format!("{}{n}", fin_r1_core::tools::MCP_PREFIX)).collect(),

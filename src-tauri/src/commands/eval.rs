@@ -306,13 +306,13 @@ pub struct EvalExport {
     pub path: PathBuf,
 }
 
-/// Writes a run's report (Markdown, HTML or PDF) with its provenance; returns the path written.
+/// Writes a run's report (Markdown, HTML, PDF or Word) with its provenance; returns the path written.
 #[tauri::command]
 #[specta::specta]
 pub async fn eval_export(state: State<'_, AppState>, request: EvalExport) -> CmdResult<PathBuf> {
     let dir = run_dir(&state, &request.id)?;
     if request.format == Format::Json {
-        return Err(CommandError::Invalid("a run exports as Markdown, HTML or PDF (its folder holds the JSON)".into()));
+        return Err(CommandError::Invalid("a run exports as Markdown, HTML, PDF or Word (its folder holds the JSON)".into()));
     }
     let path = super::export::report_path(&request.path, request.format)?;
     let written = path.clone();
@@ -323,6 +323,7 @@ pub async fn eval_export(state: State<'_, AppState>, request: EvalExport) -> Cmd
         let bytes = match request.format {
             Format::Html => report::markdown_page(&title, &md).into_bytes(),
             Format::Pdf => report::markdown_pdf(&title, &md)?,
+            Format::Docx => report::markdown_docx(&title, &report::local_time(now_ms()), &md).map_err(report::ExportError::from)?,
             _ => md.into_bytes(),
         };
         Ok(report::write_atomic(&path, &bytes)?)

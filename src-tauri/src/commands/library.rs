@@ -47,18 +47,40 @@ pub async fn rescan_at_start(state: &AppState) {
 }
 
 /// Watches the library's folders while the app runs: a folder whose files change is read
-/// again, and the window told (`library-changed`, with what the scan did). Runs for the app's
-/// life; the folders watched are the store's, taken again when one is added or removed.
+/// again, and the window told (`library-changed`, with what the scan did). The folders watched
+/// are the store's, taken again when one is added or removed. A folder already waiting to be
+/// read is not queued twice (changes during a long OCR scan queue one more read, not one each).
 pub async fn watch_folders<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
     use tauri::{Emitter, Manager};
     let state = app.state::<AppState>();
+    let queued: Arc<std::sync::Mutex<std::collections::HashSet<i64>>> = Arc::default();
     loop {
         let folders: Vec<(i64, PathBuf)> = state.store.library_folders().await.unwrap_or_default().into_iter().map(|f| (f.id, PathBuf::from(f.path))).collect();
         let on = app.clone();
-        let watch = fin_r1_core::filings_watch::watch(&folders, move |id| {
-            let app = on.clone();
+        let queue = queued.clone();
+        let changed = move |id: i64| {
+            if !queue.lock().map(|mut q| q.insert(id)).unwrap_or(false) {
+                return;
+            }
+            let (app, queue) = (on.clone(), queue.clone());
             tauri::async_runtime::spawn(async move {
-                match scan_with(&app.state::<AppState>(), id, &mut |_| {}).await {
+                let state = app.state::<AppState>();
+                let result = match take_slot(&state).await {
+                    Ok(slot) => {
+                        // From here a change is a new read: this one may have listed the folder.
+                        if let Ok(mut q) = queue.lock() {
+                            q.remove(&id);
+                        }
+                        scan_in(&state, &slot, id, &mut |_| {}).await
+                    }
+                    Err(e) => {
+                        if let Ok(mut q) = queue.lock() {
+                            q.remove(&id);
+                        }
+                        Err(e)
+                    }
+                };
+                match result {
                     Ok(report) => {
                         tracing::info!(
                             folder = id,
@@ -72,43 +94,65 @@ pub async fn watch_folders<R: tauri::Runtime>(app: tauri::AppHandle<R>) {
                     Err(e) => tracing::warn!(folder = id, "library folder changed, not read again: {e}"),
                 }
             });
-        });
+        };
+        // Setting the watches walks the folders: off the async workers.
+        let watch = tauri::async_runtime::spawn_blocking(move || fin_r1_core::filings_watch::watch(&folders, changed)).await;
         match &watch {
-            Ok(w) => w.notes.iter().for_each(|n| tracing::warn!("{n}")),
-            Err(e) => tracing::warn!("the library's folders are not watched ({e}): they are read again at start and on Read again"),
+            Ok(Ok(w)) => w.notes.iter().for_each(|n| tracing::warn!("{n}")),
+            Ok(Err(e)) => tracing::warn!("the library's folders are not watched ({e}): they are read again at start and on Read again"),
+            Err(e) => tracing::warn!("the library's folders are not watched ({e})"),
         }
         state.library_rewatch.notified().await;
         drop(watch);
     }
 }
 
-async fn scan_with(state: &AppState, id: i64, progress: &mut (dyn FnMut(&ScanProgress) + Send)) -> CmdResult<ScanReport> {
+/// The library's one scan slot, held: freed however the scan ends (an error, or its command
+/// dropped with the window), and only its own (never a later scan's switch).
+struct Slot<'a> {
+    state: &'a AppState,
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.state.library_scan.lock() {
+            if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.stop)) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// Waits for the scan slot (one folder is read at a time). A Stop pressed while this waits
+/// stops it too: the analyst stops what is queued, not only what runs.
+async fn take_slot(state: &AppState) -> CmdResult<Slot<'_>> {
     let stop = Arc::new(AtomicBool::new(false));
-    // One folder is read at a time: another waits for the slot (the start's rescan is short).
+    let epoch = state.library_stops.load(Ordering::Relaxed);
     loop {
         {
             let mut slot = state.library_scan.lock().map_err(|_| CommandError::Task("the library's scan slot".into()))?;
             if slot.is_none() {
                 *slot = Some(stop.clone());
-                break;
+                return Ok(Slot { state, stop });
             }
+        }
+        if state.library_stops.load(Ordering::Relaxed) != epoch {
+            return Err(CommandError::Model { kind: fin_r1_engine::ErrorKind::Cancelled, message: "stopped".into() });
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // Freed however the scan ends (an error, or its command dropped with the window).
-    struct Free<'a>(&'a AppState, Arc<AtomicBool>);
-    impl Drop for Free<'_> {
-        fn drop(&mut self) {
-            if let Ok(mut slot) = self.0.library_scan.lock() {
-                // Only its own: never a later scan's switch.
-                if slot.as_ref().is_some_and(|s| Arc::ptr_eq(s, &self.1)) {
-                    *slot = None;
-                }
-            }
-        }
-    }
-    let _free = Free(state, stop.clone());
-    filings::scan(&state.store, id, filings::child_reader(), progress, &stop).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+}
+
+async fn scan_in(state: &AppState, slot: &Slot<'_>, id: i64, progress: &mut (dyn FnMut(&ScanProgress) + Send)) -> CmdResult<ScanReport> {
+    filings::scan(&state.store, id, filings::child_reader(), progress, &slot.stop)
+        .await
+        .map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+}
+
+async fn scan_with(state: &AppState, id: i64, progress: &mut (dyn FnMut(&ScanProgress) + Send)) -> CmdResult<ScanReport> {
+    let slot = take_slot(state).await?;
+    scan_in(state, &slot, id, progress).await
 }
 
 #[tauri::command]
@@ -137,6 +181,7 @@ pub async fn reindex_library_folder(state: State<'_, AppState>, id: i64, on_prog
 #[tauri::command]
 #[specta::specta]
 pub async fn stop_library_scan(state: State<'_, AppState>) -> CmdResult<bool> {
+    state.library_stops.fetch_add(1, Ordering::Relaxed);
     let slot = state.library_scan.lock().map_err(|_| CommandError::Task("the library's scan slot".into()))?;
     Ok(slot.as_ref().map(|s| s.store(true, Ordering::Relaxed)).is_some())
 }
@@ -198,7 +243,8 @@ pub async fn add_to_library_collection(state: State<'_, AppState>, name: String,
 #[tauri::command]
 #[specta::specta]
 pub async fn remove_from_library_collection(state: State<'_, AppState>, id: i64, paths: Vec<String>) -> CmdResult<()> {
-    Ok(state.store.remove_from_collection(id, &paths).await?)
+    state.store.remove_from_collection(id, &paths).await?;
+    Ok(())
 }
 
 /// Deletes a collection (its files stay in the library).

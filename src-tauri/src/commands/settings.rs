@@ -220,3 +220,27 @@ pub async fn save_mcp_config(state: State<'_, AppState>, text: String, loaded: O
 pub async fn mcp_servers(state: State<'_, AppState>) -> CmdResult<Vec<fin_r1_core::mcp::McpServerStatus>> {
     Ok(state.mcp.status().await?)
 }
+
+/// What the store's files hold: conversations, documents' text, the library, free pages.
+#[tauri::command]
+#[specta::specta]
+pub async fn store_size(state: State<'_, AppState>) -> CmdResult<fin_r1_core::store::StoreSize> {
+    Ok(state.store.store_size().await?)
+}
+
+/// Drops the read text of documents attached more than `days` ago (names and hashes stay).
+#[tauri::command]
+#[specta::specta]
+pub async fn drop_document_text(state: State<'_, AppState>, days: u32) -> CmdResult<fin_r1_core::store::DroppedText> {
+    Ok(state.store.drop_document_text(days).await?)
+}
+
+/// Compacts the store (its log folded in, its free pages given back); returns the bytes freed.
+#[tauri::command]
+#[specta::specta]
+pub async fn compact_store(state: State<'_, AppState>) -> CmdResult<u64> {
+    if state.library_scan.lock().map(|s| s.is_some()).unwrap_or(false) {
+        return Err(CommandError::Busy("a library folder is being read: compact the store when it is done".into()));
+    }
+    Ok(state.store.compact().await?)
+}

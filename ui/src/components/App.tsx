@@ -25,7 +25,8 @@ export function App() {
       } else if (mod && e.key.toLowerCase() === "k") {
         e.preventDefault();
         document.getElementById("search")?.focus();
-      } else if (e.key === "Escape" && isStreaming()) {
+      } else if (e.key === "Escape" && isStreaming() && !document.querySelector(".modal-back")) {
+        // Escape closes an open dialog (a cited page, a document) first; only then stops.
         e.preventDefault();
         void stop();
       }

@@ -8,13 +8,16 @@ import { Throttled } from "../throttle";
 import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
-import { current, foundMessage, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
+import { current, foundMessage, foundTerms, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
 import type { AnswerSource, Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
-import { showStored } from "../attach";
+import { attach, DOCUMENT_EXTENSIONS, readingAny, showStored } from "../attach";
+import { open as openDialog } from "@tauri-apps/plugin-dialog";
+import { PendingChips } from "./Attachments";
 import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
 import { ExportDialog } from "./ExportDialog";
 import { openSource } from "./PageView";
+import { markTerms, searchTerms } from "../markTerms";
 
 export function ChatView() {
   const view = current.value!;
@@ -45,6 +48,9 @@ export function ChatView() {
     el.classList.add("found");
     foundMessage.value = null;
     setTimeout(() => el.classList.remove("found"), 2500);
+    // The answer's HTML may still be on its way from the renderer: marked when it lands too.
+    const terms = searchTerms(foundTerms.value);
+    for (const wait of [0, 300, 1200]) setTimeout(() => markTerms(el, terms), wait);
   }, [found, view]);
   useEffect(
     () =>
@@ -158,17 +164,81 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
   const fields = formRows(m.form?.fields ?? {}, scenarios.value.find((x) => x.id === view.conversation.scenario_id), l);
   const [editing, setEditing] = useState(false);
   const [text, setText] = useState(typed);
+  const preset = scenarios.value.find((x) => x.id === view.conversation.scenario_id);
+  // A preset question is edited whole: its form's facts and its documents, not only its line.
+  const editable = (preset?.fields ?? []).filter((f) => f.kind !== "file");
+  const [form, setForm] = useState<Record<string, string>>({});
+  const [keep, setKeep] = useState<Set<number>>(new Set());
+  const begin = () => {
+    setText(typed);
+    setForm({ ...(m.form?.fields ?? {}) });
+    setKeep(new Set(docs.map((d) => d.id)));
+    setEditing(true);
+  };
   if (editing) {
+    const pick = async () => {
+      const chosen = await openDialog({ multiple: true, filters: [{ name: "PDF, Excel, CSV, Word", extensions: DOCUMENT_EXTENSIONS }] });
+      if (chosen) attach(Array.isArray(chosen) ? chosen : [chosen]);
+    };
+    const whole = editable.length > 0 || docs.length > 0;
     return (
-      <div class="msg question editing">
+      <div class="msg question editing" data-id={m.id}>
         <textarea class="edit-box" rows={3} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} />
+        {editable.length > 0 && m.form && (
+          <fieldset class="form edit-form">
+            <legend>{t(l, "newchat.form")}</legend>
+            {editable.map((f) => (
+              <label key={f.name} class="field" data-field={f.name}>
+                <span>{f.label[l]}</span>
+                {f.kind === "textarea" ? (
+                  <textarea name={f.name} rows={3} value={form[f.name] ?? ""} onInput={(e) => setForm({ ...form, [f.name]: (e.target as HTMLTextAreaElement).value })} />
+                ) : f.kind === "select" ? (
+                  <select name={f.name} value={form[f.name] ?? ""} onChange={(e) => setForm({ ...form, [f.name]: (e.target as HTMLSelectElement).value })}>
+                    <option value="">—</option>
+                    {(f.options ?? []).map((o) => (
+                      <option key={o} value={o}>
+                        {o}
+                      </option>
+                    ))}
+                  </select>
+                ) : (
+                  <input name={f.name} value={form[f.name] ?? ""} onInput={(e) => setForm({ ...form, [f.name]: (e.target as HTMLInputElement).value })} />
+                )}
+              </label>
+            ))}
+          </fieldset>
+        )}
+        {whole && (
+          <div class="edit-docs">
+            {docs.map((d) => (
+              <label key={d.id} class="check edit-doc" data-id={d.id}>
+                <input
+                  type="checkbox"
+                  checked={keep.has(d.id)}
+                  onChange={(e) => {
+                    const next = new Set(keep);
+                    if ((e.target as HTMLInputElement).checked) next.add(d.id);
+                    else next.delete(d.id);
+                    setKeep(next);
+                  }}
+                />
+                📎 {d.file_name}
+              </label>
+            ))}
+            <PendingChips />
+            <button class="link edit-attach" onClick={() => void pick()}>
+              📎 {t(l, "message.editAttach")}
+            </button>
+          </div>
+        )}
         <div class="actions">
           <button
             class="primary"
-            disabled={!text.trim() || isStreaming()}
+            disabled={!text.trim() || isStreaming() || readingAny()}
             onClick={() => {
               setEditing(false);
-              void send({ kind: "edit", question_id: m.id, question: text.trim() });
+              const rest = whole ? { form: m.form ? { ...(m.form.fields ?? {}), ...form } : {}, keep: [...keep] } : undefined;
+              void send({ kind: "edit", question_id: m.id, question: text.trim() }, rest);
             }}
           >
             {t(l, "message.resend")}
@@ -214,10 +284,7 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
         <button
           class="link"
           disabled={isStreaming()}
-          onClick={() => {
-            setText(typed);
-            setEditing(true);
-          }}
+          onClick={begin}
         >
           {t(l, "message.edit")}
         </button>

@@ -469,7 +469,7 @@ function ExportRow({ d }: { d: RunDetail }) {
   const { format, path } = target;
   const setPath = (p: string) => (exported.value = { ...target, path: p });
   const [busy, setBusy] = useState(false);
-  const pick = (f: "html" | "pdf") => {
+  const pick = (f: "html" | "pdf" | "docx") => {
     exported.value = { ...target, format: f, path: withExtension(path, f) };
   };
   const browse = async () => {
@@ -489,9 +489,10 @@ function ExportRow({ d }: { d: RunDetail }) {
   };
   return (
     <div class="eval-export row">
-      <select id="eval-export-format" value={format} onChange={(e) => pick((e.target as HTMLSelectElement).value as "html" | "pdf")} aria-label={t(l, "export.format")}>
+      <select id="eval-export-format" value={format} onChange={(e) => pick((e.target as HTMLSelectElement).value as "html" | "pdf" | "docx")} aria-label={t(l, "export.format")}>
         <option value="html">HTML</option>
         <option value="pdf">PDF</option>
+        <option value="docx">Word (.docx)</option>
       </select>
       <input id="eval-export-path" value={path} onInput={(e) => setPath((e.target as HTMLInputElement).value)} aria-label={t(l, "export.file")} />
       <button type="button" onClick={() => void browse()}>

@@ -6,7 +6,7 @@ import { info, lang } from "../state";
 import type { ConversationView, ExportFormat, Message, ReasoningMode } from "../types";
 import { firstLine, joinPath, safeName, withExtension } from "./format";
 
-const FORMATS: ExportFormat[] = ["pdf", "html", "md", "json"];
+const FORMATS: ExportFormat[] = ["pdf", "docx", "html", "md", "json"];
 
 /** Export a conversation: format, reasoning, which answers, title, and where. */
 export function ExportDialog({ view, onClose }: { view: ConversationView; onClose: () => void }) {

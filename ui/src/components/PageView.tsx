@@ -4,7 +4,7 @@
 
 import { signal } from "@preact/signals";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { api } from "../api";
+import { api, errorText } from "../api";
 import type { AnswerSource, SourceCheck } from "../bindings";
 import { t } from "../i18n";
 import { markedItems } from "../pageMark";
@@ -50,12 +50,23 @@ function loadPdfJs(): Promise<PdfJs> {
 
 type Doc = Awaited<ReturnType<PdfJs["getDocument"]>["promise"]>;
 
+/** A drawn page's pixels, at most (about a 300 dpi A4 page). */
+const MAX_PIXELS = 8_000_000;
+
+/** Where pdf.js finds its data (copied beside the bundle by vite.config.ts). */
+function pdfjsData() {
+  const at = (dir: string) => new URL(`/pdfjs/${dir}/`, window.location.href).href;
+  return { cMapUrl: at("cmaps"), cMapPacked: true, standardFontDataUrl: at("standard_fonts"), wasmUrl: at("wasm"), iccUrl: at("iccs") };
+}
+
 export function PageView() {
   const l = lang.value;
   const s = citedSource.value;
   const [check, setCheck] = useState<SourceCheck | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [doc, setDoc] = useState<Doc | null>(null);
+  const [loaded, setLoaded] = useState<{ pdf: Doc; of: AnswerSource } | null>(null);
+  // Only the document of the source on show (a switch leaves the old one destroyed for a render).
+  const doc = loaded && loaded.of === s ? loaded.pdf : null;
   const [page, setPage] = useState(1);
   const [found, setFound] = useState<number | null>(null);
   const [html, setHtml] = useState<string | null>(null);
@@ -66,34 +77,39 @@ export function PageView() {
   useEffect(() => {
     setCheck(null);
     setError(null);
-    setDoc(null);
+    setLoaded(null);
     setFound(null);
     setHtml(null);
     if (!s) return;
     setPage(s.page ?? 1);
     let gone = false;
-    let opened: Doc | null = null;
+    let task: { promise: Promise<Doc>; destroy(): Promise<void> } | null = null;
     void (async () => {
       try {
         const c = await api.checkSource(s.message_id, s.n);
         if (gone) return;
         setCheck(c);
-        if (!c.paged || c.state === "missing" || c.state === "too_big") {
+        if (!c.paged || c.state === "missing" || c.state === "too_big" || c.state === "unreadable") {
           setHtml(await api.render(s.text));
           return;
         }
         const [lib, bytes] = await Promise.all([loadPdfJs(), api.sourcePdf(s.message_id, s.n)]);
         if (gone) return;
-        opened = await lib.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false }).promise;
-        if (gone) return void opened.destroy();
-        setDoc(opened);
+        task = lib.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, ...pdfjsData() });
+        const opened = await task.promise;
+        if (gone) return;
+        setLoaded({ pdf: opened, of: s });
+        // A cited page past the end of a file that changed: its last page.
+        setPage((p) => Math.min(Math.max(p, 1), opened.numPages));
       } catch (e) {
-        if (!gone) setError(String((e as { message?: string })?.message ?? e));
+        if (!gone) setError(errorText(e, l));
       }
     })();
     return () => {
       gone = true;
-      void opened?.destroy();
+      setLoaded(null);
+      // Destroys the worker too, also when the file was refused or is still being parsed.
+      void task?.destroy();
     };
   }, [s]);
 
@@ -102,12 +118,17 @@ export function PageView() {
     if (!doc || !s || !canvas.current || !marks.current) return;
     let task: { cancel(): void; promise: Promise<unknown> } | null = null;
     let gone = false;
+    setError(null);
     void (async () => {
       try {
         const p = await doc.getPage(Math.min(Math.max(page, 1), doc.numPages));
         const width = Math.min(900, window.innerWidth * 0.9) - 40;
-        const viewport = p.getViewport({ scale: width / p.getViewport({ scale: 1 }).width });
-        const ratio = window.devicePixelRatio || 1;
+        const natural = p.getViewport({ scale: 1 });
+        // A page of any shape fits the dialog's width and a bounded canvas (a hostile file may
+        // claim a page a mile long).
+        const scale = Math.min(width / natural.width, Math.sqrt(MAX_PIXELS / Math.max(1, natural.width * natural.height)));
+        const viewport = p.getViewport({ scale });
+        const ratio = Math.min(window.devicePixelRatio || 1, Math.sqrt(MAX_PIXELS / Math.max(1, viewport.width * viewport.height)));
         const c = canvas.current!;
         c.width = Math.floor(viewport.width * ratio);
         c.height = Math.floor(viewport.height * ratio);
@@ -143,7 +164,7 @@ export function PageView() {
         setFound(hit.length);
         layer.querySelector(".page-mark")?.scrollIntoView({ block: "center" });
       } catch (e) {
-        if (!gone && (e as { name?: string })?.name !== "RenderingCancelledException") setError(String((e as { message?: string })?.message ?? e));
+        if (!gone && (e as { name?: string })?.name !== "RenderingCancelledException") setError(errorText(e, l));
       }
     })();
     return () => {
@@ -176,6 +197,7 @@ export function PageView() {
         {check?.state === "changed" && <p class="page-warn">⚠ {t(l, "page.changed")}</p>}
         {check?.state === "missing" && <p class="page-warn">⚠ {t(l, "page.missing")}</p>}
         {check?.state === "too_big" && <p class="page-warn">⚠ {t(l, "page.tooBig")}</p>}
+        {check?.state === "unreadable" && <p class="page-warn">⚠ {t(l, "page.unreadable", { why: check.why ?? "" })}</p>}
         {check?.ocr && page === cited && <p class="page-note">{t(l, "page.ocr")}</p>}
         {!check?.ocr && found === 0 && page === cited && <p class="page-note">{t(l, "page.notFound")}</p>}
         {error && <p class="page-warn">⚠ {error}</p>}
@@ -195,7 +217,7 @@ export function PageView() {
             )}
           </div>
         )}
-        {check?.paged && check.state !== "missing" && check.state !== "too_big" && !error && (
+        {check?.paged && check.state !== "missing" && check.state !== "too_big" && check.state !== "unreadable" && (
           <div class="page-sheet">
             <canvas ref={canvas} />
             <div class="page-marks" ref={marks} />

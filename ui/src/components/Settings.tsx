@@ -5,6 +5,7 @@ import { t, type Key } from "../i18n";
 import { lang, saveSettings, scenarios } from "../state";
 import type { DeviceChoice, Settings as S, SettingsView } from "../types";
 import { Backups } from "./Backups";
+import { StoragePanel } from "./StoragePanel";
 import { LibraryPanel } from "./LibraryPanel";
 import { McpServers } from "./McpServers";
 import { gb } from "./format";
@@ -132,6 +133,7 @@ export function Settings() {
         <button onClick={() => void pickFolder(view.models_dir).then((p) => p && set({ models_dir: p }))}>{t(l, "settings.choose")}</button>
       </div>
       <Backups />
+      <StoragePanel />
 
       <h2>{t(l, "settings.engine")}</h2>
       <div class="grid">

@@ -55,7 +55,7 @@ export function evalRequest(f: EvalForm): EvalRequest | Key {
 /** Where the opened run's report goes: its format and file, for one run. */
 export interface ExportTarget {
   run: string;
-  format: "html" | "pdf";
+  format: "html" | "pdf" | "docx";
   path: string;
 }
 

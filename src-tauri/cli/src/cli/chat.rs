@@ -410,7 +410,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         Some(name) => match runtime.block_on(fin_r1_core::filings::collection_named(&store, name)) {
             Ok(c) => Some(c.id),
             Err(e) => {
-                eprintln!("fin-r1: {e}");
+                report_error(a.json, e.kind(), &e.to_string());
                 return Ok(1);
             }
         },

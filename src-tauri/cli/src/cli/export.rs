@@ -18,7 +18,8 @@ pub struct ExportArgs {
     /// Every conversation, one report each, into the folder given with -o.
     #[arg(long)]
     all: bool,
-    /// md, html, pdf or json (json holds every branch and imports back with `fin-r1 import`).
+    /// md, html, pdf, docx (Word) or json (json holds every branch and imports back with
+    /// `fin-r1 import`).
     #[arg(long, default_value = "md")]
     format: String,
     /// The reasoning chain: full, collapsed (a fold the reader opens) or none.

@@ -78,8 +78,18 @@ enum CollectionCommand {
     Delete { name: String },
 }
 
+/// "1 page", "2 pages".
+fn count(n: impl Into<i64>, one: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
 fn print_collection(c: &fin_r1_core::store::LibraryCollection) {
-    println!("{} ({} files)", c.name, c.files.len());
+    println!("{} ({})", c.name, count(i64::try_from(c.files.len()).unwrap_or(i64::MAX), "file"));
     for f in &c.files {
         println!("  {}{}", f.path, if f.status == "indexed" { String::new() } else { format!(" · {}", f.status) });
     }
@@ -87,7 +97,7 @@ fn print_collection(c: &fin_r1_core::store::LibraryCollection) {
 
 fn progress_line(p: &ScanProgress) {
     if std::io::stderr().is_terminal() {
-        eprint!("\r\x1b[K[{}/{} files · {} pages · {:.1} s] {}", p.done, p.total, p.pages, p.ms as f64 / 1000.0, p.file);
+        eprint!("\r\x1b[K[{}/{} files · {} · {:.1} s] {}", p.done, p.total, count(p.pages, "page"), p.ms as f64 / 1000.0, p.file);
         let _ = std::io::stderr().flush();
     }
 }
@@ -158,9 +168,12 @@ async fn collection(store: &Store, command: CollectionCommand, json: bool) -> Re
                     }
                 })
                 .collect();
-            store.remove_from_collection(c.id, &paths).await?;
+            let absent = store.remove_from_collection(c.id, &paths).await?;
             if !json {
                 print_collection(&filings::collection_named(store, &name).await?);
+            }
+            if !absent.is_empty() {
+                return Err(filings::FilingsError::NotInCollection { name: c.name, paths: absent.join(", ") });
             }
         }
         CollectionCommand::Delete { name } => {
@@ -204,8 +217,14 @@ pub fn run(a: LibraryArgs) -> anyhow::Result<i32> {
                     for f in &folders {
                         let gone = if f.status == "missing" { "  (folder gone)" } else { "" };
                         println!(
-                            "{:>4}  {}  {} files ({} read, {} refused) · {} pages · {} parts{gone}",
-                            f.id, f.path, f.files, f.indexed, f.refused, f.pages, f.parts
+                            "{:>4}  {}  {} ({} read, {} refused) · {} · {}{gone}",
+                            f.id,
+                            f.path,
+                            count(f.files, "file"),
+                            f.indexed,
+                            f.refused,
+                            count(f.pages, "page"),
+                            count(f.parts, "part")
                         );
                     }
                 }

@@ -33,13 +33,16 @@ pub struct NewAttachment {
 impl Store {
     pub async fn add_attachments(&self, message_id: i64, files: &[NewAttachment]) -> Result<Vec<Attachment>> {
         let mut tx = self.pool.begin().await?;
+        // After any the question already holds (an edit's kept documents come first).
+        let first: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE message_id = ?1").bind(message_id).fetch_one(&mut *tx).await?;
         for (i, f) in files.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )
             .bind(message_id)
-            .bind(i as i64)
+            .bind(first + i as i64)
             .bind(&f.meta.file_name)
             .bind(f.meta.kind.as_str())
             .bind(i64::try_from(f.meta.size).unwrap_or(i64::MAX))
@@ -77,14 +80,19 @@ impl Store {
     }
 
     /// Copies a question's attachments to another (an edited question keeps its documents).
-    pub async fn copy_attachments(&self, from: i64, to: i64) -> Result<()> {
+    /// Copies a question's documents to another (an edit of it): all of them, or only those
+    /// whose ids are in `keep`.
+    pub async fn copy_attachments(&self, from: i64, to: i64, keep: Option<&[i64]>) -> Result<()> {
+        let keep = keep.map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()));
         sqlx::query(
             "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
-             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3, pages FROM attachments WHERE message_id = ?1",
+             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3, pages FROM attachments \
+             WHERE message_id = ?1 AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4)))",
         )
         .bind(from)
         .bind(to)
         .bind(now_ms())
+        .bind(keep)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -462,14 +462,19 @@ impl Store {
         Ok(LibraryCollection { id, name: name.to_owned(), files: self.collection_members(id).await? })
     }
 
-    /// Takes `paths` out of a collection (not out of the library).
-    pub async fn remove_from_collection(&self, id: i64, paths: &[String]) -> Result<()> {
+    /// Takes `paths` out of a collection (not out of the library); returns those it did not
+    /// hold.
+    pub async fn remove_from_collection(&self, id: i64, paths: &[String]) -> Result<Vec<String>> {
         let mut tx = self.pool.begin().await?;
+        let mut absent = Vec::new();
         for p in paths {
-            sqlx::query("DELETE FROM library_collection_files WHERE collection_id = ?1 AND path = ?2").bind(id).bind(p).execute(&mut *tx).await?;
+            let gone = sqlx::query("DELETE FROM library_collection_files WHERE collection_id = ?1 AND path = ?2").bind(id).bind(p).execute(&mut *tx).await?;
+            if gone.rows_affected() == 0 {
+                absent.push(p.clone());
+            }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(absent)
     }
 
     /// Deletes a collection (its files stay in the library).

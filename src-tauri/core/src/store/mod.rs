@@ -10,6 +10,7 @@ mod rows;
 mod search;
 mod tool_calls;
 mod types;
+mod upkeep;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use types::{
     Conversation, ConversationSummary, EngineKind, EngineRef, LibraryModel, Message, MessageRole, MessageStatus, Outcome, Provenance, QuestionForm,
     SearchField, SearchHit,
 };
+pub use upkeep::{DroppedText, StoreSize};
 
 /// The file inside the data folder.
 pub const DB_FILE: &str = "conversations.sqlite3";

@@ -1,0 +1,121 @@
+//! The store kept small: what takes its room (conversations, documents' text, the library),
+//! dropping the read text of old attachments (their names, sizes and SHA-256 stay, so reports
+//! still name them), and compacting the file and its write-ahead log.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::Result;
+use super::{now_ms, Store};
+
+/// What the store's files hold, in bytes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct StoreSize {
+    /// The database file.
+    pub file_bytes: u64,
+    /// Its write-ahead log (folded into the file by a compaction).
+    pub wal_bytes: u64,
+    /// Pages the file holds free (given back by a compaction).
+    pub free_bytes: u64,
+    /// Attached documents' text, as read and as the prompts carried it.
+    pub documents_bytes: u64,
+    pub documents: u64,
+    /// Documents whose text can still be dropped (not dropped already).
+    pub documents_with_text: u64,
+    /// The library's passages.
+    pub library_bytes: u64,
+    /// Questions, reasoning and answers.
+    pub messages_bytes: u64,
+}
+
+/// What dropping old documents' text did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct DroppedText {
+    pub documents: u64,
+    pub bytes: u64,
+}
+
+const DROPPED: &str =
+    "[The text read from this document was dropped to keep the store small; its name, size and SHA-256 are kept. Attach the file again to ask about it.]";
+
+impl Store {
+    pub async fn store_size(&self) -> Result<StoreSize> {
+        let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let wal = {
+            let mut p = self.path.clone().into_os_string();
+            p.push("-wal");
+            std::path::PathBuf::from(p)
+        };
+        let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
+        let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&self.pool).await?;
+        let (documents, documents_bytes, with_text): (i64, i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(included AS BLOB))), 0), COALESCE(SUM(text <> ''), 0) FROM attachments",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let library: i64 = sqlx::query_scalar("SELECT COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM library_parts").fetch_one(&self.pool).await?;
+        let messages: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(LENGTH(CAST(content AS BLOB)) + LENGTH(CAST(reasoning AS BLOB)) + LENGTH(CAST(answer AS BLOB))), 0) FROM messages",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        let u = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(StoreSize {
+            file_bytes: len(&self.path),
+            wal_bytes: len(&wal),
+            free_bytes: u(page.saturating_mul(free)),
+            documents_bytes: u(documents_bytes),
+            documents: u(documents),
+            documents_with_text: u(with_text),
+            library_bytes: u(library),
+            messages_bytes: u(messages),
+        })
+    }
+
+    /// Drops the read text of documents attached more than `days` ago (0: all of them): what
+    /// a later question in their conversations gets is a line saying so. Their names, sizes
+    /// and SHA-256 stay, and they are still found by name.
+    pub async fn drop_document_text(&self, days: u32) -> Result<DroppedText> {
+        let before = now_ms() - i64::from(days) * 86_400_000;
+        let mut tx = self.pool.begin().await?;
+        let (documents, bytes): (i64, i64) = sqlx::query_as(
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(included AS BLOB))), 0) FROM attachments WHERE created_at <= ?1 AND text <> ''",
+        )
+        .bind(before)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM attachment_search WHERE rowid IN (SELECT id FROM attachments WHERE created_at <= ?1 AND text <> '')")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO attachment_search (rowid, text) SELECT id, file_name FROM attachments WHERE created_at <= ?1 AND text <> ''")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE attachments SET text = '', included = ?2, included_summary = 'text dropped', \
+             notes = json_insert(CASE WHEN json_valid(notes) THEN notes ELSE '[]' END, '$[#]', 'the text read was dropped to keep the store small') \
+             WHERE created_at <= ?1 AND text <> ''",
+        )
+        .bind(before)
+        .bind(DROPPED)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(DroppedText { documents: u64::try_from(documents).unwrap_or(0), bytes: u64::try_from(bytes).unwrap_or(0) })
+    }
+
+    /// Folds the write-ahead log into the file and rewrites the file without its free pages;
+    /// returns the bytes given back. Waits for readers; needs free disk about the file's size.
+    pub async fn compact(&self) -> Result<u64> {
+        let before = self.store_size().await?;
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        sqlx::query("VACUUM").execute(&mut *conn).await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
+        drop(conn);
+        let after = self.store_size().await?;
+        Ok((before.file_bytes + before.wal_bytes).saturating_sub(after.file_bytes + after.wal_bytes))
+    }
+}
