@@ -1222,3 +1222,92 @@ fn a_question_asked_of_the_library_cites_passages_that_open_under_the_answer() {
     d.screenshot("library-answer-zh.png");
     s.end().expect("close");
 }
+
+/// Issue 30, the analyst's second walk: a preset question edited whole (its form's fact and
+/// its documents), exported as Word, found by search with the word marked, the store's size
+/// and a compaction in Settings, and a restart that opens where the analyst was.
+#[test]
+fn an_edited_preset_question_a_word_memo_and_the_app_reopening_where_the_analyst_was() {
+    let thinking = tiny_qwen2(&TinySpec::thinking(THINKING_SCRIPT));
+    let data = fresh_data("second-walk");
+    seed_settings(&data, |_| {});
+    let d = Desktop::start(12, &data, &[("FIN_R1_MODEL", thinking.as_path())]);
+    let s = d.session();
+    s.wait_for("#composer:not([disabled])", LONG).expect("a model, ready");
+
+    // The calculation preset with a document beside its form.
+    s.click_css("#scenario-calculation").expect("preset card");
+    let rate = s.wait_for("input[name=rate]", LONG).expect("the preset's form");
+    s.type_into(&rate, "5").expect("rate");
+    let pdf = fin_r1_tests::repo_data("documents/annual-report.pdf");
+    let paths = serde_json::to_string(&[pdf.to_string_lossy()]).expect("json");
+    s.script(&format!(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {{ target: {{ kind: 'Webview', label: 'main' }}, event: 'tauri://drag-drop', payload: {{ paths: {paths}, position: {{ x: 400, y: 300 }} }} }}); return true;"
+    ))
+    .expect("drop");
+    s.wait_for(".chip.pending-doc.ready[data-path$='annual-report.pdf']", LONG).expect("the PDF read");
+    ask(&s, "两年后收到1000元的现值是多少？");
+    let form = s.wait_text(".msg.question .form-values", LONG, |t| !t.is_empty()).expect("the form's values");
+    assert!(form.contains('5'), "{form}");
+    s.wait_for(".msg.question .chip.attachment", LONG).expect("the document's chip");
+
+    // Edit reopens the whole question: the rate corrected, the document dropped.
+    s.click_css(".msg.question .actions button.link").expect("edit");
+    let field = s.wait_for(".msg.question.editing .edit-form input[name=rate]", LONG).expect("the form in the edit");
+    assert_eq!(s.script("return document.querySelector('.edit-form input[name=rate]').value").expect("value"), serde_json::json!("5"));
+    s.clear(&field).expect("clear");
+    s.type_into(&field, "6").expect("the corrected rate");
+    s.click_css(".msg.question.editing .edit-doc input").expect("drop the document");
+    d.screenshot("second-walk-edit.png");
+    s.click_css(".msg.question.editing .actions .primary").expect("resend");
+    s.wait_text(".branch-count", LONG, |t| t.contains("2")).expect("a second version");
+    s.wait_for(".msg.answer[data-status=complete]", LONG).expect("answered again");
+    let form = s.wait_text(".msg.question .form-values", LONG, |t| t.contains('6')).expect("the corrected fact");
+    assert!(!form.contains("5\n"), "{form}");
+    assert!(s.find(".msg.question .chip.attachment").is_err(), "the document was dropped from the edit");
+
+    // A Word memo from the export dialog.
+    s.click_css("#export-open-dialog").expect("export");
+    s.wait_for("#export-dialog", LONG).expect("the export dialog");
+    s.click_css("input[name=export-format][value=docx]").expect("Word");
+    let memo = data.join("pv-memo.docx");
+    let path = s.find("#export-path").expect("path field");
+    s.clear(&path).expect("clear");
+    s.type_into(&path, &memo.to_string_lossy()).expect("path");
+    s.click_css("#export-go").expect("export");
+    s.wait_text("#export-result", LONG, |t| t.contains("pv-memo.docx")).expect("written");
+    let doc = fin_r1_core::documents::extract(&memo).expect("the memo reads as Word");
+    let text = doc.to_markdown();
+    assert!(text.contains("两年后收到1000元的现值是多少") && text.contains("for reference only"), "{text}");
+    s.click_css("#export-dialog .modal-actions button").expect("close the dialog");
+
+    // Search: the hit opens its message with the word marked.
+    s.click_css("#new-chat").expect("new chat");
+    let search = s.find("#search").expect("search");
+    s.type_into(&search, "present").expect("search");
+    s.wait_for(".hit", LONG).expect("a hit");
+    s.click_css(".hit").expect("open the hit");
+    let marked = s.wait_text("mark.search-mark", LONG, |t| !t.is_empty()).expect("the word marked");
+    assert_eq!(marked.to_lowercase(), "present");
+    d.screenshot("second-walk-search.png");
+
+    // Settings: the store's size, the documents' share, a compaction.
+    s.click_css("#nav-settings").expect("settings");
+    let size = s.wait_text("#storage-size", LONG, |t| t.contains("Documents")).expect("the store's size");
+    assert!(size.contains("1 file)"), "{size}");
+    s.script("document.querySelector('#storage').scrollIntoView()").expect("scroll");
+    s.click_css("#storage-compact").expect("compact");
+    s.wait_text("#storage-message", LONG, |t| t.contains("Compacted")).expect("compacted");
+    d.screenshot("second-walk-storage.png");
+    // The conversation opened last was the search hit's.
+    s.end().expect("close");
+
+    // A restart opens where the analyst was, in Chinese too.
+    let s = d.session();
+    let title = s.wait_text("#conversation-title", LONG, |t| !t.is_empty()).expect("the last conversation, open");
+    assert_eq!(title, "两年后收到1000元的现值是多少？");
+    s.click_css("#lang").expect("中文");
+    s.wait_text(".msg.question .actions", LONG, |t| t.contains("编辑")).expect("in Chinese");
+    d.screenshot("second-walk-restart-zh.png");
+    s.end().expect("close");
+}

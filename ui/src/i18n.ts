@@ -624,7 +624,7 @@ const en: Record<Key, string> = {
   "library.empty": "The library is empty.",
   "storage.title": "Storage",
   "storage.size": "The conversation store takes {total} (its write-ahead log {wal}, free pages {free}).",
-  "storage.parts": "Documents' text {docs} (about {share}%, {n} files) · questions and answers {messages} · library {library}",
+  "storage.parts": "Documents' text {docs} (about {share}%, {n} {n|file|files}) · questions and answers {messages} · library {library}",
   "storage.olderThan": "Drop the text read from documents attached more than",
   "storage.days": "days ago",
   "storage.drop": "Drop old documents' text",
