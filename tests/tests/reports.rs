@@ -296,6 +296,37 @@ fn the_word_report_reads_back_with_its_tables_provenance_and_disclaimer() {
     assert!(core.contains("Fin-R1 Desktop") && core.contains("for reference only"), "{core}");
 }
 
+/// Issue 30: a preset's long form table moved whole to page 2 and left page 1 mostly blank.
+#[test]
+fn a_long_form_table_starts_on_the_first_page_and_runs_on_with_its_header() {
+    let dir = data_dir("long-form");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let (store, _) = Store::open(&dir).await.expect("open");
+        let c = store.create_conversation("Suitability review", Some("compliance"), None, None).await.expect("conversation");
+        let facts: String = (1..=90).map(|i| format!("Fact {i}: the client signed form {i} on day {i}; ")).collect();
+        let form: fin_r1_core::store::QuestionForm =
+            serde_json::from_value(serde_json::json!({ "question": "Is this sale compliant?", "fields": { "facts": facts, "rule": "Suitability rules" } }))
+                .expect("form");
+        let q = store.add_question(c.id, None, "filled prompt", Some("compliance"), Some(&form)).await.expect("question");
+        let a = store.begin_answer(c.id, q.id, &Provenance::default()).await.expect("begin");
+        let o = Outcome { answer: "Not compliant.".into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
+        store.finish_answer(a.id, &o).await.expect("finish");
+        store.close().await;
+    });
+    let pdf = dir.join("long.pdf");
+    export(&dir, "pdf", "full", &pdf);
+    let page = |n: u32| {
+        let out = Command::new("pdftotext").args(["-f", &n.to_string(), "-l", &n.to_string()]).arg(&pdf).arg("-").output().expect("pdftotext");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let first = page(1);
+    assert!(first.contains("Field") && first.contains("Fact 1:"), "the table starts on page 1:\n{first}");
+    let second = page(2);
+    assert!(second.contains("Fact 90") || page(3).contains("Fact 90"), "the table runs on");
+    assert!(second.contains("Field"), "its header row repeats on the next page:\n{second}");
+}
+
 #[test]
 fn every_conversation_exports_into_a_folder() {
     let dir = data_dir("all");

@@ -106,7 +106,7 @@ export function errorText(e: unknown, l: Lang = uiLang()): string {
   const kind = "kind" in e ? String((e as { kind: unknown }).kind) : "";
   const key = `error.${kind}` as Key;
   // A refusal's own words are the message; "invalid input" over them would say less.
-  if (!kind || kind === "invalid_request" || kind === "other" || !hasKey(key)) return message;
+  if (!kind || kind === "invalid_request" || kind === "other" || !hasKey(key)) return l === "zh" ? (remoteInChinese(message) ?? message) : message;
   const headline = t(l, key);
   const details = l === "zh" ? (remoteInChinese(message) ?? message) : message;
   // The English details often say the same at their start; no need to say it twice.

@@ -866,6 +866,8 @@ export type EvalRequest_Deserialize = {
 	judge: JudgeMode,
 	judge_server?: EvalServer_Deserialize | null,
 	strict?: boolean,
+	/**  Go on with this stopped run (its id) in its own folder; its config must match. */
+	resume?: string | null,
 };
 
 export type EvalRequest_Serialize = {
@@ -883,6 +885,8 @@ export type EvalRequest_Serialize = {
 	judge: JudgeMode,
 	judge_server: EvalServer_Serialize | null,
 	strict: boolean,
+	/**  Go on with this stopped run (its id) in its own folder; its config must match. */
+	resume: string | null,
 };
 
 /**  An OpenAI-compatible server: the one evaluated, or the judge. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { byCategory, evalRequest, exportTarget, progressLine, type EvalForm } from "./components/evalView";
+import { byCategory, commonFolder, evalRequest, exportTarget, progressLine, resumeRequest, type EvalForm } from "./components/evalView";
 import type { RunDetail } from "./types";
 
 const score = (num: number, s: number) => ({ num, score: s, correct: 0, truncated: 0, parse_failures: 0, errors: 0, judge_errors: 0, mean_tokens: 0, mean_seconds: 0 });
@@ -51,6 +51,7 @@ describe("evaluation view", () => {
       judgeModel: "judge",
       judgeKey: "",
       strict: false,
+      seed: "",
     };
     const r = evalRequest(form);
     if (typeof r === "string") throw new Error(r);
@@ -66,5 +67,32 @@ describe("evaluation view", () => {
     expect(evalRequest({ ...form, temperature: "hot" })).toBe("eval.badTemperature");
     expect(evalRequest({ ...form, limit: "0" })).toBe("eval.badLimit");
     expect(evalRequest({ ...form, remoteUrl: " " })).toBe("eval.needServer");
+    const seeded = evalRequest({ ...form, seed: "7" });
+    if (typeof seeded === "string") throw new Error(seeded);
+    expect([r.seed, seeded.seed]).toEqual([null, 7]);
+    expect(evalRequest({ ...form, seed: "-1" })).toBe("eval.badSeed");
+    expect(evalRequest({ ...form, seed: "1.5" })).toBe("eval.badSeed");
+  });
+
+  it("resumes a stopped run with its own settings, data and folder", () => {
+    expect(commonFolder(["/d/fin-eva/a.csv", "/d/fin-eva/b.csv"])).toBe("/d/fin-eva");
+    expect(commonFolder(["C:\\d\\x\\a.csv", "C:\\d\\x\\b.csv"])).toBe("C:\\d\\x");
+    const d = {
+      summary: { id: "2026-12-07 convfinqa", answered: 3, planned: 10 },
+      config: {
+        bench: "convfinqa",
+        data: { "/d/convfinqa/dev.json": "ab" },
+        model: "Fin-R1",
+        remote_url: null,
+        sampling: { temperature: 0, max_tokens: 4000 },
+        limit: 5,
+        seed: 42,
+        strict: true,
+        judge: null,
+      },
+    } as unknown as RunDetail;
+    const r = resumeRequest(d, ["convfinqa", "tatqa"]);
+    expect(r).toMatchObject({ bench: "convfinqa", data: "/d/convfinqa/dev.json", limit: 5, seed: 42, temperature: 0, max_tokens: 4000, strict: true, judge: "rule", resume: "2026-12-07 convfinqa" });
+    expect(resumeRequest({ ...d, config: { ...d.config, bench: "unknown" } } as RunDetail, ["convfinqa"])).toBeNull();
   });
 });

@@ -40,3 +40,13 @@ describe("titles: stored whole, shown short", () => {
     expect(safeName(q)).toBe("What-is-the-NPV-of-a-project-costing-$1m-with-inflows-of-$30");
   });
 });
+
+describe("a report's file name", () => {
+  it("takes the format's extension in place of another report format's", async () => {
+    const { withExtension } = await import("./components/format");
+    expect(withExtension("/docs/memo.docx", "pdf")).toBe("/docs/memo.pdf");
+    expect(withExtension("/docs/memo.pdf", "docx")).toBe("/docs/memo.docx");
+    expect(withExtension("/docs/memo.docx", "docx")).toBe("/docs/memo.docx");
+    expect(withExtension("/docs/2024.v2", "md")).toBe("/docs/2024.v2.md");
+  });
+});

@@ -18,6 +18,7 @@ const RULES: [RegExp, (m: RegExpMatchArray) => string][] = [
   [/^the answer stream from (\S+) broke: (.*)$/s, (m) => `来自 ${m[1]} 的回答流中断（${m[2]}）`],
   [/^the answer stream from (\S+) ended before the answer was complete$/, (m) => `来自 ${m[1]} 的回答在完成前就结束了`],
   [/^the server reported an error: (.*)$/s, (m) => `服务器报告错误：${m[1]}`],
+  [/^the server sent something that is not JSON(.*)$/s, (m) => `服务器返回的内容不是 JSON${m[1]}`],
 ];
 
 /** A remote server's error in Chinese, or null when it is not one the core writes. */

@@ -125,15 +125,20 @@ export async function boot() {
   if (info.value?.notices.length) notices.value = [...notices.value, ...info.value.notices];
   if (s?.default_scenario) chosenScenario.value = scenarios.value.find((x) => x.id === s.default_scenario) ?? null;
   // Where the analyst was: the conversation open when the app closed (if it is still there).
-  if (s?.first_run_done) {
+  if (s?.first_run_done && !navigated) {
     const last = await api.getSetting<number>(LAST_CONVERSATION).catch(() => null);
-    if (typeof last === "number" && current.value === null && page.value === "chat" && conversations.value.some((c) => c.id === last)) {
-      await openConversation(last).catch(() => undefined);
+    // Not over where the analyst went meanwhile (the model may take seconds to load again).
+    if (typeof last === "number" && !navigated && current.value === null && page.value === "chat" && conversations.value.some((c) => c.id === last)) {
+      await openConversation(last, true).catch(() => undefined);
     }
   }
   restored = true;
+  if (current.value) rememberOpen(current.value.conversation.id);
   watchOtherWriters();
 }
+
+/** The analyst opened something before the start restored the last conversation. */
+let navigated = false;
 
 const LAST_CONVERSATION = "ui.last_conversation";
 /** Set once the start has restored the last conversation: before, an empty view is not news. */
@@ -152,7 +157,7 @@ let watching: ReturnType<typeof setInterval> | null = null;
 function watchOtherWriters() {
   if (watching !== null || typeof window === "undefined") return;
   const look = async () => {
-    if (isStreaming() || document.hidden) return;
+    if (isStreaming() || document.hidden || editingQuestion.value !== null) return;
     const before = current.value;
     await refreshConversations().catch(() => undefined);
     const open = before && conversations.value.find((c) => c.id === before.conversation.id);
@@ -230,6 +235,7 @@ export async function setLang(l: Lang) {
 }
 
 export function newChat() {
+  navigated = true;
   // An answer being written goes on in its conversation (and into the store) without the view.
   detachLive();
   rememberOpen(null);
@@ -274,7 +280,8 @@ export async function reloadConversation(id: number): Promise<ConversationView |
   return view;
 }
 
-export async function openConversation(id: number) {
+export async function openConversation(id: number, restoring = false) {
+  if (!restoring) navigated = true;
   const mine = ++reloadSeq;
   const view = await api.openConversation(id);
   if (mine !== reloadSeq) return;
@@ -343,8 +350,12 @@ export function askedOfLibrary(view: ConversationView | null, turn: TurnKind): b
  *  ones are the composer's pending files). */
 export interface EditRest {
   form: Record<string, string>;
-  keep: number[];
+  /** `null`: keep them all. */
+  keep: number[] | null;
 }
+
+/** The question being edited, if any: the view is not read again under it. */
+export const editingQuestion = signal<number | null>(null);
 
 export async function send(turn: TurnKind, edit?: EditRest) {
   if (isStreaming()) return;

@@ -322,14 +322,33 @@ fn body_xml(md: &str) -> String {
                 w.body.push_str("<w:p><w:pPr><w:pBdr><w:bottom w:val=\"single\" w:sz=\"6\" w:space=\"1\" w:color=\"999999\"/></w:pBdr></w:pPr></w:p>");
             }
             Event::TaskListMarker(done) => w.run(if done { "☑ " } else { "☐ " }),
-            Event::Html(html) | Event::InlineHtml(html) => match html_tag(&html) {
-                // The Markdown export's folded reasoning (<details>, <summary>) and a model's
-                // formatting tags: Word has no folding, so the text stands as written.
+            Event::InlineHtml(html) => match html_tag(&html) {
+                // A model's formatting tags: Word has no use for them.
                 HtmlTag::Layout => {}
                 HtmlTag::Break => w.line_break(),
                 // Not a tag Word could show (`<tags>` a model wrote as words): its text.
-                HtmlTag::Other => w.run(html.trim_end_matches('\n')),
+                HtmlTag::Other => w.run(&html),
             },
+            // A block of HTML (the Markdown export's folded reasoning, `<details><summary>…`,
+            // or a model's `<div>…</div>`): its text kept, its tags left out, a summary bold.
+            Event::Html(html) => {
+                for line in html.lines() {
+                    let summary = line.to_ascii_lowercase().contains("<summary");
+                    let text = strip_tags(line);
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    w.open("Normal");
+                    if summary {
+                        w.fmt.bold += 1;
+                    }
+                    w.run(text.trim());
+                    if summary {
+                        w.fmt.bold -= 1;
+                    }
+                    w.close();
+                }
+            }
             Event::FootnoteReference(name) => w.run(&format!("[{name}]")),
         }
     }
@@ -338,6 +357,21 @@ fn body_xml(md: &str) -> String {
         w.body.push_str(&Writer::table_xml(t));
     }
     w.body
+}
+
+/// A line of HTML without its tags (entities as written: the report's own HTML has none).
+fn strip_tags(line: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in line.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 enum HtmlTag {
@@ -409,6 +443,7 @@ mod tests {
         let xml = body_xml("| a |\n|---|\n| one<br>two |\n\n<details><summary>Reasoning</summary>\n\nThought.\n\n</details>\n");
         assert!(xml.contains("one</w:t></w:r><w:r><w:br/></w:r>"), "{xml}");
         assert!(xml.contains(">Thought.<") && !xml.contains("details"), "{xml}");
+        assert!(xml.contains("<w:b/></w:rPr><w:t xml:space=\"preserve\">Reasoning</w:t>"), "the fold's label kept: {xml}");
     }
 
     #[test]

@@ -138,7 +138,9 @@ fn preamble(title: &str, cjk: &str) -> String {
 #show heading.where(level: 2): it => {{ v(8pt); block(below: 6pt, text(size: 13pt, it.body)); line(length: 100%, stroke: 0.4pt + luma(190)) }}
 #show heading: set text(size: 11.5pt)
 #set table(stroke: 0.5pt + luma(170))
-#show table: set block(breakable: false)
+// A table longer than what is left of a page runs on to the next with its header row repeated
+// (a preset's long form table once moved whole to page 2 and left page 1 mostly blank).
+#show table: set block(breakable: true)
 #show raw.where(block: true): it => block(fill: luma(245), inset: 7pt, radius: 3pt, width: 100%, breakable: false, it)
 #show quote: set text(fill: luma(70))
 "##,

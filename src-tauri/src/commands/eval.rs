@@ -76,6 +76,9 @@ pub struct EvalRequest {
     pub judge_server: Option<EvalServer>,
     #[serde(default)]
     pub strict: bool,
+    /// Go on with this stopped run (its id) in its own folder; its config must match.
+    #[serde(default)]
+    pub resume: Option<String>,
 }
 
 /// What a run tells the page as it goes.
@@ -195,8 +198,11 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
         *slot = Some(stop.clone());
     }
     let _guard = SlotGuard(&state);
-    let root = runs_dir(&state);
-    let out = runs::new_dir(&root, request.bench.name());
+    let out = match &request.resume {
+        Some(id) => run_dir(&state, id)?,
+        None => runs::new_dir(&runs_dir(&state), request.bench.name()),
+    };
+    let resume = request.resume.is_some();
     let result = tauri::async_runtime::spawn_blocking(move || -> CmdResult<RunSummary> {
         let seed = request.seed.unwrap_or(42);
         let items = plan::chosen(request.bench, &request.data, request.limit, seed)?;
@@ -218,14 +224,8 @@ pub async fn eval_start(state: State<'_, AppState>, request: EvalRequest, on_eve
             },
             &items,
         )?;
-        let options = RunOptions {
-            out: out.clone(),
-            resume: false,
-            concurrency: 4,
-            timeout: Duration::from_secs(900),
-            retries: 2,
-            rules: Rules { strict: request.strict },
-        };
+        let options =
+            RunOptions { out: out.clone(), resume, concurrency: 4, timeout: Duration::from_secs(900), retries: 2, rules: Rules { strict: request.strict } };
         let judge = judge_backend.as_ref().map(|(b, _)| Judge { backend: b, mode: request.judge, max_tokens: 1024, timeout: Duration::from_secs(900) });
         let mut announced = false;
         let outcome = run::run(&backend, &items, &config, &options, judge.as_ref(), &stop, |p| {

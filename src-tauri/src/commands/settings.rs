@@ -239,8 +239,15 @@ pub async fn drop_document_text(state: State<'_, AppState>, days: u32) -> CmdRes
 #[tauri::command]
 #[specta::specta]
 pub async fn compact_store(state: State<'_, AppState>) -> CmdResult<u64> {
+    // VACUUM holds the store's write lock longer than a save waits for it.
     if state.library_scan.lock().map(|s| s.is_some()).unwrap_or(false) {
         return Err(CommandError::Busy("a library folder is being read: compact the store when it is done".into()));
+    }
+    if state.running.is_busy() {
+        return Err(CommandError::Busy("an answer is being written: compact the store when it is done".into()));
+    }
+    if state.eval.lock().map(|s| s.is_some()).unwrap_or(false) {
+        return Err(CommandError::Busy("an evaluation is running: compact the store when it is done".into()));
     }
     Ok(state.store.compact().await?)
 }

@@ -8,9 +8,9 @@ import { Throttled } from "../throttle";
 import { Recent } from "../recent";
 import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
-import { current, foundMessage, foundTerms, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
+import { current, editingQuestion, foundMessage, foundTerms, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
 import type { AnswerSource, Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
-import { attach, DOCUMENT_EXTENSIONS, readingAny, showStored } from "../attach";
+import { attach, DOCUMENT_EXTENSIONS, readingAny, showStored, withAttachedFiles } from "../attach";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { PendingChips } from "./Attachments";
 import { Composer } from "./Composer";
@@ -50,7 +50,8 @@ export function ChatView() {
     setTimeout(() => el.classList.remove("found"), 2500);
     // The answer's HTML may still be on its way from the renderer: marked when it lands too.
     const terms = searchTerms(foundTerms.value);
-    for (const wait of [0, 300, 1200]) setTimeout(() => markTerms(el, terms), wait);
+    // Only in text the renderer made (an answer, the reasoning): the rest is Preact's to redraw.
+    for (const wait of [0, 300, 1200]) setTimeout(() => el.querySelectorAll<HTMLElement>(".markdown").forEach((m) => markTerms(m, terms)), wait);
   }, [found, view]);
   useEffect(
     () =>
@@ -69,17 +70,19 @@ export function ChatView() {
   // An answer still being written that this view does not stream (left for a new chat, then
   // opened again): its text is read from the store as it is saved, until it ends.
   // The documents attached to the questions (the chips under each).
-  const [docs, setDocs] = useState<Attachment[]>([]);
+  // `null` until read: an edit begun before then keeps every document (it cannot tell).
+  const [docs, setDocs] = useState<Attachment[] | null>(null);
   useEffect(() => {
     let live = true;
     api.attachments(view.conversation.id).then(
       (a) => live && setDocs(a),
-      () => live && setDocs([]),
+      () => live && setDocs(null),
     );
     return () => {
       live = false;
     };
-  }, [view.conversation.id, path.length]);
+    // An edit swaps a question for another at the same depth: the messages' count changes.
+  }, [view.conversation.id, view.messages.length]);
   const background = path.some((m) => m.status === "streaming" && live.value?.answerId !== m.id);
   useEffect(() => {
     if (!background) return;
@@ -122,7 +125,7 @@ export function ChatView() {
           }
         }}
       >
-        {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} docs={docs.filter((d) => d.message_id === m.id)} /> : <Answer key={m.id} m={m} view={view} />))}
+        {path.map((m) => (m.role === "user" ? <Question key={m.id} m={m} view={view} docs={docs?.filter((d) => d.message_id === m.id) ?? null} /> : <Answer key={m.id} m={m} view={view} />))}
         <div ref={end} />
         {behind && (
           <button class="jump-latest" id="jump-latest" onClick={jump}>
@@ -158,7 +161,8 @@ function BranchNav({ m, view }: { m: Message; view: ConversationView }) {
   );
 }
 
-function Question({ m, view, docs }: { m: Message; view: ConversationView; docs: Attachment[] }) {
+function Question({ m, view, docs: read }: { m: Message; view: ConversationView; docs: Attachment[] | null }) {
+  const docs = read ?? [];
   const l = lang.value;
   const typed = m.form?.question ?? m.content;
   const fields = formRows(m.form?.fields ?? {}, scenarios.value.find((x) => x.id === view.conversation.scenario_id), l);
@@ -173,6 +177,7 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
     setText(typed);
     setForm({ ...(m.form?.fields ?? {}) });
     setKeep(new Set(docs.map((d) => d.id)));
+    editingQuestion.value = m.id;
     setEditing(true);
   };
   if (editing) {
@@ -237,13 +242,32 @@ function Question({ m, view, docs }: { m: Message; view: ConversationView; docs:
             disabled={!text.trim() || isStreaming() || readingAny()}
             onClick={() => {
               setEditing(false);
-              const rest = whole ? { form: m.form ? { ...(m.form.fields ?? {}), ...form } : {}, keep: [...keep] } : undefined;
+              editingQuestion.value = null;
+              // A preset's document fields name the documents the edit keeps or adds.
+              const fileFields = (preset?.fields ?? []).filter((f) => f.kind === "file").map((f) => f.name);
+              const kept = docs.filter((d) => keep.has(d.id)).map((d) => d.file_name);
+              const fields = { ...(m.form?.fields ?? {}), ...form };
+              for (const f of fileFields) if (fields[f] && !kept.includes(fields[f])) delete fields[f];
+              const rest = whole
+                ? {
+                    form: m.form ? withAttachedFiles(fields, fileFields.filter((f) => !fields[f])) : {},
+                    // Documents not read yet: all kept (nothing is dropped unseen).
+                    keep: read === null ? null : [...keep],
+                  }
+                : undefined;
               void send({ kind: "edit", question_id: m.id, question: text.trim() }, rest);
             }}
           >
             {t(l, "message.resend")}
           </button>
-          <button onClick={() => setEditing(false)}>{t(l, "message.cancel")}</button>
+          <button
+            onClick={() => {
+              setEditing(false);
+              editingQuestion.value = null;
+            }}
+          >
+            {t(l, "message.cancel")}
+          </button>
         </div>
       </div>
     );

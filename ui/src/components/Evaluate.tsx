@@ -4,9 +4,9 @@ import { open, save } from "@tauri-apps/plugin-dialog";
 import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import { info, lang } from "../state";
-import type { Bench, EvalKeys, ItemReview, JudgeMode, RunDetail, RunSummary } from "../types";
+import type { Bench, EvalKeys, EvalRequest, ItemReview, JudgeMode, RunDetail, RunSummary } from "../types";
 import { eta, withExtension } from "./format";
-import { byCategory, evalRequest, exportTarget, progressLine, type EvalForm, type ExportTarget } from "./evalView";
+import { byCategory, evalRequest, exportTarget, progressLine, resumeRequest, type EvalForm, type ExportTarget } from "./evalView";
 
 const BENCHES: Bench[] = ["convfinqa", "tatqa", "tfns", "fin-eva", "fineval", "jsonl"];
 const JUDGES: JudgeMode[] = ["rule", "llm", "llm-recall", "reasoning"];
@@ -27,6 +27,7 @@ const form = signal<EvalForm>({
   judgeModel: "Fin-R1",
   judgeKey: "",
   strict: false,
+  seed: "",
 });
 /** Whether the shell keeps a key for the evaluated server and for the judge (never the keys). */
 const keys = signal<EvalKeys>({ remote: false, judge: false });
@@ -61,9 +62,9 @@ function set<K extends keyof typeof form.value>(k: K, v: (typeof form.value)[K])
   form.value = { ...form.value, [k]: v };
 }
 
-async function start(l: "zh" | "en") {
+async function start(l: "zh" | "en", resume?: EvalRequest) {
   if (running.value) return;
-  const r = evalRequest(form.value);
+  const r = resume ?? evalRequest(form.value);
   if (typeof r === "string") {
     message.value = { ok: false, text: t(l, r) };
     return;
@@ -221,6 +222,10 @@ function EvalForm() {
           placeholder={t(l, "eval.greedy")}
           onInput={(e) => set("temperature", (e.target as HTMLInputElement).value)}
         />
+      </label>
+      <label class="field">
+        <span>{t(l, "eval.seed")}</span>
+        <input id="eval-seed" inputMode="numeric" value={f.seed} placeholder="42" onInput={(e) => set("seed", (e.target as HTMLInputElement).value)} />
       </label>
       <label class="field">
         <span>{t(l, "eval.judge")}</span>
@@ -422,6 +427,22 @@ function RunView({ d }: { d: RunDetail }) {
         {c.sampling.max_tokens} tokens{c.judge ? ` · ${t(l, "eval.judge")}: ${c.judge.mode} (${c.judge.model})` : ""}
       </p>
       {d.report ? <Bars rows={rows} /> : <p class="muted">{t(l, "eval.notScored", { done: d.summary.answered, total: d.summary.planned })}</p>}
+      {d.summary.answered < d.summary.planned && (
+        <p class="row">
+          <button
+            id="eval-resume"
+            disabled={running.value !== null}
+            onClick={() => {
+              const r = resumeRequest(d, BENCHES);
+              if (r) void start(l, r);
+              else message.value = { ok: false, text: t(l, "eval.cannotResume") };
+            }}
+          >
+            {t(l, "eval.resume", { left: d.summary.planned - d.summary.answered })}
+          </button>
+          <span class="muted small">{t(l, "eval.resumeHelp")}</span>
+        </p>
+      )}
       <ExportRow d={d} />
       <h3>{t(l, "eval.wrong", { n: wrong.length, total: d.reviews.length })}</h3>
       <div id="eval-wrong">
@@ -469,6 +490,9 @@ function ExportRow({ d }: { d: RunDetail }) {
   const { format, path } = target;
   const setPath = (p: string) => (exported.value = { ...target, path: p });
   const [busy, setBusy] = useState(false);
+  // Said beside the button, not at the page's top (off-screen below a long run).
+  const [saved, setSaved] = useState<{ ok: boolean; text: string } | null>(null);
+  useEffect(() => setSaved(null), [d.summary.id]);
   const pick = (f: "html" | "pdf" | "docx") => {
     exported.value = { ...target, format: f, path: withExtension(path, f) };
   };
@@ -479,10 +503,11 @@ function ExportRow({ d }: { d: RunDetail }) {
   const run = async () => {
     setBusy(true);
     try {
+      setSaved(null);
       const written = await api.evalExport({ id: target.run, format, path: path.trim() });
-      message.value = { ok: true, text: t(l, "eval.exported", { path: written }) };
+      setSaved({ ok: true, text: t(l, "eval.exported", { path: written }) });
     } catch (e) {
-      message.value = { ok: false, text: errorText(e) };
+      setSaved({ ok: false, text: errorText(e) });
     } finally {
       setBusy(false);
     }
@@ -501,6 +526,11 @@ function ExportRow({ d }: { d: RunDetail }) {
       <button type="button" class="primary" id="eval-export" disabled={busy} onClick={() => void run()}>
         {t(l, "eval.export")}
       </button>
+      {saved && (
+        <span id="eval-export-result" class={saved.ok ? "ok" : "error"}>
+          {saved.text}
+        </span>
+      )}
     </div>
   );
 }
@@ -513,6 +543,11 @@ function Compare({ details }: { details: RunDetail[] }) {
   return (
     <section class="eval-compare" id="eval-compare-view" ref={ref}>
       <h2>{t(l, "eval.sideBySide")}</h2>
+      {new Set(details.map((d) => d.config.bench)).size > 1 && (
+        <p class="warning" id="eval-compare-warning">
+          ⚠ {t(l, "eval.mixedBenches", { benches: [...new Set(details.map((d) => t(l, `eval.bench.${d.config.bench}` as Key)))].join(l === "zh" ? "、" : ", ") })}
+        </p>
+      )}
       <table class="library">
         <thead>
           <tr>

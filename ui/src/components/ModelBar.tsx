@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { getCurrentWebview } from "@tauri-apps/api/webview";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { attach } from "../attach";
-import { api } from "../api";
+import { api, errorText } from "../api";
 import { t, type Key } from "../i18n";
 import {
   chosenScenario,
@@ -17,6 +17,7 @@ import {
   page,
   sampling,
   samplingError,
+  saveSettings,
   scenarios,
   setSampling,
 } from "../state";
@@ -53,7 +54,19 @@ export function ModelBar() {
           <span class="muted">{t(l, "model.loading")}</span>
         ) : model?.engine === "remote" ? (
           <span title={model.path} id="model-remote">
-            {t(l, "model.remote")} · {model.file_name} · {model.path}
+            {t(l, "model.remote")} · {model.file_name} · {model.path}{" "}
+            <button
+              class="link"
+              id="model-use-local"
+              disabled={modelBusy.value}
+              onClick={() => {
+                const s = info.value?.settings;
+                // One click back to the model on this machine: the remote server's settings stay.
+                if (s) void saveSettings({ ...s, remote: { ...s.remote, enabled: false } }).catch((e) => (errorLine.value = errorText(e)));
+              }}
+            >
+              {t(l, "model.useLocal")}
+            </button>
           </span>
         ) : model ? (
           <span title={model.path}>

@@ -13,6 +13,8 @@ export function StoragePanel() {
   const [days, setDays] = useState("30");
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  // Dropping asks twice: the first click says what it will do.
+  const [armed, setArmed] = useState(false);
   const refresh = () => void api.storeSize().then(setView, (e) => setMsg({ ok: false, text: errorText(e) }));
   useEffect(refresh, []);
   const act = async (work: () => Promise<string>) => {
@@ -50,14 +52,17 @@ export function StoragePanel() {
         <button
           id="storage-drop"
           disabled={busy || !validDays || !view || view.documents_with_text === 0}
-          onClick={() =>
+          onClick={() => {
+            if (!armed) return setArmed(true);
+            setArmed(false);
             void act(async () => {
               const d = await api.dropDocumentText(n);
               return t(l, "storage.dropped", { n: d.documents, bytes: size(d.bytes) });
-            })
-          }
+            });
+          }}
+          onBlur={() => setArmed(false)}
         >
-          {t(l, "storage.drop")}
+          {armed ? t(l, "storage.confirm", { n: view?.documents_with_text ?? 0 }) : t(l, "storage.drop")}
         </button>
         <button id="storage-compact" disabled={busy} onClick={() => void act(async () => t(l, "storage.compacted", { bytes: size(await api.compactStore()) }))}>
           {t(l, "storage.compact")}

@@ -23,6 +23,8 @@ export interface EvalForm {
   judgeModel: string;
   judgeKey: string;
   strict: boolean;
+  /** Empty: the default (42), which picks the same sample and sampling seed every time. */
+  seed: string;
 }
 
 /** The request the form makes, or the words for what is wrong with it. */
@@ -34,6 +36,8 @@ export function evalRequest(f: EvalForm): EvalRequest | Key {
   if (maxTokens !== null && (!Number.isInteger(maxTokens) || maxTokens < 1)) return "eval.badMaxTokens";
   const temperature = f.temperature.trim() === "" ? null : Number(f.temperature);
   if (temperature !== null && (!Number.isFinite(temperature) || temperature < 0 || temperature > 2)) return "eval.badTemperature";
+  const seed = f.seed.trim() === "" ? null : Number(f.seed);
+  if (seed !== null && (!Number.isSafeInteger(seed) || seed < 0)) return "eval.badSeed";
   if (f.engine === "remote" && !f.remoteUrl.trim()) return "eval.needServer";
   if (f.judge !== "rule" && !f.judgeUrl.trim()) return "eval.needJudge";
   // A key left empty is not sent: the shell uses the one it keeps.
@@ -42,14 +46,46 @@ export function evalRequest(f: EvalForm): EvalRequest | Key {
     bench: f.bench,
     data: f.data.trim(),
     limit,
-    seed: null,
+    seed,
     max_tokens: maxTokens,
     temperature,
     remote: f.engine === "remote" ? { url: f.remoteUrl.trim(), model: f.remoteModel.trim(), api_key: key(f.remoteKey) } : null,
     judge: f.judge,
     judge_server: f.judge === "rule" ? null : { url: f.judgeUrl.trim(), model: f.judgeModel.trim(), api_key: key(f.judgeKey) },
     strict: f.strict,
+    resume: null,
   };
+}
+
+/** The request that goes on with a stopped run: its own settings and data, into its folder
+ *  (the shell refuses it, saying why, when the model or the data are no longer the same). */
+export function resumeRequest(d: RunDetail, benches: readonly Bench[]): EvalRequest | null {
+  const c = d.config;
+  const bench = benches.find((b) => b === c.bench);
+  const files = Object.keys(c.data);
+  if (!bench || files.length === 0) return null;
+  return {
+    bench,
+    data: files.length === 1 ? files[0] : commonFolder(files),
+    limit: c.limit,
+    seed: c.seed,
+    max_tokens: c.sampling.max_tokens,
+    temperature: c.sampling.temperature,
+    remote: c.remote_url ? { url: c.remote_url, model: c.model, api_key: null } : null,
+    judge: c.judge?.mode ?? "rule",
+    judge_server: c.judge ? { url: c.judge.url, model: c.judge.model, api_key: null } : null,
+    strict: c.strict,
+    resume: d.summary.id,
+  };
+}
+
+/** The folder that holds every one of `paths`. */
+export function commonFolder(paths: string[]): string {
+  const split = paths.map((p) => p.split(/(?<=[\\/])/));
+  const first = split[0] ?? [];
+  let n = 0;
+  while (n < first.length - 1 && split.every((parts) => parts[n] === first[n])) n++;
+  return first.slice(0, n).join("").replace(/[\\/]$/, "") || "/";
 }
 
 /** Where the opened run's report goes: its format and file, for one run. */

@@ -54,5 +54,5 @@ export function joinPath(dir: string, name: string): string {
 }
 
 export function withExtension(path: string, ext: string): string {
-  return path.replace(/\.(pdf|html|md|json)$/i, "") + "." + ext;
+  return path.replace(/\.(pdf|docx|html|md|json)$/i, "") + "." + ext;
 }

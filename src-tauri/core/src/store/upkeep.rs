@@ -36,9 +36,6 @@ pub struct DroppedText {
     pub bytes: u64,
 }
 
-const DROPPED: &str =
-    "[The text read from this document was dropped to keep the store small; its name, size and SHA-256 are kept. Attach the file again to ask about it.]";
-
 impl Store {
     pub async fn store_size(&self) -> Result<StoreSize> {
         let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
@@ -73,33 +70,34 @@ impl Store {
         })
     }
 
-    /// Drops the read text of documents attached more than `days` ago (0: all of them): what
-    /// a later question in their conversations gets is a line saying so. Their names, sizes
-    /// and SHA-256 stay, and they are still found by name.
+    /// Drops the whole text read from documents attached more than `days` ago (0: all of
+    /// them). What each prompt carried of them stays (it is what the model saw: regenerating,
+    /// continuing and the reports still have it); their names, sizes and SHA-256 stay, and they
+    /// are still found by name and by what the prompt carried.
     pub async fn drop_document_text(&self, days: u32) -> Result<DroppedText> {
         let before = now_ms() - i64::from(days) * 86_400_000;
         let mut tx = self.pool.begin().await?;
-        let (documents, bytes): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(included AS BLOB))), 0) FROM attachments WHERE created_at <= ?1 AND text <> ''",
-        )
-        .bind(before)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (documents, bytes): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB))), 0) FROM attachments WHERE created_at <= ?1 AND text <> ''")
+                .bind(before)
+                .fetch_one(&mut *tx)
+                .await?;
         sqlx::query("DELETE FROM attachment_search WHERE rowid IN (SELECT id FROM attachments WHERE created_at <= ?1 AND text <> '')")
             .bind(before)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO attachment_search (rowid, text) SELECT id, file_name FROM attachments WHERE created_at <= ?1 AND text <> ''")
-            .bind(before)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query(
-            "UPDATE attachments SET text = '', included = ?2, included_summary = 'text dropped', \
-             notes = json_insert(CASE WHEN json_valid(notes) THEN notes ELSE '[]' END, '$[#]', 'the text read was dropped to keep the store small') \
+            "INSERT INTO attachment_search (rowid, text) SELECT id, file_name || char(10) || included FROM attachments WHERE created_at <= ?1 AND text <> ''",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE attachments SET text = '', \
+             notes = json_insert(CASE WHEN json_valid(notes) THEN notes ELSE '[]' END, '$[#]', 'the whole text read was dropped to keep the store small (what the prompt carried is kept)') \
              WHERE created_at <= ?1 AND text <> ''",
         )
         .bind(before)
-        .bind(DROPPED)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
