@@ -55,6 +55,64 @@ fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
     );
 }
 
+/// A workbook as a script writes it (openpyxl, pandas): formulas with no saved values, and a
+/// sheet whose first row is already data.
+fn scripted_xlsx(path: &std::path::Path) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    let o = zip::write::SimpleFileOptions::default();
+    let parts = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/worksheets/sheet2.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Totals" sheetId="1" r:id="rId1"/><sheet name="Raw" sheetId="2" r:id="rId2"/></sheets></workbook>"#,
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/></Relationships>"#,
+        ),
+        (
+            "xl/worksheets/sheet1.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Segment</t></is></c><c r="B1" t="inlineStr"><is><t>2024</t></is></c><c r="C1" t="inlineStr"><is><t>2023</t></is></c><c r="D1" t="inlineStr"><is><t>Change</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Retail</t></is></c><c r="B2"><v>120</v></c><c r="C2"><v>100</v></c><c r="D2"><f>B2-C2</f></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>Total</t></is></c><c r="B3"><f>SUM(B2:B2)</f></c><c r="C3"><f>SUM(C2:C2)</f><v>100</v></c></row></sheetData></worksheet>"#,
+        ),
+        (
+            "xl/worksheets/sheet2.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1.5</v></c><c r="B1"><v>2.5</v></c></row><row r="2"><c r="A2"><v>3</v></c><c r="B2"><v>4</v></c></row></sheetData></worksheet>"#,
+        ),
+    ];
+    for (name, text) in parts {
+        z.start_file(name, o).expect("part");
+        z.write_all(text.as_bytes()).expect("write");
+    }
+    z.finish().expect("finish");
+}
+
+#[test]
+fn a_scripted_workbook_shows_formulas_it_saved_no_value_for_and_names_columns_of_a_headless_sheet() {
+    let dir = scratch_dir().join(format!("scripted-xlsx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("scripted.xlsx");
+    scripted_xlsx(&path);
+    let d = extract(&path).expect("read");
+    let md = d.to_markdown();
+    // Never an empty cell where a formula is: its formula, said so; a saved value is used.
+    assert!(md.contains("| Retail | 120 | 100 | =B2-C2 |"), "{md}");
+    assert!(md.contains("| Total | =SUM(B2:B2) | 100 |"), "{md}");
+    assert!(d.meta.notes.iter().any(|n| n.contains("2 formula cells have no saved value")), "{:?}", d.meta.notes);
+    // A header of years and words stays the header; a sheet of figures gets its columns named.
+    assert!(md.contains("| Segment | 2024 | 2023 | Change |"), "{md}");
+    assert!(md.contains("| Column 1 | Column 2 |") && md.contains("| 1.5 | 2.5 |"), "{md}");
+    assert!(d.meta.notes.iter().any(|n| n.contains("“Raw”: its first row holds figures")), "{:?}", d.meta.notes);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_gbk_csv_reads_in_chinese_with_numbers_as_printed() {
     let d = doc("loans-gbk.csv");
@@ -421,6 +479,11 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a readable Word file"));
 
+    // What the reader left out is printed with the answer (the workbook has a hidden sheet).
+    let told = chat(&data, &["--attach", xlsx.to_str().expect("path"), "What was revenue?"]);
+    assert!(told.status.success());
+    let err = String::from_utf8_lossy(&told.stderr);
+    assert!(err.contains("[income.xlsx: ⚠ sheet") && err.contains("hidden"), "{err}");
     let plain = chat(&data, &["What was the operating margin in 2024?"]);
     assert!(plain.status.success());
     let out =

@@ -47,13 +47,34 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String
             notes.push(format!("sheet “{name}” is empty"));
             continue;
         }
-        let rows = sparse_grid(cells, &format!("sheet “{name}”"), budget);
+        let mut rows = sparse_grid(cells, &format!("sheet “{name}”"), budget);
+        // The first row is the table's header only when it reads as one: a sheet that starts
+        // with its figures gets its columns named, and its first row stays a row of data.
+        if rows.len() > 1 && !looks_like_header(&rows[0]) {
+            let names: Vec<String> = (1..=rows[0].len()).map(|i| format!("Column {i}")).collect();
+            rows.insert(0, names);
+            notes.push(format!("sheet “{name}”: its first row holds figures, not headings: its columns are named Column 1, 2, …"));
+        }
         blocks.push(Block::Table { label: Some(format!("Sheet: {name}")), rows });
     }
     Ok((notes, blocks))
 }
 
-/// An .xlsx sheet's filled cells in file order, each under its own number format.
+/// A row of headings: some text, and no cell that reads as a figure (a year such as 2024 is a
+/// heading too, as statements head their columns with years).
+fn looks_like_header(row: &[String]) -> bool {
+    let filled: Vec<&str> = row.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+    let figure = |c: &str| {
+        let bare: String = c.chars().filter(|ch| !matches!(ch, ',' | '%' | '$' | '¥' | '€' | '£' | '(' | ')' | ' ')).collect();
+        let year = bare.len() == 4 && bare.starts_with(['1', '2']) && bare.chars().all(|ch| ch.is_ascii_digit());
+        !year && !bare.is_empty() && bare.trim_start_matches(['-', '+']).parse::<f64>().is_ok()
+    };
+    !filled.is_empty() && !filled.iter().any(|c| figure(c))
+}
+
+/// An .xlsx sheet's filled cells in file order, each under its own number format. A formula
+/// the file saved no value for (files written by scripts: openpyxl, pandas) shows its formula,
+/// never an empty cell.
 fn xlsx_cells<R: std::io::Read + std::io::Seek>(
     book: &mut Xlsx<R>,
     name: &str,
@@ -75,6 +96,30 @@ fn xlsx_cells<R: std::io::Read + std::io::Seek>(
         let code = reader.styles().get(style).and_then(|s| s.number_format.as_ref()).map(|f| f.format_code.clone());
         let value: Data = cell.get_value().clone().into();
         cells.push((r, c, text(&value, code.as_deref())));
+    }
+    drop(reader);
+    let mut held: std::collections::HashSet<(u32, u32)> = cells.iter().map(|c| (c.0, c.1)).collect();
+    let mut formulas = book.worksheet_cells_reader(name).map_err(unreadable)?;
+    let mut unsaved = 0usize;
+    while let Some(f) = formulas.next_formula().map_err(unreadable)? {
+        if cells.len() >= MAX_TABLE_CELLS {
+            break;
+        }
+        let (r, c) = f.get_position();
+        let formula = f.get_value();
+        if formula.is_empty() || !held.insert((r, c)) {
+            continue;
+        }
+        unsaved += 1;
+        // Bounded like a cell's text: a formula is not a document.
+        let shown: String = formula.chars().take(256).collect();
+        cells.push((r, c, format!("={shown}")));
+    }
+    if unsaved > 0 {
+        notes.push(format!(
+            "sheet “{name}”: {unsaved} formula {} no saved value (the file was written by a program that does not compute them): shown as formulas, not computed",
+            if unsaved == 1 { "cell has" } else { "cells have" }
+        ));
     }
     Ok(cells)
 }

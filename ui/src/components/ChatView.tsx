@@ -289,6 +289,8 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
               {d.pages === 1 ? ` · ${t(lang.value, "attach.page")}` : d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}
               {/* Never a silent cut: a document that did not fit says so on its chip. */}
               {!d.included_summary.startsWith("all of") && <span class="chip-partial"> · {t(lang.value, "attach.partial")}</span>}
+              {/* What the reader said (a hidden sheet, scanned pages, formulas shown): on the chip, not only in its tooltip. */}
+              {d.notes.length > 0 && <span class="chip-warn"> · ⚠ {t(lang.value, "attach.notes", { n: d.notes.length })}</span>}
             </button>
           ))}
         </div>

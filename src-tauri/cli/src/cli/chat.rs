@@ -218,6 +218,10 @@ impl TurnSink for Terminal {
         } else {
             for a in &t.attachments {
                 eprintln!("[{}: {}]", a.meta.file_name, a.included_summary);
+                // What the reader left out or changed, said where the analyst reads the answer.
+                for n in &a.meta.notes {
+                    eprintln!("[{}: ⚠ {n}]", a.meta.file_name);
+                }
             }
             for n in &t.notices {
                 eprintln!("[{n}]");
