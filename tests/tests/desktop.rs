@@ -1280,6 +1280,14 @@ fn an_edited_preset_question_a_word_memo_and_the_app_reopening_where_the_analyst
     assert!(form.contains('5'), "{form}");
     s.wait_for(".msg.question .chip.attachment", LONG).expect("the document's chip");
 
+    // A file waiting in the composer for the next question is not the edit's.
+    let xlsx = fin_r1_tests::repo_data("documents/income.xlsx");
+    let paths = serde_json::to_string(&[xlsx.to_string_lossy()]).expect("json");
+    s.script(&format!(
+        "window.__TAURI_INTERNALS__.invoke('plugin:event|emit_to', {{ target: {{ kind: 'Webview', label: 'main' }}, event: 'tauri://drag-drop', payload: {{ paths: {paths}, position: {{ x: 400, y: 300 }} }} }}); return true;"
+    ))
+    .expect("drop");
+    s.wait_for(".composer-wrap .chip.pending-doc.ready[data-path$='income.xlsx']", LONG).expect("the workbook waiting");
     // Edit reopens the whole question: the rate corrected, the document dropped.
     s.click_css(".msg.question .actions button.link").expect("edit");
     let field = s.wait_for(".msg.question.editing .edit-form input[name=rate]", LONG).expect("the form in the edit");
@@ -1293,7 +1301,8 @@ fn an_edited_preset_question_a_word_memo_and_the_app_reopening_where_the_analyst
     s.wait_for(".msg.answer[data-status=complete]", LONG).expect("answered again");
     let form = s.wait_text(".msg.question .form-values", LONG, |t| t.contains('6')).expect("the corrected fact");
     assert!(!form.lines().any(|l| l.trim() == "5"), "{form}");
-    assert!(s.find(".msg.question .chip.attachment").is_err(), "the document was dropped from the edit");
+    assert!(s.find(".msg.question .chip.attachment").is_err(), "the document was dropped from the edit, and the composer's file not taken");
+    s.wait_for(".composer-wrap .chip.pending-doc.ready[data-path$='income.xlsx']", LONG).expect("the workbook still waits for the next question");
 
     // A Word memo from the export dialog.
     s.click_css("#export-open-dialog").expect("export");

@@ -352,6 +352,8 @@ export interface EditRest {
   form: Record<string, string>;
   /** `null`: keep them all. */
   keep: number[] | null;
+  /** Files added in the edit (the composer's own pending files stay for the next question). */
+  files: string[];
 }
 
 /** The question being edited, if any: the view is not read again under it. */
@@ -380,7 +382,7 @@ export async function send(turn: TurnKind, edit?: EditRest) {
   // The question is on its way: the composer empties (and gets it back if the send fails).
   const typed = draft.value;
   if (turn.kind === "ask") draft.value = "";
-  const files = turn.kind === "ask" || edit ? readyPaths() : [];
+  const files = edit ? edit.files : turn.kind === "ask" ? readyPaths() : [];
   startTicker();
   let reloaded = false;
   try {

@@ -10,7 +10,7 @@ import { atBottom, follow } from "../follow";
 import { formRows } from "../formRows";
 import { current, editingQuestion, foundMessage, foundTerms, isStreaming, lang, live, now, reloadConversation, scenarios, send, showBranch } from "../state";
 import type { AnswerSource, Approval, ApprovalRequest, Attachment, CalcCheck, ConversationView, Message, ToolCall, ToolResult } from "../types";
-import { attach, DOCUMENT_EXTENSIONS, readingAny, showStored, withAttachedFiles } from "../attach";
+import { attach, DOCUMENT_EXTENSIONS, pending, readingAny, readyPaths, showStored, withAttachedFiles } from "../attach";
 import { open as openDialog } from "@tauri-apps/plugin-dialog";
 import { PendingChips } from "./Attachments";
 import { Composer } from "./Composer";
@@ -173,7 +173,10 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
   const editable = (preset?.fields ?? []).filter((f) => f.kind !== "file");
   const [form, setForm] = useState<Record<string, string>>({});
   const [keep, setKeep] = useState<Set<number>>(new Set());
+  // The composer's files when the edit began: not the edit's to send.
+  const [before, setBefore] = useState<string[]>([]);
   const begin = () => {
+    setBefore(pending.value.map((p) => p.path));
     setText(typed);
     setForm({ ...(m.form?.fields ?? {}) });
     setKeep(new Set(docs.map((d) => d.id)));
@@ -253,6 +256,7 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
                     form: m.form ? withAttachedFiles(fields, fileFields.filter((f) => !fields[f])) : {},
                     // Documents not read yet: all kept (nothing is dropped unseen).
                     keep: read === null ? null : [...keep],
+                    files: readyPaths().filter((p) => !before.includes(p)),
                   }
                 : undefined;
               void send({ kind: "edit", question_id: m.id, question: text.trim() }, rest);
