@@ -55,43 +55,71 @@ fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
     );
 }
 
-/// A workbook as a script writes it (openpyxl, pandas): formulas with no saved values, and a
-/// sheet whose first row is already data.
-fn scripted_xlsx(path: &std::path::Path) {
+/// A workbook of `sheets` (name, worksheet XML) as a script writes it (openpyxl, pandas):
+/// no styles, no saved values for formulas unless the XML has them.
+fn workbook(path: &std::path::Path, sheets: &[(&str, &str)]) {
     use std::io::Write;
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
     let o = zip::write::SimpleFileOptions::default();
-    let parts = [
-        (
-            "[Content_Types].xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/worksheets/sheet2.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#,
-        ),
-        (
-            "_rels/.rels",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
-        ),
-        (
-            "xl/workbook.xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Totals" sheetId="1" r:id="rId1"/><sheet name="Raw" sheetId="2" r:id="rId2"/></sheets></workbook>"#,
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet2.xml"/></Relationships>"#,
-        ),
-        (
-            "xl/worksheets/sheet1.xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Segment</t></is></c><c r="B1" t="inlineStr"><is><t>2024</t></is></c><c r="C1" t="inlineStr"><is><t>2023</t></is></c><c r="D1" t="inlineStr"><is><t>Change</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Retail</t></is></c><c r="B2"><v>120</v></c><c r="C2"><v>100</v></c><c r="D2"><f>B2-C2</f></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>Total</t></is></c><c r="B3"><f>SUM(B2:B2)</f></c><c r="C3"><f>SUM(C2:C2)</f><v>100</v></c></row></sheetData></worksheet>"#,
-        ),
-        (
-            "xl/worksheets/sheet2.xml",
-            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1.5</v></c><c r="B1"><v>2.5</v></c></row><row r="2"><c r="A2"><v>3</v></c><c r="B2"><v>4</v></c></row></sheetData></worksheet>"#,
-        ),
-    ];
-    for (name, text) in parts {
+    let mut put = |name: &str, text: &str| {
         z.start_file(name, o).expect("part");
         z.write_all(text.as_bytes()).expect("write");
+    };
+    let overrides: String = (1..=sheets.len())
+        .map(|i| {
+            format!(
+                r#"<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>"#
+            )
+        })
+        .collect();
+    put(
+        "[Content_Types].xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>{overrides}</Types>"#
+        ),
+    );
+    put(
+        "_rels/.rels",
+        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+    );
+    let listed: String = sheets.iter().enumerate().map(|(i, (name, _))| format!(r#"<sheet name="{name}" sheetId="{n}" r:id="rId{n}"/>"#, n = i + 1)).collect();
+    put(
+        "xl/workbook.xml",
+        &format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>{listed}</sheets></workbook>"#
+        ),
+    );
+    let rels: String = (1..=sheets.len())
+        .map(|n| format!(r#"<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{n}.xml"/>"#))
+        .collect();
+    put(
+        "xl/_rels/workbook.xml.rels",
+        &format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">{rels}</Relationships>"#
+        ),
+    );
+    for (i, (_, xml)) in sheets.iter().enumerate() {
+        put(&format!("xl/worksheets/sheet{}.xml", i + 1), xml);
     }
     z.finish().expect("finish");
+}
+
+/// A workbook as a script writes it: formulas with no saved values, and a sheet whose first
+/// row is already data.
+fn scripted_xlsx(path: &std::path::Path) {
+    workbook(
+        path,
+        &[
+            (
+                "Totals",
+                r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Segment</t></is></c><c r="B1" t="inlineStr"><is><t>2024</t></is></c><c r="C1" t="inlineStr"><is><t>2023</t></is></c><c r="D1" t="inlineStr"><is><t>Change</t></is></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Retail</t></is></c><c r="B2"><v>120</v></c><c r="C2"><v>100</v></c><c r="D2"><f>B2-C2</f></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>Total</t></is></c><c r="B3"><f>SUM(B2:B2)</f></c><c r="C3"><f>SUM(C2:C2)</f><v>100</v></c></row></sheetData></worksheet>"#,
+            ),
+            (
+                "Raw",
+                r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1"><v>1.5</v></c><c r="B1"><v>2.5</v></c></row><row r="2"><c r="A2"><v>3</v></c><c r="B2"><v>4</v></c></row></sheetData></worksheet>"#,
+            ),
+        ],
+    );
 }
 
 #[test]
@@ -110,6 +138,21 @@ fn a_scripted_workbook_shows_formulas_it_saved_no_value_for_and_names_columns_of
     assert!(md.contains("| Segment | 2024 | 2023 | Change |"), "{md}");
     assert!(md.contains("| Column 1 | Column 2 |") && md.contains("| 1.5 | 2.5 |"), "{md}");
     assert!(d.meta.notes.iter().any(|n| n.contains("“Raw”: its first row holds figures")), "{:?}", d.meta.notes);
+
+    // A 2 KB workbook whose shared formula claims index 4,000,000,000 (a reader that sizes its
+    // table of shared formulas by it asks for billions of slots): read, not aborted.
+    let liar = dir.join("liar.xlsx");
+    workbook(
+        &liar,
+        &[(
+            "Lies",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Total</t></is></c><c r="B1"><f t="shared" si="4000000000" ref="B1:B1048576">A1*2</f></c></row><row r="2"><c r="A2" t="inlineStr"><is><t>Next</t></is></c><c r="B2"><f t="shared" si="4000000000"/></c></row></sheetData></worksheet>"#,
+        )],
+    );
+    assert!(std::fs::metadata(&liar).expect("size").len() < 2048);
+    let d = extract(&liar).expect("read, not aborted");
+    let md = d.to_markdown();
+    assert!(md.contains("=A1*2") && md.contains("(a shared formula, not computed)"), "{md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -62,15 +62,18 @@ pub fn watch_with(
         Listen::Poll => (None, folders.iter().map(|(id, _)| *id).collect()),
     };
     // Every folder is compared: the polled ones every `poll`, the others every `BACKSTOP`.
-    let mut listings: Vec<(i64, PathBuf, u64, Duration)> =
-        folders.iter().map(|(id, root)| (*id, root.clone(), fingerprint(root), if polled.contains(id) { poll } else { BACKSTOP.max(poll) })).collect();
+    // Every folder's listing is compared: the polled ones every `poll`, the others every
+    // `BACKSTOP`; the first listing is taken on the watch's thread, not the caller's.
+    let listings: Vec<(i64, PathBuf, Duration)> =
+        folders.iter().map(|(id, root)| (*id, root.clone(), if polled.contains(id) { poll } else { BACKSTOP.max(poll) })).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     std::thread::Builder::new().name("library-watch".into()).spawn(move || {
         let mut events = events;
         let mut pending: HashMap<i64, Instant> = HashMap::new();
-        let mut compared = Instant::now();
-        let started = Instant::now();
+        // (id, root, every, the listing's fingerprint, when to compare it next)
+        let mut listings: Vec<(i64, PathBuf, Duration, u64, Instant)> =
+            listings.into_iter().map(|(id, root, every)| (id, root.clone(), every, fingerprint(&root), Instant::now() + every)).collect();
         while !stopped.load(Ordering::Relaxed) {
             std::thread::sleep(TICK);
             if let Some(ev) = events.as_mut() {
@@ -78,19 +81,15 @@ pub fn watch_with(
                     pending.insert(id, Instant::now());
                 }
             }
-            if compared.elapsed() >= poll.min(BACKSTOP) {
-                compared = Instant::now();
-                let age = started.elapsed();
-                for (id, root, seen, every) in &mut listings {
-                    // Each at its own pace (whole multiples of the shortest).
-                    if age.as_millis() % every.as_millis().max(1) >= poll.min(BACKSTOP).as_millis() {
-                        continue;
-                    }
-                    let now = fingerprint(root);
-                    if now != *seen {
-                        *seen = now;
-                        pending.insert(*id, Instant::now());
-                    }
+            for (id, root, every, seen, next) in &mut listings {
+                if Instant::now() < *next {
+                    continue;
+                }
+                *next = Instant::now() + *every;
+                let now = fingerprint(root);
+                if now != *seen {
+                    *seen = now;
+                    pending.insert(*id, Instant::now());
                 }
             }
             let due: Vec<i64> = pending.iter().filter(|(_, at)| at.elapsed() >= quiet).map(|(&id, _)| id).collect();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use calamine::{open_workbook_auto, Data, DataRef, Reader, SheetVisible, Sheets, Xlsx};
+use calamine::{open_workbook_auto, Data, DataRef, Reader, SheetVisible, Sheets, Xlsx, XlsxFormulaMetadata};
 
 use super::limits::{sparse_grid, Budget, MAX_TABLE_CELLS};
 use super::numfmt;
@@ -84,8 +84,12 @@ fn xlsx_cells<R: std::io::Read + std::io::Seek>(
     let unreadable = |e: calamine::XlsxError| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
     let mut reader = book.worksheet_cells_reader(name).map_err(unreadable)?;
     let mut cells = Vec::new();
+    // A cell with no value may be a formula the file saved no value for: only then is the
+    // sheet read a second time for its formulas.
+    let mut blanks = false;
     while let Some((cell, style)) = reader.next_cell_with_style_id().map_err(unreadable)? {
         if cell.get_value() == &DataRef::Empty {
+            blanks = true;
             continue;
         }
         if cells.len() >= MAX_TABLE_CELLS {
@@ -98,22 +102,26 @@ fn xlsx_cells<R: std::io::Read + std::io::Seek>(
         cells.push((r, c, text(&value, code.as_deref())));
     }
     drop(reader);
-    let mut held: std::collections::HashSet<(u32, u32)> = cells.iter().map(|c| (c.0, c.1)).collect();
-    let mut formulas = book.worksheet_cells_reader(name).map_err(unreadable)?;
     let mut unsaved = 0usize;
-    while let Some(f) = formulas.next_formula().map_err(unreadable)? {
-        if cells.len() >= MAX_TABLE_CELLS {
-            break;
+    if blanks && cells.len() < MAX_TABLE_CELLS {
+        // The formulas as the file writes them, shared ones unexpanded: expanding sizes a table
+        // by the index the file claims (`si="4000000000"` asks for billions of slots).
+        let mut formulas = book.worksheet_cells_reader(name).map_err(unreadable)?;
+        while let Some(f) = formulas.next_cell_with_formula_metadata().map_err(unreadable)? {
+            if cells.len() >= MAX_TABLE_CELLS {
+                break;
+            }
+            let shown = match (&f.value, &f.formula) {
+                (DataRef::Empty, Some(XlsxFormulaMetadata::Normal { formula } | XlsxFormulaMetadata::Shared { formula, .. })) if !formula.is_empty() => {
+                    // Bounded like a cell's text: a formula is not a document.
+                    format!("={}", formula.chars().take(256).collect::<String>())
+                }
+                (DataRef::Empty, Some(XlsxFormulaMetadata::SharedDerived { .. })) => "(a shared formula, not computed)".to_owned(),
+                _ => continue,
+            };
+            unsaved += 1;
+            cells.push((f.pos.0, f.pos.1, shown));
         }
-        let (r, c) = f.get_position();
-        let formula = f.get_value();
-        if formula.is_empty() || !held.insert((r, c)) {
-            continue;
-        }
-        unsaved += 1;
-        // Bounded like a cell's text: a formula is not a document.
-        let shown: String = formula.chars().take(256).collect();
-        cells.push((r, c, format!("={shown}")));
     }
     if unsaved > 0 {
         notes.push(format!(

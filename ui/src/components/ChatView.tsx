@@ -17,6 +17,7 @@ import { Composer } from "./Composer";
 import { firstLine, size } from "./format";
 import { ExportDialog } from "./ExportDialog";
 import { openSource } from "./PageView";
+import { FieldInput } from "./NewChat";
 import { markTerms, searchTerms } from "../markTerms";
 
 export function ChatView() {
@@ -198,20 +199,7 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
             {editable.map((f) => (
               <label key={f.name} class="field" data-field={f.name}>
                 <span>{f.label[l]}</span>
-                {f.kind === "textarea" ? (
-                  <textarea name={f.name} rows={3} value={form[f.name] ?? ""} onInput={(e) => setForm({ ...form, [f.name]: (e.target as HTMLTextAreaElement).value })} />
-                ) : f.kind === "select" ? (
-                  <select name={f.name} value={form[f.name] ?? ""} onChange={(e) => setForm({ ...form, [f.name]: (e.target as HTMLSelectElement).value })}>
-                    <option value="">—</option>
-                    {(f.options ?? []).map((o) => (
-                      <option key={o} value={o}>
-                        {o}
-                      </option>
-                    ))}
-                  </select>
-                ) : (
-                  <input name={f.name} value={form[f.name] ?? ""} onInput={(e) => setForm({ ...form, [f.name]: (e.target as HTMLInputElement).value })} />
-                )}
+                <FieldInput f={f} value={form[f.name] ?? ""} set={(v) => setForm({ ...form, [f.name]: v })} />
               </label>
             ))}
           </fieldset>

@@ -98,32 +98,8 @@ function Form({ s }: { s: Scenario }) {
           </span>
           {f.kind === "file" ? (
             <FileField name={f.name} value={values[f.name] ?? ""} hint={f.placeholder?.[l] ?? ""} set={set} />
-          ) : f.kind === "textarea" ? (
-            <textarea
-              name={f.name}
-              rows={3}
-              placeholder={f.placeholder?.[l] ?? ""}
-              value={values[f.name] ?? ""}
-              onInput={(e) => set(f.name, (e.target as HTMLTextAreaElement).value)}
-            />
-          ) : f.kind === "select" ? (
-            <select name={f.name} value={values[f.name] ?? ""} onChange={(e) => set(f.name, (e.target as HTMLSelectElement).value)}>
-              <option value="">—</option>
-              {(f.options ?? []).map((o) => (
-                <option key={o} value={o}>
-                  {o}
-                </option>
-              ))}
-            </select>
           ) : (
-            <input
-              name={f.name}
-              type={f.kind === "number" || f.kind === "percent" ? "text" : "text"}
-              inputMode={f.kind === "number" || f.kind === "percent" ? "decimal" : undefined}
-              placeholder={f.placeholder?.[l] ?? ""}
-              value={values[f.name] ?? ""}
-              onInput={(e) => set(f.name, (e.target as HTMLInputElement).value)}
-            />
+            <FieldInput f={f} value={values[f.name] ?? ""} set={(v) => set(f.name, v)} />
           )}
         </label>
       ))}
@@ -133,6 +109,33 @@ function Form({ s }: { s: Scenario }) {
         </p>
       )}
     </fieldset>
+  );
+}
+
+/** A preset's text, number or choice field, as the new-chat form and an edit show it. */
+export function FieldInput({ f, value, set }: { f: Scenario["fields"][number]; value: string; set: (v: string) => void }) {
+  const l = lang.value;
+  if (f.kind === "textarea")
+    return <textarea name={f.name} rows={3} placeholder={f.placeholder?.[l] ?? ""} value={value} onInput={(e) => set((e.target as HTMLTextAreaElement).value)} />;
+  if (f.kind === "select")
+    return (
+      <select name={f.name} value={value} onChange={(e) => set((e.target as HTMLSelectElement).value)}>
+        <option value="">—</option>
+        {(f.options ?? []).map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    );
+  return (
+    <input
+      name={f.name}
+      inputMode={f.kind === "number" || f.kind === "percent" ? "decimal" : undefined}
+      placeholder={f.placeholder?.[l] ?? ""}
+      value={value}
+      onInput={(e) => set((e.target as HTMLInputElement).value)}
+    />
   );
 }
 

@@ -38,12 +38,7 @@ pub struct DroppedText {
 
 impl Store {
     pub async fn store_size(&self) -> Result<StoreSize> {
-        let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        let wal = {
-            let mut p = self.path.clone().into_os_string();
-            p.push("-wal");
-            std::path::PathBuf::from(p)
-        };
+        let (file_bytes, wal_bytes) = self.file_and_wal();
         let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
         let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&self.pool).await?;
         let (documents, documents_bytes, with_text): (i64, i64, i64) = sqlx::query_as(
@@ -59,8 +54,8 @@ impl Store {
         .await?;
         let u = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(StoreSize {
-            file_bytes: len(&self.path),
-            wal_bytes: len(&wal),
+            file_bytes,
+            wal_bytes,
             free_bytes: u(page.saturating_mul(free)),
             documents_bytes: u(documents_bytes),
             documents: u(documents),
@@ -107,13 +102,25 @@ impl Store {
     /// Folds the write-ahead log into the file and rewrites the file without its free pages;
     /// returns the bytes given back. Waits for readers; needs free disk about the file's size.
     pub async fn compact(&self) -> Result<u64> {
-        let before = self.store_size().await?;
+        let before = self.file_bytes();
         let mut conn = self.pool.acquire().await?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
         sqlx::query("VACUUM").execute(&mut *conn).await?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await?;
         drop(conn);
-        let after = self.store_size().await?;
-        Ok((before.file_bytes + before.wal_bytes).saturating_sub(after.file_bytes + after.wal_bytes))
+        Ok(before.saturating_sub(self.file_bytes()))
+    }
+
+    /// The database file and its write-ahead log, in bytes.
+    fn file_and_wal(&self) -> (u64, u64) {
+        let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        (len(&self.path), len(std::path::Path::new(&wal)))
+    }
+
+    fn file_bytes(&self) -> u64 {
+        let (file, wal) = self.file_and_wal();
+        file + wal
     }
 }
