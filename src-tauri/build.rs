@@ -44,6 +44,8 @@ const COMMANDS: &[&str] = &[
     "remove_from_library_collection",
     "delete_library_collection",
     "source_pdf",
+    "document_original",
+    "document_pdf",
     "get_mcp_config",
     "save_mcp_config",
     "mcp_servers",

@@ -44,6 +44,7 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::library::remove_library_folder,
             crate::commands::library::library_files,
             crate::commands::library::check_source,
+            crate::commands::documents::document_original,
             crate::commands::settings::store_size,
             crate::commands::settings::drop_document_text,
             crate::commands::settings::compact_store,
@@ -97,8 +98,8 @@ pub fn invoke_handler<R: Runtime>() -> impl Fn(tauri::ipc::Invoke<R>) -> bool + 
     fn typed_as<R: Runtime, F: Fn(tauri::ipc::Invoke<R>) -> bool>(f: F) -> F {
         f
     }
-    let raw = typed_as::<R, _>(tauri::generate_handler![crate::commands::library::source_pdf]);
-    move |invoke| if invoke.message.command() == "source_pdf" { raw(invoke) } else { typed(invoke) }
+    let raw = typed_as::<R, _>(tauri::generate_handler![crate::commands::library::source_pdf, crate::commands::documents::document_pdf]);
+    move |invoke| if matches!(invoke.message.command(), "source_pdf" | "document_pdf") { raw(invoke) } else { typed(invoke) }
 }
 
 /// The TypeScript for `builder`'s commands and their types, as `ui/src/bindings.ts` holds it.

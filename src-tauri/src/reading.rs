@@ -57,6 +57,11 @@ impl Reading {
         }
     }
 
+    /// The document read and held for the window, left held (its original view).
+    pub fn peek(&self, path: &Path) -> Option<Document> {
+        self.read.lock().ok().and_then(|m| m.get(path).map(|(_, d)| d.clone()))
+    }
+
     /// The document as read for the window, if the file is as it was then.
     pub fn take(&self, path: &Path) -> Option<Document> {
         let kept = self.read.lock().ok().and_then(|mut m| m.remove(path));

@@ -901,6 +901,23 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     assert!(view.contains("[p. 3]"), "page markers: {view}");
     s.wait_for("#document-view .doc-text table", LONG).expect("the statement rendered as a table");
     d.screenshot("documents-view.png");
+    // Beside what was read, the file itself: its pages drawn, to check the columns came out right.
+    s.click_css("#doc-tab-original").expect("the original tab");
+    s.wait_text("#doc-original #page-number", LONG, |t| t.contains("Page 1 of 5")).expect("the PDF's pages");
+    let ink = "return (() => { const c = document.querySelector('#doc-original canvas'); if (!c || !c.width) return null; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let ink = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) ink++; return ink > 500 ? ink : null })()";
+    s.wait_until(ink, LONG).expect("page 1 drawn, not blank");
+    s.click_css("#doc-original #page-next").expect("next page");
+    s.wait_text("#doc-original #page-number", LONG, |t| t.contains("Page 2 of 5")).expect("page 2");
+    d.screenshot("documents-original-pdf.png");
+    s.click_css("#document-view .close").expect("close the view");
+    // A workbook's original: its sheets as laid out in cells, the hidden one too, marked.
+    s.click_css(".chip.pending-doc[data-path$='income.xlsx'] .doc-open").expect("open the workbook's view");
+    s.click_css("#doc-tab-original").expect("the original tab");
+    let grid = s.wait_text("#sheet-grid", LONG, |t| t.contains("Revenue")).expect("the sheet as a grid");
+    assert!(grid.contains("4,286") && grid.contains("A\tB"), "{grid}");
+    let tabs = s.wait_text("#doc-original .sheet-tabs", LONG, |t| t.contains("Workings")).expect("its sheets");
+    assert!(tabs.contains("Workings (hidden)"), "{tabs}");
+    d.screenshot("documents-original-sheet.png");
     s.click_css("#document-view .close").expect("close the view");
     s.click_css(".chip.pending-doc.error .doc-remove").expect("drop the refused file");
     assert!(s.find(".chip.pending-doc.error").is_err());
@@ -921,6 +938,11 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     let carried = s.wait_text("#document-view .doc-text", LONG, |t| t.contains("Operating margin")).expect("the prompt's text");
     assert!(carried.contains("12.5%") && carried.contains("p. 3"), "{carried}");
     s.click_css("#document-view .close").expect("close the view");
+    // Sent, the workbook's original is the store's: the same grid.
+    s.click(&chips[1]).expect("open the stored workbook");
+    s.click_css("#doc-tab-original").expect("the original tab");
+    s.wait_text("#sheet-grid", LONG, |t| t.contains("Revenue")).expect("the stored grid");
+    s.click_css("#document-view .close").expect("close the view");
     s.end().expect("close");
 
     // A restart: the conversation opens with its chips.
@@ -929,6 +951,12 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     s.click_css(".item .item-title").expect("open it");
     s.wait_text(".msg.question .chip.attachment", LONG, |t| t.contains("annual-report.pdf")).expect("the chip after a restart");
     d.screenshot("documents-restart.png");
+    // After a restart the sent PDF's pages are drawn from where it was read (its hash checked).
+    s.click_css(".msg.question .chip.attachment").expect("open the stored PDF");
+    s.click_css("#doc-tab-original").expect("the original tab");
+    s.wait_text("#doc-original #page-number", LONG, |t| t.contains("Page 1 of 5")).expect("the stored PDF's pages");
+    assert!(s.find("#doc-original .page-warn").is_err(), "the same file, no warning");
+    s.click_css("#document-view .close").expect("close the view");
     // The compliance preset's form takes its policy document as a file.
     s.click_css("#new-chat").expect("new chat");
     s.click_css("#scenario-compliance").expect("compliance");

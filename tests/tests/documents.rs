@@ -55,6 +55,44 @@ fn a_workbook_keeps_its_sheets_saved_values_dates_and_printed_numbers() {
     );
 }
 
+/// Issue 30 item 2: the original view holds every sheet as its file lays it out, the hidden one
+/// too (marked), with the cells where the file puts them.
+#[test]
+fn a_workbook_keeps_its_sheets_as_laid_out_for_the_original_view() {
+    let d = doc("income.xlsx");
+    let names: Vec<(&str, bool)> = d.originals.iter().map(|g| (g.name.as_str(), g.hidden)).collect();
+    assert_eq!(names, [("Income statement", false), ("Notes", false), ("Workings", true)]);
+    let income = &d.originals[0];
+    assert_eq!((income.top, income.left), (1, 0), "starts at A1");
+    let revenue = income.rows.iter().find(|r| r.first().map(String::as_str) == Some("Revenue")).expect("a Revenue row");
+    assert_eq!(revenue.get(1).map(String::as_str), Some("4,286"), "{:?}", income.rows);
+    assert!(d.originals[2].rows.iter().flatten().any(|c| c.contains("scratch")), "the hidden sheet is shown in the original view");
+    assert_eq!((income.rows_past, income.columns_past), (0, 0));
+    assert!(d.path.as_deref().is_some_and(|p| p.ends_with("income.xlsx")));
+}
+
+/// A sheet with one cell at A1 and one at XFD1048576: the grid is sized by its own bounds, not
+/// by where the file puts its cells, and says what lies past them.
+#[test]
+fn a_sheet_spanning_the_whole_grid_is_held_to_the_original_views_bounds() {
+    let dir = scratch_dir().join(format!("spanning-xlsx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("spanning.xlsx");
+    workbook(
+        &path,
+        &[(
+            "Far",
+            r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><dimension ref="A1:XFD1048576"/><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>Item</t></is></c><c r="AZ1"><v>7</v></c></row><row r="1048576"><c r="XFD1048576"><v>9</v></c></row></sheetData></worksheet>"#,
+        )],
+    );
+    let d = extract(&path).expect("read");
+    assert!(std::fs::metadata(&path).expect("size").len() < 2048, "a small file");
+    let g = &d.originals[0];
+    assert!(g.rows.len() <= 200 && g.rows.iter().all(|r| r.len() <= 30), "{} rows", g.rows.len());
+    assert_eq!(g.rows[0][0], "Item");
+    assert_eq!((g.rows_past, g.columns_past), (1, 1), "{g:?}");
+}
+
 /// A workbook of `sheets` (name, worksheet XML) as a script writes it (openpyxl, pandas):
 /// no styles, no saved values for formulas unless the XML has them.
 fn workbook(path: &std::path::Path, sheets: &[(&str, &str)]) {
@@ -450,6 +488,8 @@ fn annual_report(zh: bool) -> Document {
     Document {
         meta: DocumentMeta { file_name: "10-K.xlsx".into(), kind: DocumentKind::Xlsx, size: 0, pages: None, sha256: String::new(), notes: Vec::new() },
         blocks,
+        originals: Vec::new(),
+        path: None,
     }
 }
 

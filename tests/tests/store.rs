@@ -584,7 +584,14 @@ fn old_documents_text_is_dropped_and_the_store_compacted() {
         store
             .add_attachments(
                 q.id,
-                &[NewAttachment { meta, text: text.clone(), included: text[..20_000].to_owned(), included_summary: "pages 1–3 of 300".into() }],
+                &[NewAttachment {
+                    meta,
+                    text: text.clone(),
+                    included: text[..20_000].to_owned(),
+                    included_summary: "pages 1–3 of 300".into(),
+                    path: None,
+                    originals: Vec::new(),
+                }],
             )
             .await
             .expect("attach");

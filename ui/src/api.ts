@@ -5,7 +5,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { commands } from "./bindings";
 import { hasKey, t, type Key, type Lang } from "./i18n";
 import { remoteInChinese } from "./remoteText";
-import type { Value } from "./bindings";
+import type { OriginalOf, Value } from "./bindings";
 import type { ScanProgress, DownloadModel, EvalEvent, EvalExport, EvalRequest, ExportRequest, JobEvent, LibraryModel, RunSummary, SendRequest, StreamMessage, TurnSummary } from "./types";
 
 export type { DownloadModel as DownloadModelRequest, ExportRequest, SendRequest, TurnSummary };
@@ -50,6 +50,8 @@ export const api = {
   deleteLibraryCollection: commands.deleteLibraryCollection,
   /** A cited PDF's bytes (raw, not JSON: outside the typed bindings). */
   sourcePdf: (messageId: number, n: number) => invoke<ArrayBuffer>("source_pdf", { messageId, n }),
+  documentOriginal: commands.documentOriginal,
+  documentPdf: (of: OriginalOf) => invoke<ArrayBuffer>("document_pdf", { of }),
   removeLibraryFolder: commands.removeLibraryFolder,
   stopLibraryScan: commands.stopLibraryScan,
   addLibraryFolder: (path: string, onProgress: (p: ScanProgress) => void) => commands.addLibraryFolder(path, channel(onProgress)),

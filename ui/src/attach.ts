@@ -3,7 +3,7 @@
 
 import { signal } from "@preact/signals";
 import { Channel } from "@tauri-apps/api/core";
-import { commands } from "./bindings";
+import { commands, type OriginalOf } from "./bindings";
 import { errorText, uiLang } from "./api";
 import { t } from "./i18n";
 import type { DocumentPreview, ReadProgress } from "./types";
@@ -22,8 +22,21 @@ export const DOCUMENT_EXTENSIONS = ["pdf", "xlsx", "xlsm", "xls", "ods", "csv", 
 
 export const pending = signal<Pending[]>([]);
 
-/** The document whose extracted view is open: one being attached, or one stored. */
-export const viewing = signal<{ title: string; markdown: string; whole: string | null; summary: string | null; notes: string[] } | null>(null);
+/** The document whose extracted view is open: one being attached, or one stored; `original`
+ *  names it for its original view (a PDF's pages, a workbook's sheets) where it has one. */
+export const viewing = signal<{
+  title: string;
+  markdown: string;
+  whole: string | null;
+  summary: string | null;
+  notes: string[];
+  original: OriginalOf | null;
+} | null>(null);
+
+/** The kinds whose file is shown as it is beside what was read. */
+function hasOriginal(kind: string): boolean {
+  return ["pdf", "xlsx", "xls", "ods"].includes(kind);
+}
 
 export function isDocument(path: string): boolean {
   const ext = path.split(".").pop()?.toLowerCase() ?? "";
@@ -97,13 +110,21 @@ export async function attachPasted(files: File[]) {
 }
 
 export function showPreview(p: DocumentPreview) {
-  viewing.value = { title: p.file_name, markdown: p.markdown, whole: null, summary: null, notes: p.notes };
+  const original: OriginalOf | null = hasOriginal(p.kind) ? { of: "pending", path: p.path } : null;
+  viewing.value = { title: p.file_name, markdown: p.markdown, whole: null, summary: null, notes: p.notes, original };
 }
 
-export async function showStored(id: number, title: string, summary: string, notes: string[]) {
-  const t = await commands.attachmentText(id);
+export async function showStored(a: { id: number; file_name: string; kind: string; included_summary: string; notes: string[] }) {
+  const t = await commands.attachmentText(a.id);
   // What the prompt carried first; the whole file as read a click away when that was less.
-  viewing.value = { title, markdown: t.included || t.text, whole: t.included && t.included !== t.text ? t.text : null, summary, notes };
+  viewing.value = {
+    title: a.file_name,
+    markdown: t.included || t.text,
+    whole: t.included && t.included !== t.text ? t.text : null,
+    summary: a.included_summary,
+    notes: a.notes,
+    original: hasOriginal(a.kind) ? { of: "stored", id: a.id } : null,
+  };
 }
 
 /** A file field's value is its file's name while the file is attached: a chip removed takes

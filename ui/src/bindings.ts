@@ -68,6 +68,7 @@ export const commands = {
 	libraryFiles: (id: number) => __TAURI_INVOKE<LibraryFile_Serialize[]>("library_files", { id }),
 	/**  Whether a cited file is still the one the answer read, and how the window shows it. */
 	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck_Serialize>("check_source", { messageId, n }),
+	documentOriginal: (of: OriginalOf) => __TAURI_INVOKE<OriginalView_Serialize>("document_original", { of }),
 	/**  What the store's files hold: conversations, documents' text, the library, free pages. */
 	storeSize: () => __TAURI_INVOKE<StoreSize>("store_size"),
 	/**  Drops the read text of documents attached more than `days` ago (names and hashes stay). */
@@ -1497,6 +1498,38 @@ export type ModelSummary_Serialize = {
 	sampling: SamplingParams_Serialize,
 };
 
+/**
+ *  Whose original: a file read in this window and not yet sent (only while the window holds
+ *  it), or a stored attachment (by id: the page never names a path).
+ */
+export type OriginalOf = { of: "pending"; path: string } | { of: "stored"; id: number };
+
+/**
+ *  A document as its file has it, beside what was read: a workbook's sheets as laid out, a
+ *  PDF's pages (drawn in the window from `document_pdf`).
+ */
+export type OriginalView = OriginalView_Serialize | OriginalView_Deserialize;
+
+/**
+ *  A document as its file has it, beside what was read: a workbook's sheets as laid out, a
+ *  PDF's pages (drawn in the window from `document_pdf`).
+ */
+export type OriginalView_Deserialize = {
+	sheets: SheetGrid[],
+	/**  For a PDF: whether the file is still where it was read, and the same. */
+	pdf?: SourceCheck_Deserialize | null,
+};
+
+/**
+ *  A document as its file has it, beside what was read: a workbook's sheets as laid out, a
+ *  PDF's pages (drawn in the window from `document_pdf`).
+ */
+export type OriginalView_Serialize = {
+	sheets: SheetGrid[],
+	/**  For a PDF: whether the file is still where it was read, and the same. */
+	pdf: SourceCheck_Serialize | null,
+};
+
 /**  What a run reports while it goes. */
 export type Progress = {
 	done: number,
@@ -2095,6 +2128,22 @@ export type Settings_Serialize = {
 	hub_endpoint: string | null,
 	/**  The first-run setup was finished or skipped. */
 	first_run_done: boolean,
+};
+
+/**
+ *  The top-left corner of a sheet as its file lays it out: `rows[0][0]` is the cell at row
+ *  `top` (1-based) and column `left` (0 = A). At most `GRID_ROWS` × `GRID_COLUMNS` cells.
+ */
+export type SheetGrid = {
+	name: string,
+	/**  Hidden in the workbook, so left out of the question. */
+	hidden: boolean,
+	top: number,
+	left: number,
+	rows: string[][],
+	/**  How many of the sheet's filled rows and columns lie past what the grid holds. */
+	rows_past: number,
+	columns_past: number,
 };
 
 /**  What the window needs to show a cited source at its page. */

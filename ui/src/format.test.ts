@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eta, firstLine, gb, safeName, shortTitle, size } from "./components/format";
+import { columnName, eta, firstLine, gb, safeName, shortTitle, size } from "./components/format";
 
 describe("numbers on the model pages", () => {
   it("shows sizes in the unit an analyst reads", () => {
@@ -48,5 +48,11 @@ describe("a report's file name", () => {
     expect(withExtension("/docs/memo.pdf", "docx")).toBe("/docs/memo.docx");
     expect(withExtension("/docs/memo.docx", "docx")).toBe("/docs/memo.docx");
     expect(withExtension("/docs/2024.v2", "md")).toBe("/docs/2024.v2.md");
+  });
+});
+
+describe("a sheet's column letters", () => {
+  it("names columns as Excel does", () => {
+    expect([0, 1, 25, 26, 27, 51, 52, 701, 702, 16383].map(columnName)).toEqual(["A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA", "XFD"]);
   });
 });

@@ -425,9 +425,13 @@ pub struct SourceCheck {
 
 /// Checks that a cited file is still the one read: its size first, then its SHA-256.
 pub fn check_source(source: &AnswerSource) -> SourceCheck {
-    let path = Path::new(&source.path);
+    check_file(Path::new(&source.path), &source.sha256, source.text.contains(": read by OCR, confidence"))
+}
+
+/// Whether the file at `path` is still the one whose SHA-256 was `sha256` (a cited source, an
+/// attachment's original): its size first, then its hash.
+pub fn check_file(path: &Path, sha256: &str, ocr: bool) -> SourceCheck {
     let paged = path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf"));
-    let ocr = source.text.contains(": read by OCR, confidence");
     let mut why = None;
     let state = match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => SourceState::Missing,
@@ -442,7 +446,7 @@ pub fn check_source(source: &AnswerSource) -> SourceCheck {
         }
         Ok(m) if m.len() > MAX_VIEW_BYTES => SourceState::TooBig,
         Ok(_) => match fin_r1_engine::digest::sha256_file(path) {
-            Ok(h) if h.eq_ignore_ascii_case(&source.sha256) => SourceState::Same,
+            Ok(h) if h.eq_ignore_ascii_case(sha256) => SourceState::Same,
             Ok(_) => SourceState::Changed,
             Err(e) => {
                 why = Some(e.to_string());
@@ -456,14 +460,19 @@ pub fn check_source(source: &AnswerSource) -> SourceCheck {
 /// A cited PDF's bytes for the window's page view: read up to `MAX_VIEW_BYTES`, whatever the
 /// file grows to meanwhile.
 pub fn read_source(source: &AnswerSource) -> std::io::Result<Vec<u8>> {
+    read_pdf(Path::new(&source.path), &source.file_name)
+}
+
+/// A PDF's bytes for a page view (a cited source, an attachment's original), up to
+/// `MAX_VIEW_BYTES`; only a plain file named .pdf is opened.
+pub fn read_pdf(path: &Path, file_name: &str) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let path = Path::new(&source.path);
     if !path.extension().and_then(|x| x.to_str()).is_some_and(|x| x.eq_ignore_ascii_case("pdf")) {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a PDF: its passage is shown as read", source.file_name)));
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{file_name} is not a PDF: its passage is shown as read")));
     }
     // Never opened unless a plain file (a pipe named like the PDF would block the read).
     if !std::fs::metadata(path)?.is_file() {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a plain file", source.file_name)));
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{} is not a plain file", file_name)));
     }
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
@@ -471,7 +480,7 @@ pub fn read_source(source: &AnswerSource) -> std::io::Result<Vec<u8>> {
     if bytes.len() as u64 > MAX_VIEW_BYTES {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("{} is over {} MB: open it with the system's viewer", source.file_name, MAX_VIEW_BYTES >> 20),
+            format!("{} is over {} MB: open it with the system's viewer", file_name, MAX_VIEW_BYTES >> 20),
         ));
     }
     Ok(bytes)

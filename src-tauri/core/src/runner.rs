@@ -277,7 +277,14 @@ impl Runner {
                     .iter()
                     .map(|d| {
                         let chosen = crate::documents::chunks::select(d, typed, budget);
-                        NewAttachment { meta: d.meta.clone(), text: d.to_markdown(), included: chosen.to_markdown(), included_summary: chosen.summary }
+                        NewAttachment {
+                            meta: d.meta.clone(),
+                            text: d.to_markdown(),
+                            included: chosen.to_markdown(),
+                            included_summary: chosen.summary,
+                            path: d.path.clone(),
+                            originals: d.originals.clone(),
+                        }
                     })
                     .collect();
                 if !files.is_empty() {

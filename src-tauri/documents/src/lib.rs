@@ -129,6 +129,29 @@ pub struct Document {
     #[serde(flatten)]
     pub meta: DocumentMeta,
     pub blocks: Vec<Block>,
+    /// A workbook's sheets as its file lays them out (cell references, hidden sheets too), for
+    /// the analyst to check the tables read against; empty for other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub originals: Vec<SheetGrid>,
+    /// Where the file was read from, for its original view (a PDF's pages) once it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The top-left corner of a sheet as its file lays it out: `rows[0][0]` is the cell at row
+/// `top` (1-based) and column `left` (0 = A). At most `GRID_ROWS` × `GRID_COLUMNS` cells.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+pub struct SheetGrid {
+    pub name: String,
+    /// Hidden in the workbook, so left out of the question.
+    pub hidden: bool,
+    pub top: u32,
+    pub left: u32,
+    pub rows: Vec<Vec<String>>,
+    /// How many of the sheet's filled rows and columns lie past what the grid holds.
+    pub rows_past: u32,
+    pub columns_past: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,6 +239,7 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
     }
     let mut pages = None;
     let mut budget = Budget::new();
+    let mut originals = Vec::new();
     let (kind, mut notes, blocks) = match ext.as_str() {
         "pdf" => {
             let read = pdf_file::read(&bytes, &shown, &mut budget, on_page)?;
@@ -228,7 +252,8 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
         }
         "xlsx" | "xlsm" if ole => return Err(DocumentError::Encrypted(shown)),
         "xlsx" | "xlsm" | "xls" | "ods" => {
-            let (notes, blocks) = sheet::read(path, &shown, &mut budget)?;
+            let (notes, blocks, grids) = sheet::read(path, &shown, &mut budget)?;
+            originals = grids;
             let kind = match ext.as_str() {
                 "xls" => DocumentKind::Xls,
                 "ods" => DocumentKind::Ods,
@@ -251,5 +276,7 @@ pub fn extract_with(path: &Path, on_page: &mut dyn FnMut(u32, u32) -> bool) -> R
             notes,
         },
         blocks,
+        originals,
+        path: Some(shown),
     })
 }

@@ -8,41 +8,43 @@ use calamine::{open_workbook_auto, Data, DataRef, Reader, SheetVisible, Sheets, 
 
 use super::limits::{sparse_grid, Budget, MAX_TABLE_CELLS};
 use super::numfmt;
-use super::{Block, DocumentError};
+use super::{Block, DocumentError, SheetGrid};
 
-pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String>, Vec<Block>), DocumentError> {
+/// The most of a sheet its original view holds: a statement's page, not its whole ledger.
+pub const GRID_ROWS: usize = 200;
+pub const GRID_COLUMNS: usize = 30;
+/// The most sheets the original view holds.
+pub const GRID_SHEETS: usize = 16;
+
+/// A workbook as read: the reader's notes, the visible sheets' tables, and every sheet's grid.
+pub type Read = (Vec<String>, Vec<Block>, Vec<SheetGrid>);
+
+pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<Read, DocumentError> {
     let unreadable = |e: calamine::Error| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
     let mut book = open_workbook_auto(path).map_err(unreadable)?;
     let mut notes = Vec::new();
     let mut blocks = Vec::new();
+    let mut grids = Vec::new();
     let sheets: Vec<(String, SheetVisible)> = book.sheets_metadata().iter().map(|s| (s.name.clone(), s.visible)).collect();
     for (i, (name, visible)) in sheets.iter().enumerate() {
         if budget.full() {
             notes.push(format!("{} more sheets left out", sheets.len() - i));
             break;
         }
-        if *visible != SheetVisible::Visible {
+        let hidden = *visible != SheetVisible::Visible;
+        if hidden {
             notes.push(format!("sheet “{name}” is hidden: left out"));
+            // Still shown in the original view, marked hidden: what the question left out.
+            if grids.len() < GRID_SHEETS {
+                let cells = sheet_cells(&mut book, name, shown, &mut Vec::new())?;
+                grids.push(grid(name, true, &cells));
+            }
             continue;
         }
-        // Cells by position, empty ones never held: a sheet's used range is what its file
-        // says, and one cell at A1 with one at XFD1048576 spans 17 billion.
-        let cells = match &mut book {
-            Sheets::Xlsx(x) => xlsx_cells(x, name, shown, &mut notes)?,
-            other => {
-                let range = other.worksheet_range(name).map_err(unreadable)?;
-                let mut cells = Vec::new();
-                let (top, left) = range.start().unwrap_or((0, 0));
-                for (r, c, cell) in range.used_cells() {
-                    if cells.len() >= MAX_TABLE_CELLS {
-                        notes.push(format!("sheet “{name}”: read up to {MAX_TABLE_CELLS} filled cells; the rest left out"));
-                        break;
-                    }
-                    cells.push((top.saturating_add(r as u32), left.saturating_add(c as u32), text(cell, None)));
-                }
-                cells
-            }
-        };
+        let cells = sheet_cells(&mut book, name, shown, &mut notes)?;
+        if grids.len() < GRID_SHEETS {
+            grids.push(grid(name, false, &cells));
+        }
         if cells.iter().all(|c| c.2.trim().is_empty()) {
             notes.push(format!("sheet “{name}” is empty"));
             continue;
@@ -57,7 +59,64 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<(Vec<String
         }
         blocks.push(Block::Table { label: Some(format!("Sheet: {name}")), rows });
     }
-    Ok((notes, blocks))
+    if sheets.len() > GRID_SHEETS {
+        notes.push(format!("the original view holds the first {GRID_SHEETS} of {} sheets", sheets.len()));
+    }
+    Ok((notes, blocks, grids))
+}
+
+/// A sheet's filled cells by position, empty ones never held: a sheet's used range is what its
+/// file says, and one cell at A1 with one at XFD1048576 spans 17 billion.
+fn sheet_cells<R: std::io::Read + std::io::Seek>(
+    book: &mut Sheets<R>,
+    name: &str,
+    shown: &str,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(u32, u32, String)>, DocumentError> {
+    let unreadable = |e: calamine::Error| DocumentError::Unreadable { path: shown.to_owned(), kind: "spreadsheet", reason: e.to_string() };
+    match book {
+        Sheets::Xlsx(x) => xlsx_cells(x, name, shown, notes),
+        other => {
+            let range = other.worksheet_range(name).map_err(unreadable)?;
+            let mut cells = Vec::new();
+            let (top, left) = range.start().unwrap_or((0, 0));
+            for (r, c, cell) in range.used_cells() {
+                if cells.len() >= MAX_TABLE_CELLS {
+                    notes.push(format!("sheet “{name}”: read up to {MAX_TABLE_CELLS} filled cells; the rest left out"));
+                    break;
+                }
+                cells.push((top.saturating_add(r as u32), left.saturating_add(c as u32), text(cell, None)));
+            }
+            Ok(cells)
+        }
+    }
+}
+
+/// The sheet's top-left `GRID_ROWS` × `GRID_COLUMNS` from its first filled row and column, sized
+/// by those bounds, never by where the file puts its cells.
+fn grid(name: &str, hidden: bool, cells: &[(u32, u32, String)]) -> SheetGrid {
+    let filled = || cells.iter().filter(|c| !c.2.trim().is_empty());
+    let top = filled().map(|c| c.0).min().unwrap_or(0);
+    let left = filled().map(|c| c.1).min().unwrap_or(0);
+    let bottom = filled().map(|c| c.0).max().unwrap_or(0);
+    let right = filled().map(|c| c.1).max().unwrap_or(0);
+    let height = ((bottom - top) as usize + 1).min(GRID_ROWS);
+    let width = ((right - left) as usize + 1).min(GRID_COLUMNS);
+    let mut rows = if filled().next().is_some() { vec![vec![String::new(); width]; height] } else { Vec::new() };
+    let (mut rows_past, mut columns_past) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for (r, c, text) in filled() {
+        let (dr, dc) = ((r - top) as usize, (c - left) as usize);
+        if dr >= GRID_ROWS {
+            rows_past.insert(*r);
+        } else if dc >= GRID_COLUMNS {
+            columns_past.insert(*c);
+        } else {
+            // Bounded like a cell in the view: a cell is not a document.
+            rows[dr][dc] = text.chars().take(200).collect();
+        }
+    }
+    let count = |s: std::collections::BTreeSet<u32>| u32::try_from(s.len()).unwrap_or(u32::MAX);
+    SheetGrid { name: name.to_owned(), hidden, top: top.saturating_add(1), left, rows, rows_past: count(rows_past), columns_past: count(columns_past) }
 }
 
 /// A row of headings: some text, and no cell that reads as a figure (a year such as 2024 is a

@@ -474,6 +474,9 @@ pub async fn import(store: &Store, file: &ConversationFile) -> Result<Conversati
                     text: a.text.clone(),
                     included: a.included.clone(),
                     included_summary: a.included_summary.clone(),
+                    // A conversation file names no path of the sender's machine.
+                    path: None,
+                    originals: Vec::new(),
                 })
                 .collect();
             store.add_attachments(s.id, &files).await?;

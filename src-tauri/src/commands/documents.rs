@@ -8,8 +8,9 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use fin_r1_core::documents::limits::MAX_FILE_BYTES;
-use fin_r1_core::documents::{chunks::estimate_tokens, Document, DocumentMeta};
-use serde::Serialize;
+use fin_r1_core::documents::{chunks::estimate_tokens, Document, DocumentKind, DocumentMeta, SheetGrid};
+use fin_r1_core::filings::{self, SourceCheck, SourceState};
+use serde::{Deserialize, Serialize};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -172,6 +173,71 @@ pub async fn attachment_text(state: State<'_, AppState>, id: i64) -> CmdResult<A
         text: for_view(text, "the whole text is in the store and in exported reports."),
         included: for_view(included, "the prompt carried all of it."),
     })
+}
+
+/// Whose original: a file read in this window and not yet sent (only while the window holds
+/// it), or a stored attachment (by id: the page never names a path).
+#[derive(Debug, Clone, Deserialize, specta::Type)]
+#[serde(tag = "of", rename_all = "snake_case")]
+pub enum OriginalOf {
+    Pending { path: PathBuf },
+    Stored { id: i64 },
+}
+
+/// A document as its file has it, beside what was read: a workbook's sheets as laid out, a
+/// PDF's pages (drawn in the window from `document_pdf`).
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct OriginalView {
+    pub sheets: Vec<SheetGrid>,
+    /// For a PDF: whether the file is still where it was read, and the same.
+    pub pdf: Option<SourceCheck>,
+}
+
+struct Located {
+    file_name: String,
+    kind: DocumentKind,
+    sha256: String,
+    path: Option<PathBuf>,
+    sheets: Vec<SheetGrid>,
+}
+
+async fn locate(state: &AppState, of: OriginalOf) -> CmdResult<Located> {
+    match of {
+        OriginalOf::Pending { path } => {
+            let d = state.reading.peek(&path).ok_or_else(|| CommandError::Invalid(format!("{} is not read in this window", path.display())))?;
+            Ok(Located { file_name: d.meta.file_name, kind: d.meta.kind, sha256: d.meta.sha256, path: Some(path), sheets: d.originals })
+        }
+        OriginalOf::Stored { id } => {
+            let a = state.store.attachment_original(id).await?;
+            Ok(Located { file_name: a.file_name, kind: a.kind, sha256: a.sha256, path: a.path.map(PathBuf::from), sheets: a.originals })
+        }
+    }
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn document_original(state: State<'_, AppState>, of: OriginalOf) -> CmdResult<OriginalView> {
+    let at = locate(&state, of).await?;
+    let pdf = match (at.kind, at.path) {
+        (DocumentKind::Pdf, Some(path)) => Some(off_thread(move || Ok(filings::check_file(&path, &at.sha256, false))).await?),
+        // A conversation imported from a file names no path of the machine it came from.
+        (DocumentKind::Pdf, None) => {
+            Some(SourceCheck { state: SourceState::Missing, paged: true, ocr: false, why: Some("where the file was read from is not known".into()) })
+        }
+        _ => None,
+    };
+    Ok(OriginalView { sheets: at.sheets, pdf })
+}
+
+/// An attached PDF's bytes for its pages drawn in the window; raw, outside the typed bindings
+/// (as `library::source_pdf`).
+#[tauri::command]
+pub async fn document_pdf(state: State<'_, AppState>, of: OriginalOf) -> CmdResult<tauri::ipc::Response> {
+    let at = locate(&state, of).await?;
+    let Some(path) = at.path else { return Err(CommandError::Invalid(format!("where {} was read from is not known", at.file_name))) };
+    let what = path.display().to_string();
+    let bytes = off_thread(move || filings::read_pdf(&path, &at.file_name).map_err(|source| CommandError::Io { what, source })).await?;
+    Ok(tauri::ipc::Response::new(bytes))
 }
 
 #[cfg(test)]

@@ -275,7 +275,7 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
               key={d.id}
               data-id={d.id}
               title={`${d.included_summary}\nSHA-256 ${d.sha256}${d.notes.length ? "\n" + d.notes.join("\n") : ""}`}
-              onClick={() => void showStored(d.id, d.file_name, d.included_summary, d.notes)}
+              onClick={() => void showStored(d)}
             >
               📎 {d.file_name} · {d.kind.toUpperCase()}
               {d.pages === 1 ? ` · ${t(lang.value, "attach.page")}` : d.pages ? ` · ${t(lang.value, "attach.pages", { n: String(d.pages) })}` : ""} · {size(d.size)}

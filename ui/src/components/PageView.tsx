@@ -64,41 +64,99 @@ export function PageView() {
   const s = citedSource.value;
   const [check, setCheck] = useState<SourceCheck | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [loaded, setLoaded] = useState<{ pdf: Doc; of: AnswerSource } | null>(null);
-  // Only the document of the source on show (a switch leaves the old one destroyed for a render).
-  const doc = loaded && loaded.of === s ? loaded.pdf : null;
-  const [page, setPage] = useState(1);
-  const [found, setFound] = useState<number | null>(null);
   const [html, setHtml] = useState<string | null>(null);
-  const canvas = useRef<HTMLCanvasElement>(null);
-  const marks = useRef<HTMLDivElement>(null);
   const close = () => (citedSource.value = null);
 
   useEffect(() => {
     setCheck(null);
     setError(null);
-    setLoaded(null);
-    setFound(null);
     setHtml(null);
     if (!s) return;
-    setPage(s.page ?? 1);
     let gone = false;
-    let task: { promise: Promise<Doc>; destroy(): Promise<void> } | null = null;
     void (async () => {
       try {
         const c = await api.checkSource(s.message_id, s.n);
         if (gone) return;
         setCheck(c);
-        if (!c.paged || c.state === "missing" || c.state === "too_big" || c.state === "unreadable") {
-          setHtml(await api.render(s.text));
-          return;
-        }
-        const [lib, bytes] = await Promise.all([loadPdfJs(), api.sourcePdf(s.message_id, s.n)]);
+        if (!drawable(c)) setHtml(await api.render(s.text));
+      } catch (e) {
+        if (!gone) setError(errorText(e, l));
+      }
+    })();
+    return () => {
+      gone = true;
+    };
+  }, [s]);
+
+  useEffect(() => {
+    const esc = (e: KeyboardEvent) => e.key === "Escape" && close();
+    window.addEventListener("keydown", esc);
+    return () => window.removeEventListener("keydown", esc);
+  }, []);
+  if (!s) return null;
+  return (
+    <div class="modal-back" onClick={(e) => e.target === e.currentTarget && close()}>
+      <div class="modal page-view" id="page-view" role="dialog" aria-label={s.label}>
+        <header>
+          <h2>
+            [{s.n}] {s.label}
+          </h2>
+          <button class="close" aria-label={t(l, "attach.close")} onClick={close}>
+            ×
+          </button>
+        </header>
+        <div class="muted page-path">
+          {s.path} · SHA-256 {s.sha256.slice(0, 12)}…
+        </div>
+        {check && <CheckWarning check={check} />}
+        {error && <p class="page-warn">⚠ {error}</p>}
+        {check && drawable(check) && (
+          <PdfPages key={`${s.message_id}:${s.n}`} load={() => api.sourcePdf(s.message_id, s.n)} cited={s.page ?? 1} passage={s.text} ocr={check.ocr} />
+        )}
+        {!check && !error && <p class="muted">{t(l, "page.opening")}</p>}
+        {html !== null && <div class="markdown doc-text page-passage" dangerouslySetInnerHTML={{ __html: html }} />}
+      </div>
+    </div>
+  );
+}
+
+/** A file still there to draw as its pages. */
+export function drawable(c: SourceCheck): boolean {
+  return c.paged && c.state !== "missing" && c.state !== "too_big" && c.state !== "unreadable";
+}
+
+/** What became of the file since it was read, said above its pages. */
+export function CheckWarning({ check }: { check: SourceCheck }) {
+  const l = lang.value;
+  if (check.state === "changed") return <p class="page-warn">⚠ {t(l, "page.changed")}</p>;
+  if (check.state === "missing") return <p class="page-warn">⚠ {t(l, "page.missing")}</p>;
+  if (check.state === "too_big") return <p class="page-warn">⚠ {t(l, "page.tooBig")}</p>;
+  if (check.state === "unreadable") return <p class="page-warn">⚠ {t(l, "page.unreadable", { why: check.why ?? "" })}</p>;
+  return null;
+}
+
+/** A PDF drawn a page at a time (pdf.js), opening at `cited`; on that page `passage`, when
+ *  given, is marked. Keyed by its parent: a new file is a new component. */
+export function PdfPages({ load, cited, passage, ocr }: { load: () => Promise<ArrayBuffer>; cited: number; passage: string | null; ocr: boolean }) {
+  const l = lang.value;
+  const [doc, setDoc] = useState<Doc | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [page, setPage] = useState(cited);
+  const [found, setFound] = useState<number | null>(null);
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const marks = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let gone = false;
+    let task: { promise: Promise<Doc>; destroy(): Promise<void> } | null = null;
+    void (async () => {
+      try {
+        const [lib, bytes] = await Promise.all([loadPdfJs(), load()]);
         if (gone) return;
         task = lib.getDocument({ data: new Uint8Array(bytes), isEvalSupported: false, ...pdfjsData() });
         const opened = await task.promise;
         if (gone) return;
-        setLoaded({ pdf: opened, of: s });
+        setDoc(opened);
         // A cited page past the end of a file that changed: its last page.
         setPage((p) => Math.min(Math.max(p, 1), opened.numPages));
       } catch (e) {
@@ -107,15 +165,15 @@ export function PageView() {
     })();
     return () => {
       gone = true;
-      setLoaded(null);
+      setDoc(null);
       // Destroys the worker too, also when the file was refused or is still being parsed.
       void task?.destroy();
     };
-  }, [s]);
+  }, []);
 
   // The page drawn to the dialog's width, and on the cited page the passage marked.
   useEffect(() => {
-    if (!doc || !s || !canvas.current || !marks.current) return;
+    if (!doc || !canvas.current || !marks.current) return;
     let task: { cancel(): void; promise: Promise<unknown> } | null = null;
     let gone = false;
     setError(null);
@@ -141,12 +199,12 @@ export function PageView() {
         layer.replaceChildren();
         layer.style.width = `${viewport.width}px`;
         layer.style.height = `${viewport.height}px`;
-        if (page !== (s.page ?? 1)) return setFound(null);
+        if (passage === null || page !== cited) return setFound(null);
         const content = await p.getTextContent();
         const items = content.items.filter((i): i is (typeof content.items)[number] & { str: string; transform: number[]; width: number; height: number } => "str" in i);
         const hit = markedItems(
           items.map((i) => i.str),
-          s.text,
+          passage,
         );
         const lib = await loadPdfJs();
         for (const k of hit) {
@@ -171,61 +229,34 @@ export function PageView() {
       gone = true;
       task?.cancel();
     };
-  }, [doc, page, s]);
+  }, [doc, page]);
 
-  useEffect(() => {
-    const esc = (e: KeyboardEvent) => e.key === "Escape" && close();
-    window.addEventListener("keydown", esc);
-    return () => window.removeEventListener("keydown", esc);
-  }, []);
-  if (!s) return null;
-  const cited = s.page ?? 1;
   return (
-    <div class="modal-back" onClick={(e) => e.target === e.currentTarget && close()}>
-      <div class="modal page-view" id="page-view" role="dialog" aria-label={s.label}>
-        <header>
-          <h2>
-            [{s.n}] {s.label}
-          </h2>
-          <button class="close" aria-label={t(l, "attach.close")} onClick={close}>
-            ×
+    <>
+      {ocr && page === cited && <p class="page-note">{t(l, "page.ocr")}</p>}
+      {!ocr && found === 0 && page === cited && <p class="page-note">{t(l, "page.notFound")}</p>}
+      {error && <p class="page-warn">⚠ {error}</p>}
+      {doc && (
+        <div class="page-nav">
+          <button class="link" id="page-prev" disabled={page <= 1} onClick={() => setPage(page - 1)}>
+            ‹ {t(l, "page.prev")}
           </button>
-        </header>
-        <div class="muted page-path">
-          {s.path} · SHA-256 {s.sha256.slice(0, 12)}…
+          <span id="page-number">{t(l, "page.of", { p: page, n: doc.numPages })}</span>
+          <button class="link" id="page-next" disabled={page >= doc.numPages} onClick={() => setPage(page + 1)}>
+            {t(l, "page.next")} ›
+          </button>
+          {passage !== null && page !== cited && (
+            <button class="link" id="page-cited" onClick={() => setPage(cited)}>
+              {t(l, "page.back", { p: cited })}
+            </button>
+          )}
         </div>
-        {check?.state === "changed" && <p class="page-warn">⚠ {t(l, "page.changed")}</p>}
-        {check?.state === "missing" && <p class="page-warn">⚠ {t(l, "page.missing")}</p>}
-        {check?.state === "too_big" && <p class="page-warn">⚠ {t(l, "page.tooBig")}</p>}
-        {check?.state === "unreadable" && <p class="page-warn">⚠ {t(l, "page.unreadable", { why: check.why ?? "" })}</p>}
-        {check?.ocr && page === cited && <p class="page-note">{t(l, "page.ocr")}</p>}
-        {!check?.ocr && found === 0 && page === cited && <p class="page-note">{t(l, "page.notFound")}</p>}
-        {error && <p class="page-warn">⚠ {error}</p>}
-        {doc && (
-          <div class="page-nav">
-            <button class="link" id="page-prev" disabled={page <= 1} onClick={() => setPage(page - 1)}>
-              ‹ {t(l, "page.prev")}
-            </button>
-            <span id="page-number">{t(l, "page.of", { p: page, n: doc.numPages })}</span>
-            <button class="link" id="page-next" disabled={page >= doc.numPages} onClick={() => setPage(page + 1)}>
-              {t(l, "page.next")} ›
-            </button>
-            {page !== cited && (
-              <button class="link" id="page-cited" onClick={() => setPage(cited)}>
-                {t(l, "page.back", { p: cited })}
-              </button>
-            )}
-          </div>
-        )}
-        {check?.paged && check.state !== "missing" && check.state !== "too_big" && check.state !== "unreadable" && (
-          <div class="page-sheet">
-            <canvas ref={canvas} />
-            <div class="page-marks" ref={marks} />
-          </div>
-        )}
-        {!doc && !error && !html && <p class="muted">{t(l, "page.opening")}</p>}
-        {html !== null && <div class="markdown doc-text page-passage" dangerouslySetInnerHTML={{ __html: html }} />}
+      )}
+      <div class="page-sheet">
+        <canvas ref={canvas} />
+        <div class="page-marks" ref={marks} />
       </div>
-    </div>
+      {!doc && !error && <p class="muted">{t(l, "page.opening")}</p>}
+    </>
   );
 }

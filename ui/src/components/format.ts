@@ -56,3 +56,10 @@ export function joinPath(dir: string, name: string): string {
 export function withExtension(path: string, ext: string): string {
   return path.replace(/\.(pdf|docx|html|md|json)$/i, "") + "." + ext;
 }
+
+/** Excel's column letters: 0 → A, 25 → Z, 26 → AA, 16383 → XFD. */
+export function columnName(n: number): string {
+  let s = "";
+  for (let k = n + 1; k > 0; k = Math.floor((k - 1) / 26)) s = String.fromCharCode(65 + ((k - 1) % 26)) + s;
+  return s;
+}

@@ -1,7 +1,7 @@
 //! Documents attached to questions: stored with everything read from them and what of them the
 //! prompt carried.
 
-use fin_r1_documents::{DocumentKind, DocumentMeta};
+use fin_r1_documents::{DocumentKind, DocumentMeta, SheetGrid};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -28,6 +28,21 @@ pub struct NewAttachment {
     pub text: String,
     pub included: String,
     pub included_summary: String,
+    /// Where the file was read from (none for a conversation imported from a file).
+    pub path: Option<String>,
+    /// A workbook's sheets as laid out in its file.
+    pub originals: Vec<SheetGrid>,
+}
+
+/// What an attachment's original view needs: the file's identity and where it was, and a
+/// workbook's grids.
+#[derive(Debug, Clone)]
+pub struct AttachmentOriginal {
+    pub file_name: String,
+    pub kind: DocumentKind,
+    pub sha256: String,
+    pub path: Option<String>,
+    pub originals: Vec<SheetGrid>,
 }
 
 impl Store {
@@ -38,8 +53,8 @@ impl Store {
             sqlx::query_scalar("SELECT COALESCE(MAX(position) + 1, 0) FROM attachments WHERE message_id = ?1").bind(message_id).fetch_one(&mut *tx).await?;
         for (i, f) in files.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages, path, originals) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .bind(message_id)
             .bind(first + i as i64)
@@ -53,6 +68,8 @@ impl Store {
             .bind(&f.included_summary)
             .bind(now_ms())
             .bind(f.meta.pages.map(i64::from))
+            .bind(&f.path)
+            .bind(serde_json::to_string(&f.originals).unwrap_or_else(|_| "[]".into()))
             .execute(&mut *tx)
             .await?;
         }
@@ -67,6 +84,21 @@ impl Store {
             Some(r) => Ok((r.try_get("text")?, r.try_get("included")?)),
             None => Err(super::error::StoreError::NoAttachment(id)),
         }
+    }
+
+    /// What an attachment's original view is drawn from.
+    pub async fn attachment_original(&self, id: i64) -> Result<AttachmentOriginal> {
+        let r = sqlx::query("SELECT file_name, kind, sha256, path, originals FROM attachments WHERE id = ?1").bind(id).fetch_optional(&self.pool).await?;
+        let Some(r) = r else { return Err(super::error::StoreError::NoAttachment(id)) };
+        let kind: String = r.try_get("kind")?;
+        let originals: String = r.try_get("originals")?;
+        Ok(AttachmentOriginal {
+            file_name: r.try_get("file_name")?,
+            kind: DocumentKind::parse(&kind),
+            sha256: r.try_get("sha256")?,
+            path: r.try_get("path")?,
+            originals: serde_json::from_str(&originals).unwrap_or_default(),
+        })
     }
 
     /// A question's attachments in the order attached, each with the text its prompt carried.
@@ -85,8 +117,8 @@ impl Store {
     pub async fn copy_attachments(&self, from: i64, to: i64, keep: Option<&[i64]>) -> Result<()> {
         let keep = keep.map(|ids| serde_json::to_string(ids).unwrap_or_else(|_| "[]".into()));
         sqlx::query(
-            "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages) \
-             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3, pages FROM attachments \
+            "INSERT INTO attachments (message_id, position, file_name, kind, size, sha256, notes, text, included, included_summary, created_at, pages, path, originals) \
+             SELECT ?2, position, file_name, kind, size, sha256, notes, text, included, included_summary, ?3, pages, path, originals FROM attachments \
              WHERE message_id = ?1 AND (?4 IS NULL OR id IN (SELECT value FROM json_each(?4)))",
         )
         .bind(from)
