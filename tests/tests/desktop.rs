@@ -1336,6 +1336,11 @@ fn an_edited_preset_question_a_word_memo_and_the_app_reopening_where_the_analyst
     s.click_css("#export-open-dialog").expect("export");
     s.wait_for("#export-dialog", LONG).expect("the export dialog");
     s.click_css("input[name=export-format][value=docx]").expect("Word");
+    // Both versions of the edited question: the first put beside the one on show.
+    let shown = s.wait_text("#export-dialog .export-turn", LONG, |t| t.contains("2")).expect("the question on show");
+    assert!(shown.contains("version 2 of 2 on show"), "{shown}");
+    s.click_css("#export-dialog input[name=export-version]").expect("version 1 too");
+    d.screenshot("second-walk-export-versions.png");
     let memo = data.join("pv-memo.docx");
     let path = s.find("#export-path").expect("path field");
     s.clear(&path).expect("clear");
@@ -1345,6 +1350,7 @@ fn an_edited_preset_question_a_word_memo_and_the_app_reopening_where_the_analyst
     let doc = fin_r1_core::documents::extract(&memo).expect("the memo reads as Word");
     let text = doc.to_markdown();
     assert!(text.contains("两年后收到1000元的现值是多少") && text.contains("for reference only"), "{text}");
+    assert!(text.contains("version 1 of 2") && text.contains("version 2 of 2"), "both versions, said so: {text}");
     s.click_css("#export-dialog .modal-actions button").expect("close the dialog");
 
     // Search: the hit opens its message with the word marked.

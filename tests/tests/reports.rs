@@ -419,3 +419,47 @@ fn a_conversation_file_past_its_bounds_is_refused_naming_the_field() {
     let listed = Command::new(fin_r1_bin()).args(["conversations", "list", "--data-dir"]).arg(&dir).output().expect("list");
     assert!(listed.stdout.len() < 4096, "{} bytes listed", listed.stdout.len());
 }
+
+/// Issue 30 item 4: an edited question's versions go into the report as the analyst chooses,
+/// each beside the others under its question, and said to be which version; the branch on show
+/// alone is numbered plainly.
+#[test]
+fn the_versions_of_an_edited_question_chosen_for_the_report_stand_together() {
+    let dir = data_dir("versions");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let (store, _) = Store::open(&dir).await.expect("open");
+        let c = store.create_conversation("Margin", None, None, None).await.expect("conversation");
+        let answer = |text: &str| Outcome { answer: text.into(), stop_reason: Some(fin_r1_engine::StopReason::End), ..Default::default() };
+        let q1 = store.add_question(c.id, None, "Margin at a 5% rate?", None, None).await.expect("q1");
+        let a1 = store.begin_answer(c.id, q1.id, &Provenance::default()).await.expect("a1");
+        store.finish_answer(a1.id, &answer("First: 12%.")).await.expect("finish");
+        let q2 = store.add_question(c.id, Some(a1.id), "And in 2025?", None, None).await.expect("q2");
+        let a2 = store.begin_answer(c.id, q2.id, &Provenance::default()).await.expect("a2");
+        store.finish_answer(a2.id, &answer("2025: 13%.")).await.expect("finish");
+        // Edited later: the rate was 6%, answered twice (regenerated).
+        let q1b = store.add_question(c.id, None, "Margin at a 6% rate?", None, None).await.expect("edit");
+        let a1b = store.begin_answer(c.id, q1b.id, &Provenance::default()).await.expect("a1b");
+        store.finish_answer(a1b.id, &answer("Edited: 11%.")).await.expect("finish");
+        let a1c = store.begin_answer(c.id, q1b.id, &Provenance::default()).await.expect("a1c");
+        store.finish_answer(a1c.id, &answer("Regenerated: 11.2%.")).await.expect("finish");
+
+        let opts = fin_r1_report::ReportOptions { messages: Some(vec![a2.id, a1c.id, a1.id]), ..Default::default() };
+        let r = fin_r1_report::Report::build(&store, c.id, None, &opts).await.expect("build");
+        let md = fin_r1_report::to_markdown(&r);
+        let at = |s: &str| md.find(s).unwrap_or_else(|| panic!("{s:?} missing from\n{md}"));
+        // Question 1's versions together (oldest first), then question 2, whatever order asked.
+        assert!(at("Question 1 (version 1 of 3)") < at("First: 12%."), "{md}");
+        assert!(at("First: 12%.") < at("Question 1 (version 3 of 3)"), "{md}");
+        assert!(at("Regenerated: 11.2%.") < at("## 问题 2 / Question 2"), "{md}");
+        assert!(at("2025: 13%.") > at("## 问题 2 / Question 2"));
+        assert!(!md.contains("Edited: 11%."), "a version not chosen stays out");
+        assert!(md.contains("Margin at a 6% rate?"), "the edited question is shown with its answer");
+
+        // The branch on show alone: plain numbers, no versions said.
+        let r = fin_r1_report::Report::build(&store, c.id, None, &fin_r1_report::ReportOptions::default()).await.expect("build");
+        let md = fin_r1_report::to_markdown(&r);
+        assert!(md.contains("## 问题 1 / Question 1\n") && !md.contains("version"), "{md}");
+        store.close().await;
+    });
+}

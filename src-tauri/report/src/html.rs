@@ -57,9 +57,9 @@ pub fn to_html(r: &Report) -> String {
         }
         let _ = writeln!(o, "</section>");
     }
-    for (i, t) in r.turns.iter().enumerate() {
+    for t in &r.turns {
         let (typed, fields) = typed_question(&t.question, r.scenario.as_ref());
-        let _ = writeln!(o, "<section class=\"turn\"><h2>问题 {n} / Question {n}</h2><div class=\"question\">{}</div>", esc(typed.trim()), n = i + 1);
+        let _ = writeln!(o, "<section class=\"turn\"><h2>{}</h2><div class=\"question\">{}</div>", esc(&t.heading()), esc(typed.trim()));
         if !fields.is_empty() {
             let _ = write!(o, "<table><tr><th>字段 / Field</th><th>值 / Value</th></tr>");
             for (k, v) in &fields {

@@ -78,6 +78,21 @@ pub struct Turn {
     pub tool_calls: Vec<fin_r1_core::store::StoredToolCall>,
     /// The library's parts the answer was given, numbered as it cites them.
     pub sources: Vec<fin_r1_core::store::AnswerSource>,
+    /// Which question of the conversation this is (1-based): versions of one share it.
+    pub number: u32,
+    /// Version `.0` of `.1` of this question (an edit, a regenerated answer), when the report
+    /// holds more than one version of it.
+    pub version: Option<(u32, u32)>,
+}
+
+impl Turn {
+    /// "问题 2 / Question 2", and which version when the report holds several.
+    pub fn heading(&self) -> String {
+        match self.version {
+            Some((i, n)) => format!("问题 {k}（第 {i}/{n} 版）/ Question {k} (version {i} of {n})", k = self.number),
+            None => format!("问题 {k} / Question {k}", k = self.number),
+        }
+    }
 }
 
 /// Everything a report is written from.
@@ -106,6 +121,53 @@ fn zone_name() -> String {
     jiff::tz::TimeZone::system().iana_name().unwrap_or("local").to_owned()
 }
 
+/// How many questions stand above `m` (0 for the first question), its parents followed at
+/// most as far as the conversation has messages.
+fn depth_of(all: &[Message], m: &Message) -> usize {
+    let mut depth = 0;
+    let mut at = m.parent_id;
+    while let Some(p) = at.and_then(|p| all.iter().find(|x| x.id == p)) {
+        if depth > all.len() {
+            break;
+        }
+        if p.role == MessageRole::User {
+            depth += 1;
+        }
+        at = p.parent_id;
+    }
+    depth
+}
+
+/// Numbers the turns as the conversation's questions, and where the report holds more than one
+/// version of a question, says which version each is of all the conversation has.
+fn number_versions(turns: &mut [Turn], all: &[Message]) {
+    let mut number = 0;
+    let mut last_depth = None;
+    let depths: Vec<usize> = turns.iter().map(|t| depth_of(all, &t.question)).collect();
+    for (t, d) in turns.iter_mut().zip(&depths) {
+        if last_depth != Some(*d) {
+            number += 1;
+            last_depth = Some(*d);
+        }
+        t.number = number;
+    }
+    for i in 0..turns.len() {
+        if depths.iter().filter(|d| **d == depths[i]).count() < 2 {
+            continue;
+        }
+        // Every answer to any version of this question, in the order they were written.
+        let parent = turns[i].question.parent_id;
+        let questions: Vec<i64> = all.iter().filter(|m| m.role == MessageRole::User && m.parent_id == parent).map(|m| m.id).collect();
+        let mut versions: Vec<i64> =
+            all.iter().filter(|m| m.role == MessageRole::Assistant && m.parent_id.is_some_and(|p| questions.contains(&p))).map(|m| m.id).collect();
+        versions.sort_unstable();
+        let mine = turns[i].answer.as_ref().map_or(turns[i].question.id, |a| a.id);
+        if let Some(k) = versions.iter().position(|v| *v == mine) {
+            turns[i].version = Some((k as u32 + 1, versions.len() as u32));
+        }
+    }
+}
+
 impl Report {
     /// Gathers a stored conversation: its branch on show (or the chosen messages).
     pub async fn build(store: &Store, conversation_id: i64, scenario_dir: Option<&std::path::Path>, opts: &ReportOptions) -> Result<Self, StoreError> {
@@ -129,21 +191,46 @@ impl Report {
                         picked.push(m.clone());
                     }
                 }
-                picked.sort_by_key(|m| m.id);
+                // In the conversation's order: by how deep the question stands (versions of one
+                // question together, an edit made later beside its first version), then each
+                // question before its answers.
+                let depth = |m: &Message| depth_of(&all, m);
+                picked.sort_by_cached_key(|m| match m.role {
+                    MessageRole::Assistant => {
+                        let q = m.parent_id.and_then(|p| all.iter().find(|x| x.id == p));
+                        (q.map_or(depth(m), depth), m.parent_id.unwrap_or(m.id), 1, m.id)
+                    }
+                    _ => (depth(m), m.id, 0, m.id),
+                });
                 picked
             }
         };
         let mut turns: Vec<Turn> = Vec::new();
         for m in chosen {
+            let turn = |question: Message, answer| Turn {
+                question,
+                answer,
+                attachments: Vec::new(),
+                tool_calls: Vec::new(),
+                sources: Vec::new(),
+                number: 0,
+                version: None,
+            };
             match m.role {
-                MessageRole::User => turns.push(Turn { question: m, answer: None, attachments: Vec::new(), tool_calls: Vec::new(), sources: Vec::new() }),
+                MessageRole::User => turns.push(turn(m, None)),
                 MessageRole::Assistant => match turns.last_mut() {
                     Some(t) if t.answer.is_none() && m.parent_id == Some(t.question.id) => t.answer = Some(m),
+                    // A second answer to the same question (regenerated): its own version.
+                    Some(t) if m.parent_id == Some(t.question.id) => {
+                        let q = t.question.clone();
+                        turns.push(turn(q, Some(m)));
+                    }
                     _ => {}
                 },
                 MessageRole::System => {}
             }
         }
+        number_versions(&mut turns, &all);
         let attachments = store.conversation_attachments(conversation_id).await?;
         let calls = store.conversation_tool_calls(conversation_id).await?;
         let sources = store.conversation_sources(conversation_id).await?;

@@ -27,9 +27,9 @@ pub fn to_markdown(r: &Report) -> String {
             let _ = writeln!(o, "### {heading}\n\n{body}\n");
         }
     }
-    for (i, t) in r.turns.iter().enumerate() {
+    for t in &r.turns {
         let (typed, fields) = typed_question(&t.question, r.scenario.as_ref());
-        let _ = writeln!(o, "## 问题 {n} / Question {n}\n\n{}\n", typed.trim(), n = i + 1);
+        let _ = writeln!(o, "## {}\n\n{}\n", t.heading(), typed.trim());
         if !fields.is_empty() {
             let _ = writeln!(o, "| 字段 / Field | 值 / Value |\n|---|---|");
             for (k, v) in &fields {

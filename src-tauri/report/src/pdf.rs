@@ -184,9 +184,9 @@ fn document(r: &Report, cjk: &str) -> String {
         }
         o.push_str("]\n");
     }
-    for (i, t) in r.turns.iter().enumerate() {
+    for t in &r.turns {
         let (typed, fields) = typed_question(&t.question, r.scenario.as_ref());
-        o.push_str(&format!("#heading(level: 2, outlined: false)[{}]\n", text(&format!("问题 {n} / Question {n}", n = i + 1))));
+        o.push_str(&format!("#heading(level: 2, outlined: false)[{}]\n", text(&t.heading())));
         o.push_str(&format!("#block(fill: luma(244), inset: 8pt, radius: 3pt, width: 100%)[{}]\n", text(typed.trim())));
         if !fields.is_empty() {
             o.push_str("#table(columns: 2, inset: 5pt, table.header([#strong[字段 / Field]], [#strong[值 / Value]]), ");

@@ -18,6 +18,20 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
   // As `fin-r1 export` does: the chain in full (an audit reads how the answer was reached).
   const [reasoning, setReasoning] = useState<ReasoningMode>("full");
   const [chosen, setChosen] = useState<Set<number>>(new Set(answers.map((a) => a.id)));
+  // Every version of each question on show (its edits, its regenerated answers), oldest first.
+  const versionsOf = (a: Message): Message[] => {
+    const q = a.parent_id !== null ? byId.get(a.parent_id) : undefined;
+    if (!q) return [a];
+    const edits = new Set(view.messages.filter((m) => m.role === "user" && m.parent_id === q.parent_id).map((m) => m.id));
+    return view.messages.filter((m) => m.role === "assistant" && m.parent_id !== null && edits.has(m.parent_id)).sort((x, y) => x.id - y.id);
+  };
+  const onShow = chosen.size === answers.length && answers.every((a) => chosen.has(a.id));
+  const toggle = (id: number, on: boolean) => {
+    const next = new Set(chosen);
+    if (on) next.add(id);
+    else next.delete(id);
+    setChosen(next);
+  };
   const dir = info.value?.documents_dir ?? info.value?.data_dir ?? "";
   const [path, setPath] = useState(joinPath(dir, `${safeName(view.conversation.title)}.pdf`));
   const [busy, setBusy] = useState(false);
@@ -49,7 +63,7 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
         conversation_id: view.conversation.id,
         format,
         reasoning,
-        messages: format === "json" || chosen.size === answers.length ? null : [...chosen],
+        messages: format === "json" || onShow ? null : [...chosen],
         title: title.trim() && title.trim() !== firstLine(view.conversation.title) ? title.trim() : null,
         path: path.trim(),
       });
@@ -90,25 +104,47 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
         <fieldset disabled={whole}>
           <legend>{t(l, "export.messages")}</legend>
           <div class="export-messages">
-            {answers.map((a, i) => (
-              <label class="check" key={a.id}>
-                <input
-                  type="checkbox"
-                  name="export-message"
-                  value={String(a.id)}
-                  checked={chosen.has(a.id)}
-                  onChange={(e) => {
-                    const next = new Set(chosen);
-                    if ((e.target as HTMLInputElement).checked) next.add(a.id);
-                    else next.delete(a.id);
-                    setChosen(next);
-                  }}
-                />
-                <span>
-                  {i + 1}. {questionOf(a)}
-                </span>
-              </label>
-            ))}
+            {answers.map((a, i) => {
+              const versions = versionsOf(a);
+              return (
+                <div key={a.id} class="export-turn">
+                  <label class="check">
+                    <input
+                      type="checkbox"
+                      name="export-message"
+                      value={String(a.id)}
+                      checked={chosen.has(a.id)}
+                      onChange={(e) => toggle(a.id, (e.target as HTMLInputElement).checked)}
+                    />
+                    <span>
+                      {i + 1}. {questionOf(a)}
+                      {versions.length > 1 && <span class="muted"> · {t(l, "export.versionShown", { i: versions.findIndex((v) => v.id === a.id) + 1, n: versions.length })}</span>}
+                    </span>
+                  </label>
+                  {/* The other versions of an edited or regenerated question, to put beside it. */}
+                  {versions.length > 1 && (
+                    <div class="export-versions">
+                      {versions.map((v, k) =>
+                        v.id === a.id ? null : (
+                          <label class="check" key={v.id}>
+                            <input
+                              type="checkbox"
+                              name="export-version"
+                              value={String(v.id)}
+                              checked={chosen.has(v.id)}
+                              onChange={(e) => toggle(v.id, (e.target as HTMLInputElement).checked)}
+                            />
+                            <span>
+                              {t(l, "export.version", { i: k + 1, n: versions.length })}: {questionOf(v)}
+                            </span>
+                          </label>
+                        ),
+                      )}
+                    </div>
+                  )}
+                </div>
+              );
+            })}
           </div>
           {whole && <p class="inline-help">{t(l, "export.jsonHelp")}</p>}
         </fieldset>
