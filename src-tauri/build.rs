@@ -46,6 +46,8 @@ const COMMANDS: &[&str] = &[
     "source_pdf",
     "document_original",
     "document_pdf",
+    "search_hub",
+    "hub_files",
     "get_mcp_config",
     "save_mcp_config",
     "mcp_servers",

@@ -45,6 +45,8 @@ pub fn builder<R: Runtime>() -> Builder<R> {
             crate::commands::library::library_files,
             crate::commands::library::check_source,
             crate::commands::documents::document_original,
+            crate::commands::models::search_hub,
+            crate::commands::models::hub_files,
             crate::commands::settings::store_size,
             crate::commands::settings::drop_document_text,
             crate::commands::settings::compact_store,

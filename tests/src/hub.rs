@@ -32,6 +32,8 @@ pub struct HubState {
     pace: Mutex<Option<u64>>,
     pub bytes_served: AtomicU64,
     pub requests: AtomicU64,
+    /// What `/api/models?search=` answers instead of the files' repositories (a hostile hub).
+    search_answer: Mutex<Option<Bytes>>,
 }
 
 pub struct Hub {
@@ -51,6 +53,8 @@ impl Hub {
         let app = Router::new()
             .route("/{org}/{name}/resolve/{rev}/{*file}", get(resolve))
             .route("/api/models/{org}/{name}/revision/{rev}", get(info))
+            .route("/api/models/{org}/{name}/tree/{rev}", get(tree))
+            .route("/api/models", get(search))
             .with_state(state.clone());
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -70,6 +74,11 @@ impl Hub {
     /// Serves `bytes` under the hash of `claimed`: a file corrupted on the way.
     pub fn add_corrupt(&self, repo: &str, file: &str, bytes: Vec<u8>, claimed: &[u8]) {
         self.state.files.lock().expect("lock").insert((repo.into(), file.into()), (Bytes::from(bytes), sha256_hex(claimed)));
+    }
+
+    /// Answers the model search with `body`, whatever the hub holds.
+    pub fn answer_search_with(&self, body: Vec<u8>) {
+        *self.state.search_answer.lock().expect("lock") = Some(Bytes::from(body));
     }
 
     pub fn require_token(&self, token: &str) {
@@ -190,6 +199,52 @@ async fn info(State(state): State<Arc<HubState>>, Path((org, name, _rev)): Path<
     let siblings: Vec<serde_json::Value> = files.iter().map(|f| serde_json::json!({ "rfilename": f })).collect();
     let body = serde_json::json!({ "id": repo, "sha": COMMIT, "siblings": siblings });
     Response::builder().header("content-type", "application/json").body(Body::from(body.to_string())).expect("response")
+}
+
+/// The hub's model search: the repositories whose name holds the query and that hold a GGUF,
+/// as `/api/models?search=…&filter=gguf` lists them.
+async fn search(State(state): State<Arc<HubState>>, uri: axum::http::Uri) -> Response {
+    if let Some(body) = state.search_answer.lock().expect("lock").clone() {
+        return Response::builder().header("content-type", "application/json").body(Body::from(body)).expect("response");
+    }
+    // The query's `search=` value, its %XX escapes decoded.
+    let raw = uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("search=")).unwrap_or("");
+    let mut bytes = Vec::new();
+    let mut it = raw.bytes();
+    while let Some(b) = it.next() {
+        match b {
+            b'%' => {
+                let hex: String = it.by_ref().take(2).map(char::from).collect();
+                bytes.push(u8::from_str_radix(&hex, 16).unwrap_or(b'?'));
+            }
+            b'+' => bytes.push(b' '),
+            b => bytes.push(b),
+        }
+    }
+    let want = String::from_utf8_lossy(&bytes).to_lowercase();
+    let mut repos: Vec<String> =
+        state.files.lock().expect("lock").keys().filter(|(r, f)| r.to_lowercase().contains(&want) && f.ends_with(".gguf")).map(|(r, _)| r.clone()).collect();
+    repos.sort();
+    repos.dedup();
+    let found: Vec<serde_json::Value> = repos.iter().map(|r| serde_json::json!({ "id": r, "downloads": 1234, "likes": 5, "tags": ["gguf"] })).collect();
+    Response::builder().header("content-type", "application/json").body(Body::from(serde_json::Value::from(found).to_string())).expect("response")
+}
+
+/// A repository's files with their sizes, as `/api/models/{repo}/tree/{rev}` lists them.
+async fn tree(State(state): State<Arc<HubState>>, Path((org, name, _rev)): Path<(String, String, String)>) -> Response {
+    let repo = format!("{org}/{name}");
+    let files: Vec<serde_json::Value> = state
+        .files
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|((r, _), _)| *r == repo)
+        .map(|((_, f), (bytes, sha))| serde_json::json!({ "type": "file", "path": f, "size": bytes.len(), "lfs": { "oid": sha, "size": bytes.len() } }))
+        .collect();
+    if files.is_empty() {
+        return plain(StatusCode::NOT_FOUND, "Repository not found");
+    }
+    Response::builder().header("content-type", "application/json").body(Body::from(serde_json::Value::from(files).to_string())).expect("response")
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {

@@ -503,6 +503,23 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     s.click_css("#nav-models").expect("models page");
     let advice = s.wait_text("#hardware-advice", LONG, |t| t.contains("Suggested")).expect("hardware advice");
     assert!(advice.contains("Fin-R1"), "{advice}");
+    // Each catalog entry against this machine: fits / slow / too big, and its speed here.
+    assert!(advice.contains("estimated from the engine's benchmark"), "no answer measured here yet: {advice}");
+    let card = s.wait_text(".model-card.suggested", LONG, |t| t.contains("tok/s here")).expect("a speed on the suggested card");
+    assert!(card.contains("fits this machine"), "{card}");
+    // The catalog filtered as the analyst types; the hub searched on Enter.
+    let filter = s.find("#model-filter").expect("the filter");
+    s.type_into(&filter, "q8").expect("type");
+    s.wait_until("return document.querySelectorAll('#catalog .model-card').length === 1", LONG).expect("only the Q8_0 entry");
+    s.clear(&filter).expect("clear");
+    s.type_into(&filter, "fin-r1").expect("type");
+    s.click_css("#hub-search").expect("search the hub");
+    s.wait_text("#hub-results", LONG, |t| t.contains("mradermacher/Fin-R1-GGUF")).expect("the hub's repository");
+    s.click_css(".hub-repo[data-repo='mradermacher/Fin-R1-GGUF'] .hub-files-toggle").expect("its files");
+    let row = s.wait_text(".hub-files tr[data-file='Fin-R1.Q4_K_M.gguf']", LONG, |t| t.contains("tok/s")).expect("the file with its fit and speed");
+    assert!(row.contains("Q4_K_M") && row.contains("98.4 MB") && row.contains("fits"), "{row}");
+    d.screenshot("models-search.png");
+    s.clear(&filter).expect("clear");
     s.click_css(".model-card.suggested button").expect("download the suggested model");
     s.wait_until("const p = document.querySelector('#job-progress'); return p && p.value > 3", LONG).expect("a moving progress bar");
     let numbers = s.wait_text("#job-numbers", LONG, |t| t.contains("MB/s")).expect("bytes and rate");
@@ -548,6 +565,8 @@ fn the_model_manager_downloads_fin_r1_with_progress_resumes_after_a_cut_and_chat
     std::fs::write(&junk, b"GGUF but nothing else").expect("junk file");
     let field = s.find("#import-path").expect("import field");
     s.type_into(&field, &junk.to_string_lossy()).expect("path");
+    // The hub's results above pushed the form to the page's foot.
+    s.script("document.querySelector('#import-go').scrollIntoView({ block: 'center' }); return true;").expect("scroll");
     s.click_css("#import-go").expect("import");
     let refused = s.wait_text("#import-result", LONG, |t| !t.is_empty()).expect("a reason");
     assert!(refused.contains("not-a-model.gguf"), "{refused}");

@@ -231,3 +231,45 @@ fn a_catalog_model_is_found_in_its_repository_fetched_and_added_to_the_library()
     let out = get("no-such-model");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no catalog model"));
 }
+
+/// Issue 30 item 6: the hub's search finds GGUF repositories and lists a repository's files with
+/// their sizes; a hub that answers a search with 8 MB, or with entries of the wrong shape, is
+/// read to its bound and said, not followed.
+#[test]
+fn the_hub_is_searched_and_a_repositorys_files_listed_with_sizes_and_a_lying_hub_is_bounded() {
+    let hub = Hub::start();
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q4_K_M.gguf", content(3000));
+    hub.add("mradermacher/Fin-R1-GGUF", "Fin-R1.Q8_0.gguf", content(5000));
+    hub.add("mradermacher/Fin-R1-GGUF", "README.md", content(10));
+    hub.add("someone/Other-GGUF", "other.gguf", content(10));
+    let rt = rt();
+    let req = DownloadRequest { endpoint: Some(hub.endpoint()), token: None, ..DownloadRequest::new("", "") };
+    let found = rt.block_on(fin_r1_core::hub::search(&req, "fin-r1")).expect("search");
+    assert_eq!(found.iter().map(|r| r.repo.as_str()).collect::<Vec<_>>(), ["mradermacher/Fin-R1-GGUF"]);
+    assert_eq!(found[0].downloads, 1234);
+    let req = DownloadRequest { repo: "mradermacher/Fin-R1-GGUF".into(), ..req };
+    let mut files = rt.block_on(fin_r1_core::hub::gguf_files(&req)).expect("files");
+    files.sort_by(|a, b| a.file.cmp(&b.file));
+    assert_eq!(files.iter().map(|f| (f.file.as_str(), f.size)).collect::<Vec<_>>(), [("Fin-R1.Q4_K_M.gguf", 3000), ("Fin-R1.Q8_0.gguf", 5000)]);
+    let none = DownloadRequest { repo: "nobody/none".into(), ..req.clone() };
+    let err = rt.block_on(fin_r1_core::hub::gguf_files(&none)).expect_err("no such repository");
+    assert!(err.to_string().contains("no repository nobody/none"), "{err}");
+
+    // Entries of the wrong shape among good ones: the good ones are kept.
+    hub.answer_search_with(br#"[{"id": 7}, {"nothing": true}, {"id": "a/b", "downloads": "many"}, {"id": "good/one", "downloads": 3}]"#.to_vec());
+    let found = rt.block_on(fin_r1_core::hub::search(&req, "x")).expect("search");
+    assert_eq!(found.iter().map(|r| r.repo.as_str()).collect::<Vec<_>>(), ["good/one"]);
+    // 8 MB of answer: read to 4 MB, then refused with the reason.
+    let mut huge = b"[".to_vec();
+    while huge.len() < 8 << 20 {
+        huge.extend_from_slice(br#"{"id": "org/padding-padding-padding-padding", "downloads": 1},"#);
+    }
+    huge.extend_from_slice(br#"{"id": "org/last"}]"#);
+    hub.answer_search_with(huge);
+    let err = rt.block_on(fin_r1_core::hub::search(&req, "x")).expect_err("too big");
+    assert!(err.to_string().contains("under 4 MB"), "{err}");
+    // Not JSON: said to be no hub's answer.
+    hub.answer_search_with(b"<html>a login page</html>".to_vec());
+    let err = rt.block_on(fin_r1_core::hub::search(&req, "x")).expect_err("not JSON");
+    assert!(err.to_string().contains("Hugging Face hub or mirror"), "{err}");
+}

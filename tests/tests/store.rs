@@ -625,3 +625,49 @@ fn old_documents_text_is_dropped_and_the_store_compacted() {
         store.close().await;
     });
 }
+
+/// Issue 30 item 6: the Models page's speeds come from this machine's own answers once it has
+/// some: the median of the recent local ones on files of 1 GB or more, as bytes read a second.
+#[test]
+fn the_decoding_speed_measured_here_is_the_median_of_recent_answers_on_big_files() {
+    rt().block_on(async {
+        let (store, _) = Store::open(&data_dir("measured-decode")).await.expect("open");
+        assert_eq!(store.measured_decode().await.expect("none yet"), None);
+        let model = |path: &str, size: i64, sha: &str| fin_r1_core::store::LibraryModel {
+            path: path.into(),
+            file_name: path.into(),
+            size,
+            sha256: Some(sha.into()),
+            name: None,
+            architecture: "qwen2".into(),
+            quantization: "Q4_K_M".into(),
+            n_params: 7_600_000_000,
+            context: 32768,
+            source: "import".into(),
+            repo: None,
+            added_at: 0,
+        };
+        store.add_model(&model("/m/big.gguf", 4_000_000_000, "big")).await.expect("big");
+        store.add_model(&model("/m/small.gguf", 100_000_000, "small")).await.expect("small");
+        let c = store.create_conversation("speeds", None, None, None).await.expect("conversation");
+        let mut parent = None;
+        for (sha, tok_s, tokens) in [("big", 2.0, 200), ("big", 3.0, 200), ("big", 4.0, 200), ("small", 150.0, 200), ("big", 50.0, 5)] {
+            let q = store.add_question(c.id, parent, "q", None, None).await.expect("question");
+            let p = Provenance {
+                engine: EngineRef { engine: EngineKind::Local, model_file: None, model_sha256: Some(sha.into()), quantization: None, remote_url: None },
+                ..Default::default()
+            };
+            let a = store.begin_answer(c.id, q.id, &p).await.expect("answer");
+            let usage = fin_r1_engine::Usage { answer_tokens: tokens, decode_tok_s: tok_s, ..Default::default() };
+            let o = Outcome { answer: "a".into(), stop_reason: Some(fin_r1_engine::StopReason::End), usage: Some(usage), ..Default::default() };
+            store.finish_answer(a.id, &o).await.expect("finish");
+            parent = Some(a.id);
+        }
+        // The small file and the five-token answer say nothing of the memory's pace.
+        let (bytes_per_s, answers) = store.measured_decode().await.expect("measured").expect("some");
+        assert_eq!(answers, 3);
+        let want = fin_r1_core::catalog::Speed::bytes_per_s_of(3.0, 4_000_000_000).expect("rate");
+        assert!((bytes_per_s - want).abs() < 1.0 && want > 12e9, "{bytes_per_s}");
+        store.close().await;
+    });
+}

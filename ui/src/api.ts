@@ -51,6 +51,8 @@ export const api = {
   /** A cited PDF's bytes (raw, not JSON: outside the typed bindings). */
   sourcePdf: (messageId: number, n: number) => invoke<ArrayBuffer>("source_pdf", { messageId, n }),
   documentOriginal: commands.documentOriginal,
+  searchHub: commands.searchHub,
+  hubFiles: commands.hubFiles,
   documentPdf: (of: OriginalOf) => invoke<ArrayBuffer>("document_pdf", { of }),
   removeLibraryFolder: commands.removeLibraryFolder,
   stopLibraryScan: commands.stopLibraryScan,

@@ -69,6 +69,10 @@ export const commands = {
 	/**  Whether a cited file is still the one the answer read, and how the window shows it. */
 	checkSource: (messageId: number, n: number) => __TAURI_INVOKE<SourceCheck_Serialize>("check_source", { messageId, n }),
 	documentOriginal: (of: OriginalOf) => __TAURI_INVOKE<OriginalView_Serialize>("document_original", { of }),
+	/**  The hub's search for GGUF models (the catalog's entries are listed whatever it answers). */
+	searchHub: (query: string) => __TAURI_INVOKE<HubRepo[]>("search_hub", { query }),
+	/**  A hub repository's GGUF files, each with how it would run here. */
+	hubFiles: (repo: string) => __TAURI_INVOKE<HubFileAdvice_Serialize[]>("hub_files", { repo }),
 	/**  What the store's files hold: conversations, documents' text, the library, free pages. */
 	storeSize: () => __TAURI_INVOKE<StoreSize>("store_size"),
 	/**  Drops the read text of documents attached more than `days` ago (names and hashes stay). */
@@ -178,6 +182,10 @@ export type Advice_Deserialize = {
 	/**  Memory to run it with the default context. */
 	memory_bytes: number,
 	fits: boolean,
+	/**  Fits, fits but decodes slowly on the CPU, or too big for this machine. */
+	fit: FileFit,
+	/**  Tokens a second it would write here (see `Speed`); none where it does not fit. */
+	decode_tok_s?: number | null,
 	/**  The one variant suggested for this machine. */
 	suggested: boolean,
 };
@@ -189,6 +197,10 @@ export type Advice_Serialize = {
 	/**  Memory to run it with the default context. */
 	memory_bytes: number,
 	fits: boolean,
+	/**  Fits, fits but decodes slowly on the CPU, or too big for this machine. */
+	fit: FileFit,
+	/**  Tokens a second it would write here (see `Speed`); none where it does not fit. */
+	decode_tok_s: number | null,
 	/**  The one variant suggested for this machine. */
 	suggested: boolean,
 };
@@ -375,6 +387,10 @@ export type CatalogView_Deserialize = {
 	library: LibraryModel_Deserialize[],
 	/**  How each library file would run here, in the library's order. */
 	library_fit: FileFit[],
+	/**  Each library file's estimated decoding speed here (tokens a second), in the same order. */
+	library_speed: (number | null)[],
+	/**  What the speeds are estimated from. */
+	speed: Speed,
 	/**  The hub downloads come from. */
 	endpoint: string,
 	has_token: boolean,
@@ -389,6 +405,10 @@ export type CatalogView_Serialize = {
 	library: LibraryModel_Serialize[],
 	/**  How each library file would run here, in the library's order. */
 	library_fit: FileFit[],
+	/**  Each library file's estimated decoding speed here (tokens a second), in the same order. */
+	library_speed: (number | null)[],
+	/**  What the speeds are estimated from. */
+	speed: Speed,
 	/**  The hub downloads come from. */
 	endpoint: string,
 	has_token: boolean,
@@ -1078,6 +1098,36 @@ export type Hardware = {
 	/**  Whether this build can use them (built with `--features cuda` / `metal`). */
 	cuda_build: boolean,
 	metal_build: boolean,
+};
+
+/**  A GGUF file found on the hub, against this machine. */
+export type HubFileAdvice = HubFileAdvice_Serialize | HubFileAdvice_Deserialize;
+
+/**  A GGUF file found on the hub, against this machine. */
+export type HubFileAdvice_Deserialize = {
+	file: string,
+	size: number,
+	/**  The quantization its name says (Q4_K_M, Q8_0, …), if it says one. */
+	quantization?: string | null,
+	fit: FileFit,
+	decode_tok_s?: number | null,
+};
+
+/**  A GGUF file found on the hub, against this machine. */
+export type HubFileAdvice_Serialize = {
+	file: string,
+	size: number,
+	/**  The quantization its name says (Q4_K_M, Q8_0, …), if it says one. */
+	quantization: string | null,
+	fit: FileFit,
+	decode_tok_s: number | null,
+};
+
+/**  A repository the hub's search found. */
+export type HubRepo = {
+	repo: string,
+	downloads: number,
+	likes: number,
 };
 
 /**  A run folder copied into the list, and the links it held, which were not followed. */
@@ -2183,6 +2233,22 @@ export type SourceState =
 "too_big" | 
 /**  There, but not readable (permissions, not a plain file): `why` says. */
 "unreadable";
+
+/**
+ *  What decoding speed here is estimated from: decoding reads every weight once a token, so
+ *  tokens a second ≈ the bytes a second the engine reads ÷ the file's size.
+ */
+export type Speed = 
+/**
+ *  This machine's own answers: the median of the engine's recent decoding speeds on
+ *  files of 1 GB and more, times those files' sizes.
+ */
+{ from: "measured"; bytes_per_s: number | null; answers: number } | 
+/**
+ *  The engine's benchmark figure per core (BENCHMARKS.md), times this machine's cores,
+ *  at most what a desktop's memory gives.
+ */
+{ from: "benchmark"; bytes_per_s: number | null; cores: number };
 
 export type StopReason = 
 /**  The model ended its turn. */

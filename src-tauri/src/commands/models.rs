@@ -29,6 +29,10 @@ pub struct CatalogView {
     pub library: Vec<LibraryModel>,
     /// How each library file would run here, in the library's order.
     pub library_fit: Vec<catalog::FileFit>,
+    /// Each library file's estimated decoding speed here (tokens a second), in the same order.
+    pub library_speed: Vec<Option<f64>>,
+    /// What the speeds are estimated from.
+    pub speed: catalog::Speed,
     /// The hub downloads come from.
     pub endpoint: String,
     pub has_token: bool,
@@ -41,11 +45,15 @@ pub struct CatalogView {
 #[specta::specta]
 pub async fn model_catalog(state: State<'_, AppState>) -> CmdResult<CatalogView> {
     let hw = Hardware::detect_off_thread().await;
-    let models = catalog::advise(catalog::load()?, &hw);
+    let speed = catalog::Speed::for_machine(&hw, state.store.measured_decode().await?);
+    let models = catalog::advise(catalog::load()?, &hw, speed);
     let s = state.settings().await;
     let library = state.store.models().await?;
+    let library_fit: Vec<catalog::FileFit> = library.iter().map(|m| catalog::file_fit(u64::try_from(m.size).unwrap_or(0), &hw)).collect();
     Ok(CatalogView {
-        library_fit: library.iter().map(|m| catalog::file_fit(u64::try_from(m.size).unwrap_or(0), &hw)).collect(),
+        library_speed: library.iter().zip(&library_fit).map(|(m, fit)| speed.decode_tok_s(u64::try_from(m.size).unwrap_or(0), *fit)).collect(),
+        library_fit,
+        speed,
         hardware: hw,
         models,
         library,
@@ -62,6 +70,60 @@ fn endpoint(s: &settings::Settings) -> String {
         .filter(|e| !e.trim().is_empty())
         .or_else(|| std::env::var("HF_ENDPOINT").ok().filter(|e| !e.is_empty()))
         .unwrap_or_else(|| "https://huggingface.co".into())
+}
+
+/// A GGUF file found on the hub, against this machine.
+#[derive(Debug, Serialize, specta::Type)]
+pub struct HubFileAdvice {
+    pub file: String,
+    pub size: u64,
+    /// The quantization its name says (Q4_K_M, Q8_0, …), if it says one.
+    pub quantization: Option<String>,
+    pub fit: catalog::FileFit,
+    pub decode_tok_s: Option<f64>,
+}
+
+async fn hub_request(state: &AppState, repo: String) -> CmdResult<DownloadRequest> {
+    let s = state.settings().await;
+    Ok(DownloadRequest { endpoint: Some(endpoint(&s)), token: settings::secret(&state.store, settings::HUB_TOKEN).await?, ..DownloadRequest::new(repo, "") })
+}
+
+/// The hub's search for GGUF models (the catalog's entries are listed whatever it answers).
+#[tauri::command]
+#[specta::specta]
+pub async fn search_hub(state: State<'_, AppState>, query: String) -> CmdResult<Vec<hub::HubRepo>> {
+    if query.trim().is_empty() {
+        return Err(CommandError::Invalid("type a model's name to search the hub for".into()));
+    }
+    let req = hub_request(&state, String::new()).await?;
+    hub::search(&req, &query).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })
+}
+
+/// A hub repository's GGUF files, each with how it would run here.
+#[tauri::command]
+#[specta::specta]
+pub async fn hub_files(state: State<'_, AppState>, repo: String) -> CmdResult<Vec<HubFileAdvice>> {
+    let repo = repo.trim().to_owned();
+    if repo.split('/').count() != 2 || repo.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+        return Err(CommandError::Invalid(format!("{repo:?} is not a repository (owner/name)")));
+    }
+    let req = hub_request(&state, repo).await?;
+    let files = hub::gguf_files(&req).await.map_err(|e| CommandError::Model { kind: e.kind(), message: e.to_string() })?;
+    let hw = Hardware::detect_off_thread().await;
+    let speed = catalog::Speed::for_machine(&hw, state.store.measured_decode().await?);
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let fit = catalog::file_fit(f.size, &hw);
+            HubFileAdvice {
+                quantization: catalog::quantization_in_name(&f.file),
+                decode_tok_s: speed.decode_tok_s(f.size, fit),
+                fit,
+                size: f.size,
+                file: f.file,
+            }
+        })
+        .collect())
 }
 
 /// Download progress and job steps down a channel, a few times a second.

@@ -5,6 +5,7 @@ import { api, errorText } from "../api";
 import { t } from "../i18n";
 import { info, lang, loadModel, page, refreshInfo, saveSettings } from "../state";
 import type { Advice, CatalogView, JobEvent, LibraryModel } from "../types";
+import type { FileFit, HubFileAdvice, HubRepo, Speed } from "../bindings";
 import { eta, gb, size } from "./format";
 
 /** The job in progress (kept while the user looks at other pages). */
@@ -79,16 +80,16 @@ export function Models() {
             <strong>{t(l, "models.suggest", { name: suggested.entry.name })}</strong>
           </>
         )}
+        <br />
+        <span class="muted small" id="speed-basis">
+          {speedBasis(c.speed)}
+        </span>
       </p>
       <JobPanel />
-      <div class="catalog" id="catalog">
-        {c.models.map((a) => (
-          <CatalogCard key={a.entry.id} advice={a} />
-        ))}
-      </div>
+      <CatalogList view={c} />
 
       <h2>{t(l, "models.library")}</h2>
-      <Library models={c.library} />
+      <Library models={c.library} view={c} />
 
       <h2>{t(l, "models.import")}</h2>
       <ImportForm />
@@ -99,6 +100,138 @@ export function Models() {
       <h2>{t(l, "models.hub")}</h2>
       <HubForm view={c} />
     </section>
+  );
+}
+
+function speedBasis(s: Speed): string {
+  const l = lang.value;
+  return s.from === "measured" ? t(l, "models.speedMeasured", { n: s.answers }) : t(l, "models.speedBenchmark", { cores: s.cores });
+}
+
+/** Fits / slow / too big here, and the tokens a second it would write. */
+function FitBadge({ fit, speed }: { fit: FileFit; speed: number | null }) {
+  const l = lang.value;
+  const label = fit === "fits" ? t(l, "models.fits") : fit === "slow" ? t(l, "models.slow") : t(l, "models.tooBig");
+  return (
+    <span class={`fit ${fit === "too_big" ? "error" : fit === "slow" ? "warn" : "ok"}`} data-fit={fit}>
+      {label}
+      {speed !== null && ` · ${t(l, "models.speed", { n: speed >= 10 ? speed.toFixed(0) : speed.toFixed(1) })}`}
+    </span>
+  );
+}
+
+/** The catalog's entries, filtered as the analyst types; the hub searched on Enter. */
+function CatalogList({ view }: { view: CatalogView }) {
+  const l = lang.value;
+  const [q, setQ] = useState("");
+  const [hub, setHub] = useState<{ query: string; repos: HubRepo[] | null; error: string | null } | null>(null);
+  const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = view.models.filter((a) => {
+    const e = a.entry;
+    // Names, not notes: a note that mentions Q8_0 does not make its entry a Q8_0.
+    const text = [e.id, e.name, e.name_zh ?? "", e.repo, e.quantization ?? "", e.kind].join(" ").toLowerCase();
+    return words.every((w) => text.includes(w));
+  });
+  const search = async () => {
+    const query = q.trim();
+    if (!query) return;
+    setHub({ query, repos: null, error: null });
+    try {
+      setHub({ query, repos: await api.searchHub(query), error: null });
+    } catch (e) {
+      setHub({ query, repos: [], error: errorText(e) });
+    }
+  };
+  return (
+    <>
+      <div class="form-row model-search">
+        <input
+          id="model-filter"
+          type="search"
+          placeholder={t(l, "models.filter")}
+          value={q}
+          onInput={(e) => setQ((e.target as HTMLInputElement).value)}
+          onKeyDown={(e) => e.key === "Enter" && void search()}
+        />
+        <button id="hub-search" disabled={!q.trim() || (hub !== null && hub.repos === null)} onClick={() => void search()}>
+          {t(l, "models.searchHub")}
+        </button>
+      </div>
+      <div class="catalog" id="catalog">
+        {shown.map((a) => (
+          <CatalogCard key={a.entry.id} advice={a} />
+        ))}
+      </div>
+      {shown.length === 0 && <p class="muted">{t(l, "models.noMatch", { q: q.trim() })}</p>}
+      {hub && (
+        <div class="hub-results" id="hub-results">
+          <h3>{t(l, "models.hubResults")}</h3>
+          {hub.repos === null && <p class="muted">{t(l, "models.searching")}</p>}
+          {hub.error && <p class="error" id="hub-error">{t(l, "models.hubFailed", { why: hub.error })}</p>}
+          {hub.repos && !hub.error && hub.repos.length === 0 && <p class="muted">{t(l, "models.hubNone")}</p>}
+          {hub.repos?.map((r) => (
+            <HubRepoRow key={r.repo} r={r} />
+          ))}
+        </div>
+      )}
+    </>
+  );
+}
+
+function HubRepoRow({ r }: { r: HubRepo }) {
+  const l = lang.value;
+  const [files, setFiles] = useState<HubFileAdvice[] | null>(null);
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const toggle = async () => {
+    setOpen(!open);
+    if (open || files) return;
+    try {
+      setFiles(await api.hubFiles(r.repo));
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+  return (
+    <div class="hub-repo" data-repo={r.repo}>
+      <div class="hub-repo-head">
+        <strong>{r.repo}</strong>
+        <span class="muted small">
+          {" "}
+          · {t(l, "models.downloads", { n: r.downloads })} · ♥ {r.likes}
+        </span>{" "}
+        <button class="link hub-files-toggle" onClick={() => void toggle()}>
+          {open ? t(l, "models.hideFiles") : t(l, "models.showFiles")}
+        </button>
+      </div>
+      {open && error && <p class="error">{error}</p>}
+      {open && !files && !error && <p class="muted small">{t(l, "model.loading")}</p>}
+      {open && files && (
+        <table class="library hub-files">
+          <tbody>
+            {files.map((f) => (
+              <tr key={f.file} data-file={f.file}>
+                <td>{f.file}</td>
+                <td>{f.quantization ?? ""}</td>
+                <td>{size(f.size)}</td>
+                <td>
+                  <FitBadge fit={f.fit} speed={f.decode_tok_s ?? null} />
+                </td>
+                <td class="row-actions">
+                  <button
+                    class="hub-file-download"
+                    disabled={job.value !== null || f.fit === "too_big"}
+                    onClick={() => void runJob(`${r.repo}/${f.file}`, () => api.download({ repo: r.repo, file: f.file }, onJobEvent))}
+                  >
+                    {t(l, "models.download")}
+                  </button>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </div>
   );
 }
 
@@ -120,7 +253,7 @@ function CatalogCard({ advice: a }: { advice: Advice }) {
       </div>
       <div class="small">
         {t(l, "models.need", { download: size(a.download_bytes), memory: size(a.memory_bytes) })}{" "}
-        <span class={`fit ${a.fits ? "ok" : "error"}`}>{a.fits ? t(l, "models.fits") : t(l, "models.tooBig")}</span>
+        <FitBadge fit={a.fit} speed={a.decode_tok_s ?? null} />
       </div>
       {note && <p class="small muted">{note}</p>}
       <div class="card-actions">
@@ -194,7 +327,7 @@ function JobPanel() {
   );
 }
 
-function Library({ models }: { models: LibraryModel[] }) {
+function Library({ models, view }: { models: LibraryModel[]; view: CatalogView }) {
   const l = lang.value;
   const active = info.value?.local_model?.path;
   if (!models.length) return <p class="muted">{t(l, "models.empty")}</p>;
@@ -207,12 +340,13 @@ function Library({ models }: { models: LibraryModel[] }) {
           <th>{t(l, "models.params")}</th>
           <th>{t(l, "models.size")}</th>
           <th>{t(l, "models.source")}</th>
+          <th>{t(l, "models.here")}</th>
           <th>SHA-256</th>
           <th />
         </tr>
       </thead>
       <tbody>
-        {models.map((m) => (
+        {models.map((m, i) => (
           <tr key={m.path} title={m.path}>
             <td>
               {m.file_name}
@@ -225,6 +359,7 @@ function Library({ models }: { models: LibraryModel[] }) {
               {m.source}
               {m.repo ? ` · ${m.repo}` : ""}
             </td>
+            <td>{view.library_fit[i] && <FitBadge fit={view.library_fit[i]} speed={view.library_speed[i] ?? null} />}</td>
             <td>
               <code>{m.sha256?.slice(0, 12) ?? "-"}</code>
             </td>

@@ -369,7 +369,9 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
         }
         ModelsCommand::Catalog => {
             let hw = Hardware::detect();
-            let advice = fin_r1_core::catalog::advise(fin_r1_core::catalog::load()?, &hw);
+            let measured = open_store(&runtime, &a.data_dir).and_then(|s| runtime.block_on(s.measured_decode()).ok().flatten());
+            let speed = fin_r1_core::catalog::Speed::for_machine(&hw, measured);
+            let advice = fin_r1_core::catalog::advise(fin_r1_core::catalog::load()?, &hw, speed);
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "hardware": hw, "models": advice }))?);
                 return Ok(0);
@@ -382,16 +384,29 @@ pub fn run(a: ModelsArgs) -> anyhow::Result<i32> {
                 hw.cores,
                 if gpus.is_empty() { String::new() } else { format!(", GPU {}", gpus.join(", ")) }
             );
+            println!(
+                "Speeds: {}",
+                match speed {
+                    fin_r1_core::catalog::Speed::Measured { answers, .. } => format!("from this machine's last {answers} answers on models of 1 GB or more"),
+                    fin_r1_core::catalog::Speed::Benchmark { cores, .. } =>
+                        format!("estimated from the engine's benchmark, for {cores} cores (no answer measured here yet)"),
+                }
+            );
             for ad in &advice {
                 let e = &ad.entry;
                 println!(
-                    "{} {:<16} {:<36} {:>9} download, needs {:>9} {}",
+                    "{} {:<16} {:<36} {:>9} download, needs {:>9} {}{}",
                     if ad.suggested { "★" } else { " " },
                     e.id,
                     e.name,
                     human(ad.download_bytes as f64),
                     human(ad.memory_bytes as f64),
-                    if ad.fits { "✓ fits" } else { "✗ too big for this machine" }
+                    match ad.fit {
+                        fin_r1_core::catalog::FileFit::Fits => "✓ fits",
+                        fin_r1_core::catalog::FileFit::Slow => "✓ fits, slow on the CPU",
+                        fin_r1_core::catalog::FileFit::TooBig => "✗ too big for this machine",
+                    },
+                    ad.decode_tok_s.map(|t| format!(" · ~{t:.1} tok/s")).unwrap_or_default()
                 );
                 println!("    {} · {} · {}", e.repo, e.licence, e.note);
             }

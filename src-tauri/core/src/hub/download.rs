@@ -48,6 +48,16 @@ impl DownloadRequest {
     fn token(&self, cache: &Cache) -> Option<String> {
         self.token.clone().or_else(|| std::env::var("HF_TOKEN").ok()).or_else(|| cache.token()).filter(|t| !t.is_empty())
     }
+
+    /// The hub this request goes to (`endpoint`, else `$HF_ENDPOINT`, else huggingface.co).
+    pub(crate) fn endpoint_or_env(&self) -> String {
+        self.endpoint()
+    }
+
+    /// The token it sends, wherever it comes from.
+    pub(crate) fn token_or_env(&self) -> Option<String> {
+        self.token(&self.cache())
+    }
 }
 
 /// Told as a download goes: bytes so far of the total (resumed bytes count from the start).

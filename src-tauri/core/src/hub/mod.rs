@@ -5,6 +5,8 @@
 
 mod catalog_fetch;
 mod download;
+mod search;
 
 pub use catalog_fetch::{fetch_checkpoint, gguf_request, quantized_path};
 pub use download::{download, list_files, pick_gguf, DownloadError, DownloadRequest, Downloaded, Progress};
+pub use search::{gguf_files, search, HubFile, HubRepo};

@@ -724,6 +724,29 @@ impl Store {
         Ok(found.iter().map(rows::library_model).collect::<Result<_, _>>()?)
     }
 
+    /// How fast the engine decoded here: the median, over the last 20 complete local answers of
+    /// 32 tokens or more on files of 1 GB or more, of the bytes a second each read; with
+    /// how many answers it is from. Smaller files are left out: their speed is the engine's
+    /// overhead, not the memory's pace.
+    pub async fn measured_decode(&self) -> Result<Option<(f64, u32)>> {
+        let found: Vec<(f64, i64)> = sqlx::query_as(
+            "SELECT m.decode_tok_s, d.size FROM messages m JOIN models d ON d.sha256 = m.model_sha256 \
+             WHERE m.role = 'assistant' AND m.engine = 'local' AND m.status = 'complete' AND m.decode_tok_s > 0 \
+             AND d.size >= 1000000000 AND COALESCE(m.reasoning_tokens, 0) + COALESCE(m.answer_tokens, 0) >= 32 \
+             ORDER BY m.id DESC LIMIT 20",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut rates: Vec<f64> =
+            found.into_iter().filter_map(|(tok_s, size)| crate::catalog::Speed::bytes_per_s_of(tok_s, u64::try_from(size).unwrap_or(0))).collect();
+        rates.retain(|r| *r > 0.0);
+        if rates.is_empty() {
+            return Ok(None);
+        }
+        rates.sort_by(f64::total_cmp);
+        Ok(Some((rates[rates.len() / 2], rates.len() as u32)))
+    }
+
     /// Forgets a model (the file stays where it is); false if it was not in the library.
     pub async fn remove_model(&self, path: &str) -> Result<bool> {
         Ok(sqlx::query("DELETE FROM models WHERE path = ?1").bind(path).execute(&self.pool).await?.rows_affected() > 0)
