@@ -596,6 +596,8 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     let md = fin_r1_tests::export_latest_markdown(&data);
     let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&xlsx).expect("xlsx"));
     assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
+    // What the reader left out, in the report as on the chip.
+    assert!(md.contains("Reader's note") && md.contains("income.xlsx: sheet “Workings” is hidden: left out"), "{md}");
 
     // The conversation file carries the documents (version 2) and imports with them.
     let file = fin_r1_tests::export_latest(&data, "json");

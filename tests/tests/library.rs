@@ -340,6 +340,11 @@ fn the_cli_adds_lists_searches_and_asks_the_library() {
     assert!(out.contains("Revenue grew [1]"), "{out}");
     assert!(err.contains("[1] ") && err.contains("sha256"), "{err}");
     assert!(err.contains("[cites [9], which it was not given]"), "{err}");
+    assert!(!err.contains("no library passage matches"), "{err}");
+    // A question nothing in the library matches: said before the answer.
+    let (code, _, err) = run(&["chat", "--model", &model.to_string_lossy(), "--temperature", "0", "--max-tokens", "8", "--library", "zzqx wvvk"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("[no library passage matches this question"), "{err}");
 
     // A collection: made from the CLI, searched, asked; a name it does not know refused.
     let loans = dir.join("zh-loans.pdf");

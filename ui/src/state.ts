@@ -359,11 +359,13 @@ export interface EditRest {
 /** The question being edited, if any: the view is not read again under it. */
 export const editingQuestion = signal<number | null>(null);
 
-export async function send(turn: TurnKind, edit?: EditRest) {
-  if (isStreaming()) return;
+/** Sends a question; false when it was refused before it was stored (the caller keeps what
+ *  was typed: an edit reopens with it). */
+export async function send(turn: TurnKind, edit?: EditRest): Promise<boolean> {
+  if (isStreaming()) return false;
   if (!info.value?.model) {
     errorLine.value = null;
-    return;
+    return false;
   }
   const view = current.value;
   const scenario = view ? null : chosenScenario.value;
@@ -373,7 +375,7 @@ export async function send(turn: TurnKind, edit?: EditRest) {
   formMissing.value = missing;
   if (missing.length > 0) {
     formRefusals.value += 1;
-    return;
+    return false;
   }
   errorLine.value = null;
   const me = ++liveOwner;
@@ -426,6 +428,7 @@ export async function send(turn: TurnKind, edit?: EditRest) {
       }
     });
     await refreshConversations();
+    return true;
   } catch (e) {
     if (owns()) {
       batch(() => {
@@ -434,6 +437,7 @@ export async function send(turn: TurnKind, edit?: EditRest) {
         if (turn.kind === "ask" && !draft.value) draft.value = typed;
       });
     }
+    return reloaded;
   } finally {
     stopTicker();
   }

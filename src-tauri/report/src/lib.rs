@@ -458,6 +458,11 @@ pub fn provenance(m: &Message, attachments: &[fin_r1_core::store::Attachment]) -
                 }
             },
         ));
+        // What the reader left out or changed (a hidden sheet, scanned pages, formulas shown):
+        // in the report as on the question's chip.
+        for n in &a.meta.notes {
+            rows.push(("Reader's note", format!("{}: {n}", a.meta.file_name)));
+        }
     }
     if let Some(e) = &m.engine {
         rows.push((

@@ -247,7 +247,14 @@ function Question({ m, view, docs: read }: { m: Message; view: ConversationView;
                     files: readyPaths().filter((p) => !before.includes(p)),
                   }
                 : undefined;
-              void send({ kind: "edit", question_id: m.id, question: text.trim() }, rest);
+              // Refused before it was stored (the prompt over the context, the model gone): the
+              // edit opens again with what was typed, never lost.
+              void send({ kind: "edit", question_id: m.id, question: text.trim() }, rest).then((stored) => {
+                if (!stored && editingQuestion.value === null) {
+                  editingQuestion.value = m.id;
+                  setEditing(true);
+                }
+              });
             }}
           >
             {t(l, "message.resend")}

@@ -194,6 +194,8 @@ struct Terminal {
     written: (String, String),
     /// The library's parts the answer was given, listed after it with what it cited.
     sources: Vec<fin_r1_core::store::AnswerSource>,
+    /// The library is asked with each question (`--library`, `--library-collection`).
+    asks_library: bool,
 }
 
 impl TurnSink for Terminal {
@@ -225,6 +227,10 @@ impl TurnSink for Terminal {
             }
             for n in &t.notices {
                 eprintln!("[{n}]");
+            }
+            // Said before the answer: it comes from the model alone (which is told so too).
+            if self.asks_library && t.sources.is_empty() {
+                eprintln!("[no library passage matches this question: the answer is the model's own, with nothing to cite]");
             }
         }
     }
@@ -457,6 +463,7 @@ pub fn run(a: ChatArgs) -> anyhow::Result<i32> {
         progress_line: false,
         written: Default::default(),
         sources: Vec::new(),
+        asks_library: a.library || a.library_collection.is_some(),
     };
     let policy = if a.drop_old_turns { ContextPolicy::DropOldestTurns } else { ContextPolicy::Error };
     // Returns whether the turn failed.
