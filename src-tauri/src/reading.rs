@@ -62,9 +62,10 @@ impl Reading {
         self.read.lock().ok().and_then(|m| m.get(path).map(|(_, d)| d.clone()))
     }
 
-    /// The document as read for the window, if the file is as it was then.
-    pub fn take(&self, path: &Path) -> Option<Document> {
-        let kept = self.read.lock().ok().and_then(|mut m| m.remove(path));
+    /// The document as read for the window, if the file is as it was then; still held (a send
+    /// refused keeps its chips, and their views, as they were).
+    pub fn fresh(&self, path: &Path) -> Option<Document> {
+        let kept = self.read.lock().ok().and_then(|m| m.get(path).cloned());
         kept.filter(|(s, _)| Some(*s) == stamp(path)).map(|(_, doc)| doc)
     }
 }

@@ -93,6 +93,34 @@ fn a_sheet_spanning_the_whole_grid_is_held_to_the_original_views_bounds() {
     assert_eq!((g.rows_past, g.columns_past), (1, 1), "{g:?}");
 }
 
+/// A workbook whose every cell is long text: its grids together stay within the view's budget,
+/// each cell cut to its bound, and what did not fit is counted.
+#[test]
+fn a_workbooks_grids_together_stay_within_their_budget() {
+    let dir = scratch_dir().join(format!("wordy-xlsx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("wordy.xlsx");
+    let cell = "账".repeat(40);
+    let rows: String = (1..=200)
+        .map(|r| {
+            let cells: String = (0..30u8).map(|c| format!(r#"<c r="{}{r}" t="inlineStr"><is><t>{cell}</t></is></c>"#, char::from(b'A' + c % 26))).collect();
+            format!(r#"<row r="{r}">{cells}</row>"#)
+        })
+        .collect();
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{rows}</sheetData></worksheet>"#
+    );
+    let names: Vec<String> = (1..=6).map(|i| format!("S{i}")).collect();
+    let sheets: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), xml.as_str())).collect();
+    workbook(&path, &sheets);
+    let d = extract(&path).expect("read");
+    let bytes: usize = d.originals.iter().flat_map(|g| g.rows.iter().flatten()).map(String::len).sum();
+    assert!(bytes <= 2 << 20, "{bytes} bytes of grids");
+    assert!(d.originals.iter().flat_map(|g| g.rows.iter().flatten()).all(|c| c.chars().count() <= 64));
+    assert!(d.originals.iter().map(|g| g.cells_cut).sum::<u32>() > 0, "what did not fit is counted");
+    assert_eq!(d.originals.len(), 6);
+}
+
 /// A workbook of `sheets` (name, worksheet XML) as a script writes it (openpyxl, pandas):
 /// no styles, no saved values for formulas unless the XML has them.
 fn workbook(path: &std::path::Path, sheets: &[(&str, &str)]) {
@@ -597,7 +625,7 @@ fn attached_documents_reach_the_prompt_the_store_search_and_the_report() {
     let sha = fin_r1_tests::hub::sha256_hex(&std::fs::read(&xlsx).expect("xlsx"));
     assert!(md.contains(&format!("income.xlsx (xlsx, {} bytes) · SHA-256 {sha}", std::fs::metadata(&xlsx).expect("meta").len())), "{md}");
     // What the reader left out, in the report as on the chip.
-    assert!(md.contains("Reader's note") && md.contains("income.xlsx: sheet “Workings” is hidden: left out"), "{md}");
+    assert!(md.contains("Document note") && md.contains("income.xlsx: sheet “Workings” is hidden: left out"), "{md}");
 
     // The conversation file carries the documents (version 2) and imports with them.
     let file = fin_r1_tests::export_latest(&data, "json");

@@ -2194,6 +2194,8 @@ export type SheetGrid = {
 	/**  How many of the sheet's filled rows and columns lie past what the grid holds. */
 	rows_past: number,
 	columns_past: number,
+	/**  Cells within the grid left empty because the view's budget for the workbook was spent. */
+	cells_cut: number,
 };
 
 /**  What the window needs to show a cited source at its page. */

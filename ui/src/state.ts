@@ -437,6 +437,20 @@ export async function send(turn: TurnKind, edit?: EditRest): Promise<boolean> {
         if (turn.kind === "ask" && !draft.value) draft.value = typed;
       });
     }
+    // The runner may have stored the edited question before it refused the rest (its documents,
+    // the library): then the new version is shown, and the edit is not reopened to be sent twice.
+    if (!reloaded && view && turn.kind === "edit") {
+      const before = new Set(view.messages.map((m) => m.id));
+      try {
+        const v = await api.openConversation(view.conversation.id);
+        if (v.messages.some((m) => !before.has(m.id))) {
+          if (current.value?.conversation.id === v.conversation.id) current.value = v;
+          return true;
+        }
+      } catch {
+        // Unreadable now: the edit reopens with what was typed.
+      }
+    }
     return reloaded;
   } finally {
     stopTicker();

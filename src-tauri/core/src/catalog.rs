@@ -221,7 +221,8 @@ pub enum FileFit {
 }
 
 pub fn file_fit(file_bytes: u64, hw: &Hardware) -> FileFit {
-    let need = file_bytes + KV_BYTES_PER_TOKEN * DEFAULT_CONTEXT + OVERHEAD;
+    // A size a hub declares is any number: added without wrapping.
+    let need = file_bytes.saturating_add(KV_BYTES_PER_TOKEN * DEFAULT_CONTEXT + OVERHEAD);
     let vram = usable_vram(hw);
     if need <= vram {
         FileFit::Fits

@@ -171,7 +171,7 @@ pub fn extract_in_child(
         use std::os::windows::process::CommandExt;
         command.creation_flags(0x0800_0000);
     }
-    let mut child = command
+    command
         .args(["documents", "extract", "--child", "--max-memory-mb"])
         .arg((limits.memory_bytes >> 20).to_string())
         .arg("--max-cpu-seconds")
@@ -181,9 +181,20 @@ pub fn extract_in_child(
         .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| DocumentError::reader(format!("{shown}: the document reader {} could not be started: {e}", program.display())))?;
+        .stderr(Stdio::piped());
+    // "Text file busy": a program just written (an update being installed) is still open for
+    // writing in a process another thread forked meanwhile; it clears within moments.
+    let mut tries = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+            other => break other,
+        }
+    }
+    .map_err(|e| DocumentError::reader(format!("{shown}: the document reader {} could not be started: {e}", program.display())))?;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || {

@@ -152,6 +152,8 @@ pub struct SheetGrid {
     /// How many of the sheet's filled rows and columns lie past what the grid holds.
     pub rows_past: u32,
     pub columns_past: u32,
+    /// Cells within the grid left empty because the view's budget for the workbook was spent.
+    pub cells_cut: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,10 @@ pub const GRID_ROWS: usize = 200;
 pub const GRID_COLUMNS: usize = 30;
 /// The most sheets the original view holds.
 pub const GRID_SHEETS: usize = 16;
+/// The most text all of a workbook's grids hold together (they are stored with the question
+/// and sent to the window whole), and the most of one cell.
+pub const GRID_BYTES: usize = 2 << 20;
+pub const GRID_CELL_CHARS: usize = 64;
 
 /// A workbook as read: the reader's notes, the visible sheets' tables, and every sheet's grid.
 pub type Read = (Vec<String>, Vec<Block>, Vec<SheetGrid>);
@@ -25,6 +29,7 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<Read, Docum
     let mut notes = Vec::new();
     let mut blocks = Vec::new();
     let mut grids = Vec::new();
+    let mut grid_bytes = GRID_BYTES;
     let sheets: Vec<(String, SheetVisible)> = book.sheets_metadata().iter().map(|s| (s.name.clone(), s.visible)).collect();
     for (i, (name, visible)) in sheets.iter().enumerate() {
         if budget.full() {
@@ -35,15 +40,17 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<Read, Docum
         if hidden {
             notes.push(format!("sheet “{name}” is hidden: left out"));
             // Still shown in the original view, marked hidden: what the question left out.
+            // A hidden sheet that cannot be read costs its view only, never the workbook.
             if grids.len() < GRID_SHEETS {
-                let cells = sheet_cells(&mut book, name, shown, &mut Vec::new())?;
-                grids.push(grid(name, true, &cells));
+                if let Ok(cells) = sheet_cells(&mut book, name, shown, &mut Vec::new()) {
+                    grids.push(grid(name, true, &cells, &mut grid_bytes));
+                }
             }
             continue;
         }
         let cells = sheet_cells(&mut book, name, shown, &mut notes)?;
         if grids.len() < GRID_SHEETS {
-            grids.push(grid(name, false, &cells));
+            grids.push(grid(name, false, &cells, &mut grid_bytes));
         }
         if cells.iter().all(|c| c.2.trim().is_empty()) {
             notes.push(format!("sheet “{name}” is empty"));
@@ -58,9 +65,6 @@ pub fn read(path: &Path, shown: &str, budget: &mut Budget) -> Result<Read, Docum
             notes.push(format!("sheet “{name}”: its first row holds figures, not headings: its columns are named Column 1, 2, …"));
         }
         blocks.push(Block::Table { label: Some(format!("Sheet: {name}")), rows });
-    }
-    if sheets.len() > GRID_SHEETS {
-        notes.push(format!("the original view holds the first {GRID_SHEETS} of {} sheets", sheets.len()));
     }
     Ok((notes, blocks, grids))
 }
@@ -93,8 +97,9 @@ fn sheet_cells<R: std::io::Read + std::io::Seek>(
 }
 
 /// The sheet's top-left `GRID_ROWS` × `GRID_COLUMNS` from its first filled row and column, sized
-/// by those bounds, never by where the file puts its cells.
-fn grid(name: &str, hidden: bool, cells: &[(u32, u32, String)]) -> SheetGrid {
+/// by those bounds, never by where the file puts its cells; its text taken from `budget` (cells
+/// past it are counted, not kept).
+fn grid(name: &str, hidden: bool, cells: &[(u32, u32, String)], budget: &mut usize) -> SheetGrid {
     let filled = || cells.iter().filter(|c| !c.2.trim().is_empty());
     let top = filled().map(|c| c.0).min().unwrap_or(0);
     let left = filled().map(|c| c.1).min().unwrap_or(0);
@@ -104,6 +109,7 @@ fn grid(name: &str, hidden: bool, cells: &[(u32, u32, String)]) -> SheetGrid {
     let width = ((right - left) as usize + 1).min(GRID_COLUMNS);
     let mut rows = if filled().next().is_some() { vec![vec![String::new(); width]; height] } else { Vec::new() };
     let (mut rows_past, mut columns_past) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    let mut cells_cut = 0u32;
     for (r, c, text) in filled() {
         let (dr, dc) = ((r - top) as usize, (c - left) as usize);
         if dr >= GRID_ROWS {
@@ -111,12 +117,27 @@ fn grid(name: &str, hidden: bool, cells: &[(u32, u32, String)]) -> SheetGrid {
         } else if dc >= GRID_COLUMNS {
             columns_past.insert(*c);
         } else {
-            // Bounded like a cell in the view: a cell is not a document.
-            rows[dr][dc] = text.chars().take(200).collect();
+            // A cell is a figure or a label, not a document.
+            let shown: String = text.chars().take(GRID_CELL_CHARS).collect();
+            if shown.len() > *budget {
+                cells_cut = cells_cut.saturating_add(1);
+                continue;
+            }
+            *budget -= shown.len();
+            rows[dr][dc] = shown;
         }
     }
     let count = |s: std::collections::BTreeSet<u32>| u32::try_from(s.len()).unwrap_or(u32::MAX);
-    SheetGrid { name: name.to_owned(), hidden, top: top.saturating_add(1), left, rows, rows_past: count(rows_past), columns_past: count(columns_past) }
+    SheetGrid {
+        name: name.to_owned(),
+        hidden,
+        top: top.saturating_add(1),
+        left,
+        rows,
+        rows_past: count(rows_past),
+        columns_past: count(columns_past),
+        cells_cut,
+    }
 }
 
 /// A row of headings: some text, and no cell that reads as a figure (a year such as 2024 is a

@@ -122,12 +122,14 @@ fn zone_name() -> String {
 }
 
 /// How many questions stand above `m` (0 for the first question), its parents followed at
-/// most as far as the conversation has messages.
-fn depth_of(all: &[Message], m: &Message) -> usize {
+/// most as many steps as the conversation has messages (a cycle an import made ends there).
+fn depth_of(by_id: &std::collections::HashMap<i64, &Message>, m: &Message) -> usize {
     let mut depth = 0;
     let mut at = m.parent_id;
-    while let Some(p) = at.and_then(|p| all.iter().find(|x| x.id == p)) {
-        if depth > all.len() {
+    let mut steps = 0;
+    while let Some(p) = at.and_then(|p| by_id.get(&p)) {
+        steps += 1;
+        if steps > by_id.len() {
             break;
         }
         if p.role == MessageRole::User {
@@ -138,18 +140,14 @@ fn depth_of(all: &[Message], m: &Message) -> usize {
     depth
 }
 
-/// Numbers the turns as the conversation's questions, and where the report holds more than one
-/// version of a question, says which version each is of all the conversation has.
+/// Numbers the turns as the conversation's questions (the third question is Question 3 however
+/// many of the first two the report holds), and where the report holds more than one version of
+/// a question, says which version each is of all the conversation has.
 fn number_versions(turns: &mut [Turn], all: &[Message]) {
-    let mut number = 0;
-    let mut last_depth = None;
-    let depths: Vec<usize> = turns.iter().map(|t| depth_of(all, &t.question)).collect();
+    let by_id: std::collections::HashMap<i64, &Message> = all.iter().map(|m| (m.id, m)).collect();
+    let depths: Vec<usize> = turns.iter().map(|t| depth_of(&by_id, &t.question)).collect();
     for (t, d) in turns.iter_mut().zip(&depths) {
-        if last_depth != Some(*d) {
-            number += 1;
-            last_depth = Some(*d);
-        }
-        t.number = number;
+        t.number = u32::try_from(*d + 1).unwrap_or(u32::MAX);
     }
     for i in 0..turns.len() {
         if depths.iter().filter(|d| **d == depths[i]).count() < 2 {
@@ -162,7 +160,8 @@ fn number_versions(turns: &mut [Turn], all: &[Message]) {
             all.iter().filter(|m| m.role == MessageRole::Assistant && m.parent_id.is_some_and(|p| questions.contains(&p))).map(|m| m.id).collect();
         versions.sort_unstable();
         let mine = turns[i].answer.as_ref().map_or(turns[i].question.id, |a| a.id);
-        if let Some(k) = versions.iter().position(|v| *v == mine) {
+        // Questions of other branches at the same depth are not versions of this one.
+        if let (Some(k), true) = (versions.iter().position(|v| *v == mine), versions.len() > 1) {
             turns[i].version = Some((k as u32 + 1, versions.len() as u32));
         }
     }
@@ -194,7 +193,8 @@ impl Report {
                 // In the conversation's order: by how deep the question stands (versions of one
                 // question together, an edit made later beside its first version), then each
                 // question before its answers.
-                let depth = |m: &Message| depth_of(&all, m);
+                let by_id: std::collections::HashMap<i64, &Message> = all.iter().map(|m| (m.id, m)).collect();
+                let depth = |m: &Message| depth_of(&by_id, m);
                 picked.sort_by_cached_key(|m| match m.role {
                     MessageRole::Assistant => {
                         let q = m.parent_id.and_then(|p| all.iter().find(|x| x.id == p));
@@ -461,7 +461,7 @@ pub fn provenance(m: &Message, attachments: &[fin_r1_core::store::Attachment]) -
         // What the reader left out or changed (a hidden sheet, scanned pages, formulas shown):
         // in the report as on the question's chip.
         for n in &a.meta.notes {
-            rows.push(("Reader's note", format!("{}: {n}", a.meta.file_name)));
+            rows.push(("Document note", format!("{}: {n}", a.meta.file_name)));
         }
     }
     if let Some(e) = &m.engine {

@@ -217,7 +217,7 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     let mut attachments = Vec::new();
     let attached = request.attachments.clone();
     for path in request.attachments {
-        let doc = match state.reading.take(&path) {
+        let doc = match state.reading.fresh(&path) {
             Some(doc) => doc,
             None => {
                 let at = path.clone();
@@ -248,8 +248,10 @@ pub async fn send_message(state: State<'_, AppState>, request: SendRequest, on_e
     let result = runner.run(req, &mut sink).await;
     drop(sink);
     let r = result.inspect_err(|e| state.record_error(&e.to_string()))?;
-    // What was read is stored with the question: a pasted file's copy is not needed.
+    // What was read is stored with the question: neither the window's copy nor a pasted file's
+    // is needed.
     for path in &attached {
+        state.reading.discard(path);
         super::documents::forget_pasted(&state.data_dir, path);
     }
     // Figures only: a support log must never hold what the analyst asked or was told.

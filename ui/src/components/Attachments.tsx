@@ -186,6 +186,7 @@ function Original({ of }: { of: OriginalOf }) {
       {g.hidden && <p class="page-note">⚠ {t(l, "attach.sheetHiddenNote")}</p>}
       <Grid g={g} />
       {(g.rows_past > 0 || g.columns_past > 0) && <p class="muted">{t(l, "attach.gridPast", { rows: g.rows_past, columns: g.columns_past })}</p>}
+      {g.cells_cut > 0 && <p class="muted">{t(l, "attach.gridCut", { n: g.cells_cut })}</p>}
     </div>
   );
 }

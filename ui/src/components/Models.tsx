@@ -120,6 +120,8 @@ function FitBadge({ fit, speed }: { fit: FileFit; speed: number | null }) {
   );
 }
 
+let searches = 0;
+
 /** The catalog's entries, filtered as the analyst types; the hub searched on Enter. */
 function CatalogList({ view }: { view: CatalogView }) {
   const l = lang.value;
@@ -135,11 +137,14 @@ function CatalogList({ view }: { view: CatalogView }) {
   const search = async () => {
     const query = q.trim();
     if (!query) return;
+    // Only the latest search's answer is shown: a slower, older one arriving later is dropped.
+    const mine = ++searches;
     setHub({ query, repos: null, error: null });
     try {
-      setHub({ query, repos: await api.searchHub(query), error: null });
+      const repos = await api.searchHub(query);
+      if (mine === searches) setHub({ query, repos, error: null });
     } catch (e) {
-      setHub({ query, repos: [], error: errorText(e) });
+      if (mine === searches) setHub({ query, repos: [], error: errorText(e) });
     }
   };
   return (
@@ -186,6 +191,7 @@ function HubRepoRow({ r }: { r: HubRepo }) {
   const toggle = async () => {
     setOpen(!open);
     if (open || files) return;
+    setError(null);
     try {
       setFiles(await api.hubFiles(r.repo));
     } catch (e) {

@@ -62,7 +62,9 @@ function pdfjsData() {
 export function PageView() {
   const l = lang.value;
   const s = citedSource.value;
-  const [check, setCheck] = useState<SourceCheck | null>(null);
+  // Each answer tied to the source it is of: a switch shows nothing of the last one's.
+  const [checked, setCheck] = useState<{ of: AnswerSource; c: SourceCheck } | null>(null);
+  const check = checked && checked.of === s ? checked.c : null;
   const [error, setError] = useState<string | null>(null);
   const [html, setHtml] = useState<string | null>(null);
   const close = () => (citedSource.value = null);
@@ -77,7 +79,7 @@ export function PageView() {
       try {
         const c = await api.checkSource(s.message_id, s.n);
         if (gone) return;
-        setCheck(c);
+        setCheck({ of: s, c });
         if (!drawable(c)) setHtml(await api.render(s.text));
       } catch (e) {
         if (!gone) setError(errorText(e, l));

@@ -99,6 +99,8 @@ pub enum DownloadError {
     HashMismatch { file: String, want: String, got: String },
     #[error("the download of {file} stopped: {reason}; run it again to resume")]
     Interrupted { file: String, reason: String },
+    #[error("{file:?} is not a file's path inside a repository (relative, no `..`)")]
+    BadName { file: String },
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -114,6 +116,7 @@ impl DownloadError {
             Self::HashMismatch { .. } => fin_r1_engine::ErrorKind::HashMismatch,
             Self::Interrupted { .. } => fin_r1_engine::ErrorKind::Interrupted,
             Self::Io(_) => fin_r1_engine::ErrorKind::Io,
+            Self::BadName { .. } => fin_r1_engine::ErrorKind::InvalidRequest,
         }
     }
 }
@@ -239,6 +242,10 @@ pub async fn list_files(req: &DownloadRequest) -> Result<Vec<String>, DownloadEr
 
 /// Downloads one file of a repository into the Hugging Face cache and returns its path.
 pub async fn download(req: &DownloadRequest, progress: Arc<dyn Progress>) -> Result<Downloaded, DownloadError> {
+    // Joined onto the cache's folder: a name from a hub or a form never leaves it.
+    if !super::search::is_repo_path(&req.file) {
+        return Err(DownloadError::BadName { file: req.file.clone() });
+    }
     let endpoint = req.endpoint();
     let cache = req.cache();
     let token = req.token(&cache);

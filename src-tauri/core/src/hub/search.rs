@@ -124,10 +124,18 @@ pub async fn gguf_files(req: &DownloadRequest) -> Result<Vec<HubFile>, DownloadE
         .into_iter()
         .take(MAX_FILES * 4)
         .filter_map(|v| serde_json::from_value::<Entry>(v).ok())
-        .filter(|e| e.kind != "directory" && e.path.to_ascii_lowercase().ends_with(".gguf"))
+        .filter(|e| e.kind != "directory" && e.path.to_ascii_lowercase().ends_with(".gguf") && is_repo_path(&e.path))
+        // No model file is a terabyte: a size past that is no size.
+        .filter(|e| e.lfs.as_ref().map_or(e.size, |l| l.size.max(e.size)) < 1 << 40)
         .take(MAX_FILES)
         .map(|e| HubFile { size: e.lfs.map_or(e.size, |l| l.size.max(e.size)), file: e.path })
         .collect())
+}
+
+/// A file's path inside a repository as a hub may name it: relative, `/`-separated parts, none
+/// empty, `.` or `..`, no backslash — it is joined onto the cache's folder and into the URL.
+pub fn is_repo_path(path: &str) -> bool {
+    !path.is_empty() && path.len() <= 1000 && !path.contains(['\\', '\0', ':']) && path.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
 /// A query's characters for a URL: letters, digits and `-._~` as they are, the rest as %XX.
@@ -146,6 +154,14 @@ fn encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hubs_file_names_stay_inside_the_repository() {
+        assert!(is_repo_path("Fin-R1.Q4_K_M.gguf") && is_repo_path("q4/Fin-R1.gguf"));
+        for bad in ["../../x.gguf", "/etc/x.gguf", "a//b.gguf", "a\\..\\b.gguf", "./x.gguf", "", "C:x.gguf"] {
+            assert!(!is_repo_path(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_query_is_encoded_for_its_url() {

@@ -730,10 +730,11 @@ impl Store {
     /// overhead, not the memory's pace.
     pub async fn measured_decode(&self) -> Result<Option<(f64, u32)>> {
         let found: Vec<(f64, i64)> = sqlx::query_as(
-            "SELECT m.decode_tok_s, d.size FROM messages m JOIN models d ON d.sha256 = m.model_sha256 \
+            "SELECT decode_tok_s, size FROM (SELECT m.id, m.decode_tok_s, \
+             (SELECT MAX(d.size) FROM models d WHERE d.sha256 = m.model_sha256) AS size FROM messages m \
              WHERE m.role = 'assistant' AND m.engine = 'local' AND m.status = 'complete' AND m.decode_tok_s > 0 \
-             AND d.size >= 1000000000 AND COALESCE(m.reasoning_tokens, 0) + COALESCE(m.answer_tokens, 0) >= 32 \
-             ORDER BY m.id DESC LIMIT 20",
+             AND COALESCE(m.reasoning_tokens, 0) + COALESCE(m.answer_tokens, 0) >= 32) \
+             WHERE size >= 1000000000 ORDER BY id DESC LIMIT 20",
         )
         .fetch_all(&self.pool)
         .await?;

@@ -42,7 +42,7 @@ impl Store {
         let page: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&self.pool).await?;
         let free: i64 = sqlx::query_scalar("PRAGMA freelist_count").fetch_one(&self.pool).await?;
         let (documents, documents_bytes, with_text): (i64, i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(included AS BLOB)) + LENGTH(CAST(originals AS BLOB))), 0), COALESCE(SUM(text <> ''), 0) FROM attachments",
+            "SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(included AS BLOB)) + (CASE WHEN originals = '[]' THEN 0 ELSE LENGTH(CAST(originals AS BLOB)) END)), 0), COALESCE(SUM(text <> ''), 0) FROM attachments",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -73,7 +73,7 @@ impl Store {
         let before = now_ms() - i64::from(days) * 86_400_000;
         let mut tx = self.pool.begin().await?;
         let (documents, bytes): (i64, i64) =
-            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + LENGTH(CAST(originals AS BLOB))), 0) FROM attachments WHERE created_at <= ?1 AND text <> ''")
+            sqlx::query_as("SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(text AS BLOB)) + (CASE WHEN originals = '[]' THEN 0 ELSE LENGTH(CAST(originals AS BLOB)) END)), 0) FROM attachments WHERE created_at <= ?1 AND text <> ''")
                 .bind(before)
                 .fetch_one(&mut *tx)
                 .await?;
