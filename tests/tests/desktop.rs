@@ -921,6 +921,8 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     s.wait_for("#document-view .doc-text table", LONG).expect("the statement rendered as a table");
     d.screenshot("documents-view.png");
     // Beside what was read, the file itself: its pages drawn, to check the columns came out right.
+    // A stored document's view opens once its text is fetched.
+    s.wait_for("#document-view #doc-tab-original", LONG).expect("the view open");
     s.click_css("#doc-tab-original").expect("the original tab");
     s.wait_text("#doc-original #page-number", LONG, |t| t.contains("Page 1 of 5")).expect("the PDF's pages");
     let ink = "return (() => { const c = document.querySelector('#doc-original canvas'); if (!c || !c.width) return null; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let ink = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) ink++; return ink > 500 ? ink : null })()";
@@ -931,6 +933,8 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     s.click_css("#document-view .close").expect("close the view");
     // A workbook's original: its sheets as laid out in cells, the hidden one too, marked.
     s.click_css(".chip.pending-doc[data-path$='income.xlsx'] .doc-open").expect("open the workbook's view");
+    // A stored document's view opens once its text is fetched.
+    s.wait_for("#document-view #doc-tab-original", LONG).expect("the view open");
     s.click_css("#doc-tab-original").expect("the original tab");
     let grid = s.wait_text("#sheet-grid", LONG, |t| t.contains("Revenue")).expect("the sheet as a grid");
     assert!(grid.contains("4,286") && grid.contains("A\tB"), "{grid}");
@@ -958,7 +962,10 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     assert!(carried.contains("12.5%") && carried.contains("p. 3"), "{carried}");
     s.click_css("#document-view .close").expect("close the view");
     // Sent, the workbook's original is the store's: the same grid.
-    s.click(&chips[1]).expect("open the stored workbook");
+    s.click_css(".msg.question .chip.attachment[data-id]:nth-of-type(2)").expect("open the stored workbook");
+    s.wait_text("#document-view h2", LONG, |t| t.contains("income.xlsx")).expect("the workbook's view");
+    // A stored document's view opens once its text is fetched.
+    s.wait_for("#document-view #doc-tab-original", LONG).expect("the view open");
     s.click_css("#doc-tab-original").expect("the original tab");
     s.wait_text("#sheet-grid", LONG, |t| t.contains("Revenue")).expect("the stored grid");
     s.click_css("#document-view .close").expect("close the view");
@@ -972,6 +979,8 @@ fn documents_dropped_on_the_window_go_with_the_question_and_stay_with_it() {
     d.screenshot("documents-restart.png");
     // After a restart the sent PDF's pages are drawn from where it was read (its hash checked).
     s.click_css(".msg.question .chip.attachment").expect("open the stored PDF");
+    // A stored document's view opens once its text is fetched.
+    s.wait_for("#document-view #doc-tab-original", LONG).expect("the view open");
     s.click_css("#doc-tab-original").expect("the original tab");
     s.wait_text("#doc-original #page-number", LONG, |t| t.contains("Page 1 of 5")).expect("the stored PDF's pages");
     assert!(s.find("#doc-original .page-warn").is_err(), "the same file, no warning");
