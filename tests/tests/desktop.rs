@@ -842,8 +842,21 @@ fn in_chinese_a_preset_reads_with_progress_reuses_its_prefix_and_the_model_menu_
     s.wait_text(".chip.pending-doc.ready", LONG, |t| t.contains("5 页")).expect("the PDF's chip with its pages in Chinese");
     s.wait_text(".chip.pending-doc.error", LONG, |t| t.contains("encrypted.pdf")).expect("the locked PDF refused");
     d.screenshot("zh-documents.png");
+    // Its original, in Chinese: the tabs and the page drawn.
+    s.click_css(".chip.pending-doc.ready .doc-open").expect("open the PDF's view");
+    s.wait_text("#doc-tab-original", LONG, |t| t.contains("原文件")).expect("原文件");
+    s.click_css("#doc-tab-original").expect("the original tab");
+    s.wait_text("#doc-original #page-number", LONG, |t| t.contains("第 1 页，共 5 页")).expect("the pages, in Chinese");
+    d.screenshot("zh-original.png");
+    s.click_css("#document-view .close").expect("close the view");
     s.click_css(".chip.pending-doc.error .doc-remove").expect("drop it");
     s.click_css(".chip.pending-doc .doc-remove").expect("and the other");
+    // The Models page in Chinese: each entry's fit and its speed here.
+    s.click_css("#nav-models").expect("models page");
+    let card = s.wait_text(".model-card.suggested", LONG, |t| t.contains("词元/秒")).expect("a speed, in Chinese");
+    assert!(card.contains("本机可运行"), "{card}");
+    s.wait_text("#speed-basis", LONG, |t| t.contains("基准测试")).expect("what the speeds come from");
+    d.screenshot("zh-models.png");
     s.end().expect("close");
 }
 
