@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { save } from "@tauri-apps/plugin-dialog";
 import { api, errorText } from "../api";
@@ -7,6 +8,16 @@ import type { ConversationView, ExportFormat, Message, ReasoningMode } from "../
 import { firstLine, joinPath, safeName, withExtension } from "./format";
 
 const FORMATS: ExportFormat[] = ["pdf", "docx", "html", "md", "json"];
+
+/** One answer's checkbox: ticked goes into the report. */
+function Pick({ name, id, on, toggle, children }: { name: string; id: number; on: boolean; toggle: (id: number, on: boolean) => void; children: ComponentChildren }) {
+  return (
+    <label class="check">
+      <input type="checkbox" name={name} value={String(id)} checked={on} onChange={(e) => toggle(id, (e.target as HTMLInputElement).checked)} />
+      <span>{children}</span>
+    </label>
+  );
+}
 
 /** Export a conversation: format, reasoning, which answers, title, and where. */
 export function ExportDialog({ view, onClose }: { view: ConversationView; onClose: () => void }) {
@@ -108,36 +119,18 @@ export function ExportDialog({ view, onClose }: { view: ConversationView; onClos
               const versions = versionsOf(a);
               return (
                 <div key={a.id} class="export-turn">
-                  <label class="check">
-                    <input
-                      type="checkbox"
-                      name="export-message"
-                      value={String(a.id)}
-                      checked={chosen.has(a.id)}
-                      onChange={(e) => toggle(a.id, (e.target as HTMLInputElement).checked)}
-                    />
-                    <span>
-                      {i + 1}. {questionOf(a)}
-                      {versions.length > 1 && <span class="muted"> · {t(l, "export.versionShown", { i: versions.findIndex((v) => v.id === a.id) + 1, n: versions.length })}</span>}
-                    </span>
-                  </label>
+                  <Pick name="export-message" id={a.id} on={chosen.has(a.id)} toggle={toggle}>
+                    {i + 1}. {questionOf(a)}
+                    {versions.length > 1 && <span class="muted"> · {t(l, "export.versionShown", { i: versions.findIndex((v) => v.id === a.id) + 1, n: versions.length })}</span>}
+                  </Pick>
                   {/* The other versions of an edited or regenerated question, to put beside it. */}
                   {versions.length > 1 && (
                     <div class="export-versions">
                       {versions.map((v, k) =>
                         v.id === a.id ? null : (
-                          <label class="check" key={v.id}>
-                            <input
-                              type="checkbox"
-                              name="export-version"
-                              value={String(v.id)}
-                              checked={chosen.has(v.id)}
-                              onChange={(e) => toggle(v.id, (e.target as HTMLInputElement).checked)}
-                            />
-                            <span>
-                              {t(l, "export.version", { i: k + 1, n: versions.length })}: {questionOf(v)}
-                            </span>
-                          </label>
+                          <Pick key={v.id} name="export-version" id={v.id} on={chosen.has(v.id)} toggle={toggle}>
+                            {t(l, "export.version", { i: k + 1, n: versions.length })}: {questionOf(v)}
+                          </Pick>
                         ),
                       )}
                     </div>

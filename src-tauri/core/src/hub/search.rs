@@ -87,7 +87,7 @@ pub async fn search(req: &DownloadRequest, query: &str) -> Result<Vec<HubRepo>, 
     }
     let endpoint = req.endpoint_or_env();
     let q: String = query.trim().chars().take(100).collect();
-    let url = format!("{endpoint}/api/models?search={}&filter=gguf&sort=downloads&direction=-1&limit={MAX_REPOS}", encode(&q));
+    let url = search_url(&endpoint, &q).map_err(|reason| DownloadError::Unreachable { endpoint: endpoint.clone(), reason })?;
     // Read as loose values, each then taken only if it is what it should be: one odd entry
     // does not lose the rest.
     let found: Vec<serde_json::Value> = get_json(req, &url, "the model search").await?;
@@ -118,7 +118,8 @@ pub async fn gguf_files(req: &DownloadRequest) -> Result<Vec<HubFile>, DownloadE
         size: u64,
     }
     let endpoint = req.endpoint_or_env();
-    let url = format!("{endpoint}/api/models/{}/tree/{}?recursive=true", req.repo, encode(&req.revision));
+    // A revision's slashes escaped as the downloader escapes them.
+    let url = format!("{endpoint}/api/models/{}/tree/{}?recursive=true", req.repo, req.revision.replace('/', "%2F"));
     let tree: Vec<serde_json::Value> = get_json(req, &url, "the repository's files").await?;
     Ok(tree
         .into_iter()
@@ -138,17 +139,16 @@ pub fn is_repo_path(path: &str) -> bool {
     !path.is_empty() && path.len() <= 1000 && !path.contains(['\\', '\0', ':']) && path.split('/').all(|p| !p.is_empty() && p != "." && p != "..")
 }
 
-/// A query's characters for a URL: letters, digits and `-._~` as they are, the rest as %XX.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// The hub's search for GGUF repositories whose name holds `query`, most downloaded first.
+fn search_url(endpoint: &str, query: &str) -> Result<String, String> {
+    let mut url = reqwest::Url::parse(&format!("{endpoint}/api/models")).map_err(|e| e.to_string())?;
+    url.query_pairs_mut()
+        .append_pair("search", query)
+        .append_pair("filter", "gguf")
+        .append_pair("sort", "downloads")
+        .append_pair("direction", "-1")
+        .append_pair("limit", &MAX_REPOS.to_string());
+    Ok(url.into())
 }
 
 #[cfg(test)]
@@ -165,8 +165,9 @@ mod tests {
 
     #[test]
     fn a_query_is_encoded_for_its_url() {
-        assert_eq!(encode("Fin-R1 gguf"), "Fin-R1%20gguf");
-        assert_eq!(encode("a&b=c/d"), "a%26b%3Dc%2Fd");
-        assert_eq!(encode("金融"), "%E9%87%91%E8%9E%8D");
+        let url = |q: &str| search_url("http://127.0.0.1:1", q).expect("url");
+        assert!(url("Fin-R1 gguf").starts_with("http://127.0.0.1:1/api/models?search=Fin-R1+gguf&filter=gguf"), "{}", url("Fin-R1 gguf"));
+        assert!(url("a&b=c/d").contains("search=a%26b%3Dc%2Fd&"), "{}", url("a&b=c/d"));
+        assert!(url("金融").contains("search=%E9%87%91%E8%9E%8D&"), "{}", url("金融"));
     }
 }
